@@ -1,0 +1,146 @@
+# restic-manager — one non-recursive GNU Makefile.
+#   make          release-ish build in build/
+#   make check    deps + ASan/UBSan build in build/asan + unit, fuzz-replay, e2e tests
+#   make demo     deps + build + server + local agent + first snapshot
+#   make bench    benchmarks (bench/), not part of check
+#   make fuzz     libFuzzer targets with clang (build/fuzz)
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# B: build root (helpers and parallel builds may use their own, e.g. make B=build-x)
+B ?= build
+CC ?= cc
+PKGS := libwebsockets libuv sqlite3 libsodium jansson libcurl openssl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wpointer-arith \
+        -Wno-unused-parameter -Wno-missing-field-initializers
+DEFS := -D_GNU_SOURCE -DRM_VERSION='"$(VERSION)"' -DRM_COMMIT='"$(COMMIT)"' \
+        -DRM_BUILD_DATE='"$(BUILD_DATE)"'
+BASE_CFLAGS := -std=c17 $(WARN) $(DEFS) -Isrc -MMD -MP
+
+# variant: rel (build/) or asan (build/asan/)
+REL_CFLAGS  := -O2 -g
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LDFLAGS := -fsanitize=address,undefined
+
+COMMON_SRC := $(sort $(wildcard src/common/*.c))
+SERVER_SRC := $(sort $(shell find src/server -name '*.c' 2>/dev/null)) $(B)/gen/web_assets.c
+AGENT_SRC  := $(sort $(shell find src/agent -name '*.c' 2>/dev/null))
+SERVER_LIB_SRC := $(filter-out src/server/main.c,$(SERVER_SRC))
+AGENT_LIB_SRC  := $(filter-out src/agent/main.c,$(AGENT_SRC))
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+# ---------------------------------------------------------------- web bundle
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(B)/web/.stamp: $(WEB_SRC) node_modules/.stamp
+	node web/build.mjs $(B)/web
+	@touch $@
+$(B)/gen/web_assets.c: $(B)/web/.stamp tools/embed-assets.mjs
+	@mkdir -p $(B)/gen
+	node tools/embed-assets.mjs $(B)/web $@
+
+# ---------------------------------------------------------------- variants
+define variant
+# $(1)=dir $(2)=cflags $(3)=ldflags
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $(2) $$(PKG_CFLAGS) -c $$< -o $$@
+$(1)/obj/$(B)/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $(2) -Wno-overlength-strings -c $$< -o $$@
+$(1)/libcommon.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+$(1)/libserver.a: $$(patsubst %.c,$(1)/obj/%.o,$$(SERVER_LIB_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+$(1)/libagent.a: $$(patsubst %.c,$(1)/obj/%.o,$$(AGENT_LIB_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+$(1)/restic-manager-server: $(1)/obj/src/server/main.o $(1)/libserver.a $(1)/libcommon.a
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+$(1)/restic-manager-agent: $(1)/obj/src/agent/main.o $(1)/libagent.a $(1)/libcommon.a
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+$(1)/tests/test_common_%: $(1)/obj/tests/unit/test_common_%.o $(1)/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+$(1)/tests/test_server_%: $(1)/obj/tests/unit/test_server_%.o $(1)/libserver.a $(1)/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+$(1)/tests/test_agent_%: $(1)/obj/tests/unit/test_agent_%.o $(1)/libagent.a $(1)/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+# fuzz targets replayed over their corpus with a plain main (no libFuzzer needed)
+$(1)/tests/replay_%: $(1)/obj/tests/fuzz/%.o $(1)/obj/tests/fuzz/replay_main.o $(1)/libagent.a $(1)/libserver.a $(1)/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(eval $(call variant,$(B),$(REL_CFLAGS),))
+$(eval $(call variant,$(B)/asan,$(ASAN_CFLAGS),$(ASAN_LDFLAGS)))
+
+BINS      := $(B)/restic-manager-server $(B)/restic-manager-agent
+ASAN_BINS := $(B)/asan/restic-manager-server $(B)/asan/restic-manager-agent
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
+
+.PHONY: all deps check unit fuzz-replay e2e demo bench fuzz clean format asan
+all: $(BINS)
+asan: $(ASAN_BINS)
+
+deps:
+	@scripts/install-deps.sh
+
+# ASan: lws loads its libuv backend with dlopen; keep leak checks on.
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
+check: deps
+	$(MAKE) asan $(UNIT_BINS) $(REPLAY_BINS) $(BINS)
+	$(MAKE) unit fuzz-replay e2e
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
+
+fuzz-replay: $(REPLAY_BINS)
+	@set -e; for t in $(REPLAY_BINS); do n=$${t##*/replay_fuzz_}; echo "# replay $$n"; $$t tests/fuzz/corpus/$$n; done
+
+e2e: $(ASAN_BINS) $(BINS)
+	RM_BIN_DIR=$(CURDIR)/$(B)/asan RM_REL_BIN_DIR=$(CURDIR)/$(B) node --test --test-concurrency=1 tests/e2e/
+
+demo: deps
+	$(MAKE) $(BINS)
+	scripts/demo.sh
+
+bench: deps
+	$(MAKE) $(BINS) $(B)/bench/agentsim
+	bench/run.sh
+
+$(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
+fuzz: deps
+	@mkdir -p $(B)/fuzz
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang -std=c17 $(DEFS) -D_GNU_SOURCE -Isrc $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $(B)/fuzz/$$n $$f \
+	    $(COMMON_SRC) $(filter-out src/agent/main.c,$(AGENT_SRC)) $(PKG_LIBS) -lm; done
+	@echo "run e.g.: $(B)/fuzz/fuzz_envelope -max_total_time=60 tests/fuzz/corpus/envelope"
+
+format:
+	clang-format -i $$(find src tests bench -name '*.[ch]')
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

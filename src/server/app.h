@@ -1,0 +1,29 @@
+#ifndef RM_SERVER_APP_H
+#define RM_SERVER_APP_H
+/* The server's one context object, created in main.c and passed (as void *app) to every
+ * handler and WebSocket callback. */
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/crypto.h"
+
+struct server_config;
+struct store;
+struct http_server;
+struct agent_hub;
+struct job_hub;
+struct event_hub;
+
+struct app {
+	uv_loop_t *loop;
+	struct server_config *cfg;
+	struct store *store;
+	uint8_t key[RM_KEY_BYTES];   /* master secret (secret.key) */
+	struct http_server *http;
+	struct agent_hub *agents;    /* ws/agent_hub.c */
+	struct job_hub *jobs;        /* ws/job_hub.c: browser job streams */
+	struct event_hub *events;    /* ws/event_hub.c: browser dashboard events */
+	int shutting_down;
+};
+
+#endif

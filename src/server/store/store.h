@@ -1,0 +1,184 @@
+#ifndef RM_SERVER_STORE_STORE_H
+#define RM_SERVER_STORE_STORE_H
+/* The only module with SQL. SQLite (WAL, foreign_keys=ON, busy_timeout 5000 ms), prepared
+ * statements only (cached per statement), embedded forward-only migrations recorded in
+ * table schema_version. All functions run on the loop thread and return enum rm_err.
+ * Times are int64 ms since epoch in the DB and RFC 3339 strings in the JSON they return.
+ * IDs are ULIDs. JSON-returning functions return a NEW reference the caller owns; their
+ * shapes are the API's (docs/api.md) so handlers can pass them through. */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+int store_open(const char *path, struct store **out); /* creates + migrates */
+void store_close(struct store *s);                     /* NULL ok */
+int store_schema_version(struct store *s);            /* highest applied migration */
+/* Explicit transactions for batching (nested calls are counted; only the outermost
+ * commits). store_rollback aborts the outermost. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* ---- settings (key/value) ---- */
+int store_setting_get(struct store *s, const char *key, char **out); /* NOTFOUND if absent */
+int store_setting_set(struct store *s, const char *key, const char *value);
+int store_setting_delete(struct store *s, const char *key);
+
+/* ---- users ---- */
+struct store_user {
+	char id[27];
+	char username[65];
+	char role[16];        /* "admin" | "operator" | "viewer" */
+	char pw_hash[128];
+	int disabled;
+};
+int store_user_count(struct store *s, long long *out);
+/* CONFLICT if the username exists. */
+int store_user_create(struct store *s, const char *username, const char *pw_hash,
+                      const char *role, char id_out[27]);
+int store_user_by_name(struct store *s, const char *username, struct store_user *out);
+int store_user_by_id(struct store *s, const char *id, struct store_user *out);
+
+/* ---- sessions (token stored as SHA-256 hex) ---- */
+struct store_session {
+	char user_id[27];
+	char username[65];
+	char role[16];
+	char csrf_token[64];
+	int64_t expires_ms;
+};
+int store_session_create(struct store *s, const char *token_hash, const char *user_id,
+                         const char *csrf_token, int64_t expires_ms);
+/* NOTFOUND if missing, expired (now_ms >= expires) or the user is disabled. */
+int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
+                      struct store_session *out);
+int store_session_delete(struct store *s, const char *token_hash);
+int store_session_purge_expired(struct store *s, int64_t now_ms);
+
+/* ---- audit log ----
+ * actor: username or "agent:<host_id>" or "system"; detail may be NULL (borrowed). */
+int store_audit(struct store *s, const char *actor, const char *action, const char *target,
+                const json_t *detail);
+/* {"entries":[{"id","ts","actor","action","target","detail"}]} newest first;
+ * action filter NULL = all; limit clamped to 1..1000. */
+json_t *store_audit_list(struct store *s, int limit, const char *action);
+
+/* ---- enrollment tokens ----
+ * creds_ct: AEAD ciphertext (base64) of the repo credential JSON, additional data
+ * "enroll:<token_hash>". tags / initial_paths: JSON arrays (borrowed). */
+int store_enroll_create(struct store *s, const char *token_hash, const char *hostname,
+                        const json_t *tags, const json_t *initial_paths, const char *creds_ct,
+                        int64_t expires_ms, const char *created_by);
+struct store_enroll {
+	char token_hash[65];
+	char hostname[256];
+	char *tags_json;          /* malloc'd JSON array text */
+	char *initial_paths_json; /* malloc'd JSON array text */
+	char *creds_ct;           /* malloc'd */
+	int64_t expires_ms;
+	int64_t used_ms;          /* 0 = unused */
+	char host_id[27];         /* set once used */
+};
+void store_enroll_cleanup(struct store_enroll *e);
+/* NOTFOUND if unknown. */
+int store_enroll_get(struct store *s, const char *token_hash, struct store_enroll *out);
+/* Atomically marks the token used by host_id. CONFLICT if already used, EXPIRED if
+ * expired, NOTFOUND if unknown. */
+int store_enroll_consume(struct store *s, const char *token_hash, const char *host_id,
+                         int64_t now_ms);
+
+/* ---- hosts ---- */
+/* Creates a host row (status "never") with the bearer's SHA-256 hex. */
+int store_host_create(struct store *s, const char *hostname, const json_t *tags,
+                      const json_t *initial_paths, const char *bearer_hash, char id_out[27]);
+/* NOTFOUND if no host has this bearer hash. */
+int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[27]);
+int store_host_exists(struct store *s, const char *host_id);  /* RM_OK / NOTFOUND */
+/* hello: sets versions, os, arch, hostname (reported), status "online", last_seen_at. */
+int store_host_hello(struct store *s, const char *host_id, const char *hostname,
+                     const char *os, const char *arch, const char *agent_version,
+                     const char *restic_version, int64_t now_ms);
+int store_host_seen(struct store *s, const char *host_id, int64_t now_ms);
+/* status: "online" | "offline" */
+int store_host_set_status(struct store *s, const char *host_id, const char *status,
+                          int64_t now_ms);
+/* Marks offline every online host with last_seen_at < before_ms; appends the ids
+ * (malloc'd strings) to out_ids (a json array of strings, borrowed, may be NULL). */
+int store_hosts_mark_stale_offline(struct store *s, int64_t before_ms, json_t *out_ids);
+/* repo_status: "unknown" | "ready" | "init_failed"; error NULL clears. */
+int store_host_set_repo_status(struct store *s, const char *host_id, const char *repo_status,
+                               const char *error);
+int store_host_repo_status(struct store *s, const char *host_id, char out[16]);
+int store_host_set_repo_stats(struct store *s, const char *host_id, long long size_bytes,
+                              long long snapshot_count);
+/* Dashboard projection:
+ * {"id","hostname","tags":[],"os","arch","agent_version","restic_version",
+ *  "status":"online|offline|never","last_seen_at"|null,"repo_status","repo_error"|null,
+ *  "repo_size_bytes"|null,"snapshot_count","initial_paths":[],"created_at",
+ *  "last_backup":{"job_id","status","finished_at"}|null,
+ *  "running_job":{"id","kind","status"}|null} */
+json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
+json_t *store_hosts_list(struct store *s);                   /* {"hosts":[...]} by hostname */
+/* {"hosts_total","hosts_online","jobs_24h_succeeded","jobs_24h_failed",
+ *  "jobs_running","repo_bytes_total","snapshots_total"} */
+json_t *store_fleet_summary(struct store *s, int64_t now_ms);
+
+/* ---- host credentials: slot "repo" | "admin"; ct is AEAD base64 with additional data
+ * "host_credentials:<host_id>:<slot>" ---- */
+int store_cred_put(struct store *s, const char *host_id, const char *slot, const char *ct);
+int store_cred_get(struct store *s, const char *host_id, const char *slot, char **ct_out);
+
+/* ---- jobs ----
+ * kind: "init" | "backup" | ... ; args: JSON object (borrowed), e.g. {"paths":[...]}.
+ * status "queued" on create. */
+int store_job_create(struct store *s, const char *host_id, const char *kind,
+                     const json_t *args, const char *created_by, char id_out[27]);
+/* 1 in *out if host has a queued/running job of this kind. */
+int store_job_active_of_kind(struct store *s, const char *host_id, const char *kind, int *out);
+/* queued -> running (no-op if already running; CONFLICT if terminal). */
+int store_job_set_running(struct store *s, const char *job_id, int64_t started_ms);
+/* Sets the terminal state. Always applies (a late job.finished from the agent overrides
+ * a server-side "agent lost"/"agent restarted" failure). stats borrowed, may be NULL. */
+int store_job_finish(struct store *s, const char *job_id, const char *status, int exit_code,
+                     const char *error, const json_t *stats, int64_t finished_ms);
+/* Fails queued/running jobs of host_id whose id is not in keep_ids (json array of
+ * strings, may be NULL) with error; appends affected ids to out_ids (may be NULL). */
+int store_jobs_fail_unknown(struct store *s, const char *host_id, const json_t *keep_ids,
+                            const char *error, int64_t now_ms, json_t *out_ids);
+/* Fails queued/running jobs of hosts that are offline with last_seen_at < before_ms. */
+int store_jobs_fail_lost(struct store *s, int64_t before_ms, const char *error,
+                         int64_t now_ms, json_t *out_ids);
+/* {"id","host_id","hostname","kind","status","args":{},"exit_code"|null,"error"|null,
+ *  "stats":{}|null,"created_at","started_at"|null,"finished_at"|null,"created_by",
+ *  "log_lines":N}   NULL if unknown. */
+json_t *store_job_get(struct store *s, const char *job_id);
+int store_job_host(struct store *s, const char *job_id, char host_id_out[27]);
+/* {"jobs":[...]} newest first; host_id NULL = all; limit clamped 1..500. */
+json_t *store_jobs_list(struct store *s, const char *host_id, int limit);
+
+/* ---- job logs ---- */
+struct store_log_line {
+	long long seq;
+	int64_t ts_ms;
+	const char *stream;   /* "stdout" | "stderr" | "event" */
+	const char *payload;
+};
+/* INSERT OR IGNORE by (job_id, seq): duplicates are skipped. *inserted (may be NULL)
+ * receives how many were new. Call inside store_begin/commit for batching. */
+int store_log_append(struct store *s, const char *job_id, const struct store_log_line *lines,
+                     size_t n, size_t *inserted);
+/* [{"seq","ts","stream","payload"}] with seq > after_seq, ascending, at most limit. */
+json_t *store_log_list(struct store *s, const char *job_id, long long after_seq, int limit);
+
+/* ---- snapshots ----
+ * snapshots: array of {"id","short_id","time","hostname","paths","tags","size_bytes",
+ * "file_count"} (borrowed). Replaces the host's projection atomically and records
+ * refreshed_at. */
+int store_snapshots_replace(struct store *s, const char *host_id, const json_t *snapshots,
+                            int64_t now_ms);
+/* {"snapshots":[...] newest first, "refreshed_at"|null} */
+json_t *store_snapshots_list(struct store *s, const char *host_id);
+
+#endif
