@@ -1,0 +1,64 @@
+#ifndef RM_AGENT_RUNNER_RUNNER_H
+#define RM_AGENT_RUNNER_RUNNER_H
+/* Job lifecycle on the agent: a FIFO of jobs run one at a time with restic (uv_spawn,
+ * argv array, clean environment), turned into protocol payloads. The runner does no
+ * networking and no outbox: it hands every event to the emit callback, which the agent
+ * core wraps into envelopes (outbox for everything but job.progress).
+ *
+ * Threading: loop thread only. */
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct runner;
+
+/* Repo credentials as pushed by config.update (slot "repo"). Borrowed by the runner
+ * only for the duration of runner_submit (it copies what it needs). */
+struct runner_creds {
+	const char *repo_url;      /* e.g. "/srv/repo", "sftp:user@host:/path",
+	                            * "rest:http://host:8000/name" */
+	const char *repo_username; /* rest-server basic auth, may be NULL */
+	const char *repo_password; /* restic repository password */
+};
+
+/* Event sink. type is one of RM_MSG_JOB_STARTED, RM_MSG_JOB_PROGRESS, RM_MSG_LOG_STREAM,
+ * RM_MSG_JOB_FINISHED, RM_MSG_SNAPSHOTS_REPORT, RM_MSG_STATS_REPORT (enum rm_msg_type);
+ * payload ownership passes to the callee. Payloads follow docs/internals/messages.md:
+ * the runner assigns seq (per job, from 1) to job.started, each log line and
+ * job.finished. log.stream payloads batch up to 200 lines or 50 ms of output. */
+typedef void (*runner_emit_fn)(void *ud, int type, json_t *payload_take);
+
+struct runner_opts {
+	uv_loop_t *loop;
+	const char *restic_path;  /* absolute path or NULL if restic is missing */
+	const char *state_dir;    /* cache dir = <state_dir>/cache; job markers in
+	                           * <state_dir>/jobs/ */
+	const char *hostname;
+	runner_emit_fn emit;
+	void *ud;
+	int cancel_grace_ms;      /* SIGTERM -> SIGKILL delay (default 5000) */
+};
+
+/* On start, the runner looks for job markers left by a previous agent process that died
+ * mid-job: it kills a leftover restic child (if /proc/<pid>/cmdline still says restic)
+ * and remembers that the repo needs `restic unlock` before its next job. */
+int runner_new(const struct runner_opts *opts, struct runner **out);
+/* Kills running children (SIGTERM) and frees once they have exited; closes its handles.
+ * The loop must keep running until the handles are closed. NULL ok. */
+void runner_free(struct runner *r);
+
+/* Queues a job. kind: "init" | "backup" | "snapshots" | "unlock" (others -> RM_ERR_INVAL).
+ * args (borrowed): {"paths":[...], "tags":[...], "excludes":[...]}.
+ * RM_ERR_CONFLICT if job_id is already queued/running, RM_ERR_INVAL on bad args,
+ * RM_ERR_NOTFOUND when restic is missing (the job is then reported as failed through
+ * emit as well). creds may be NULL (job fails with "no repository configured"). */
+int runner_submit(struct runner *r, const char *job_id, const char *kind, const json_t *args,
+                  const struct runner_creds *creds);
+/* SIGTERM, SIGKILL after cancel_grace_ms; the job ends "cancelled" with exit 130.
+ * A queued job is cancelled at once. RM_ERR_NOTFOUND if unknown. */
+int runner_cancel(struct runner *r, const char *job_id);
+/* Appends the ids of queued + running jobs to arr (a json array). */
+void runner_active_ids(const struct runner *r, json_t *arr);
+size_t runner_active_count(const struct runner *r);
+
+#endif
