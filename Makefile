@@ -9,7 +9,7 @@ SHELL := /bin/bash
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILD_DATE := $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # B: build root (helpers and parallel builds may use their own, e.g. make B=build-x)
 B ?= build
@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 # ---------------------------------------------------------------- web bundle
-WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/build.mjs $(wildcard deploy/install.sh)
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -51,6 +51,11 @@ $(B)/gen/web_assets.c: $(B)/web/.stamp tools/embed-assets.mjs
 	@mkdir -p $(B)/gen
 	node tools/embed-assets.mjs $(B)/web $@
 
+# version info is compiled into main.o; rebuild it when the commit changes
+.PHONY: FORCE
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B); v='$(VERSION) $(COMMIT) $(BUILD_DATE)'; echo "$$v" | cmp -s - $@ || echo "$$v" > $@
+
 # ---------------------------------------------------------------- variants
 define variant
 # $(1)=dir $(2)=cflags $(3)=ldflags
@@ -60,6 +65,7 @@ $(1)/obj/%.o: %.c
 $(1)/obj/$(B)/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(BASE_CFLAGS) $(2) -Wno-overlength-strings -c $$< -o $$@
+$(1)/obj/src/server/main.o $(1)/obj/src/agent/main.o: $(B)/version.stamp
 $(1)/libcommon.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
 	@rm -f $$@; ar rcs $$@ $$^
 $(1)/libserver.a: $$(patsubst %.c,$(1)/obj/%.o,$$(SERVER_LIB_SRC))
@@ -115,7 +121,8 @@ fuzz-replay: $(REPLAY_BINS)
 	@set -e; for t in $(REPLAY_BINS); do n=$${t##*/replay_fuzz_}; echo "# replay $$n"; $$t tests/fuzz/corpus/$$n; done
 
 e2e: $(ASAN_BINS) $(BINS)
-	RM_BIN_DIR=$(CURDIR)/$(B)/asan RM_REL_BIN_DIR=$(CURDIR)/$(B) node --test --test-concurrency=1 tests/e2e/
+	RM_BIN_DIR=$(CURDIR)/$(B)/asan RM_REL_BIN_DIR=$(CURDIR)/$(B) node --test \
+	  $$(node --help | grep -q -- --test-concurrency && echo --test-concurrency=1) tests/e2e/
 
 demo: deps
 	$(MAKE) $(BINS)

@@ -1,5 +1,60 @@
-// Placeholder build (replaced by the web UI build): copies web/src/index.html.
+// Builds the single-page web UI into <outdir> (default build/web):
+//   app-XXXXXXXX.js, app-XXXXXXXX.css (hashed, minified, no source maps), index.html,
+//   install/install.sh (copied from deploy/install.sh when present).
+// usage: node web/build.mjs <outdir>
 import fs from 'node:fs';
-const out = process.argv[2] || 'build/web';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const out = path.resolve(process.argv[2] || path.join(root, 'build/web'));
 fs.mkdirSync(out, { recursive: true });
-fs.copyFileSync('web/src/index.html', `${out}/index.html`);
+
+// Drop stale bundles so the embedder only sees the current build.
+for (const f of fs.readdirSync(out)) {
+  if (/^app-[A-Za-z0-9]+\.(js|css)(\.map)?$/.test(f) || f === 'index.html') fs.rmSync(path.join(out, f));
+}
+
+const result = await esbuild.build({
+  entryPoints: { app: path.join(here, 'src/main.js') },
+  bundle: true,
+  format: 'esm',
+  minify: true,
+  target: 'es2020',
+  sourcemap: false,
+  legalComments: 'none',
+  outdir: out,
+  entryNames: '[name]-[hash]',
+  assetNames: '[name]-[hash]',
+  metafile: true,
+  logLevel: 'warning',
+});
+
+const outputs = Object.keys(result.metafile.outputs).map((p) => path.basename(p));
+const js = outputs.find((f) => /^app-.*\.js$/.test(f));
+const css = outputs.find((f) => /^app-.*\.css$/.test(f));
+if (!js) throw new Error('esbuild produced no app js');
+
+let html = fs.readFileSync(path.join(here, 'src/index.html'), 'utf8');
+html = html
+  .replace('<!--CSS-->', css ? `<link rel="stylesheet" href="/${css}">` : '')
+  .replace('<!--JS-->', `<script type="module" src="/${js}"></script>`);
+fs.writeFileSync(path.join(out, 'index.html'), html);
+
+const installSrc = path.join(root, 'deploy/install.sh');
+if (fs.existsSync(installSrc)) {
+  fs.mkdirSync(path.join(out, 'install'), { recursive: true });
+  fs.copyFileSync(installSrc, path.join(out, 'install/install.sh'));
+}
+
+let raw = 0;
+let gz = 0;
+for (const f of [js, css, 'index.html'].filter(Boolean)) {
+  const data = fs.readFileSync(path.join(out, f));
+  raw += data.length;
+  gz += zlib.gzipSync(data, { level: 9 }).length;
+}
+console.log(`web: ${[js, css].filter(Boolean).join(' ')} — ${(raw / 1024).toFixed(1)} KiB raw, ${(gz / 1024).toFixed(1)} KiB gzipped (${gz} bytes)`);

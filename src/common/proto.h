@@ -13,6 +13,9 @@
 #define RM_PROTO_MIN_VERSION 1
 #define RM_PROTO_SUBPROTOCOL "rm-agent.v1"
 #define RM_PROTO_MAX_FRAME (1024 * 1024) /* bytes per envelope */
+/* Envelope ids we generate are ULIDs; ids received may be any 1..64 chars of
+ * [0-9A-Za-z_-] (foreign clients). */
+#define RM_PROTO_ID_MAX 64
 
 enum rm_msg_type {
 	RM_MSG_UNKNOWN = 0,
@@ -80,7 +83,7 @@ enum rm_msg_type proto_type_from_name(const char *name); /* RM_MSG_UNKNOWN if no
 struct rm_envelope {
 	enum rm_msg_type type;
 	char type_name[64];   /* as received (truncated), useful for logging unknown types */
-	char id[27];          /* ULID */
+	char id[RM_PROTO_ID_MAX + 1]; /* ULID from us; 1..64 chars [0-9A-Za-z_-] from others */
 	int64_t ts_ms;
 	json_t *payload;      /* borrowed from root; always an object after a successful decode */
 	json_t *root;         /* owned */

@@ -1,0 +1,254 @@
+/* argv / environment builders for restic (see argv.h). */
+#include "agent/restic/argv.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/json.h"
+
+#define MAX_PATHS 10000
+#define MAX_EXCLUDES 10000
+#define MAX_TAGS 100
+#define MAX_ITEM_LEN 4096
+#define MAX_TAG_LEN 255
+
+struct vec {
+	char **v;
+	size_t n, cap;
+};
+
+static void vec_push_take(struct vec *a, char *s)
+{
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = rm_xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void vec_push(struct vec *a, const char *s)
+{
+	vec_push_take(a, rm_xstrdup(s));
+}
+
+void restic_argv_free(char **argv)
+{
+	if (!argv) return;
+	for (char **p = argv; *p; p++) free(*p);
+	free(argv);
+}
+
+static int push_str_array(struct vec *a, const json_t *args, const char *key,
+                          const char *flag, int required, size_t max_items, size_t maxlen,
+                          char *err, size_t errlen)
+{
+	const json_t *arr = NULL;
+	int rc = rmj_get_str_array(args, key, required, max_items, maxlen, &arr, err, errlen);
+	if (rc) return rc;
+	if (!arr) return RM_OK;
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		if (flag) vec_push(a, flag);
+		vec_push(a, json_string_value(v));
+	}
+	return RM_OK;
+}
+
+static int push_limit(struct vec *a, const json_t *args, const char *key, const char *flag,
+                      char *err, size_t errlen)
+{
+	long long n = 0;
+	int rc = rmj_get_int(args, key, 0, 1, 10LL * 1024 * 1024 * 1024, &n, err, errlen);
+	if (rc) return rc;
+	if (n > 0) {
+		vec_push(a, flag);
+		vec_push_take(a, rm_xasprintf("%lld", n));
+	}
+	return RM_OK;
+}
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+	if (err && errlen) rm_strlcpy(err, msg, errlen);
+}
+
+int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,
+                      const char *hostname, char ***out, char *err, size_t errlen)
+{
+	struct vec a = {0};
+	int rc = RM_OK;
+	if (!restic_path || !*restic_path || !kind) {
+		set_err(err, errlen, "restic path and kind required");
+		return RM_ERR_INVAL;
+	}
+	if (args && !json_is_object(args)) {
+		set_err(err, errlen, "args must be an object");
+		return RM_ERR_INVAL;
+	}
+	vec_push(&a, restic_path);
+	if (strcmp(kind, "init") == 0) {
+		vec_push(&a, "init");
+	} else if (strcmp(kind, "snapshots") == 0) {
+		vec_push(&a, "snapshots");
+		vec_push(&a, "--json");
+	} else if (strcmp(kind, "stats") == 0) {
+		vec_push(&a, "stats");
+		vec_push(&a, "--json");
+		vec_push(&a, "--mode");
+		vec_push(&a, "raw-data");
+	} else if (strcmp(kind, "unlock") == 0) {
+		vec_push(&a, "unlock");
+	} else if (strcmp(kind, "version") == 0) {
+		vec_push(&a, "version");
+	} else if (strcmp(kind, "backup") == 0) {
+		if (!args) {
+			set_err(err, errlen, "field 'paths' is required");
+			rc = RM_ERR_INVAL;
+			goto out;
+		}
+		vec_push(&a, "backup");
+		vec_push(&a, "--json");
+		if (hostname && *hostname) {
+			vec_push(&a, "--host");
+			vec_push(&a, hostname);
+		}
+		rc = push_str_array(&a, args, "tags", "--tag", 0, MAX_TAGS, MAX_TAG_LEN, err, errlen);
+		if (rc) goto out;
+		rc = push_str_array(&a, args, "excludes", "--exclude", 0, MAX_EXCLUDES, MAX_ITEM_LEN,
+		                    err, errlen);
+		if (rc) goto out;
+		rc = push_limit(&a, args, "limit_upload", "--limit-upload", err, errlen);
+		if (rc) goto out;
+		rc = push_limit(&a, args, "limit_download", "--limit-download", err, errlen);
+		if (rc) goto out;
+		vec_push(&a, "--");
+		size_t before = a.n;
+		rc = push_str_array(&a, args, "paths", NULL, 1, MAX_PATHS, MAX_ITEM_LEN, err, errlen);
+		if (rc) goto out;
+		if (a.n == before) {
+			set_err(err, errlen, "field 'paths' must not be empty");
+			rc = RM_ERR_INVAL;
+			goto out;
+		}
+	} else {
+		set_err(err, errlen, "unknown kind");
+		rc = RM_ERR_INVAL;
+		goto out;
+	}
+out:
+	if (rc) {
+		restic_argv_free(a.v);
+		return rc;
+	}
+	*out = a.v;
+	return RM_OK;
+}
+
+char *restic_argv_format(char *const *argv)
+{
+	struct rm_buf b;
+	rm_buf_init(&b, 0);
+	for (size_t i = 0; argv && argv[i]; i++) {
+		const char *s = argv[i];
+		if (i) rm_buf_append_str(&b, " ");
+		if (*s && !strpbrk(s, " \t\"'\\$`")) {
+			rm_buf_append_str(&b, s);
+			continue;
+		}
+		rm_buf_append_str(&b, "\"");
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\') rm_buf_append_str(&b, "\\");
+			rm_buf_append(&b, s, 1);
+		}
+		rm_buf_append_str(&b, "\"");
+	}
+	return rm_buf_take(&b);
+}
+
+char *restic_percent_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *o = rm_xmalloc(n * 3 + 1), *p = o;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p = '\0';
+	return o;
+}
+
+int restic_url_with_userinfo(const char *url, const char *user, const char *pass,
+                             char **out)
+{
+	const char *scheme_end;
+	if (!url || !user || !*user) return RM_ERR_INVAL;
+	if (strncmp(url, "rest:http://", 12) == 0) scheme_end = url + 12;
+	else if (strncmp(url, "rest:https://", 13) == 0) scheme_end = url + 13;
+	else return RM_ERR_INVAL;
+	/* authority ends at the first '/', '?' or '#'; userinfo is up to its last '@' */
+	size_t alen = strcspn(scheme_end, "/?#");
+	const char *host = scheme_end;
+	for (const char *p = scheme_end; p < scheme_end + alen; p++)
+		if (*p == '@') host = p + 1;
+	if (host == scheme_end + alen) return RM_ERR_INVAL; /* no host */
+	char *u = restic_percent_encode(user);
+	char *pw = pass && *pass ? restic_percent_encode(pass) : NULL;
+	*out = rm_xasprintf("%.*s%s%s%s@%s", (int)(scheme_end - url), url, u, pw ? ":" : "",
+	                    pw ? pw : "", host);
+	if (pw) sodium_memzero(pw, strlen(pw));
+	free(u);
+	free(pw);
+	return RM_OK;
+}
+
+void restic_env_free(char **env)
+{
+	if (!env) return;
+	for (char **p = env; *p; p++) {
+		sodium_memzero(*p, strlen(*p));
+		free(*p);
+	}
+	free(env);
+}
+
+int restic_env_build(const struct restic_env_in *in, char ***out)
+{
+	struct vec e = {0};
+	char *url = NULL;
+	if (!in || !in->repo_url || !*in->repo_url || !in->repo_password || !in->state_dir ||
+	    !*in->state_dir)
+		return RM_ERR_INVAL;
+	if (in->repo_username && *in->repo_username &&
+	    strncmp(in->repo_url, "rest:http", 9) == 0) {
+		int rc = restic_url_with_userinfo(in->repo_url, in->repo_username,
+		                                  in->repo_password, &url);
+		if (rc) return rc;
+	}
+	vec_push_take(&e, rm_xasprintf("RESTIC_REPOSITORY=%s", url ? url : in->repo_url));
+	if (url) {
+		sodium_memzero(url, strlen(url));
+		free(url);
+	}
+	vec_push_take(&e, rm_xasprintf("RESTIC_PASSWORD=%s", in->repo_password));
+	vec_push_take(&e, rm_xasprintf("RESTIC_CACHE_DIR=%s/cache", in->state_dir));
+	vec_push_take(&e, rm_xasprintf("HOME=%s", in->state_dir));
+	vec_push(&e, "PATH=" RESTIC_SAFE_PATH);
+	vec_push(&e, "LANG=C");
+	if (in->tmpdir && *in->tmpdir) vec_push_take(&e, rm_xasprintf("TMPDIR=%s", in->tmpdir));
+	*out = e.v;
+	return RM_OK;
+}

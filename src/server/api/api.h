@@ -1,0 +1,80 @@
+#ifndef RM_SERVER_API_API_H
+#define RM_SERVER_API_API_H
+/* The HTTP API: dispatch (routes.c owns THE route table) and one handler per route, one
+ * file per resource. Handlers run on the loop thread; they respond before returning or
+ * defer (http_req_defer) and respond from a uv_after_work callback. */
+#include <jansson.h>
+#include <stddef.h>
+
+#include "server/api/auth.h"
+#include "server/http/router.h"
+
+struct http_req;
+struct app;
+
+void api_dispatch(struct http_req *r, void *app);
+int api_is_api_path(const char *path);
+/* THE route table (static storage). */
+const struct route *api_routes(size_t *n);
+
+/* helpers (routes.c) */
+struct api_ctx *api_ctx(struct http_req *r);     /* never NULL inside a handler */
+json_t *api_body(struct http_req *r);            /* borrowed; NULL if not a JSON route */
+const char *api_actor(struct http_req *r);       /* username or "anonymous" */
+/* Writes the audit log (detail_take may be NULL). Failures are logged, not fatal. */
+void api_audit(struct app *app, const char *actor, const char *action, const char *target,
+               json_t *detail_take);
+/* 503 {"code":"unavailable"} for store errors, after logging rc. */
+void api_respond_store_error(struct http_req *r, const char *what, int rc);
+/* 400 invalid_field with the rmj error text. */
+void api_respond_invalid(struct http_req *r, const char *msg);
+
+/* health.c */
+void api_health(struct http_req *r, void *app);
+/* bootstrap.c */
+void api_bootstrap_status(struct http_req *r, void *app);
+void api_bootstrap(struct http_req *r, void *app);
+/* Mints the bootstrap token when no user exists; prints it to stderr. */
+int api_bootstrap_prepare(struct app *app);
+/* auth_api.c */
+void api_login(struct http_req *r, void *app);
+void api_logout(struct http_req *r, void *app);
+void api_me(struct http_req *r, void *app);
+/* Shared by login/bootstrap: {"user":{...},"csrf_token"} + cookie. */
+void api_respond_session(struct http_req *r, struct app *app, int status, const char *user_id,
+                         const char *username, const char *role);
+/* Argon2id off the loop: hashes password (verify_hash NULL) or verifies it against
+ * verify_hash ("" = verify against a dummy hash, always RM_ERR_AUTH, same cost) in the
+ * thread pool, then calls done on the loop with rc (RM_OK / RM_ERR_AUTH / RM_ERR_CRYPTO)
+ * and the new hash. The request is deferred. done gets r == NULL when the client went away
+ * or the server is shutting down (then it must only free ud). */
+typedef void (*api_pw_done)(struct http_req *r, struct app *app, int rc, const char *hash,
+                            void *ud);
+void api_pw_run(struct app *app, struct http_req *r, const char *password,
+                const char *verify_hash, api_pw_done done, void *ud);
+/* enroll.c */
+void api_enroll_token_create(struct http_req *r, void *app);
+void api_enroll_token_get(struct http_req *r, void *app);
+void api_agent_enroll(struct http_req *r, void *app);
+/* hosts.c */
+void api_hosts_list(struct http_req *r, void *app);
+void api_host_get(struct http_req *r, void *app);
+void api_host_snapshots(struct http_req *r, void *app);
+void api_fleet_summary(struct http_req *r, void *app);
+/* jobs.c */
+void api_job_create(struct http_req *r, void *app);
+void api_jobs_list(struct http_req *r, void *app);
+void api_job_get(struct http_req *r, void *app);
+void api_job_cancel(struct http_req *r, void *app);
+void api_job_logs(struct http_req *r, void *app);
+void api_job_log_txt(struct http_req *r, void *app);
+void api_job_log_ndjson(struct http_req *r, void *app);
+/* Validates backup paths (docs/api.md): NULL if fine, else a static message. */
+const char *api_paths_problem(const json_t *paths, int allow_empty);
+/* audit.c */
+void api_audit_list(struct http_req *r, void *app);
+/* install.c */
+void api_install_sh(struct http_req *r, void *app);
+void api_agent_binary(struct http_req *r, void *app);
+
+#endif

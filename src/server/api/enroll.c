@@ -1,0 +1,335 @@
+/* Enrollment tokens (operator) and the agent's token -> bearer exchange (public). */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/rmtime.h"
+#include "server/api/api.h"
+#include "server/app.h"
+#include "server/config.h"
+#include "server/http/http.h"
+#include "server/store/store.h"
+#include "server/ws/event_hub.h"
+
+#define ENROLL_TTL_MS (3600LL * 1000)
+
+static int valid_hostname(const char *h)
+{
+	size_t n = strlen(h);
+	if (n < 1 || n > 253) return 0;
+	for (const char *c = h; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '.' || *c == '-' || *c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+	return 0;
+}
+
+/* Usernames go into a shell snippet: keep them to a safe alphabet. */
+static int valid_repo_user(const char *u)
+{
+	for (const char *c = u; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '.' || *c == '-' || *c == '_' || *c == '@'))
+			return 0;
+	}
+	return 1;
+}
+
+static void add_commands(json_t *o, struct app *app, const char *token)
+{
+	const char *base = app->cfg->base_url;
+	char *install = rm_xasprintf("curl -fsSL %s/install/install.sh | sudo bash -s -- "
+	                             "--server %s --token %s",
+	                             base, base, token);
+	char *enroll =
+		rm_xasprintf("restic-manager-agent enroll --server %s --token %s", base, token);
+	json_object_set_new(o, "install_command", json_string(install));
+	json_object_set_new(o, "enroll_command", json_string(enroll));
+	free(install);
+	free(enroll);
+}
+
+static void add_generated(json_t *o, const json_t *creds)
+{
+	if (!json_is_true(json_object_get(creds, "generated"))) return;
+	const char *pw = rmj_str(creds, "repo_password");
+	const char *user = rmj_str(creds, "repo_username");
+	if (!pw) return;
+	json_object_set_new(o, "generated_password", json_string(pw));
+	if (user && user[0]) {
+		char *snip = rm_xasprintf("htpasswd -B -i /etc/rest-server/.htpasswd %s <<< '%s'",
+		                          user, pw);
+		json_object_set_new(o, "htpasswd_snippet", json_string(snip));
+		free(snip);
+	}
+}
+
+void api_enroll_token_create(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	json_t *b = api_body(r);
+	const char *hostname = NULL, *repo_url = NULL, *repo_user = "", *repo_pw = NULL;
+	const json_t *tags = NULL, *paths = NULL;
+	char err[160];
+	if (rmj_get_str(b, "hostname", 1, 253, &hostname, err, sizeof err) ||
+	    rmj_get_str(b, "repo_url", 1, 2048, &repo_url, err, sizeof err) ||
+	    rmj_get_str(b, "repo_username", 0, 256, &repo_user, err, sizeof err) ||
+	    rmj_get_str(b, "repo_password", 0, 1024, &repo_pw, err, sizeof err) ||
+	    rmj_get_str_array(b, "tags", 0, 50, 64, &tags, err, sizeof err) ||
+	    rmj_get_str_array(b, "initial_paths", 0, 100, 4096, &paths, err, sizeof err)) {
+		api_respond_invalid(r, err);
+		return;
+	}
+	if (!valid_hostname(hostname)) {
+		api_respond_invalid(r, "field 'hostname' must be 1-253 of [A-Za-z0-9._-]");
+		return;
+	}
+	if (has_ctl(repo_url)) {
+		api_respond_invalid(r, "field 'repo_url' contains control characters");
+		return;
+	}
+	if (!valid_repo_user(repo_user)) {
+		api_respond_invalid(r, "field 'repo_username' must be of [A-Za-z0-9._@-]");
+		return;
+	}
+	if (repo_pw && has_ctl(repo_pw)) {
+		api_respond_invalid(r, "field 'repo_password' contains control characters");
+		return;
+	}
+	if (paths) {
+		const char *why = api_paths_problem(paths, 1);
+		if (why) {
+			http_respond_error(r, 422, "invalid_paths", "initial_paths: %s", why);
+			return;
+		}
+	}
+	json_t *empty_tags = json_array(), *empty_paths = json_array();
+	if (!tags) tags = empty_tags;
+	if (!paths) paths = empty_paths;
+
+	char *gen = NULL;
+	if (!repo_pw || !repo_pw[0]) {
+		gen = rm_random_token(24);
+		repo_pw = gen;
+	}
+	rm_log_add_secret(repo_pw);
+	char *token = rm_random_token(32);
+	char hash[65];
+	rm_sha256_hex(token, strlen(token), hash);
+	json_t *creds = json_pack("{s:s,s:s,s:s,s:b}", "repo_url", repo_url, "repo_username",
+	                          repo_user, "repo_password", repo_pw, "generated", gen != NULL);
+	char *pt = rmj_dumps(creds);
+	char *ad = rm_xasprintf("enroll:%s", hash);
+	char *ct = NULL;
+	int rc = rm_aead_seal(app->key, pt, strlen(pt), ad, &ct);
+	sodium_memzero(pt, strlen(pt));
+	free(pt);
+	free(ad);
+	if (rc) {
+		RM_ERROR("sealing enrollment credentials failed", "err", rm_strerror(rc));
+		http_respond_error(r, 503, "unavailable", "encryption failed");
+		goto out;
+	}
+	int64_t exp = rm_now_ms() + ENROLL_TTL_MS;
+	rc = store_enroll_create(app->store, hash, hostname, tags, paths, ct, exp, api_actor(r));
+	if (rc) {
+		api_respond_store_error(r, "enroll create", rc);
+		goto out;
+	}
+	api_audit(app, api_actor(r), "enrollment_token.create", hostname,
+	          json_pack("{s:s,s:O}", "hostname", hostname, "tags", tags));
+	char exps[RM_TIME_STRLEN];
+	rm_time_fmt(exp, exps);
+	json_t *o = json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exps, "hostname",
+	                      hostname);
+	add_commands(o, app, token);
+	add_generated(o, creds);
+	http_respond_json(r, 201, o);
+out:
+	json_decref(creds);
+	free(ct);
+	free(token);
+	free(gen);
+	json_decref(empty_tags);
+	json_decref(empty_paths);
+}
+
+void api_enroll_token_get(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	const char *token = http_req_param(r, "token");
+	if (!token || strlen(token) > 256) {
+		http_respond_error(r, 404, "not_found", "unknown enrollment token");
+		return;
+	}
+	char hash[65];
+	rm_sha256_hex(token, strlen(token), hash);
+	struct store_enroll e;
+	memset(&e, 0, sizeof e);
+	int rc = store_enroll_get(app->store, hash, &e);
+	if (rc == RM_ERR_NOTFOUND) {
+		http_respond_error(r, 404, "not_found", "unknown enrollment token");
+		return;
+	}
+	if (rc) {
+		api_respond_store_error(r, "enroll get", rc);
+		return;
+	}
+	const char *status = e.used_ms ? "used" : (rm_now_ms() >= e.expires_ms ? "expired" : "pending");
+	char exps[RM_TIME_STRLEN];
+	rm_time_fmt(e.expires_ms, exps);
+	json_t *o = json_pack("{s:s,s:s,s:s}", "hostname", e.hostname, "status", status,
+	                      "expires_at", exps);
+	if (e.used_ms && e.host_id[0]) {
+		json_object_set_new(o, "host_id", json_string(e.host_id));
+		json_t *host = store_host_get(app->store, e.host_id);
+		json_object_set_new(o, "host_status",
+		                    rmj_str_or_null(host ? rmj_str(host, "status") : NULL));
+		json_decref(host);
+	} else {
+		json_object_set_new(o, "host_id", json_null());
+		json_object_set_new(o, "host_status", json_null());
+	}
+	add_commands(o, app, token);
+	if (!e.used_ms && e.creds_ct) {
+		/* whoever holds the token can enroll anyway: showing the generated password
+		 * again while pending adds nothing to an attacker */
+		char *ad = rm_xasprintf("enroll:%s", hash);
+		char *pt = NULL;
+		size_t ptlen = 0;
+		if (rm_aead_open(app->key, e.creds_ct, ad, &pt, &ptlen) == RM_OK) {
+			json_t *creds = NULL;
+			if (rmj_parse_object(pt, ptlen, 65536, &creds, NULL, 0) == RM_OK) {
+				add_generated(o, creds);
+				json_decref(creds);
+			}
+			sodium_memzero(pt, ptlen);
+			free(pt);
+		}
+		free(ad);
+	}
+	store_enroll_cleanup(&e);
+	http_respond_json(r, 200, o);
+}
+
+void api_agent_enroll(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	json_t *b = api_body(r);
+	const char *token = NULL, *hostname = NULL, *os = NULL, *arch = NULL, *av = NULL,
+		   *rv = NULL;
+	char err[160];
+	if (rmj_get_str(b, "token", 1, 256, &token, err, sizeof err)) {
+		http_respond_error(r, 401, "bad_token", "missing or invalid enrollment token");
+		return;
+	}
+	if (rmj_get_str(b, "hostname", 0, 253, &hostname, err, sizeof err) ||
+	    rmj_get_str(b, "os", 0, 64, &os, err, sizeof err) ||
+	    rmj_get_str(b, "arch", 0, 64, &arch, err, sizeof err) ||
+	    rmj_get_str(b, "agent_version", 0, 64, &av, err, sizeof err) ||
+	    rmj_get_str(b, "restic_version", 0, 64, &rv, err, sizeof err)) {
+		api_respond_invalid(r, err);
+		return;
+	}
+	char hash[65];
+	rm_sha256_hex(token, strlen(token), hash);
+	struct store_enroll e;
+	memset(&e, 0, sizeof e);
+	int rc = store_enroll_get(app->store, hash, &e);
+	if (rc == RM_ERR_NOTFOUND) {
+		RM_WARN("agent enroll with an unknown token", "ip", http_req_remote_ip(r));
+		http_respond_error(r, 401, "bad_token", "missing or invalid enrollment token");
+		return;
+	}
+	if (rc) {
+		api_respond_store_error(r, "enroll get", rc);
+		return;
+	}
+	char *pt = NULL, *ct = NULL, *bearer = NULL;
+	size_t ptlen = 0;
+	json_t *tags = NULL, *paths = NULL;
+	char host_id[27] = "";
+	int64_t now = rm_now_ms();
+	if (e.used_ms) {
+		http_respond_error(r, 409, "token_used", "enrollment token already used");
+		goto out;
+	}
+	if (now >= e.expires_ms) {
+		http_respond_error(r, 410, "token_expired", "enrollment token expired");
+		goto out;
+	}
+	char *ad = rm_xasprintf("enroll:%s", hash);
+	rc = rm_aead_open(app->key, e.creds_ct ? e.creds_ct : "", ad, &pt, &ptlen);
+	free(ad);
+	if (rc) {
+		RM_ERROR("cannot decrypt enrollment credentials", "err", rm_strerror(rc));
+		http_respond_error(r, 503, "unavailable", "cannot decrypt credentials");
+		goto out;
+	}
+	tags = json_loads(e.tags_json ? e.tags_json : "[]", 0, NULL);
+	paths = json_loads(e.initial_paths_json ? e.initial_paths_json : "[]", 0, NULL);
+	if (!tags) tags = json_array();
+	if (!paths) paths = json_array();
+	bearer = rm_random_token(32);
+	char bhash[65];
+	rm_sha256_hex(bearer, strlen(bearer), bhash);
+
+	rc = store_begin(app->store);
+	if (rc) goto dberr;
+	rc = store_host_create(app->store, e.hostname, tags, paths, bhash, host_id);
+	if (!rc) rc = store_enroll_consume(app->store, hash, host_id, now);
+	if (!rc) {
+		char *had = rm_xasprintf("host_credentials:%s:repo", host_id);
+		rc = rm_aead_seal(app->key, pt, ptlen, had, &ct);
+		free(had);
+		if (!rc) rc = store_cred_put(app->store, host_id, "repo", ct);
+	}
+	if (!rc) {
+		char actor[40];
+		snprintf(actor, sizeof actor, "agent:%s", host_id);
+		json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "hostname", e.hostname,
+		                      "reported_hostname", hostname, "os", os, "arch", arch,
+		                      "agent_version", av, "restic_version", rv);
+		rc = store_audit(app->store, actor, "host.enroll", host_id, d);
+		json_decref(d);
+	}
+	if (!rc) rc = store_commit(app->store);
+	if (rc) {
+		store_rollback(app->store);
+		if (rc == RM_ERR_CONFLICT) {
+			http_respond_error(r, 409, "token_used", "enrollment token already used");
+		} else if (rc == RM_ERR_EXPIRED) {
+			http_respond_error(r, 410, "token_expired", "enrollment token expired");
+		} else {
+dberr:
+			api_respond_store_error(r, "enroll", rc);
+		}
+		goto out;
+	}
+	RM_INFO("host enrolled", "host_id", host_id, "hostname", e.hostname, "ip",
+	        http_req_remote_ip(r));
+	event_hub_host_changed(app->events, host_id);
+	http_respond_json(r, 201, json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer));
+out:
+	if (pt) {
+		sodium_memzero(pt, ptlen);
+		free(pt);
+	}
+	free(ct);
+	free(bearer);
+	json_decref(tags);
+	json_decref(paths);
+	store_enroll_cleanup(&e);
+}

@@ -1,0 +1,301 @@
+/* Jobs: dispatch (run now), cancel, read, logs and log downloads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/rmtime.h"
+#include "server/api/api.h"
+#include "server/app.h"
+#include "server/http/http.h"
+#include "server/store/store.h"
+#include "server/ws/agent_hub.h"
+#include "server/ws/event_hub.h"
+#include "server/ws/job_hub.h"
+
+#define MAX_PATHS 100
+#define MAX_PATH_LEN 4096
+#define LOG_PAGE 5000
+#define LOG_DOWNLOAD_MAX (256u * 1024 * 1024)
+
+const char *api_paths_problem(const json_t *paths, int allow_empty)
+{
+	if (!json_is_array(paths)) return "paths must be an array of strings";
+	size_t n = json_array_size(paths);
+	if (n == 0 && !allow_empty) return "at least one path is required";
+	if (n > MAX_PATHS) return "at most 100 paths";
+	size_t i;
+	json_t *v;
+	json_array_foreach(paths, i, v) {
+		if (!json_is_string(v)) return "paths must be strings";
+		const char *p = json_string_value(v);
+		size_t len = json_string_length(v);
+		if (len == 0 || len > MAX_PATH_LEN) return "each path must be 1-4096 bytes";
+		if (strlen(p) != len) return "paths must not contain NUL";
+		if (p[0] != '/') return "paths must be absolute";
+		if (strchr(p, '\n') || strchr(p, '\r')) return "paths must not contain newlines";
+		/* ".." as a whole segment */
+		const char *s = p;
+		while (*s) {
+			while (*s == '/') s++;
+			const char *e = strchr(s, '/');
+			size_t sl = e ? (size_t)(e - s) : strlen(s);
+			if (sl == 2 && s[0] == '.' && s[1] == '.') return "paths must not contain '..'";
+			s += sl;
+		}
+	}
+	return NULL;
+}
+
+static int is_terminal(const char *status)
+{
+	return status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+	                  strcmp(status, "cancelled") == 0);
+}
+
+void api_job_create(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	json_t *b = api_body(r);
+	const char *host_id = http_req_param(r, "id");
+	const char *kind = NULL;
+	char err[160];
+	if (rmj_get_str(b, "kind", 1, 16, &kind, err, sizeof err)) {
+		api_respond_invalid(r, err);
+		return;
+	}
+	if (strcmp(kind, "backup") != 0 && strcmp(kind, "init") != 0) {
+		api_respond_invalid(r, "field 'kind' must be \"backup\" or \"init\"");
+		return;
+	}
+	json_t *host = store_host_get(app->store, host_id);
+	if (!host) {
+		http_respond_error(r, 404, "not_found", "unknown host");
+		return;
+	}
+	json_t *args = json_object();
+	if (strcmp(kind, "backup") == 0) {
+		json_t *paths = json_object_get(b, "paths");
+		if (!paths || json_is_null(paths)) paths = json_object_get(host, "initial_paths");
+		const char *why = api_paths_problem(paths, 0);
+		if (why) {
+			http_respond_error(r, 422, "invalid_paths", "%s", why);
+			goto out;
+		}
+		json_object_set(args, "paths", paths);
+	} else {
+		json_object_set_new(args, "paths", json_array());
+	}
+	if (!agent_hub_is_connected(app->agents, host_id)) {
+		http_respond_error(r, 409, "host_offline", "host is not connected");
+		goto out;
+	}
+	int active = 0;
+	int rc = store_job_active_of_kind(app->store, host_id, kind, &active);
+	if (rc) {
+		api_respond_store_error(r, "job active", rc);
+		goto out;
+	}
+	if (active) {
+		http_respond_error(r, 409, "job_running", "a %s job is already queued or running",
+		                   kind);
+		goto out;
+	}
+	char job_id[27];
+	rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
+	if (rc) {
+		api_respond_store_error(r, "job create", rc);
+		goto out;
+	}
+	rc = agent_hub_send_command(app->agents, host_id, job_id, kind, args);
+	if (rc) {
+		store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed", NULL,
+		                 rm_now_ms());
+		event_hub_job_changed(app->events, job_id);
+		http_respond_error(r, 409, "host_offline", "could not reach the agent");
+		goto out;
+	}
+	api_audit(app, api_actor(r), "job.dispatch", job_id,
+	          json_pack("{s:s,s:s}", "host_id", host_id, "kind", kind));
+	RM_INFO("job dispatched", "job_id", job_id, "host_id", host_id, "kind", kind);
+	event_hub_job_changed(app->events, job_id);
+	event_hub_host_changed(app->events, host_id);
+	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
+out:
+	json_decref(args);
+	json_decref(host);
+}
+
+void api_jobs_list(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	long long limit = 50;
+	const char *ls = http_req_query(r, "limit");
+	if (ls && (rm_parse_i64(ls, &limit) || limit < 1 || limit > 500)) {
+		api_respond_invalid(r, "query 'limit' must be an integer in [1, 500]");
+		return;
+	}
+	const char *host_id = http_req_query(r, "host_id");
+	if (host_id && !host_id[0]) host_id = NULL;
+	json_t *o = store_jobs_list(app->store, host_id, (int)limit);
+	if (!o) {
+		api_respond_store_error(r, "jobs list", RM_ERR_DB);
+		return;
+	}
+	http_respond_json(r, 200, o);
+}
+
+void api_job_get(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	json_t *o = store_job_get(app->store, http_req_param(r, "id"));
+	if (!o) {
+		http_respond_error(r, 404, "not_found", "unknown job");
+		return;
+	}
+	http_respond_json(r, 200, o);
+}
+
+void api_job_cancel(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	const char *job_id = http_req_param(r, "id");
+	json_t *job = store_job_get(app->store, job_id);
+	if (!job) {
+		http_respond_error(r, 404, "not_found", "unknown job");
+		return;
+	}
+	const char *status = rmj_str(job, "status");
+	const char *host_id = rmj_str(job, "host_id");
+	if (is_terminal(status) || !host_id) {
+		http_respond_error(r, 409, "not_running", "job is not running (%s)",
+		                   status ? status : "?");
+		json_decref(job);
+		return;
+	}
+	int rc = agent_hub_send(app->agents, host_id, RM_MSG_COMMAND_CANCEL,
+	                        json_pack("{s:s}", "job_id", job_id));
+	if (rc == RM_ERR_NOTFOUND) {
+		/* the agent is away: nothing runs there that we could stop now; record the
+		 * cancellation (a later job.finished from the agent still wins) */
+		rc = store_job_finish(app->store, job_id, "cancelled", -1,
+		                      "cancelled while the agent was offline", NULL, rm_now_ms());
+		if (rc) {
+			api_respond_store_error(r, "job cancel", rc);
+			json_decref(job);
+			return;
+		}
+		job_hub_job_changed(app->jobs, job_id);
+		event_hub_job_changed(app->events, job_id);
+		event_hub_host_changed(app->events, host_id);
+	}
+	api_audit(app, api_actor(r), "job.cancel", job_id,
+	          json_pack("{s:s}", "host_id", host_id));
+	RM_INFO("job cancel requested", "job_id", job_id, "host_id", host_id);
+	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
+	json_decref(job);
+}
+
+/* 404 unless the job exists; 1 = handled (responded). */
+static int job_missing(struct http_req *r, struct app *app, const char *job_id)
+{
+	char host[27];
+	int rc = store_job_host(app->store, job_id, host);
+	if (rc == RM_ERR_NOTFOUND) {
+		http_respond_error(r, 404, "not_found", "unknown job");
+		return 1;
+	}
+	if (rc) {
+		api_respond_store_error(r, "job host", rc);
+		return 1;
+	}
+	return 0;
+}
+
+void api_job_logs(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	const char *job_id = http_req_param(r, "id");
+	long long after = 0, limit = 1000;
+	const char *as = http_req_query(r, "after_seq");
+	const char *ls = http_req_query(r, "limit");
+	if (as && (rm_parse_i64(as, &after) || after < 0)) {
+		api_respond_invalid(r, "query 'after_seq' must be a non-negative integer");
+		return;
+	}
+	if (ls && (rm_parse_i64(ls, &limit) || limit < 1 || limit > 10000)) {
+		api_respond_invalid(r, "query 'limit' must be an integer in [1, 10000]");
+		return;
+	}
+	if (job_missing(r, app, job_id)) return;
+	json_t *lines = store_log_list(app->store, job_id, after, (int)limit);
+	if (!lines) {
+		api_respond_store_error(r, "log list", RM_ERR_DB);
+		return;
+	}
+	http_respond_json(r, 200, json_pack("{s:o}", "lines", lines));
+}
+
+/* Pages through the whole log; ndjson=1: one JSON object per line, else "ts [stream] payload". */
+static void log_download(struct http_req *r, struct app *app, int ndjson)
+{
+	const char *job_id = http_req_param(r, "id");
+	if (job_missing(r, app, job_id)) return;
+	struct rm_buf b;
+	rm_buf_init(&b, LOG_DOWNLOAD_MAX);
+	long long after = 0;
+	int full = 0;
+	for (;;) {
+		json_t *lines = store_log_list(app->store, job_id, after, LOG_PAGE);
+		if (!lines) {
+			rm_buf_cleanup(&b);
+			api_respond_store_error(r, "log list", RM_ERR_DB);
+			return;
+		}
+		size_t n = json_array_size(lines), i;
+		json_t *l;
+		json_array_foreach(lines, i, l) {
+			after = rmj_int(l, "seq", after);
+			int rc;
+			if (ndjson) {
+				char *s = rmj_dumps(l);
+				rc = rm_buf_append_str(&b, s);
+				if (!rc) rc = rm_buf_append(&b, "\n", 1);
+				free(s);
+			} else {
+				const char *ts = rmj_str(l, "ts"), *st = rmj_str(l, "stream"),
+					   *pl = rmj_str(l, "payload");
+				rc = rm_buf_appendf(&b, "%s [%s] %s\n", ts ? ts : "", st ? st : "",
+				                    pl ? pl : "");
+			}
+			if (rc) {
+				full = 1;
+				break;
+			}
+		}
+		json_decref(lines);
+		if (full || n < LOG_PAGE) break;
+	}
+	if (full) RM_WARN("log download truncated", "job_id", job_id);
+	char *disp = rm_xasprintf("attachment; filename=\"job-%s.%s\"", job_id,
+	                          ndjson ? "ndjson" : "log");
+	http_resp_header(r, "content-disposition", disp);
+	free(disp);
+	size_t len = b.len;
+	char *data = rm_buf_take(&b);
+	http_respond_take(r, 200,
+	                  ndjson ? "application/x-ndjson" : "text/plain; charset=utf-8", data,
+	                  len);
+}
+
+void api_job_log_txt(struct http_req *r, void *app)
+{
+	log_download(r, app, 0);
+}
+
+void api_job_log_ndjson(struct http_req *r, void *app)
+{
+	log_download(r, app, 1);
+}

@@ -1,0 +1,181 @@
+/* THE route table and the dispatch pipeline: match -> authenticate -> role -> CSRF ->
+ * content type -> JSON body -> handler. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "server/api/api.h"
+#include "server/app.h"
+#include "server/http/http.h"
+#include "server/store/store.h"
+
+#define PUB ROUTE_PUBLIC
+#define JSON ROUTE_JSON_BODY
+
+static const struct route routes[] = {
+	{"GET", "/healthz", ROLE_PUBLIC, PUB, api_health},
+	{"GET", "/api/bootstrap/status", ROLE_PUBLIC, PUB, api_bootstrap_status},
+	{"POST", "/api/bootstrap", ROLE_PUBLIC, PUB | JSON, api_bootstrap},
+	{"POST", "/api/auth/login", ROLE_PUBLIC, PUB | JSON, api_login},
+	{"POST", "/api/auth/logout", ROLE_VIEWER, 0, api_logout},
+	{"GET", "/api/me", ROLE_VIEWER, 0, api_me},
+	{"POST", "/api/enrollment-tokens", ROLE_OPERATOR, JSON, api_enroll_token_create},
+	{"GET", "/api/enrollment-tokens/{token}", ROLE_OPERATOR, 0, api_enroll_token_get},
+	{"POST", "/api/agents/enroll", ROLE_PUBLIC, PUB | JSON, api_agent_enroll},
+	{"GET", "/api/hosts", ROLE_VIEWER, 0, api_hosts_list},
+	{"GET", "/api/hosts/{id}", ROLE_VIEWER, 0, api_host_get},
+	{"GET", "/api/hosts/{id}/snapshots", ROLE_VIEWER, 0, api_host_snapshots},
+	{"POST", "/api/hosts/{id}/jobs", ROLE_OPERATOR, JSON, api_job_create},
+	{"GET", "/api/jobs", ROLE_VIEWER, 0, api_jobs_list},
+	{"GET", "/api/jobs/{id}", ROLE_VIEWER, 0, api_job_get},
+	{"POST", "/api/jobs/{id}/cancel", ROLE_OPERATOR, 0, api_job_cancel},
+	{"GET", "/api/jobs/{id}/logs", ROLE_VIEWER, 0, api_job_logs},
+	{"GET", "/api/jobs/{id}/log.txt", ROLE_VIEWER, 0, api_job_log_txt},
+	{"GET", "/api/jobs/{id}/log.ndjson", ROLE_VIEWER, 0, api_job_log_ndjson},
+	{"GET", "/api/fleet/summary", ROLE_VIEWER, 0, api_fleet_summary},
+	{"GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list},
+	{"GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh},
+	{"GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary},
+};
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+const struct route *api_routes(size_t *n)
+{
+	*n = N_ROUTES;
+	return routes;
+}
+
+int api_is_api_path(const char *path)
+{
+	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
+	       strcmp(path, "/healthz") == 0 || strncmp(path, "/install/", 9) == 0 ||
+	       strncmp(path, "/agent/", 7) == 0;
+}
+
+static void ctx_free(void *p)
+{
+	struct api_ctx *c = p;
+	if (!c) return;
+	json_decref(c->body);
+	free(c);
+}
+
+struct api_ctx *api_ctx(struct http_req *r)
+{
+	struct api_ctx *c = http_req_ctx(r);
+	if (!c) {
+		c = rm_xcalloc(1, sizeof *c);
+		http_req_set_ctx(r, c, ctx_free);
+	}
+	return c;
+}
+
+json_t *api_body(struct http_req *r)
+{
+	return api_ctx(r)->body;
+}
+
+const char *api_actor(struct http_req *r)
+{
+	struct api_ctx *c = api_ctx(r);
+	return c->auth.authenticated ? c->auth.username : "anonymous";
+}
+
+void api_audit(struct app *app, const char *actor, const char *action, const char *target,
+               json_t *detail_take)
+{
+	int rc = store_audit(app->store, actor, action, target, detail_take);
+	if (rc) RM_ERROR("audit write failed", "action", action, "err", rm_strerror(rc));
+	json_decref(detail_take);
+}
+
+void api_respond_store_error(struct http_req *r, const char *what, int rc)
+{
+	RM_ERROR("store error", "op", what, "err", rm_strerror(rc));
+	http_respond_error(r, 503, "unavailable", "storage error (%s)", what);
+}
+
+void api_respond_invalid(struct http_req *r, const char *msg)
+{
+	http_respond_error(r, 400, "invalid_field", "%s", msg);
+}
+
+static int is_json_content_type(const char *ct)
+{
+	if (!ct) return 0;
+	while (*ct == ' ') ct++;
+	size_t n = strlen("application/json");
+	if (strncasecmp(ct, "application/json", n) != 0) return 0;
+	return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
+}
+
+void api_dispatch(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	const char *method = http_req_method(r);
+	const char *path = http_req_path(r);
+	const struct route *rt = NULL;
+	int head = strcmp(method, "HEAD") == 0;
+	enum router_result rr =
+		router_match(routes, N_ROUTES, head ? "GET" : method, path, r, &rt);
+	if (rr == ROUTER_NOT_FOUND) {
+		http_respond_error(r, 404, "not_found", "no such endpoint");
+		return;
+	}
+	if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+		http_respond_error(r, 405, "method_not_allowed", "method %s not allowed here",
+		                   method);
+		return;
+	}
+	if (app->shutting_down) {
+		http_respond_error(r, 503, "unavailable", "server is shutting down");
+		return;
+	}
+	struct api_ctx *ctx = api_ctx(r);
+	const char *cookie = http_req_cookie(r, AUTH_COOKIE);
+	if (cookie && cookie[0]) {
+		int rc = auth_session_lookup(app, cookie, &ctx->auth);
+		if (rc && rc != RM_ERR_AUTH) {
+			api_respond_store_error(r, "session", rc);
+			return;
+		}
+	}
+	int min_role = auth_effective_role(rt);
+	switch (auth_check(&ctx->auth, min_role, method, http_req_header(r, "x-csrf-token"))) {
+	case AUTH_ALLOW: break;
+	case AUTH_UNAUTHENTICATED:
+		http_respond_error(r, 401, "unauthenticated", "authentication required");
+		return;
+	case AUTH_FORBIDDEN:
+		http_respond_error(r, 403, "forbidden", "requires role %s",
+		                   auth_role_name(min_role));
+		return;
+	case AUTH_CSRF:
+		http_respond_error(r, 403, "csrf", "missing or invalid X-CSRF-Token header");
+		return;
+	}
+	if (rt->flags & ROUTE_JSON_BODY) {
+		if (!is_json_content_type(http_req_header(r, "content-type"))) {
+			http_respond_error(r, 415, "unsupported_media_type",
+			                   "request body must be application/json");
+			return;
+		}
+		size_t len = 0;
+		const char *body = http_req_body(r, &len);
+		char err[200] = "";
+		int rc = rmj_parse_object(body, len, HTTP_MAX_BODY, &ctx->body, err, sizeof err);
+		if (rc == RM_ERR_TOOBIG) {
+			http_respond_error(r, 413, "too_large", "request body too large");
+			return;
+		}
+		if (rc) {
+			http_respond_error(r, 400, "bad_json", "invalid JSON body: %s",
+			                   err[0] ? err : "parse error");
+			return;
+		}
+	}
+	rt->handler(r, app);
+}

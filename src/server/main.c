@@ -1,0 +1,245 @@
+/* restic-manager-server: config, data dir + secret key, store, bootstrap token, HTTP/WS
+ * server on one libuv loop, graceful shutdown on SIGTERM/SIGINT. */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/rmtime.h"
+#include "server/api/api.h"
+#include "server/app.h"
+#include "server/config.h"
+#include "server/engine/sweeper.h"
+#include "server/http/http.h"
+#include "server/store/store.h"
+#include "server/ws/agent_hub.h"
+#include "server/ws/event_hub.h"
+#include "server/ws/job_hub.h"
+
+static struct app g_app;
+static struct sweeper *g_sweeper;
+static uv_signal_t g_sigterm, g_sigint;
+
+/* mkdir -p with mode 0700 for the last component (parents 0755). */
+static int make_dirs(const char *path)
+{
+	char *p = rm_xstrdup(path);
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/') continue;
+		*s = 0;
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			free(p);
+			return RM_ERR_IO;
+		}
+		*s = '/';
+	}
+	int rc = RM_OK;
+	if (mkdir(p, 0700) && errno != EEXIST) rc = RM_ERR_IO;
+	if (!rc) {
+		struct stat st;
+		if (stat(p, &st) || !S_ISDIR(st.st_mode)) rc = RM_ERR_IO;
+	}
+	free(p);
+	return rc;
+}
+
+static int load_or_create_key(const char *path, uint8_t key[RM_KEY_BYTES])
+{
+	int rc = rm_keyfile_load(path, key);
+	if (rc == RM_ERR_NOTFOUND) {
+		rc = rm_keyfile_create(path, key);
+		if (rc == RM_ERR_CONFLICT) return rm_keyfile_load(path, key);
+		if (!rc) RM_INFO("created secret key file", "path", path);
+	}
+	return rc;
+}
+
+static void begin_shutdown(void)
+{
+	struct app *app = &g_app;
+	if (app->shutting_down) return;
+	app->shutting_down = 1;
+	RM_INFO("shutting down");
+	uv_signal_stop(&g_sigterm);
+	uv_signal_stop(&g_sigint);
+	uv_close((uv_handle_t *)&g_sigterm, NULL);
+	uv_close((uv_handle_t *)&g_sigint, NULL);
+	sweeper_stop(g_sweeper);
+	g_sweeper = NULL;
+	/* persist what agents sent (flush batches) before their sockets go */
+	agent_hub_stop(app->agents);
+	event_hub_stop(app->events);
+	http_server_stop(app->http);
+	app->http = NULL;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	(void)s;
+	RM_INFO("signal received", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	begin_shutdown();
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	int print_config = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+			printf("restic-manager-server %s (commit %s, built %s)\n", RM_VERSION, RM_COMMIT,
+			       RM_BUILD_DATE);
+			return 0;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			config_usage(stdout, argv[0]);
+			return 0;
+		} else if (strcmp(a, "--print-config") == 0) {
+			print_config = 1;
+		} else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			config_path = a + 9;
+		} else {
+			fprintf(stderr, "unknown argument: %s\n", a);
+			config_usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (rm_crypto_init()) {
+		fprintf(stderr, "error: cannot initialise libsodium\n");
+		return 1;
+	}
+	struct server_config cfg;
+	char err[512];
+	if (config_load(&cfg, config_path, err, sizeof err)) {
+		fprintf(stderr, "error: configuration: %s\n", err);
+		return 2;
+	}
+	if (print_config) {
+		config_print(&cfg, stdout);
+		config_cleanup(&cfg);
+		return 0;
+	}
+	enum rm_log_level lvl = RM_LOG_INFO;
+	rm_log_level_parse(cfg.log_level, &lvl);
+	rm_log_set_level(lvl);
+	const char *cheap = getenv("RM_ARGON2_CHEAP");
+	if (cheap && strcmp(cheap, "1") == 0) rm_pwhash_set_cheap(1);
+	if (cfg.metrics_token[0]) rm_log_add_secret(cfg.metrics_token);
+
+	int exit_code = 1;
+	struct app *app = &g_app;
+	uv_loop_t loop;
+	int loop_ok = 0;
+	app->cfg = &cfg;
+
+	if (make_dirs(cfg.data_dir)) {
+		RM_ERROR("cannot create data directory", "path", cfg.data_dir, "err", strerror(errno));
+		goto out;
+	}
+	int rc = load_or_create_key(cfg.secret_key_file, app->key);
+	if (rc) {
+		RM_ERROR("cannot use secret key file (refusing to start; it is never overwritten)",
+		         "path", cfg.secret_key_file, "err", rm_strerror(rc));
+		goto out;
+	}
+	char *db_path = rm_xasprintf("%s/restic-manager.db", cfg.data_dir);
+	rc = store_open(db_path, &app->store);
+	if (rc) {
+		RM_ERROR("cannot open database", "path", db_path, "err", rm_strerror(rc));
+		free(db_path);
+		goto out;
+	}
+	free(db_path);
+	/* no agent is connected yet, whatever the last run left behind */
+	rc = store_hosts_mark_stale_offline(app->store, rm_now_ms() + 1000, NULL);
+	if (rc) RM_WARN("cannot reset host status", "err", rm_strerror(rc));
+	rc = api_bootstrap_prepare(app);
+	if (rc) {
+		RM_ERROR("cannot prepare bootstrap", "err", rm_strerror(rc));
+		goto out;
+	}
+
+	if (uv_loop_init(&loop)) {
+		RM_ERROR("cannot initialise the event loop");
+		goto out;
+	}
+	loop_ok = 1;
+	app->loop = &loop;
+	app->agents = agent_hub_new(app);
+	app->jobs = job_hub_new(app);
+	app->events = event_hub_new(app);
+	g_sweeper = sweeper_start(app);
+
+	struct ws_endpoint endpoints[3];
+	endpoints[0] = *agent_hub_endpoint();
+	endpoints[1] = *job_hub_endpoint();
+	endpoints[2] = *event_hub_endpoint();
+	struct http_server_opts opts = {
+		.listen_host = cfg.listen_host,
+		.listen_port = cfg.listen_port,
+		.app = app,
+		.dispatch = api_dispatch,
+		.is_api_path = api_is_api_path,
+		.endpoints = endpoints,
+		.n_endpoints = 3,
+	};
+	rc = http_server_start(&loop, &opts, &app->http, err, sizeof err);
+	if (rc) {
+		RM_ERROR("cannot start HTTP server", "listen", cfg.listen, "err", err);
+		app->shutting_down = 1;
+		sweeper_stop(g_sweeper);
+		agent_hub_stop(app->agents);
+		event_hub_stop(app->events);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	char addr[300];
+	if (strchr(cfg.listen_host, ':'))
+		snprintf(addr, sizeof addr, "[%s]:%d", cfg.listen_host, cfg.listen_port);
+	else
+		snprintf(addr, sizeof addr, "%s:%d", cfg.listen_host, cfg.listen_port);
+	RM_INFO("listening", "addr", addr, "base_url", cfg.base_url, "version", RM_VERSION);
+
+	uv_signal_init(&loop, &g_sigterm);
+	uv_signal_init(&loop, &g_sigint);
+	uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+	uv_signal_start(&g_sigint, on_signal, SIGINT);
+
+	uv_run(&loop, UV_RUN_DEFAULT);
+	exit_code = 0;
+	RM_INFO("stopped");
+out:
+	if (loop_ok) {
+		if (uv_loop_close(&loop) == UV_EBUSY) {
+			uv_walk(&loop, close_walk_cb, NULL);
+			uv_run(&loop, UV_RUN_DEFAULT);
+			uv_loop_close(&loop);
+		}
+	}
+	agent_hub_free(app->agents);
+	job_hub_free(app->jobs);
+	event_hub_free(app->events);
+	store_close(app->store);
+	sodium_memzero(app->key, sizeof app->key);
+	config_cleanup(&cfg);
+	rm_log_clear_secrets();
+	return exit_code;
+}

@@ -1,0 +1,821 @@
+/* The agent socket: handshake, heartbeats, batched persistence of job events, commands. */
+#include "server/ws/agent_hub.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/rmtime.h"
+#include "server/app.h"
+#include "server/http/http.h"
+#include "server/store/store.h"
+#include "server/ws/event_hub.h"
+#include "server/ws/job_hub.h"
+
+#define HUB_BUCKETS 16384
+#define HB_FLUSH_MS 1000
+#define ACK_MAX_IDS 1000
+#define AGENT_QUEUE_MAX (8u * 1024 * 1024)
+#define LOG_LINES_MAX 1000
+
+struct agent_conn {
+	struct ws_conn *ws;       /* NULL once closed */
+	struct agent_hub *hub;
+	char host_id[27];
+	char ip[64];
+	int hello_done;
+	int in_map;
+	int replaced;
+	int offline_marked;       /* the sweeper marked the host offline while connected */
+	int hb_dirty;             /* host id is in hub->seen */
+	int pending;              /* queued events pointing here */
+	json_t *acks;             /* ids to acknowledge after the current flush */
+	char last_job[27];        /* last job id verified to belong to this host */
+	struct agent_conn *hnext; /* hash chain */
+};
+
+struct agent_ev {
+	struct agent_ev *next;
+	struct agent_conn *conn;
+	enum rm_msg_type type;
+	char id[RM_PROTO_ID_MAX + 1];
+	json_t *root;    /* owned */
+	json_t *payload; /* borrowed from root */
+	int fanout;      /* persisted and relevant: fan out after commit */
+	char job_id[27];
+};
+
+struct agent_hub {
+	struct app *app;
+	uv_check_t check;
+	uv_timer_t hb_timer;
+	int check_active;
+	int handles_open;
+	int stopped;
+	struct agent_conn *buckets[HUB_BUCKETS];
+	size_t nconns;
+	struct agent_ev *q_head, *q_tail;
+	size_t q_len;
+	char (*seen)[27];
+	size_t seen_len, seen_cap;
+	struct store_log_line *linebuf;
+	size_t linebuf_cap;
+};
+
+/* ---------------------------------------------------------------- host map */
+
+static size_t bucket_of(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % HUB_BUCKETS;
+}
+
+static struct agent_conn *map_get(const struct agent_hub *h, const char *host_id)
+{
+	if (!h || !host_id) return NULL;
+	for (struct agent_conn *c = h->buckets[bucket_of(host_id)]; c; c = c->hnext)
+		if (strcmp(c->host_id, host_id) == 0) return c;
+	return NULL;
+}
+
+static void map_put(struct agent_hub *h, struct agent_conn *c)
+{
+	size_t b = bucket_of(c->host_id);
+	c->hnext = h->buckets[b];
+	h->buckets[b] = c;
+	c->in_map = 1;
+	h->nconns++;
+}
+
+static void map_del(struct agent_hub *h, struct agent_conn *c)
+{
+	if (!c->in_map) return;
+	struct agent_conn **pp = &h->buckets[bucket_of(c->host_id)];
+	while (*pp && *pp != c) pp = &(*pp)->hnext;
+	if (*pp) *pp = c->hnext;
+	c->hnext = NULL;
+	c->in_map = 0;
+	h->nconns--;
+}
+
+static void conn_release(struct agent_conn *c)
+{
+	if (c->ws || c->pending > 0) return;
+	json_decref(c->acks);
+	free(c);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static int conn_send(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take)
+{
+	if (!c->ws) {
+		json_decref(payload_take);
+		return RM_ERR_IO;
+	}
+	char *s = proto_encode(t, payload_take, NULL);
+	int rc = ws_send(c->ws, s, strlen(s));
+	free(s);
+	if (rc == RM_ERR_TOOBIG) {
+		RM_WARN("agent socket queue full: closing", "host_id", c->host_id);
+		ws_close(c->ws, 1011, "queue full");
+	}
+	return rc;
+}
+
+static void conn_send_error(struct agent_conn *c, const char *code, const char *msg,
+                            const char *ref)
+{
+	if (!c->ws) return;
+	char *s = proto_encode_error(code, msg, ref && ref[0] ? ref : NULL);
+	ws_send(c->ws, s, strlen(s));
+	free(s);
+}
+
+static void conn_ack(struct agent_conn *c, const char *id)
+{
+	conn_send(c, RM_MSG_ACK, json_pack("{s:[s]}", "ids", id));
+}
+
+int agent_hub_send(struct agent_hub *h, const char *host_id, enum rm_msg_type type,
+                   json_t *payload_take)
+{
+	struct agent_conn *c = map_get(h, host_id);
+	if (!c || !c->ws || !c->hello_done || (h && h->stopped)) {
+		json_decref(payload_take);
+		return RM_ERR_NOTFOUND;
+	}
+	return conn_send(c, type, payload_take);
+}
+
+int agent_hub_send_command(struct agent_hub *h, const char *host_id, const char *job_id,
+                           const char *kind, const json_t *args)
+{
+	json_t *p = json_pack("{s:s,s:s}", "job_id", job_id, "kind", kind);
+	json_object_set_new(p, "args", args ? json_deep_copy(args) : json_object());
+	return agent_hub_send(h, host_id, RM_MSG_COMMAND_RUN, p);
+}
+
+int agent_hub_is_connected(struct agent_hub *h, const char *host_id)
+{
+	struct agent_conn *c = map_get(h, host_id);
+	return c && c->ws && c->hello_done && !h->stopped;
+}
+
+size_t agent_hub_connected_count(const struct agent_hub *h)
+{
+	return h ? h->nconns : 0;
+}
+
+void agent_hub_note_offline(struct agent_hub *h, const char *host_id)
+{
+	struct agent_conn *c = map_get(h, host_id);
+	if (c) c->offline_marked = 1;
+}
+
+void agent_hub_disconnect(struct agent_hub *h, const char *host_id, int code,
+                          const char *reason)
+{
+	struct agent_conn *c = map_get(h, host_id);
+	if (!c) return;
+	map_del(h, c);
+	if (c->ws) ws_close(c->ws, code, reason);
+}
+
+/* ---------------------------------------------------------------- heartbeats */
+
+static void seen_add(struct agent_hub *h, struct agent_conn *c)
+{
+	if (c->hb_dirty) return;
+	if (h->seen_len == h->seen_cap) {
+		h->seen_cap = h->seen_cap ? h->seen_cap * 2 : 256;
+		h->seen = rm_xrealloc(h->seen, h->seen_cap * sizeof h->seen[0]);
+	}
+	memcpy(h->seen[h->seen_len++], c->host_id, 27);
+	c->hb_dirty = 1;
+}
+
+/* One transaction for every host seen since the last flush. */
+static void seen_flush(struct agent_hub *h)
+{
+	if (!h->seen_len) return;
+	struct store *st = h->app->store;
+	int64_t now = rm_now_ms();
+	int rc = store_begin(st);
+	for (size_t i = 0; i < h->seen_len && !rc; i++) {
+		struct agent_conn *c = map_get(h, h->seen[i]);
+		rc = store_host_seen(st, h->seen[i], now);
+		if (rc == RM_ERR_NOTFOUND) rc = RM_OK;
+		if (!rc && c && c->offline_marked) {
+			rc = store_host_set_status(st, h->seen[i], "online", now);
+			if (!rc) {
+				c->offline_marked = 0;
+				event_hub_host_changed(h->app->events, h->seen[i]);
+			}
+		}
+	}
+	if (!rc) rc = store_commit(st);
+	if (rc) {
+		store_rollback(st);
+		RM_ERROR("heartbeat batch failed", "err", rm_strerror(rc));
+	}
+	for (size_t i = 0; i < h->seen_len; i++) {
+		struct agent_conn *c = map_get(h, h->seen[i]);
+		if (c) c->hb_dirty = 0;
+	}
+	h->seen_len = 0;
+}
+
+static void hb_timer_cb(uv_timer_t *t)
+{
+	seen_flush(t->data);
+}
+
+/* ---------------------------------------------------------------- event queue */
+
+static int job_owned(struct agent_conn *c, const char *job_id)
+{
+	if (!job_id) return RM_ERR_NOTFOUND;
+	if (strcmp(c->last_job, job_id) == 0) return RM_OK;
+	char host[27];
+	int rc = store_job_host(c->hub->app->store, job_id, host);
+	if (rc) return rc;
+	if (strcmp(host, c->host_id) != 0) {
+		RM_WARN("agent reported a job of another host", "host_id", c->host_id, "job_id",
+		        job_id);
+		return RM_ERR_NOTFOUND;
+	}
+	rm_strlcpy(c->last_job, job_id, sizeof c->last_job);
+	return RM_OK;
+}
+
+static int64_t time_field(const json_t *o, const char *key, int64_t def)
+{
+	const char *s = rmj_str(o, key);
+	int64_t ms;
+	if (s && rm_time_parse(s, &ms) == RM_OK) return ms;
+	return def;
+}
+
+/* Permanent, per-event problems are acknowledged (a replay would fail the same way);
+ * only storage failures abort the batch. */
+static int benign(int rc)
+{
+	return rc == RM_OK || rc == RM_ERR_NOTFOUND || rc == RM_ERR_CONFLICT ||
+	       rc == RM_ERR_INVAL || rc == RM_ERR_EXPIRED || rc == RM_ERR_PROTO;
+}
+
+static int persist_log(struct agent_hub *h, struct agent_ev *ev)
+{
+	const json_t *lines = json_object_get(ev->payload, "lines");
+	size_t n = json_array_size(lines);
+	if (n == 0) return RM_OK;
+	if (n > LOG_LINES_MAX) n = LOG_LINES_MAX;
+	if (h->linebuf_cap < n) {
+		h->linebuf_cap = n < 1024 ? 1024 : n;
+		h->linebuf = rm_xrealloc(h->linebuf, h->linebuf_cap * sizeof h->linebuf[0]);
+	}
+	int64_t now = rm_now_ms();
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *l = json_array_get(lines, i);
+		long long seq = rmj_int(l, "seq", -1);
+		const char *stream = rmj_str(l, "stream");
+		const char *payload = rmj_str(l, "payload");
+		if (seq < 0 || !stream || !payload) continue;
+		h->linebuf[k].seq = seq;
+		h->linebuf[k].ts_ms = time_field(l, "ts", now);
+		h->linebuf[k].stream = stream;
+		h->linebuf[k].payload = payload;
+		k++;
+	}
+	return store_log_append(h->app->store, ev->job_id, h->linebuf, k, NULL);
+}
+
+static int persist_finished(struct agent_hub *h, struct agent_ev *ev)
+{
+	struct store *st = h->app->store;
+	const json_t *p = ev->payload;
+	const char *status = rmj_str(p, "status");
+	const char *error = rmj_str(p, "error");
+	json_t *stats = json_object_get(p, "stats");
+	if (!json_is_object(stats)) stats = NULL;
+	int rc = store_job_finish(st, ev->job_id, status, (int)rmj_int(p, "exit_code", -1),
+	                          error && error[0] ? error : NULL, stats,
+	                          time_field(p, "finished_at", rm_now_ms()));
+	if (rc) return rc;
+	json_t *job = store_job_get(st, ev->job_id);
+	const char *kind = job ? rmj_str(job, "kind") : NULL;
+	if (kind && strcmp(kind, "init") == 0) {
+		if (status && strcmp(status, "succeeded") == 0) {
+			rc = store_host_set_repo_status(st, ev->conn->host_id, "ready", NULL);
+		} else {
+			rc = store_host_set_repo_status(st, ev->conn->host_id, "init_failed",
+			                                error && error[0] ? error
+			                                                  : "repository init failed");
+		}
+	}
+	json_decref(job);
+	return rc;
+}
+
+static int persist_one(struct agent_hub *h, struct agent_ev *ev)
+{
+	struct store *st = h->app->store;
+	struct agent_conn *c = ev->conn;
+	const json_t *p = ev->payload;
+	int rc;
+	switch (ev->type) {
+	case RM_MSG_JOB_STARTED:
+	case RM_MSG_LOG_STREAM:
+	case RM_MSG_JOB_FINISHED: {
+		const char *job_id = rmj_str(p, "job_id");
+		rc = job_owned(c, job_id);
+		if (rc) return rc;
+		rm_strlcpy(ev->job_id, job_id, sizeof ev->job_id);
+		if (ev->type == RM_MSG_JOB_STARTED)
+			rc = store_job_set_running(st, job_id,
+			                           time_field(p, "started_at", rm_now_ms()));
+		else if (ev->type == RM_MSG_LOG_STREAM)
+			rc = persist_log(h, ev);
+		else
+			rc = persist_finished(h, ev);
+		break;
+	}
+	case RM_MSG_SNAPSHOTS_REPORT: {
+		const json_t *snaps = json_object_get(p, "snapshots");
+		rc = store_snapshots_replace(st, c->host_id, snaps, rm_now_ms());
+		break;
+	}
+	case RM_MSG_STATS_REPORT: {
+		json_t *host = store_host_get(st, c->host_id);
+		long long size = rmj_int(p, "total_size", -1);
+		long long count = rmj_int(p, "snapshots_count", -1);
+		if (size < 0 && host) size = rmj_int(host, "repo_size_bytes", 0);
+		if (count < 0 && host) count = rmj_int(host, "snapshot_count", 0);
+		json_decref(host);
+		rc = store_host_set_repo_stats(st, c->host_id, size < 0 ? 0 : size,
+		                               count < 0 ? 0 : count);
+		break;
+	}
+	default:
+		rc = RM_OK;
+	}
+	if (rc == RM_OK) ev->fanout = 1;
+	return rc;
+}
+
+static void fan_out(struct agent_hub *h, struct agent_ev *ev)
+{
+	struct app *app = h->app;
+	switch (ev->type) {
+	case RM_MSG_LOG_STREAM:
+		job_hub_publish_lines(app->jobs, ev->job_id, json_object_get(ev->payload, "lines"));
+		break;
+	case RM_MSG_JOB_STARTED:
+	case RM_MSG_JOB_FINISHED:
+		job_hub_job_changed(app->jobs, ev->job_id);
+		event_hub_job_changed(app->events, ev->job_id);
+		event_hub_host_changed(app->events, ev->conn->host_id);
+		break;
+	case RM_MSG_SNAPSHOTS_REPORT:
+	case RM_MSG_STATS_REPORT:
+		event_hub_host_changed(app->events, ev->conn->host_id);
+		break;
+	default: break;
+	}
+}
+
+static void ev_free(struct agent_ev *ev)
+{
+	struct agent_conn *c = ev->conn;
+	json_decref(ev->root);
+	free(ev);
+	c->pending--;
+	conn_release(c);
+}
+
+/* Persists the whole queue in ONE transaction, then acknowledges exactly what was
+ * committed, then fans out. On a storage failure nothing is acknowledged and the senders
+ * are disconnected: they replay their outboxes after reconnecting. */
+static void queue_flush(struct agent_hub *h)
+{
+	struct agent_ev *head = h->q_head;
+	h->q_head = h->q_tail = NULL;
+	h->q_len = 0;
+	if (!head) return;
+	struct store *st = h->app->store;
+	int rc = store_begin(st);
+	for (struct agent_ev *ev = head; ev && !rc; ev = ev->next) {
+		int r1 = persist_one(h, ev);
+		if (!benign(r1)) rc = r1;
+	}
+	if (!rc) rc = store_commit(st);
+	if (rc) {
+		store_rollback(st);
+		RM_ERROR("persisting agent events failed", "err", rm_strerror(rc));
+		for (struct agent_ev *ev = head; ev; ev = ev->next) {
+			if (ev->conn->ws) ws_close(ev->conn->ws, 1011, "storage error");
+		}
+	} else {
+		/* acks, grouped per connection */
+		for (struct agent_ev *ev = head; ev; ev = ev->next) {
+			struct agent_conn *c = ev->conn;
+			if (!c->ws) continue;
+			if (!c->acks) c->acks = json_array();
+			json_array_append_new(c->acks, json_string(ev->id));
+		}
+		for (struct agent_ev *ev = head; ev; ev = ev->next) {
+			struct agent_conn *c = ev->conn;
+			if (!c->acks) continue;
+			json_t *ids = c->acks;
+			c->acks = NULL;
+			size_t n = json_array_size(ids);
+			for (size_t off = 0; off < n; off += ACK_MAX_IDS) {
+				json_t *chunk = json_array();
+				for (size_t i = off; i < n && i < off + ACK_MAX_IDS; i++)
+					json_array_append(chunk, json_array_get(ids, i));
+				conn_send(c, RM_MSG_ACK, json_pack("{s:o}", "ids", chunk));
+			}
+			json_decref(ids);
+		}
+		for (struct agent_ev *ev = head; ev; ev = ev->next)
+			if (ev->fanout) fan_out(h, ev);
+	}
+	while (head) {
+		struct agent_ev *next = head->next;
+		ev_free(head);
+		head = next;
+	}
+}
+
+static void check_cb(uv_check_t *chk)
+{
+	struct agent_hub *h = chk->data;
+	queue_flush(h);
+	if (!h->q_head && h->check_active) {
+		uv_check_stop(&h->check);
+		h->check_active = 0;
+	}
+}
+
+static void enqueue(struct agent_hub *h, struct agent_conn *c, struct rm_envelope *env)
+{
+	struct agent_ev *ev = rm_xcalloc(1, sizeof *ev);
+	ev->conn = c;
+	ev->type = env->type;
+	rm_strlcpy(ev->id, env->id, sizeof ev->id);
+	ev->root = json_incref(env->root);
+	ev->payload = env->payload;
+	c->pending++;
+	if (h->q_tail)
+		h->q_tail->next = ev;
+	else
+		h->q_head = ev;
+	h->q_tail = ev;
+	h->q_len++;
+	if (!h->check_active) {
+		uv_check_start(&h->check, check_cb);
+		h->check_active = 1;
+	}
+}
+
+/* ---------------------------------------------------------------- hello */
+
+static void send_repo_config(struct agent_hub *h, struct agent_conn *c)
+{
+	struct app *app = h->app;
+	char *ct = NULL, *pt = NULL;
+	size_t ptlen = 0;
+	int rc = store_cred_get(app->store, c->host_id, "repo", &ct);
+	if (rc) {
+		if (rc != RM_ERR_NOTFOUND)
+			RM_ERROR("reading host credentials failed", "host_id", c->host_id, "err",
+			         rm_strerror(rc));
+		return;
+	}
+	char *ad = rm_xasprintf("host_credentials:%s:repo", c->host_id);
+	rc = rm_aead_open(app->key, ct, ad, &pt, &ptlen);
+	free(ad);
+	free(ct);
+	if (rc) {
+		RM_ERROR("cannot decrypt host credentials", "host_id", c->host_id, "err",
+		         rm_strerror(rc));
+		return;
+	}
+	json_t *creds = NULL;
+	if (rmj_parse_object(pt, ptlen, 65536, &creds, NULL, 0) == RM_OK) {
+		const char *pw = rmj_str(creds, "repo_password");
+		if (pw) rm_log_add_secret(pw);
+		json_t *p = json_pack("{s:s,s:s,s:s,s:s}", "slot", "repo", "repo_url",
+		                      rmj_str(creds, "repo_url") ? rmj_str(creds, "repo_url") : "",
+		                      "repo_username",
+		                      rmj_str(creds, "repo_username") ? rmj_str(creds, "repo_username")
+		                                                      : "",
+		                      "repo_password", pw ? pw : "");
+		conn_send(c, RM_MSG_CONFIG_UPDATE, p);
+		json_decref(creds);
+	}
+	sodium_memzero(pt, ptlen);
+	free(pt);
+}
+
+static void maybe_auto_init(struct agent_hub *h, struct agent_conn *c)
+{
+	struct app *app = h->app;
+	char repo_status[16];
+	if (store_host_repo_status(app->store, c->host_id, repo_status)) return;
+	if (strcmp(repo_status, "unknown") != 0) return;
+	int active = 0;
+	if (store_job_active_of_kind(app->store, c->host_id, "init", &active) || active) return;
+	char job_id[27];
+	json_t *args = json_object();
+	int rc = store_job_create(app->store, c->host_id, "init", args, "system", job_id);
+	if (!rc) {
+		rc = agent_hub_send_command(h, c->host_id, job_id, "init", args);
+		if (rc) {
+			store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed",
+			                 NULL, rm_now_ms());
+		}
+		RM_INFO("repository init dispatched", "host_id", c->host_id, "job_id", job_id);
+		event_hub_job_changed(app->events, job_id);
+	} else {
+		RM_ERROR("creating init job failed", "host_id", c->host_id, "err", rm_strerror(rc));
+	}
+	json_decref(args);
+}
+
+static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_envelope *env)
+{
+	struct app *app = h->app;
+	const json_t *p = env->payload;
+	long long pv = rmj_int(p, "protocol_version", 0);
+	if (pv < RM_PROTO_MIN_VERSION || pv > RM_PROTO_VERSION) {
+		char msg[300];
+		snprintf(msg, sizeof msg,
+		         "agent speaks protocol version %lld but this server (restic-manager %s) "
+		         "supports versions %d to %d: upgrade the %s",
+		         pv, RM_VERSION, RM_PROTO_MIN_VERSION, RM_PROTO_VERSION,
+		         pv < RM_PROTO_MIN_VERSION ? "agent" : "server");
+		RM_WARN("agent protocol version unsupported", "host_id", c->host_id, "version",
+		        rmj_str(p, "agent_version"));
+		conn_send_error(c, "protocol_version_unsupported", msg, env->id);
+		ws_close(c->ws, 4001, "protocol_version_unsupported");
+		return;
+	}
+	if (c->hello_done) {
+		conn_send_error(c, "duplicate_hello", "hello already received", env->id);
+		return;
+	}
+	struct agent_conn *old = map_get(h, c->host_id);
+	if (old && old != c) {
+		map_del(h, old);
+		old->replaced = 1;
+		if (old->ws) ws_close(old->ws, 4002, "replaced");
+		RM_INFO("agent connection replaced", "host_id", c->host_id);
+	}
+	map_put(h, c);
+	c->hello_done = 1;
+	int64_t now = rm_now_ms();
+	int rc = store_host_hello(app->store, c->host_id, rmj_str(p, "hostname"), rmj_str(p, "os"),
+	                          rmj_str(p, "arch"), rmj_str(p, "agent_version"),
+	                          rmj_str(p, "restic_version"), now);
+	if (rc) RM_ERROR("host hello update failed", "host_id", c->host_id, "err", rm_strerror(rc));
+	json_t *failed = json_array();
+	rc = store_jobs_fail_unknown(app->store, c->host_id, json_object_get(p, "running_jobs"),
+	                             "agent restarted", now, failed);
+	if (rc) RM_ERROR("failing unknown jobs failed", "host_id", c->host_id, "err",
+	                 rm_strerror(rc));
+	size_t i;
+	json_t *v;
+	json_array_foreach(failed, i, v) {
+		job_hub_job_changed(app->jobs, json_string_value(v));
+		event_hub_job_changed(app->events, json_string_value(v));
+	}
+	json_decref(failed);
+	RM_INFO("agent connected", "host_id", c->host_id, "hostname", rmj_str(p, "hostname"),
+	        "agent_version", rmj_str(p, "agent_version"), "ip", c->ip);
+	send_repo_config(h, c);
+	maybe_auto_init(h, c);
+	event_hub_host_changed(app->events, c->host_id);
+}
+
+static void handle_command_result(struct agent_hub *h, struct agent_conn *c,
+                                  struct rm_envelope *env)
+{
+	const json_t *p = env->payload;
+	const char *job_id = rmj_str(p, "job_id");
+	if (json_is_true(json_object_get(p, "accepted"))) return;
+	if (job_owned(c, job_id)) return;
+	const char *err = rmj_str(p, "error");
+	char msg[600];
+	snprintf(msg, sizeof msg, "agent refused the command: %s", err && err[0] ? err : "?");
+	char job_status[16] = "";
+	json_t *job = store_job_get(h->app->store, job_id);
+	if (job && rmj_str(job, "status")) rm_strlcpy(job_status, rmj_str(job, "status"), 16);
+	json_decref(job);
+	if (strcmp(job_status, "queued") != 0 && strcmp(job_status, "running") != 0) return;
+	int rc = store_job_finish(h->app->store, job_id, "failed", -1, msg, NULL, rm_now_ms());
+	if (rc) return;
+	RM_WARN("agent refused a job", "host_id", c->host_id, "job_id", job_id);
+	job_hub_job_changed(h->app->jobs, job_id);
+	event_hub_job_changed(h->app->events, job_id);
+	event_hub_host_changed(h->app->events, c->host_id);
+}
+
+/* ---------------------------------------------------------------- ws callbacks */
+
+static int on_open(struct ws_conn *ws, void *appv)
+{
+	struct app *app = appv;
+	struct agent_hub *h = app->agents;
+	if (!h || h->stopped) return RM_ERR_FORBIDDEN;
+	const char *auth = ws_conn_header(ws, "authorization");
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return RM_ERR_AUTH;
+	const char *bearer = auth + 7;
+	while (*bearer == ' ') bearer++;
+	size_t bl = strlen(bearer);
+	if (bl == 0 || bl > 256) return RM_ERR_AUTH;
+	char hash[65], host_id[27];
+	rm_sha256_hex(bearer, bl, hash);
+	int rc = store_host_by_bearer(app->store, hash, host_id);
+	if (rc) {
+		if (rc != RM_ERR_NOTFOUND) RM_ERROR("bearer lookup failed", "err", rm_strerror(rc));
+		RM_WARN("agent connection refused: unknown bearer", "ip", ws_conn_remote_ip(ws));
+		return RM_ERR_AUTH;
+	}
+	struct agent_conn *c = rm_xcalloc(1, sizeof *c);
+	c->ws = ws;
+	c->hub = h;
+	rm_strlcpy(c->host_id, host_id, sizeof c->host_id);
+	rm_strlcpy(c->ip, ws_conn_remote_ip(ws) ? ws_conn_remote_ip(ws) : "", sizeof c->ip);
+	ws_conn_set_user(ws, c);
+	return RM_OK;
+}
+
+static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t len)
+{
+	struct app *app = appv;
+	struct agent_hub *h = app->agents;
+	struct agent_conn *c = ws_conn_user(ws);
+	if (!c || !h || h->stopped || !c->ws) return;
+	struct rm_envelope env;
+	char err[256] = "";
+	int rc = proto_decode(data, len, &env, err, sizeof err);
+	if (rc == RM_ERR_TOOBIG) {
+		ws_close(ws, 1009, "message too big");
+		goto out;
+	}
+	if (rc == RM_ERR_UNKNOWN) {
+		RM_DEBUG("ignoring unknown message type", "host_id", c->host_id, "type",
+		         env.type_name);
+		goto out;
+	}
+	if (rc) {
+		RM_WARN("malformed agent message", "host_id", c->host_id, "error", err);
+		conn_send_error(c, "malformed", err[0] ? err : "malformed envelope", env.id);
+		goto out;
+	}
+	const struct rm_msg_desc *d = proto_msg_desc(env.type);
+	if (!d || !(d->dir & RM_DIR_A2S)) {
+		conn_send_error(c, "unexpected", "message type not accepted from an agent", env.id);
+		goto out;
+	}
+	if (!c->hello_done && env.type != RM_MSG_HELLO) {
+		conn_send_error(c, "hello_required", "send hello first", env.id);
+		goto out;
+	}
+	switch (env.type) {
+	case RM_MSG_HELLO: handle_hello(h, c, &env); break;
+	case RM_MSG_HEARTBEAT:
+		seen_add(h, c);
+		conn_ack(c, env.id);
+		break;
+	case RM_MSG_JOB_STARTED:
+	case RM_MSG_LOG_STREAM:
+	case RM_MSG_JOB_FINISHED:
+	case RM_MSG_SNAPSHOTS_REPORT:
+	case RM_MSG_STATS_REPORT: enqueue(h, c, &env); break;
+	case RM_MSG_JOB_PROGRESS: {
+		const char *job_id = rmj_str(env.payload, "job_id");
+		if (job_owned(c, job_id) == RM_OK) {
+			json_t *prog = json_deep_copy(env.payload);
+			json_object_del(prog, "job_id");
+			job_hub_publish_progress(app->jobs, job_id, prog);
+			json_decref(prog);
+		}
+		break;
+	}
+	case RM_MSG_COMMAND_RESULT: handle_command_result(h, c, &env); break;
+	case RM_MSG_ERROR:
+		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
+		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
+		break;
+	default: /* ack, schedule.ack, tree.list.result: later capabilities */
+		break;
+	}
+out:
+	proto_envelope_cleanup(&env);
+}
+
+static void on_close(struct ws_conn *ws, void *appv)
+{
+	struct app *app = appv;
+	struct agent_hub *h = app->agents;
+	struct agent_conn *c = ws_conn_user(ws);
+	if (!c) return;
+	c->ws = NULL;
+	if (c->in_map) {
+		map_del(h, c);
+		if (!h->stopped && !app->shutting_down) {
+			int64_t now = rm_now_ms();
+			int rc = store_host_set_status(app->store, c->host_id, "offline", now);
+			if (rc) RM_ERROR("marking host offline failed", "host_id", c->host_id);
+			event_hub_host_changed(app->events, c->host_id);
+		}
+		RM_INFO("agent disconnected", "host_id", c->host_id);
+	}
+	conn_release(c);
+}
+
+static const struct ws_endpoint endpoint = {
+	.path = "/ws/agent",
+	.subprotocol = RM_PROTO_SUBPROTOCOL,
+	.max_message = RM_PROTO_MAX_FRAME,
+	.max_queue = AGENT_QUEUE_MAX,
+	.on_open = on_open,
+	.on_message = on_message,
+	.on_close = on_close,
+	.on_drain = NULL,
+};
+
+const struct ws_endpoint *agent_hub_endpoint(void)
+{
+	return &endpoint;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void handle_closed(uv_handle_t *hd)
+{
+	struct agent_hub *h = hd->data;
+	h->handles_open--;
+}
+
+struct agent_hub *agent_hub_new(struct app *app)
+{
+	struct agent_hub *h = rm_xcalloc(1, sizeof *h);
+	h->app = app;
+	uv_check_init(app->loop, &h->check);
+	h->check.data = h;
+	uv_timer_init(app->loop, &h->hb_timer);
+	h->hb_timer.data = h;
+	h->handles_open = 2;
+	uv_timer_start(&h->hb_timer, hb_timer_cb, HB_FLUSH_MS, HB_FLUSH_MS);
+	return h;
+}
+
+void agent_hub_stop(struct agent_hub *h)
+{
+	if (!h || h->stopped) return;
+	queue_flush(h);
+	seen_flush(h);
+	h->stopped = 1;
+	if (h->check_active) uv_check_stop(&h->check);
+	h->check_active = 0;
+	uv_timer_stop(&h->hb_timer);
+	uv_close((uv_handle_t *)&h->check, handle_closed);
+	uv_close((uv_handle_t *)&h->hb_timer, handle_closed);
+}
+
+void agent_hub_free(struct agent_hub *h)
+{
+	if (!h) return;
+	/* connections were closed by http_server_stop (on_close freed them) */
+	while (h->q_head) {
+		struct agent_ev *n = h->q_head->next;
+		ev_free(h->q_head);
+		h->q_head = n;
+	}
+	for (size_t b = 0; b < HUB_BUCKETS; b++) {
+		struct agent_conn *c = h->buckets[b];
+		while (c) {
+			struct agent_conn *n = c->hnext;
+			if (!c->ws) {
+				json_decref(c->acks);
+				free(c);
+			}
+			c = n;
+		}
+	}
+	free(h->seen);
+	free(h->linebuf);
+	free(h);
+}

@@ -1,0 +1,190 @@
+/* Browser dashboard events (rm-events.v1): dirty sets flushed every 100 ms. */
+#include "server/ws/event_hub.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "server/api/auth.h"
+#include "server/app.h"
+#include "server/http/http.h"
+#include "server/store/store.h"
+
+#define EVENTS_QUEUE_MAX (1024u * 1024)
+#define FLUSH_MS 100
+
+struct ev_sub {
+	struct ev_sub *next;
+	struct ws_conn *ws;
+	int done;
+};
+
+struct event_hub {
+	struct app *app;
+	uv_timer_t timer;
+	int timer_armed;
+	int stopped;
+	struct ev_sub *subs;
+	json_t *dirty_hosts; /* object used as a set */
+	json_t *dirty_jobs;
+};
+
+static void broadcast(struct event_hub *h, const char *text)
+{
+	size_t len = strlen(text);
+	for (struct ev_sub *s = h->subs; s; s = s->next) {
+		if (s->done) continue;
+		int rc = ws_send(s->ws, text, len);
+		if (rc == RM_ERR_TOOBIG) {
+			s->done = 1;
+			ws_close(s->ws, 4008, "resync");
+		} else if (rc) {
+			s->done = 1;
+		}
+	}
+}
+
+static void flush(struct event_hub *h)
+{
+	struct store *st = h->app->store;
+	const char *key;
+	json_t *v;
+	json_t *jobs = h->dirty_jobs, *hosts = h->dirty_hosts;
+	h->dirty_jobs = json_object();
+	h->dirty_hosts = json_object();
+	if (h->subs) {
+		json_object_foreach(jobs, key, v) {
+			json_t *job = store_job_get(st, key);
+			if (!job) continue;
+			json_t *m = json_pack("{s:s,s:o}", "type", "job", "job", job);
+			char *t = rmj_dumps(m);
+			json_decref(m);
+			broadcast(h, t);
+			free(t);
+		}
+		json_object_foreach(hosts, key, v) {
+			json_t *host = store_host_get(st, key);
+			if (!host) continue;
+			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
+			char *t = rmj_dumps(m);
+			json_decref(m);
+			broadcast(h, t);
+			free(t);
+		}
+	}
+	json_decref(jobs);
+	json_decref(hosts);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct event_hub *h = t->data;
+	h->timer_armed = 0;
+	flush(h);
+}
+
+static void arm(struct event_hub *h)
+{
+	if (h->timer_armed || h->stopped) return;
+	h->timer_armed = 1;
+	uv_timer_start(&h->timer, timer_cb, FLUSH_MS, 0);
+}
+
+void event_hub_host_changed(struct event_hub *h, const char *host_id)
+{
+	if (!h || !h->subs || !host_id || h->stopped) return;
+	json_object_set_new(h->dirty_hosts, host_id, json_true());
+	arm(h);
+}
+
+void event_hub_job_changed(struct event_hub *h, const char *job_id)
+{
+	if (!h || !h->subs || !job_id || h->stopped) return;
+	json_object_set_new(h->dirty_jobs, job_id, json_true());
+	arm(h);
+}
+
+static int on_open(struct ws_conn *ws, void *appv)
+{
+	struct app *app = appv;
+	struct event_hub *h = app->events;
+	if (!h || h->stopped) return RM_ERR_FORBIDDEN;
+	if (strcmp(ws_conn_path(ws), "/api/events") != 0) return RM_ERR_NOTFOUND;
+	struct auth_info info;
+	int rc = auth_ws(ws, app, ROLE_VIEWER, &info);
+	if (rc) return rc;
+	struct ev_sub *s = rm_xcalloc(1, sizeof *s);
+	s->ws = ws;
+	s->next = h->subs;
+	h->subs = s;
+	ws_conn_set_user(ws, s);
+	return RM_OK;
+}
+
+static void on_message(struct ws_conn *ws, void *app, const char *data, size_t len)
+{
+	(void)ws, (void)app, (void)data, (void)len;
+}
+
+static void on_close(struct ws_conn *ws, void *appv)
+{
+	struct app *app = appv;
+	struct event_hub *h = app->events;
+	struct ev_sub *s = ws_conn_user(ws);
+	if (!s || !h) return;
+	struct ev_sub **pp = &h->subs;
+	while (*pp && *pp != s) pp = &(*pp)->next;
+	if (*pp) *pp = s->next;
+	free(s);
+}
+
+static const struct ws_endpoint endpoint = {
+	.path = "/api/events",
+	.subprotocol = EVENT_HUB_SUBPROTOCOL,
+	.max_message = 4096,
+	.max_queue = EVENTS_QUEUE_MAX,
+	.on_open = on_open,
+	.on_message = on_message,
+	.on_close = on_close,
+	.on_drain = NULL,
+};
+
+const struct ws_endpoint *event_hub_endpoint(void)
+{
+	return &endpoint;
+}
+
+struct event_hub *event_hub_new(struct app *app)
+{
+	struct event_hub *h = rm_xcalloc(1, sizeof *h);
+	h->app = app;
+	uv_timer_init(app->loop, &h->timer);
+	h->timer.data = h;
+	h->dirty_hosts = json_object();
+	h->dirty_jobs = json_object();
+	return h;
+}
+
+void event_hub_stop(struct event_hub *h)
+{
+	if (!h || h->stopped) return;
+	h->stopped = 1;
+	uv_timer_stop(&h->timer);
+	uv_close((uv_handle_t *)&h->timer, NULL);
+}
+
+void event_hub_free(struct event_hub *h)
+{
+	if (!h) return;
+	while (h->subs) {
+		struct ev_sub *s = h->subs;
+		h->subs = s->next;
+		free(s);
+	}
+	json_decref(h->dirty_hosts);
+	json_decref(h->dirty_jobs);
+	free(h);
+}

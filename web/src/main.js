@@ -1,0 +1,174 @@
+// restic-manager web UI entry: history-API router, chrome, auth gating.
+import './style.css';
+import { session, setSession, maybeSignedIn, get, post, setUnauthorizedHandler } from './api.js';
+import { esc, refreshRelTimes, busy } from './util.js';
+import { setNavigator, currentPath, safeNext } from './router.js';
+import * as bootstrapPage from './pages/bootstrap.js';
+import * as loginPage from './pages/login.js';
+import * as dashboardPage from './pages/dashboard.js';
+import * as hostNewPage from './pages/host-new.js';
+import * as pendingPage from './pages/pending.js';
+import * as hostPage from './pages/host.js';
+import * as jobPage from './pages/job.js';
+import * as auditPage from './pages/audit.js';
+
+const routes = [
+  [/^\/bootstrap$/, bootstrapPage, { public: true }],
+  [/^\/login$/, loginPage, { public: true }],
+  [/^\/$/, dashboardPage, {}],
+  [/^\/hosts\/new$/, hostNewPage, {}],
+  [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
+  [/^\/hosts\/([^/]+)$/, hostPage, {}],
+  [/^\/jobs\/([^/]+)$/, jobPage, {}],
+  [/^\/audit$/, auditPage, {}],
+];
+
+const app = document.getElementById('app');
+let cleanups = [];
+let navSeq = 0;
+let bootstrapNeeded = null;
+
+function navigate(to, { replace = false } = {}) {
+  if (to === location.pathname + location.search && !replace) { render(); return; }
+  if (replace) history.replaceState(null, '', to); else history.pushState(null, '', to);
+  render();
+}
+
+
+function runCleanups() {
+  const cs = cleanups;
+  cleanups = [];
+  for (const fn of cs) { try { fn(); } catch { /* ignore */ } }
+}
+
+async function checkBootstrap() {
+  if (bootstrapNeeded === false) return false;
+  try {
+    const r = await get('/api/bootstrap/status', { quiet: true });
+    bootstrapNeeded = !!(r && r.needed);
+  } catch { bootstrapNeeded = false; }
+  return bootstrapNeeded;
+}
+
+
+let meLoaded = false;
+async function loadMe() {
+  if (meLoaded) return;
+  meLoaded = true;
+  if (!maybeSignedIn()) return;
+  if (location.pathname === '/') dashboardPage.prefetch();
+  try { setSession(await get('/api/me', { quiet: true, auth: false })); } catch { setSession(null); }
+}
+
+function chrome(active) {
+  const u = session.user;
+  const link = (href, label, key, extra = '') => `<a href="${href}" class="nav-link${active === key ? ' active' : ''}"${active === key ? ' aria-current="page"' : ''}${extra}>${label}</a>`;
+  return `<header class="topbar">
+  <a href="/" class="brand" aria-label="restic-manager home"><span class="brand-mark" aria-hidden="true"></span>restic-manager</a>
+  <nav class="nav" aria-label="main">
+    ${link('/', 'Dashboard', 'dashboard', ' data-testid="nav-dashboard"')}
+    ${link('/hosts/new', 'Add host', 'add', ' data-testid="nav-add-host"')}
+    ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', ' data-testid="nav-audit"') : ''}
+  </nav>
+  <div class="who">${u ? `<span class="mono muted" data-testid="whoami">${esc(u.username)} · ${esc(u.role)}</span>
+    <button type="button" class="btn btn-ghost btn-sm" data-action="signout" data-testid="signout">Sign out</button>` : ''}</div>
+</header><main id="main" class="main" tabindex="-1"></main>`;
+}
+
+async function render() {
+  const seq = ++navSeq;
+  runCleanups();
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  const query = new URLSearchParams(location.search);
+  let match = null;
+  for (const [re, mod, meta] of routes) {
+    const m = path.match(re);
+    if (m) { match = { mod, meta, params: m.slice(1).map(decodeURIComponent) }; break; }
+  }
+  await loadMe();
+  if (seq !== navSeq) return;
+
+  if (!match) {
+    app.innerHTML = chrome('') ;
+    document.getElementById('main').innerHTML = `<div class="empty"><h1>Not found</h1><p class="muted">No page at <span class="mono">${esc(path)}</span>.</p><a class="btn" href="/">Back to dashboard</a></div>`;
+    document.title = 'Not found · restic-manager';
+    return;
+  }
+  const isLogin = match.mod === loginPage;
+  if (!session.user && (!match.meta.public || isLogin)) {
+    if (await checkBootstrap()) {
+      if (seq !== navSeq) return;
+      if (match.mod !== bootstrapPage) { navigate('/bootstrap', { replace: true }); return; }
+    } else if (!match.meta.public) {
+      if (seq !== navSeq) return;
+      const next = currentPath();
+      navigate(next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`, { replace: true });
+      return;
+    }
+  }
+  if (seq !== navSeq) return;
+  if (session.user && (isLogin || match.mod === bootstrapPage)) {
+    navigate(safeNext(query.get('next')), { replace: true });
+    return;
+  }
+
+  let main;
+  if (match.meta.public) {
+    app.innerHTML = '<main id="main" class="main main-center" tabindex="-1"></main>';
+    main = document.getElementById('main');
+  } else {
+    app.innerHTML = chrome(match.mod.navKey || '');
+    main = document.getElementById('main');
+  }
+  const ctx = {
+    el: main,
+    params: match.params,
+    query,
+    alive: () => seq === navSeq,
+    onCleanup: (fn) => { if (seq === navSeq) cleanups.push(fn); else fn(); },
+  };
+  try {
+    await match.mod.render(ctx);
+  } catch (e) {
+    if (seq === navSeq && e && e.status !== 401) {
+      main.innerHTML = `<div class="empty" data-testid="page-error"><h1>Could not load this page</h1><p class="muted">${esc(e.message || e)}</p></div>`;
+    }
+  }
+  if (seq === navSeq) {
+    document.title = `${ctx.title || match.mod.title || 'restic-manager'} · restic-manager`;
+  }
+}
+
+setUnauthorizedHandler(() => {
+  const here = currentPath();
+  if (location.pathname === '/login' || location.pathname === '/bootstrap') return;
+  navigate(`/login?next=${encodeURIComponent(here)}`, { replace: true });
+});
+
+// Link interception: same-origin, plain left clicks, no download/target.
+document.addEventListener('click', (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target.closest && ev.target.closest('a[href]');
+  if (!a || a.target || a.hasAttribute('download') || a.dataset.external !== undefined) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/install/')) return;
+  ev.preventDefault();
+  navigate(url.pathname + url.search);
+});
+
+document.addEventListener('click', async (ev) => {
+  const btn = ev.target.closest && ev.target.closest('[data-action="signout"]');
+  if (!btn) return;
+  await busy(btn, async () => {
+    try { await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
+  });
+  setSession(null);
+  navigate('/login', { replace: true });
+});
+
+setNavigator(navigate);
+window.addEventListener('popstate', render);
+setInterval(() => refreshRelTimes(), 30000);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRelTimes(); });
+
+render();

@@ -1,0 +1,259 @@
+// Live job page: WebSocket /api/jobs/{id}/stream (rm-stream.v1) with after_seq resume,
+// progress, tail-following log viewer, final summary or failure panel, cancel.
+import { get, post, wsUrl } from '../api.js';
+import { closeQuietly } from '../events.js';
+import { esc, fmtBytes, fmtNum, fmtDuration, relEl, absTime, pill, busy, toast } from '../util.js';
+
+export const title = 'Job';
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const MAX_DOM_LINES = 20000;
+
+function hhmmss(ts) {
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+const lineHtml = (l) => `<div class="ln ln-${esc(l.stream || 'stdout')}" data-seq="${l.seq}"><span class="ln-ts">${hhmmss(l.ts)}</span><span class="ln-st">${esc(l.stream || '')}</span><span class="ln-p">${esc(l.payload)}</span></div>`;
+
+function headHtml(j) {
+  const paths = (j.args && j.args.paths) || [];
+  return `<div class="host-title"><h1>${esc(j.kind)} <span class="mono muted small">${esc(j.id)}</span></h1>
+  <span data-testid="job-status" data-status="${esc(j.status)}">${pill(j.status)}</span></div>
+<div class="meta mono muted"><span>host <a href="/hosts/${encodeURIComponent(j.host_id)}" data-testid="job-host-link">${esc(j.hostname || j.host_id)}</a></span>
+<span>by ${esc(j.created_by || '—')}</span><span>created ${relEl(j.created_at)}</span>
+${j.started_at ? `<span>started ${esc(absTime(j.started_at))}</span>` : ''}${j.finished_at ? `<span>finished ${esc(absTime(j.finished_at))}</span>` : ''}
+${paths.length ? `<span class="paths">${esc(paths.join(' · '))}</span>` : ''}</div>`;
+}
+
+function progressHtml(p, j) {
+  const frac = p ? Math.max(0, Math.min(1, Number(p.percent_done) > 1 ? Number(p.percent_done) / 100 : Number(p.percent_done) || 0)) : 0;
+  const pct = (frac * 100).toFixed(1);
+  const queued = j && j.status === 'queued';
+  return `<div class="progress-top"><span class="mono big" data-testid="progress-percent">${queued ? 'queued' : `${pct}%`}</span>
+  <span class="mono muted small current" title="${esc(p && p.current_file)}">${esc((p && p.current_file) || (queued ? 'waiting for the agent…' : ''))}</span></div>
+<div class="bar" role="progressbar" aria-label="job progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}" data-testid="progress-bar"><div class="bar-fill" style="width:${pct}%"></div></div>
+<dl class="pstats mono">
+<div><dt>files</dt><dd data-testid="progress-files">${p ? `${fmtNum(p.files_done)}${p.total_files ? ` / ${fmtNum(p.total_files)}` : ''}` : '—'}</dd></div>
+<div><dt>bytes</dt><dd data-testid="progress-bytes">${p ? `${fmtBytes(p.bytes_done)}${p.total_bytes ? ` / ${fmtBytes(p.total_bytes)}` : ''}` : '—'}</dd></div>
+<div><dt>throughput</dt><dd>${p && p.throughput_bps !== undefined && p.throughput_bps !== null ? `${fmtBytes(p.throughput_bps)}/s` : '—'}</dd></div>
+<div><dt>ETA</dt><dd>${p && p.eta_seconds !== undefined && p.eta_seconds !== null ? fmtDuration(p.eta_seconds) : '—'}</dd></div></dl>`;
+}
+
+function resultHtml(j) {
+  const dur = j.stats && j.stats.total_duration !== undefined && j.stats.total_duration !== null ? j.stats.total_duration
+    : j.started_at && j.finished_at ? (Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000 : null;
+  if (j.status === 'succeeded') {
+    const s = j.stats || {};
+    const item = (k, v, t = '') => `<div${t ? ` data-testid="${t}"` : ''}><dt>${k}</dt><dd class="mono">${v}</dd></div>`;
+    return `<div class="panel panel-ok" data-testid="job-summary"><h2>Succeeded${j.exit_code === 3 ? ' <span class="muted small">(with warnings: some files could not be read)</span>' : ''}</h2>
+<dl class="summary">${item('files new', fmtNum(s.files_new ?? 0), 'sum-files-new')}${item('files changed', fmtNum(s.files_changed ?? 0), 'sum-files-changed')}
+${item('files unmodified', fmtNum(s.files_unmodified ?? 0))}${item('data added', fmtBytes(s.data_added ?? 0), 'sum-data-added')}
+${item('processed', `${fmtNum(s.total_files_processed ?? 0)} files · ${fmtBytes(s.total_bytes_processed ?? 0)}`)}${item('duration', esc(fmtDuration(dur)), 'sum-duration')}
+${s.snapshot_id ? item('snapshot', `<span title="${esc(s.snapshot_id)}">${esc(String(s.snapshot_id).slice(0, 8))}</span>`, 'sum-snapshot') : ''}</dl></div>`;
+  }
+  if (j.status === 'failed') {
+    return `<div class="panel panel-bad" role="alert" data-testid="job-failure"><h2>Failed${j.exit_code !== null && j.exit_code !== undefined ? ` <span class="mono small">exit ${esc(j.exit_code)}</span>` : ''}</h2>
+<pre class="mono err">${esc(j.error || 'no error message (see the log below)')}</pre><p class="muted small">duration ${esc(fmtDuration(dur))}</p></div>`;
+  }
+  if (j.status === 'cancelled') {
+    return `<div class="panel panel-warn" data-testid="job-cancelled"><h2>Cancelled</h2>${j.error ? `<pre class="mono">${esc(j.error)}</pre>` : ''}</div>`;
+  }
+  return '';
+}
+
+export async function render(ctx) {
+  const id = ctx.params[0];
+  const enc = encodeURIComponent(id);
+  ctx.title = `Job ${id.slice(-10)}`;
+  ctx.el.innerHTML = `<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span data-crumb-host></span> <span class="mono">job</span></nav>
+<section class="host-head" data-testid="job-header"><p class="muted">Connecting…</p></section>
+<div class="job-actions">
+  <button type="button" class="btn btn-danger" data-testid="cancel-job" hidden>Cancel job</button>
+  <a class="btn btn-ghost btn-sm" href="/api/jobs/${enc}/log.txt" download data-testid="download-txt">Download .txt</a>
+  <a class="btn btn-ghost btn-sm" href="/api/jobs/${enc}/log.ndjson" download data-testid="download-ndjson">Download .ndjson</a>
+  <span class="muted small mono" data-conn></span>
+</div>
+<section class="card" data-testid="progress" data-progress-box aria-label="progress"></section>
+<div data-result></div>
+<section class="card log-card" aria-labelledby="log-h">
+  <div class="card-head"><h2 id="log-h">Log <span class="muted small mono" data-count></span></h2>
+  <button type="button" class="btn btn-sm" data-testid="follow" hidden>↓ Follow</button></div>
+  <div class="log mono" data-testid="log" tabindex="0" role="log" aria-label="job log"><div class="log-empty muted" data-log-empty>No log lines yet.</div></div>
+</section>`;
+  const $ = (s) => ctx.el.querySelector(s);
+  const headEl = $('[data-testid="job-header"]');
+  const progEl = $('[data-progress-box]');
+  const resultEl = $('[data-result]');
+  const logEl = $('[data-testid="log"]');
+  const followBtn = $('[data-testid="follow"]');
+  const cancelBtn = $('[data-testid="cancel-job"]');
+  const countEl = $('[data-count]');
+  const connEl = $('[data-conn]');
+  const crumbHost = $('[data-crumb-host]');
+
+  let job = null;
+  let progress = null;
+  let lastSeq = 0;
+  let lineCount = 0;
+  let pending = [];
+  let raf = 0;
+  let follow = true;
+  let ws = null;
+  let ended = false;
+  let retry = 0;
+  let retryTimer = null;
+
+  const paintJob = () => {
+    if (!job) return;
+    headEl.innerHTML = headHtml(job);
+    crumbHost.innerHTML = `<a href="/hosts/${encodeURIComponent(job.host_id)}" class="mono">${esc(job.hostname || job.host_id)}</a> /`;
+    const terminal = TERMINAL.has(job.status);
+    cancelBtn.hidden = terminal;
+    if (terminal) {
+      resultEl.innerHTML = resultHtml(job);
+      progEl.hidden = job.status !== 'succeeded' && !progress;
+      if (job.status === 'succeeded') {
+        const s = job.stats || {};
+        progress = { ...(progress || {}), percent_done: 1, current_file: '', eta_seconds: 0,
+          files_done: progress ? progress.files_done : s.total_files_processed, bytes_done: progress ? progress.bytes_done : s.total_bytes_processed };
+      }
+      progEl.innerHTML = progressHtml(progress, job);
+    } else {
+      resultEl.innerHTML = '';
+      progEl.hidden = false;
+      progEl.innerHTML = progressHtml(progress, job);
+    }
+  };
+
+  const flush = () => {
+    raf = 0;
+    if (!pending.length) return;
+    const batch = pending;
+    pending = [];
+    const empty = logEl.querySelector('[data-log-empty]');
+    if (empty) empty.remove();
+    logEl.insertAdjacentHTML('beforeend', batch.map(lineHtml).join(''));
+    lineCount += batch.length;
+    let extra = logEl.childElementCount - MAX_DOM_LINES;
+    if (extra > 0) {
+      if (!logEl.querySelector('.log-trimmed')) logEl.insertAdjacentHTML('afterbegin', '<div class="log-trimmed muted">older lines trimmed from view — download the full log above</div>');
+      while (extra-- > 0 && logEl.children[1]) logEl.children[1].remove();
+    }
+    countEl.textContent = `${fmtNum(lineCount)} lines`;
+    if (follow) logEl.scrollTop = logEl.scrollHeight;
+  };
+  const addLines = (ls) => {
+    for (const l of ls || []) {
+      if (typeof l.seq !== 'number' || l.seq <= lastSeq) continue;
+      lastSeq = l.seq;
+      pending.push(l);
+    }
+    if (pending.length && !raf) raf = requestAnimationFrame(flush);
+  };
+
+  logEl.addEventListener('scroll', () => {
+    const atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 24;
+    if (atBottom !== follow) {
+      follow = atBottom;
+      followBtn.hidden = follow;
+    }
+  }, { passive: true });
+  followBtn.addEventListener('click', () => {
+    follow = true;
+    followBtn.hidden = true;
+    logEl.scrollTop = logEl.scrollHeight;
+  });
+  cancelBtn.addEventListener('click', () => busy(cancelBtn, async () => {
+    try {
+      await post(`/api/jobs/${enc}/cancel`, {});
+      toast('Cancel requested', 'ok', 3000);
+    } catch { /* toast shown */ }
+  }));
+
+  // REST catch-up for when the stream is unavailable: job state + remaining lines.
+  const catchUp = async () => {
+    const j = await get(`/api/jobs/${enc}`, { quiet: true });
+    if (!ctx.alive()) return;
+    job = j;
+    for (let i = 0; i < 200; i++) {
+      const r = await get(`/api/jobs/${enc}/logs?after_seq=${lastSeq}&limit=1000`, { quiet: true });
+      if (!ctx.alive()) return;
+      const ls = (r && r.lines) || [];
+      addLines(ls);
+      if (ls.length < 1000) break;
+    }
+    paintJob();
+  };
+
+  const connect = () => {
+    retryTimer = null;
+    if (!ctx.alive() || ended) return;
+    connEl.textContent = 'connecting…';
+    let sock;
+    try {
+      sock = new WebSocket(wsUrl(`/api/jobs/${enc}/stream?after_seq=${lastSeq}`), 'rm-stream.v1');
+    } catch {
+      scheduleReconnect(false);
+      return;
+    }
+    ws = sock;
+    sock.onopen = () => { connEl.textContent = 'live'; connEl.classList.add('live'); };
+    sock.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch { return; }
+      if (!m) return;
+      retry = 0;
+      if (m.type === 'job' && m.job) { job = m.job; paintJob(); } else if (m.type === 'log') addLines(m.lines);
+      else if (m.type === 'progress' && m.progress) { progress = m.progress; if (job && !TERMINAL.has(job.status)) progEl.innerHTML = progressHtml(progress, job); } else if (m.type === 'end') { ended = true; }
+    };
+    sock.onerror = () => {};
+    sock.onclose = (ev) => {
+      if (ws === sock) ws = null;
+      connEl.classList.remove('live');
+      if (!ctx.alive()) return;
+      if (ended || (job && TERMINAL.has(job.status) && ev.code === 1000)) {
+        connEl.textContent = '';
+        if (pending.length) flush();
+        return;
+      }
+      scheduleReconnect(ev.code === 4008);
+    };
+  };
+  const scheduleReconnect = async (resync) => {
+    if (!ctx.alive() || retryTimer) return;
+    connEl.textContent = resync ? 'resyncing…' : 'reconnecting…';
+    if (!resync) {
+      try {
+        await catchUp();
+        if (job && TERMINAL.has(job.status)) { ended = true; connEl.textContent = ''; return; }
+      } catch (e) {
+        if (e.status === 401 || e.status === 404) { connEl.textContent = e.status === 404 ? 'job not found' : ''; return; }
+      }
+    }
+    if (!ctx.alive()) return;
+    const delay = resync ? 100 : Math.min(10000, 500 * 2 ** retry);
+    retry = Math.min(retry + 1, 6);
+    retryTimer = setTimeout(connect, delay);
+  };
+
+  // Paint the current state immediately from REST, then stream.
+  try {
+    job = await get(`/api/jobs/${enc}`);
+  } catch (e) {
+    if (e.status === 404 && ctx.alive()) {
+      ctx.el.innerHTML = `<div class="empty" data-testid="page-error"><h1>Job not found</h1><a href="/" class="btn">Back to dashboard</a></div>`;
+    }
+    return;
+  }
+  if (!ctx.alive()) return;
+  paintJob();
+  connect();
+  ctx.onCleanup(() => {
+    clearTimeout(retryTimer);
+    if (raf) cancelAnimationFrame(raf);
+    if (ws) { closeQuietly(ws); ws = null; }
+  });
+}

@@ -1,0 +1,121 @@
+// Small formatting and DOM helpers shared by every page.
+
+const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+
+export const $ = (sel, el = document) => el.querySelector(sel);
+export const $$ = (sel, el = document) => Array.from(el.querySelectorAll(sel));
+
+export function fmtBytes(n) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—';
+  n = Number(n);
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)} ${u[i]}`;
+}
+
+export const fmtNum = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'));
+
+export function fmtDuration(sec) {
+  if (sec === null || sec === undefined || !Number.isFinite(Number(sec))) return '—';
+  sec = Number(sec);
+  if (sec < 1) return `${Math.round(sec * 1000)} ms`;
+  if (sec < 60) return `${sec.toFixed(sec < 10 ? 1 : 0)} s`;
+  const s = Math.round(sec);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(r).padStart(2, '0')}s`;
+}
+
+export function relTime(ts, now = Date.now()) {
+  if (!ts) return 'never';
+  const t = Date.parse(ts);
+  if (Number.isNaN(t)) return '—';
+  const d = Math.round((now - t) / 1000);
+  const a = Math.abs(d);
+  let s;
+  if (a < 45) s = 'just now';
+  else if (a < 3600) s = `${Math.round(a / 60)}m`;
+  else if (a < 86400) s = `${Math.round(a / 3600)}h`;
+  else if (a < 86400 * 60) s = `${Math.round(a / 86400)}d`;
+  else return absTime(ts).slice(0, 10);
+  if (s === 'just now') return s;
+  return d >= 0 ? `${s} ago` : `in ${s}`;
+}
+
+export function absTime(ts) {
+  if (!ts) return '—';
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return '—';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+// <time> that the global ticker keeps fresh.
+export const relEl = (ts) => (ts
+  ? `<time class="rel" data-rel="${esc(ts)}" datetime="${esc(ts)}" title="${esc(absTime(ts))}">${esc(relTime(ts))}</time>`
+  : '<span class="muted">never</span>');
+
+export function refreshRelTimes(root = document) {
+  const now = Date.now();
+  for (const el of root.querySelectorAll('time[data-rel]')) {
+    const s = relTime(el.dataset.rel, now);
+    if (el.textContent !== s) el.textContent = s;
+  }
+}
+
+export function statusDot(host) {
+  let cls = host.status || 'never';
+  let label = cls === 'never' ? 'never seen' : cls;
+  if (host.running_job) { cls = 'running'; label = `running ${host.running_job.kind || 'job'}`; }
+  return `<span class="dot dot-${esc(cls)}" role="img" aria-label="${esc(label)}" title="${esc(label)}"></span>`;
+}
+
+export const pill = (status) => `<span class="pill pill-${esc(status)}" data-status="${esc(status)}">${esc(status)}</span>`;
+
+export const tagsHtml = (tags) => (tags || []).map((t) => `<span class="tag">${esc(t)}</span>`).join('');
+
+// Disable a button while an async action runs.
+export async function busy(btn, fn) {
+  if (btn) { btn.disabled = true; btn.setAttribute('aria-busy', 'true'); }
+  try { return await fn(); } finally {
+    if (btn && btn.isConnected) { btn.disabled = false; btn.removeAttribute('aria-busy'); }
+  }
+}
+
+export function toast(msg, kind = 'error', ms = 6000) {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const el = document.createElement('div');
+  el.className = `toast toast-${kind}`;
+  el.dataset.testid = 'toast';
+  el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  el.innerHTML = `<span>${esc(msg)}</span><button type="button" class="toast-x" aria-label="dismiss">×</button>`;
+  el.querySelector('button').addEventListener('click', () => el.remove());
+  box.appendChild(el);
+  while (box.children.length > 5) box.firstChild.remove();
+  setTimeout(() => el.remove(), ms);
+}
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const ta = document.createElement('textarea');
+    ta.value = text;
+    ta.setAttribute('readonly', '');
+    ta.style.position = 'fixed';
+    ta.style.opacity = '0';
+    document.body.appendChild(ta);
+    ta.select();
+    let ok = false;
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+    ta.remove();
+    return ok;
+  }
+}
+
+export const lines = (s) => String(s || '').split('\n').map((l) => l.trim()).filter(Boolean);
