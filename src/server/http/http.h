@@ -47,6 +47,8 @@ void *http_req_ctx(const struct http_req *r);
  * later from the loop (e.g. after uv_queue_work). If the client went away meanwhile the
  * response is discarded and the request freed; http_req_alive() tells. */
 void http_req_defer(struct http_req *r);
+/* 0 once the framework knows the client is gone. lws notices a vanished HTTP client only
+ * when it next reads or writes, so 1 is not a guarantee; respond anyway. */
 int http_req_alive(const struct http_req *r);
 /* Adds a response header line, e.g. ("set-cookie", "rm_session=...; HttpOnly").
  * Must be called before the respond call. Copied. */
@@ -65,6 +67,11 @@ void http_respond_take(struct http_req *r, int status, const char *content_type,
                        size_t len);
 
 /* ---- WebSocket endpoints ----
+ * on_open runs from lws's upgrade-confirmation hook, before the 101 is sent, so a
+ * refusal is a clean HTTP error response (JSON {"error","code"}). The framework refuses
+ * itself with 404 when no endpoint has the path and with 400 when the client's
+ * Sec-WebSocket-Protocol list lacks the endpoint's subprotocol (also when it is absent).
+ * ws_send during on_open is allowed: the messages go out right after the handshake.
  * Each endpoint has its own subprotocol (LWS-NOTES pitfall 2) and a path; the framework
  * checks both. During on_open the handshake headers are readable through the ws_conn_*
  * accessors; returning non-zero refuses the upgrade (the framework answers 401 for
@@ -97,8 +104,13 @@ void *ws_conn_user(const struct ws_conn *c);
  * max_queue (nothing queued), RM_ERR_IO if the connection is closing. */
 int ws_send(struct ws_conn *c, const char *data, size_t len);
 size_t ws_queued_bytes(const struct ws_conn *c);
-/* Starts a close handshake with status code and reason; on_close follows later. */
+/* Starts a close handshake with status code and reason; on_close follows later.
+ * Messages already queued are sent first (e.g. {"type":"end"} then close 1000); call
+ * ws_discard_queue() before to close at once (drop-and-resync). ws_send fails with
+ * RM_ERR_IO afterwards. Callable from any loop callback (timers, other connections). */
 void ws_close(struct ws_conn *c, int code, const char *reason);
+/* Drops every queued, not yet written message (addition: drop-and-resync policy). */
+void ws_discard_queue(struct ws_conn *c);
 
 /* ---- server ---- */
 struct http_server_opts {
@@ -121,7 +133,20 @@ struct http_server_opts {
 int http_server_start(uv_loop_t *loop, const struct http_server_opts *opts,
                       struct http_server **out, char *err, size_t errlen);
 /* Closes listeners and connections, destroys the context. After this the loop can
- * run to completion. NULL is a no-op. */
+ * run to completion. NULL is a no-op. WebSocket on_close callbacks run inside this call;
+ * deferred requests still owed a response stay valid (http_req_alive() == 0) until the
+ * app responds, which then frees them. Call it from a loop callback (uv_signal, ...).
+ *
+ * Teardown sequence for main (lws 4.1.6 foreign-loop rules; measured LSan-clean):
+ *   1. from the SIGTERM/SIGINT uv_signal callback: stop app producers (timers, child
+ *      pipes), then http_server_stop(s);
+ *   2. uv_close() every app handle (signals, timers, async, curl multi sockets ...);
+ *   3. back in main: uv_run(loop, UV_RUN_DEFAULT) returns once lws's own uv handles
+ *      have closed (the server struct is freed from lws's vhost finalize callback at
+ *      that point — do not touch s after step 1);
+ *   4. uv_loop_close(loop) == 0 (a UV_EBUSY here means an app handle is still open).
+ * Never uv_stop() the loop before lws's handles are closed, and never destroy the
+ * loop while lws still owns handles on it. */
 void http_server_stop(struct http_server *s);
 
 /* Embedded static assets (generated build/gen/web_assets.c). */
