@@ -225,7 +225,7 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out, c
 		if (!f) {
 			char key[64];
 			snprintf(key, sizeof key, "%.*s", (int)(klen < 60 ? klen : 60), s);
-			RM_WARN("unknown config key ignored", "key", key);
+			RM_WARN("unknown config key ignored", "name", key);
 			free(v);
 			continue;
 		}

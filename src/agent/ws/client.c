@@ -59,6 +59,7 @@ struct agent {
 	struct lws_context *ctx;
 	struct lws *wsi;
 	int connected, hello_sent, hello_acked, proto_mismatch, unauthorized, mismatch_logged;
+	int kill_conn;
 	int64_t connected_at, last_rx;
 	struct backoff bo;
 	uv_timer_t reconnect_timer, heartbeat_timer, flush_timer;
@@ -466,10 +467,9 @@ static void build_hello(struct agent *a)
 
 static void hello_acknowledged(struct agent *a)
 {
-	if (a->hello_acked)
+	if (a->hello_acked || a->proto_mismatch)
 		return;
 	a->hello_acked = 1;
-	a->proto_mismatch = 0;
 	a->mismatch_logged = 0;
 	backoff_reset(&a->bo);
 }
@@ -685,6 +685,7 @@ static void conn_reset(struct agent *a)
 	a->connected = 0;
 	a->hello_sent = 0;
 	a->hello_acked = 0;
+	a->kill_conn = 0;
 	queue_clear(a);
 	rm_buf_reset(&a->rx);
 	a->rx_toobig = 0;
@@ -716,6 +717,7 @@ static void do_connect(struct agent *a)
 	}
 	i.pwsi = &a->wsi;
 	a->unauthorized = 0;
+	a->proto_mismatch = 0; /* mismatch_logged stays: one log line until a good session */
 	RM_DEBUG("connecting", "server", a->server_url);
 	if (!lws_client_connect_via_info(&i)) {
 		a->wsi = NULL;
@@ -731,7 +733,8 @@ static void heartbeat_cb(uv_timer_t *t)
 	int64_t silent = rm_mono_ms() - a->last_rx;
 	if (silent > (int64_t)a->heartbeat_s * 3000 + 5000) {
 		RM_WARN("server silent for too long; reconnecting");
-		lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		a->kill_conn = 1; /* closed from the writeable callback */
+		lws_callback_on_writable(a->wsi);
 		return;
 	}
 	char ts[RM_TIME_STRLEN];
@@ -769,6 +772,10 @@ static int on_writeable(struct agent *a, struct lws *wsi)
 {
 	if (!a->connected)
 		return 0;
+	if (a->kill_conn) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"timeout", 7);
+		return -1;
+	}
 	struct msgq *m = a->qhead;
 	if (m) {
 		a->qhead = m->next;
@@ -1042,8 +1049,9 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 	void *loops[1] = { a->loop };
 	ci.port = CONTEXT_PORT_NO_LISTEN;
 	ci.protocols = protocols;
-	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
-	             LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+	if (a->url.tls) /* the CA store costs ~1 MiB of RSS: only load it for wss */
+		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	ci.foreign_loops = loops;
 	ci.user = a;
 	ci.pcontext = &a->ctx;

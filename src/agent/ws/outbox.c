@@ -20,6 +20,8 @@
 #define HDR 12
 #define FLAG_ACKED 1u
 #define COMPACT_MIN_BYTES (256u * 1024)
+#define MARKER_PREFIX "[restic-manager] "
+#define MARKER_SUFFIX " log lines dropped: outbox full"
 
 struct ob_entry {
 	char id[27];
@@ -31,6 +33,7 @@ struct ob_entry {
 	uint32_t len;       /* payload bytes */
 	uint32_t nlines;    /* log.stream: number of lines */
 	long long first_seq; /* log.stream: seq of its first line */
+	uint32_t dropped;   /* >0: this is a drop marker for that many lines */
 };
 
 struct ob_seg {
@@ -152,6 +155,7 @@ struct parsed {
 	char *job_id;
 	uint32_t nlines;
 	long long first_seq;
+	uint32_t dropped;
 };
 
 static int parse_env(const char *text, size_t len, struct parsed *p)
@@ -178,6 +182,15 @@ static int parse_env(const char *text, size_t len, struct parsed *p)
 			p->nlines = (uint32_t)json_array_size(lines);
 			if (p->nlines)
 				p->first_seq = rmj_int(json_array_get(lines, 0), "seq", 0);
+			const char *pl = rmj_str(json_array_get(lines, 0), "payload");
+			const char *st = rmj_str(json_array_get(lines, 0), "stream");
+			unsigned long n = 0;
+			if (p->nlines == 1 && pl && st && !strcmp(st, "event") &&
+			    !strncmp(pl, MARKER_PREFIX, strlen(MARKER_PREFIX)) &&
+			    strstr(pl, MARKER_SUFFIX)) {
+				n = strtoul(pl + strlen(MARKER_PREFIX), NULL, 10);
+				p->dropped = n ? (uint32_t)n : 1;
+			}
 		}
 	}
 	json_decref(root);
@@ -210,6 +223,7 @@ static void index_push(struct outbox *ob, const struct parsed *p, uint32_t seg, 
 	en->len = len;
 	en->nlines = p->nlines;
 	en->first_seq = p->first_seq;
+	en->dropped = p->dropped;
 	struct ob_seg *s = seg_find(ob, seg);
 	if (s) {
 		s->live++;
@@ -479,9 +493,20 @@ static void flush_markers(struct outbox *ob, const char *only_job)
 			i++;
 			continue;
 		}
+		/* one marker per job: fold an unacked earlier marker into this one */
+		for (size_t k = ob->head; k < ob->n; k++) {
+			struct ob_entry *en = &ob->e[k];
+			if (!en->acked && en->dropped && en->job_id && !strcmp(en->job_id, d->job_id)) {
+				d->n += en->dropped;
+				if (en->first_seq < d->first_seq)
+					d->first_seq = en->first_seq;
+				entry_kill(ob, k);
+			}
+		}
+		pop_head(ob);
 		char ts[RM_TIME_STRLEN], msg[128];
 		rm_time_fmt(rm_now_ms(), ts);
-		snprintf(msg, sizeof msg, "[restic-manager] %zu log lines dropped: outbox full", d->n);
+		snprintf(msg, sizeof msg, MARKER_PREFIX "%zu" MARKER_SUFFIX, d->n);
 		json_t *line = json_pack("{s:I,s:s,s:s,s:s}", "seq", (json_int_t)d->first_seq, "ts",
 		                         ts, "stream", "event", "payload", msg);
 		json_t *pl = json_pack("{s:s,s:[o]}", "job_id", d->job_id, "lines", line);
@@ -506,7 +531,8 @@ static void enforce_cap(struct outbox *ob, size_t need)
 {
 	for (size_t i = ob->head; i < ob->n && ob->bytes + need > ob->max_bytes; i++) {
 		struct ob_entry *en = &ob->e[i];
-		if (en->acked || en->type != RM_MSG_LOG_STREAM || job_is_active(ob, en->job_id))
+		if (en->acked || en->type != RM_MSG_LOG_STREAM || en->dropped ||
+		    job_is_active(ob, en->job_id))
 			continue;
 		pend_note(ob, en->job_id, en->nlines, en->first_seq);
 		entry_kill(ob, i);
@@ -757,7 +783,8 @@ int outbox_open(const struct outbox_opts *opts, struct outbox **out)
 		}
 	}
 	closedir(d);
-	qsort(nums, nn, sizeof *nums, cmp_u32);
+	if (nn)
+		qsort(nums, nn, sizeof *nums, cmp_u32);
 	for (size_t i = 0; i < nn; i++)
 		seg_load(ob, nums[i]);
 	free(nums);

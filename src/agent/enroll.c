@@ -1,0 +1,240 @@
+/* Agent enrollment (one-shot, blocking). */
+#include "agent/enroll.h"
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "agent/config.h"
+#include "agent/ws/client.h"
+#include "common/buf.h"
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#ifndef RM_VERSION
+#define RM_VERSION "0.0.0"
+#endif
+
+#define RESPONSE_MAX (64 * 1024)
+
+static const char *g_pin; /* one-shot CLI: the verify callback has no user pointer */
+
+static int pin_verify_cb(int preverify_ok, X509_STORE_CTX *x)
+{
+	(void)preverify_ok;
+	if (X509_STORE_CTX_get_error_depth(x) > 0) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 1;
+	}
+	if (agent_cert_pin_ok(X509_STORE_CTX_get_current_cert(x), g_pin)) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 1;
+	}
+	RM_ERROR("server certificate does not match --cert-pin; refusing to enroll");
+	return 0;
+}
+
+static CURLcode ssl_ctx_cb(CURL *c, void *sslctx, void *parm)
+{
+	(void)c;
+	(void)parm;
+	SSL_CTX_set_verify((SSL_CTX *)sslctx, SSL_VERIFY_PEER, pin_verify_cb);
+	return CURLE_OK;
+}
+
+static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
+{
+	struct rm_buf *b = ud;
+	if (rm_buf_append(b, p, sz * n))
+		return 0; /* too big: abort the transfer */
+	return sz * n;
+}
+
+static void version_cb(void *ud, const char *v)
+{
+	char **out = ud;
+	*out = rm_xstrdup(v);
+}
+
+static char *restic_version(const char *restic)
+{
+	char *v = NULL;
+	if (!restic)
+		return rm_xstrdup("");
+	uv_loop_t loop;
+	if (uv_loop_init(&loop))
+		return rm_xstrdup("");
+	agent_probe_restic(&loop, restic, version_cb, &v);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return v ? v : rm_xstrdup("");
+}
+
+static int valid_pin(const char *p)
+{
+	uint8_t tmp[32];
+	return p && strlen(p) == 64 && rm_hex_decode(p, tmp, sizeof tmp) == RM_OK;
+}
+
+int enroll_run(const struct enroll_opts *o)
+{
+	int rc = RM_ERR_INVAL;
+	struct agent_url u;
+	struct agent_config cfg = { 0 }, old = { 0 };
+	char host[256], err[256];
+	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
+	json_t *resp = NULL;
+	struct rm_buf out;
+	rm_buf_init(&out, RESPONSE_MAX);
+	CURL *c = NULL;
+	struct curl_slist *hdrs = NULL;
+
+	if (!o->server_url || !o->token || !*o->token) {
+		RM_ERROR("enroll needs --server URL and --token TOKEN");
+		goto done;
+	}
+	if (agent_url_parse(o->server_url, &u)) {
+		RM_ERROR("invalid --server URL (want http(s)://host[:port])", "server",
+		         o->server_url);
+		goto done;
+	}
+	if (o->cert_pin && *o->cert_pin && !valid_pin(o->cert_pin)) {
+		RM_ERROR("invalid --cert-pin (want 64 hex characters: SHA-256 of the server's "
+		         "certificate)");
+		goto done;
+	}
+	rm_log_add_secret(o->token);
+	agent_hostname(host, sizeof host);
+	restic = o->restic_path ? agent_find_in_path(o->restic_path) : agent_find_in_path("restic");
+	if (!restic)
+		RM_WARN("restic not found; install it (apt-get install restic) before running "
+		        "backups");
+	rver = restic_version(restic);
+
+	/* base URL without trailing slash */
+	size_t sl = strlen(o->server_url);
+	while (sl > 0 && o->server_url[sl - 1] == '/')
+		sl--;
+	url = rm_xasprintf("%.*s/api/agents/enroll", (int)sl, o->server_url);
+	if (!strncmp(url, "ws", 2)) { /* ws(s):// given: talk http(s) */
+		char *h = rm_xasprintf("http%s", url + 2);
+		free(url);
+		url = h;
+	}
+	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "token", o->token, "hostname", host,
+	                        "os", "linux", "arch", agent_arch(), "agent_version", RM_VERSION,
+	                        "restic_version", rver);
+	body = rmj_dumps(req);
+	json_decref(req);
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c = curl_easy_init();
+	if (!c) {
+		rc = RM_ERR_IO;
+		goto done;
+	}
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "restic-manager-agent/" RM_VERSION);
+	if (o->cert_pin && *o->cert_pin) {
+		g_pin = o->cert_pin;
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+	}
+	CURLcode cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		RM_ERROR("enrollment request failed", "server", o->server_url, "error",
+		         curl_easy_strerror(cc));
+		rc = RM_ERR_IO;
+		goto done;
+	}
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (rmj_parse_object(out.data ? out.data : "", out.len, RESPONSE_MAX, &resp, err,
+	                     sizeof err)) {
+		char st[16];
+		snprintf(st, sizeof st, "%ld", status);
+		RM_ERROR("enrollment failed: server answered with a non-JSON body", "status", st);
+		rc = RM_ERR_IO;
+		goto done;
+	}
+	if (status != 200 && status != 201) {
+		char st[16];
+		snprintf(st, sizeof st, "%ld", status);
+		const char *code = rmj_str(resp, "code");
+		RM_ERROR(status == 401 || status == 409 || status == 410
+		                 ? "enrollment token rejected (bad, already used or expired): "
+		                   "create a new one on the server"
+		                 : "enrollment failed",
+		         "status", st, "code", code, "error", rmj_str(resp, "error"));
+		rc = (status == 401 || status == 409 || status == 410) ? RM_ERR_AUTH : RM_ERR_IO;
+		goto done;
+	}
+	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");
+	if (!host_id || !*host_id || !bearer || !*bearer) {
+		RM_ERROR("enrollment failed: response lacks host_id or bearer");
+		rc = RM_ERR_IO;
+		goto done;
+	}
+	rm_log_add_secret(bearer);
+
+	/* keep an existing secrets key so secrets.enc stays readable */
+	char key_hex[65];
+	if (agent_config_load(o->config_path, &old, NULL, 0) == RM_OK && old.secrets_key) {
+		rm_strlcpy(key_hex, old.secrets_key, sizeof key_hex);
+	} else {
+		uint8_t key[RM_KEY_BYTES];
+		rm_random_bytes(key, sizeof key);
+		rm_hex_encode(key, sizeof key, key_hex);
+		memset(key, 0, sizeof key);
+	}
+	cfg.server_url = rm_xasprintf("%.*s", (int)sl, o->server_url);
+	cfg.host_id = rm_xstrdup(host_id);
+	cfg.bearer = rm_xstrdup(bearer);
+	cfg.tls_pin = o->cert_pin && *o->cert_pin ? rm_xstrdup(o->cert_pin) : NULL;
+	cfg.restic_path = restic ? rm_xstrdup(restic) : NULL;
+	cfg.secrets_key = rm_xstrdup(key_hex);
+	memset(key_hex, 0, sizeof key_hex);
+	if (agent_mkdirs(o->state_dir, 0700))
+		RM_WARN("cannot create state directory", "path", o->state_dir);
+	rc = agent_config_save(o->config_path, &cfg);
+	if (rc) {
+		RM_ERROR("cannot write agent config", "path", o->config_path, "error",
+		         rm_strerror(rc));
+		goto done;
+	}
+	RM_INFO("enrolled", "host_id", host_id, "server", cfg.server_url, "config",
+	        o->config_path);
+	rc = RM_OK;
+done:
+	if (c)
+		curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	if (c)
+		curl_global_cleanup();
+	json_decref(resp);
+	rm_buf_cleanup(&out);
+	agent_config_cleanup(&cfg);
+	agent_config_cleanup(&old);
+	free(restic);
+	free(rver);
+	free(url);
+	free(body);
+	return rc;
+}
