@@ -34,7 +34,6 @@ function navigate(to, { replace = false } = {}) {
   render();
 }
 
-
 function runCleanups() {
   const cs = cleanups;
   cleanups = [];
@@ -50,14 +49,17 @@ async function checkBootstrap() {
   return bootstrapNeeded;
 }
 
-
 let meLoaded = false;
-async function loadMe() {
-  if (meLoaded) return;
-  meLoaded = true;
-  if (!maybeSignedIn()) return;
-  if (location.pathname === '/') dashboardPage.prefetch();
-  try { setSession(await get('/api/me', { quiet: true, auth: false })); } catch { setSession(null); }
+let mePromise = null;
+function loadMe() {
+  if (!mePromise) {
+    mePromise = (async () => {
+      if (!maybeSignedIn()) return;
+      if (location.pathname === '/') dashboardPage.prefetch();
+      try { setSession(await get('/api/me', { quiet: true, auth: false })); } catch { setSession(null); }
+    })().finally(() => { meLoaded = true; });
+  }
+  return mePromise;
 }
 
 function chrome(active) {
@@ -67,7 +69,7 @@ function chrome(active) {
   <a href="/" class="brand" aria-label="restic-manager home"><span class="brand-mark" aria-hidden="true"></span>restic-manager</a>
   <nav class="nav" aria-label="main">
     ${link('/', 'Dashboard', 'dashboard', ' data-testid="nav-dashboard"')}
-    ${link('/hosts/new', 'Add host', 'add', ' data-testid="nav-add-host"')}
+    ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', ' data-testid="nav-add-host"') : ''}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', ' data-testid="nav-audit"') : ''}
   </nav>
   <div class="who">${u ? `<span class="mono muted" data-testid="whoami">${esc(u.username)} · ${esc(u.role)}</span>
@@ -84,6 +86,10 @@ async function render() {
   for (const [re, mod, meta] of routes) {
     const m = path.match(re);
     if (m) { match = { mod, meta, params: m.slice(1).map(decodeURIComponent) }; break; }
+  }
+  if (!meLoaded && maybeSignedIn() && match && !match.meta.public) {
+    // paint the shell right away; the page fills in once /api/me answers
+    app.innerHTML = chrome(match.mod.navKey || '');
   }
   await loadMe();
   if (seq !== navSeq) return;

@@ -20,6 +20,7 @@ export const fmtNum = (n) => (n === null || n === undefined ? '—' : Number(n).
 export function fmtDuration(sec) {
   if (sec === null || sec === undefined || !Number.isFinite(Number(sec))) return '—';
   sec = Number(sec);
+  if (sec === 0) return '0 s';
   if (sec < 1) return `${Math.round(sec * 1000)} ms`;
   if (sec < 60) return `${sec.toFixed(sec < 10 ? 1 : 0)} s`;
   const s = Math.round(sec);

@@ -1,5 +1,5 @@
 // Host detail: header, vitals, back up now, snapshots, recent jobs. Live via /api/events.
-import { get, post } from '../api.js';
+import { get, post, session } from '../api.js';
 import { subscribe } from '../events.js';
 import { navigate } from '../router.js';
 import { esc, fmtBytes, fmtNum, fmtDuration, relEl, absTime, statusDot, tagsHtml, pill, busy, lines } from '../util.js';
@@ -60,9 +60,9 @@ ${jobs.map((j) => `<tr data-testid="job-row" data-job-id="${esc(j.id)}"><td clas
 
 // Tiny inline SVG sparkline of recent successful backup durations.
 function chartHtml(jobs) {
-  const pts = jobs.filter((j) => j.status === 'succeeded' && j.started_at && j.finished_at).slice(0, 30).reverse()
+  const pts = jobs.filter((j) => j.kind === 'backup' && j.status === 'succeeded' && j.started_at && j.finished_at).slice(0, 30).reverse()
     .map((j) => (Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000);
-  if (pts.length < 2) return '';
+  if (pts.length < 3) return '';
   const max = Math.max(...pts) || 1;
   const w = 240;
   const hgt = 40;
@@ -89,10 +89,10 @@ export async function render(ctx) {
 <div class="host-grid">
   <div class="host-main">
     <section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div data-snaps></div></section>
-    <section class="card" aria-labelledby="jobs-h"><div class="card-head"><h2 id="jobs-h">Recent jobs</h2><div data-chart></div></div><div data-jobs></div></section>
+    <section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Recent jobs</h2><div data-jobs></div><div data-chart></div></section>
   </div>
   <aside class="host-side">
-    <form class="card" data-testid="backup-form" novalidate>
+    <form class="card" data-testid="backup-form" novalidate${session.user && session.user.role === 'viewer' ? ' hidden' : ''}>
       <h2>Back up now</h2>
       <div class="field"><label for="bk-paths">Paths <span class="muted">(one per line)</span></label>
         <textarea id="bk-paths" name="paths" class="mono" rows="4" spellcheck="false" data-testid="backup-paths">${esc((host.initial_paths || []).join('\n'))}</textarea></div>

@@ -1,6 +1,6 @@
 // Live job page: WebSocket /api/jobs/{id}/stream (rm-stream.v1) with after_seq resume,
 // progress, tail-following log viewer, final summary or failure panel, cancel.
-import { get, post, wsUrl } from '../api.js';
+import { get, post, wsUrl, session } from '../api.js';
 import { closeQuietly } from '../events.js';
 import { esc, fmtBytes, fmtNum, fmtDuration, relEl, absTime, pill, busy, toast } from '../util.js';
 
@@ -111,14 +111,16 @@ export async function render(ctx) {
     headEl.innerHTML = headHtml(job);
     crumbHost.innerHTML = `<a href="/hosts/${encodeURIComponent(job.host_id)}" class="mono">${esc(job.hostname || job.host_id)}</a> /`;
     const terminal = TERMINAL.has(job.status);
-    cancelBtn.hidden = terminal;
+    cancelBtn.hidden = terminal || !!(session.user && session.user.role === 'viewer');
     if (terminal) {
       resultEl.innerHTML = resultHtml(job);
       progEl.hidden = job.status !== 'succeeded' && !progress;
       if (job.status === 'succeeded') {
         const s = job.stats || {};
+        const files = s.total_files_processed ?? (progress && progress.total_files);
+        const bytes = s.total_bytes_processed ?? (progress && progress.total_bytes);
         progress = { ...(progress || {}), percent_done: 1, current_file: '', eta_seconds: 0,
-          files_done: progress ? progress.files_done : s.total_files_processed, bytes_done: progress ? progress.bytes_done : s.total_bytes_processed };
+          files_done: files, total_files: files, bytes_done: bytes, total_bytes: bytes };
       }
       progEl.innerHTML = progressHtml(progress, job);
     } else {

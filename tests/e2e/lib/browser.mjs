@@ -1,0 +1,46 @@
+// Playwright helpers for the browser end-to-end tests and the UI benchmark. Server, agent
+// and data helpers live in ./harness.mjs.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '../../..');
+export const artifactsDir = path.join(repoRoot, 'tests/e2e/artifacts');
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+  '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-dev-shm-usage'];
+
+// Fresh user-data-dir per launch; returns { context, page, errors, close }.
+export async function launchBrowser({ viewport = { width: 1360, height: 900 } } = {}) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.RM_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+    timeout: 30000,
+  });
+  context.setDefaultTimeout(20000);
+  context.setDefaultNavigationTimeout(20000);
+  const page = context.pages()[0] || await context.newPage();
+  const errors = [];
+  const watch = (p) => {
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()} @ ${p.url()}`); });
+    p.on('pageerror', (e) => errors.push(`pageerror: ${e.message} @ ${p.url()}`));
+  };
+  watch(page);
+  context.on('page', watch);
+  const close = async () => {
+    await context.close().catch(() => {});
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  };
+  return { context, page, errors, close };
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(artifactsDir, { recursive: true });
+  await page.screenshot({ path: path.join(artifactsDir, `${name}.png`), fullPage: true });
+}
