@@ -117,9 +117,9 @@ TEST(auth_decisions)
 	viewer.role = ROLE_VIEWER;
 	op.role = ROLE_OPERATOR;
 	admin.role = ROLE_ADMIN;
-	strcpy(viewer.csrf, "csrf-v");
-	strcpy(op.csrf, "csrf-o");
-	strcpy(admin.csrf, "csrf-a");
+	snprintf(viewer.csrf, sizeof viewer.csrf, "%s", "csrf-v");
+	snprintf(op.csrf, sizeof op.csrf, "%s", "csrf-o");
+	snprintf(admin.csrf, sizeof admin.csrf, "%s", "csrf-a");
 
 	EQ_INT(auth_check(&anon, ROLE_PUBLIC, "POST", NULL), AUTH_ALLOW);
 	EQ_INT(auth_check(&anon, ROLE_VIEWER, "GET", NULL), AUTH_UNAUTHENTICATED);

@@ -59,10 +59,9 @@ static void pw_after_cb(uv_work_t *w, int status)
 	struct pw_work *pw = w->data;
 	struct http_req *r = pw->r;
 	if (status == UV_ECANCELED) pw->rc = RM_ERR_AGAIN;
-	if (pw->app->shutting_down) {
-		r = NULL;
-	} else if (!http_req_alive(r)) {
-		http_respond_error(r, 503, "unavailable", "client went away");
+	if (pw->app->shutting_down || !http_req_alive(r)) {
+		/* a deferred request is ours until answered: the answer frees it */
+		http_respond_error(r, 503, "unavailable", "client went away or shutting down");
 		r = NULL;
 	}
 	pw->done(r, pw->app, pw->rc, pw->hash, pw->ud);

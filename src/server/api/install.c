@@ -72,9 +72,7 @@ static void bin_work_cb(uv_work_t *w)
 static void bin_after_cb(uv_work_t *w, int status)
 {
 	struct bin_work *bw = w->data;
-	if (bw->app->shutting_down) {
-		/* the framework tears requests down itself */
-	} else if (status == 0 && bw->rc == RM_OK && http_req_alive(bw->r)) {
+	if (!bw->app->shutting_down && status == 0 && bw->rc == RM_OK && http_req_alive(bw->r)) {
 		http_resp_header(bw->r, "content-disposition",
 		                 "attachment; filename=\"restic-manager-agent\"");
 		http_respond_take(bw->r, 200, "application/octet-stream", bw->data, bw->len);

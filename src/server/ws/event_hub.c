@@ -40,6 +40,7 @@ static void broadcast(struct event_hub *h, const char *text)
 		int rc = ws_send(s->ws, text, len);
 		if (rc == RM_ERR_TOOBIG) {
 			s->done = 1;
+			ws_discard_queue(s->ws);
 			ws_close(s->ws, 4008, "resync");
 		} else if (rc) {
 			s->done = 1;

@@ -58,6 +58,7 @@ static void sub_drop(struct job_sub *s)
 	if (s->done) return;
 	s->done = 1;
 	RM_INFO("job stream subscriber fell behind: resync", "job_id", s->topic->job_id);
+	ws_discard_queue(s->ws);
 	ws_close(s->ws, 4008, "resync");
 }
 
