@@ -16,7 +16,11 @@ int store_open(const char *path, struct store **out); /* creates + migrates */
 void store_close(struct store *s);                     /* NULL ok */
 int store_schema_version(struct store *s);            /* highest applied migration */
 /* Explicit transactions for batching (nested calls are counted; only the outermost
- * commits). store_rollback aborts the outermost. */
+ * commits). store_rollback aborts the outermost: every open level is rolled back and the
+ * remaining levels' store_commit return RM_ERR_DB until the count is back to 0 (each
+ * store_begin still needs its commit or rollback). store_* writes that touch several rows
+ * (log append, snapshots replace) use a savepoint inside a caller's transaction, so their
+ * own failure never aborts the caller's batch. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
@@ -24,7 +28,7 @@ void store_rollback(struct store *s);
 /* ---- settings (key/value) ---- */
 int store_setting_get(struct store *s, const char *key, char **out); /* NOTFOUND if absent */
 int store_setting_set(struct store *s, const char *key, const char *value);
-int store_setting_delete(struct store *s, const char *key);
+int store_setting_delete(struct store *s, const char *key); /* NOTFOUND if absent */
 
 /* ---- users ---- */
 struct store_user {
@@ -54,7 +58,7 @@ int store_session_create(struct store *s, const char *token_hash, const char *us
 /* NOTFOUND if missing, expired (now_ms >= expires) or the user is disabled. */
 int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
                       struct store_session *out);
-int store_session_delete(struct store *s, const char *token_hash);
+int store_session_delete(struct store *s, const char *token_hash); /* RM_OK if absent */
 int store_session_purge_expired(struct store *s, int64_t now_ms);
 
 /* ---- audit log ----
@@ -122,7 +126,8 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
 json_t *store_hosts_list(struct store *s);                   /* {"hosts":[...]} by hostname */
 /* {"hosts_total","hosts_online","jobs_24h_succeeded","jobs_24h_failed",
- *  "jobs_running","repo_bytes_total","snapshots_total"} */
+ *  "jobs_running","repo_bytes_total","snapshots_total"}; jobs_24h_* count jobs finished
+ *  in (now - 24 h, now]; jobs_running counts queued + running jobs. */
 json_t *store_fleet_summary(struct store *s, int64_t now_ms);
 
 /* ---- host credentials: slot "repo" | "admin"; ct is AEAD base64 with additional data
@@ -139,7 +144,8 @@ int store_job_create(struct store *s, const char *host_id, const char *kind,
 int store_job_active_of_kind(struct store *s, const char *host_id, const char *kind, int *out);
 /* queued -> running (no-op if already running; CONFLICT if terminal). */
 int store_job_set_running(struct store *s, const char *job_id, int64_t started_ms);
-/* Sets the terminal state. Always applies (a late job.finished from the agent overrides
+/* Sets the terminal state (status succeeded|failed|cancelled, else INVAL; exit_code < 0
+ * is stored as null; NOTFOUND if unknown). Always applies (a late job.finished from the agent overrides
  * a server-side "agent lost"/"agent restarted" failure). stats borrowed, may be NULL. */
 int store_job_finish(struct store *s, const char *job_id, const char *status, int exit_code,
                      const char *error, const json_t *stats, int64_t finished_ms);
@@ -165,11 +171,13 @@ struct store_log_line {
 	const char *stream;   /* "stdout" | "stderr" | "event" */
 	const char *payload;
 };
-/* INSERT OR IGNORE by (job_id, seq): duplicates are skipped. *inserted (may be NULL)
+/* INSERT OR IGNORE by (job_id, seq): duplicates are skipped. NOTFOUND if the job is
+ * unknown, INVAL if a line's stream is not stdout|stderr|event (nothing written then). *inserted (may be NULL)
  * receives how many were new. Call inside store_begin/commit for batching. */
 int store_log_append(struct store *s, const char *job_id, const struct store_log_line *lines,
                      size_t n, size_t *inserted);
-/* [{"seq","ts","stream","payload"}] with seq > after_seq, ascending, at most limit. */
+/* [{"seq","ts","stream","payload"}] with seq > after_seq, ascending, at most limit
+ * (clamped 1..10000). A bare array (NULL on storage error). */
 json_t *store_log_list(struct store *s, const char *job_id, long long after_seq, int limit);
 
 /* ---- snapshots ----
@@ -178,6 +186,9 @@ json_t *store_log_list(struct store *s, const char *job_id, long long after_seq,
  * refreshed_at. */
 int store_snapshots_replace(struct store *s, const char *host_id, const json_t *snapshots,
                             int64_t now_ms);
+/* Malformed entries (no id, unparsable time) are skipped; snapshot_count becomes the
+ * number of stored snapshots (a later stats.report may refine it). NOTFOUND if the host
+ * is unknown. */
 /* {"snapshots":[...] newest first, "refreshed_at"|null} */
 json_t *store_snapshots_list(struct store *s, const char *host_id);
 

@@ -1,0 +1,262 @@
+/* Embedded forward-only schema migrations. Migration N (1-based) is migrations[N - 1];
+ * each runs in its own transaction together with its schema_version row. Never edit a
+ * released migration: append a new one. */
+#include <stdio.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/rmtime.h"
+#include "server/store/store_int.h"
+
+/* Recomputes hosts.last_backup_* / running_job_* for the host of the changed job row. */
+#define JOBS_PROJECTION_TRIGGER(name, when, row)                                            \
+	"CREATE TRIGGER " name " " when " ON jobs BEGIN "                                   \
+	"UPDATE hosts SET "                                                                 \
+	"(last_backup_job_id, last_backup_status, last_backup_finished_at) = "              \
+	"(SELECT j.id, j.status, j.finished_at FROM jobs j WHERE j.host_id = " row ".host_id " \
+	"AND j.kind = 'backup' AND j.finished_at IS NOT NULL "                              \
+	"ORDER BY j.finished_at DESC, j.id DESC LIMIT 1), "                                 \
+	"(running_job_id, running_job_kind, running_job_status) = "                         \
+	"(SELECT j.id, j.kind, j.status FROM jobs j WHERE j.host_id = " row ".host_id "     \
+	"AND j.status IN ('queued','running') ORDER BY j.created_at DESC, j.id DESC LIMIT 1) " \
+	"WHERE id = " row ".host_id; END;"
+
+/* Migration 1: the C1 schema. One statement per string (C caps literal length). */
+static const char *const m1[] = {
+	"CREATE TABLE users ("
+	"  id TEXT PRIMARY KEY,"
+	"  username TEXT NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL CHECK (role IN ('admin','operator','viewer')),"
+	"  pw_hash TEXT NOT NULL,"
+	"  disabled INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE TABLE sessions ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  csrf_token TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	");",
+	"CREATE INDEX sessions_user ON sessions(user_id);",
+	"CREATE INDEX sessions_expires ON sessions(expires_at);",
+	"CREATE TABLE audit_log ("
+	"  id TEXT PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  detail TEXT"
+	");",
+	"CREATE INDEX audit_log_ts ON audit_log(ts);",
+	"CREATE INDEX audit_log_action_ts ON audit_log(action, ts);",
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE TABLE hosts ("
+	"  id TEXT PRIMARY KEY,"
+	"  hostname TEXT NOT NULL,"
+	"  tags TEXT NOT NULL DEFAULT '[]',"
+	"  initial_paths TEXT NOT NULL DEFAULT '[]',"
+	"  os TEXT NOT NULL DEFAULT '',"
+	"  arch TEXT NOT NULL DEFAULT '',"
+	"  agent_version TEXT NOT NULL DEFAULT '',"
+	"  restic_version TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT 'never'"
+	"    CHECK (status IN ('never','online','offline')),"
+	"  last_seen_at INTEGER,"
+	"  repo_status TEXT NOT NULL DEFAULT 'unknown'"
+	"    CHECK (repo_status IN ('unknown','ready','init_failed')),"
+	"  repo_error TEXT,"
+	"  repo_size_bytes INTEGER,"
+	"  snapshot_count INTEGER NOT NULL DEFAULT 0,"
+	"  snapshots_refreshed_at INTEGER,"
+	"  bearer_hash TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL,"
+	"  enrolled_at INTEGER,"
+	/* dashboard projection of the host's jobs, kept by the jobs_* triggers below so
+	 * listing 1,000+ hosts is one table scan */
+	"  last_backup_job_id TEXT,"
+	"  last_backup_status TEXT,"
+	"  last_backup_finished_at INTEGER,"
+	"  running_job_id TEXT,"
+	"  running_job_kind TEXT,"
+	"  running_job_status TEXT"
+	");",
+	"CREATE INDEX hosts_hostname ON hosts(hostname);",
+	"CREATE INDEX hosts_status_seen ON hosts(status, last_seen_at);",
+	"CREATE TABLE enrollment_tokens ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  hostname TEXT NOT NULL,"
+	"  tags TEXT NOT NULL DEFAULT '[]',"
+	"  initial_paths TEXT NOT NULL DEFAULT '[]',"
+	"  creds_ct TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER,"
+	"  host_id TEXT REFERENCES hosts(id) ON DELETE SET NULL,"
+	"  created_by TEXT,"
+	"  created_at INTEGER NOT NULL"
+	");",
+	"CREATE INDEX enrollment_tokens_host ON enrollment_tokens(host_id);",
+	"CREATE TABLE host_credentials ("
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  slot TEXT NOT NULL CHECK (slot IN ('repo','admin')),"
+	"  ciphertext TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, slot)"
+	") WITHOUT ROWID;",
+	"CREATE TABLE jobs ("
+	"  id TEXT PRIMARY KEY,"
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL,"
+	"  status TEXT NOT NULL"
+	"    CHECK (status IN ('queued','running','succeeded','failed','cancelled')),"
+	"  args TEXT NOT NULL DEFAULT '{}',"
+	"  stats TEXT,"
+	"  exit_code INTEGER,"
+	"  error TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  created_by TEXT,"
+	"  log_lines INTEGER NOT NULL DEFAULT 0"
+	");",
+	"CREATE INDEX jobs_host_created ON jobs(host_id, created_at);",
+	"CREATE INDEX jobs_created ON jobs(created_at);",
+	"CREATE INDEX jobs_finished ON jobs(finished_at);",
+	"CREATE INDEX jobs_host_kind_finished ON jobs(host_id, kind, finished_at);",
+	"CREATE INDEX jobs_active ON jobs(host_id, created_at)"
+	"  WHERE status IN ('queued','running');",
+	/* last_backup = newest finished backup; running_job = newest queued/running job */
+	JOBS_PROJECTION_TRIGGER("jobs_ai", "AFTER INSERT", "NEW"),
+	JOBS_PROJECTION_TRIGGER("jobs_au", "AFTER UPDATE OF status, finished_at, kind", "NEW"),
+	JOBS_PROJECTION_TRIGGER("jobs_ad", "AFTER DELETE", "OLD"),
+	"CREATE TABLE job_logs ("
+	"  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  stream TEXT NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  PRIMARY KEY (job_id, seq)"
+	") WITHOUT ROWID;",
+	"CREATE TABLE snapshots ("
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  snapshot_id TEXT NOT NULL,"
+	"  short_id TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  hostname TEXT,"
+	"  paths TEXT NOT NULL DEFAULT '[]',"
+	"  tags TEXT NOT NULL DEFAULT '[]',"
+	"  size_bytes INTEGER,"
+	"  file_count INTEGER,"
+	"  PRIMARY KEY (host_id, snapshot_id)"
+	") WITHOUT ROWID;",
+	"CREATE INDEX snapshots_host_time ON snapshots(host_id, time);",
+	NULL,
+};
+
+/* migrations[N - 1] = the statements of migration N. */
+static const char *const *const migrations[] = {
+	m1,
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int store_migrations_latest(void)
+{
+	return N_MIGRATIONS;
+}
+
+static int exec(struct store *s, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		RM_ERROR("schema statement failed", "op", what, "err", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return RM_ERR_DB;
+	}
+	return RM_OK;
+}
+
+static int current_version(struct store *s, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version",
+	                            -1, &st, NULL);
+	if (rc == SQLITE_OK) rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		RM_ERROR("reading schema version failed", "err", sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return RM_ERR_DB;
+	}
+	*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return RM_OK;
+}
+
+static int apply(struct store *s, int version)
+{
+	char what[32];
+	snprintf(what, sizeof(what), "migration %d", version);
+	int rc = exec(s, "BEGIN IMMEDIATE", what);
+	if (rc) return rc;
+	for (const char *const *stmt = migrations[version - 1]; *stmt && !rc; stmt++)
+		rc = exec(s, *stmt, what);
+	if (!rc) {
+		sqlite3_stmt *st = NULL;
+		int src = sqlite3_prepare_v2(s->db,
+		                             "INSERT INTO schema_version(version, applied_at) "
+		                             "VALUES (?1, ?2)", -1, &st, NULL);
+		if (src == SQLITE_OK) {
+			sqlite3_bind_int(st, 1, version);
+			sqlite3_bind_int64(st, 2, rm_now_ms());
+			src = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		if (src != SQLITE_DONE) {
+			RM_ERROR("recording schema version failed", "op", what, "err",
+			         sqlite3_errmsg(s->db));
+			rc = RM_ERR_DB;
+		}
+	}
+	if (!rc) rc = exec(s, "COMMIT", what);
+	if (rc) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	char v[16];
+	snprintf(v, sizeof(v), "%d", version);
+	RM_INFO("database migrated", "version", v);
+	return RM_OK;
+}
+
+int store_migrate(struct store *s)
+{
+	int rc = exec(s,
+	              "CREATE TABLE IF NOT EXISTS schema_version ("
+	              "  version INTEGER PRIMARY KEY,"
+	              "  applied_at INTEGER NOT NULL)",
+	              "schema_version");
+	if (rc) return rc;
+	int have = 0;
+	rc = current_version(s, &have);
+	if (rc) return rc;
+	if (have > N_MIGRATIONS) {
+		char h[16], k[16];
+		snprintf(h, sizeof(h), "%d", have);
+		snprintf(k, sizeof(k), "%d", N_MIGRATIONS);
+		RM_ERROR("database schema is newer than this server; upgrade restic-manager-server "
+		         "or restore a matching backup",
+		         "db_version", h, "supported_version", k);
+		return RM_ERR_DB;
+	}
+	for (int v = have + 1; v <= N_MIGRATIONS; v++) {
+		rc = apply(s, v);
+		if (rc) return rc;
+	}
+	return RM_OK;
+}

@@ -1,0 +1,195 @@
+#ifndef RM_SERVER_STORE_STORE_INT_H
+#define RM_SERVER_STORE_STORE_INT_H
+/* Private to src/server/store: the connection struct, the statement table and the small
+ * helpers the store_*.c files share. Nothing outside the store includes this. */
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "server/store/store.h"
+
+/* Every statement the store runs, in one table (name, SQL). Statements are prepared on
+ * first use (SQLITE_PREPARE_PERSISTENT) and cached until store_close. User data only ever
+ * reaches SQLite through bindings. */
+#define HOST_COLS                                                                          \
+	"h.id, h.hostname, h.tags, h.os, h.arch, h.agent_version, h.restic_version, "       \
+	"h.status, h.last_seen_at, h.repo_status, h.repo_error, h.repo_size_bytes, "        \
+	"h.snapshot_count, h.initial_paths, h.created_at, h.last_backup_job_id, "           \
+	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "               \
+	"h.running_job_kind, h.running_job_status FROM hosts h "
+
+#define JOB_COLS                                                                           \
+	"j.id, j.host_id, h.hostname, j.kind, j.status, j.args, j.exit_code, j.error, "     \
+	"j.stats, j.created_at, j.started_at, j.finished_at, j.created_by, j.log_lines "    \
+	"FROM jobs j JOIN hosts h ON h.id = j.host_id "
+
+#define STORE_SQL(X)                                                                       \
+	/* settings */                                                                      \
+	X(SETTING_GET, "SELECT value FROM settings WHERE key = ?1")                         \
+	X(SETTING_SET, "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) "  \
+	               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "            \
+	               "updated_at = excluded.updated_at")                                  \
+	X(SETTING_DEL, "DELETE FROM settings WHERE key = ?1")                               \
+	/* users */                                                                         \
+	X(USER_COUNT, "SELECT count(*) FROM users")                                         \
+	X(USER_INSERT, "INSERT INTO users(id, username, role, pw_hash, disabled, "          \
+	               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)")        \
+	X(USER_BY_NAME, "SELECT id, username, role, pw_hash, disabled FROM users "          \
+	                "WHERE username = ?1")                                              \
+	X(USER_BY_ID, "SELECT id, username, role, pw_hash, disabled FROM users "            \
+	              "WHERE id = ?1")                                                      \
+	/* sessions */                                                                      \
+	X(SESSION_INSERT, "INSERT INTO sessions(token_hash, user_id, csrf_token, "          \
+	                  "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")            \
+	X(SESSION_GET, "SELECT s.user_id, u.username, u.role, s.csrf_token, s.expires_at "  \
+	               "FROM sessions s JOIN users u ON u.id = s.user_id "                  \
+	               "WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0")  \
+	X(SESSION_DEL, "DELETE FROM sessions WHERE token_hash = ?1")                        \
+	X(SESSION_PURGE, "DELETE FROM sessions WHERE expires_at <= ?1")                     \
+	/* audit */                                                                         \
+	X(AUDIT_INSERT, "INSERT INTO audit_log(id, ts, actor, action, target, detail) "     \
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                  \
+	X(AUDIT_LIST, "SELECT id, ts, actor, action, target, detail FROM audit_log "        \
+	              "ORDER BY ts DESC, id DESC LIMIT ?1")                                 \
+	X(AUDIT_LIST_ACTION, "SELECT id, ts, actor, action, target, detail FROM audit_log " \
+	                     "WHERE action = ?2 ORDER BY ts DESC, id DESC LIMIT ?1")        \
+	/* enrollment tokens */                                                             \
+	X(ENROLL_INSERT, "INSERT INTO enrollment_tokens(token_hash, hostname, tags, "       \
+	                 "initial_paths, creds_ct, expires_at, created_by, created_at) "    \
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                         \
+	X(ENROLL_GET, "SELECT token_hash, hostname, tags, initial_paths, creds_ct, "        \
+	              "expires_at, used_at, host_id FROM enrollment_tokens "                \
+	              "WHERE token_hash = ?1")                                              \
+	X(ENROLL_CONSUME, "UPDATE enrollment_tokens SET used_at = ?3, host_id = ?2 "        \
+	                  "WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?3")  \
+	X(ENROLL_STATE, "SELECT used_at, expires_at FROM enrollment_tokens "                \
+	                "WHERE token_hash = ?1")                                            \
+	/* hosts */                                                                         \
+	X(HOST_INSERT, "INSERT INTO hosts(id, hostname, tags, initial_paths, bearer_hash, " \
+	               "created_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")      \
+	X(HOST_BY_BEARER, "SELECT id FROM hosts WHERE bearer_hash = ?1")                    \
+	X(HOST_EXISTS, "SELECT 1 FROM hosts WHERE id = ?1")                                 \
+	X(HOST_HELLO, "UPDATE hosts SET hostname = coalesce(nullif(?2, ''), hostname), "    \
+	              "os = coalesce(?3, os), arch = coalesce(?4, arch), "                  \
+	              "agent_version = coalesce(?5, agent_version), "                       \
+	              "restic_version = coalesce(?6, restic_version), "                     \
+	              "status = 'online', last_seen_at = ?7 WHERE id = ?1")                 \
+	X(HOST_SEEN, "UPDATE hosts SET last_seen_at = ?2 WHERE id = ?1")                    \
+	X(HOST_SET_ONLINE, "UPDATE hosts SET status = 'online', last_seen_at = ?2 "         \
+	                   "WHERE id = ?1")                                                 \
+	X(HOST_SET_OFFLINE, "UPDATE hosts SET status = 'offline' WHERE id = ?1")            \
+	X(HOSTS_STALE, "UPDATE hosts SET status = 'offline' WHERE status = 'online' "       \
+	               "AND last_seen_at < ?1 RETURNING id")                                \
+	X(HOST_SET_REPO_STATUS, "UPDATE hosts SET repo_status = ?2, repo_error = ?3 "       \
+	                        "WHERE id = ?1")                                            \
+	X(HOST_REPO_STATUS, "SELECT repo_status FROM hosts WHERE id = ?1")                  \
+	X(HOST_SET_REPO_STATS, "UPDATE hosts SET repo_size_bytes = ?2, "                    \
+	                       "snapshot_count = ?3 WHERE id = ?1")                         \
+	X(HOST_GET, "SELECT " HOST_COLS "WHERE h.id = ?1")                                  \
+	X(HOSTS_LIST, "SELECT " HOST_COLS "ORDER BY h.hostname, h.id")                      \
+	X(FLEET_SUMMARY,                                                                    \
+	  "SELECT (SELECT count(*) FROM hosts), "                                           \
+	  "(SELECT count(*) FROM hosts WHERE status = 'online'), "                          \
+	  "(SELECT count(*) FROM jobs WHERE finished_at >= ?1 AND status = 'succeeded'), "  \
+	  "(SELECT count(*) FROM jobs WHERE finished_at >= ?1 AND status = 'failed'), "     \
+	  "(SELECT count(*) FROM jobs WHERE status IN ('queued','running')), "              \
+	  "(SELECT coalesce(sum(repo_size_bytes), 0) FROM hosts), "                         \
+	  "(SELECT coalesce(sum(snapshot_count), 0) FROM hosts)")                           \
+	/* host credentials */                                                              \
+	X(CRED_PUT, "INSERT INTO host_credentials(host_id, slot, ciphertext, updated_at) "  \
+	            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(host_id, slot) DO UPDATE SET "     \
+	            "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")   \
+	X(CRED_GET, "SELECT ciphertext FROM host_credentials WHERE host_id = ?1 "           \
+	            "AND slot = ?2")                                                        \
+	/* jobs */                                                                          \
+	X(JOB_INSERT, "INSERT INTO jobs(id, host_id, kind, status, args, created_at, "      \
+	              "created_by) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6)")              \
+	X(JOB_ACTIVE_KIND, "SELECT 1 FROM jobs WHERE host_id = ?1 AND kind = ?2 "           \
+	                   "AND status IN ('queued','running') LIMIT 1")                    \
+	X(JOB_SET_RUNNING, "UPDATE jobs SET status = 'running', started_at = ?2 "           \
+	                   "WHERE id = ?1 AND status = 'queued'")                           \
+	X(JOB_STATUS, "SELECT status FROM jobs WHERE id = ?1")                              \
+	X(JOB_FINISH, "UPDATE jobs SET status = ?2, exit_code = ?3, error = ?4, "           \
+	              "stats = ?5, finished_at = ?6 WHERE id = ?1")                         \
+	X(JOBS_FAIL_UNKNOWN, "UPDATE jobs SET status = 'failed', error = ?3, "              \
+	                     "finished_at = ?4 WHERE host_id = ?1 "                         \
+	                     "AND status IN ('queued','running') "                          \
+	                     "AND id NOT IN (SELECT value FROM json_each(?2)) RETURNING id") \
+	X(JOBS_FAIL_LOST, "UPDATE jobs SET status = 'failed', error = ?2, finished_at = ?3 " \
+	                  "WHERE status IN ('queued','running') AND host_id IN "            \
+	                  "(SELECT id FROM hosts WHERE status = 'offline' "                 \
+	                  "AND last_seen_at < ?1) RETURNING id")                            \
+	X(JOB_GET, "SELECT " JOB_COLS "WHERE j.id = ?1")                                    \
+	X(JOB_HOST, "SELECT host_id FROM jobs WHERE id = ?1")                               \
+	X(JOBS_LIST, "SELECT " JOB_COLS "ORDER BY j.created_at DESC, j.id DESC LIMIT ?1")   \
+	X(JOBS_LIST_HOST, "SELECT " JOB_COLS "WHERE j.host_id = ?2 "                        \
+	                  "ORDER BY j.created_at DESC, j.id DESC LIMIT ?1")                 \
+	X(JOB_LOG_COUNT_ADD, "UPDATE jobs SET log_lines = log_lines + ?2 WHERE id = ?1")    \
+	/* job logs */                                                                      \
+	X(LOG_INSERT, "INSERT OR IGNORE INTO job_logs(job_id, seq, ts, stream, payload) "   \
+	              "VALUES (?1, ?2, ?3, ?4, ?5)")                                        \
+	X(LOG_LIST, "SELECT seq, ts, stream, payload FROM job_logs WHERE job_id = ?1 "      \
+	            "AND seq > ?2 ORDER BY seq LIMIT ?3")                                   \
+	/* snapshots */                                                                     \
+	X(SNAP_DELETE_HOST, "DELETE FROM snapshots WHERE host_id = ?1")                     \
+	X(SNAP_INSERT, "INSERT OR REPLACE INTO snapshots(host_id, snapshot_id, short_id, "  \
+	               "time, hostname, paths, tags, size_bytes, file_count) "              \
+	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                       \
+	X(SNAP_REFRESHED, "UPDATE hosts SET snapshots_refreshed_at = ?2, snapshot_count = " \
+	                  "(SELECT count(*) FROM snapshots WHERE host_id = ?1) WHERE id = ?1") \
+	X(SNAP_LIST, "SELECT snapshot_id, short_id, time, hostname, paths, tags, "          \
+	             "size_bytes, file_count FROM snapshots WHERE host_id = ?1 "            \
+	             "ORDER BY time DESC, snapshot_id")                                     \
+	X(SNAP_REFRESHED_AT, "SELECT snapshots_refreshed_at FROM hosts WHERE id = ?1")
+
+#define STORE_SQL_ENUM(name, sql) SQL_##name,
+enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };
+#undef STORE_SQL_ENUM
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[SQL__COUNT];
+	int depth;   /* store_begin nesting (public + internal) */
+	int aborted; /* the outermost transaction was rolled back; unwinding */
+};
+
+/* Cached statement, reset and with cleared bindings; NULL (logged) if it cannot be
+ * prepared. Call store_stmt_done after the last step so no read stays open. */
+sqlite3_stmt *store_stmt(struct store *s, enum store_sql id);
+void store_stmt_done(sqlite3_stmt *st);
+/* Maps a sqlite3 result code to enum rm_err (OK/DONE/ROW -> RM_OK; UNIQUE/PK ->
+ * CONFLICT; FOREIGNKEY -> NOTFOUND; CHECK/NOTNULL -> INVAL; others -> DB, logged with
+ * `what`). */
+int store_map_rc(struct store *s, int rc, const char *what);
+/* Steps a write statement once, then store_stmt_done. */
+int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what);
+
+/* Atomic section for store-internal multi-row writes: BEGIN IMMEDIATE when no
+ * transaction is open, else a SAVEPOINT, so a failure inside a caller's batch rolls back
+ * only this section. store_tx_end commits (rc == RM_OK) or rolls back and returns rc (or
+ * the commit error). */
+int store_tx_begin(struct store *s);
+int store_tx_end(struct store *s, int rc);
+
+/* Bind helpers: NULL text binds SQL NULL. Text is bound SQLITE_STATIC: it must outlive
+ * the statement's use (store_stmt_done). */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Binds v's compact JSON (SQLITE_TRANSIENT), or def_text when v is NULL (def_text NULL
+ * = SQL NULL). */
+void store_bind_json(sqlite3_stmt *st, int i, const json_t *v, const char *def_text);
+
+/* Column -> JSON helpers (new references). */
+json_t *store_col_str(sqlite3_stmt *st, int i);  /* string | null */
+json_t *store_col_int(sqlite3_stmt *st, int i);  /* integer | null */
+json_t *store_col_time(sqlite3_stmt *st, int i); /* RFC 3339 string | null */
+/* Parses a JSON text column; NULL or unparsable text yields def (stolen), else def is
+ * released. */
+json_t *store_col_json(sqlite3_stmt *st, int i, json_t *def);
+/* Borrowed column text ("" for NULL). */
+const char *store_col_text(sqlite3_stmt *st, int i);
+
+/* migrations.c: brings the schema to the latest version; RM_ERR_DB if the file is newer
+ * than this binary. */
+int store_migrate(struct store *s);
+int store_migrations_latest(void);
+
+#endif
