@@ -99,6 +99,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
 
 .PHONY: all deps check unit fuzz-replay e2e demo bench fuzz clean format asan
+# keep objects of chained pattern rules (test and replay objects)
+.SECONDARY:
 all: $(BINS)
 asan: $(ASAN_BINS)
 
