@@ -4,7 +4,7 @@
  * so that thousands of connections cost the simulator little and measure the server.
  *
  *   agentsim --url http://127.0.0.1:8080 --creds FILE --n 2000 [--hb-ms 1000]
- *            [--duration-s 20] [--mode fleet|logs|dispatch] [--lines 20000]
+ *            [--duration-s 20] [--mode fleet|logs|dispatch] [--lines 20000] [--rate L]
  *
  * --creds FILE: one "host_id bearer" pair per line (made by bench/run.mjs through the real
  * enrollment API). Output: progress lines on stderr, one JSON object on stdout at the end.
@@ -14,6 +14,7 @@
  *  logs      on command.run(backup): job.started, then --lines log lines in log.stream
  *            batches (<= 200 lines, window of 8 unacknowledged envelopes), job.finished.
  *            Each payload is "t=<realtime_us> ..." so subscribers can measure latency.
+ *            --rate L paces each agent to L lines/s (for latency at a realistic load).
  *  dispatch  prints "RUN <job_id> <realtime_us>" on stdout for every command.run and
  *            answers with job.started + job.finished so the host is free again.
  * In every mode an init command.run is answered with a succeeded job so repos get ready.
@@ -61,6 +62,9 @@ struct agent {
 	} inflight[8];
 	char fin_id[27];        /* job.finished in flight */
 	int finishing;
+	uv_timer_t pace;        /* paced logs mode */
+	int pace_on;
+	long budget;            /* lines allowed so far in paced mode */
 };
 
 struct sim {
@@ -71,6 +75,7 @@ struct sim {
 	int hb_ms;
 	int duration_s;
 	long lines;
+	long rate;          /* logs mode: lines/s per agent (0 = as fast as acks allow) */
 	const char *mode;
 	struct agent *agents;
 	int connected;
@@ -196,15 +201,27 @@ static void send_job_started(struct agent *a, const char *job_id, const char *ki
 	         NULL);
 }
 
+static void pump_logs(struct agent *a);
+
+static void on_pace(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	a->budget += a->sim->rate / 100 > 0 ? a->sim->rate / 100 : 1;
+	pump_logs(a);
+}
+
 /* logs mode: keep up to 8 log.stream envelopes in flight. */
 static void pump_logs(struct agent *a)
 {
 	struct sim *s = a->sim;
-	while (a->job_id[0] && a->unacked < 8 && a->lines_sent < s->lines) {
+	while (a->job_id[0] && a->unacked < 8 && a->lines_sent < s->lines &&
+	       (!s->rate || a->lines_sent < a->budget)) {
 		json_t *lines = json_array();
 		char ts[RM_TIME_STRLEN];
 		rm_time_fmt(rm_now_ms(), ts);
-		for (int i = 0; i < 200 && a->lines_sent < s->lines; i++) {
+		for (int i = 0; i < 200 && a->lines_sent < s->lines &&
+		                (!s->rate || a->lines_sent < a->budget);
+		     i++) {
 			char payload[160];
 			snprintf(payload, sizeof(payload),
 			         "t=%" PRId64 " simulated restic output line %ld of job", now_us(),
@@ -261,7 +278,9 @@ static void handle_message(struct agent *a, const char *data, size_t len)
 			if (!id)
 				continue;
 			if (a->hb_id[0] && strcmp(id, a->hb_id) == 0) {
-				record_rtt(s, now_us() - a->hb_sent_us);
+				/* steady state only: skip the connect storm (hello, init jobs) */
+				if (s->t_all_connected_us && a->hb_sent_us > s->t_all_connected_us + 3000000)
+					record_rtt(s, now_us() - a->hb_sent_us);
 				a->hb_id[0] = 0;
 				continue;
 			}
@@ -301,6 +320,13 @@ static void handle_message(struct agent *a, const char *data, size_t len)
 			a->lines_sent = 0;
 			a->unacked = 0;
 			a->finishing = 0;
+			a->budget = 0;
+			if (s->rate && !a->pace_on) {
+				uv_timer_init(s->loop, &a->pace);
+				a->pace.data = a;
+				uv_timer_start(&a->pace, on_pace, 10, 10);
+				a->pace_on = 1;
+			}
 			pump_logs(a);
 		} else {
 			send_job_finished(a, job_id, 2);
@@ -436,6 +462,11 @@ static void agent_close(struct agent *a)
 		a->sim->connected--;
 		uv_timer_stop(&a->hb);
 		uv_close((uv_handle_t *)&a->hb, on_closed);
+		if (a->pace_on) {
+			uv_timer_stop(&a->pace);
+			uv_close((uv_handle_t *)&a->pace, on_closed);
+			a->pace_on = 0;
+		}
 	} else {
 		a->sim->connecting--;
 	}
@@ -580,6 +611,8 @@ int main(int argc, char **argv)
 			s.duration_s = (int)v;
 		else if (rm_parse_i64(argv[i + 1], &v) == RM_OK && !strcmp(argv[i], "--lines"))
 			s.lines = (long)v;
+		else if (rm_parse_i64(argv[i + 1], &v) == RM_OK && !strcmp(argv[i], "--rate"))
+			s.rate = (long)v;
 		else {
 			fprintf(stderr, "agentsim: bad option %s\n", argv[i]);
 			return 2;

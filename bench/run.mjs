@@ -100,7 +100,7 @@ function startSim(args) {
 }
 
 async function bootstrapped(extraEnv = {}) {
-  const srv = await startServer({ bin, env: { RM_LOG_LEVEL: 'warn', ...extraEnv } });
+  const srv = await startServer({ bin, env: { RM_LOG_LEVEL: 'info', ...extraEnv } });
   const api = new Api(srv.url);
   await api.bootstrap(srv.bootstrapToken, 'admin', 'bench-admin-password');
   return { srv, api };
@@ -152,47 +152,53 @@ async function benchLogsAndDispatch() {
   const credFile = path.join(srv.dataDir, 'creds.txt');
   if (ONLY.includes('logs')) {
     fs.writeFileSync(credFile, creds.slice(0, M).join('\n') + '\n');
-    console.error(`logs: ${M} agents x ${LINES} lines, one stream subscriber per job`);
-    const sim = startSim(['--url', srv.url, '--creds', credFile, '--n', String(M), '--hb-ms', '30000', '--mode', 'logs', '--lines', String(LINES), '--duration-s', '300']);
-    await waitFor(async () => (await api.get('/api/hosts')).body.hosts.filter((h) => h.status === 'online' && h.repo_status === 'ready').length >= M, { timeout: 60000, interval: 200 });
-    const lat = [];
-    let delivered = 0;
-    let firstT = 0;
-    let lastT = 0;
-    const subs = [];
-    const t0 = Date.now();
-    for (const id of hostIds.slice(0, M)) {
-      const r = await api.post(`/api/hosts/${id}/jobs`, { kind: 'backup', paths: ['/tmp'] });
-      if (r.status !== 202) throw new Error(`dispatch ${r.status} ${JSON.stringify(r.body)}`);
-      const ws = await wsConnect(`${srv.url.replace('http', 'ws')}/api/jobs/${r.body.job_id}/stream`, 'rm-stream.v1', api.cookieHeader());
-      subs.push(new Promise((resolve) => {
-        ws.onMessage((txt) => {
-          const m = JSON.parse(txt);
-          if (m.type === 'log') {
-            const now = Date.now() * 1000 + Number(process.hrtime.bigint() % 1000n);
-            for (const l of m.lines) {
-              const t = Number(/^t=(\d+)/.exec(l.payload)?.[1]);
-              if (t) lat.push((now - t) / 1000);
-              delivered++;
+    const runLogs = async (lines, rate) => {
+      const sim = startSim(['--url', srv.url, '--creds', credFile, '--n', String(M), '--hb-ms', '30000', '--mode', 'logs', '--lines', String(lines), '--rate', String(rate), '--duration-s', '300']);
+      await waitFor(async () => (await api.get('/api/hosts')).body.hosts.filter((h) => h.status === 'online' && h.repo_status === 'ready' && !h.running_job).length >= M, { timeout: 60000, interval: 200 });
+      const lat = [];
+      let delivered = 0;
+      let firstT = 0;
+      let lastT = 0;
+      const subs = [];
+      const t0 = Date.now();
+      for (const id of hostIds.slice(0, M)) {
+        const r = await api.post(`/api/hosts/${id}/jobs`, { kind: 'backup', paths: ['/tmp'] });
+        if (r.status !== 202) throw new Error(`dispatch ${r.status} ${JSON.stringify(r.body)}`);
+        const ws = await wsConnect(`${srv.url.replace('http', 'ws')}/api/jobs/${r.body.job_id}/stream`, 'rm-stream.v1', api.cookieHeader());
+        subs.push(new Promise((resolve) => {
+          ws.onMessage((txt) => {
+            const m = JSON.parse(txt);
+            if (m.type === 'log') {
+              const now = Date.now() * 1000;
+              for (const l of m.lines) {
+                const t = Number(/^t=(\d+)/.exec(l.payload)?.[1]);
+                if (t) lat.push((now - t) / 1000);
+                delivered++;
+              }
+              if (!firstT) firstT = Date.now();
+              lastT = Date.now();
             }
-            if (!firstT) firstT = Date.now();
-            lastT = Date.now();
-          }
-          if (m.type === 'end') resolve();
-        });
-        ws.onClose(resolve);
-      }));
-    }
-    await Promise.race([Promise.all(subs), new Promise((r) => setTimeout(r, 240000))]);
-    const wall = (Date.now() - t0) / 1000;
-    sim.kill('SIGINT');
-    await sim.done;
-    const res = sim.result || {};
-    const persisted = res.lines_acked || 0;
-    record('logs_persisted_lines_per_s', Math.round(persisted / wall), 'lines/s', '>= 50000', persisted / wall >= 50000, { lines: persisted, wall_s: round(wall) });
-    record('logs_delivered_lines_per_s', Math.round(delivered / Math.max(0.001, (lastT - firstT) / 1000)), 'lines/s', '>= 50000', delivered / Math.max(0.001, (lastT - firstT) / 1000) >= 50000, { delivered });
-    record('logs_viewer_latency_p50', round(pct(lat, 0.5)), 'ms', 'n/a', null);
-    record('logs_viewer_latency_p99', round(pct(lat, 0.99)), 'ms', '<= 100 ms', pct(lat, 0.99) <= 100);
+            if (m.type === 'end') resolve();
+          });
+          ws.onClose(resolve);
+        }));
+      }
+      await Promise.race([Promise.all(subs), new Promise((r) => setTimeout(r, 240000))]);
+      const wall = (Date.now() - t0) / 1000;
+      sim.kill('SIGINT');
+      await sim.done;
+      return { persisted: (sim.result || {}).lines_acked || 0, wall, delivered, lat, span: Math.max(0.001, (lastT - firstT) / 1000) };
+    };
+    console.error(`logs: ${M} agents x ${LINES} lines as fast as acknowledged, one stream subscriber per job`);
+    const sat = await runLogs(LINES, 0);
+    record('logs_persisted_lines_per_s', Math.round(sat.persisted / sat.wall), 'lines/s', '>= 50000', sat.persisted / sat.wall >= 50000, { lines: sat.persisted, wall_s: round(sat.wall), agents: M });
+    record('logs_delivered_lines_per_s', Math.round(sat.delivered / sat.span), 'lines/s', '>= 50000', sat.delivered / sat.span >= 50000, { delivered: sat.delivered });
+    record('logs_saturated_latency_p50', round(pct(sat.lat, 0.5)), 'ms', 'n/a (queueing under saturation)', null);
+    const rate = Number(process.env.LOG_RATE || 1000);
+    console.error(`logs: ${M} agents paced at ${rate} lines/s each for 10 s (viewer latency)`);
+    const paced = await runLogs(rate * 10, rate);
+    record('logs_viewer_latency_p50', round(pct(paced.lat, 0.5)), 'ms', 'n/a', null, { total_rate: rate * M });
+    record('logs_viewer_latency_p99', round(pct(paced.lat, 0.99)), 'ms', '<= 100 ms', pct(paced.lat, 0.99) <= 100, { total_rate: rate * M, samples: paced.lat.length });
   }
   if (ONLY.includes('dispatch')) {
     console.error('dispatch: 1000 run-now calls over 10 simulated agents');
@@ -237,9 +243,9 @@ async function benchApi() {
   record('api_hosts_1000_rps', rps, 'req/s', 'n/a', null);
   if (ONLY.includes('ui') && fs.existsSync(path.join(root, 'bench/ui-first-paint.mjs'))) {
     try {
-      const out = execFileSync('node', [path.join(root, 'bench/ui-first-paint.mjs')], { env: { ...process.env, RM_URL: srv.url, RM_USER: 'admin', RM_PASSWORD: 'bench-admin-password', RM_SEEDED: '1000' }, timeout: 120000 }).toString();
+      const out = execFileSync('node', [path.join(root, 'bench/ui-first-paint.mjs')], { env: { ...process.env, RM_URL: srv.url, RM_ADMIN_USER: 'admin', RM_ADMIN_PASSWORD: 'bench-admin-password', RM_BENCH_RUNS: '3' }, timeout: 120000 }).toString();
       const r = JSON.parse(out.trim().split('\n').pop());
-      record('ui_dashboard_first_paint_1000', r.fcp_ms, 'ms', '<= 1000 ms', r.fcp_ms <= 1000, { rows_ms: r.rows_ms });
+      record('ui_dashboard_1000_rows_painted', r.rows_ms, 'ms', '<= 1000 ms', r.rows_ms <= 1000, { fcp_ms: r.fcp_ms });
     } catch (e) { console.error('  ui first paint failed:', e.message.split('\n')[0]); }
   }
   await srv.stop();
