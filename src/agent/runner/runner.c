@@ -67,6 +67,7 @@ struct job {
 	int cancelled;
 	/* outcome of the main step */
 	int main_done;
+	int init_existed; /* init found an existing repo: the snapshots step proves access */
 	const char *status;
 	int exit_code;
 	char *error;
@@ -671,9 +672,10 @@ static void step_done(struct runner *r, struct proc *p)
 			j->status = "succeeded";
 			j->warnings = 1;
 		} else if (j->kind == KIND_INIT && !p->spawn_err && p->already_init) {
-			log_event(r, "repository already initialised");
+			log_event(r, "repository already initialised; checking that the password opens it");
 			j->status = "succeeded";
 			j->exit_code = 0;
+			j->init_existed = 1;
 		} else {
 			j->status = "failed";
 			j->error = proc_error(p);
@@ -691,7 +693,19 @@ static void step_done(struct runner *r, struct proc *p)
 		job_finish(r, j->status, j->exit_code, j->error);
 		return;
 	case STEP_SNAPSHOTS:
-		if (step_ok(p)) report_snapshots(r, p);
+		if (step_ok(p)) {
+			report_snapshots(r, p);
+		} else if (j->init_existed && !j->cancelled) {
+			/* "config file already exists" says nothing about our password: an
+			 * existing repo we cannot open is a failed init, not a ready one */
+			j->status = "failed";
+			j->exit_code = p->spawn_err ? -1 : (int)p->exit_status;
+			free(j->error);
+			j->error = proc_error(p);
+			proc_free(p);
+			job_finish(r, j->status, j->exit_code, j->error);
+			return;
+		}
 		proc_free(p);
 		if (j->cancelled) job_finish(r, j->status, j->exit_code, j->error);
 		else step_run(r, STEP_STATS);

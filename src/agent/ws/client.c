@@ -3,9 +3,12 @@
 #include "agent/ws/client.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
@@ -248,6 +251,16 @@ static void probe_close_all(struct probe *pr)
 		uv_close((uv_handle_t *)&pr->timer, probe_closed);
 }
 
+/* The pipe and the timer; the process handle is closed by its exit callback so that
+ * libuv reaps the child (closing it earlier leaves a zombie). */
+static void probe_close_io(struct probe *pr)
+{
+	if (!uv_is_closing((uv_handle_t *)&pr->out))
+		uv_close((uv_handle_t *)&pr->out, probe_closed);
+	if (!uv_is_closing((uv_handle_t *)&pr->timer))
+		uv_close((uv_handle_t *)&pr->timer, probe_closed);
+}
+
 static void probe_exit(uv_process_t *p, int64_t status, int sig)
 {
 	struct probe *pr = p->data;
@@ -282,7 +295,7 @@ static void probe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	if (n < 0)
-		probe_close_all(pr);
+		probe_close_io(pr);
 }
 
 static void probe_timeout(uv_timer_t *t)
@@ -291,7 +304,7 @@ static void probe_timeout(uv_timer_t *t)
 	if (!uv_is_closing((uv_handle_t *)&pr->proc))
 		uv_process_kill(&pr->proc, SIGKILL);
 	pr->failed = 1;
-	probe_close_all(pr);
+	probe_close_io(pr);
 }
 
 int agent_probe_restic(uv_loop_t *loop, const char *restic, agent_probe_cb cb, void *ud)
@@ -465,6 +478,15 @@ static void build_hello(struct agent *a)
 	a->hello_sent = 1;
 }
 
+/* Hand freed heap back to the kernel while idle (startup, TLS handshake, a finished
+ * job's buffers); glibc only trims the top of the heap by itself. Cheap: the heap is
+ * small, and it runs at most once per heartbeat. */
+static void trim_heap(struct agent *a)
+{
+	if (!a->runner || runner_active_count(a->runner) == 0)
+		malloc_trim(0);
+}
+
 static void hello_acknowledged(struct agent *a)
 {
 	if (a->hello_acked || a->proto_mismatch)
@@ -472,6 +494,7 @@ static void hello_acknowledged(struct agent *a)
 	a->hello_acked = 1;
 	a->mismatch_logged = 0;
 	backoff_reset(&a->bo);
+	trim_heap(a);
 }
 
 static void handle_ack(struct agent *a, const json_t *p)
@@ -740,6 +763,7 @@ static void heartbeat_cb(uv_timer_t *t)
 	char ts[RM_TIME_STRLEN];
 	rm_time_fmt(rm_now_ms(), ts);
 	send_msg(a, RM_MSG_HEARTBEAT, json_pack("{s:s}", "sent_at", ts));
+	trim_heap(a);
 }
 
 static int verify_pin(struct agent *a, X509_STORE_CTX *x, int preverify_ok)
@@ -766,6 +790,45 @@ static int verify_pin(struct agent *a, X509_STORE_CTX *x, int preverify_ok)
 	X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
 	(void)preverify_ok;
 	return 1;
+}
+
+/* Without a pin: trust the OS CAs through OpenSSL's hashed certificate directory, which
+ * it reads one certificate at a time as a handshake needs it. lws's default
+ * (SSL_CTX_set_default_verify_paths) also parses the whole bundle file, ~150 certificates
+ * kept in memory for the life of the process (~1.2 MB of heap). Falls back to the
+ * bundle when the directory has no hash links (c_rehash / update-ca-certificates). */
+static int cert_dir_hashed(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		found = n == 10 && e->d_name[8] == '.' && e->d_name[9] == '0' &&
+		        strspn(e->d_name, "0123456789abcdef") == 8;
+	}
+	closedir(d);
+	return found;
+}
+
+static void load_ca_store(struct agent *a, SSL_CTX *ctx)
+{
+	if (!ctx || a->tls_pin) /* the pin replaces CA checks: no store at all */
+		return;
+	const char *file = getenv(X509_get_default_cert_file_env());
+	const char *dir = getenv(X509_get_default_cert_dir_env());
+	if (file && *file) { /* an explicit SSL_CERT_FILE wins, as with OpenSSL's default */
+		SSL_CTX_load_verify_file(ctx, file);
+		return;
+	}
+	if (!dir || !*dir)
+		dir = X509_get_default_cert_dir();
+	if (cert_dir_hashed(dir))
+		SSL_CTX_load_verify_dir(ctx, dir);
+	else
+		SSL_CTX_set_default_verify_paths(ctx);
 }
 
 static int on_writeable(struct agent *a, struct lws *wsi)
@@ -838,6 +901,10 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
 		return verify_pin(a, user, (int)len);
+
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
+		load_ca_store(a, user);
+		break;
 
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
 		unsigned char **p = in, *end = *p + len;
@@ -913,8 +980,10 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	return 0;
 }
 
+/* Small rx buffer: lws hands us frames in pieces of at most this size and on_receive
+ * reassembles them (up to RM_PROTO_MAX_FRAME) in a->rx. */
 static const struct lws_protocols protocols[] = {
-	{ RM_PROTO_SUBPROTOCOL, ws_cb, 0, 64 * 1024, 0, NULL, 0 },
+	{ RM_PROTO_SUBPROTOCOL, ws_cb, 0, 8 * 1024, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -1050,8 +1119,14 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 	ci.port = CONTEXT_PORT_NO_LISTEN;
 	ci.protocols = protocols;
 	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-	if (a->url.tls) /* the CA store costs ~1 MiB of RSS: only load it for wss */
-		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (a->url.tls) /* no OpenSSL init nor client SSL_CTX at all for ws:// */
+		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		              LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* see load_ca_store */
+	/* lws sizes its fd tables by `ulimit -n` (20,000 fds = 320 KiB, all touched); we
+	 * hold one connection, plus a closing one across a reconnect. */
+	ci.count_threads = 1;
+	ci.fd_limit_per_thread = 16;
+	ci.pt_serv_buf_size = 4096;
 	ci.foreign_loops = loops;
 	ci.user = a;
 	ci.pcontext = &a->ctx;
