@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config git clang libclang-rt-14-dev
       libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libssl-dev
-      libsqlite3-dev libsodium-dev libjansson-dev libcurl4-openssl-dev
+      libsqlite3-dev libsodium-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev
       restic openssh-server openssh-client chromium nodejs npm sqlite3 curl wrk procps)
 missing=()
 for p in "${pkgs[@]}"; do
