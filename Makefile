@@ -14,7 +14,7 @@ BUILD_DATE := $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ -
 # B: build root (helpers and parallel builds may use their own, e.g. make B=build-x)
 B ?= build
 CC ?= cc
-PKGS := libwebsockets libuv sqlite3 libsodium jansson libcurl openssl
+PKGS := libwebsockets libuv sqlite3 libsodium jansson libcurl openssl zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -98,7 +98,7 @@ ASAN_BINS := $(B)/asan/restic-manager-server $(B)/asan/restic-manager-agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
 
-.PHONY: all deps check unit fuzz-replay e2e demo bench fuzz clean format asan
+.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan
 # keep objects of chained pattern rules (test and replay objects)
 .SECONDARY:
 all: $(BINS)
@@ -114,7 +114,7 @@ export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions
 
 check: deps
 	$(MAKE) asan $(UNIT_BINS) $(REPLAY_BINS) $(BINS)
-	$(MAKE) unit fuzz-replay e2e
+	$(MAKE) unit fuzz-replay fuzz-smoke e2e
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
@@ -139,12 +139,20 @@ $(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
 	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
-fuzz: deps
+fuzz:
 	@mkdir -p $(B)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang -std=c17 $(DEFS) -D_GNU_SOURCE -Isrc $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $(B)/fuzz/$$n $$f \
 	    $(COMMON_SRC) $(filter-out src/agent/main.c,$(AGENT_SRC)) $(PKG_LIBS) -lm; done
 	@echo "run e.g.: $(B)/fuzz/fuzz_envelope -max_total_time=60 tests/fuzz/corpus/envelope"
+
+# bounded coverage-guided run of every target (new inputs go to a temp dir, not the repo)
+FUZZ_SECONDS ?= 10
+fuzz-smoke: fuzz
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); c=tests/fuzz/corpus/$${n#fuzz_}; \
+	  t=$$(mktemp -d); echo "# fuzz $$n for $(FUZZ_SECONDS) s"; \
+	  $(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$t $$c 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	  st=$${PIPESTATUS[0]}; rm -rf $$t; [ $$st -eq 0 ] || { echo "fuzz $$n failed"; exit 1; }; done
 
 format:
 	clang-format -i $$(find src tests bench -name '*.[ch]')
