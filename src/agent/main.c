@@ -1,4 +1,5 @@
 /* restic-manager-agent: CLI entry (enroll | run | --version). */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,12 @@ static int cmd_run(const struct cli *c)
 	}
 	if (!restic)
 		restic = agent_find_in_path("restic");
+
+	/* One malloc arena (the agent is single-threaded), and big blocks (1 MiB frames,
+	 * restic output) through mmap, so they go back to the kernel when freed; a fixed
+	 * threshold also stops glibc raising it after the first large free. */
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);

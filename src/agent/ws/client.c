@@ -813,22 +813,28 @@ static int cert_dir_hashed(const char *dir)
 	return found;
 }
 
-static void load_ca_store(struct agent *a, SSL_CTX *ctx)
+static void client_ssl_ctx_setup(struct agent *a, SSL_CTX *ctx)
 {
-	if (!ctx || a->tls_pin) /* the pin replaces CA checks: no store at all */
+	if (!ctx)
 		return;
+	/* free the ~34 KiB of TLS record buffers while the connection idles */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (a->tls_pin) /* the pin replaces CA checks: no store at all */
+		return;
+	/* SSL_CERT_FILE / SSL_CERT_DIR are honoured, as OpenSSL's defaults would */
 	const char *file = getenv(X509_get_default_cert_file_env());
 	const char *dir = getenv(X509_get_default_cert_dir_env());
-	if (file && *file) { /* an explicit SSL_CERT_FILE wins, as with OpenSSL's default */
-		SSL_CTX_load_verify_file(ctx, file);
-		return;
-	}
+	int loaded = 0;
+	if (file && *file)
+		loaded |= SSL_CTX_load_verify_file(ctx, file) == 1;
 	if (!dir || !*dir)
 		dir = X509_get_default_cert_dir();
 	if (cert_dir_hashed(dir))
-		SSL_CTX_load_verify_dir(ctx, dir);
-	else
+		loaded |= SSL_CTX_load_verify_dir(ctx, dir) == 1;
+	if (!loaded) {
+		RM_DEBUG("no hashed CA directory; loading OpenSSL's default CA bundle", "dir", dir);
 		SSL_CTX_set_default_verify_paths(ctx);
+	}
 }
 
 static int on_writeable(struct agent *a, struct lws *wsi)
@@ -903,7 +909,7 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		return verify_pin(a, user, (int)len);
 
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
-		load_ca_store(a, user);
+		client_ssl_ctx_setup(a, user);
 		break;
 
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
@@ -1121,7 +1127,7 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
 	if (a->url.tls) /* no OpenSSL init nor client SSL_CTX at all for ws:// */
 		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		              LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* see load_ca_store */
+		              LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* see client_ssl_ctx_setup */
 	/* lws sizes its fd tables by `ulimit -n` (20,000 fds = 320 KiB, all touched); we
 	 * hold one connection, plus a closing one across a reconnect. */
 	ci.count_threads = 1;
