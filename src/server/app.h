@@ -13,6 +13,7 @@ struct http_server;
 struct agent_hub;
 struct job_hub;
 struct event_hub;
+struct api_cache;
 
 struct app {
 	uv_loop_t *loop;
@@ -24,6 +25,11 @@ struct app {
 	struct job_hub *jobs;        /* ws/job_hub.c: browser job streams */
 	struct event_hub *events;    /* ws/event_hub.c: browser dashboard events */
 	int shutting_down;
+	/* Bumped on every host/job change (event_hub_*_changed) and before every mutating API
+	 * request: the cached dashboard bodies (api/hosts.c) are valid for one generation
+	 * and at most 1 s. */
+	uint64_t proj_gen;
+	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };
 
 #endif

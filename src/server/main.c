@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -24,6 +25,30 @@
 #include "server/ws/job_hub.h"
 
 static struct app g_app;
+
+/* Every agent holds a socket: raise the soft RLIMIT_NOFILE to the hard limit, capped at
+ * 65536 (10,000 agents + browsers fit; Debian's lws scans its whole fd table on every
+ * accept/close, so a table sized for 1M fds makes reconnect storms expensive).
+ * Must run before http_server_start: lws sizes its fd table from the limit at context
+ * creation. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl)) return;
+	rlim_t want = rl.rlim_max;
+	if (want == RLIM_INFINITY || want > (rlim_t)65536) want = (rlim_t)65536;
+	if (rl.rlim_cur >= want) return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		RM_WARN("cannot raise the open-files limit", "err", strerror(errno));
+		return;
+	}
+	char from[32], to[32];
+	snprintf(from, sizeof from, "%llu", (unsigned long long)old);
+	snprintf(to, sizeof to, "%llu", (unsigned long long)want);
+	RM_INFO("raised the open-files limit", "from", from, "to", to);
+}
 static struct sweeper *g_sweeper;
 static uv_signal_t g_sigterm, g_sigint;
 
@@ -201,6 +226,7 @@ int main(int argc, char **argv)
 		.endpoints = endpoints,
 		.n_endpoints = 3,
 	};
+	raise_nofile_limit();
 	rc = http_server_start(&loop, &opts, &app->http, err, sizeof err);
 	if (rc) {
 		RM_ERROR("cannot start HTTP server", "listen", cfg.listen, "err", err);
@@ -237,6 +263,7 @@ out:
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);
+	api_cache_free(app);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);

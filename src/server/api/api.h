@@ -61,6 +61,8 @@ void api_hosts_list(struct http_req *r, void *app);
 void api_host_get(struct http_req *r, void *app);
 void api_host_snapshots(struct http_req *r, void *app);
 void api_fleet_summary(struct http_req *r, void *app);
+/* Frees the cached /api/hosts and /api/fleet/summary bodies (app->api_cache); at exit. */
+void api_cache_free(struct app *app);
 /* jobs.c */
 void api_job_create(struct http_req *r, void *app);
 void api_jobs_list(struct http_req *r, void *app);

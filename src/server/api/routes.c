@@ -177,5 +177,6 @@ void api_dispatch(struct http_req *r, void *appv)
 			return;
 		}
 	}
+	if (!head && strcmp(method, "GET") != 0) app->proj_gen++; /* may change a host */
 	rt->handler(r, app);
 }

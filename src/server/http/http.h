@@ -26,6 +26,10 @@ const char *http_req_query(const struct http_req *r, const char *name);
 const char *http_req_header(const struct http_req *r, const char *name);
 /* Cookie value by name or NULL. */
 const char *http_req_cookie(const struct http_req *r, const char *name);
+/* 1 when the request's Accept-Encoding admits gzip (not "gzip;q=0"), else 0. The caller
+ * may then answer with a pre-compressed body and content-encoding: gzip (add
+ * "vary: accept-encoding" either way). */
+int http_req_accepts_gzip(const struct http_req *r);
 /* Raw body (NUL-terminated; "" with len 0 when none). */
 const char *http_req_body(const struct http_req *r, size_t *len);
 /* Peer IP as text ("127.0.0.1"). X-Forwarded-For is honoured only from RM_TRUSTED_PROXY

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/app.h"
+#include "server/config.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 #include "server/ws/event_hub.h"
@@ -20,6 +21,10 @@
 
 #define HUB_BUCKETS 16384
 #define HB_FLUSH_MS 1000
+/* A heartbeat's last_seen_at is persisted at most this often per host (or every
+ * offline_after / 3 if that is shorter): the DB value only has to beat the sweeper's
+ * offline_after; the dashboard reads the in-memory time (agent_hub_last_seen). */
+#define HB_PERSIST_MAX_MS 30000
 #define ACK_MAX_IDS 1000
 #define AGENT_QUEUE_MAX (8u * 1024 * 1024)
 #define LOG_LINES_MAX 1000
@@ -34,6 +39,8 @@ struct agent_conn {
 	int replaced;
 	int offline_marked;       /* the sweeper marked the host offline while connected */
 	int hb_dirty;             /* host id is in hub->seen */
+	int64_t last_seen_ms;     /* last message (hello/heartbeat), wall clock */
+	int64_t persisted_ms;     /* when last_seen_at was last written for this host */
 	int pending;              /* queued events pointing here */
 	json_t *acks;             /* ids to acknowledge after the current flush */
 	char last_job[27];        /* last job id verified to belong to this host */
@@ -64,6 +71,7 @@ struct agent_hub {
 	size_t q_len;
 	char (*seen)[27];
 	size_t seen_len, seen_cap;
+	int64_t persist_ms;       /* per-host last_seen_at write interval */
 	struct store_log_line *linebuf;
 	size_t linebuf_cap;
 };
@@ -169,6 +177,24 @@ int agent_hub_is_connected(struct agent_hub *h, const char *host_id)
 	return c && c->ws && c->hello_done && !h->stopped;
 }
 
+int64_t agent_hub_last_seen(const struct agent_hub *h, const char *host_id)
+{
+	const struct agent_conn *c = map_get(h, host_id);
+	return c && c->ws && c->hello_done ? c->last_seen_ms : 0;
+}
+
+void agent_hub_overlay_last_seen(const struct agent_hub *h, json_t *host)
+{
+	int64_t seen = agent_hub_last_seen(h, rmj_str(host, "id"));
+	if (!seen) return;
+	const char *stored = rmj_str(host, "last_seen_at");
+	int64_t ms;
+	if (stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen) return;
+	char buf[RM_TIME_STRLEN];
+	rm_time_fmt(seen, buf);
+	json_object_set_new(host, "last_seen_at", json_string(buf));
+}
+
 size_t agent_hub_connected_count(const struct agent_hub *h)
 {
 	return h ? h->nconns : 0;
@@ -191,9 +217,15 @@ void agent_hub_disconnect(struct agent_hub *h, const char *host_id, int code,
 
 /* ---------------------------------------------------------------- heartbeats */
 
-static void seen_add(struct agent_hub *h, struct agent_conn *c)
+/* Queues the host's last_seen_at write for the next flush when it is due (force: whenever
+ * the in-memory time is newer). */
+static void seen_add(struct agent_hub *h, struct agent_conn *c, int force)
 {
 	if (c->hb_dirty) return;
+	if (!c->offline_marked &&
+	    (force ? c->last_seen_ms <= c->persisted_ms
+	           : c->last_seen_ms - c->persisted_ms < h->persist_ms))
+		return;
 	if (h->seen_len == h->seen_cap) {
 		h->seen_cap = h->seen_cap ? h->seen_cap * 2 : 256;
 		h->seen = rm_xrealloc(h->seen, h->seen_cap * sizeof h->seen[0]);
@@ -228,7 +260,9 @@ static void seen_flush(struct agent_hub *h)
 	}
 	for (size_t i = 0; i < h->seen_len; i++) {
 		struct agent_conn *c = map_get(h, h->seen[i]);
-		if (c) c->hb_dirty = 0;
+		if (!c) continue;
+		c->hb_dirty = 0;
+		if (!rc) c->persisted_ms = now;
 	}
 	h->seen_len = 0;
 }
@@ -584,6 +618,7 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	map_put(h, c);
 	c->hello_done = 1;
 	int64_t now = rm_now_ms();
+	c->last_seen_ms = c->persisted_ms = now; /* store_host_hello writes last_seen_at */
 	int rc = store_host_hello(app->store, c->host_id, rmj_str(p, "hostname"), rmj_str(p, "os"),
 	                          rmj_str(p, "arch"), rmj_str(p, "agent_version"),
 	                          rmj_str(p, "restic_version"), now);
@@ -695,7 +730,8 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 	switch (env.type) {
 	case RM_MSG_HELLO: handle_hello(h, c, &env); break;
 	case RM_MSG_HEARTBEAT:
-		seen_add(h, c);
+		c->last_seen_ms = rm_now_ms();
+		seen_add(h, c, 0);
 		conn_ack(c, env.id);
 		break;
 	case RM_MSG_JOB_STARTED:
@@ -736,7 +772,11 @@ static void on_close(struct ws_conn *ws, void *appv)
 		map_del(h, c);
 		if (!h->stopped && !app->shutting_down) {
 			int64_t now = rm_now_ms();
-			int rc = store_host_set_status(app->store, c->host_id, "offline", now);
+			/* "agent lost" runs from the last message: persist it if it was deferred */
+			int rc = RM_OK;
+			if (c->last_seen_ms > c->persisted_ms)
+				rc = store_host_seen(app->store, c->host_id, c->last_seen_ms);
+			if (!rc) rc = store_host_set_status(app->store, c->host_id, "offline", now);
 			if (rc) RM_ERROR("marking host offline failed", "host_id", c->host_id);
 			event_hub_host_changed(app->events, c->host_id);
 		}
@@ -778,6 +818,9 @@ struct agent_hub *agent_hub_new(struct app *app)
 	uv_timer_init(app->loop, &h->hb_timer);
 	h->hb_timer.data = h;
 	h->handles_open = 2;
+	h->persist_ms = HB_PERSIST_MAX_MS;
+	if (app->cfg && app->cfg->offline_after_s * 1000 / 3 < h->persist_ms)
+		h->persist_ms = app->cfg->offline_after_s * 1000 / 3;
 	uv_timer_start(&h->hb_timer, hb_timer_cb, HB_FLUSH_MS, HB_FLUSH_MS);
 	return h;
 }
@@ -786,6 +829,9 @@ void agent_hub_stop(struct agent_hub *h)
 {
 	if (!h || h->stopped) return;
 	queue_flush(h);
+	for (size_t b = 0; b < HUB_BUCKETS; b++)
+		for (struct agent_conn *c = h->buckets[b]; c; c = c->hnext)
+			if (c->ws) seen_add(h, c, 1);
 	seen_flush(h);
 	h->stopped = 1;
 	if (h->check_active) uv_check_stop(&h->check);

@@ -12,6 +12,7 @@
 #include "server/app.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
+#include "server/ws/agent_hub.h"
 
 #define EVENTS_QUEUE_MAX (1024u * 1024)
 #define FLUSH_MS 100
@@ -69,6 +70,7 @@ static void flush(struct event_hub *h)
 		json_object_foreach(hosts, key, v) {
 			json_t *host = store_host_get(st, key);
 			if (!host) continue;
+			agent_hub_overlay_last_seen(h->app->agents, host);
 			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
 			char *t = rmj_dumps(m);
 			json_decref(m);
@@ -96,6 +98,7 @@ static void arm(struct event_hub *h)
 
 void event_hub_host_changed(struct event_hub *h, const char *host_id)
 {
+	if (h) h->app->proj_gen++; /* invalidates the cached /api/hosts body (api/hosts.c) */
 	if (!h || !h->subs || !host_id || h->stopped) return;
 	json_object_set_new(h->dirty_hosts, host_id, json_true());
 	arm(h);
@@ -103,6 +106,7 @@ void event_hub_host_changed(struct event_hub *h, const char *host_id)
 
 void event_hub_job_changed(struct event_hub *h, const char *job_id)
 {
+	if (h) h->app->proj_gen++; /* running_job / last_backup / fleet summary */
 	if (!h || !h->subs || !job_id || h->stopped) return;
 	json_object_set_new(h->dirty_jobs, job_id, json_true());
 	arm(h);

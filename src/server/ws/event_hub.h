@@ -17,6 +17,8 @@ void event_hub_stop(struct event_hub *h);
 void event_hub_free(struct event_hub *h); /* after the loop ran out; NULL ok */
 const struct ws_endpoint *event_hub_endpoint(void);
 
+/* Both also bump app->proj_gen (even with no subscriber): the cached /api/hosts and
+ * /api/fleet/summary bodies are rebuilt after any host or job change. */
 void event_hub_host_changed(struct event_hub *h, const char *host_id);
 void event_hub_job_changed(struct event_hub *h, const char *job_id);
 
