@@ -486,7 +486,7 @@ void config_print(const struct server_config *cfg, FILE *f)
 void config_usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-	        "usage: %s [--config FILE] [--print-config] [--version] [--help]\n\n"
+	        "usage: %s [--config FILE] [--print-config] [--print-routes] [--version] [--help]\n\n"
 	        "Configuration (environment > config file > default):\n",
 	        argv0);
 	for (size_t i = 0; i < CFG_N; i++) {

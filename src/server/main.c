@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
+#include "server/api/auth.h"
+#include "server/http/router.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/sweeper.h"
@@ -120,6 +122,17 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 	if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* --print-routes: the route table as JSON lines with the role actually enforced, so tests
+ * can check every route for 401/403 without a second list to keep in sync. */
+static void print_routes(void)
+{
+	size_t n = 0;
+	const struct route *rt = api_routes(&n);
+	for (size_t i = 0; i < n; i++)
+		printf("{\"method\":\"%s\",\"pattern\":\"%s\",\"role\":\"%s\"}\n", rt[i].method,
+		       rt[i].pattern, auth_role_name(auth_effective_role(&rt[i])));
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -135,6 +148,9 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "--print-config") == 0) {
 			print_config = 1;
+		} else if (strcmp(a, "--print-routes") == 0) {
+			print_routes();
+			return 0;
 		} else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
 			config_path = argv[++i];
 		} else if (strncmp(a, "--config=", 9) == 0) {
