@@ -26,7 +26,11 @@ function requireBins() {
 
 before(async () => {
   requireBins();
-  fs.rmSync(artifactsDir, { recursive: true, force: true });
+  // only this file's screenshots (top level); other browser_*.test.mjs files run in
+  // parallel and write into subdirectories
+  if (fs.existsSync(artifactsDir)) {
+    for (const f of fs.readdirSync(artifactsDir)) if (f.endsWith('.png')) fs.rmSync(path.join(artifactsDir, f), { force: true });
+  }
   server = await startServer();
   sample = makeSampleDir({ files: 6 });
   repoParent = tmpDir('rm-e2e-repo-');

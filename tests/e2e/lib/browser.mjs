@@ -41,6 +41,7 @@ export async function launchBrowser({ viewport = { width: 1360, height: 900 } } 
 }
 
 export async function screenshot(page, name) {
-  fs.mkdirSync(artifactsDir, { recursive: true });
-  await page.screenshot({ path: path.join(artifactsDir, `${name}.png`), fullPage: true });
+  const file = path.join(artifactsDir, `${name}.png`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await page.screenshot({ path: file, fullPage: true });
 }

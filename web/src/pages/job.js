@@ -59,7 +59,7 @@ ${s.snapshot_id ? item('snapshot', `<span title="${esc(s.snapshot_id)}">${esc(St
 <pre class="mono err">${esc(j.error || 'no error message (see the log below)')}</pre><p class="muted small">duration ${esc(fmtDuration(dur))}</p></div>`;
   }
   if (j.status === 'cancelled') {
-    return `<div class="panel panel-warn" data-testid="job-cancelled"><h2>Cancelled</h2>${j.error ? `<pre class="mono">${esc(j.error)}</pre>` : ''}</div>`;
+    return `<div class="panel panel-warn" data-testid="job-cancelled"><h2>Cancelled</h2>${j.error ? `<pre class="mono">${esc(j.error)}</pre>` : ''}<p class="muted small">stopped before completion${dur !== null ? ` after ${esc(fmtDuration(dur))}` : ''}</p></div>`;
   }
   return '';
 }
@@ -156,16 +156,28 @@ export async function render(ctx) {
     if (pending.length && !raf) raf = requestAnimationFrame(flush);
   };
 
+  // Following stops only on a user scroll gesture (wheel, keys, pointer, touch) that leaves
+  // the tail; any other scroll away from it while following (a keyboard scroll animation
+  // still running after "follow" was pressed, a layout change) is undone.
+  let gestureAt = -1e9;
+  let pointerDown = false;
+  const gesture = () => { gestureAt = performance.now(); };
+  for (const t of ['wheel', 'keydown', 'touchmove']) logEl.addEventListener(t, gesture, { passive: true });
+  logEl.addEventListener('pointerdown', () => { pointerDown = true; gesture(); });
+  const up = () => { pointerDown = false; };
+  window.addEventListener('pointerup', up);
+  window.addEventListener('pointercancel', up);
+  ctx.onCleanup(() => { window.removeEventListener('pointerup', up); window.removeEventListener('pointercancel', up); });
+  const setFollow = (f) => { follow = f; followBtn.hidden = f; };
   logEl.addEventListener('scroll', () => {
-    const atBottom = logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 24;
-    if (atBottom !== follow) {
-      follow = atBottom;
-      followBtn.hidden = follow;
-    }
+    if (logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 24) { if (!follow) setFollow(true); return; }
+    if (!follow) return;
+    if (pointerDown || performance.now() - gestureAt < 1000) setFollow(false);
+    else logEl.scrollTop = logEl.scrollHeight;
   }, { passive: true });
   followBtn.addEventListener('click', () => {
-    follow = true;
-    followBtn.hidden = true;
+    gestureAt = -1e9;
+    setFollow(true);
     logEl.scrollTop = logEl.scrollHeight;
   });
   cancelBtn.addEventListener('click', () => busy(cancelBtn, async () => {
