@@ -59,7 +59,16 @@ export class Api {
     const headers = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (!noAuth && this.cookie) { headers.cookie = this.cookie; if (method !== 'GET') headers['x-csrf-token'] = this.csrf; }
-    const r = await fetch(this.base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    let r;
+    try {
+      r = await fetch(this.base + p, init);
+    } catch (e) {
+      // a pooled keep-alive socket the server closed while idle (long bare restic runs):
+      // the request never reached the server, so one retry on a fresh socket is safe
+      if (e.cause?.code !== 'UND_ERR_SOCKET') throw e;
+      r = await fetch(this.base + p, init);
+    }
     const sc = r.headers.get('set-cookie');
     if (sc && !noAuth) { const m = /rm_session=([^;]*)/.exec(sc); if (m) this.cookie = `rm_session=${m[1]}`; }
     const text = await r.text();

@@ -289,13 +289,18 @@ async function benchOverhead() {
   let agentCpu = [];
   const restic = 'restic';
   const env = { PATH: process.env.PATH, HOME: work, RESTIC_PASSWORD: 'bench-password-1234', RESTIC_CACHE_DIR: path.join(work, 'cache-bare') };
-  for (let run = 0; run < 3; run++) {
+  // alternate the order (bare first, then agent first, ...) and flush dirty pages before
+  // each measured run so one run's writeback does not slow the next
+  const runBare = async (run) => {
     // bare
     const repoB = path.join(work, `bare-${run}`);
     execFileSync(restic, ['-r', repoB, 'init'], { env, stdio: 'ignore' });
-    let t = process.hrtime.bigint();
+    execFileSync('sync');
+    const t = process.hrtime.bigint();
     execFileSync(restic, ['-r', repoB, 'backup', '--json', '--host', 'bench', data], { env, stdio: 'ignore', maxBuffer: 1 << 30 });
     bare.push(Number(process.hrtime.bigint() - t) / 1e6);
+  };
+  const runAgent = async (run) => {
     // agent (fresh repo, fresh host)
     const repoA = path.join(work, `agent-${run}`);
     const tok = await api.post('/api/enrollment-tokens', { hostname: `ovh-${run}`, repo_url: repoA, repo_password: 'bench-password-1234', initial_paths: [data] });
@@ -319,7 +324,8 @@ async function benchOverhead() {
       idle = { rss_kib: rssKiB(ag.pid), private_dirty_kib: privateDirtyKiB(ag.pid), cpu_s_per_s: round((procStat(ag.pid).cpu_s - c0) / 5, 4) };
     }
     const c0 = procStat(ag.pid).cpu_s;
-    t = process.hrtime.bigint();
+    execFileSync('sync');
+    const t = process.hrtime.bigint();
     const r = await api.post(`/api/hosts/${hostId}/jobs`, { kind: 'backup', paths: [data] });
     let job;
     await waitFor(async () => { job = (await api.get(`/api/jobs/${r.body.job_id}`)).body; return ['succeeded', 'failed', 'cancelled'].includes(job.status); }, { timeout: 600000, interval: 20 });
@@ -338,6 +344,9 @@ async function benchOverhead() {
     (agent.jobWall ||= []).push(Math.round(wall));
     ag.kill('SIGTERM');
     await new Promise((res) => ag.on('exit', res));
+  };
+  for (let run = 0; run < 3; run++) {
+    if (run % 2 === 0) { await runBare(run); await runAgent(run); } else { await runAgent(run); await runBare(run); }
   }
   await srv.stop();
   fs.rmSync(work, { recursive: true, force: true });
