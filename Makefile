@@ -126,7 +126,8 @@ e2e: $(ASAN_BINS) $(BINS)
 	RM_BIN_DIR=$(CURDIR)/$(B)/asan RM_REL_BIN_DIR=$(CURDIR)/$(B) node --test \
 	  $$(node --help | grep -q -- --test-concurrency && echo --test-concurrency=1) tests/e2e/
 
-demo: deps
+demo:
+	@scripts/install-deps.sh --demo
 	$(MAKE) $(BINS)
 	scripts/demo.sh
 

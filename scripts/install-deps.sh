@@ -2,10 +2,15 @@
 # Installs what restic-manager needs to build, test and run on Debian 12.
 # Idempotent: only missing packages are installed (as root via apt-get).
 set -euo pipefail
-pkgs=(build-essential pkg-config git clang libclang-rt-14-dev
+# --demo: only what building and running the product needs (make demo); default: also
+# everything the tests and benchmarks use (make check, make bench).
+pkgs=(build-essential pkg-config git
       libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libssl-dev
       libsqlite3-dev libsodium-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev
-      restic openssh-server openssh-client chromium nodejs npm sqlite3 curl wrk procps)
+      restic nodejs npm curl procps)
+if [[ ${1:-} != --demo ]]; then
+  pkgs+=(clang libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
