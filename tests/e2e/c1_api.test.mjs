@@ -103,6 +103,11 @@ test('login: wrong password and unknown user give the same 401; CSRF enforced; b
   assert.equal(r.status, 415, `text/plain body: ${r.status} ${r.text}`);
   r = await a.req('POST', '/api/enrollment-tokens', undefined, { rawBody: JSON.stringify({ ...body, pad: 'x'.repeat(2 << 20) }) });
   assert.equal(r.status, 413, `2 MiB body: ${r.status} ${r.text}`);
+  // the early 413 must reach the client every time (lingering close, no RST race)
+  for (let i = 0; i < 10; i++) {
+    r = await a.req('POST', '/api/enrollment-tokens', undefined, { rawBody: JSON.stringify({ ...body, pad: 'y'.repeat(2 << 20) }) });
+    assert.equal(r.status, 413, `2 MiB body, attempt ${i}: ${r.status}`);
+  }
   // nothing was written by any of the refused requests
   r = await S.admin.get('/api/audit?limit=100&action=enrollment_token.create');
   assert.equal(r.status, 200, r.text);

@@ -32,6 +32,7 @@
 #include "common/log.h"
 
 #define CHUNK (128 * 1024)      /* body bytes per WRITEABLE (fewer syscalls and wakeups) */
+#define HTTP_DRAIN_MAX (64LL * 1024 * 1024) /* oversized bodies up to this are read and discarded after the 413 */
 #define SNDBUF_MAX (1024 * 1024) /* cap for the per-connection SO_SNDBUF of large bodies */
 #define HDR_SPACE 8192          /* response header block */
 #define MAX_PATH_LEN 4096
@@ -122,6 +123,7 @@ struct http_req {
 	int responded;
 	int headers_sent;
 	int close_after;
+	int drain_body;   /* answered before the body arrived: discard it, then close */
 	void *ctx;
 	void (*ctx_free)(void *);
 	/* response */
@@ -136,6 +138,7 @@ struct http_req {
 
 struct http_pss {
 	struct http_req *req;
+	int draining;       /* response sent early (413): discarding the rest of the body */
 	int sndbuf;         /* SO_SNDBUF we set on this connection (0 = kernel default) */
 };
 
@@ -589,8 +592,18 @@ static int req_writeable(struct http_pss *pss, struct http_req *r)
 		struct lws *wsi = r->wsi;
 		int close_after = r->close_after;
 
+		int drain = r->drain_body;
+
 		pss->req = NULL;
 		req_free(r);
+		if (close_after && drain) {
+			/* Lingering close: closing with unread body bytes makes the kernel send an
+			 * RST that can destroy the 413 before the client reads it. Read and
+			 * discard the rest (bounded in time), close at body completion. */
+			pss->draining = 1;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 10);
+			return 0;
+		}
 		if (close_after)
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -807,6 +820,7 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
 		/* answer right away (an Expect: 100-continue client then never sends the body)
 		 * and close after writing: whatever body still arrives is discarded */
 		r->close_after = 1;
+		r->drain_body = r->content_length <= HTTP_DRAIN_MAX;
 		http_respond_error(r, 413, "too_large", "request body exceeds %d bytes",
 		                   HTTP_MAX_BODY);
 		return 0;
@@ -1185,15 +1199,20 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_HTTP:
 		return on_http(wsi, pss);
 	case LWS_CALLBACK_HTTP_BODY:
+		if (pss && pss->draining)
+			return 0; /* discarded */
 		if (pss && pss->req && !pss->req->responded) {
 			if (rm_buf_append(&pss->req->body, in, len)) {
 				pss->req->close_after = 1;
+				pss->req->drain_body = pss->req->content_length <= HTTP_DRAIN_MAX;
 				http_respond_error(pss->req, 413, "too_large",
 				                   "request body exceeds %d bytes", HTTP_MAX_BODY);
 			}
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss && pss->draining)
+			return -1; /* the early 413 is out and the body is consumed: close */
 		if (pss && pss->req && !pss->req->responded && !pss->req->deferred)
 			run_dispatch(pss->req);
 		return 0;
