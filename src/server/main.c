@@ -239,6 +239,7 @@ int main(int argc, char **argv)
 		.app = app,
 		.dispatch = api_dispatch,
 		.is_api_path = api_is_api_path,
+		.trusted_proxy = cfg.trusted_proxy,
 		.endpoints = endpoints,
 		.n_endpoints = 3,
 	};

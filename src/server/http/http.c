@@ -13,6 +13,7 @@
  *    endpoint protocol in FILTER_PROTOCOL_CONNECTION, finished (on_close + free) in
  *    CLOSED, or in WSI_DESTROY if the handshake died in between. */
 #include "server/http/http.h"
+#include "server/http/proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -151,12 +152,24 @@ struct http_server {
 	struct lws_protocols *protocols;
 	char (*etags)[24];
 	struct ws_conn *conns;
+	struct proxy_list *proxies; /* RM_TRUSTED_PROXY */
 	int *starting; /* set during http_server_start: finalize must not free s then */
 	unsigned char scratch[LWS_PRE + CHUNK];
 	unsigned char hdrbuf[LWS_PRE + HDR_SPACE];
 };
 
 /* ------------------------------------------------------------------ helpers */
+/* X-Forwarded-For only counts when the socket peer is a trusted proxy. */
+static void set_client_ip(const struct http_server *s, char *ip, size_t iplen, const char *xff)
+{
+	char peer[64];
+
+	if (!s->proxies || !xff)
+		return;
+	rm_strlcpy(peer, ip, sizeof(peer));
+	proxy_client_ip(s->proxies, peer, xff, ip, iplen);
+}
+
 static struct http_server *srv_of(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
@@ -791,6 +804,7 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
 	rm_buf_init(&r->body, HTTP_MAX_BODY);
 	lws_get_peer_simple(wsi, r->remote_ip, sizeof(r->remote_ip));
 	capture_headers(wsi, &r->headers);
+	set_client_ip(s, r->remote_ip, sizeof(r->remote_ip), kv_get(&r->headers, "x-forwarded-for", 1));
 	capture_query(wsi, &r->query);
 	cookie = (char *)kv_get(&r->headers, "cookie", 1);
 	if (cookie)
@@ -996,6 +1010,7 @@ static int on_confirm_upgrade(struct lws *wsi, const char *up)
 	rm_buf_init(&c->rx, ep->max_message ? ep->max_message : HTTP_MAX_BODY);
 	lws_get_peer_simple(wsi, c->remote_ip, sizeof(c->remote_ip));
 	capture_headers(wsi, &c->headers);
+	set_client_ip(s, c->remote_ip, sizeof(c->remote_ip), kv_get(&c->headers, "x-forwarded-for", 1));
 	capture_query(wsi, &c->query);
 	{
 		const char *ck = kv_get(&c->headers, "cookie", 1);
@@ -1294,6 +1309,7 @@ static int probe_bind(const char *host, int port)
 
 static void server_free(struct http_server *s)
 {
+	proxy_list_free(s->proxies);
 	free(s->protocols);
 	free(s->etags);
 	free(s);
@@ -1332,7 +1348,15 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *opts,
 			         opts->listen_port, strerror(lport));
 		return RM_ERR_IO;
 	}
+	struct proxy_list *proxies = NULL;
+	char perr[160] = "";
+	if (proxy_list_parse(opts->trusted_proxy, &proxies, perr, sizeof(perr))) {
+		if (err)
+			snprintf(err, errlen, "%s", perr);
+		return RM_ERR_INVAL;
+	}
 	s = rm_xcalloc(1, sizeof(*s));
+	s->proxies = proxies;
 	s->loop = loop;
 	s->foreign[0] = loop;
 	s->opts = *opts;

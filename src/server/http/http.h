@@ -32,8 +32,8 @@ const char *http_req_cookie(const struct http_req *r, const char *name);
 int http_req_accepts_gzip(const struct http_req *r);
 /* Raw body (NUL-terminated; "" with len 0 when none). */
 const char *http_req_body(const struct http_req *r, size_t *len);
-/* Peer IP as text ("127.0.0.1"). X-Forwarded-For is honoured only from RM_TRUSTED_PROXY
- * (not in C1: always the socket peer). */
+/* Client IP as text ("127.0.0.1"): the socket peer, or, when the peer is inside
+ * opts.trusted_proxy, the right-most X-Forwarded-For entry that is not a trusted proxy. */
 const char *http_req_remote_ip(const struct http_req *r);
 
 /* Path parameters set by the router ({id} in the pattern). NULL if absent. */
@@ -128,6 +128,9 @@ struct http_server_opts {
 	void (*dispatch)(struct http_req *r, void *app);
 	/* returns 1 if dispatch handles this path (else static assets); NULL = default rule */
 	int (*is_api_path)(const char *path);
+	/* RM_TRUSTED_PROXY: CIDRs whose X-Forwarded-For is honoured for http_req_remote_ip /
+	 * ws_conn_remote_ip (NULL/"" = none). Invalid -> http_server_start fails RM_ERR_INVAL. */
+	const char *trusted_proxy;
 	const struct ws_endpoint *endpoints; /* array */
 	size_t n_endpoints;
 };
