@@ -9,9 +9,7 @@
 
 #define RMJ_MAX_DEPTH 32
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void rmj_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;
@@ -53,25 +51,25 @@ int rmj_parse(const char *buf, size_t len, size_t maxlen, json_t **out, char *er
               size_t errlen)
 {
 	if (!buf) {
-		seterr(err, errlen, "no input");
+		rmj_seterr(err, errlen, "no input");
 		return RM_ERR_INVAL;
 	}
 	if (maxlen && len > maxlen) {
-		seterr(err, errlen, "input too large (%zu > %zu bytes)", len, maxlen);
+		rmj_seterr(err, errlen, "input too large (%zu > %zu bytes)", len, maxlen);
 		return RM_ERR_TOOBIG;
 	}
 	if (memchr(buf, 0, len)) {
-		seterr(err, errlen, "input contains a NUL byte");
+		rmj_seterr(err, errlen, "input contains a NUL byte");
 		return RM_ERR_INVAL;
 	}
 	if (!depth_ok(buf, len)) {
-		seterr(err, errlen, "nesting deeper than %d", RMJ_MAX_DEPTH);
+		rmj_seterr(err, errlen, "nesting deeper than %d", RMJ_MAX_DEPTH);
 		return RM_ERR_INVAL;
 	}
 	json_error_t je;
 	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!v) {
-		seterr(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
+		rmj_seterr(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
 		       je.text);
 		return RM_ERR_INVAL;
 	}
@@ -88,7 +86,7 @@ int rmj_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out, c
 		return rc;
 	if (!json_is_object(v)) {
 		json_decref(v);
-		seterr(err, errlen, "JSON value must be an object");
+		rmj_seterr(err, errlen, "JSON value must be an object");
 		return RM_ERR_INVAL;
 	}
 	*out = v;
@@ -103,7 +101,7 @@ static int lookup(const json_t *obj, const char *key, int required, json_t **v, 
 	json_t *x = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 	if (!x || json_is_null(x)) {
 		if (required) {
-			seterr(err, errlen, "field '%s' is required", key);
+			rmj_seterr(err, errlen, "field '%s' is required", key);
 			*rc = RM_ERR_INVAL;
 		} else {
 			*rc = RM_OK;
@@ -122,17 +120,17 @@ int rmj_get_str(const json_t *obj, const char *key, int required, size_t maxlen,
 	if (!lookup(obj, key, required, &v, &rc, err, errlen))
 		return rc;
 	if (!json_is_string(v)) {
-		seterr(err, errlen, "field '%s' must be a string", key);
+		rmj_seterr(err, errlen, "field '%s' must be a string", key);
 		return RM_ERR_INVAL;
 	}
 	const char *s = json_string_value(v);
 	size_t l = json_string_length(v);
 	if (strlen(s) != l) {
-		seterr(err, errlen, "field '%s' must not contain NUL", key);
+		rmj_seterr(err, errlen, "field '%s' must not contain NUL", key);
 		return RM_ERR_INVAL;
 	}
 	if (maxlen && l > maxlen) {
-		seterr(err, errlen, "field '%s' is longer than %zu bytes", key, maxlen);
+		rmj_seterr(err, errlen, "field '%s' is longer than %zu bytes", key, maxlen);
 		return RM_ERR_INVAL;
 	}
 	*out = s;
@@ -147,12 +145,12 @@ int rmj_get_int(const json_t *obj, const char *key, int required, long long min,
 	if (!lookup(obj, key, required, &v, &rc, err, errlen))
 		return rc;
 	if (!json_is_integer(v)) {
-		seterr(err, errlen, "field '%s' must be an integer", key);
+		rmj_seterr(err, errlen, "field '%s' must be an integer", key);
 		return RM_ERR_INVAL;
 	}
 	long long x = (long long)json_integer_value(v);
 	if (x < min || x > max) {
-		seterr(err, errlen, "field '%s' must be between %lld and %lld", key, min, max);
+		rmj_seterr(err, errlen, "field '%s' must be between %lld and %lld", key, min, max);
 		return RM_ERR_INVAL;
 	}
 	*out = x;
@@ -167,7 +165,7 @@ int rmj_get_bool(const json_t *obj, const char *key, int required, int *out, cha
 	if (!lookup(obj, key, required, &v, &rc, err, errlen))
 		return rc;
 	if (!json_is_boolean(v)) {
-		seterr(err, errlen, "field '%s' must be a boolean", key);
+		rmj_seterr(err, errlen, "field '%s' must be a boolean", key);
 		return RM_ERR_INVAL;
 	}
 	*out = json_is_true(v);
@@ -182,7 +180,7 @@ int rmj_get_real(const json_t *obj, const char *key, int required, double *out, 
 	if (!lookup(obj, key, required, &v, &rc, err, errlen))
 		return rc;
 	if (!json_is_number(v)) {
-		seterr(err, errlen, "field '%s' must be a number", key);
+		rmj_seterr(err, errlen, "field '%s' must be a number", key);
 		return RM_ERR_INVAL;
 	}
 	*out = json_number_value(v);
@@ -197,11 +195,11 @@ int rmj_get_str_array(const json_t *obj, const char *key, int required, size_t m
 	if (!lookup(obj, key, required, &v, &rc, err, errlen))
 		return rc;
 	if (!json_is_array(v)) {
-		seterr(err, errlen, "field '%s' must be an array of strings", key);
+		rmj_seterr(err, errlen, "field '%s' must be an array of strings", key);
 		return RM_ERR_INVAL;
 	}
 	if (max_items && json_array_size(v) > max_items) {
-		seterr(err, errlen, "field '%s' has more than %zu items", key, max_items);
+		rmj_seterr(err, errlen, "field '%s' has more than %zu items", key, max_items);
 		return RM_ERR_INVAL;
 	}
 	size_t i;
@@ -210,11 +208,11 @@ int rmj_get_str_array(const json_t *obj, const char *key, int required, size_t m
 	{
 		if (!json_is_string(it) || json_string_length(it) == 0 ||
 		    strlen(json_string_value(it)) != json_string_length(it)) {
-			seterr(err, errlen, "field '%s' must be an array of non-empty strings", key);
+			rmj_seterr(err, errlen, "field '%s' must be an array of non-empty strings", key);
 			return RM_ERR_INVAL;
 		}
 		if (maxlen && json_string_length(it) > maxlen) {
-			seterr(err, errlen, "field '%s' has an item longer than %zu bytes", key,
+			rmj_seterr(err, errlen, "field '%s' has an item longer than %zu bytes", key,
 			       maxlen);
 			return RM_ERR_INVAL;
 		}

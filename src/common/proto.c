@@ -2,7 +2,6 @@
  * envelope codec that validates frames against it (docs/internals/protocol.md). */
 #include "common/proto.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,18 +234,6 @@ enum rm_msg_type proto_type_from_name(const char *name)
 }
 
 /* ------------------------------------------------------------------ validation */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *type_word(enum rm_field_type t)
 {
 	switch (t) {
@@ -281,7 +268,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		if (!json_is_string(v))
 			break;
 		if (!str_ok(v, max)) {
-			seterr(err, errlen, "field '%s' must be a string of at most %zu bytes "
+			rmj_seterr(err, errlen, "field '%s' must be a string of at most %zu bytes "
 			       "without NUL", path, max);
 			return RM_ERR_PROTO;
 		}
@@ -299,7 +286,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 					break;
 				off += (size_t)n;
 			}
-			seterr(err, errlen, "field '%s' must be one of %s", path, allowed);
+			rmj_seterr(err, errlen, "field '%s' must be one of %s", path, allowed);
 			return RM_ERR_PROTO;
 		}
 		return RM_OK;
@@ -309,7 +296,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		if (!json_is_string(v))
 			break;
 		if (!str_ok(v, TIME_STR_MAX) || rm_time_parse(json_string_value(v), &ms)) {
-			seterr(err, errlen, "field '%s' must be an RFC 3339 time", path);
+			rmj_seterr(err, errlen, "field '%s' must be an RFC 3339 time", path);
 			return RM_ERR_PROTO;
 		}
 		return RM_OK;
@@ -337,7 +324,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		if (!json_is_array(v))
 			break;
 		if (json_array_size(v) > max) {
-			seterr(err, errlen, "field '%s' has more than %zu items", path, max);
+			rmj_seterr(err, errlen, "field '%s' has more than %zu items", path, max);
 			return RM_ERR_PROTO;
 		}
 		size_t i;
@@ -346,7 +333,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		{
 			if (!json_is_string(it) || json_string_length(it) == 0 ||
 			    !str_ok(it, DEF_STR_MAX)) {
-				seterr(err, errlen, "field '%s[%zu]' must be a non-empty string of at "
+				rmj_seterr(err, errlen, "field '%s[%zu]' must be a non-empty string of at "
 				       "most %d bytes", path, i, DEF_STR_MAX);
 				return RM_ERR_PROTO;
 			}
@@ -358,7 +345,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		if (!json_is_array(v))
 			break;
 		if (json_array_size(v) > max) {
-			seterr(err, errlen, "field '%s' has more than %zu items", path, max);
+			rmj_seterr(err, errlen, "field '%s' has more than %zu items", path, max);
 			return RM_ERR_PROTO;
 		}
 		if (!f->items)
@@ -371,7 +358,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
 				sub[sizeof(sub) - 1] = 0; /* names come from the table: never long */
 			if (!json_is_object(it)) {
-				seterr(err, errlen, "field '%s' must be an object", sub);
+				rmj_seterr(err, errlen, "field '%s' must be an object", sub);
 				return RM_ERR_PROTO;
 			}
 			int rc = validate_fields(f->items, it, sub, err, errlen);
@@ -381,7 +368,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		return RM_OK;
 	}
 	}
-	seterr(err, errlen, "field '%s' must be %s", path, type_word(f->type));
+	rmj_seterr(err, errlen, "field '%s' must be %s", path, type_word(f->type));
 	return RM_ERR_PROTO;
 }
 
@@ -396,7 +383,7 @@ static int validate_fields(const struct rm_field *fields, const json_t *obj,
 		const json_t *v = json_object_get(obj, f->name);
 		if (!v || json_is_null(v)) {
 			if (f->required) {
-				seterr(err, errlen, "field '%s' is required", path);
+				rmj_seterr(err, errlen, "field '%s' is required", path);
 				return RM_ERR_PROTO;
 			}
 			continue;
@@ -413,11 +400,11 @@ int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err,
 {
 	const struct rm_msg_desc *d = proto_msg_desc(t);
 	if (!d) {
-		seterr(err, errlen, "unknown message type");
+		rmj_seterr(err, errlen, "unknown message type");
 		return RM_ERR_PROTO;
 	}
 	if (!json_is_object(payload)) {
-		seterr(err, errlen, "field 'payload' must be an object");
+		rmj_seterr(err, errlen, "field 'payload' must be an object");
 		return RM_ERR_PROTO;
 	}
 	return validate_fields(d->fields, payload, NULL, err, errlen);
@@ -450,22 +437,22 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 	if (err && errlen)
 		err[0] = 0;
 	if (!buf) {
-		seterr(err, errlen, "empty frame");
+		rmj_seterr(err, errlen, "empty frame");
 		return RM_ERR_PROTO;
 	}
 	if (len > RM_PROTO_MAX_FRAME) {
-		seterr(err, errlen, "frame of %zu bytes exceeds %d", len, RM_PROTO_MAX_FRAME);
+		rmj_seterr(err, errlen, "frame of %zu bytes exceeds %d", len, RM_PROTO_MAX_FRAME);
 		return RM_ERR_TOOBIG;
 	}
 	char jerr[160];
 	rc = rmj_parse(buf, len, RM_PROTO_MAX_FRAME, &root, jerr, sizeof(jerr));
 	if (rc) {
-		seterr(err, errlen, "%s", jerr);
+		rmj_seterr(err, errlen, "%s", jerr);
 		rc = rc == RM_ERR_TOOBIG ? RM_ERR_TOOBIG : RM_ERR_PROTO;
 		goto fail;
 	}
 	if (!json_is_object(root)) {
-		seterr(err, errlen, "envelope must be a JSON object");
+		rmj_seterr(err, errlen, "envelope must be a JSON object");
 		rc = RM_ERR_PROTO;
 		goto fail;
 	}
@@ -473,7 +460,7 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 	/* id first, so that later errors can reference it */
 	json_t *jid = json_object_get(root, "id");
 	if (!json_is_string(jid) || !id_valid(json_string_value(jid), json_string_length(jid))) {
-		seterr(err, errlen, "field 'id' must be 1..%d chars of [0-9A-Za-z_-]",
+		rmj_seterr(err, errlen, "field 'id' must be 1..%d chars of [0-9A-Za-z_-]",
 		       RM_PROTO_ID_MAX);
 		rc = RM_ERR_PROTO;
 		goto fail;
@@ -483,7 +470,7 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 	json_t *jtype = json_object_get(root, "type");
 	if (!json_is_string(jtype) || json_string_length(jtype) < 1 ||
 	    !str_ok(jtype, TYPE_MAX)) {
-		seterr(err, errlen, "field 'type' must be a non-empty string of at most %d bytes",
+		rmj_seterr(err, errlen, "field 'type' must be a non-empty string of at most %d bytes",
 		       TYPE_MAX);
 		rc = RM_ERR_PROTO;
 		goto fail;
@@ -494,7 +481,7 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 	int64_t ts_ms = 0;
 	if (!json_is_string(jts) || !str_ok(jts, TIME_STR_MAX) ||
 	    rm_time_parse(json_string_value(jts), &ts_ms)) {
-		seterr(err, errlen, "field 'ts' must be an RFC 3339 time");
+		rmj_seterr(err, errlen, "field 'ts' must be an RFC 3339 time");
 		rc = RM_ERR_PROTO;
 		goto fail;
 	}
@@ -502,7 +489,7 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 
 	json_t *payload = json_object_get(root, "payload");
 	if (!json_is_object(payload)) {
-		seterr(err, errlen, "field 'payload' must be an object");
+		rmj_seterr(err, errlen, "field 'payload' must be an object");
 		rc = RM_ERR_PROTO;
 		goto fail;
 	}
@@ -511,13 +498,13 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 	out->root = root;
 	out->payload = payload;
 	if (out->type == RM_MSG_UNKNOWN) {
-		seterr(err, errlen, "unknown message type '%s'", out->type_name);
+		rmj_seterr(err, errlen, "unknown message type '%s'", out->type_name);
 		return RM_ERR_UNKNOWN;
 	}
 	char perr[256];
 	rc = proto_validate_payload(out->type, payload, perr, sizeof(perr));
 	if (rc) {
-		seterr(err, errlen, "%s: %s", out->type_name, perr);
+		rmj_seterr(err, errlen, "%s: %s", out->type_name, perr);
 		out->root = NULL;
 		out->payload = NULL;
 		goto fail;

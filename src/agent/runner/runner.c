@@ -794,6 +794,14 @@ static void kick_cb(uv_timer_t *t)
 
 /* ------------------------------------------------------------------ public API */
 
+/* mkdir 0700 that accepts an existing path; logs msg and returns -1 on failure. */
+static int make_dir(const char *path, const char *msg)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+	RM_ERROR(msg, "path", path, "error", strerror(errno));
+	return -1;
+}
+
 int runner_new(const struct runner_opts *opts, struct runner **out)
 {
 	if (!opts || !opts->loop || !opts->state_dir || !*opts->state_dir || !opts->emit)
@@ -807,17 +815,8 @@ int runner_new(const struct runner_opts *opts, struct runner **out)
 	r->emit = opts->emit;
 	r->ud = opts->ud;
 	r->grace_ms = opts->cancel_grace_ms > 0 ? opts->cancel_grace_ms : 5000;
-	if (mkdir(r->state_dir, 0700) != 0 && errno != EEXIST) {
-		RM_ERROR("cannot create state dir", "path", r->state_dir, "error", strerror(errno));
-		free(r->restic_path);
-		free(r->state_dir);
-		free(r->jobs_dir);
-		free(r->hostname);
-		free(r);
-		return RM_ERR_IO;
-	}
-	if (mkdir(r->jobs_dir, 0700) != 0 && errno != EEXIST) {
-		RM_ERROR("cannot create jobs dir", "path", r->jobs_dir, "error", strerror(errno));
+	if (make_dir(r->state_dir, "cannot create state dir") ||
+	    make_dir(r->jobs_dir, "cannot create jobs dir")) {
 		free(r->restic_path);
 		free(r->state_dir);
 		free(r->jobs_dir);

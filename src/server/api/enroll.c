@@ -166,6 +166,16 @@ out:
 	json_decref(empty_paths);
 }
 
+/* Hashes the raw token into hash and reads its row into e (zeroed first, so
+ * store_enroll_cleanup is safe whatever the result). Returns store_enroll_get's rc. */
+static int enroll_lookup(struct app *app, const char *token, char hash[65],
+                         struct store_enroll *e)
+{
+	rm_sha256_hex(token, strlen(token), hash);
+	memset(e, 0, sizeof *e);
+	return store_enroll_get(app->store, hash, e);
+}
+
 void api_enroll_token_get(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
@@ -175,10 +185,8 @@ void api_enroll_token_get(struct http_req *r, void *appv)
 		return;
 	}
 	char hash[65];
-	rm_sha256_hex(token, strlen(token), hash);
 	struct store_enroll e;
-	memset(&e, 0, sizeof e);
-	int rc = store_enroll_get(app->store, hash, &e);
+	int rc = enroll_lookup(app, token, hash, &e);
 	if (rc == RM_ERR_NOTFOUND) {
 		http_respond_error(r, 404, "not_found", "unknown enrollment token");
 		return;
@@ -244,10 +252,8 @@ void api_agent_enroll(struct http_req *r, void *appv)
 		return;
 	}
 	char hash[65];
-	rm_sha256_hex(token, strlen(token), hash);
 	struct store_enroll e;
-	memset(&e, 0, sizeof e);
-	int rc = store_enroll_get(app->store, hash, &e);
+	int rc = enroll_lookup(app, token, hash, &e);
 	if (rc == RM_ERR_NOTFOUND) {
 		RM_WARN("agent enroll with an unknown token", "ip", http_req_remote_ip(r));
 		http_respond_error(r, 401, "bad_token", "missing or invalid enrollment token");

@@ -81,6 +81,14 @@ int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 	return rc;
 }
 
+int store_step_row(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW) return RM_OK;
+	if (src == SQLITE_DONE) return RM_ERR_NOTFOUND;
+	return store_map_rc(s, src, what);
+}
+
 void store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -333,14 +341,8 @@ int store_setting_get(struct store *s, const char *key, char **out)
 	sqlite3_stmt *st = store_stmt(s, SQL_SETTING_GET);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, key);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW)
-		*out = rm_xstrdup(store_col_text(st, 0));
-	else if (src == SQLITE_DONE)
-		rc = RM_ERR_NOTFOUND;
-	else
-		rc = store_map_rc(s, src, "setting get");
+	int rc = store_step_row(s, st, "setting get");
+	if (!rc) *out = rm_xstrdup(store_col_text(st, 0));
 	store_stmt_done(st);
 	return rc;
 }
@@ -412,9 +414,8 @@ static int user_row(struct store *s, enum store_sql id, const char *key,
 	sqlite3_stmt *st = store_stmt(s, id);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, key);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW) {
+	int rc = store_step_row(s, st, "user get");
+	if (!rc) {
 		struct store_user u;
 		memset(&u, 0, sizeof(u));
 		rm_strlcpy(u.id, store_col_text(st, 0), sizeof(u.id));
@@ -423,10 +424,6 @@ static int user_row(struct store *s, enum store_sql id, const char *key,
 		rm_strlcpy(u.pw_hash, store_col_text(st, 3), sizeof(u.pw_hash));
 		u.disabled = sqlite3_column_int(st, 4) != 0;
 		*out = u;
-	} else if (src == SQLITE_DONE) {
-		rc = RM_ERR_NOTFOUND;
-	} else {
-		rc = store_map_rc(s, src, "user get");
 	}
 	store_stmt_done(st);
 	return rc;
@@ -468,9 +465,8 @@ int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	sqlite3_bind_int64(st, 2, now_ms);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW) {
+	int rc = store_step_row(s, st, "session get");
+	if (!rc) {
 		struct store_session se;
 		memset(&se, 0, sizeof(se));
 		rm_strlcpy(se.user_id, store_col_text(st, 0), sizeof(se.user_id));
@@ -479,10 +475,6 @@ int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
 		rm_strlcpy(se.csrf_token, store_col_text(st, 3), sizeof(se.csrf_token));
 		se.expires_ms = sqlite3_column_int64(st, 4);
 		*out = se;
-	} else if (src == SQLITE_DONE) {
-		rc = RM_ERR_NOTFOUND;
-	} else {
-		rc = store_map_rc(s, src, "session get");
 	}
 	store_stmt_done(st);
 	return rc;
@@ -590,9 +582,8 @@ int store_enroll_get(struct store *s, const char *token_hash, struct store_enrol
 	sqlite3_stmt *st = store_stmt(s, SQL_ENROLL_GET);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW) {
+	int rc = store_step_row(s, st, "enroll get");
+	if (!rc) {
 		struct store_enroll e;
 		memset(&e, 0, sizeof(e));
 		rm_strlcpy(e.token_hash, store_col_text(st, 0), sizeof(e.token_hash));
@@ -604,10 +595,6 @@ int store_enroll_get(struct store *s, const char *token_hash, struct store_enrol
 		e.used_ms = sqlite3_column_int64(st, 6); /* NULL reads as 0 = unused */
 		rm_strlcpy(e.host_id, store_col_text(st, 7), sizeof(e.host_id));
 		*out = e;
-	} else if (src == SQLITE_DONE) {
-		rc = RM_ERR_NOTFOUND;
-	} else {
-		rc = store_map_rc(s, src, "enroll get");
 	}
 	store_stmt_done(st);
 	return rc;
@@ -629,17 +616,9 @@ int store_enroll_consume(struct store *s, const char *token_hash, const char *ho
 	st = store_stmt(s, SQL_ENROLL_STATE);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-			rc = RM_ERR_CONFLICT;
-		else
-			rc = RM_ERR_EXPIRED;
-	} else if (src == SQLITE_DONE) {
-		rc = RM_ERR_NOTFOUND;
-	} else {
-		rc = store_map_rc(s, src, "enroll state");
-	}
+	rc = store_step_row(s, st, "enroll state");
+	if (!rc)
+		rc = sqlite3_column_type(st, 0) != SQLITE_NULL ? RM_ERR_CONFLICT : RM_ERR_EXPIRED;
 	store_stmt_done(st);
 	return rc;
 }

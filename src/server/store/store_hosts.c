@@ -35,15 +35,8 @@ static int lookup_text(struct store *s, enum store_sql id, const char *key, char
 	sqlite3_stmt *st = store_stmt(s, id);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, key);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW) {
-		if (out) rm_strlcpy(out, store_col_text(st, 0), outsz);
-	} else if (src == SQLITE_DONE) {
-		rc = RM_ERR_NOTFOUND;
-	} else {
-		rc = store_map_rc(s, src, what);
-	}
+	int rc = store_step_row(s, st, what);
+	if (!rc && out) rm_strlcpy(out, store_col_text(st, 0), outsz);
 	store_stmt_done(st);
 	return rc;
 }
@@ -282,14 +275,8 @@ int store_cred_get(struct store *s, const char *host_id, const char *slot, char 
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, slot);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW)
-		*ct_out = rm_xstrdup(store_col_text(st, 0));
-	else if (src == SQLITE_DONE)
-		rc = RM_ERR_NOTFOUND;
-	else
-		rc = store_map_rc(s, src, "credential get");
+	int rc = store_step_row(s, st, "credential get");
+	if (!rc) *ct_out = rm_xstrdup(store_col_text(st, 0));
 	store_stmt_done(st);
 	return rc;
 }

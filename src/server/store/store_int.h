@@ -162,6 +162,10 @@ void store_stmt_done(sqlite3_stmt *st);
 int store_map_rc(struct store *s, int rc, const char *what);
 /* Steps a write statement once, then store_stmt_done. */
 int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what);
+/* Steps a single-row read once: RM_OK with st positioned on the row, RM_ERR_NOTFOUND
+ * when there is none, else the mapped error (logged with `what`). The caller reads the
+ * columns on RM_OK and calls store_stmt_done in every case. */
+int store_step_row(struct store *s, sqlite3_stmt *st, const char *what);
 
 /* Atomic section for store-internal multi-row writes: BEGIN IMMEDIATE when no
  * transaction is open, else a SAVEPOINT, so a failure inside a caller's batch rolls back

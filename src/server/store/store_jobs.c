@@ -56,14 +56,8 @@ static int job_status(struct store *s, const char *job_id, char out[16])
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_STATUS);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, job_id);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW)
-		rm_strlcpy(out, store_col_text(st, 0), 16);
-	else if (src == SQLITE_DONE)
-		rc = RM_ERR_NOTFOUND;
-	else
-		rc = store_map_rc(s, src, "job status");
+	int rc = store_step_row(s, st, "job status");
+	if (!rc) rm_strlcpy(out, store_col_text(st, 0), 16);
 	store_stmt_done(st);
 	return rc;
 }
@@ -181,14 +175,8 @@ int store_job_host(struct store *s, const char *job_id, char host_id_out[27])
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_HOST);
 	if (!st) return RM_ERR_DB;
 	store_bind_text(st, 1, job_id);
-	int src = sqlite3_step(st);
-	int rc = RM_OK;
-	if (src == SQLITE_ROW)
-		rm_strlcpy(host_id_out, store_col_text(st, 0), 27);
-	else if (src == SQLITE_DONE)
-		rc = RM_ERR_NOTFOUND;
-	else
-		rc = store_map_rc(s, src, "job host");
+	int rc = store_step_row(s, st, "job host");
+	if (!rc) rm_strlcpy(host_id_out, store_col_text(st, 0), 27);
 	store_stmt_done(st);
 	return rc;
 }
