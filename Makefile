@@ -140,11 +140,13 @@ $(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
 	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
+# server parsers that fuzz targets reach without the HTTP/DB layers
+FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c
 fuzz:
 	@mkdir -p $(B)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang -std=c17 $(DEFS) -D_GNU_SOURCE -Isrc $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $(B)/fuzz/$$n $$f \
-	    $(COMMON_SRC) $(filter-out src/agent/main.c,$(AGENT_SRC)) $(PKG_LIBS) -lm; done
+	    $(COMMON_SRC) $(filter-out src/agent/main.c,$(AGENT_SRC)) $(FUZZ_SERVER_SRC) $(PKG_LIBS) -lm; done
 	@echo "run e.g.: $(B)/fuzz/fuzz_envelope -max_total_time=60 tests/fuzz/corpus/envelope"
 
 # bounded coverage-guided run of every target (new inputs go to a temp dir, not the repo)
