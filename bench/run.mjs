@@ -278,7 +278,7 @@ function makeDataset(dir, totalMiB) {
 }
 
 async function benchOverhead() {
-  const mib = SMALL ? 64 : 512;
+  const mib = SMALL ? 64 : 2048;
   console.error(`overhead: ${mib} MiB dataset, bare restic vs agent, median of 3, alternating`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-bench-ovh-'));
   const data = path.join(os.tmpdir(), `rm-bench-dataset-${mib}`);
@@ -300,6 +300,8 @@ async function benchOverhead() {
     const t = process.hrtime.bigint();
     execFileSync(restic, ['-r', repoB, 'backup', '--json', '--host', 'bench', data], { env, stdio: 'ignore', maxBuffer: 1 << 30 });
     bare.push(Number(process.hrtime.bigint() - t) / 1e6);
+    // repositories of earlier runs left on disk (GiBs each) slow later runs: drop them
+    fs.rmSync(repoB, { recursive: true, force: true });
   };
   const runAgent = async (run) => {
     // agent (fresh repo, fresh host)
@@ -342,6 +344,7 @@ async function benchOverhead() {
     const f = ev(/^\$ .*restic.* snapshots/);
     if (!b || !f) throw new Error('agent job log lacks the backup/snapshots command lines');
     agent.push(Date.parse(f.ts) - Date.parse(b.ts));
+    fs.rmSync(repoA, { recursive: true, force: true });
     (agent.jobWall ||= []).push(Math.round(wall));
     ag.kill('SIGTERM');
     await new Promise((res) => ag.on('exit', res));
