@@ -231,7 +231,7 @@ int rm_hex_decode(const char *hex, uint8_t *out, size_t outlen)
 	return RM_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int rm_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len) {
@@ -282,7 +282,7 @@ int rm_keyfile_create(const char *path, uint8_t key[RM_KEY_BYTES])
 	rm_hex_encode(k, sizeof(k), hex);
 	hex[2 * RM_KEY_BYTES] = '\n';
 	hex[2 * RM_KEY_BYTES + 1] = 0;
-	int rc = write_all(fd, hex, 2 * RM_KEY_BYTES + 1);
+	int rc = rm_write_all(fd, hex, 2 * RM_KEY_BYTES + 1);
 	if (!rc && fsync(fd) != 0)
 		rc = RM_ERR_IO;
 	if (close(fd) != 0 && !rc)
@@ -331,7 +331,7 @@ int rm_write_file_atomic(const char *path, const void *data, size_t len, int mod
 	}
 	if (fchmod(fd, (mode_t)mode) != 0)
 		goto fail;
-	if (write_all(fd, data, len))
+	if (rm_write_all(fd, data, len))
 		goto fail;
 	if (fsync(fd) != 0)
 		goto fail;

@@ -50,6 +50,8 @@ int rm_keyfile_create(const char *path, uint8_t key[RM_KEY_BYTES]);
 void rm_hex_encode(const uint8_t *in, size_t n, char *out /* 2n+1 */);
 int rm_hex_decode(const char *hex, uint8_t *out, size_t outlen);
 
+/* Writes all len bytes to fd (retries short writes and EINTR). RM_OK or RM_ERR_IO. */
+int rm_write_all(int fd, const void *data, size_t len);
 /* Atomic file write: tmp in the same dir + fsync + rename + fsync(dir), given mode. */
 int rm_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 /* Reads a whole file (at most max bytes, else RM_ERR_TOOBIG), NUL-terminated, malloc'd. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/crypto.h"
 #include "common/err.h"
 #include "common/rmtime.h"
 
@@ -228,13 +229,7 @@ void rm_logv(enum rm_log_level lvl, const char *msg, va_list ap)
 			append_clean(&b, v);
 	}
 	rm_buf_append(&b, "\n", 1);
-	size_t off = 0;
-	while (off < b.len) {
-		ssize_t n = write(STDERR_FILENO, b.data + off, b.len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	(void)rm_write_all(STDERR_FILENO, b.data, b.len); /* best effort */
 	rm_buf_cleanup(&b);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -110,22 +111,6 @@ static struct ob_seg *seg_find(struct outbox *ob, uint32_t num)
 		if (ob->segs[i].num == num)
 			return &ob->segs[i];
 	return NULL;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return RM_ERR_IO;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return RM_OK;
 }
 
 static int read_at(int fd, void *p, size_t n, uint64_t off)
@@ -339,7 +324,7 @@ static int seg_compact(struct outbox *ob, size_t idx)
 		if (read_at(s->fd, buf, HDR + en->len, en->off))
 			goto out;
 		buf[8] = 0;
-		if (write_all(fd, buf, HDR + en->len))
+		if (rm_write_all(fd, buf, HDR + en->len))
 			goto out;
 		off += HDR + en->len;
 	}
