@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, Api, wsConnect, waitFor } from './lib.mjs';
+import { startServer, Api, wsConnect, waitFor, cleanup } from '../tests/e2e/lib/harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = process.env.RM_BENCH_BIN || path.join(root, 'build');
@@ -67,7 +67,7 @@ async function enrollHosts(api, n, opts = {}) {
       const i = next++;
       const t = await api.post('/api/enrollment-tokens', { hostname: `bench-${i}`, tags: ['bench'], repo_url: opts.repo || `/tmp/rm-bench-none/${i}`, repo_password: 'bench-password-1234', initial_paths: ['/tmp'] });
       if (t.status !== 201) throw new Error(`enrollment token: ${t.status} ${JSON.stringify(t.body)}`);
-      const e = await api.post('/api/agents/enroll', { token: t.body.token, hostname: `bench-${i}`, os: 'linux', arch: 'amd64', agent_version: 'agentsim', restic_version: '0.14.0' }, { noAuth: true });
+      const e = await api.post('/api/agents/enroll', { token: t.body.token, hostname: `bench-${i}`, os: 'linux', arch: 'amd64', agent_version: 'agentsim', restic_version: '0.14.0' }, { cookies: false, csrf: false });
       if (e.status !== 201) throw new Error(`enroll: ${e.status} ${JSON.stringify(e.body)}`);
       creds[i] = `${e.body.host_id} ${e.body.bearer}`;
     }
@@ -165,10 +165,8 @@ async function benchLogsAndDispatch() {
       for (const id of hostIds.slice(0, M)) {
         const r = await api.post(`/api/hosts/${id}/jobs`, { kind: 'backup', paths: ['/tmp'] });
         if (r.status !== 202) throw new Error(`dispatch ${r.status} ${JSON.stringify(r.body)}`);
-        const ws = await wsConnect(`${srv.url.replace('http', 'ws')}/api/jobs/${r.body.job_id}/stream`, 'rm-stream.v1', api.cookieHeader());
-        subs.push(new Promise((resolve) => {
-          ws.onMessage((txt) => {
-            const m = JSON.parse(txt);
+        subs.push(new Promise((resolve, reject) => {
+          const onMessage = (m) => {
             if (m.type === 'log') {
               const now = Date.now() * 1000;
               for (const l of m.lines) {
@@ -180,8 +178,10 @@ async function benchLogsAndDispatch() {
               lastT = Date.now();
             }
             if (m.type === 'end') resolve();
-          });
-          ws.onClose(resolve);
+          };
+          wsConnect(`${srv.url.replace('http', 'ws')}/api/jobs/${r.body.job_id}/stream`,
+            { protocol: 'rm-stream.v1', headers: { cookie: api.cookieHeader() }, onMessage })
+            .then((ws) => ws.closed.then(resolve), reject);
         }));
       }
       await Promise.race([Promise.all(subs), new Promise((r) => setTimeout(r, 240000))]);
@@ -371,6 +371,7 @@ try {
   if (ONLY.includes('api')) await benchApi();
   if (ONLY.includes('overhead')) await benchOverhead();
 } finally {
+  await cleanup();
   console.log(`\nrestic-manager bench — ${commit} — ${date} — ${machine.cpus} cores ${machine.cpu_model}`);
   console.log('| benchmark | value | unit | target | met |');
   console.log('| --- | --- | --- | --- | --- |');

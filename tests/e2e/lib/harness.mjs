@@ -557,7 +557,9 @@ export async function startSshd() {
 // ------------------------------------------------------------------ WebSocket client
 // Minimal RFC 6455 client over net.Socket (Node 20 has no WebSocket that can send Cookie /
 // Authorization headers). Resolves after the 101; rejects with err.status/err.body otherwise.
-export function wsConnect(url, { protocol, headers = {}, timeout = 10000 } = {}) {
+// onMessage: called with each parsed message instead of keeping it in ws.messages (for
+// long streams, e.g. the benchmarks).
+export function wsConnect(url, { protocol, headers = {}, timeout = 10000, onMessage } = {}) {
   return new Promise((resolve, reject) => {
     const u = new URL(url.replace(/^ws/, 'http'));
     const sock = net.connect(Number(u.port), u.hostname);
@@ -609,9 +611,9 @@ export function wsConnect(url, { protocol, headers = {}, timeout = 10000 } = {})
         const effOp = op === 0 ? fragOp : op;
         if (effOp === 1 || effOp === 2) {
           const s = payload.toString('utf8');
-          ws.raw.push(s);
           let m; try { m = JSON.parse(s); } catch { m = s; }
-          ws.messages.push(m);
+          if (onMessage) onMessage(m);
+          else { ws.raw.push(s); ws.messages.push(m); }
         } else if (op === 8) {
           ws.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
           ws.closeReason = payload.length > 2 ? payload.subarray(2).toString('utf8') : '';
