@@ -235,8 +235,9 @@ async function benchApi() {
   await enrollHosts(api, 1000);
   const wrk = execFileSync('wrk', ['-t2', '-c8', '-d10s', '--latency', '-H', `Cookie: ${api.cookieHeader()}`, `${srv.url}/api/hosts`]).toString();
   const ms = (s) => { const m = /([\d.]+)(us|ms|s)/.exec(s); return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN; };
-  const p50 = ms(/50%\s+(\S+)/.exec(wrk)[1]);
-  const p99 = ms(/99%\s+(\S+)/.exec(wrk)[1]);
+  // anchored to the latency-distribution lines: the "+/- Stdev" column also ends in "NN.50%"
+  const p50 = ms(/^\s+50%\s+(\S+)/m.exec(wrk)[1]);
+  const p99 = ms(/^\s+99%\s+(\S+)/m.exec(wrk)[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk)[1]);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(wrk);
   record('api_hosts_1000_p50', p50, 'ms', 'n/a', null);
