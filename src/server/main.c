@@ -29,10 +29,7 @@
 static struct app g_app;
 
 /* Every agent holds a socket: raise the soft RLIMIT_NOFILE to the hard limit, capped at
- * 65536 (10,000 agents + browsers fit; Debian's lws scans its whole fd table on every
- * accept/close, so a table sized for 1M fds makes reconnect storms expensive).
- * Must run before http_server_start: lws sizes its fd table from the limit at context
- * creation. */
+ * 65536 (10,000 agents + browsers fit; the HTTP layer caps connections at 60,000). */
 static void raise_nofile_limit(void)
 {
 	struct rlimit rl;
@@ -281,6 +278,7 @@ out:
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);
 	api_cache_free(app);
+	api_agent_binary_cleanup();
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);

@@ -546,7 +546,7 @@ TEST(static_assets)
 	EQ_STR(R->body, (const char *)idx_html);
 	OK(has_hdr("content-type: text/html; charset=utf-8"));
 	OK(has_hdr("cache-control: no-cache"));
-	OK(has_hdr("content-security-policy: default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'"));
+	OK(has_hdr("content-security-policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"));
 	OK(has_hdr("vary: accept-encoding"));
 	OK(!has_hdr("content-encoding"));
 	/* SPA fallback for extension-less unknown paths */

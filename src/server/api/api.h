@@ -78,5 +78,7 @@ void api_audit_list(struct http_req *r, void *app);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);
+/* Unmaps the cached agent binaries (at exit, after the loop ended). */
+void api_agent_binary_cleanup(void);
 
 #endif

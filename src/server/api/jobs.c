@@ -17,8 +17,7 @@
 
 #define MAX_PATHS 100
 #define MAX_PATH_LEN 4096
-#define LOG_PAGE 5000
-#define LOG_DOWNLOAD_MAX (256u * 1024 * 1024)
+#define LOG_PAGE 500 /* lines per pull (~2-3 ms of work): one page per stream per loop turn */
 
 const char *api_paths_problem(const json_t *paths, int allow_empty)
 {
@@ -238,56 +237,72 @@ void api_job_logs(struct http_req *r, void *appv)
 	http_respond_json(r, 200, json_pack("{s:o}", "lines", lines));
 }
 
-/* Pages through the whole log; ndjson=1: one JSON object per line, else "ts [stream] payload". */
+/* Log downloads stream page by page as the client reads (never the whole log in memory,
+ * never more than one page of work per loop turn): LOG_PAGE lines per pull. */
+struct log_dl {
+	struct app *app;
+	char job_id[64];
+	long long after;
+	int ndjson;
+	struct rm_buf *out; /* during a pull */
+};
+
+/* One row as a line: "ts [stream] payload" or the ndjson object (same shape as the API). */
+static void log_row_cb(void *ud, const struct store_log_row *row)
+{
+	struct log_dl *d = ud;
+	char ts[RM_TIME_STRLEN];
+	rm_time_fmt(row->ts_ms, ts);
+	d->after = row->seq;
+	if (d->ndjson) {
+		json_t *o = json_pack("{s:I,s:s,s:s,s:s%}", "seq", (json_int_t)row->seq, "ts", ts,
+		                      "stream", row->stream, "payload", row->payload, row->payload_len);
+		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s) {
+			rm_buf_append_str(d->out, s);
+			rm_buf_append(d->out, "\n", 1);
+		}
+		free(s);
+		json_decref(o);
+	} else {
+		rm_buf_appendf(d->out, "%s [%s] ", ts, row->stream);
+		rm_buf_append(d->out, row->payload, row->payload_len);
+		rm_buf_append(d->out, "\n", 1);
+	}
+}
+
+static void log_pull(struct http_req *r, void *ctxv)
+{
+	struct log_dl *d = ctxv;
+	struct rm_buf b;
+	rm_buf_init(&b, 0);
+	d->out = &b;
+	int n = store_log_each(d->app->store, d->job_id, d->after, LOG_PAGE, log_row_cb, d);
+	d->out = NULL;
+	if (n < 0) RM_WARN("log download: store error, response truncated", "job_id", d->job_id);
+	if (b.len) {
+		size_t len = b.len;
+		http_stream_write_take(r, rm_buf_take(&b), len);
+	}
+	rm_buf_cleanup(&b);
+	if (n < LOG_PAGE) http_stream_end(r);
+}
+
 static void log_download(struct http_req *r, struct app *app, int ndjson)
 {
 	const char *job_id = http_req_param(r, "id");
 	if (job_missing(r, app, job_id)) return;
-	struct rm_buf b;
-	rm_buf_init(&b, LOG_DOWNLOAD_MAX);
-	long long after = 0;
-	int full = 0;
-	for (;;) {
-		json_t *lines = store_log_list(app->store, job_id, after, LOG_PAGE);
-		if (!lines) {
-			rm_buf_cleanup(&b);
-			api_respond_store_error(r, "log list", RM_ERR_DB);
-			return;
-		}
-		size_t n = json_array_size(lines), i;
-		json_t *l;
-		json_array_foreach(lines, i, l) {
-			after = rmj_int(l, "seq", after);
-			int rc;
-			if (ndjson) {
-				char *s = rmj_dumps(l);
-				rc = rm_buf_append_str(&b, s);
-				if (!rc) rc = rm_buf_append(&b, "\n", 1);
-				free(s);
-			} else {
-				const char *ts = rmj_str(l, "ts"), *st = rmj_str(l, "stream"),
-					   *pl = rmj_str(l, "payload");
-				rc = rm_buf_appendf(&b, "%s [%s] %s\n", ts ? ts : "", st ? st : "",
-				                    pl ? pl : "");
-			}
-			if (rc) {
-				full = 1;
-				break;
-			}
-		}
-		json_decref(lines);
-		if (full || n < LOG_PAGE) break;
-	}
-	if (full) RM_WARN("log download truncated", "job_id", job_id);
+	struct log_dl *d = rm_xcalloc(1, sizeof *d);
+	d->app = app;
+	rm_strlcpy(d->job_id, job_id, sizeof d->job_id);
+	d->ndjson = ndjson;
 	char *disp = rm_xasprintf("attachment; filename=\"job-%s.%s\"", job_id,
 	                          ndjson ? "ndjson" : "log");
 	http_resp_header(r, "content-disposition", disp);
+	http_resp_header(r, "cache-control", "no-store");
 	free(disp);
-	size_t len = b.len;
-	char *data = rm_buf_take(&b);
-	http_respond_take(r, 200,
-	                  ndjson ? "application/x-ndjson" : "text/plain; charset=utf-8", data,
-	                  len);
+	http_respond_stream(r, 200, ndjson ? "application/x-ndjson" : "text/plain; charset=utf-8",
+	                    -1, log_pull, d, free);
 }
 
 void api_job_log_txt(struct http_req *r, void *app)

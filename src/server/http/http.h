@@ -1,6 +1,7 @@
 #ifndef RM_SERVER_HTTP_HTTP_H
 #define RM_SERVER_HTTP_HTTP_H
-/* HTTP + WebSocket server on libwebsockets (libuv backend). Generic plumbing only: it knows
+/* HTTP/1.1 + WebSocket server on libuv (our own, see docs/internals/http.md for why it is
+ * not libwebsockets' server any more). Generic plumbing only: it knows
  * nothing of users, hosts or jobs. The api/ layer supplies one dispatch function (which
  * owns the route table, authentication and roles) and a list of WebSocket endpoints.
  *
@@ -51,8 +52,8 @@ void *http_req_ctx(const struct http_req *r);
  * later from the loop (e.g. after uv_queue_work). If the client went away meanwhile the
  * response is discarded and the request freed; http_req_alive() tells. */
 void http_req_defer(struct http_req *r);
-/* 0 once the framework knows the client is gone. lws notices a vanished HTTP client only
- * when it next reads or writes, so 1 is not a guarantee; respond anyway. */
+/* 0 once the framework knows the client is gone (a closed socket is noticed when the
+ * next read fails, so 1 is not a guarantee); respond anyway. */
 int http_req_alive(const struct http_req *r);
 /* Adds a response header line, e.g. ("set-cookie", "rm_session=...; HttpOnly").
  * Must be called before the respond call. Copied. */
@@ -70,8 +71,29 @@ void http_respond_raw(struct http_req *r, int status, const char *content_type,
 void http_respond_take(struct http_req *r, int status, const char *content_type, void *data,
                        size_t len);
 
+/* ---- streaming responses ----
+ * For bodies that must not sit in memory whole (log downloads, the agent binary). After
+ * http_respond_stream the framework calls pull whenever less than ~128 KiB of the response
+ * is queued towards the client. pull runs on the loop and must, before returning, call
+ * http_stream_write/http_stream_write_ref at least once or http_stream_end. It is never
+ * called again after http_stream_end, nor after the client went away; stream_ctx (passed
+ * to pull) is freed with stream_free when the request ends either way (the request's own
+ * ctx slot belongs to the api layer). length is the exact body size,
+ * or -1 when unknown (chunked transfer coding). HEAD requests get the headers only. */
+typedef void (*http_pull_fn)(struct http_req *r, void *ctx);
+void http_respond_stream(struct http_req *r, int status, const char *content_type,
+                         long long length, http_pull_fn pull, void *stream_ctx,
+                         void (*stream_free)(void *));
+/* Queues a copy of data. */
+void http_stream_write(struct http_req *r, const void *data, size_t len);
+/* Queues data without copying: it must stay valid until stream_free ran. */
+void http_stream_write_ref(struct http_req *r, const void *data, size_t len);
+/* Takes ownership of data (malloc'd). */
+void http_stream_write_take(struct http_req *r, void *data, size_t len);
+void http_stream_end(struct http_req *r);
+
 /* ---- WebSocket endpoints ----
- * on_open runs from lws's upgrade-confirmation hook, before the 101 is sent, so a
+ * on_open runs before the 101 is sent, so a
  * refusal is a clean HTTP error response (JSON {"error","code"}). The framework refuses
  * itself with 404 when no endpoint has the path and with 400 when the client's
  * Sec-WebSocket-Protocol list lacks the endpoint's subprotocol (also when it is absent).
@@ -135,25 +157,14 @@ struct http_server_opts {
 	size_t n_endpoints;
 };
 
-/* Creates the lws context on the given loop and starts listening. RM_ERR_IO if the
- * address is in use (err says so). */
+/* Starts listening on the given loop. RM_ERR_IO if the address is in use (err says so). */
 int http_server_start(uv_loop_t *loop, const struct http_server_opts *opts,
                       struct http_server **out, char *err, size_t errlen);
-/* Closes listeners and connections, destroys the context. After this the loop can
- * run to completion. NULL is a no-op. WebSocket on_close callbacks run inside this call;
- * deferred requests still owed a response stay valid (http_req_alive() == 0) until the
- * app responds, which then frees them. Call it from a loop callback (uv_signal, ...).
- *
- * Teardown sequence for main (lws 4.1.6 foreign-loop rules; measured LSan-clean):
- *   1. from the SIGTERM/SIGINT uv_signal callback: stop app producers (timers, child
- *      pipes), then http_server_stop(s);
- *   2. uv_close() every app handle (signals, timers, async, curl multi sockets ...);
- *   3. back in main: uv_run(loop, UV_RUN_DEFAULT) returns once lws's own uv handles
- *      have closed (the server struct is freed from lws's vhost finalize callback at
- *      that point — do not touch s after step 1);
- *   4. uv_loop_close(loop) == 0 (a UV_EBUSY here means an app handle is still open).
- * Never uv_stop() the loop before lws's handles are closed, and never destroy the
- * loop while lws still owns handles on it. */
+/* Closes the listener and every connection. NULL is a no-op. WebSocket on_close callbacks
+ * run inside this call; deferred requests still owed a response stay valid
+ * (http_req_alive() == 0) until the app responds, which then frees them. The server's own
+ * handles close asynchronously: keep running the loop until it returns (the struct is
+ * freed by the last close callback; do not touch s after this call). */
 void http_server_stop(struct http_server *s);
 
 /* Embedded static assets (generated build/gen/web_assets.c). */

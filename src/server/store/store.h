@@ -179,6 +179,18 @@ int store_log_append(struct store *s, const char *job_id, const struct store_log
 /* [{"seq","ts","stream","payload"}] with seq > after_seq, ascending, at most limit
  * (clamped 1..10000). A bare array (NULL on storage error). */
 json_t *store_log_list(struct store *s, const char *job_id, long long after_seq, int limit);
+/* The same rows without building JSON (log downloads): cb per row in seq order, strings
+ * borrowed for the call only, ts in ms since the epoch. *last_seq is the last row's seq
+ * (unchanged when none); returns the number of rows, or -1 on a storage error. */
+struct store_log_row {
+	long long seq;
+	int64_t ts_ms;
+	const char *stream;
+	const char *payload;
+	size_t payload_len;
+};
+int store_log_each(struct store *s, const char *job_id, long long after_seq, int limit,
+                   void (*cb)(void *ud, const struct store_log_row *row), void *ud);
 
 /* ---- snapshots ----
  * snapshots: array of {"id","short_id","time","hostname","paths","tags","size_bytes",

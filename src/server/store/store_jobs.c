@@ -287,3 +287,33 @@ json_t *store_log_list(struct store *s, const char *job_id, long long after_seq,
 	}
 	return lines;
 }
+
+int store_log_each(struct store *s, const char *job_id, long long after_seq, int limit,
+                   void (*cb)(void *ud, const struct store_log_row *row), void *ud)
+{
+	if (!job_id) return -1;
+	if (limit < 1) limit = 1;
+	if (limit > 10000) limit = 10000;
+	sqlite3_stmt *st = store_stmt(s, SQL_LOG_LIST);
+	if (!st) return -1;
+	store_bind_text(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, after_seq);
+	sqlite3_bind_int(st, 3, limit);
+	int src, n = 0;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_log_row row = {
+			.seq = sqlite3_column_int64(st, 0),
+			.ts_ms = sqlite3_column_int64(st, 1),
+			.stream = (const char *)sqlite3_column_text(st, 2),
+			.payload = (const char *)sqlite3_column_text(st, 3),
+		};
+		row.payload_len = (size_t)sqlite3_column_bytes(st, 3);
+		if (!row.stream) row.stream = "";
+		if (!row.payload) row.payload = "";
+		cb(ud, &row);
+		n++;
+	}
+	int rc = store_map_rc(s, src, "log each");
+	store_stmt_done(st);
+	return rc ? -1 : n;
+}
