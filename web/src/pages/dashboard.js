@@ -54,18 +54,21 @@ const empty = html`<div class="empty" data-testid="empty-state">
   <a href="/hosts/new" class="btn btn-primary" data-testid="empty-add-host">+ Add host</a></div>`;
 
 // Rows are grouped in chunks with content-visibility:auto so off-screen chunks skip style,
-// layout and paint until scrolled into view (1,000 hosts stay cheap).
+// layout and paint until scrolled into view (1,000 hosts stay cheap). Each chunk is its own
+// render() container (the list template leaves it empty), so a host event re-renders the
+// 50 rows of one chunk, not the whole fleet.
 const CHUNK = 50;
 const ROW_PX = 33;
-const chunk = (part) => html`<div class="hchunk" role="rowgroup" style="contain-intrinsic-size:auto ${part.length * ROW_PX}px">${part.map(row)}</div>`;
+const chunkShell = (n) => html`<div class="hchunk" role="rowgroup" style="contain-intrinsic-size:auto ${n * ROW_PX}px"></div>`;
+const chunkRows = (list, i) => list.slice(i * CHUNK, (i + 1) * CHUNK).map(row);
 
 function hostList(list) {
   if (!list.length) return empty;
-  const chunks = [];
-  for (let i = 0; i < list.length; i += CHUNK) chunks.push(chunk(list.slice(i, i + CHUNK)));
+  const sizes = [];
+  for (let i = 0; i < list.length; i += CHUNK) sizes.push(Math.min(CHUNK, list.length - i));
   return html`<div class="hosts-grid" role="table" aria-label="hosts" aria-rowcount=${list.length + 1} data-testid="hosts-table">
 <div class="host-row hgrid-head" role="row"><div role="columnheader" class="c-dot"><span class="sr-only">status</span></div><div role="columnheader">Host</div><div role="columnheader">OS · arch</div><div role="columnheader">Last backup</div><div role="columnheader" class="num">Repo size</div><div role="columnheader" class="num">Snapshots</div><div role="columnheader">Agent</div><div role="columnheader">restic</div><div role="columnheader">Repo</div></div>
-${chunks}</div><p class="muted small mono" data-testid="host-count">${fmtNum(list.length)} host${list.length === 1 ? '' : 's'}</p>`;
+${sizes.map(chunkShell)}</div><p class="muted small mono" data-testid="host-count">${fmtNum(list.length)} host${list.length === 1 ? '' : 's'}</p>`;
 }
 
 const sortHosts = (arr) => arr.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
@@ -95,12 +98,39 @@ export async function mount(ctx) {
   for (const h of hostsRes.hosts || []) hosts.set(h.id, h);
   render(tiles(summary), tilesEl);
 
-  const renderHosts = () => render(hostList(sortHosts(Array.from(hosts.values()))), body);
-  // Events can arrive in bursts (a fleet reconnecting): at most one re-render per frame;
-  // lit only touches the rows whose values changed.
-  let pendingAll = 0;
-  const scheduleRender = () => {
-    if (!pendingAll) pendingAll = requestAnimationFrame(() => { pendingAll = 0; if (ctx.alive()) renderHosts(); });
+  // list: the hosts in display order; at: host id -> index in list.
+  let list = [];
+  let at = new Map();
+  const chunkEls = () => body.querySelectorAll('.hchunk');
+  const renderHosts = () => {
+    list = sortHosts(Array.from(hosts.values()));
+    at = new Map(list.map((h, i) => [h.id, i]));
+    render(hostList(list), body);
+    chunkEls().forEach((el, i) => render(chunkRows(list, i), el));
+  };
+  // Events can arrive in bursts (a fleet reconnecting): at most one render per frame. A
+  // known host keeping its name (so its place) re-renders its chunk; anything else, all.
+  let all = false;
+  const dirty = new Set();
+  let frame = 0;
+  const flush = () => {
+    frame = 0;
+    if (!ctx.alive()) return;
+    if (all) renderHosts();
+    else {
+      const els = chunkEls();
+      for (const i of dirty) if (els[i]) render(chunkRows(list, i), els[i]);
+    }
+    all = false;
+    dirty.clear();
+  };
+  const hostChanged = (h) => {
+    const i = at.get(h.id);
+    if (i !== undefined && list[i].hostname === h.hostname) {
+      list[i] = h;
+      dirty.add(Math.floor(i / CHUNK));
+    } else all = true;
+    if (!frame) frame = requestAnimationFrame(flush);
   };
   renderHosts();
 
@@ -129,11 +159,11 @@ export async function mount(ctx) {
     if (msg.type === 'resync') { resync(); return; }
     if (msg.type === 'host' && msg.host && msg.host.id) {
       hosts.set(msg.host.id, msg.host);
-      scheduleRender();
+      hostChanged(msg.host);
       refreshSummary();
     } else if (msg.type === 'job') {
       refreshSummary();
     }
   });
-  ctx.onCleanup(() => { unsub(); clearTimeout(summaryTimer); cancelAnimationFrame(pendingAll); });
+  ctx.onCleanup(() => { unsub(); clearTimeout(summaryTimer); cancelAnimationFrame(frame); });
 }
