@@ -11,6 +11,33 @@ import * as esbuild from 'esbuild';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.resolve(process.argv[2] || path.join(root, 'build/web'));
+
+// Markup is built only by lit-html templates (web/src/html.js), which escape every
+// interpolated value by construction. Refuse the ways around that: string-to-HTML sinks,
+// lit's unsafe directives, and lit imports that bypass html.js. Comments are skipped.
+const BANNED = [
+  [/\.(innerHTML|outerHTML)\s*\+?=/, 'assigns innerHTML/outerHTML'],
+  [/\binsertAdjacentHTML\s*\(/, 'calls insertAdjacentHTML'],
+  [/\bdocument\.write(ln)?\s*\(/, 'calls document.write'],
+  [/\b(unsafeHTML|unsafeSVG|unsafeMathML|unsafeStatic)\b/, "uses a lit 'unsafe' directive"],
+  [/\bcreateContextualFragment\b|\bDOMParser\b/, 'parses strings as HTML'],
+];
+const srcDir = path.join(here, 'src');
+const problems = [];
+for (const f of fs.readdirSync(srcDir, { recursive: true })) {
+  if (!f.endsWith('.js')) continue;
+  const rel = path.join('web/src', f);
+  fs.readFileSync(path.join(srcDir, f), 'utf8').split('\n').forEach((line, i) => {
+    const code = line.replace(/^\s*(\/\/|\/?\*).*$/, '');
+    for (const [re, what] of BANNED) if (re.test(code)) problems.push(`${rel}:${i + 1}: ${what}`);
+    if (f !== 'html.js' && /from\s+['"]lit-html/.test(code)) problems.push(`${rel}:${i + 1}: imports lit-html directly (use html.js)`);
+  });
+}
+if (problems.length) {
+  console.error(`web: markup must come from lit templates (docs/internals/web.md):\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+
 fs.mkdirSync(out, { recursive: true });
 
 // Drop stale bundles so the embedder only sees the current build.

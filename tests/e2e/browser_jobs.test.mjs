@@ -6,7 +6,10 @@
 //   - a wrong repository password: host page shows init_failed with restic's error, and a
 //     backup's job page shows the failure panel with the error;
 //   - keyboard only: the Add-host form is filled and submitted with Tab/Enter, and every
-//     form field on the visited pages has an accessible name (label).
+//     form field on the visited pages has an accessible name (label);
+//   - the dashboard with more than one 50-row chunk: a new agent's row appears and then
+//     updates in place (online, repository ready) without disturbing the other rows;
+//     markup in a tag shows as text on the dashboard and in the audit log.
 // Fails on any browser console error. Screenshots: tests/e2e/artifacts/jobs/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,7 +58,7 @@ before(async () => {
 after(async () => {
   try {
     if (S.browser) await S.browser.close();
-    for (const a of [S.slowAgent, S.badAgent]) if (a && a.alive()) await a.stop();
+    for (const a of [S.slowAgent, S.badAgent, S.liveAgent]) if (a && a.alive()) await a.stop();
     if (S.server && S.server.alive()) await S.server.stop();
   } finally {
     await h.cleanup();
@@ -292,6 +295,66 @@ test('wrong repository password: init_failed with restic\'s error; backup shows 
     // reload: arriving after the end shows the failure too
     await page.reload();
     await page.getByTestId('job-failure').waitFor({ timeout: T });
+  });
+  assert.deepEqual(S.browser.errors, [], `browser console errors:\n${S.browser.errors.join('\n')}`);
+});
+
+const XSS = '<img src=x onerror="window.__xss=1">';
+
+test('dashboard: hosts in several chunks; a new agent appears and updates live', { timeout: 90000 }, async () => {
+  const { page } = S.browser;
+  const base = S.server.url;
+  let total;
+  await step('fleet', async () => {
+    // 60 hosts enrolled through the API without an agent (never seen), as bench/ui-first-paint.mjs does;
+    // the first carries markup in a tag, which every page must show as text
+    for (let k = 0; k < 60; k++) {
+      const hostname = `e2e-fleet-${String(k).padStart(2, '0')}`;
+      const tok = await S.api.createEnrollment({ hostname, tags: k ? [] : [XSS], repo_url: `/srv/restic/${hostname}`, repo_password: 'fleet-repo-pw-5e2a', initial_paths: ['/etc'] });
+      const r = await S.api.post('/api/agents/enroll', { token: tok.token, hostname, os: 'linux', arch: 'amd64', agent_version: '0.1.0', restic_version: '0.14.0' }, { csrf: false, cookies: false });
+      assert.ok(r.status < 300, `enroll ${hostname}: ${r.status} ${r.text}`);
+    }
+    total = (await S.api.get('/api/hosts')).body.hosts.length;
+    await page.goto(`${base}/`);
+    if (/\/login/.test(page.url()) || await page.getByTestId('login-form').isVisible()) { // run on its own (--test-name-pattern)
+      await page.getByLabel('Username').fill('admin');
+      await page.getByLabel('Password').fill(ADMIN_PW);
+      await page.getByTestId('login-submit').click();
+      await page.waitForURL(`${base}/`, { timeout: T });
+    }
+    await page.locator('[data-testid="host-count"]').filter({ hasText: `${total} hosts` }).waitFor({ timeout: T });
+    assert.equal(await page.getByTestId('host-row').count(), total);
+    assert.equal(await page.locator('.hchunk').count(), Math.ceil(total / 50));
+    await page.locator('[data-testid="host-row"] .host-link', { hasText: 'e2e-fleet-59' }).waitFor();
+  });
+
+  await step('markup-is-text', async () => {
+    assert.equal(await page.locator('[data-testid="host-row"] .tag', { hasText: '<img' }).textContent(), XSS);
+    assert.equal(await page.locator('[data-testid="hosts-table"] img').count(), 0);
+    await page.getByTestId('nav-audit').click();
+    await page.getByTestId('audit-table').waitFor({ timeout: T });
+    assert.ok((await page.getByTestId('audit-table').textContent()).includes(JSON.stringify(XSS)), 'audit detail shows the tag as text');
+    assert.equal(await page.locator('[data-testid="audit-table"] img').count(), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected handler ran');
+    await page.getByTestId('nav-dashboard').click();
+    await page.locator('[data-testid="host-count"]').filter({ hasText: `${total} hosts` }).waitFor({ timeout: T });
+  });
+
+  await step('live-row', async () => {
+    const repo = path.join(h.tmpDir('rm-e2e-bj-live-'), 'repo');
+    const tok = await S.api.createEnrollment({ hostname: 'e2e-live', repo_url: repo, repo_password: REPO_PW, initial_paths: [S.sample] });
+    S.liveAgent = await h.startAgent({ server: S.server, token: tok.token });
+    const row = page.locator(`[data-testid="host-row"][data-host-id="${S.liveAgent.hostId}"]`);
+    await row.waitFor({ timeout: T });
+    await row.locator('.dot-online').waitFor({ timeout: T });
+    await row.locator('.repo-ready').waitFor({ timeout: T });
+    assert.equal(await page.getByTestId('host-row').count(), total + 1);
+    assert.equal(await page.getByTestId('host-count').textContent(), `${total + 1} hosts`);
+    assert.equal(await page.locator('.hchunk').count(), Math.ceil((total + 1) / 50));
+    // every host still has exactly one row
+    const ids = await page.locator('[data-testid="host-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.hostId));
+    assert.equal(new Set(ids).size, ids.length, 'no duplicate rows');
+    await screenshot(page, 'dashboard-live');
   });
   assert.deepEqual(S.browser.errors, [], `browser console errors:\n${S.browser.errors.join('\n')}`);
 });

@@ -1,7 +1,8 @@
 // restic-manager web UI entry: history-API router, chrome, auth gating.
 import './style.css';
 import { session, setSession, maybeSignedIn, get, post, setUnauthorizedHandler } from './api.js';
-import { esc, refreshRelTimes, busy } from './util.js';
+import { html, render, nothing, keyed } from './html.js';
+import { refreshRelTimes, busy } from './util.js';
 import { setNavigator, currentPath, safeNext } from './router.js';
 import * as bootstrapPage from './pages/bootstrap.js';
 import * as loginPage from './pages/login.js';
@@ -29,9 +30,9 @@ let navSeq = 0;
 let bootstrapNeeded = null;
 
 function navigate(to, { replace = false } = {}) {
-  if (to === location.pathname + location.search && !replace) { render(); return; }
+  if (to === location.pathname + location.search && !replace) { route(); return; }
   if (replace) history.replaceState(null, '', to); else history.pushState(null, '', to);
-  render();
+  route();
 }
 
 function runCleanups() {
@@ -62,22 +63,39 @@ function loadMe() {
   return mePromise;
 }
 
+async function signOut(ev) {
+  await busy(ev.currentTarget, async () => {
+    try { await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
+  });
+  setSession(null);
+  navigate('/login', { replace: true });
+}
+
 function chrome(active) {
   const u = session.user;
-  const link = (href, label, key, extra = '') => `<a href="${href}" class="nav-link${active === key ? ' active' : ''}"${active === key ? ' aria-current="page"' : ''}${extra}>${label}</a>`;
-  return `<header class="topbar">
+  const link = (href, label, key, testid) => html`<a href=${href} class="nav-link${active === key ? ' active' : ''}" aria-current=${active === key ? 'page' : nothing} data-testid=${testid}>${label}</a>`;
+  return html`<header class="topbar">
   <a href="/" class="brand" aria-label="restic-manager home"><span class="brand-mark" aria-hidden="true"></span>restic-manager</a>
   <nav class="nav" aria-label="main">
-    ${link('/', 'Dashboard', 'dashboard', ' data-testid="nav-dashboard"')}
-    ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', ' data-testid="nav-add-host"') : ''}
-    ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', ' data-testid="nav-audit"') : ''}
+    ${link('/', 'Dashboard', 'dashboard', 'nav-dashboard')}
+    ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', 'nav-add-host') : nothing}
+    ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
   </nav>
-  <div class="who">${u ? `<span class="mono muted" data-testid="whoami">${esc(u.username)} · ${esc(u.role)}</span>
-    <button type="button" class="btn btn-ghost btn-sm" data-action="signout" data-testid="signout">Sign out</button>` : ''}</div>
+  <div class="who">${u ? html`<span class="mono muted" data-testid="whoami">${u.username} · ${u.role}</span>
+    <button type="button" class="btn btn-ghost btn-sm" data-testid="signout" @click=${signOut}>Sign out</button>` : nothing}</div>
 </header><main id="main" class="main" tabindex="-1"></main>`;
 }
 
-async function render() {
+const publicShell = html`<main id="main" class="main main-center" tabindex="-1"></main>`;
+
+// Every navigation builds the shell anew (keyed on the navigation), as a full page load
+// would: no element, listener or focus survives into the next page.
+const mountShell = (seq, tpl) => {
+  render(keyed(seq, tpl), app);
+  return document.getElementById('main');
+};
+
+async function route() {
   const seq = ++navSeq;
   runCleanups();
   const path = location.pathname.replace(/\/+$/, '') || '/';
@@ -89,14 +107,14 @@ async function render() {
   }
   if (!meLoaded && maybeSignedIn() && match && !match.meta.public) {
     // paint the shell right away; the page fills in once /api/me answers
-    app.innerHTML = chrome(match.mod.navKey || '');
+    mountShell(seq, chrome(match.mod.navKey || ''));
   }
   await loadMe();
   if (seq !== navSeq) return;
 
   if (!match) {
-    app.innerHTML = chrome('') ;
-    document.getElementById('main').innerHTML = `<div class="empty"><h1>Not found</h1><p class="muted">No page at <span class="mono">${esc(path)}</span>.</p><a class="btn" href="/">Back to dashboard</a></div>`;
+    render(html`<div class="empty"><h1>Not found</h1><p class="muted">No page at <span class="mono">${path}</span>.</p><a class="btn" href="/">Back to dashboard</a></div>`,
+      mountShell(seq, chrome('')));
     document.title = 'Not found · restic-manager';
     return;
   }
@@ -118,14 +136,7 @@ async function render() {
     return;
   }
 
-  let main;
-  if (match.meta.public) {
-    app.innerHTML = '<main id="main" class="main main-center" tabindex="-1"></main>';
-    main = document.getElementById('main');
-  } else {
-    app.innerHTML = chrome(match.mod.navKey || '');
-    main = document.getElementById('main');
-  }
+  const main = mountShell(seq, match.meta.public ? publicShell : chrome(match.mod.navKey || ''));
   const ctx = {
     el: main,
     params: match.params,
@@ -134,10 +145,10 @@ async function render() {
     onCleanup: (fn) => { if (seq === navSeq) cleanups.push(fn); else fn(); },
   };
   try {
-    await match.mod.render(ctx);
+    await match.mod.mount(ctx);
   } catch (e) {
     if (seq === navSeq && e && e.status !== 401) {
-      main.innerHTML = `<div class="empty" data-testid="page-error"><h1>Could not load this page</h1><p class="muted">${esc(e.message || e)}</p></div>`;
+      render(html`<div class="empty" data-testid="page-error"><h1>Could not load this page</h1><p class="muted">${String(e.message || e)}</p></div>`, main);
     }
   }
   if (seq === navSeq) {
@@ -162,19 +173,9 @@ document.addEventListener('click', (ev) => {
   navigate(url.pathname + url.search);
 });
 
-document.addEventListener('click', async (ev) => {
-  const btn = ev.target.closest && ev.target.closest('[data-action="signout"]');
-  if (!btn) return;
-  await busy(btn, async () => {
-    try { await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
-  });
-  setSession(null);
-  navigate('/login', { replace: true });
-});
-
 setNavigator(navigate);
-window.addEventListener('popstate', render);
+window.addEventListener('popstate', route);
 setInterval(() => refreshRelTimes(), 30000);
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRelTimes(); });
 
-render();
+route();

@@ -1,7 +1,6 @@
-// Small formatting and DOM helpers shared by every page.
-
-const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+// Small formatting and DOM helpers shared by every page (template components live in
+// components.js).
+import { html, render } from './html.js';
 
 export const $ = (sel, el = document) => el.querySelector(sel);
 export const $$ = (sel, el = document) => Array.from(el.querySelectorAll(sel));
@@ -54,11 +53,7 @@ export function absTime(ts) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-// <time> that the global ticker keeps fresh.
-export const relEl = (ts) => (ts
-  ? `<time class="rel" data-rel="${esc(ts)}" datetime="${esc(ts)}" title="${esc(absTime(ts))}">${esc(relTime(ts))}</time>`
-  : '<span class="muted">never</span>');
-
+// Keeps every relEl() <time> current (components.js).
 export function refreshRelTimes(root = document) {
   const now = Date.now();
   for (const el of root.querySelectorAll('time[data-rel]')) {
@@ -66,17 +61,6 @@ export function refreshRelTimes(root = document) {
     if (el.textContent !== s) el.textContent = s;
   }
 }
-
-export function statusDot(host) {
-  let cls = host.status || 'never';
-  let label = cls === 'never' ? 'never seen' : cls;
-  if (host.running_job) { cls = 'running'; label = `running ${host.running_job.kind || 'job'}`; }
-  return `<span class="dot dot-${esc(cls)}" role="img" aria-label="${esc(label)}" title="${esc(label)}"></span>`;
-}
-
-export const pill = (status) => `<span class="pill pill-${esc(status)}" data-status="${esc(status)}">${esc(status)}</span>`;
-
-export const tagsHtml = (tags) => (tags || []).map((t) => `<span class="tag">${esc(t)}</span>`).join('');
 
 // Disable a button while an async action runs.
 export async function busy(btn, fn) {
@@ -93,8 +77,7 @@ export function toast(msg, kind = 'error', ms = 6000) {
   el.className = `toast toast-${kind}`;
   el.dataset.testid = 'toast';
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-  el.innerHTML = `<span>${esc(msg)}</span><button type="button" class="toast-x" aria-label="dismiss">×</button>`;
-  el.querySelector('button').addEventListener('click', () => el.remove());
+  render(html`<span>${msg}</span><button type="button" class="toast-x" aria-label="dismiss" @click=${() => el.remove()}>×</button>`, el);
   box.appendChild(el);
   while (box.children.length > 5) box.firstChild.remove();
   setTimeout(() => el.remove(), ms);

@@ -1,6 +1,8 @@
 // Audit log (admin): newest first, who / action / target / when.
 import { get, session } from '../api.js';
-import { esc, relEl, absTime } from '../util.js';
+import { html, render } from '../html.js';
+import { absTime } from '../util.js';
+import { relEl } from '../components.js';
 import { navigate } from '../router.js';
 
 export const title = 'Audit';
@@ -14,24 +16,27 @@ const detailText = (d) => {
   try { return JSON.stringify(d); } catch { return String(d); }
 };
 
-export async function render(ctx) {
+const row = (e) => html`<tr data-testid="audit-row" data-action=${e.action}><td class="mono" title=${absTime(e.ts)}>${relEl(e.ts)}</td><td class="mono">${e.actor || '—'}</td>
+<td><span class="tag">${e.action}</span></td><td class="mono">${e.target || ''}</td><td class="mono muted small detail">${detailText(e.detail)}</td></tr>`;
+
+const view = (entries, action, onFilter) => html`<div class="page-head"><h1>Audit log</h1>
+<form class="inline-form"><label for="au-action">Action</label>
+<select id="au-action" name="action" data-testid="audit-filter" @change=${onFilter}><option value="">all actions</option>${ACTIONS.map((a) => html`<option ?selected=${a === action}>${a}</option>`)}</select></form></div>
+${entries.length ? html`<div class="table-wrap"><table class="table" data-testid="audit-table"><thead><tr><th>Time</th><th>Actor</th><th>Action</th><th>Target</th><th>Detail</th></tr></thead><tbody>
+${entries.map(row)}
+</tbody></table></div>` : html`<div class="empty empty-sm"><p class="muted">No audit entries.</p></div>`}`;
+
+export async function mount(ctx) {
   if (!session.user || session.user.role !== 'admin') {
-    ctx.el.innerHTML = '<div class="empty"><h1>Audit</h1><p class="muted">Only administrators can read the audit log.</p></div>';
+    render(html`<div class="empty"><h1>Audit</h1><p class="muted">Only administrators can read the audit log.</p></div>`, ctx.el);
     return;
   }
   const action = ctx.query.get('action') || '';
   const r = await get(`/api/audit?limit=500${action ? `&action=${encodeURIComponent(action)}` : ''}`);
   if (!ctx.alive()) return;
-  const entries = r.entries || [];
-  ctx.el.innerHTML = `<div class="page-head"><h1>Audit log</h1>
-<form class="inline-form" data-filter><label for="au-action">Action</label>
-<select id="au-action" name="action" data-testid="audit-filter"><option value="">all actions</option>${ACTIONS.map((a) => `<option${a === action ? ' selected' : ''}>${esc(a)}</option>`).join('')}</select></form></div>
-${entries.length ? `<div class="table-wrap"><table class="table" data-testid="audit-table"><thead><tr><th>Time</th><th>Actor</th><th>Action</th><th>Target</th><th>Detail</th></tr></thead><tbody>
-${entries.map((e) => `<tr data-testid="audit-row" data-action="${esc(e.action)}"><td class="mono" title="${esc(absTime(e.ts))}">${relEl(e.ts)}</td><td class="mono">${esc(e.actor || '—')}</td>
-<td><span class="tag">${esc(e.action)}</span></td><td class="mono">${esc(e.target || '')}</td><td class="mono muted small detail">${esc(detailText(e.detail))}</td></tr>`).join('')}
-</tbody></table></div>` : '<div class="empty empty-sm"><p class="muted">No audit entries.</p></div>'}`;
-  ctx.el.querySelector('select').addEventListener('change', (ev) => {
-    const v = ev.target.value;
+  const onFilter = (ev) => {
+    const v = ev.currentTarget.value;
     navigate(v ? `/audit?action=${encodeURIComponent(v)}` : '/audit', { replace: true });
-  });
+  };
+  render(view(r.entries || [], action, onFilter), ctx.el);
 }

@@ -1,15 +1,15 @@
 // Add host: mint an enrollment token, then go to the pending page.
 import { post } from '../api.js';
+import { html, render } from '../html.js';
 import { busy, lines } from '../util.js';
 import { navigate } from '../router.js';
 
 export const title = 'Add host';
 export const navKey = 'add';
 
-export async function render(ctx) {
-  ctx.el.innerHTML = `<div class="page-head"><h1>Add host</h1></div>
+const view = (s, onSubmit) => html`<div class="page-head"><h1>Add host</h1></div>
 <div class="two-col">
-<form class="card form" data-testid="add-host-form" novalidate>
+<form class="card form" data-testid="add-host-form" novalidate @submit=${onSubmit}>
   <div class="field"><label for="ah-hostname">Hostname</label>
     <input id="ah-hostname" name="hostname" class="mono" required autocomplete="off" spellcheck="false" placeholder="db-01" data-testid="add-hostname"></div>
   <div class="field"><label for="ah-tags">Tags <span class="muted">(comma separated, optional)</span></label>
@@ -24,7 +24,7 @@ export async function render(ctx) {
   </div>
   <div class="field"><label for="ah-paths">Initial backup paths <span class="muted">(one absolute path per line)</span></label>
     <textarea id="ah-paths" name="initial_paths" class="mono" rows="4" spellcheck="false" placeholder="/etc&#10;/home" data-testid="add-paths"></textarea></div>
-  <p class="form-error" role="alert" data-error hidden></p>
+  <p class="form-error" role="alert" ?hidden=${!s.error}>${s.error}</p>
   <div class="actions"><button type="submit" class="btn btn-primary" data-testid="add-submit">Create enrollment token</button>
   <a href="/" class="btn btn-ghost">Cancel</a></div>
 </form>
@@ -37,12 +37,15 @@ export async function render(ctx) {
   </ol>
   <p class="muted small">restic must already be installed on the host.</p>
 </aside></div>`;
-  const form = ctx.el.querySelector('form');
-  const errEl = form.querySelector('[data-error]');
-  form.addEventListener('submit', async (ev) => {
+
+export async function mount(ctx) {
+  const s = { error: '' };
+  const update = () => render(view(s, onSubmit), ctx.el);
+  async function onSubmit(ev) {
     ev.preventDefault();
-    errEl.hidden = true;
-    const fail = (m, f) => { errEl.textContent = m; errEl.hidden = false; if (f) f.focus(); };
+    const form = ev.currentTarget;
+    const fail = (m, f) => { s.error = m; update(); if (f) f.focus(); };
+    fail('');
     const body = {
       hostname: form.hostname.value.trim(),
       tags: form.tags.value.split(',').map((t) => t.trim()).filter(Boolean),
@@ -63,6 +66,7 @@ export async function render(ctx) {
         if (e.status !== 401) fail(e.message);
       }
     });
-  });
-  form.hostname.focus();
+  }
+  update();
+  ctx.el.querySelector('form').hostname.focus();
 }

@@ -2,7 +2,9 @@
 // progress, tail-following log viewer, final summary or failure panel, cancel.
 import { get, post, wsUrl, session } from '../api.js';
 import { closeQuietly } from '../events.js';
-import { esc, fmtBytes, fmtNum, fmtDuration, relEl, absTime, pill, busy, toast } from '../util.js';
+import { html, render, nothing } from '../html.js';
+import { fmtBytes, fmtNum, fmtDuration, absTime, busy, toast } from '../util.js';
+import { relEl, pill } from '../components.js';
 
 export const title = 'Job';
 
@@ -16,25 +18,39 @@ function hhmmss(ts) {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-const lineHtml = (l) => `<div class="ln ln-${esc(l.stream || 'stdout')}" data-seq="${l.seq}"><span class="ln-ts">${hhmmss(l.ts)}</span><span class="ln-st">${esc(l.stream || '')}</span><span class="ln-p">${esc(l.payload)}</span></div>`;
-
-function headHtml(j) {
-  const paths = (j.args && j.args.paths) || [];
-  return `<div class="host-title"><h1>${esc(j.kind)} <span class="mono muted small">${esc(j.id)}</span></h1>
-  <span data-testid="job-status" data-status="${esc(j.status)}">${pill(j.status)}</span></div>
-<div class="meta mono muted"><span>host <a href="/hosts/${encodeURIComponent(j.host_id)}" data-testid="job-host-link">${esc(j.hostname || j.host_id)}</a></span>
-<span>by ${esc(j.created_by || '—')}</span><span>created ${relEl(j.created_at)}</span>
-${j.started_at ? `<span>started ${esc(absTime(j.started_at))}</span>` : ''}${j.finished_at ? `<span>finished ${esc(absTime(j.finished_at))}</span>` : ''}
-${paths.length ? `<span class="paths">${esc(paths.join(' · '))}</span>` : ''}</div>`;
+// The log is append-only and can hold 20,000 lines, so lines are built as plain DOM nodes
+// (text via textContent: never parsed as HTML) and appended in batches, outside lit.
+function span(cls, text) {
+  const el = document.createElement('span');
+  el.className = cls;
+  el.textContent = text;
+  return el;
+}
+function lineEl(l) {
+  const el = document.createElement('div');
+  el.className = `ln ln-${l.stream || 'stdout'}`;
+  el.dataset.seq = l.seq;
+  el.append(span('ln-ts', hhmmss(l.ts)), span('ln-st', l.stream || ''), span('ln-p', l.payload));
+  return el;
 }
 
-function progressHtml(p, j) {
+function head(j) {
+  const paths = (j.args && j.args.paths) || [];
+  return html`<div class="host-title"><h1>${j.kind} <span class="mono muted small">${j.id}</span></h1>
+  <span data-testid="job-status" data-status=${j.status}>${pill(j.status)}</span></div>
+<div class="meta mono muted"><span>host <a href="/hosts/${encodeURIComponent(j.host_id)}" data-testid="job-host-link">${j.hostname || j.host_id}</a></span>
+<span>by ${j.created_by || '—'}</span><span>created ${relEl(j.created_at)}</span>
+${j.started_at ? html`<span>started ${absTime(j.started_at)}</span>` : nothing}${j.finished_at ? html`<span>finished ${absTime(j.finished_at)}</span>` : nothing}
+${paths.length ? html`<span class="paths">${paths.join(' · ')}</span>` : nothing}</div>`;
+}
+
+function progressView(p, j) {
   const frac = p ? Math.max(0, Math.min(1, Number(p.percent_done) > 1 ? Number(p.percent_done) / 100 : Number(p.percent_done) || 0)) : 0;
   const pct = (frac * 100).toFixed(1);
   const queued = j && j.status === 'queued';
-  return `<div class="progress-top"><span class="mono big" data-testid="progress-percent">${queued ? 'queued' : `${pct}%`}</span>
-  <span class="mono muted small current" title="${esc(p && p.current_file)}">${esc((p && p.current_file) || (queued ? 'waiting for the agent…' : ''))}</span></div>
-<div class="bar" role="progressbar" aria-label="job progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}" data-testid="progress-bar"><div class="bar-fill" style="width:${pct}%"></div></div>
+  return html`<div class="progress-top"><span class="mono big" data-testid="progress-percent">${queued ? 'queued' : `${pct}%`}</span>
+  <span class="mono muted small current" title=${(p && p.current_file) || ''}>${(p && p.current_file) || (queued ? 'waiting for the agent…' : '')}</span></div>
+<div class="bar" role="progressbar" aria-label="job progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${pct} data-testid="progress-bar"><div class="bar-fill" style="width:${pct}%"></div></div>
 <dl class="pstats mono">
 <div><dt>files</dt><dd data-testid="progress-files">${p ? `${fmtNum(p.files_done)}${p.total_files ? ` / ${fmtNum(p.total_files)}` : ''}` : '—'}</dd></div>
 <div><dt>bytes</dt><dd data-testid="progress-bytes">${p ? `${fmtBytes(p.bytes_done)}${p.total_bytes ? ` / ${fmtBytes(p.total_bytes)}` : ''}` : '—'}</dd></div>
@@ -42,57 +58,63 @@ function progressHtml(p, j) {
 <div><dt>ETA</dt><dd>${p && p.eta_seconds !== undefined && p.eta_seconds !== null ? fmtDuration(p.eta_seconds) : '—'}</dd></div></dl>`;
 }
 
-function resultHtml(j) {
+function result(j) {
   const dur = j.stats && j.stats.total_duration !== undefined && j.stats.total_duration !== null ? j.stats.total_duration
     : j.started_at && j.finished_at ? (Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000 : null;
   if (j.status === 'succeeded') {
     const s = j.stats || {};
-    const item = (k, v, t = '') => `<div${t ? ` data-testid="${t}"` : ''}><dt>${k}</dt><dd class="mono">${v}</dd></div>`;
-    return `<div class="panel panel-ok" data-testid="job-summary"><h2>Succeeded${j.exit_code === 3 ? ' <span class="muted small">(with warnings: some files could not be read)</span>' : ''}</h2>
+    const item = (k, v, t) => html`<div data-testid=${t || nothing}><dt>${k}</dt><dd class="mono">${v}</dd></div>`;
+    return html`<div class="panel panel-ok" data-testid="job-summary"><h2>Succeeded${j.exit_code === 3 ? html` <span class="muted small">(with warnings: some files could not be read)</span>` : nothing}</h2>
 <dl class="summary">${item('files new', fmtNum(s.files_new ?? 0), 'sum-files-new')}${item('files changed', fmtNum(s.files_changed ?? 0), 'sum-files-changed')}
 ${item('files unmodified', fmtNum(s.files_unmodified ?? 0))}${item('data added', fmtBytes(s.data_added ?? 0), 'sum-data-added')}
-${item('processed', `${fmtNum(s.total_files_processed ?? 0)} files · ${fmtBytes(s.total_bytes_processed ?? 0)}`)}${item('duration', esc(fmtDuration(dur)), 'sum-duration')}
-${s.snapshot_id ? item('snapshot', `<span title="${esc(s.snapshot_id)}">${esc(String(s.snapshot_id).slice(0, 8))}</span>`, 'sum-snapshot') : ''}</dl></div>`;
+${item('processed', `${fmtNum(s.total_files_processed ?? 0)} files · ${fmtBytes(s.total_bytes_processed ?? 0)}`)}${item('duration', fmtDuration(dur), 'sum-duration')}
+${s.snapshot_id ? item('snapshot', html`<span title=${s.snapshot_id}>${String(s.snapshot_id).slice(0, 8)}</span>`, 'sum-snapshot') : nothing}</dl></div>`;
   }
   if (j.status === 'failed') {
-    return `<div class="panel panel-bad" role="alert" data-testid="job-failure"><h2>Failed${j.exit_code !== null && j.exit_code !== undefined ? ` <span class="mono small">exit ${esc(j.exit_code)}</span>` : ''}</h2>
-<pre class="mono err">${esc(j.error || 'no error message (see the log below)')}</pre><p class="muted small">duration ${esc(fmtDuration(dur))}</p></div>`;
+    return html`<div class="panel panel-bad" role="alert" data-testid="job-failure"><h2>Failed${j.exit_code !== null && j.exit_code !== undefined ? html` <span class="mono small">exit ${j.exit_code}</span>` : nothing}</h2>
+<pre class="mono err">${j.error || 'no error message (see the log below)'}</pre><p class="muted small">duration ${fmtDuration(dur)}</p></div>`;
   }
   if (j.status === 'cancelled') {
-    return `<div class="panel panel-warn" data-testid="job-cancelled"><h2>Cancelled</h2>${j.error ? `<pre class="mono">${esc(j.error)}</pre>` : ''}<p class="muted small">stopped before completion${dur !== null ? ` after ${esc(fmtDuration(dur))}` : ''}</p></div>`;
+    return html`<div class="panel panel-warn" data-testid="job-cancelled"><h2>Cancelled</h2>${j.error ? html`<pre class="mono">${j.error}</pre>` : nothing}<p class="muted small">stopped before completion${dur !== null ? ` after ${fmtDuration(dur)}` : ''}</p></div>`;
   }
-  return '';
+  return nothing;
 }
 
-export async function render(ctx) {
-  const id = ctx.params[0];
-  const enc = encodeURIComponent(id);
-  ctx.title = `Job ${id.slice(-10)}`;
-  ctx.el.innerHTML = `<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span data-crumb-host></span> <span class="mono">job</span></nav>
-<section class="host-head" data-testid="job-header"><p class="muted">Connecting…</p></section>
+// The page skeleton, rendered once. The regions (data-region) are re-rendered on their own
+// as the stream delivers; the buttons and counters here have no bindings, so the code below
+// may toggle their hidden flag and text directly.
+const skeleton = (enc) => html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span data-region="crumb"></span> <span class="mono">job</span></nav>
+<section class="host-head" data-testid="job-header"></section>
 <div class="job-actions">
   <button type="button" class="btn btn-danger" data-testid="cancel-job" hidden>Cancel job</button>
   <a class="btn btn-ghost btn-sm" href="/api/jobs/${enc}/log.txt" download data-testid="download-txt">Download .txt</a>
   <a class="btn btn-ghost btn-sm" href="/api/jobs/${enc}/log.ndjson" download data-testid="download-ndjson">Download .ndjson</a>
   <span class="muted small mono" data-conn></span>
 </div>
-<section class="card" data-testid="progress" data-progress-box aria-label="progress"></section>
-<div data-result></div>
+<section class="card" data-testid="progress" data-region="progress" aria-label="progress"></section>
+<div data-region="result"></div>
 <section class="card log-card" aria-labelledby="log-h">
   <div class="card-head"><h2 id="log-h">Log <span class="muted small mono" data-count></span></h2>
   <button type="button" class="btn btn-sm" data-testid="follow" hidden>↓ Follow</button></div>
   <div class="log mono" data-testid="log" tabindex="0" role="log" aria-label="job log"><div class="log-empty muted" data-log-empty>No log lines yet.</div></div>
 </section>`;
+
+export async function mount(ctx) {
+  const id = ctx.params[0];
+  const enc = encodeURIComponent(id);
+  ctx.title = `Job ${id.slice(-10)}`;
+  render(skeleton(enc), ctx.el);
+  render(html`<p class="muted">Connecting…</p>`, ctx.el.querySelector('[data-testid="job-header"]'));
   const $ = (s) => ctx.el.querySelector(s);
   const headEl = $('[data-testid="job-header"]');
-  const progEl = $('[data-progress-box]');
-  const resultEl = $('[data-result]');
+  const progEl = $('[data-region="progress"]');
+  const resultEl = $('[data-region="result"]');
   const logEl = $('[data-testid="log"]');
   const followBtn = $('[data-testid="follow"]');
   const cancelBtn = $('[data-testid="cancel-job"]');
   const countEl = $('[data-count]');
   const connEl = $('[data-conn]');
-  const crumbHost = $('[data-crumb-host]');
+  const crumbHost = $('[data-region="crumb"]');
 
   let job = null;
   let progress = null;
@@ -108,12 +130,12 @@ export async function render(ctx) {
 
   const paintJob = () => {
     if (!job) return;
-    headEl.innerHTML = headHtml(job);
-    crumbHost.innerHTML = `<a href="/hosts/${encodeURIComponent(job.host_id)}" class="mono">${esc(job.hostname || job.host_id)}</a> /`;
+    render(head(job), headEl);
+    render(html`<a href="/hosts/${encodeURIComponent(job.host_id)}" class="mono">${job.hostname || job.host_id}</a> /`, crumbHost);
     const terminal = TERMINAL.has(job.status);
     cancelBtn.hidden = terminal || !!(session.user && session.user.role === 'viewer');
     if (terminal) {
-      resultEl.innerHTML = resultHtml(job);
+      render(result(job), resultEl);
       progEl.hidden = job.status !== 'succeeded' && !progress;
       if (job.status === 'succeeded') {
         const s = job.stats || {};
@@ -122,11 +144,11 @@ export async function render(ctx) {
         progress = { ...(progress || {}), percent_done: 1, current_file: '', eta_seconds: 0,
           files_done: files, total_files: files, bytes_done: bytes, total_bytes: bytes };
       }
-      progEl.innerHTML = progressHtml(progress, job);
+      render(progressView(progress, job), progEl);
     } else {
-      resultEl.innerHTML = '';
+      render(nothing, resultEl);
       progEl.hidden = false;
-      progEl.innerHTML = progressHtml(progress, job);
+      render(progressView(progress, job), progEl);
     }
   };
 
@@ -137,11 +159,18 @@ export async function render(ctx) {
     pending = [];
     const empty = logEl.querySelector('[data-log-empty]');
     if (empty) empty.remove();
-    logEl.insertAdjacentHTML('beforeend', batch.map(lineHtml).join(''));
+    const frag = document.createDocumentFragment();
+    for (const l of batch) frag.appendChild(lineEl(l));
+    logEl.appendChild(frag);
     lineCount += batch.length;
     let extra = logEl.childElementCount - MAX_DOM_LINES;
     if (extra > 0) {
-      if (!logEl.querySelector('.log-trimmed')) logEl.insertAdjacentHTML('afterbegin', '<div class="log-trimmed muted">older lines trimmed from view — download the full log above</div>');
+      if (!logEl.querySelector('.log-trimmed')) {
+        const note = document.createElement('div');
+        note.className = 'log-trimmed muted';
+        note.textContent = 'older lines trimmed from view — download the full log above';
+        logEl.prepend(note);
+      }
       while (extra-- > 0 && logEl.children[1]) logEl.children[1].remove();
     }
     countEl.textContent = `${fmtNum(lineCount)} lines`;
@@ -221,7 +250,7 @@ export async function render(ctx) {
       if (!m) return;
       retry = 0;
       if (m.type === 'job' && m.job) { job = m.job; paintJob(); } else if (m.type === 'log') addLines(m.lines);
-      else if (m.type === 'progress' && m.progress) { progress = m.progress; if (job && !TERMINAL.has(job.status)) progEl.innerHTML = progressHtml(progress, job); } else if (m.type === 'end') { ended = true; }
+      else if (m.type === 'progress' && m.progress) { progress = m.progress; if (job && !TERMINAL.has(job.status)) render(progressView(progress, job), progEl); } else if (m.type === 'end') { ended = true; }
     };
     sock.onerror = () => {};
     sock.onclose = (ev) => {
@@ -258,7 +287,7 @@ export async function render(ctx) {
     job = await get(`/api/jobs/${enc}`);
   } catch (e) {
     if (e.status === 404 && ctx.alive()) {
-      ctx.el.innerHTML = `<div class="empty" data-testid="page-error"><h1>Job not found</h1><a href="/" class="btn">Back to dashboard</a></div>`;
+      render(html`<div class="empty" data-testid="page-error"><h1>Job not found</h1><a href="/" class="btn">Back to dashboard</a></div>`, ctx.el);
     }
     return;
   }
