@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 
 #define MAX_PATHS 10000
 #define MAX_EXCLUDES 10000
@@ -213,6 +214,67 @@ int restic_url_with_userinfo(const char *url, const char *user, const char *pass
 	free(u);
 	free(pw);
 	return RM_OK;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Adds s and, when it holds %XX escapes, its decoded form; wipes what it made. */
+static void add_with_decoded(struct rm_redactor *r, const char *s, size_t n)
+{
+	char *raw = rm_xstrndup(s, n);
+	char *dec = rm_xmalloc(n + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (raw[i] == '%' && i + 2 < n && hexval(raw[i + 1]) >= 0 &&
+		    hexval(raw[i + 2]) >= 0) {
+			dec[k++] = (char)(hexval(raw[i + 1]) << 4 | hexval(raw[i + 2]));
+			i += 2;
+		} else {
+			dec[k++] = raw[i];
+		}
+	}
+	dec[k] = 0;
+	rm_redactor_add(r, raw);
+	if (strlen(dec) == k) rm_redactor_add(r, dec); /* no embedded NUL */
+	sodium_memzero(raw, n);
+	sodium_memzero(dec, n + 1);
+	free(raw);
+	free(dec);
+}
+
+void restic_secrets_collect(struct rm_redactor *r, const char *repo_url, const char *user,
+                            const char *password)
+{
+	if (password && *password) {
+		char *enc = restic_percent_encode(password);
+		rm_redactor_add(r, password);
+		rm_redactor_add(r, enc);
+		sodium_memzero(enc, strlen(enc));
+		free(enc);
+	}
+	if (!repo_url) return;
+	char *u = NULL;
+	if (user && *user && restic_url_with_userinfo(repo_url, user, password, &u) == RM_OK) {
+		rm_redactor_add(r, u);
+		sodium_memzero(u, strlen(u));
+		free(u);
+	}
+	/* scheme://user:password@host...: the authority's last '@' ends the userinfo */
+	const char *auth = strstr(repo_url, "://");
+	if (!auth) return;
+	auth += 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@') at = p;
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon && at > colon + 1) add_with_decoded(r, colon + 1, (size_t)(at - colon - 1));
 }
 
 void restic_env_free(char **env)

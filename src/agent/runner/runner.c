@@ -12,7 +12,6 @@
 #include "agent/runner/runner.h"
 
 #include <dirent.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
@@ -61,7 +60,7 @@ struct job {
 	char **argv_main;
 	char **env;          /* NULL: no repository configured */
 	char *repo_redacted; /* for log lines */
-	char *secrets[3];    /* strings scrubbed from log lines (password, encoded forms) */
+	struct rm_redactor secrets; /* scrubbed from everything the job sends */
 	int no_restic;
 	long long seq;
 	int cancelled;
@@ -166,37 +165,21 @@ static void job_free(struct job *j)
 	restic_argv_free(j->argv_main);
 	restic_env_free(j->env);
 	free(j->repo_redacted);
-	for (size_t i = 0; i < sizeof(j->secrets) / sizeof(j->secrets[0]); i++) {
-		if (j->secrets[i]) {
-			sodium_memzero(j->secrets[i], strlen(j->secrets[i]));
-			free(j->secrets[i]);
-		}
-	}
+	rm_redactor_cleanup(&j->secrets);
 	free(j->error);
 	json_decref(j->stats);
 	free(j);
 }
 
-/* Replaces every occurrence of each secret in s by "***". Returns a new string. */
+/* What leaves the agent must not hold the job's secrets (restic echoes repository URLs
+ * and, in some errors, the password): every known form of them, then the password of
+ * any URL with userinfo, become "***". Returns a new string. */
 static char *scrub(const struct job *j, const char *s, size_t len)
 {
-	char *out = rm_xstrndup(s, len);
-	for (size_t i = 0; i < sizeof(j->secrets) / sizeof(j->secrets[0]); i++) {
-		const char *sec = j->secrets[i];
-		if (!sec || strlen(sec) < 3 || !strstr(out, sec)) continue;
-		struct rm_buf b;
-		rm_buf_init(&b, 0);
-		const char *p = out, *hit;
-		size_t sl = strlen(sec);
-		while ((hit = strstr(p, sec)) != NULL) {
-			rm_buf_append(&b, p, (size_t)(hit - p));
-			rm_buf_append_str(&b, "***");
-			p = hit + sl;
-		}
-		rm_buf_append_str(&b, p);
-		free(out);
-		out = rm_buf_take(&b);
-	}
+	char *known = rm_redactor_apply(&j->secrets, s, len);
+	if (!strstr(known, "://")) return known;
+	char *out = rm_redact_url(known);
+	free(known);
 	return out;
 }
 
@@ -355,6 +338,12 @@ static void emit_progress(struct runner *r, const json_t *status)
 	uint64_t now = uv_now(r->loop);
 	if (r->progress_sent && now - r->last_progress < PROGRESS_MIN_MS) return;
 	if (restic_parse_status(status, &pr) != RM_OK) return;
+	const char *cf = rmj_str(pr, "current_file");
+	if (cf) {
+		char *clean = scrub(r->cur, cf, strlen(cf));
+		json_object_set_new(pr, "current_file", json_string(clean));
+		free(clean);
+	}
 	json_object_set_new(pr, "job_id", json_string(r->cur->id));
 	r->progress_sent = 1;
 	r->last_progress = now;
@@ -751,10 +740,12 @@ static void job_finish(struct runner *r, const char *status, int exit_code, cons
 	json_object_set_new(p, "exit_code", json_integer(exit_code));
 	json_object_set_new(p, "finished_at", now_str());
 	if (j->stats && strcmp(status, "cancelled") != 0) json_object_set(p, "stats", j->stats);
-	if (error && strcmp(status, "failed") == 0) json_object_set_new(p, "error", json_string(error));
+	char *clean = error ? scrub(j, error, strlen(error)) : NULL;
+	if (clean && strcmp(status, "failed") == 0) json_object_set_new(p, "error", json_string(clean));
 	json_object_set_new(p, "warnings", json_boolean(j->warnings));
 	RM_INFO("job finished", "job_id", j->id, "kind", j->kind_name, "status", status,
-	        "error", error ? error : "");
+	        "error", clean ? clean : "");
+	free(clean);
 	emit(r, RM_MSG_JOB_FINISHED, p);
 	r->cur = NULL;
 	job_free(j);
@@ -948,17 +939,8 @@ int runner_submit(struct runner *r, const char *job_id, const char *kind, const 
 			return RM_ERR_INVAL;
 		}
 		j->repo_redacted = rm_redact_url(creds->repo_url);
-		if (*creds->repo_password) {
-			j->secrets[0] = rm_xstrdup(creds->repo_password);
-			j->secrets[1] = restic_percent_encode(creds->repo_password);
-		}
-		if (creds->repo_username && *creds->repo_username) {
-			/* the URL with userinfo restic may echo back in its errors */
-			char *u = NULL;
-			if (restic_url_with_userinfo(creds->repo_url, creds->repo_username,
-			                             creds->repo_password, &u) == RM_OK)
-				j->secrets[2] = u;
-		}
+		restic_secrets_collect(&j->secrets, creds->repo_url, creds->repo_username,
+		                       creds->repo_password);
 	}
 	j->no_restic = r->restic_path == NULL;
 	if (r->tail) r->tail->next = j;
