@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,6 +671,8 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 		break;
 	}
 out:
+	if (env.type == RM_MSG_CONFIG_UPDATE)
+		rmj_wipe(env.root); /* the credentials now live in the secrets store only */
 	proto_envelope_cleanup(&env);
 	return rc;
 }
@@ -894,6 +897,8 @@ static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t l
 	} else {
 		agent_handle_frame(a, a->rx.data ? a->rx.data : "", a->rx.len);
 	}
+	if (a->rx.data) /* config.update frames carry repository passwords */
+		sodium_memzero(a->rx.data, a->rx.len);
 	rm_buf_reset(&a->rx);
 	return 0;
 }
@@ -1089,7 +1094,7 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 		RM_WARN("no valid secrets_key in config; repository credentials cannot be stored");
 	} else {
 		secrets_open(a->state_dir, key, &a->sec); /* corrupt: logged, keeps running */
-		memset(key, 0, sizeof key);
+		sodium_memzero(key, sizeof key);
 	}
 
 	char *obdir = rm_xasprintf("%s/outbox", a->state_dir);
@@ -1195,6 +1200,7 @@ void agent_free(struct agent *a)
 	secrets_free(a->sec);
 	rm_buf_cleanup(&a->rx);
 	free(a->server_url);
+	sodium_memzero(a->bearer, strlen(a->bearer));
 	free(a->bearer);
 	free(a->tls_pin);
 	free(a->host_id);
