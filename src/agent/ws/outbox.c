@@ -654,6 +654,30 @@ void outbox_terminal_job_ids(const struct outbox *ob, json_t *arr)
 
 /* ------------------------------------------------------------------ open / close */
 
+/* The largest segment this outbox writes: it rolls over once a segment reaches seg_bytes,
+ * so the last record may overshoot by one frame. Anything bigger was not written by us
+ * (or by a build with a larger segment size): it is moved aside, never read into memory. */
+static uint64_t seg_load_max(const struct outbox *ob)
+{
+	size_t seg = ob->seg_bytes > OUTBOX_DEFAULT_SEGMENT ? ob->seg_bytes : OUTBOX_DEFAULT_SEGMENT;
+	return (uint64_t)seg + HDR + RM_PROTO_MAX_FRAME;
+}
+
+static void seg_set_aside(const struct outbox *ob, const char *path, uint64_t size)
+{
+	char *aside = rm_xasprintf("%s%s", path, OUTBOX_TOOBIG_SUFFIX);
+	char sz[32], mx[32];
+	snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+	snprintf(mx, sizeof mx, "%llu", (unsigned long long)seg_load_max(ob));
+	if (rename(path, aside))
+		RM_ERROR("outbox: segment too large and cannot be moved aside; ignored", "path",
+		         path, "bytes", sz, "max_bytes", mx, "error", strerror(errno));
+	else
+		RM_ERROR("outbox: segment too large; moved aside, not loaded", "path", aside,
+		         "bytes", sz, "max_bytes", mx);
+	free(aside);
+}
+
 /* Loads one segment file; truncates a torn/corrupt tail. */
 static void seg_load(struct outbox *ob, uint32_t num)
 {
@@ -665,9 +689,14 @@ static void seg_load(struct outbox *ob, uint32_t num)
 		goto out;
 	}
 	struct stat st;
-	if (fstat(fd, &st) || st.st_size > (off_t)1 << 32) {
-		RM_WARN("outbox: segment unreadable or too large; ignored", "path", path);
+	if (fstat(fd, &st) || st.st_size < 0) {
+		RM_WARN("outbox: segment unreadable; ignored", "path", path);
 		close(fd);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > seg_load_max(ob)) {
+		close(fd);
+		seg_set_aside(ob, path, (uint64_t)st.st_size);
 		goto out;
 	}
 	size_t size = (size_t)st.st_size;
