@@ -194,6 +194,11 @@ static int cmd_run(const struct cli *c)
 	agent_config_cleanup(&cfg);
 	free(restic);
 	if (rc == RM_OK) {
+		rc = agent_start(r.agent);
+		if (rc)
+			agent_stop(r.agent); /* the loop below drains what start left behind */
+	}
+	if (rc == RM_OK) {
 		uv_signal_init(&loop, &r.sigterm);
 		uv_signal_init(&loop, &r.sigint);
 		uv_signal_init(&loop, &r.sighup);
@@ -201,7 +206,6 @@ static int cmd_run(const struct cli *c)
 		uv_signal_start(&r.sigterm, on_signal, SIGTERM);
 		uv_signal_start(&r.sigint, on_signal, SIGINT);
 		uv_signal_start(&r.sighup, on_signal, SIGHUP);
-		agent_start(r.agent);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	agent_free(r.agent);

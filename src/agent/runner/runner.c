@@ -506,13 +506,21 @@ static void step_run(struct runner *r, enum step step)
 		own_argv = step_argv(r, step);
 		argv = own_argv;
 	}
-	char *cmd = restic_argv_format(argv);
-	log_event(r, "$ %s  (repository %s)", cmd, j->repo_redacted ? j->repo_redacted : "");
-	free(cmd);
-
 	uv_pipe_init(r->loop, &p->out, 0);
 	uv_pipe_init(r->loop, &p->err, 0);
 	p->out.data = p->err.data = p->proc.data = p;
+	if (!argv) {
+		/* no argv for this step: it fails like a spawn error (the process handle was
+		 * never initialised, so only the pipes are closed) */
+		p->spawn_err = UV_EINVAL;
+		p->closing = 2;
+		uv_close((uv_handle_t *)&p->out, proc_close_cb);
+		uv_close((uv_handle_t *)&p->err, proc_close_cb);
+		return;
+	}
+	char *cmd = restic_argv_format(argv);
+	log_event(r, "$ %s  (repository %s)", cmd, j->repo_redacted ? j->repo_redacted : "");
+	free(cmd);
 	uv_stdio_container_t stdio[3];
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;

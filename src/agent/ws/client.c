@@ -1033,11 +1033,47 @@ static void probe_done(void *ud, const char *version)
 	do_connect(a);
 }
 
-void agent_start(struct agent *a)
+/* The lws context on our loop. Its own handles live on the loop from here on: a failure
+ * is cleaned up by agent_stop + running the loop, which is why agent_new does not do it. */
+static int ws_context_create(struct agent *a)
+{
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	struct lws_context_creation_info ci;
+	memset(&ci, 0, sizeof ci);
+	void *loops[1] = { a->loop };
+	ci.port = CONTEXT_PORT_NO_LISTEN;
+	ci.protocols = protocols;
+	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+	if (a->url.tls) /* no OpenSSL init nor client SSL_CTX at all for ws:// */
+		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		              LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* see client_ssl_ctx_setup */
+	/* lws sizes its fd tables by `ulimit -n` (20,000 fds = 320 KiB, all touched); we
+	 * hold one connection, plus a closing one across a reconnect. */
+	ci.count_threads = 1;
+	ci.fd_limit_per_thread = 16;
+	ci.pt_serv_buf_size = 4096;
+	ci.foreign_loops = loops;
+	ci.user = a;
+	ci.pcontext = &a->ctx;
+	ci.gid = -1;
+	ci.uid = -1;
+	a->ctx = lws_create_context(&ci);
+	if (!a->ctx) {
+		RM_ERROR("cannot create the websocket context (is libwebsockets-evlib-uv "
+		         "installed?)");
+		return RM_ERR_IO;
+	}
+	return RM_OK;
+}
+
+int agent_start(struct agent *a)
 {
 	if (a->started || a->offline)
-		return;
+		return RM_OK;
 	a->started = 1;
+	int rc = ws_context_create(a);
+	if (rc)
+		return rc;
 	if (a->restic_path) {
 		agent_probe_restic(a->loop, a->restic_path, probe_done, a);
 	} else {
@@ -1047,6 +1083,7 @@ void agent_start(struct agent *a)
 	}
 	uv_timer_start(&a->heartbeat_timer, heartbeat_cb, (uint64_t)a->heartbeat_s * 1000,
 	               (uint64_t)a->heartbeat_s * 1000);
+	return RM_OK;
 }
 
 int agent_new(const struct agent_opts *o, struct agent **out)
@@ -1105,59 +1142,29 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 	if (rc)
 		goto out;
 
+	if (!a->offline) {
+		/* the last step that can fail: it creates loop handles only once it succeeds */
+		struct runner_opts ro = { .loop = a->loop, .restic_path = a->restic_path,
+			                  .state_dir = a->state_dir, .hostname = a->hostname,
+			                  .emit = on_emit, .ud = a, .cancel_grace_ms = 5000 };
+		rc = runner_new(&ro, &a->runner);
+		if (rc) {
+			RM_ERROR("cannot start the job runner", "error", rm_strerror(rc));
+			goto out;
+		}
+	}
 	uv_timer_init(a->loop, &a->reconnect_timer);
 	uv_timer_init(a->loop, &a->heartbeat_timer);
 	uv_timer_init(a->loop, &a->flush_timer);
 	a->reconnect_timer.data = a->heartbeat_timer.data = a->flush_timer.data = a;
 	a->timers_init = 1;
-
-	if (a->offline)
-		goto out;
-
-	struct runner_opts ro = { .loop = a->loop, .restic_path = a->restic_path,
-		                  .state_dir = a->state_dir, .hostname = a->hostname,
-		                  .emit = on_emit, .ud = a, .cancel_grace_ms = 5000 };
-	rc = runner_new(&ro, &a->runner);
-	if (rc) {
-		RM_ERROR("cannot start the job runner", "error", rm_strerror(rc));
-		goto out;
-	}
-
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
-	struct lws_context_creation_info ci;
-	memset(&ci, 0, sizeof ci);
-	void *loops[1] = { a->loop };
-	ci.port = CONTEXT_PORT_NO_LISTEN;
-	ci.protocols = protocols;
-	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-	if (a->url.tls) /* no OpenSSL init nor client SSL_CTX at all for ws:// */
-		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		              LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* see client_ssl_ctx_setup */
-	/* lws sizes its fd tables by `ulimit -n` (20,000 fds = 320 KiB, all touched); we
-	 * hold one connection, plus a closing one across a reconnect. */
-	ci.count_threads = 1;
-	ci.fd_limit_per_thread = 16;
-	ci.pt_serv_buf_size = 4096;
-	ci.foreign_loops = loops;
-	ci.user = a;
-	ci.pcontext = &a->ctx;
-	ci.gid = -1;
-	ci.uid = -1;
-	a->ctx = lws_create_context(&ci);
-	if (!a->ctx) {
-		RM_ERROR("cannot create the websocket context (is libwebsockets-evlib-uv "
-		         "installed?)");
-		rc = RM_ERR_IO;
-		goto out;
-	}
 out:
 	if (rc) {
-		agent_stop(a);
-		uv_run(a->loop, UV_RUN_NOWAIT);
-		/* the caller drains the loop and calls agent_free */
+		agent_free(a); /* nothing of ours is on the loop yet */
+		return rc;
 	}
 	*out = a;
-	return rc;
+	return RM_OK;
 }
 
 void agent_stop(struct agent *a)

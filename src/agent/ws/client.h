@@ -4,9 +4,11 @@
  * loop), the message handler, the runner's event sink (outbox + send) and the reconnect
  * / heartbeat timers. Loop thread only.
  *
- * Lifecycle: agent_new -> agent_start (probes restic, then connects) -> ... ->
- * agent_stop (graceful: runner_free, close the socket, lws_context_destroy, close our
- * handles) -> keep running the loop until it has no more handles -> agent_free. */
+ * Lifecycle: agent_new -> agent_start (creates the lws context, probes restic, then
+ * connects) -> ... -> agent_stop (graceful: runner_free, close the socket,
+ * lws_context_destroy, close our handles) -> keep running the loop until it has no more
+ * handles -> agent_free. agent_new never runs the loop; after a failed agent_start the
+ * caller stops, drains and frees as after a normal run. */
 #include <jansson.h>
 #include <stddef.h>
 #include <uv.h>
@@ -25,11 +27,13 @@ struct agent_opts {
 	unsigned heartbeat_s;      /* 0 = 30 */
 };
 
-/* RM_OK, or RM_ERR_IO (state dir / outbox unusable), RM_ERR_INVAL (bad server URL). A
- * corrupt secrets file is not an error (logged; the agent runs without credentials). */
+/* RM_OK, or RM_ERR_IO (state dir / outbox / runner unusable), RM_ERR_INVAL (bad server
+ * URL). A corrupt secrets file is not an error (logged; the agent runs without
+ * credentials). *out is set only on success; on failure everything is already freed. */
 int agent_new(const struct agent_opts *opts, struct agent **out);
-/* Probes `restic version` (async) and connects once the probe is done. */
-void agent_start(struct agent *a);
+/* Creates the WebSocket context, probes `restic version` (async) and connects once the
+ * probe is done. RM_OK (also offline: nothing to do) or RM_ERR_IO (no lws context). */
+int agent_start(struct agent *a);
 /* Graceful stop; safe to call twice. The loop must run until all handles are closed. */
 void agent_stop(struct agent *a);
 /* Frees what is left after the loop has drained (flushes the outbox). NULL ok. */
