@@ -11,7 +11,10 @@
 #include <uv.h>
 
 #include "agent/config.h"
-#include "agent/ws/client.h"
+#include "agent/host.h"
+#include "agent/restic/probe.h"
+#include "agent/ws/tls.h"
+#include "agent/ws/url.h"
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/err.h"
@@ -85,7 +88,7 @@ static int pin_verify_cb(int preverify_ok, X509_STORE_CTX *x)
 		X509_STORE_CTX_set_error(x, X509_V_OK);
 		return 1;
 	}
-	if (agent_cert_pin_ok(X509_STORE_CTX_get_current_cert(x), g_pin)) {
+	if (ws_tls_pin_ok(X509_STORE_CTX_get_current_cert(x), g_pin)) {
 		X509_STORE_CTX_set_error(x, X509_V_OK);
 		return 1;
 	}
@@ -123,7 +126,7 @@ static char *restic_version(const char *restic)
 	uv_loop_t loop;
 	if (uv_loop_init(&loop))
 		return rm_xstrdup("");
-	agent_probe_restic(&loop, restic, version_cb, &v);
+	restic_probe_version(&loop, restic, version_cb, &v);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return v ? v : rm_xstrdup("");
@@ -138,7 +141,7 @@ static int valid_pin(const char *p)
 int enroll_run(const struct enroll_opts *o)
 {
 	int rc = RM_ERR_INVAL;
-	struct agent_url u;
+	struct ws_url u;
 	struct agent_config cfg = { 0 }, old = { 0 };
 	char host[256], err[256];
 	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
@@ -153,7 +156,7 @@ int enroll_run(const struct enroll_opts *o)
 		RM_ERROR("enroll needs --server URL and --token TOKEN");
 		goto done;
 	}
-	if (agent_url_parse(o->server_url, &u)) {
+	if (ws_url_parse(o->server_url, &u)) {
 		RM_ERROR("invalid --server URL (want http(s)://host[:port])", "server",
 		         o->server_url);
 		goto done;
@@ -164,8 +167,8 @@ int enroll_run(const struct enroll_opts *o)
 		goto done;
 	}
 	rm_log_add_secret(o->token);
-	agent_hostname(host, sizeof host);
-	restic = o->restic_path ? agent_find_in_path(o->restic_path) : agent_find_in_path("restic");
+	host_name(host, sizeof host);
+	restic = o->restic_path ? host_find_in_path(o->restic_path) : host_find_in_path("restic");
 	if (!restic)
 		RM_WARN("restic not found; install it (apt-get install restic) before running "
 		        "backups");
@@ -182,7 +185,7 @@ int enroll_run(const struct enroll_opts *o)
 		url = h;
 	}
 	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "token", o->token, "hostname", host,
-	                        "os", "linux", "arch", agent_arch(), "agent_version", RM_VERSION,
+	                        "os", "linux", "arch", host_arch(), "agent_version", RM_VERSION,
 	                        "restic_version", rver);
 	body = rmj_dumps(req);
 	json_decref(req);

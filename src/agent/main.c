@@ -9,6 +9,7 @@
 
 #include "agent/config.h"
 #include "agent/enroll.h"
+#include "agent/host.h"
 #include "agent/ws/client.h"
 #include "common/crypto.h"
 #include "common/err.h"
@@ -164,12 +165,12 @@ static int cmd_run(const struct cli *c)
 	char *restic = NULL;
 	const char *want = c->restic ? c->restic : cfg.restic_path;
 	if (want) {
-		restic = agent_find_in_path(want);
+		restic = host_find_in_path(want);
 		if (!restic)
 			RM_WARN("configured restic not executable; trying PATH", "path", want);
 	}
 	if (!restic)
-		restic = agent_find_in_path("restic");
+		restic = host_find_in_path("restic");
 
 	/* One malloc arena (the agent is single-threaded), and big blocks (1 MiB frames,
 	 * restic output) through mmap, so they go back to the kernel when freed; a fixed
