@@ -170,6 +170,8 @@ void agent_config_cleanup(struct agent_config *c)
 	}
 }
 
+/* Long: one line loop of a flat YAML subset (key, value, quoting, table lookup); split
+ * further it only passes its many locals around. */
 int agent_config_parse(const char *text, size_t len, struct agent_config *out, char *err,
                        size_t errlen)
 {

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <sodium.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -138,19 +139,139 @@ static int valid_pin(const char *p)
 	return p && strlen(p) == 64 && rm_hex_decode(p, tmp, sizeof tmp) == RM_OK;
 }
 
-int enroll_run(const struct enroll_opts *o)
+/* POSTs body (JSON) to url with libcurl (dlopen'd: the daemon never needs it). On RM_OK,
+ * *status is the HTTP status and *resp the parsed JSON answer (caller decrefs). */
+static int enroll_post(const struct enroll_opts *o, const char *url, const char *body,
+                       long *status, json_t **resp)
 {
-	int rc = RM_ERR_INVAL;
-	struct ws_url u;
-	struct agent_config cfg = { 0 }, old = { 0 };
-	char host[256], err[256];
-	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
-	json_t *resp = NULL;
+	char err[256];
 	struct rm_buf out;
 	rm_buf_init(&out, RESPONSE_MAX);
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL;
 	struct curl_api cu = { 0 };
+	int rc = curl_api_open(&cu);
+	if (rc)
+		goto done;
+	cu.global_init(CURL_GLOBAL_DEFAULT);
+	c = cu.easy_init();
+	if (!c) {
+		rc = RM_ERR_IO;
+		goto done;
+	}
+	hdrs = cu.slist_append(hdrs, "Content-Type: application/json");
+	hdrs = cu.slist_append(hdrs, "Accept: application/json");
+	cu.easy_setopt(c, CURLOPT_URL, url);
+	cu.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	cu.easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	cu.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	cu.easy_setopt(c, CURLOPT_WRITEDATA, &out);
+	cu.easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(c, CURLOPT_USERAGENT, "restic-manager-agent/" RM_VERSION);
+	if (o->cert_pin && *o->cert_pin) {
+		g_pin = o->cert_pin;
+		cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		cu.easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+	}
+	CURLcode cc = cu.easy_perform(c);
+	if (cc != CURLE_OK) {
+		RM_ERROR("enrollment request failed", "server", o->server_url, "error",
+		         cu.easy_strerror(cc));
+		rc = RM_ERR_IO;
+		goto done;
+	}
+	cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (rmj_parse_object(out.data ? out.data : "", out.len, RESPONSE_MAX, resp, err,
+	                     sizeof err)) {
+		char st[16];
+		snprintf(st, sizeof st, "%ld", *status);
+		RM_ERROR("enrollment failed: server answered with a non-JSON body", "status", st);
+		rc = RM_ERR_IO;
+		goto done;
+	}
+done:
+	if (cu.dl) {
+		if (c)
+			cu.easy_cleanup(c);
+		cu.slist_free_all(hdrs);
+		cu.global_cleanup();
+		dlclose(cu.dl);
+	}
+	if (out.data) /* the answer holds the bearer */
+		sodium_memzero(out.data, out.len);
+	rm_buf_cleanup(&out);
+	return rc;
+}
+
+/* Writes the agent config (tmp + fsync + rename, 0600) for the enrolled host, keeping an
+ * existing secrets key so that secrets.enc stays readable. */
+static int enroll_write_config(const struct enroll_opts *o, const char *server, size_t server_len,
+                               const char *host_id, const char *bearer, const char *restic)
+{
+	struct agent_config cfg = { 0 }, old = { 0 };
+	char key_hex[65];
+	if (agent_config_load(o->config_path, &old, NULL, 0) == RM_OK && old.secrets_key) {
+		rm_strlcpy(key_hex, old.secrets_key, sizeof key_hex);
+	} else {
+		uint8_t key[RM_KEY_BYTES];
+		rm_random_bytes(key, sizeof key);
+		rm_hex_encode(key, sizeof key, key_hex);
+		sodium_memzero(key, sizeof key);
+	}
+	cfg.server_url = rm_xasprintf("%.*s", (int)server_len, server);
+	cfg.host_id = rm_xstrdup(host_id);
+	cfg.bearer = rm_xstrdup(bearer);
+	cfg.tls_pin = o->cert_pin && *o->cert_pin ? rm_xstrdup(o->cert_pin) : NULL;
+	cfg.restic_path = restic ? rm_xstrdup(restic) : NULL;
+	cfg.secrets_key = rm_xstrdup(key_hex);
+	sodium_memzero(key_hex, sizeof key_hex);
+	if (agent_mkdirs(o->state_dir, 0700))
+		RM_WARN("cannot create state directory", "path", o->state_dir);
+	int rc = agent_config_save(o->config_path, &cfg);
+	if (rc)
+		RM_ERROR("cannot write agent config", "path", o->config_path, "error",
+		         rm_strerror(rc));
+	else
+		RM_INFO("enrolled", "host_id", host_id, "server", cfg.server_url, "config",
+		        o->config_path);
+	agent_config_cleanup(&cfg);
+	agent_config_cleanup(&old);
+	return rc;
+}
+
+/* Checks a non-2xx / incomplete answer; RM_OK when it carries host_id and bearer. */
+static int enroll_check_answer(long status, const json_t *resp)
+{
+	if (status != 200 && status != 201) {
+		char st[16];
+		snprintf(st, sizeof st, "%ld", status);
+		int denied = status == 401 || status == 409 || status == 410;
+		RM_ERROR(denied ? "enrollment token rejected (bad, already used or expired): "
+		                  "create a new one on the server"
+		                : "enrollment failed",
+		         "status", st, "code", rmj_str(resp, "code"), "error", rmj_str(resp, "error"));
+		return denied ? RM_ERR_AUTH : RM_ERR_IO;
+	}
+	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");
+	if (!host_id || !*host_id || !bearer || !*bearer) {
+		RM_ERROR("enrollment failed: response lacks host_id or bearer");
+		return RM_ERR_IO;
+	}
+	return RM_OK;
+}
+
+int enroll_run(const struct enroll_opts *o)
+{
+	int rc = RM_ERR_INVAL;
+	struct ws_url u;
+	char host[256];
+	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
+	json_t *resp = NULL;
+	long status = 0;
 
 	if (!o->server_url || !o->token || !*o->token) {
 		RM_ERROR("enroll needs --server URL and --token TOKEN");
@@ -190,113 +311,22 @@ int enroll_run(const struct enroll_opts *o)
 	body = rmj_dumps(req);
 	json_decref(req);
 
-	rc = curl_api_open(&cu);
+	rc = enroll_post(o, url, body, &status, &resp);
+	if (!rc)
+		rc = enroll_check_answer(status, resp);
 	if (rc)
 		goto done;
-	cu.global_init(CURL_GLOBAL_DEFAULT);
-	c = cu.easy_init();
-	if (!c) {
-		rc = RM_ERR_IO;
-		goto done;
-	}
-	hdrs = cu.slist_append(hdrs, "Content-Type: application/json");
-	hdrs = cu.slist_append(hdrs, "Accept: application/json");
-	cu.easy_setopt(c, CURLOPT_URL, url);
-	cu.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	cu.easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	cu.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	cu.easy_setopt(c, CURLOPT_WRITEDATA, &out);
-	cu.easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	cu.easy_setopt(c, CURLOPT_USERAGENT, "restic-manager-agent/" RM_VERSION);
-	if (o->cert_pin && *o->cert_pin) {
-		g_pin = o->cert_pin;
-		cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-		cu.easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
-	}
-	CURLcode cc = cu.easy_perform(c);
-	if (cc != CURLE_OK) {
-		RM_ERROR("enrollment request failed", "server", o->server_url, "error",
-		         cu.easy_strerror(cc));
-		rc = RM_ERR_IO;
-		goto done;
-	}
-	long status = 0;
-	cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (rmj_parse_object(out.data ? out.data : "", out.len, RESPONSE_MAX, &resp, err,
-	                     sizeof err)) {
-		char st[16];
-		snprintf(st, sizeof st, "%ld", status);
-		RM_ERROR("enrollment failed: server answered with a non-JSON body", "status", st);
-		rc = RM_ERR_IO;
-		goto done;
-	}
-	if (status != 200 && status != 201) {
-		char st[16];
-		snprintf(st, sizeof st, "%ld", status);
-		const char *code = rmj_str(resp, "code");
-		RM_ERROR(status == 401 || status == 409 || status == 410
-		                 ? "enrollment token rejected (bad, already used or expired): "
-		                   "create a new one on the server"
-		                 : "enrollment failed",
-		         "status", st, "code", code, "error", rmj_str(resp, "error"));
-		rc = (status == 401 || status == 409 || status == 410) ? RM_ERR_AUTH : RM_ERR_IO;
-		goto done;
-	}
-	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");
-	if (!host_id || !*host_id || !bearer || !*bearer) {
-		RM_ERROR("enrollment failed: response lacks host_id or bearer");
-		rc = RM_ERR_IO;
-		goto done;
-	}
-	rm_log_add_secret(bearer);
-
-	/* keep an existing secrets key so secrets.enc stays readable */
-	char key_hex[65];
-	if (agent_config_load(o->config_path, &old, NULL, 0) == RM_OK && old.secrets_key) {
-		rm_strlcpy(key_hex, old.secrets_key, sizeof key_hex);
-	} else {
-		uint8_t key[RM_KEY_BYTES];
-		rm_random_bytes(key, sizeof key);
-		rm_hex_encode(key, sizeof key, key_hex);
-		memset(key, 0, sizeof key);
-	}
-	cfg.server_url = rm_xasprintf("%.*s", (int)sl, o->server_url);
-	cfg.host_id = rm_xstrdup(host_id);
-	cfg.bearer = rm_xstrdup(bearer);
-	cfg.tls_pin = o->cert_pin && *o->cert_pin ? rm_xstrdup(o->cert_pin) : NULL;
-	cfg.restic_path = restic ? rm_xstrdup(restic) : NULL;
-	cfg.secrets_key = rm_xstrdup(key_hex);
-	memset(key_hex, 0, sizeof key_hex);
-	if (agent_mkdirs(o->state_dir, 0700))
-		RM_WARN("cannot create state directory", "path", o->state_dir);
-	rc = agent_config_save(o->config_path, &cfg);
-	if (rc) {
-		RM_ERROR("cannot write agent config", "path", o->config_path, "error",
-		         rm_strerror(rc));
-		goto done;
-	}
-	RM_INFO("enrolled", "host_id", host_id, "server", cfg.server_url, "config",
-	        o->config_path);
-	rc = RM_OK;
+	rm_log_add_secret(rmj_str(resp, "bearer"));
+	rc = enroll_write_config(o, o->server_url, sl, rmj_str(resp, "host_id"),
+	                         rmj_str(resp, "bearer"), restic);
 done:
-	if (cu.dl) {
-		if (c)
-			cu.easy_cleanup(c);
-		cu.slist_free_all(hdrs);
-		cu.global_cleanup();
-		dlclose(cu.dl);
-	}
+	rmj_wipe(resp);
 	json_decref(resp);
-	rm_buf_cleanup(&out);
-	agent_config_cleanup(&cfg);
-	agent_config_cleanup(&old);
 	free(restic);
 	free(rver);
 	free(url);
+	if (body) /* holds the enrollment token */
+		sodium_memzero(body, strlen(body));
 	free(body);
 	return rc;
 }

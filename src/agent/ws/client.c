@@ -289,6 +289,8 @@ static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t l
 	return 0;
 }
 
+/* One switch over lws callback reasons (long, but each case is a few lines: lws wants a
+ * single callback per protocol). */
 static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                  size_t len)
 {
