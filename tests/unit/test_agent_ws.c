@@ -1,4 +1,11 @@
-/* ws/url: the server URL forms the agent accepts, and its Host header. */
+/* ws/url: the server URL forms the agent accepts, and its Host header; agent_new's
+ * contract on failure (no loop run, *out untouched, nothing left on the loop). */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "agent/config.h"
+#include "agent/ws/client.h"
 #include "agent/ws/url.h"
 #include "common/err.h"
 #include "tap.h"
@@ -33,8 +40,39 @@ TEST(url_parse)
 	}
 }
 
+TEST(agent_new_failure)
+{
+	char dir[] = "/tmp/rm-agent-new-XXXXXX";
+	OK(mkdtemp(dir) != NULL);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct agent_config cfg = { .server_url = "ftp://nope", .host_id = "01HTEST",
+		                    .bearer = "test-bearer-123" };
+	struct agent_opts o = { .loop = &loop, .cfg = &cfg, .state_dir = dir };
+	struct agent *sentinel = (struct agent *)&loop, *a = sentinel;
+	EQ_INT(agent_new(&o, &a), RM_ERR_INVAL);
+	OK(a == sentinel);           /* out-parameter set only on success */
+	OK(!uv_loop_alive(&loop));   /* nothing of the agent's is on the loop */
+	char *file = malloc(strlen(dir) + 16);
+	snprintf(file, strlen(dir) + 16, "%s/state", dir);
+	FILE *f = fopen(file, "w"); /* a file where the state directory should be */
+	OK(f != NULL);
+	if (f)
+		fclose(f);
+	cfg.server_url = "http://127.0.0.1:9";
+	o.state_dir = file;
+	EQ_INT(agent_new(&o, &a), RM_ERR_IO);
+	OK(a == sentinel);
+	OK(!uv_loop_alive(&loop));
+	EQ_INT(uv_loop_close(&loop), 0);
+	remove(file);
+	free(file);
+	remove(dir);
+}
+
 int main(void)
 {
 	RUN(url_parse);
+	RUN(agent_new_failure);
 	return tap_done();
 }
