@@ -393,6 +393,17 @@ TEST(cancel)
 	free_runner(r);
 }
 
+static int cmdline_has(pid_t pid, const char *needle)
+{
+	char path[64], buf[256] = "";
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 && memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
+}
+
 TEST(leftover_marker)
 {
 	/* a fake "restic" (sleep with argv[0] = restic-fake) and an innocent sleep */
@@ -406,7 +417,10 @@ TEST(leftover_marker)
 		execl("/bin/sleep", "sleep", "30", (char *)NULL);
 		_exit(127);
 	}
-	usleep(100000);
+	/* wait until both children have exec'd (under load 100 ms was not always enough):
+	 * before that, their cmdline is still ours */
+	for (int i = 0; i < 500 && !(cmdline_has(fake, "restic-fake") && cmdline_has(innocent, "sleep")); i++)
+		usleep(10000);
 	char *state = P("state2");
 	mkdir(state, 0700);
 	char *jobs = rm_xasprintf("%s/jobs", state);
