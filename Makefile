@@ -14,9 +14,17 @@ BUILD_DATE := $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ -
 # B: build root (helpers and parallel builds may use their own, e.g. make B=build-x)
 B ?= build
 CC ?= cc
-PKGS := libwebsockets libuv sqlite3 libsodium jansson libcurl openssl zlib
+# Link lists per binary: each links only what it uses. The agent needs no SQLite and no
+# zlib, and libcurl only at enrollment, where it is dlopen'd (headers only at build time).
+COMMON_PKGS := libsodium jansson
+AGENT_PKGS  := $(COMMON_PKGS) libwebsockets libuv openssl
+SERVER_PKGS := $(COMMON_PKGS) libwebsockets libuv sqlite3 libcurl openssl zlib
+PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null) -lpthread
+AGENT_LIBS  = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
+SERVER_LIBS = $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wpointer-arith \
@@ -73,18 +81,18 @@ $(1)/libserver.a: $$(patsubst %.c,$(1)/obj/%.o,$$(SERVER_LIB_SRC))
 $(1)/libagent.a: $$(patsubst %.c,$(1)/obj/%.o,$$(AGENT_LIB_SRC))
 	@rm -f $$@; ar rcs $$@ $$^
 $(1)/restic-manager-server: $(1)/obj/src/server/main.o $(1)/libserver.a $(1)/libcommon.a
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(3) -o $$@ $$^ $$(SERVER_LIBS) -lm
 $(1)/restic-manager-agent: $(1)/obj/src/agent/main.o $(1)/libagent.a $(1)/libcommon.a
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(3) -o $$@ $$^ $$(AGENT_LIBS) -lm
 $(1)/tests/test_common_%: $(1)/obj/tests/unit/test_common_%.o $(1)/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(3) -o $$@ $$^ $$(COMMON_LIBS) -lm
 $(1)/tests/test_server_%: $(1)/obj/tests/unit/test_server_%.o $(1)/libserver.a $(1)/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(3) -o $$@ $$^ $$(SERVER_LIBS) -lm
 $(1)/tests/test_agent_%: $(1)/obj/tests/unit/test_agent_%.o $(1)/libagent.a $(1)/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(3) -o $$@ $$^ $$(AGENT_LIBS) -lm
 # fuzz targets replayed over their corpus with a plain main (no libFuzzer needed)
 $(1)/tests/replay_%: $(1)/obj/tests/fuzz/%.o $(1)/obj/tests/fuzz/replay_main.o $(1)/libagent.a $(1)/libserver.a $(1)/libcommon.a
 	@mkdir -p $$(dir $$@)

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,11 +166,15 @@ void agent_config_cleanup(struct agent_config *c)
 		return;
 	for (size_t i = 0; i < N_FIELDS; i++) {
 		char **pp = field_ptr(c, &cfg_fields[i]);
+		if (*pp) /* bearer and secrets_key are secrets */
+			sodium_memzero(*pp, strlen(*pp));
 		free(*pp);
 		*pp = NULL;
 	}
 }
 
+/* Long: one line loop of a flat YAML subset (key, value, quoting, table lookup); split
+ * further it only passes its many locals around. */
 int agent_config_parse(const char *text, size_t len, struct agent_config *out, char *err,
                        size_t errlen)
 {
@@ -273,6 +278,7 @@ int agent_config_load(const char *path, struct agent_config *out, char *err, siz
 		return rc;
 	}
 	rc = agent_config_parse(text, len, out, err, errlen);
+	sodium_memzero(text, len);
 	free(text);
 	return rc;
 }
@@ -330,6 +336,7 @@ int agent_config_save(const char *path, const struct agent_config *c)
 	}
 	char *text = agent_config_format(c);
 	int rc = rm_write_file_atomic(path, text, strlen(text), 0600);
+	sodium_memzero(text, strlen(text));
 	free(text);
 	return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <sodium.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -11,7 +12,10 @@
 #include <uv.h>
 
 #include "agent/config.h"
-#include "agent/ws/client.h"
+#include "agent/host.h"
+#include "agent/restic/probe.h"
+#include "agent/ws/tls.h"
+#include "agent/ws/url.h"
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/err.h"
@@ -85,7 +89,7 @@ static int pin_verify_cb(int preverify_ok, X509_STORE_CTX *x)
 		X509_STORE_CTX_set_error(x, X509_V_OK);
 		return 1;
 	}
-	if (agent_cert_pin_ok(X509_STORE_CTX_get_current_cert(x), g_pin)) {
+	if (ws_tls_pin_ok(X509_STORE_CTX_get_current_cert(x), g_pin)) {
 		X509_STORE_CTX_set_error(x, X509_V_OK);
 		return 1;
 	}
@@ -123,7 +127,7 @@ static char *restic_version(const char *restic)
 	uv_loop_t loop;
 	if (uv_loop_init(&loop))
 		return rm_xstrdup("");
-	agent_probe_restic(&loop, restic, version_cb, &v);
+	restic_probe_version(&loop, restic, version_cb, &v);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return v ? v : rm_xstrdup("");
@@ -135,59 +139,18 @@ static int valid_pin(const char *p)
 	return p && strlen(p) == 64 && rm_hex_decode(p, tmp, sizeof tmp) == RM_OK;
 }
 
-int enroll_run(const struct enroll_opts *o)
+/* POSTs body (JSON) to url with libcurl (dlopen'd: the daemon never needs it). On RM_OK,
+ * *status is the HTTP status and *resp the parsed JSON answer (caller decrefs). */
+static int enroll_post(const struct enroll_opts *o, const char *url, const char *body,
+                       long *status, json_t **resp)
 {
-	int rc = RM_ERR_INVAL;
-	struct agent_url u;
-	struct agent_config cfg = { 0 }, old = { 0 };
-	char host[256], err[256];
-	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
-	json_t *resp = NULL;
+	char err[256];
 	struct rm_buf out;
 	rm_buf_init(&out, RESPONSE_MAX);
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL;
 	struct curl_api cu = { 0 };
-
-	if (!o->server_url || !o->token || !*o->token) {
-		RM_ERROR("enroll needs --server URL and --token TOKEN");
-		goto done;
-	}
-	if (agent_url_parse(o->server_url, &u)) {
-		RM_ERROR("invalid --server URL (want http(s)://host[:port])", "server",
-		         o->server_url);
-		goto done;
-	}
-	if (o->cert_pin && *o->cert_pin && !valid_pin(o->cert_pin)) {
-		RM_ERROR("invalid --cert-pin (want 64 hex characters: SHA-256 of the server's "
-		         "certificate)");
-		goto done;
-	}
-	rm_log_add_secret(o->token);
-	agent_hostname(host, sizeof host);
-	restic = o->restic_path ? agent_find_in_path(o->restic_path) : agent_find_in_path("restic");
-	if (!restic)
-		RM_WARN("restic not found; install it (apt-get install restic) before running "
-		        "backups");
-	rver = restic_version(restic);
-
-	/* base URL without trailing slash */
-	size_t sl = strlen(o->server_url);
-	while (sl > 0 && o->server_url[sl - 1] == '/')
-		sl--;
-	url = rm_xasprintf("%.*s/api/agents/enroll", (int)sl, o->server_url);
-	if (!strncmp(url, "ws", 2)) { /* ws(s):// given: talk http(s) */
-		char *h = rm_xasprintf("http%s", url + 2);
-		free(url);
-		url = h;
-	}
-	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "token", o->token, "hostname", host,
-	                        "os", "linux", "arch", agent_arch(), "agent_version", RM_VERSION,
-	                        "restic_version", rver);
-	body = rmj_dumps(req);
-	json_decref(req);
-
-	rc = curl_api_open(&cu);
+	int rc = curl_api_open(&cu);
 	if (rc)
 		goto done;
 	cu.global_init(CURL_GLOBAL_DEFAULT);
@@ -221,64 +184,15 @@ int enroll_run(const struct enroll_opts *o)
 		rc = RM_ERR_IO;
 		goto done;
 	}
-	long status = 0;
-	cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (rmj_parse_object(out.data ? out.data : "", out.len, RESPONSE_MAX, &resp, err,
+	cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (rmj_parse_object(out.data ? out.data : "", out.len, RESPONSE_MAX, resp, err,
 	                     sizeof err)) {
 		char st[16];
-		snprintf(st, sizeof st, "%ld", status);
+		snprintf(st, sizeof st, "%ld", *status);
 		RM_ERROR("enrollment failed: server answered with a non-JSON body", "status", st);
 		rc = RM_ERR_IO;
 		goto done;
 	}
-	if (status != 200 && status != 201) {
-		char st[16];
-		snprintf(st, sizeof st, "%ld", status);
-		const char *code = rmj_str(resp, "code");
-		RM_ERROR(status == 401 || status == 409 || status == 410
-		                 ? "enrollment token rejected (bad, already used or expired): "
-		                   "create a new one on the server"
-		                 : "enrollment failed",
-		         "status", st, "code", code, "error", rmj_str(resp, "error"));
-		rc = (status == 401 || status == 409 || status == 410) ? RM_ERR_AUTH : RM_ERR_IO;
-		goto done;
-	}
-	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");
-	if (!host_id || !*host_id || !bearer || !*bearer) {
-		RM_ERROR("enrollment failed: response lacks host_id or bearer");
-		rc = RM_ERR_IO;
-		goto done;
-	}
-	rm_log_add_secret(bearer);
-
-	/* keep an existing secrets key so secrets.enc stays readable */
-	char key_hex[65];
-	if (agent_config_load(o->config_path, &old, NULL, 0) == RM_OK && old.secrets_key) {
-		rm_strlcpy(key_hex, old.secrets_key, sizeof key_hex);
-	} else {
-		uint8_t key[RM_KEY_BYTES];
-		rm_random_bytes(key, sizeof key);
-		rm_hex_encode(key, sizeof key, key_hex);
-		memset(key, 0, sizeof key);
-	}
-	cfg.server_url = rm_xasprintf("%.*s", (int)sl, o->server_url);
-	cfg.host_id = rm_xstrdup(host_id);
-	cfg.bearer = rm_xstrdup(bearer);
-	cfg.tls_pin = o->cert_pin && *o->cert_pin ? rm_xstrdup(o->cert_pin) : NULL;
-	cfg.restic_path = restic ? rm_xstrdup(restic) : NULL;
-	cfg.secrets_key = rm_xstrdup(key_hex);
-	memset(key_hex, 0, sizeof key_hex);
-	if (agent_mkdirs(o->state_dir, 0700))
-		RM_WARN("cannot create state directory", "path", o->state_dir);
-	rc = agent_config_save(o->config_path, &cfg);
-	if (rc) {
-		RM_ERROR("cannot write agent config", "path", o->config_path, "error",
-		         rm_strerror(rc));
-		goto done;
-	}
-	RM_INFO("enrolled", "host_id", host_id, "server", cfg.server_url, "config",
-	        o->config_path);
-	rc = RM_OK;
 done:
 	if (cu.dl) {
 		if (c)
@@ -287,13 +201,132 @@ done:
 		cu.global_cleanup();
 		dlclose(cu.dl);
 	}
-	json_decref(resp);
+	if (out.data) /* the answer holds the bearer */
+		sodium_memzero(out.data, out.len);
 	rm_buf_cleanup(&out);
+	return rc;
+}
+
+/* Writes the agent config (tmp + fsync + rename, 0600) for the enrolled host, keeping an
+ * existing secrets key so that secrets.enc stays readable. */
+static int enroll_write_config(const struct enroll_opts *o, const char *server, size_t server_len,
+                               const char *host_id, const char *bearer, const char *restic)
+{
+	struct agent_config cfg = { 0 }, old = { 0 };
+	char key_hex[65];
+	if (agent_config_load(o->config_path, &old, NULL, 0) == RM_OK && old.secrets_key) {
+		rm_strlcpy(key_hex, old.secrets_key, sizeof key_hex);
+	} else {
+		uint8_t key[RM_KEY_BYTES];
+		rm_random_bytes(key, sizeof key);
+		rm_hex_encode(key, sizeof key, key_hex);
+		sodium_memzero(key, sizeof key);
+	}
+	cfg.server_url = rm_xasprintf("%.*s", (int)server_len, server);
+	cfg.host_id = rm_xstrdup(host_id);
+	cfg.bearer = rm_xstrdup(bearer);
+	cfg.tls_pin = o->cert_pin && *o->cert_pin ? rm_xstrdup(o->cert_pin) : NULL;
+	cfg.restic_path = restic ? rm_xstrdup(restic) : NULL;
+	cfg.secrets_key = rm_xstrdup(key_hex);
+	sodium_memzero(key_hex, sizeof key_hex);
+	if (agent_mkdirs(o->state_dir, 0700))
+		RM_WARN("cannot create state directory", "path", o->state_dir);
+	int rc = agent_config_save(o->config_path, &cfg);
+	if (rc)
+		RM_ERROR("cannot write agent config", "path", o->config_path, "error",
+		         rm_strerror(rc));
+	else
+		RM_INFO("enrolled", "host_id", host_id, "server", cfg.server_url, "config",
+		        o->config_path);
 	agent_config_cleanup(&cfg);
 	agent_config_cleanup(&old);
+	return rc;
+}
+
+/* Checks a non-2xx / incomplete answer; RM_OK when it carries host_id and bearer. */
+static int enroll_check_answer(long status, const json_t *resp)
+{
+	if (status != 200 && status != 201) {
+		char st[16];
+		snprintf(st, sizeof st, "%ld", status);
+		int denied = status == 401 || status == 409 || status == 410;
+		RM_ERROR(denied ? "enrollment token rejected (bad, already used or expired): "
+		                  "create a new one on the server"
+		                : "enrollment failed",
+		         "status", st, "code", rmj_str(resp, "code"), "error", rmj_str(resp, "error"));
+		return denied ? RM_ERR_AUTH : RM_ERR_IO;
+	}
+	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");
+	if (!host_id || !*host_id || !bearer || !*bearer) {
+		RM_ERROR("enrollment failed: response lacks host_id or bearer");
+		return RM_ERR_IO;
+	}
+	return RM_OK;
+}
+
+int enroll_run(const struct enroll_opts *o)
+{
+	int rc = RM_ERR_INVAL;
+	struct ws_url u;
+	char host[256];
+	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
+	json_t *resp = NULL;
+	long status = 0;
+
+	if (!o->server_url || !o->token || !*o->token) {
+		RM_ERROR("enroll needs --server URL and --token TOKEN");
+		goto done;
+	}
+	if (ws_url_parse(o->server_url, &u)) {
+		RM_ERROR("invalid --server URL (want http(s)://host[:port])", "server",
+		         o->server_url);
+		goto done;
+	}
+	if (o->cert_pin && *o->cert_pin && !valid_pin(o->cert_pin)) {
+		RM_ERROR("invalid --cert-pin (want 64 hex characters: SHA-256 of the server's "
+		         "certificate)");
+		goto done;
+	}
+	rm_log_add_secret(o->token);
+	host_name(host, sizeof host);
+	restic = o->restic_path ? host_find_in_path(o->restic_path) : host_find_in_path("restic");
+	if (!restic)
+		RM_WARN("restic not found; install it (apt-get install restic) before running "
+		        "backups");
+	rver = restic_version(restic);
+
+	/* base URL without trailing slash */
+	size_t sl = strlen(o->server_url);
+	while (sl > 0 && o->server_url[sl - 1] == '/')
+		sl--;
+	url = rm_xasprintf("%.*s/api/agents/enroll", (int)sl, o->server_url);
+	if (!strncmp(url, "ws", 2)) { /* ws(s):// given: talk http(s) */
+		char *h = rm_xasprintf("http%s", url + 2);
+		free(url);
+		url = h;
+	}
+	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "token", o->token, "hostname", host,
+	                        "os", "linux", "arch", host_arch(), "agent_version", RM_VERSION,
+	                        "restic_version", rver);
+	body = rmj_dumps(req);
+	json_decref(req);
+
+	rc = enroll_post(o, url, body, &status, &resp);
+	if (!rc)
+		rc = enroll_check_answer(status, resp);
+	if (rc)
+		goto done;
+	rm_log_add_secret(rmj_str(resp, "bearer"));
+	rc = enroll_write_config(o, o->server_url, sl, rmj_str(resp, "host_id"),
+	                         rmj_str(resp, "bearer"), restic);
+done:
+	rmj_wipe(resp);
+	json_decref(resp);
 	free(restic);
 	free(rver);
 	free(url);
+	if (body) /* holds the enrollment token */
+		sodium_memzero(body, strlen(body));
 	free(body);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "agent/config.h"
 #include "agent/enroll.h"
+#include "agent/host.h"
 #include "agent/ws/client.h"
 #include "common/crypto.h"
 #include "common/err.h"
@@ -164,12 +165,12 @@ static int cmd_run(const struct cli *c)
 	char *restic = NULL;
 	const char *want = c->restic ? c->restic : cfg.restic_path;
 	if (want) {
-		restic = agent_find_in_path(want);
+		restic = host_find_in_path(want);
 		if (!restic)
 			RM_WARN("configured restic not executable; trying PATH", "path", want);
 	}
 	if (!restic)
-		restic = agent_find_in_path("restic");
+		restic = host_find_in_path("restic");
 
 	/* One malloc arena (the agent is single-threaded), and big blocks (1 MiB frames,
 	 * restic output) through mmap, so they go back to the kernel when freed; a fixed
@@ -194,6 +195,11 @@ static int cmd_run(const struct cli *c)
 	agent_config_cleanup(&cfg);
 	free(restic);
 	if (rc == RM_OK) {
+		rc = agent_start(r.agent);
+		if (rc)
+			agent_stop(r.agent); /* the loop below drains what start left behind */
+	}
+	if (rc == RM_OK) {
 		uv_signal_init(&loop, &r.sigterm);
 		uv_signal_init(&loop, &r.sigint);
 		uv_signal_init(&loop, &r.sighup);
@@ -201,7 +207,6 @@ static int cmd_run(const struct cli *c)
 		uv_signal_start(&r.sigterm, on_signal, SIGTERM);
 		uv_signal_start(&r.sigint, on_signal, SIGINT);
 		uv_signal_start(&r.sighup, on_signal, SIGHUP);
-		agent_start(r.agent);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	agent_free(r.agent);

@@ -2,6 +2,7 @@
 #include "agent/secrets.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,11 @@ static int load(struct secrets *s)
 	root = NULL;
 out:
 	if (pt) {
-		memset(pt, 0, ptlen);
+		sodium_memzero(pt, ptlen);
 		free(pt);
 	}
 	free(text);
+	rmj_wipe(root);
 	json_decref(root);
 	return rc;
 }
@@ -100,8 +102,9 @@ void secrets_free(struct secrets *s)
 	if (!s)
 		return;
 	free(s->path);
+	rmj_wipe(s->root);
 	json_decref(s->root);
-	memset(s->key, 0, sizeof s->key);
+	sodium_memzero(s->key, sizeof s->key);
 	free(s);
 }
 
@@ -147,7 +150,7 @@ static int persist(struct secrets *s)
 	char *pt = rmj_dumps(s->root);
 	char *ct = NULL;
 	int rc = rm_aead_seal(s->key, pt, strlen(pt), SECRETS_AD, &ct);
-	memset(pt, 0, strlen(pt));
+	sodium_memzero(pt, strlen(pt));
 	free(pt);
 	if (rc) {
 		RM_ERROR("cannot encrypt secrets", "error", rm_strerror(rc));
@@ -179,15 +182,18 @@ int secrets_update(struct secrets *s, const char *slot, const json_t *payload)
 		json_t *old = json_object_get(copy, slot_fields[i]);
 		if (old && json_equal(old, v))
 			continue;
+		rmj_wipe(old); /* about to be freed by the replacement */
 		json_object_set_new(copy, slot_fields[i], json_deep_copy(v));
 		changed = 1;
 		if (!strcmp(slot_fields[i], "repo_password") && json_is_string(v))
 			rm_log_add_secret(json_string_value(v));
 	}
 	if (!changed && !s->corrupt) {
+		rmj_wipe(copy);
 		json_decref(copy);
 		return RM_OK;
 	}
+	rmj_wipe(o); /* the slot being replaced */
 	json_object_set_new(s->root, slot, copy);
 	return persist(s);
 }

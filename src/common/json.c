@@ -1,6 +1,7 @@
 /* Bounded, validated access to JSON over jansson. */
 #include "common/json.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,4 +258,22 @@ json_t *rmj_str_or_null(const char *s)
 		return json_null();
 	json_t *v = json_string(s);
 	return v ? v : json_null(); /* invalid UTF-8 -> null */
+}
+
+void rmj_wipe(json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	if (json_is_string(v)) {
+		/* the value is jansson's own malloc'd copy; zeroing it keeps it a valid (empty
+		 * prefix) string of the same length */
+		sodium_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, k, x)
+			rmj_wipe(x);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			rmj_wipe(x);
+	}
 }

@@ -40,6 +40,9 @@ long long rmj_int(const json_t *obj, const char *key, long long def);
 char *rmj_dumps(const json_t *v);
 /* json_string() that maps NULL to json_null(). */
 json_t *rmj_str_or_null(const char *s);
+/* Zeroes (sodium_memzero) every string value inside v, recursively, in place; for
+ * documents that held secrets, before their last json_decref. NULL ok. */
+void rmj_wipe(json_t *v);
 /* snprintf into err[errlen]; a no-op when err is NULL or errlen is 0. */
 void rmj_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

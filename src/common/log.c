@@ -3,6 +3,7 @@
 #include "common/log.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include "common/rmtime.h"
 
 #define LOG_MAX_SECRETS 256
-#define LOG_MIN_SECRET 4
 
 static _Atomic int log_level = RM_LOG_INFO;
 static pthread_mutex_t secrets_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -47,43 +47,49 @@ int rm_log_level_parse(const char *s, enum rm_log_level *out)
 	return RM_ERR_INVAL;
 }
 
-void rm_log_add_secret(const char *secret)
+/* Inserts a copy of secret into list (n entries, room for max) keeping it sorted longest
+ * first, so that a secret containing another one is replaced whole. When full: with evict
+ * the shortest entry makes room, else RM_ERR_TOOBIG. */
+static int list_add(char **list, size_t *n, size_t max, const char *secret, int evict)
 {
-	if (!secret || strlen(secret) < LOG_MIN_SECRET)
-		return;
-	pthread_mutex_lock(&secrets_mu);
-	for (size_t i = 0; i < n_secrets; i++) {
-		if (strcmp(secrets[i], secret) == 0)
-			goto out;
+	size_t sl = secret ? strlen(secret) : 0;
+	if (sl < RM_REDACT_MIN)
+		return RM_OK;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(list[i], secret) == 0)
+			return RM_OK;
+	if (*n == max) {
+		if (!evict)
+			return RM_ERR_TOOBIG;
+		/* a bounded list beats unbounded growth */
+		sodium_memzero(list[*n - 1], strlen(list[*n - 1]));
+		free(list[--*n]);
 	}
-	if (n_secrets == LOG_MAX_SECRETS) {
-		/* forget the oldest: a bounded list beats unbounded growth */
-		free(secrets[0]);
-		memmove(secrets, secrets + 1, (LOG_MAX_SECRETS - 1) * sizeof(secrets[0]));
-		n_secrets--;
-	}
-	secrets[n_secrets++] = rm_xstrdup(secret);
-out:
-	pthread_mutex_unlock(&secrets_mu);
+	size_t at = 0;
+	while (at < *n && strlen(list[at]) >= sl)
+		at++;
+	memmove(list + at + 1, list + at, (*n - at) * sizeof(list[0]));
+	list[at] = rm_xstrdup(secret);
+	++*n;
+	return RM_OK;
 }
 
-void rm_log_clear_secrets(void)
+static void list_clear(char **list, size_t *n)
 {
-	pthread_mutex_lock(&secrets_mu);
-	for (size_t i = 0; i < n_secrets; i++)
-		free(secrets[i]);
-	n_secrets = 0;
-	pthread_mutex_unlock(&secrets_mu);
+	for (size_t i = 0; i < *n; i++) {
+		sodium_memzero(list[i], strlen(list[i]));
+		free(list[i]);
+		list[i] = NULL;
+	}
+	*n = 0;
 }
 
-char *rm_redact_secrets(const char *s)
+/* Copy of s[0..len) with every entry of list replaced by "***". */
+static char *list_apply(char *const *list, size_t n, const char *s, size_t len)
 {
-	if (!s)
-		return rm_xstrdup("");
-	char *cur = rm_xstrdup(s);
-	pthread_mutex_lock(&secrets_mu);
-	for (size_t i = 0; i < n_secrets; i++) {
-		const char *sec = secrets[i];
+	char *cur = rm_xstrndup(s, len);
+	for (size_t i = 0; i < n; i++) {
+		const char *sec = list[i];
 		size_t sl = strlen(sec);
 		if (!strstr(cur, sec))
 			continue;
@@ -99,8 +105,47 @@ char *rm_redact_secrets(const char *s)
 		free(cur);
 		cur = rm_buf_take(&b);
 	}
+	return cur;
+}
+
+void rm_log_add_secret(const char *secret)
+{
+	pthread_mutex_lock(&secrets_mu);
+	(void)list_add(secrets, &n_secrets, LOG_MAX_SECRETS, secret, 1);
+	pthread_mutex_unlock(&secrets_mu);
+}
+
+void rm_log_clear_secrets(void)
+{
+	pthread_mutex_lock(&secrets_mu);
+	list_clear(secrets, &n_secrets);
+	pthread_mutex_unlock(&secrets_mu);
+}
+
+char *rm_redact_secrets(const char *s)
+{
+	if (!s)
+		return rm_xstrdup("");
+	pthread_mutex_lock(&secrets_mu);
+	char *cur = list_apply(secrets, n_secrets, s, strlen(s));
 	pthread_mutex_unlock(&secrets_mu);
 	return cur;
+}
+
+int rm_redactor_add(struct rm_redactor *r, const char *secret)
+{
+	return list_add(r->s, &r->n, RM_REDACT_SLOTS, secret, 0);
+}
+
+char *rm_redactor_apply(const struct rm_redactor *r, const char *s, size_t len)
+{
+	return list_apply(r ? r->s : NULL, r ? r->n : 0, s, len);
+}
+
+void rm_redactor_cleanup(struct rm_redactor *r)
+{
+	if (r)
+		list_clear(r->s, &r->n);
 }
 
 static int is_url_end(char c)

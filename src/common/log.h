@@ -9,6 +9,7 @@
  *  - every string registered with rm_log_add_secret() is replaced by "***" anywhere in the
  *    line (message and values). */
 #include <stdarg.h>
+#include <stddef.h>
 
 enum rm_log_level { RM_LOG_DEBUG = 0, RM_LOG_INFO, RM_LOG_WARN, RM_LOG_ERROR };
 
@@ -36,5 +37,23 @@ void rm_logv(enum rm_log_level lvl, const char *msg, va_list ap);
 char *rm_redact_url(const char *url);
 /* Returns a malloc'd copy of s with every registered secret replaced by "***". */
 char *rm_redact_secrets(const char *s);
+
+/* A private set of secrets, e.g. the ones of one job, applied the same way as the global
+ * registry: longest first, each occurrence replaced by "***". Strings shorter than
+ * RM_REDACT_MIN are ignored (replacing "abc" everywhere would mangle ordinary text).
+ * Zero-initialise; rm_redactor_cleanup wipes (sodium_memzero) and frees the copies. */
+#define RM_REDACT_MIN 4
+#define RM_REDACT_SLOTS 8
+struct rm_redactor {
+	char *s[RM_REDACT_SLOTS];
+	size_t n;
+};
+/* Copies secret in. RM_OK (also when ignored: NULL, too short, duplicate) or
+ * RM_ERR_TOOBIG when the set is full. */
+int rm_redactor_add(struct rm_redactor *r, const char *secret);
+/* malloc'd copy of the first len bytes of s (NUL-free text) with every secret replaced
+ * by "***". r may be NULL or empty. Caller frees. */
+char *rm_redactor_apply(const struct rm_redactor *r, const char *s, size_t len);
+void rm_redactor_cleanup(struct rm_redactor *r);
 
 #endif

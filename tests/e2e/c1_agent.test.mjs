@@ -108,6 +108,38 @@ test('wrong repository password: init_failed with a clear error; backup fails cl
   await agent.stop();
 });
 
+test('restic output that echoes the password reaches the server as ***, never in clear', async () => {
+  // restic prints repository URLs and, in some errors, what it was given; the agent
+  // redacts every known form of the credentials before anything leaves the host.
+  const ECHO_PW = 'echoed-repo-password-3c9f';
+  const dir = h.tmpDir('rm-e2e-echo-');
+  const fake = path.join(dir, 'restic');
+  fs.writeFileSync(fake, `#!/bin/sh
+if [ "$1" = version ]; then exec '${h.RESTIC}' version; fi
+echo "repository $RESTIC_REPOSITORY password $RESTIC_PASSWORD"
+echo "Fatal: unable to open $RESTIC_REPOSITORY with password $RESTIC_PASSWORD" >&2
+exit 1
+`, { mode: 0o755 });
+  const tok = await S.api.createEnrollment({ hostname: 'e2e-echo', repo_url: path.join(dir, 'repo'), repo_password: ECHO_PW, initial_paths: [S.sample] });
+  const agent = await h.startAgent({ server: S.server, token: tok.token, restic: fake });
+  await h.waitHostOnline(S.api, agent.hostId);
+  const host = await h.waitRepoStatus(S.api, agent.hostId, 'init_failed', 60000);
+  assert.equal(host.repo_status, 'init_failed', JSON.stringify(host));
+  assert.match(host.repo_error || '', /with password \*\*\*$/, `repo_error: ${host.repo_error}`);
+  const jobs = (await S.api.get(`/api/jobs?host_id=${agent.hostId}`)).body.jobs;
+  const init = jobs.find((j) => j.kind === 'init');
+  assert.match(init?.error || '', /with password \*\*\*$/, JSON.stringify(init));
+  const logs = await S.api.logs(init.id);
+  assert.ok(logs.some((l) => /password \*\*\*$/.test(l.payload)), JSON.stringify(logs));
+  const job = await S.api.waitJob(await S.api.runJob(agent.hostId, { kind: 'backup', paths: [S.sample] }), { timeout: 60000 });
+  assert.equal(job.status, 'failed', JSON.stringify(job));
+  assert.match(job.error || '', /with password \*\*\*$/);
+  const stored = JSON.stringify([host, jobs, logs, job, await S.api.logs(job.id)]);
+  assert.ok(!stored.includes(ECHO_PW), `the password reached the server: ${stored.slice(0, 2000)}`);
+  await agent.stop();
+  assert.deepEqual(h.leakedSecrets(agent.allStderr(), [ECHO_PW]).map((x) => x.slice(0, 4) + '…'), []);
+});
+
 test('agent socket: protocol_version 999 → error envelope + close 4001; malformed → error', async () => {
   const tok = await S.api.createEnrollment({ hostname: 'e2e-raw', repo_url: path.join(h.tmpDir(), 'raw-repo'), repo_password: 'raw-repo-password-1' });
   const r = await new h.Api(S.server.url).post('/api/agents/enroll',

@@ -207,6 +207,35 @@ TEST(corrupt_tail)
 	free(dir);
 }
 
+TEST(oversized_segment_set_aside)
+{
+	char *dir = newdir();
+	struct outbox *ob = open_ob(dir, 0, 0);
+	char id[27];
+	append(ob, RM_MSG_JOB_STARTED, "j4", 1, 0, 0, id);
+	outbox_close(ob);
+	/* a second segment far bigger than any writer makes (sparse: costs no disk) */
+	char *big = rm_xasprintf("%s/seg-%016u.log", dir, 7u);
+	int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	OK(fd >= 0);
+	OK(ftruncate(fd, (off_t)64 << 20) == 0);
+	close(fd);
+	ob = open_ob(dir, 0, 0);
+	EQ_INT(outbox_count(ob), 1); /* the good segment still loads */
+	OK(access(big, F_OK) != 0);  /* the big one is out of the way... */
+	char *aside = rm_xasprintf("%s%s", big, OUTBOX_TOOBIG_SUFFIX);
+	OK(access(aside, F_OK) == 0); /* ...kept for inspection */
+	char nid[27];
+	append(ob, RM_MSG_JOB_FINISHED, "j4", 2, 0, 0, nid);
+	outbox_close(ob);
+	ob = open_ob(dir, 0, 0);
+	EQ_INT(outbox_count(ob), 2);
+	outbox_close(ob);
+	free(aside);
+	free(big);
+	free(dir);
+}
+
 static int active_j_live(void *ud, const char *job)
 {
 	(void)ud;
@@ -340,6 +369,7 @@ int main(void)
 	RUN(append_ack_order);
 	RUN(restart_reload);
 	RUN(corrupt_tail);
+	RUN(oversized_segment_set_aside);
 	RUN(cap_drops_finished_logs_first);
 	RUN(marker_for_active_job_before_finish);
 	RUN(compaction_keeps_entries);

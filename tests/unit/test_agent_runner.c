@@ -393,6 +393,17 @@ TEST(cancel)
 	free_runner(r);
 }
 
+static int cmdline_has(pid_t pid, const char *needle)
+{
+	char path[64], buf[256] = "";
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 && memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
+}
+
 TEST(leftover_marker)
 {
 	/* a fake "restic" (sleep with argv[0] = restic-fake) and an innocent sleep */
@@ -406,7 +417,10 @@ TEST(leftover_marker)
 		execl("/bin/sleep", "sleep", "30", (char *)NULL);
 		_exit(127);
 	}
-	usleep(100000);
+	/* wait until both children have exec'd (under load 100 ms was not always enough):
+	 * before that, their cmdline is still ours */
+	for (int i = 0; i < 500 && !(cmdline_has(fake, "restic-fake") && cmdline_has(innocent, "sleep")); i++)
+		usleep(10000);
 	char *state = P("state2");
 	mkdir(state, 0700);
 	char *jobs = rm_xasprintf("%s/jobs", state);
@@ -469,6 +483,76 @@ TEST(free_while_running)
 	EQ_INT(count_type("j-free2", RM_MSG_JOB_STARTED), 0);
 }
 
+/* A fake restic that echoes its credentials the way a careless error message would. */
+static char *write_echo_restic(void)
+{
+	char *path = rm_xasprintf("%s/echo-restic", tmp);
+	const char *sh = "#!/bin/sh\n"
+	                 "echo \"repository $RESTIC_REPOSITORY password $RESTIC_PASSWORD\"\n"
+	                 "echo \"{\\\"message_type\\\":\\\"status\\\",\\\"percent_done\\\":0.5,"
+	                 "\\\"current_files\\\":[\\\"/data/$RESTIC_PASSWORD.txt\\\"]}\"\n"
+	                 "echo \"Fatal: cannot open $RESTIC_REPOSITORY with $RESTIC_PASSWORD\" >&2\n"
+	                 "exit 1\n";
+	OK(rm_write_file_atomic(path, sh, strlen(sh), 0700) == RM_OK);
+	return path;
+}
+
+static int events_contain(const char *needle)
+{
+	char *all = json_dumps(events, JSON_COMPACT);
+	int yes = strstr(all, needle) != NULL;
+	free(all);
+	return yes;
+}
+
+TEST(secrets_redacted)
+{
+	char *fake = write_echo_restic();
+	struct runner *r = new_runner(P("state-echo"), fake);
+	struct runner_creds c = { .repo_url = P("repo-echo"), .repo_password = "echo-pw-5e1d9" };
+	json_t *args = json_pack("{s:[s]}", "paths", P("data"));
+	EQ_INT(runner_submit(r, "j-echo", "backup", args, &c), RM_OK);
+	const json_t *f = wait_finished("j-echo", 10000);
+	OK(f != NULL);
+	EQ_STR(json_string_value(json_object_get(f, "status")), "failed");
+	char *want = rm_xasprintf("Fatal: cannot open %s with ***", P("repo-echo"));
+	EQ_STR(json_string_value(json_object_get(f, "error")), want);
+	free(want);
+	OK(log_contains("j-echo", "password ***"));
+	OK(events_contain("/data/***.txt")); /* job.progress current_file */
+	OK(!events_contain("echo-pw-5e1d9"));
+
+	/* rest-server user: restic sees user and password percent-encoded in the URL */
+	struct runner_creds c2 = { .repo_url = "rest:http://127.0.0.1:1/r", .repo_username = "alice",
+		                   .repo_password = "p@ss word!" };
+	EQ_INT(runner_submit(r, "j-echo-rest", "init", NULL, &c2), RM_OK);
+	f = wait_finished("j-echo-rest", 10000);
+	OK(f != NULL);
+	OK(log_contains("j-echo-rest", "repository *** password ***"));
+	OK(!events_contain("p@ss word!"));
+	OK(!events_contain("p%40ss%20word%21"));
+
+	/* credentials written into the repository URL itself */
+	struct runner_creds c3 = { .repo_url = "rest:http://bob:url%2Dsecret-77@127.0.0.1:1/r",
+		                   .repo_password = "another-pw-888" };
+	EQ_INT(runner_submit(r, "j-echo-url", "init", NULL, &c3), RM_OK);
+	f = wait_finished("j-echo-url", 10000);
+	OK(f != NULL);
+	OK(log_contains("j-echo-url", "repository rest:http://bob:***@127.0.0.1:1/r password ***"));
+	OK(!events_contain("url%2Dsecret-77"));
+	OK(!events_contain("another-pw-888"));
+
+	/* a password shorter than 4 characters is not redacted: it would mangle the text */
+	struct runner_creds c4 = { .repo_url = P("repo-echo"), .repo_password = "pos" };
+	EQ_INT(runner_submit(r, "j-echo-short", "init", NULL, &c4), RM_OK);
+	f = wait_finished("j-echo-short", 10000);
+	OK(f != NULL);
+	OK(log_contains("j-echo-short", "repository "));
+	json_decref(args);
+	free_runner(r);
+	free(fake);
+}
+
 static void rm_rf(const char *path)
 {
 	/* test-only cleanup; paths are our own mkdtemp dir */
@@ -513,6 +597,7 @@ int main(void)
 	RUN(cancel);
 	RUN(leftover_marker);
 	RUN(free_while_running);
+	RUN(secrets_redacted);
 
 	json_decref(events);
 	OK(uv_loop_close(&loop) == 0);

@@ -150,6 +150,35 @@ TEST(log_format_and_levels)
 	free(s);
 }
 
+TEST(redactor)
+{
+	struct rm_redactor r = { 0 };
+	EQ_INT(rm_redactor_add(&r, "pos"), RM_OK); /* too short: ignored */
+	EQ_INT(rm_redactor_add(&r, NULL), RM_OK);
+	EQ_INT(rm_redactor_add(&r, "secret"), RM_OK);
+	EQ_INT(rm_redactor_add(&r, "my-secret-value"), RM_OK); /* longer ones go first */
+	EQ_INT(rm_redactor_add(&r, "secret"), RM_OK);          /* duplicate */
+	EQ_INT((int)r.n, 2);
+	char *s = rm_redactor_apply(&r, "repository my-secret-value, secret; secret", 42);
+	EQ_STR(s, "repository ***, ***; ***");
+	free(s);
+	s = rm_redactor_apply(&r, "secretXYZ", 6); /* only the first len bytes */
+	EQ_STR(s, "***");
+	free(s);
+	s = rm_redactor_apply(NULL, "plain", 5);
+	EQ_STR(s, "plain");
+	free(s);
+	for (int i = 0; i < RM_REDACT_SLOTS; i++) {
+		char b[32];
+		snprintf(b, sizeof b, "filler-%d", i);
+		rm_redactor_add(&r, b);
+	}
+	EQ_INT(rm_redactor_add(&r, "one-too-many"), RM_ERR_TOOBIG);
+	rm_redactor_cleanup(&r);
+	EQ_INT((int)r.n, 0);
+	rm_redactor_cleanup(&r);
+}
+
 TEST(log_redaction)
 {
 	rm_log_set_level(RM_LOG_DEBUG);
@@ -402,6 +431,7 @@ int main(void)
 	RUN(err_strlcpy_and_parse);
 	RUN(buf_caps);
 	RUN(log_format_and_levels);
+	RUN(redactor);
 	RUN(log_redaction);
 	RUN(json_parse_bounds);
 	RUN(json_getters);

@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 
 #define MAX_PATHS 10000
 #define MAX_EXCLUDES 10000
@@ -78,11 +79,58 @@ static void set_err(char *err, size_t errlen, const char *msg)
 	if (err && errlen) rm_strlcpy(err, msg, errlen);
 }
 
+/* backup: --json [--host H] [--tag T]... [--exclude E]... [--limit-*] -- PATH... */
+static int build_backup(struct vec *a, const json_t *args, const char *hostname, char *err,
+                        size_t errlen)
+{
+	int rc;
+	if (!args) {
+		set_err(err, errlen, "field 'paths' is required");
+		return RM_ERR_INVAL;
+	}
+	if (hostname && *hostname) {
+		vec_push(a, "--host");
+		vec_push(a, hostname);
+	}
+	rc = push_str_array(a, args, "tags", "--tag", 0, MAX_TAGS, MAX_TAG_LEN, err, errlen);
+	if (!rc)
+		rc = push_str_array(a, args, "excludes", "--exclude", 0, MAX_EXCLUDES, MAX_ITEM_LEN,
+		                    err, errlen);
+	if (!rc) rc = push_limit(a, args, "limit_upload", "--limit-upload", err, errlen);
+	if (!rc) rc = push_limit(a, args, "limit_download", "--limit-download", err, errlen);
+	if (rc) return rc;
+	vec_push(a, "--");
+	size_t before = a->n;
+	rc = push_str_array(a, args, "paths", NULL, 1, MAX_PATHS, MAX_ITEM_LEN, err, errlen);
+	if (rc) return rc;
+	if (a->n == before) {
+		set_err(err, errlen, "field 'paths' must not be empty");
+		return RM_ERR_INVAL;
+	}
+	return RM_OK;
+}
+
+/* One row per kind: the fixed words after the restic path, then an optional builder for
+ * what depends on args. A new restic command is a row (and a builder if it takes args). */
+static const struct argv_kind {
+	const char *name;
+	const char *fixed[5];
+	int (*build)(struct vec *a, const json_t *args, const char *hostname, char *err,
+	             size_t errlen);
+} argv_kinds[] = {
+	{ "init", { "init" }, NULL },
+	{ "snapshots", { "snapshots", "--json" }, NULL },
+	{ "stats", { "stats", "--json", "--mode", "raw-data" }, NULL },
+	{ "unlock", { "unlock" }, NULL },
+	{ "version", { "version" }, NULL },
+	{ "backup", { "backup", "--json" }, build_backup },
+};
+
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,
                       const char *hostname, char ***out, char *err, size_t errlen)
 {
 	struct vec a = {0};
-	int rc = RM_OK;
+	const struct argv_kind *k = NULL;
 	if (!restic_path || !*restic_path || !kind) {
 		set_err(err, errlen, "restic path and kind required");
 		return RM_ERR_INVAL;
@@ -91,57 +139,16 @@ int restic_argv_build(const char *restic_path, const char *kind, const json_t *a
 		set_err(err, errlen, "args must be an object");
 		return RM_ERR_INVAL;
 	}
-	vec_push(&a, restic_path);
-	if (strcmp(kind, "init") == 0) {
-		vec_push(&a, "init");
-	} else if (strcmp(kind, "snapshots") == 0) {
-		vec_push(&a, "snapshots");
-		vec_push(&a, "--json");
-	} else if (strcmp(kind, "stats") == 0) {
-		vec_push(&a, "stats");
-		vec_push(&a, "--json");
-		vec_push(&a, "--mode");
-		vec_push(&a, "raw-data");
-	} else if (strcmp(kind, "unlock") == 0) {
-		vec_push(&a, "unlock");
-	} else if (strcmp(kind, "version") == 0) {
-		vec_push(&a, "version");
-	} else if (strcmp(kind, "backup") == 0) {
-		if (!args) {
-			set_err(err, errlen, "field 'paths' is required");
-			rc = RM_ERR_INVAL;
-			goto out;
-		}
-		vec_push(&a, "backup");
-		vec_push(&a, "--json");
-		if (hostname && *hostname) {
-			vec_push(&a, "--host");
-			vec_push(&a, hostname);
-		}
-		rc = push_str_array(&a, args, "tags", "--tag", 0, MAX_TAGS, MAX_TAG_LEN, err, errlen);
-		if (rc) goto out;
-		rc = push_str_array(&a, args, "excludes", "--exclude", 0, MAX_EXCLUDES, MAX_ITEM_LEN,
-		                    err, errlen);
-		if (rc) goto out;
-		rc = push_limit(&a, args, "limit_upload", "--limit-upload", err, errlen);
-		if (rc) goto out;
-		rc = push_limit(&a, args, "limit_download", "--limit-download", err, errlen);
-		if (rc) goto out;
-		vec_push(&a, "--");
-		size_t before = a.n;
-		rc = push_str_array(&a, args, "paths", NULL, 1, MAX_PATHS, MAX_ITEM_LEN, err, errlen);
-		if (rc) goto out;
-		if (a.n == before) {
-			set_err(err, errlen, "field 'paths' must not be empty");
-			rc = RM_ERR_INVAL;
-			goto out;
-		}
-	} else {
+	for (size_t i = 0; i < sizeof(argv_kinds) / sizeof(argv_kinds[0]); i++)
+		if (strcmp(kind, argv_kinds[i].name) == 0) k = &argv_kinds[i];
+	if (!k) {
 		set_err(err, errlen, "unknown kind");
-		rc = RM_ERR_INVAL;
-		goto out;
+		return RM_ERR_INVAL;
 	}
-out:
+	vec_push(&a, restic_path);
+	for (size_t i = 0; i < sizeof(k->fixed) / sizeof(k->fixed[0]) && k->fixed[i]; i++)
+		vec_push(&a, k->fixed[i]);
+	int rc = k->build ? k->build(&a, args, hostname, err, errlen) : RM_OK;
 	if (rc) {
 		restic_argv_free(a.v);
 		return rc;
@@ -213,6 +220,67 @@ int restic_url_with_userinfo(const char *url, const char *user, const char *pass
 	free(u);
 	free(pw);
 	return RM_OK;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Adds s and, when it holds %XX escapes, its decoded form; wipes what it made. */
+static void add_with_decoded(struct rm_redactor *r, const char *s, size_t n)
+{
+	char *raw = rm_xstrndup(s, n);
+	char *dec = rm_xmalloc(n + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (raw[i] == '%' && i + 2 < n && hexval(raw[i + 1]) >= 0 &&
+		    hexval(raw[i + 2]) >= 0) {
+			dec[k++] = (char)(hexval(raw[i + 1]) << 4 | hexval(raw[i + 2]));
+			i += 2;
+		} else {
+			dec[k++] = raw[i];
+		}
+	}
+	dec[k] = 0;
+	rm_redactor_add(r, raw);
+	if (strlen(dec) == k) rm_redactor_add(r, dec); /* no embedded NUL */
+	sodium_memzero(raw, n);
+	sodium_memzero(dec, n + 1);
+	free(raw);
+	free(dec);
+}
+
+void restic_secrets_collect(struct rm_redactor *r, const char *repo_url, const char *user,
+                            const char *password)
+{
+	if (password && *password) {
+		char *enc = restic_percent_encode(password);
+		rm_redactor_add(r, password);
+		rm_redactor_add(r, enc);
+		sodium_memzero(enc, strlen(enc));
+		free(enc);
+	}
+	if (!repo_url) return;
+	char *u = NULL;
+	if (user && *user && restic_url_with_userinfo(repo_url, user, password, &u) == RM_OK) {
+		rm_redactor_add(r, u);
+		sodium_memzero(u, strlen(u));
+		free(u);
+	}
+	/* scheme://user:password@host...: the authority's last '@' ends the userinfo */
+	const char *auth = strstr(repo_url, "://");
+	if (!auth) return;
+	auth += 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@') at = p;
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon && at > colon + 1) add_with_decoded(r, colon + 1, (size_t)(at - colon - 1));
 }
 
 void restic_env_free(char **env)

@@ -51,4 +51,12 @@ int restic_url_with_userinfo(const char *url, const char *user, const char *pass
 /* Percent-encodes everything except RFC 3986 unreserved chars. Caller frees. */
 char *restic_percent_encode(const char *s);
 
+/* Registers in r every form in which restic may echo these credentials back in its
+ * output: the password, its percent-encoded form, the rest: URL with userinfo built
+ * from user + password, and a password written into repo_url's own userinfo (as is and
+ * percent-decoded). Any argument may be NULL. */
+struct rm_redactor;
+void restic_secrets_collect(struct rm_redactor *r, const char *repo_url, const char *user,
+                            const char *password);
+
 #endif

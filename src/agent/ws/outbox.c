@@ -1,5 +1,6 @@
 /* On-disk outbox: append-only segments, in-place ack flags, in-memory index. */
 #include "agent/ws/outbox.h"
+#include "agent/ws/outbox_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,132 +19,12 @@
 #include "common/proto.h"
 #include "common/rmtime.h"
 
-#define HDR 12
-#define FLAG_ACKED 1u
-#define COMPACT_MIN_BYTES (256u * 1024)
 #define MARKER_PREFIX "[restic-manager] "
 #define MARKER_SUFFIX " log lines dropped: outbox full"
 
-struct ob_entry {
-	char id[27];
-	uint8_t type;
-	uint8_t acked;
-	char *job_id;       /* owned, may be NULL */
-	uint32_t seg;       /* segment number */
-	uint64_t off;       /* offset of the record header */
-	uint32_t len;       /* payload bytes */
-	uint32_t nlines;    /* log.stream: number of lines */
-	long long first_seq; /* log.stream: seq of its first line */
-	uint32_t dropped;   /* >0: this is a drop marker for that many lines */
-};
-
-struct ob_seg {
-	uint32_t num;
-	int fd;
-	uint64_t size;
-	size_t live;         /* unacked entries */
-	uint64_t live_bytes; /* their record bytes */
-	int dirty;
-};
-
-struct ob_pending_drop { /* lines of an active job dropped on append, marker owed */
-	char *job_id;
-	size_t n;
-	long long first_seq;
-};
-
-struct outbox {
-	char *dir;
-	size_t max_bytes, seg_bytes;
-	int (*job_active)(void *ud, const char *job_id);
-	void *ud;
-
-	struct ob_entry *e;
-	size_t head, n, cap;   /* live window e[head..n) (may contain acked holes) */
-	size_t send_pos;       /* absolute index of the next entry to hand out */
-	size_t ack_hint;
-
-	struct ob_seg *segs;
-	size_t nsegs;
-	int active;            /* index into segs of the append segment, -1 = none */
-	uint32_t next_num;
-
-	size_t count;
-	uint64_t bytes;
-	size_t dropped_lines;
-	struct ob_pending_drop *pend;
-	size_t npend;
-	int in_marker;
-};
-
-static uint32_t fnv1a(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static char *seg_path(const struct outbox *ob, uint32_t num, const char *suffix)
-{
-	return rm_xasprintf("%s/seg-%016u.log%s", ob->dir, num, suffix);
-}
-
-static struct ob_seg *seg_find(struct outbox *ob, uint32_t num)
-{
-	for (size_t i = 0; i < ob->nsegs; i++)
-		if (ob->segs[i].num == num)
-			return &ob->segs[i];
-	return NULL;
-}
-
-static int read_at(int fd, void *p, size_t n, uint64_t off)
-{
-	char *s = p;
-	while (n) {
-		ssize_t r = pread(fd, s, n, (off_t)off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return RM_ERR_IO;
-		}
-		if (r == 0)
-			return RM_ERR_IO;
-		s += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return RM_OK;
-}
-
 /* ------------------------------------------------------------------ index */
 
-struct parsed {
-	char id[27];
-	int type;
-	char *job_id;
-	uint32_t nlines;
-	long long first_seq;
-	uint32_t dropped;
-};
-
-static int parse_env(const char *text, size_t len, struct parsed *p)
+int ob_parse_env(const char *text, size_t len, struct parsed *p)
 {
 	json_t *root = NULL;
 	int rc = rmj_parse_object(text, len, RM_PROTO_MAX_FRAME + 1024, &root, NULL, 0);
@@ -182,7 +63,7 @@ static int parse_env(const char *text, size_t len, struct parsed *p)
 	return RM_OK;
 }
 
-static void index_push(struct outbox *ob, const struct parsed *p, uint32_t seg, uint64_t off,
+void ob_index_push(struct outbox *ob, const struct parsed *p, uint32_t seg, uint64_t off,
                        uint32_t len)
 {
 	if (ob->n == ob->cap) {
@@ -209,7 +90,7 @@ static void index_push(struct outbox *ob, const struct parsed *p, uint32_t seg, 
 	en->nlines = p->nlines;
 	en->first_seq = p->first_seq;
 	en->dropped = p->dropped;
-	struct ob_seg *s = seg_find(ob, seg);
+	struct ob_seg *s = ob_seg_find(ob, seg);
 	if (s) {
 		s->live++;
 		s->live_bytes += HDR + len;
@@ -241,7 +122,7 @@ static void entry_kill(struct outbox *ob, size_t i)
 	if (en->acked)
 		return;
 	en->acked = 1;
-	struct ob_seg *s = seg_find(ob, en->seg);
+	struct ob_seg *s = ob_seg_find(ob, en->seg);
 	if (s) {
 		unsigned char f = FLAG_ACKED;
 		if (pwrite(s->fd, &f, 1, (off_t)(en->off + 8)) != 1)
@@ -252,150 +133,6 @@ static void entry_kill(struct outbox *ob, size_t i)
 	}
 	ob->count--;
 	ob->bytes -= HDR + en->len;
-}
-
-/* ------------------------------------------------------------------ segments */
-
-static void seg_remove(struct outbox *ob, size_t idx)
-{
-	struct ob_seg *s = &ob->segs[idx];
-	char *path = seg_path(ob, s->num, "");
-	if (s->fd >= 0)
-		close(s->fd);
-	if (unlink(path) && errno != ENOENT)
-		RM_WARN("outbox: cannot delete segment", "path", path, "error", strerror(errno));
-	free(path);
-	if (ob->active == (int)idx)
-		ob->active = -1;
-	else if (ob->active > (int)idx)
-		ob->active--;
-	memmove(&ob->segs[idx], &ob->segs[idx + 1], (ob->nsegs - idx - 1) * sizeof *ob->segs);
-	ob->nsegs--;
-}
-
-static struct ob_seg *seg_add(struct outbox *ob, uint32_t num, int fd, uint64_t size)
-{
-	ob->segs = rm_xrealloc(ob->segs, (ob->nsegs + 1) * sizeof *ob->segs);
-	struct ob_seg *s = &ob->segs[ob->nsegs++];
-	memset(s, 0, sizeof *s);
-	s->num = num;
-	s->fd = fd;
-	s->size = size;
-	if (num >= ob->next_num)
-		ob->next_num = num + 1;
-	return s;
-}
-
-static int seg_new_active(struct outbox *ob)
-{
-	uint32_t num = ob->next_num;
-	char *path = seg_path(ob, num, "");
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		RM_ERROR("outbox: cannot create segment", "path", path, "error", strerror(errno));
-		free(path);
-		return RM_ERR_IO;
-	}
-	free(path);
-	seg_add(ob, num, fd, 0);
-	ob->active = (int)ob->nsegs - 1;
-	/* make the new directory entry durable with the first flush */
-	ob->segs[ob->active].dirty = 1;
-	return RM_OK;
-}
-
-/* Rewrites segment idx with only its live records. */
-static int seg_compact(struct outbox *ob, size_t idx)
-{
-	struct ob_seg *s = &ob->segs[idx];
-	char *tmp = seg_path(ob, s->num, ".tmp");
-	char *path = seg_path(ob, s->num, "");
-	int rc = RM_ERR_IO;
-	char *buf = NULL;
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	uint64_t off = 0;
-	for (size_t i = ob->head; i < ob->n; i++) {
-		struct ob_entry *en = &ob->e[i];
-		if (en->acked || en->seg != s->num)
-			continue;
-		buf = rm_xrealloc(buf, HDR + en->len);
-		if (read_at(s->fd, buf, HDR + en->len, en->off))
-			goto out;
-		buf[8] = 0;
-		if (rm_write_all(fd, buf, HDR + en->len))
-			goto out;
-		off += HDR + en->len;
-	}
-	if (fdatasync(fd) || rename(tmp, path))
-		goto out;
-	/* offsets change: recompute in a second pass */
-	uint64_t o = 0;
-	for (size_t i = ob->head; i < ob->n; i++) {
-		struct ob_entry *en = &ob->e[i];
-		if (en->acked || en->seg != s->num)
-			continue;
-		en->off = o;
-		o += HDR + en->len;
-	}
-	close(s->fd);
-	s->fd = fd;
-	fd = -1;
-	s->size = off;
-	s->dirty = 1;
-	rc = RM_OK;
-out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
-	if (rc)
-		RM_WARN("outbox: compaction failed", "path", path, "error", strerror(errno));
-	free(buf);
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-static void dir_sync(const struct outbox *ob)
-{
-	int dfd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-}
-
-int outbox_flush(struct outbox *ob)
-{
-	int rc = RM_OK, dirsync = 0;
-	for (size_t i = 0; i < ob->nsegs;) {
-		struct ob_seg *s = &ob->segs[i];
-		if (s->live == 0 && (s->size > 0 || (int)i != ob->active)) {
-			seg_remove(ob, i);
-			dirsync = 1;
-			continue;
-		}
-		if ((int)i != ob->active && s->size >= COMPACT_MIN_BYTES &&
-		    s->live_bytes * 4 < s->size) {
-			if (!seg_compact(ob, i))
-				dirsync = 1;
-		}
-		if (s->dirty) {
-			if (fdatasync(s->fd)) {
-				RM_ERROR("outbox: fsync failed", "error", strerror(errno));
-				rc = RM_ERR_IO;
-			}
-			s->dirty = 0;
-			if (s->size == 0 || (int)i == ob->active)
-				dirsync = 1;
-		}
-		i++;
-	}
-	if (dirsync)
-		dir_sync(ob);
-	return rc;
 }
 
 /* ------------------------------------------------------------------ append */
@@ -409,14 +146,14 @@ static int raw_append(struct outbox *ob, const char *text, size_t len, const str
 		ob->active = -1;
 	}
 	if (ob->active < 0) {
-		int rc = seg_new_active(ob);
+		int rc = ob_seg_new_active(ob);
 		if (rc)
 			return rc;
 	}
 	struct ob_seg *s = &ob->segs[ob->active];
 	unsigned char hdr[HDR] = { 0 };
-	put32(hdr, (uint32_t)len);
-	put32(hdr + 4, fnv1a(text, len));
+	ob_put32(hdr, (uint32_t)len);
+	ob_put32(hdr + 4, ob_fnv1a(text, len));
 	struct iovec iov[2] = { { hdr, HDR }, { (void *)(uintptr_t)text, len } };
 	size_t want = HDR + len;
 	ssize_t w = pwritev(s->fd, iov, 2, (off_t)s->size);
@@ -431,7 +168,7 @@ static int raw_append(struct outbox *ob, const char *text, size_t len, const str
 	uint64_t off = s->size;
 	s->size += want;
 	s->dirty = 1;
-	index_push(ob, p, s->num, off, (uint32_t)len);
+	ob_index_push(ob, p, s->num, off, (uint32_t)len);
 	return RM_OK;
 }
 
@@ -498,7 +235,7 @@ static void flush_markers(struct outbox *ob, const char *only_job)
 		char *env = proto_encode(RM_MSG_LOG_STREAM, pl, NULL);
 		struct parsed mp;
 		ob->in_marker = 1;
-		if (!parse_env(env, strlen(env), &mp)) {
+		if (!ob_parse_env(env, strlen(env), &mp)) {
 			if (append_parsed(ob, env, strlen(env), &mp))
 				free(mp.job_id);
 		}
@@ -550,7 +287,7 @@ static int append_parsed(struct outbox *ob, const char *text, size_t len, struct
 int outbox_append(struct outbox *ob, const char *text, size_t len)
 {
 	struct parsed p;
-	if (len > RM_PROTO_MAX_FRAME || parse_env(text, len, &p))
+	if (len > RM_PROTO_MAX_FRAME || ob_parse_env(text, len, &p))
 		return RM_ERR_INVAL;
 	int rc = append_parsed(ob, text, len, &p);
 	if (rc)
@@ -598,9 +335,9 @@ int outbox_next(struct outbox *ob, size_t pre, char **text, size_t *len)
 	if (ob->send_pos >= ob->n)
 		return RM_ERR_NOTFOUND;
 	struct ob_entry *en = &ob->e[ob->send_pos++];
-	struct ob_seg *s = seg_find(ob, en->seg);
+	struct ob_seg *s = ob_seg_find(ob, en->seg);
 	char *buf = rm_xmalloc(pre + (size_t)en->len + 1);
-	if (!s || read_at(s->fd, buf + pre, en->len, en->off + HDR)) {
+	if (!s || ob_read_at(s->fd, buf + pre, en->len, en->off + HDR)) {
 		free(buf);
 		RM_ERROR("outbox: cannot read entry; skipped", "id", en->id);
 		return RM_ERR_IO;
@@ -654,69 +391,6 @@ void outbox_terminal_job_ids(const struct outbox *ob, json_t *arr)
 
 /* ------------------------------------------------------------------ open / close */
 
-/* Loads one segment file; truncates a torn/corrupt tail. */
-static void seg_load(struct outbox *ob, uint32_t num)
-{
-	char *path = seg_path(ob, num, "");
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	char *data = NULL;
-	if (fd < 0) {
-		RM_WARN("outbox: cannot open segment", "path", path, "error", strerror(errno));
-		goto out;
-	}
-	struct stat st;
-	if (fstat(fd, &st) || st.st_size > (off_t)1 << 32) {
-		RM_WARN("outbox: segment unreadable or too large; ignored", "path", path);
-		close(fd);
-		goto out;
-	}
-	size_t size = (size_t)st.st_size;
-	data = rm_xmalloc(size + 1);
-	if (size && read_at(fd, data, size, 0)) {
-		RM_WARN("outbox: cannot read segment; ignored", "path", path);
-		close(fd);
-		goto out;
-	}
-	struct ob_seg *s = seg_add(ob, num, fd, 0);
-	size_t off = 0;
-	while (off < size) {
-		if (size - off < HDR)
-			break;
-		const unsigned char *h = (const unsigned char *)data + off;
-		uint32_t len = get32(h), sum = get32(h + 4);
-		if (len > RM_PROTO_MAX_FRAME || size - off - HDR < len ||
-		    fnv1a(data + off + HDR, len) != sum)
-			break;
-		if (!(h[8] & FLAG_ACKED)) {
-			struct parsed p;
-			if (!parse_env(data + off + HDR, len, &p))
-				index_push(ob, &p, num, off, len);
-			/* an unparsable record cannot be sent: left dead in place */
-		}
-		off += HDR + len;
-	}
-	s = seg_find(ob, num);
-	if (off < size) {
-		char offs[32];
-		snprintf(offs, sizeof offs, "%zu", off);
-		RM_WARN("outbox: truncated torn or corrupt segment tail", "path", path, "offset",
-		        offs);
-		if (ftruncate(fd, (off_t)off))
-			RM_WARN("outbox: truncate failed", "path", path);
-		s->dirty = 1;
-	}
-	s->size = off;
-out:
-	free(data);
-	free(path);
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 int outbox_open(const struct outbox_opts *opts, struct outbox **out)
 {
 	if (mkdir(opts->dir, 0700) && errno != EEXIST) {
@@ -739,40 +413,7 @@ int outbox_open(const struct outbox_opts *opts, struct outbox **out)
 	ob->active = -1;
 	ob->next_num = 1;
 
-	uint32_t *nums = NULL;
-	size_t nn = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t nl = strlen(de->d_name);
-		if (nl > 8 && !strcmp(de->d_name + nl - 8, ".log.tmp")) {
-			char *p = rm_xasprintf("%s/%s", ob->dir, de->d_name);
-			unlink(p);
-			free(p);
-			continue;
-		}
-		if (nl == 24 && !strncmp(de->d_name, "seg-", 4) &&
-		    !strcmp(de->d_name + 20, ".log")) {
-			unsigned long long num = 0;
-			int ok = 1;
-			for (int k = 4; k < 20; k++) {
-				char ch = de->d_name[k];
-				if (ch < '0' || ch > '9')
-					ok = 0;
-				else
-					num = num * 10 + (unsigned)(ch - '0');
-			}
-			if (ok && num < UINT32_MAX) {
-				nums = rm_xrealloc(nums, (nn + 1) * sizeof *nums);
-				nums[nn++] = (uint32_t)num;
-			}
-		}
-	}
-	closedir(d);
-	if (nn)
-		qsort(nums, nn, sizeof *nums, cmp_u32);
-	for (size_t i = 0; i < nn; i++)
-		seg_load(ob, nums[i]);
-	free(nums);
+	ob_segs_reload(ob, d);
 	if (ob->count) {
 		char c[32], b[32];
 		snprintf(c, sizeof c, "%zu", ob->count);

@@ -11,6 +11,10 @@
  * or few ms, and before sending). On open, every segment is reloaded in order; a torn or
  * corrupt tail is truncated.
  *
+ * A segment larger than a writer can produce (OUTBOX_DEFAULT_SEGMENT or segment_bytes,
+ * whichever is larger, plus one frame) is never read: it is renamed to
+ * <name>OUTBOX_TOOBIG_SUFFIX and reported.
+ *
  * Capacity: when the live bytes exceed max_bytes, the oldest log.stream entries of jobs
  * that are not active (job_active callback) are dropped first and one marker line per
  * job ("[restic-manager] N log lines dropped: outbox full") is appended. job.started,
@@ -24,6 +28,7 @@
 
 #define OUTBOX_DEFAULT_MAX (64u * 1024 * 1024)
 #define OUTBOX_DEFAULT_SEGMENT (4u * 1024 * 1024)
+#define OUTBOX_TOOBIG_SUFFIX ".toobig"
 
 struct outbox;
 

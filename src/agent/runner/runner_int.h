@@ -1,0 +1,167 @@
+#ifndef RM_AGENT_RUNNER_RUNNER_INT_H
+#define RM_AGENT_RUNNER_RUNNER_INT_H
+/* Inside the runner, shared by its files:
+ *   runner.c   public API, job queue and lifecycle (which step runs next)
+ *   kinds.c    the job kinds table: each kind's steps and what they report
+ *   proc.c     one step = one restic child: spawn, pipes, output lines, exit, kill
+ *   joblog.c   events: log lines (batched, redacted), progress, emit
+ *   markers.c  job marker files, recovery after a crash
+ * Not for other modules: they use runner.h. Loop thread only. */
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "agent/restic/lines.h"
+#include "agent/runner/runner.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#define RUNNER_MAX_THEN 3
+#define EXIT_CANCELLED 130
+#define EXIT_NOT_FOUND 127
+
+struct runner;
+struct proc;
+
+/* How a step's stdout is read. */
+enum step_out {
+	OUT_LOG = 0,   /* every line is a log line */
+	OUT_PROGRESS,  /* restic --json message lines: status -> job.progress, summary -> the
+	                * job's stats, errors remembered; the rest are log lines */
+	OUT_DOCUMENT,  /* one JSON document, collected (capped) for the step's report */
+};
+
+/* One restic invocation. */
+struct step_def {
+	const char *name;  /* restic_argv_build kind; also names the step in log lines */
+	enum step_out out;
+	int warn_exit;     /* exit code meaning "succeeded with warnings" (0 = none) */
+	int exists_ok;     /* "already initialized" output counts as success, to be
+	                    * confirmed by the next step (the password may not open it) */
+	int unlocks;       /* success clears the runner's unlock_needed */
+	/* On success: parses the collected output and emits its report. NULL = none. */
+	void (*report)(struct runner *r, struct proc *p);
+};
+
+/* A job kind: its main step, then the steps that follow a successful main step. */
+struct kind_def {
+	const char *name; /* command.run kind */
+	const struct step_def *main;
+	const struct step_def *then[RUNNER_MAX_THEN + 1]; /* NULL-terminated */
+};
+
+/* kinds.c: the table. NULL when unknown. */
+const struct kind_def *runner_kind_find(const char *name);
+/* The step that removes stale locks before a job when a previous run was interrupted. */
+extern const struct step_def runner_unlock_step;
+
+enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN };
+
+struct job {
+	struct job *next;
+	char *id;
+	const struct kind_def *kind;
+	char **argv[1 + RUNNER_MAX_THEN]; /* main, then[0..] */
+	char **argv_unlock;               /* the pre-step */
+	size_t then_idx;                  /* next follow-up to run */
+	char **env;                       /* NULL: no repository configured */
+	char *repo_redacted;              /* for log lines */
+	struct rm_redactor secrets;       /* scrubbed from everything the job sends */
+	int no_restic;
+	long long seq;
+	int cancelled;
+	/* outcome of the main step */
+	int unconfirmed; /* success the next step must confirm (exists_ok) */
+	const char *status;
+	int exit_code;
+	char *error;
+	int warnings;
+	json_t *stats;
+};
+
+struct proc {
+	struct runner *r;
+	const struct step_def *def;
+	enum step_role role;
+	uv_process_t proc;
+	uv_pipe_t out, err;
+	int closing; /* close callbacks still pending */
+	int spawned;
+	int spawn_err;
+	int exited;
+	int64_t exit_status;
+	int term_signal;
+	int out_open, err_open;
+	struct restic_lines lo, le;
+	struct rm_buf collect; /* stdout of OUT_DOCUMENT steps */
+	int collect_overflow;
+	char *last_fatal;
+	char *last_err;
+	int already_init;
+};
+
+struct runner {
+	uv_loop_t *loop;
+	char *restic_path;
+	char *state_dir;
+	char *jobs_dir;
+	char *hostname;
+	runner_emit_fn emit;
+	void *ud;
+	int grace_ms;
+
+	struct job *head, *tail; /* queued */
+	struct job *cur;         /* running */
+	struct proc *p;
+	int unlock_needed;
+
+	uv_timer_t log_timer;
+	uv_timer_t kill_timer; /* SIGKILL after grace, or pipe drain after exit */
+	uv_timer_t kick_timer; /* starts the next job outside of caller stacks */
+	int kill_mode;         /* 1 = SIGKILL pending, 2 = pipe drain */
+	json_t *log_lines;
+	uint64_t last_progress;
+	int progress_sent;
+
+	int freeing;
+	int timers_open;
+	char readbuf[65536];
+};
+
+/* runner.c: called by proc.c once a step's process and pipes are all closed. */
+void runner_step_done(struct runner *r, struct proc *p);
+
+/* proc.c */
+/* Starts step def (role) of the current job with argv (borrowed for the call). */
+void runner_proc_start(struct runner *r, const struct step_def *def, enum step_role role,
+                       char *const *argv);
+/* SIGTERM now, SIGKILL after the grace period. */
+void runner_proc_terminate(struct runner *r);
+void runner_proc_free(struct proc *p);
+int runner_proc_ok(const struct proc *p);
+int runner_proc_exit_code(const struct proc *p);
+/* Why the step failed, for job errors (scrubbed by job_finish). Caller frees. */
+char *runner_proc_error(const struct proc *p);
+void runner_kill_timer_cb(uv_timer_t *t);
+
+/* joblog.c */
+void runner_emit(struct runner *r, enum rm_msg_type t, json_t *payload);
+json_t *runner_now_str(void);
+/* Copy of s[0..len) without the job's secrets. Caller frees. */
+char *runner_scrub(const struct job *j, const char *s, size_t len);
+/* stream: "stdout" | "stderr" | "event"; text is valid UTF-8 (need not be NUL-ended). */
+void runner_log_line(struct runner *r, const char *stream, const char *text, size_t len);
+void runner_log_event(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void runner_log_flush(struct runner *r);
+void runner_log_timer_cb(uv_timer_t *t);
+/* job.progress from a restic status message, at most once per second. */
+void runner_emit_progress(struct runner *r, const json_t *status);
+
+/* markers.c */
+void runner_marker_write(struct runner *r, const struct job *j, int pid);
+void runner_marker_remove(struct runner *r, const struct job *j);
+/* Leftover markers = a previous agent died mid-job: kill its restic, schedule unlock. */
+void runner_markers_recover(struct runner *r);
+
+#endif

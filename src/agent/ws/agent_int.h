@@ -1,0 +1,58 @@
+#ifndef RM_AGENT_WS_AGENT_INT_H
+#define RM_AGENT_WS_AGENT_INT_H
+/* Inside the agent core, shared by client.c (connection, send path, lifecycle) and
+ * handlers.c (messages from the server). Not for other modules: they use client.h. */
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "agent/ws/backoff.h"
+#include "agent/ws/client.h"
+#include "agent/ws/url.h"
+#include "common/buf.h"
+#include "common/msgq.h"
+#include "common/proto.h"
+
+struct agent {
+	uv_loop_t *loop;
+	char *server_url, *bearer, *tls_pin, *host_id, *state_dir, *restic_path;
+	char *restic_version;
+	struct ws_url url;
+	char host_hdr[300];
+	char hostname[256];
+	int64_t boot_ms;
+	unsigned heartbeat_s;
+	int offline, stopping, started;
+
+	struct lws_context *ctx;
+	struct lws *wsi;
+	int connected, hello_sent, hello_acked, proto_mismatch, unauthorized, mismatch_logged;
+	int kill_conn;
+	int64_t connected_at, last_rx;
+	struct backoff bo;
+	uv_timer_t reconnect_timer, heartbeat_timer, flush_timer;
+	int timers_init;
+	struct rm_buf rx;
+	int rx_toobig;
+	struct msgq sendq;
+
+	struct outbox *ob;
+	int ob_unsynced;
+	struct secrets *sec;
+	struct runner *runner;
+};
+
+/* Encodes and queues for this connection (dropped when not connected or the send queue
+ * is full). payload ownership passes to the callee. */
+void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take);
+/* An `error` envelope; ref may be NULL or "". */
+void agent_send_error(struct agent *a, const char *code, const char *msg, const char *ref);
+/* Sends hello (running jobs + terminal events still in the outbox) and marks it sent. */
+void agent_send_hello(struct agent *a);
+/* Schedules an outbox flush (fsync, drop acked segments) shortly. */
+void agent_arm_flush(struct agent *a);
+/* Returns freed heap to the kernel when no job runs (cheap; called when idle). */
+void agent_trim_heap(struct agent *a);
+
+#endif

@@ -1,0 +1,227 @@
+/* Messages from the server (see docs/internals/messages.md): decode, dispatch, answer.
+ * Loop thread only; works without a connection (replies are then dropped). */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/host.h"
+#include "agent/runner/runner.h"
+#include "agent/secrets.h"
+#include "agent/ws/agent_int.h"
+#include "agent/ws/backoff.h"
+#include "agent/ws/outbox.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/rmtime.h"
+
+#ifndef RM_VERSION
+#define RM_VERSION "0.0.0"
+#endif
+
+void agent_send_hello(struct agent *a)
+{
+	json_t *running = json_array();
+	if (a->runner)
+		runner_active_ids(a->runner, running);
+	if (a->ob)
+		outbox_terminal_job_ids(a->ob, running);
+	char boot[RM_TIME_STRLEN];
+	rm_time_fmt(a->boot_ms, boot);
+	json_t *p = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s}", "protocol_version",
+	                      RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
+	                      a->restic_version ? a->restic_version : "", "hostname",
+	                      a->hostname, "os", "linux", "arch", host_arch(), "running_jobs",
+	                      running, "boot_time", boot);
+	agent_send_msg(a, RM_MSG_HELLO, p);
+	a->hello_sent = 1;
+}
+
+static void hello_acknowledged(struct agent *a)
+{
+	if (a->hello_acked || a->proto_mismatch)
+		return;
+	a->hello_acked = 1;
+	a->mismatch_logged = 0;
+	backoff_reset(&a->bo);
+	agent_trim_heap(a);
+}
+
+static void handle_ack(struct agent *a, const json_t *p)
+{
+	const json_t *ids = json_object_get(p, "ids");
+	size_t i, n = 0;
+	json_t *v;
+	json_array_foreach(ids, i, v) {
+		if (a->ob && json_is_string(v))
+			n += (size_t)outbox_ack(a->ob, json_string_value(v));
+	}
+	if (n)
+		agent_arm_flush(a);
+	hello_acknowledged(a);
+}
+
+static void handle_config_update(struct agent *a, const json_t *p)
+{
+	const char *slot = rmj_str(p, "slot");
+	if (!slot)
+		slot = "repo";
+	const char *pw = rmj_str(p, "repo_password");
+	if (pw)
+		rm_log_add_secret(pw);
+	if (!a->sec) {
+		RM_WARN("config.update ignored: no secrets store");
+		return;
+	}
+	int rc = secrets_update(a->sec, slot, p);
+	const char *url = rmj_str(p, "repo_url");
+	char *red = url ? rm_redact_url(url) : NULL;
+	if (rc)
+		RM_ERROR("cannot store repository credentials", "slot", slot, "error",
+		         rm_strerror(rc));
+	else
+		RM_INFO("repository credentials updated", "slot", slot, "repo", red ? red : "");
+	free(red);
+	hello_acknowledged(a);
+}
+
+static void handle_command_run(struct agent *a, const json_t *p)
+{
+	const char *job_id = rmj_str(p, "job_id");
+	const char *kind = rmj_str(p, "kind");
+	const json_t *args = json_object_get(p, "args");
+	json_t *empty = NULL;
+	if (!json_is_object(args))
+		args = empty = json_object();
+	struct secrets_slot s;
+	struct runner_creds creds = { 0 }, *cp = NULL;
+	const char *slot = "repo";
+	if ((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && a->sec &&
+	    !secrets_get(a->sec, "admin", &s))
+		slot = "admin";
+	if (a->sec && !secrets_get(a->sec, slot, &s)) {
+		creds.repo_url = s.repo_url;
+		creds.repo_username = s.repo_username;
+		creds.repo_password = s.repo_password;
+		cp = &creds;
+	}
+	int rc;
+	const char *err = NULL;
+	if (!a->runner) {
+		rc = RM_ERR_INVAL;
+		err = "job runner unavailable";
+	} else {
+		rc = runner_submit(a->runner, job_id, kind, args, cp);
+		if (rc == RM_ERR_CONFLICT)
+			err = "job already queued or running";
+		else if (rc == RM_ERR_INVAL)
+			err = "unsupported job kind or invalid arguments";
+		else if (rc == RM_ERR_NOTFOUND)
+			err = "restic not found on the agent";
+		else if (rc)
+			err = rm_strerror(rc);
+	}
+	RM_INFO(rc ? "command rejected" : "command accepted", "job_id", job_id, "kind", kind,
+	        "error", err);
+	json_t *r = json_pack("{s:s,s:b}", "job_id", job_id, "accepted", rc == RM_OK);
+	if (err)
+		json_object_set_new(r, "error", json_string(err));
+	agent_send_msg(a, RM_MSG_COMMAND_RESULT, r);
+	json_decref(empty);
+	hello_acknowledged(a);
+}
+
+static void handle_command_cancel(struct agent *a, const json_t *p)
+{
+	const char *job_id = rmj_str(p, "job_id");
+	int rc = a->runner ? runner_cancel(a->runner, job_id) : RM_ERR_NOTFOUND;
+	if (rc)
+		RM_INFO("cancel for unknown job ignored", "job_id", job_id);
+	else
+		RM_INFO("job cancel requested", "job_id", job_id);
+}
+
+static void handle_error(struct agent *a, const json_t *p)
+{
+	const char *code = rmj_str(p, "code");
+	const char *msg = rmj_str(p, "message");
+	if (code && !strcmp(code, "protocol_version_unsupported")) {
+		a->proto_mismatch = 1;
+		if (!a->mismatch_logged) {
+			/* The server's message names the side to upgrade; default: the agent. */
+			const char *side = msg && strstr(msg, "upgrade the server") ? "server" : "agent";
+			char v[16];
+			snprintf(v, sizeof v, "%d", RM_PROTO_VERSION);
+			RM_ERROR(!strcmp(side, "server")
+			                 ? "protocol version mismatch: the server is too old for this "
+			                   "agent; upgrade restic-manager-server (retrying every 10 min)"
+			                 : "protocol version mismatch: the server no longer supports "
+			                   "this agent; upgrade restic-manager-agent (retrying every 10 "
+			                   "min)",
+			         "agent_protocol_version", v, "agent_version", RM_VERSION, "upgrade",
+			         side, "server_message", msg);
+			a->mismatch_logged = 1;
+		}
+		return;
+	}
+	RM_WARN("server reported an error", "code", code, "message", msg, "ref_id",
+	        rmj_str(p, "ref_id"));
+}
+
+static void handle_tree_list(struct agent *a, const struct rm_envelope *env)
+{
+	json_t *r = json_pack("{s:s,s:[],s:s}", "request_id", env->id, "entries", "error",
+	                      "tree.list is not supported by this agent");
+	agent_send_msg(a, RM_MSG_TREE_LIST_RESULT, r);
+}
+
+int agent_handle_frame(struct agent *a, const char *buf, size_t len)
+{
+	struct rm_envelope env;
+	char err[256] = "";
+	int rc = proto_decode(buf, len, &env, err, sizeof err);
+	a->last_rx = rm_mono_ms();
+	if (rc == RM_ERR_UNKNOWN) {
+		RM_DEBUG("unknown message type ignored", "type", env.type_name, "id", env.id);
+		goto out;
+	}
+	if (rc) {
+		RM_WARN("malformed frame from server", "error", err[0] ? err : rm_strerror(rc));
+		agent_send_error(a, rc == RM_ERR_TOOBIG ? "too_big" : "malformed",
+		           err[0] ? err : rm_strerror(rc), env.id);
+		goto out;
+	}
+	const struct rm_msg_desc *d = proto_msg_desc(env.type);
+	if (!d || !(d->dir & RM_DIR_S2A)) {
+		RM_DEBUG("message not meant for the agent ignored", "type", env.type_name);
+		goto out;
+	}
+	switch (env.type) {
+	case RM_MSG_ACK:
+		handle_ack(a, env.payload);
+		break;
+	case RM_MSG_CONFIG_UPDATE:
+		handle_config_update(a, env.payload);
+		break;
+	case RM_MSG_COMMAND_RUN:
+		handle_command_run(a, env.payload);
+		break;
+	case RM_MSG_COMMAND_CANCEL:
+		handle_command_cancel(a, env.payload);
+		break;
+	case RM_MSG_ERROR:
+		handle_error(a, env.payload);
+		break;
+	case RM_MSG_TREE_LIST:
+		handle_tree_list(a, &env);
+		break;
+	default:
+		RM_DEBUG("message type not handled by this agent yet", "type", env.type_name);
+		break;
+	}
+out:
+	if (env.type == RM_MSG_CONFIG_UPDATE)
+		rmj_wipe(env.root); /* the credentials now live in the secrets store only */
+	proto_envelope_cleanup(&env);
+	return rc;
+}
