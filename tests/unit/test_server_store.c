@@ -116,6 +116,34 @@ TEST(migrations)
 	store_close(NULL);
 }
 
+/* A database at schema version 1 (as released) migrates forward keeping its rows. */
+TEST(migration_from_v1)
+{
+	struct store *s = fresh();
+	char a[27];
+	mk_host(s, "alpha", "ba", a);
+	int latest = store_schema_version(s);
+	OK(latest >= 2);
+	store_close(s);
+	/* back to the v1 shape: migration 2 only added hosts.reported_hostname */
+	raw("ALTER TABLE hosts DROP COLUMN reported_hostname; "
+	    "DELETE FROM schema_version WHERE version > 1;");
+	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
+	               "WHERE name = 'reported_hostname'"), 0);
+	s = NULL;
+	EQ_INT(store_open(dbpath, &s), RM_OK);
+	EQ_INT(store_schema_version(s), latest);
+	json_t *h = store_host_get(s, a);
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), "alpha");
+	OK(json_is_null(json_object_get(h, "reported_hostname")));
+	json_decref(h);
+	EQ_INT(store_host_hello(s, a, "alpha.lan", "linux", "amd64", "1", "0.14", 1000), RM_OK);
+	h = store_host_get(s, a);
+	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha.lan");
+	json_decref(h);
+	store_close(s);
+}
+
 TEST(settings_and_tx)
 {
 	struct store *s = fresh();
@@ -269,7 +297,9 @@ TEST(hosts)
 	EQ_INT(store_host_hello(s, b, NULL, "linux", "arm64", "1.0.0", "", 5000), RM_OK);
 	EQ_INT(store_host_hello(s, "nope", "x", "linux", "amd64", "1", "1", 1), RM_ERR_NOTFOUND);
 	h = store_host_get(s, a);
-	EQ_STR(json_string_value(json_object_get(h, "hostname")), "alpha.example");
+	/* the name is the operator's: hello only records what the agent reported */
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), "alpha");
+	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha.example");
 	EQ_STR(json_string_value(json_object_get(h, "status")), "online");
 	EQ_STR(json_string_value(json_object_get(h, "os")), "linux");
 	EQ_STR(json_string_value(json_object_get(h, "restic_version")), "0.14.0");
@@ -277,6 +307,13 @@ TEST(hosts)
 	json_decref(h);
 	h = store_host_get(s, b);
 	EQ_STR(json_string_value(json_object_get(h, "hostname")), "beta");
+	OK(json_is_null(json_object_get(h, "reported_hostname")));
+	json_decref(h);
+	/* an agent reporting another host's name renames nothing */
+	EQ_INT(store_host_hello(s, b, "alpha", "linux", "arm64", "1.0.0", "", 5000), RM_OK);
+	h = store_host_get(s, b);
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), "beta");
+	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha");
 	json_decref(h);
 
 	EQ_INT(store_host_seen(s, b, 9000), RM_OK);
@@ -613,7 +650,8 @@ TEST(hosts_list_shape_and_summary)
 	static const char *const host_keys[] = {
 		"id", "hostname", "tags", "os", "arch", "agent_version", "restic_version",
 		"status", "last_seen_at", "repo_status", "repo_error", "repo_size_bytes",
-		"snapshot_count", "initial_paths", "created_at", "last_backup", "running_job", NULL
+		"snapshot_count", "initial_paths", "created_at", "last_backup", "running_job",
+		"reported_hostname", NULL
 	};
 	OK(has_exact_keys(h0, host_keys));
 	OK(has_exact_keys(h1, host_keys));
@@ -744,6 +782,7 @@ int main(void)
 		return 1;
 	}
 	RUN(migrations);
+	RUN(migration_from_v1);
 	RUN(settings_and_tx);
 	RUN(users_sessions);
 	RUN(enrollment);
