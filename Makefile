@@ -27,7 +27,9 @@ BASE_CFLAGS := -std=c17 $(WARN) $(DEFS) -Isrc -MMD -MP
 
 # variant: rel (build/) or asan (build/asan/)
 REL_CFLAGS  := -O2 -g
-ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# RM_TEST_BUILD: test-only switches (e.g. RM_ARGON2_CHEAP) exist in this build only
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -DRM_TEST_BUILD
 ASAN_LDFLAGS := -fsanitize=address,undefined
 
 COMMON_SRC := $(sort $(wildcard src/common/*.c))
