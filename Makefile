@@ -100,7 +100,7 @@ ASAN_BINS := $(B)/asan/restic-manager-server $(B)/asan/restic-manager-agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
 
-.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan
+.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan lint-layers
 # keep objects of chained pattern rules (test and replay objects)
 .SECONDARY:
 all: $(BINS)
@@ -127,6 +127,11 @@ fuzz-replay: $(REPLAY_BINS)
 e2e: $(ASAN_BINS) $(BINS)
 	RM_BIN_DIR=$(CURDIR)/$(B)/asan RM_REL_BIN_DIR=$(CURDIR)/$(B) node --test \
 	  $$(node --help | grep -q -- --test-concurrency && echo --test-concurrency=1) tests/e2e/
+
+# includes must follow the layer map in docs/internals/architecture.md (no upward
+# includes, no cycles)
+lint-layers:
+	node tools/check-layers.mjs
 
 demo:
 	@scripts/install-deps.sh --demo
