@@ -116,6 +116,19 @@ TEST(migrations)
 	store_close(NULL);
 }
 
+/* The host's name (the operator's) and what its agent reported (NULL: null). */
+static void check_names(struct store *s, const char *id, const char *name,
+                        const char *reported)
+{
+	json_t *h = store_host_get(s, id);
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), name);
+	if (reported)
+		EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), reported);
+	else
+		OK(json_is_null(json_object_get(h, "reported_hostname")));
+	json_decref(h);
+}
+
 /* A database at schema version 1 (as released) migrates forward keeping its rows. */
 TEST(migration_from_v1)
 {
@@ -133,14 +146,9 @@ TEST(migration_from_v1)
 	s = NULL;
 	EQ_INT(store_open(dbpath, &s), RM_OK);
 	EQ_INT(store_schema_version(s), latest);
-	json_t *h = store_host_get(s, a);
-	EQ_STR(json_string_value(json_object_get(h, "hostname")), "alpha");
-	OK(json_is_null(json_object_get(h, "reported_hostname")));
-	json_decref(h);
+	check_names(s, a, "alpha", NULL);
 	EQ_INT(store_host_hello(s, a, "alpha.lan", "linux", "amd64", "1", "0.14", 1000), RM_OK);
-	h = store_host_get(s, a);
-	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha.lan");
-	json_decref(h);
+	check_names(s, a, "alpha", "alpha.lan");
 	store_close(s);
 }
 
@@ -305,16 +313,10 @@ TEST(hosts)
 	EQ_STR(json_string_value(json_object_get(h, "restic_version")), "0.14.0");
 	EQ_STR(json_string_value(json_object_get(h, "last_seen_at")), "1970-01-01T00:00:01.000Z");
 	json_decref(h);
-	h = store_host_get(s, b);
-	EQ_STR(json_string_value(json_object_get(h, "hostname")), "beta");
-	OK(json_is_null(json_object_get(h, "reported_hostname")));
-	json_decref(h);
+	check_names(s, b, "beta", NULL);
 	/* an agent reporting another host's name renames nothing */
 	EQ_INT(store_host_hello(s, b, "alpha", "linux", "arm64", "1.0.0", "", 5000), RM_OK);
-	h = store_host_get(s, b);
-	EQ_STR(json_string_value(json_object_get(h, "hostname")), "beta");
-	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha");
-	json_decref(h);
+	check_names(s, b, "beta", "alpha");
 
 	EQ_INT(store_host_seen(s, b, 9000), RM_OK);
 	EQ_INT(store_host_seen(s, "nope", 9000), RM_ERR_NOTFOUND);
