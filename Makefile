@@ -35,7 +35,9 @@ BASE_CFLAGS := -std=c17 $(WARN) $(DEFS) -Isrc -MMD -MP
 
 # variant: rel (build/) or asan (build/asan/)
 REL_CFLAGS  := -O2 -g
-ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# RM_TEST_BUILD: test-only switches (e.g. RM_ARGON2_CHEAP) exist in this build only
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -DRM_TEST_BUILD
 ASAN_LDFLAGS := -fsanitize=address,undefined
 
 COMMON_SRC := $(sort $(wildcard src/common/*.c))
@@ -106,7 +108,7 @@ ASAN_BINS := $(B)/asan/restic-manager-server $(B)/asan/restic-manager-agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
 
-.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan
+.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan lint-layers
 # keep objects of chained pattern rules (test and replay objects)
 .SECONDARY:
 all: $(BINS)
@@ -133,6 +135,11 @@ fuzz-replay: $(REPLAY_BINS)
 e2e: $(ASAN_BINS) $(BINS)
 	RM_BIN_DIR=$(CURDIR)/$(B)/asan RM_REL_BIN_DIR=$(CURDIR)/$(B) node --test \
 	  $$(node --help | grep -q -- --test-concurrency && echo --test-concurrency=1) tests/e2e/
+
+# includes must follow the layer map in docs/internals/architecture.md (no upward
+# includes, no cycles)
+lint-layers:
+	node tools/check-layers.mjs
 
 demo:
 	@scripts/install-deps.sh --demo

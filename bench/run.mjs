@@ -27,11 +27,27 @@ const resultsFile = path.join(root, `bench/results/${date}-${commit}.jsonl`);
 const machine = { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, mem_gib: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() };
 const rows = [];
 
+// A measurement that did not happen (the simulator's -1, NaN from no samples, samples: 0)
+// never meets its target, e.g. a heartbeat p99 of -1 when the agents never came online.
+function measured(value, extra) {
+  if (extra.samples === 0) return false;
+  if (typeof value === 'boolean') return true;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function verdict(r) {
+  if (r.met === null) return 'n/a';
+  if (r.failed_measurement) return 'NOT met (no measurement)';
+  return r.met ? 'met' : 'NOT met';
+}
+
 function record(name, value, unit, target, met, extra = {}) {
-  const r = { name, value, unit, target, met, commit, date, machine, ...extra };
+  const failed = met !== null && !measured(value, extra);
+  const r = { name, value, unit, target, met: failed ? false : met, commit, date, machine, ...extra };
+  if (failed) r.failed_measurement = true;
   fs.appendFileSync(resultsFile, JSON.stringify(r) + '\n');
   rows.push(r);
-  console.error(`  ${name}: ${value} ${unit} (target ${target}: ${met === null ? 'n/a' : met ? 'met' : 'NOT met'})`);
+  console.error(`  ${name}: ${value} ${unit} (target ${target}: ${verdict(r)})`);
 }
 
 function pct(arr, p) {
@@ -376,6 +392,6 @@ try {
   console.log(`\nrestic-manager bench — ${commit} — ${date} — ${machine.cpus} cores ${machine.cpu_model}`);
   console.log('| benchmark | value | unit | target | met |');
   console.log('| --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.target} | ${r.met === null ? '—' : r.met ? 'met' : '**not met**'} |`);
+  for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.target} | ${r.met === null ? '—' : r.met ? 'met' : r.failed_measurement ? '**not met** (no measurement)' : '**not met**'} |`);
   console.log(`\nresults: ${path.relative(root, resultsFile)} (${Math.round((Date.now() - t0) / 1000)} s)`);
 }

@@ -92,6 +92,7 @@ out:
 	return rc;
 }
 
+#ifdef RM_TEST_BUILD
 /* -1 = not decided yet (environment read at first use) */
 static _Atomic int pwhash_cheap = -1;
 
@@ -112,6 +113,18 @@ static int is_cheap(void)
 	}
 	return c;
 }
+#else
+/* release builds: always the full cost, whatever the environment says (crypto.h) */
+void rm_pwhash_set_cheap(int cheap)
+{
+	(void)cheap;
+}
+
+static int is_cheap(void)
+{
+	return 0;
+}
+#endif
 
 int rm_pwhash(const char *password, char out[RM_PWHASH_MAX])
 {

@@ -19,9 +19,11 @@ int rm_aead_seal(const uint8_t key[RM_KEY_BYTES], const void *pt, size_t ptlen,
 int rm_aead_open(const uint8_t key[RM_KEY_BYTES], const char *b64, const char *ad,
                  char **out_pt, size_t *out_len);
 
-/* Argon2id. Parameters are stored inside the hash string. Cheap mode (for tests) is
- * enabled when the environment variable RM_ARGON2_CHEAP=1 is set at first use, or by
- * rm_pwhash_set_cheap(1): opslimit MIN, memlimit MIN. Default: INTERACTIVE limits. */
+/* Argon2id. Parameters are stored inside the hash string. Default: INTERACTIVE limits.
+ * Cheap mode (opslimit MIN, memlimit MIN) exists only in test builds (compiled with
+ * -DRM_TEST_BUILD: the ASan/UBSan build that unit and e2e tests run): there it is enabled
+ * by the environment variable RM_ARGON2_CHEAP=1 at first use or by rm_pwhash_set_cheap(1).
+ * In release builds both are ignored, so an environment cannot weaken stored hashes. */
 void rm_pwhash_set_cheap(int cheap);
 int rm_pwhash(const char *password, char out[RM_PWHASH_MAX]);
 /* RM_OK on match, RM_ERR_AUTH on mismatch or malformed hash. */

@@ -14,6 +14,8 @@ struct agent_hub;
 struct job_hub;
 struct event_hub;
 struct api_cache;
+struct notify;
+struct presence;
 
 struct app {
 	uv_loop_t *loop;
@@ -24,11 +26,9 @@ struct app {
 	struct agent_hub *agents;    /* ws/agent_hub.c */
 	struct job_hub *jobs;        /* ws/job_hub.c: browser job streams */
 	struct event_hub *events;    /* ws/event_hub.c: browser dashboard events */
+	struct notify *notify;       /* engine/notify.c: host/job changed -> subscribers */
+	struct presence *presence;   /* engine/presence.c: connected agents (the agent hub) */
 	int shutting_down;
-	/* Bumped on every host/job change (event_hub_*_changed) and before every mutating API
-	 * request: the cached dashboard bodies (api/hosts.c) are valid for one generation
-	 * and at most 1 s. */
-	uint64_t proj_gen;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };
 

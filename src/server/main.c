@@ -19,6 +19,8 @@
 #include "server/http/router.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/notify.h"
+#include "server/engine/presence.h"
 #include "server/engine/sweeper.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
@@ -221,6 +223,8 @@ int main(int argc, char **argv)
 	}
 	loop_ok = 1;
 	app->loop = &loop;
+	app->notify = notify_new();
+	app->presence = presence_new();
 	app->agents = agent_hub_new(app);
 	app->jobs = job_hub_new(app);
 	app->events = event_hub_new(app);
@@ -279,6 +283,8 @@ out:
 	event_hub_free(app->events);
 	api_cache_free(app);
 	api_agent_binary_cleanup();
+	presence_free(app->presence);
+	notify_free(app->notify);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);

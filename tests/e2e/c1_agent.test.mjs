@@ -182,6 +182,64 @@ test('agent socket: protocol_version 999 → error envelope + close 4001; malfor
   assert.ok(S.server.alive(), 'server survived');
 });
 
+// Raw protocol, as a compromised or careless agent would speak it: restic output and job
+// errors that echo the repository password (plain and inside a rest: URL) are stored and
+// served redacted; a hello naming another host renames nothing.
+test('agent-reported strings are redacted of the host\'s secrets; hello cannot rename a host', async () => {
+  const PW = 'raw-redact-password-8c1e';
+  const URL_PW = 'url-userinfo-secret-77';
+  const victim = await S.api.createEnrollment({ hostname: 'e2e-victim', repo_url: path.join(h.tmpDir(), 'victim-repo'), repo_password: 'victim-password-1' });
+  const rv = await new h.Api(S.server.url).post('/api/agents/enroll', { token: victim.token, hostname: 'e2e-victim', os: 'linux', arch: 'amd64', agent_version: '0.0.0-raw', restic_version: '' });
+  assert.equal(rv.status, 201, rv.text);
+  const tok = await S.api.createEnrollment({ hostname: 'e2e-redact', repo_url: `rest:http://backup:${URL_PW}@127.0.0.1:9/e2e`, repo_username: 'backup', repo_password: PW });
+  const r = await new h.Api(S.server.url).post('/api/agents/enroll', { token: tok.token, hostname: 'e2e-redact', os: 'linux', arch: 'amd64', agent_version: '0.0.0-raw', restic_version: '' });
+  assert.equal(r.status, 201, r.text);
+  const hostId = r.body.host_id;
+  const ws = await h.wsConnect(`${S.server.url.replace(/^http/, 'ws')}/ws/agent`, { protocol: 'rm-agent.v1', headers: { Authorization: `Bearer ${r.body.bearer}` } });
+  const env = (type, payload) => ({ type, id: `e2e${Math.random().toString(36).slice(2, 12)}`, ts: new Date().toISOString(), payload });
+  ws.send(env('hello', { protocol_version: 1, agent_version: '0.0.0-raw', restic_version: '', hostname: 'e2e-victim', os: 'linux', arch: 'amd64', running_jobs: [] }));
+  const cu = await ws.waitMessage((x) => x.type === 'config.update', 10000, 'config.update');
+  assert.equal(cu.payload.repo_password, PW, 'the agent itself still gets its password');
+  const run = await ws.waitMessage((x) => x.type === 'command.run' && x.payload.kind === 'init', 10000, 'auto-init command');
+  const jobId = run.payload.job_id;
+
+  // hello did not rename anything: the name is the operator's, the report is kept apart
+  let host = await S.api.host(hostId);
+  assert.equal(host.hostname, 'e2e-redact');
+  assert.equal(host.reported_hostname, 'e2e-victim');
+  assert.equal((await S.api.host(rv.body.host_id)).hostname, 'e2e-victim');
+  assert.ok(!(await S.api.get('/api/hosts')).body.hosts.some((x) => x.id === hostId && x.hostname !== 'e2e-redact'));
+
+  const now = () => new Date().toISOString();
+  const leak = `Fatal: unable to open repository at rest:http://backup:${URL_PW}@127.0.0.1:9/e2e: wrong password ${PW}`;
+  const evs = [
+    env('job.started', { job_id: jobId, seq: 1, kind: 'init', started_at: now() }),
+    env('log.stream', { job_id: jobId, lines: [
+      { seq: 2, ts: now(), stream: 'stderr', payload: leak },
+      { seq: 3, ts: now(), stream: 'stdout', payload: 'nothing secret here' }] }),
+    env('job.progress', { job_id: jobId, percent_done: 0.5, current_file: `/tmp/${PW}` }),
+    env('job.finished', { job_id: jobId, seq: 4, status: 'failed', exit_code: 1, finished_at: now(), error: leak }),
+  ];
+  for (const e of evs) ws.send(e);
+  for (const e of evs.filter((x) => x.type !== 'job.progress')) {
+    await ws.waitMessage((x) => x.type === 'ack' && x.payload.ids.includes(e.id), 10000, `ack of ${e.type}`);
+  }
+  const job = await S.api.waitJob(jobId, { timeout: 10000 });
+  assert.equal(job.status, 'failed');
+  host = await h.waitRepoStatus(S.api, hostId, 'init_failed', 10000);
+  const lines = await S.api.logs(jobId);
+  assert.equal(lines.length, 2);
+  const txt = (await S.api.get(`/api/jobs/${jobId}/log.txt`)).text;
+  const served = JSON.stringify({ job, host, lines }) + txt;
+  assert.deepEqual([PW, URL_PW].filter((s) => served.includes(s)), [], `secrets served: ${served}`);
+  assert.match(job.error, /rest:http:\/\/backup:\*\*\*@127\.0\.0\.1:9\/e2e: wrong password \*\*\*$/);
+  assert.match(host.repo_error, /wrong password \*\*\*/);
+  assert.equal(lines[0].payload, job.error);
+  assert.equal(lines[1].payload, 'nothing secret here');
+  ws.destroy();
+  assert.ok(S.server.alive(), 'server survived');
+});
+
 test('server and agent stop cleanly; no secrets in their logs', async () => {
   await S.agent.stop();
   await S.server.stop();

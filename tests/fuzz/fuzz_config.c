@@ -1,6 +1,7 @@
 /* Fuzz target: the configuration parsers an operator's file (or an attacker who can write
  * one) reaches — the agent's agent.yaml, the server's --config file — and the
- * RM_TRUSTED_PROXY list with an X-Forwarded-For header. */
+ * RM_TRUSTED_PROXY list with an X-Forwarded-For header. Replay checks the server config
+ * outcome: corpus/config/valid/ must load, corpus/config/invalid/ must be refused. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/http/proxy.h"
+#include "fuzz_outcome.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,8 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct server_config sc;
 	config_init(&sc);
-	if (config_apply_text(&sc, text, "fuzz.yaml", err, sizeof(err)) == RM_OK)
-		(void)config_finalize(&sc, err, sizeof(err));
+	/* the outcome the replayer checks is the server's config file parser's */
+	int ok = config_apply_text(&sc, text, "fuzz.yaml", err, sizeof(err)) == RM_OK &&
+	         config_finalize(&sc, err, sizeof(err)) == RM_OK;
+	fuzz_report(ok);
 	config_cleanup(&sc);
 
 	/* first line: proxy list, rest: X-Forwarded-For */

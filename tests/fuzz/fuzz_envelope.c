@@ -1,5 +1,6 @@
 /* libFuzzer target: the agent <-> server envelope decoder (proto_decode). Any input must
- * decode or be rejected without crashing, leaking or reading out of bounds. */
+ * decode or be rejected without crashing, leaking or reading out of bounds. Replay checks
+ * corpus/envelope/valid/ (decodes) and corpus/envelope/invalid/ (refused). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/proto.h"
+#include "fuzz_outcome.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rm_envelope env;
 	char err[256];
 	int rc = proto_decode(buf, size, &env, err, sizeof(err));
+	/* an unknown type is valid (forward compatible: logged and ignored) */
+	fuzz_report(rc == RM_OK || rc == RM_ERR_UNKNOWN);
 	if (rc == RM_OK) {
 		/* a valid envelope must survive a re-encode + decode with the same payload */
 		if (!env.payload || env.type <= RM_MSG_UNKNOWN || env.type >= RM_MSG__COUNT)

@@ -116,6 +116,42 @@ TEST(migrations)
 	store_close(NULL);
 }
 
+/* The host's name (the operator's) and what its agent reported (NULL: null). */
+static void check_names(struct store *s, const char *id, const char *name,
+                        const char *reported)
+{
+	json_t *h = store_host_get(s, id);
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), name);
+	if (reported)
+		EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), reported);
+	else
+		OK(json_is_null(json_object_get(h, "reported_hostname")));
+	json_decref(h);
+}
+
+/* A database at schema version 1 (as released) migrates forward keeping its rows. */
+TEST(migration_from_v1)
+{
+	struct store *s = fresh();
+	char a[27];
+	mk_host(s, "alpha", "ba", a);
+	int latest = store_schema_version(s);
+	OK(latest >= 2);
+	store_close(s);
+	/* back to the v1 shape: migration 2 only added hosts.reported_hostname */
+	raw("ALTER TABLE hosts DROP COLUMN reported_hostname; "
+	    "DELETE FROM schema_version WHERE version > 1;");
+	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
+	               "WHERE name = 'reported_hostname'"), 0);
+	s = NULL;
+	EQ_INT(store_open(dbpath, &s), RM_OK);
+	EQ_INT(store_schema_version(s), latest);
+	check_names(s, a, "alpha", NULL);
+	EQ_INT(store_host_hello(s, a, "alpha.lan", "linux", "amd64", "1", "0.14", 1000), RM_OK);
+	check_names(s, a, "alpha", "alpha.lan");
+	store_close(s);
+}
+
 TEST(settings_and_tx)
 {
 	struct store *s = fresh();
@@ -269,15 +305,18 @@ TEST(hosts)
 	EQ_INT(store_host_hello(s, b, NULL, "linux", "arm64", "1.0.0", "", 5000), RM_OK);
 	EQ_INT(store_host_hello(s, "nope", "x", "linux", "amd64", "1", "1", 1), RM_ERR_NOTFOUND);
 	h = store_host_get(s, a);
-	EQ_STR(json_string_value(json_object_get(h, "hostname")), "alpha.example");
+	/* the name is the operator's: hello only records what the agent reported */
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), "alpha");
+	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha.example");
 	EQ_STR(json_string_value(json_object_get(h, "status")), "online");
 	EQ_STR(json_string_value(json_object_get(h, "os")), "linux");
 	EQ_STR(json_string_value(json_object_get(h, "restic_version")), "0.14.0");
 	EQ_STR(json_string_value(json_object_get(h, "last_seen_at")), "1970-01-01T00:00:01.000Z");
 	json_decref(h);
-	h = store_host_get(s, b);
-	EQ_STR(json_string_value(json_object_get(h, "hostname")), "beta");
-	json_decref(h);
+	check_names(s, b, "beta", NULL);
+	/* an agent reporting another host's name renames nothing */
+	EQ_INT(store_host_hello(s, b, "alpha", "linux", "arm64", "1.0.0", "", 5000), RM_OK);
+	check_names(s, b, "beta", "alpha");
 
 	EQ_INT(store_host_seen(s, b, 9000), RM_OK);
 	EQ_INT(store_host_seen(s, "nope", 9000), RM_ERR_NOTFOUND);
@@ -613,7 +652,8 @@ TEST(hosts_list_shape_and_summary)
 	static const char *const host_keys[] = {
 		"id", "hostname", "tags", "os", "arch", "agent_version", "restic_version",
 		"status", "last_seen_at", "repo_status", "repo_error", "repo_size_bytes",
-		"snapshot_count", "initial_paths", "created_at", "last_backup", "running_job", NULL
+		"snapshot_count", "initial_paths", "created_at", "last_backup", "running_job",
+		"reported_hostname", NULL
 	};
 	OK(has_exact_keys(h0, host_keys));
 	OK(has_exact_keys(h1, host_keys));
@@ -744,6 +784,7 @@ int main(void)
 		return 1;
 	}
 	RUN(migrations);
+	RUN(migration_from_v1);
 	RUN(settings_and_tx);
 	RUN(users_sessions);
 	RUN(enrollment);

@@ -21,9 +21,11 @@ const struct route *api_routes(size_t *n);
 struct api_ctx *api_ctx(struct http_req *r);     /* never NULL inside a handler */
 json_t *api_body(struct http_req *r);            /* borrowed; NULL if not a JSON route */
 const char *api_actor(struct http_req *r);       /* username or "anonymous" */
-/* Writes the audit log (detail_take may be NULL). Failures are logged, not fatal. */
-void api_audit(struct app *app, const char *actor, const char *action, const char *target,
-               json_t *detail_take);
+/* Writes an audit row (detail_take may be NULL) and returns the store's rc (failures are
+ * also logged). Call it inside the store_tx_begin/store_tx_end of the mutation it
+ * records, so that both commit or neither does. */
+int api_audit(struct app *app, const char *actor, const char *action, const char *target,
+              json_t *detail_take);
 /* 503 {"code":"unavailable"} for store errors, after logging rc. */
 void api_respond_store_error(struct http_req *r, const char *what, int rc);
 /* 400 invalid_field with the rmj error text. */
@@ -40,9 +42,12 @@ int api_bootstrap_prepare(struct app *app);
 void api_login(struct http_req *r, void *app);
 void api_logout(struct http_req *r, void *app);
 void api_me(struct http_req *r, void *app);
-/* Shared by login/bootstrap: {"user":{...},"csrf_token"} + cookie. */
+/* Shared by login/bootstrap: creates a session and answers {"user":{...},"csrf_token"} +
+ * cookie. With audit_action non-NULL the audit row (actor username, target username,
+ * detail_take) is written in the session's transaction. */
 void api_respond_session(struct http_req *r, struct app *app, int status, const char *user_id,
-                         const char *username, const char *role);
+                         const char *username, const char *role, const char *audit_action,
+                         json_t *detail_take);
 /* Argon2id off the loop: hashes password (verify_hash NULL) or verifies it against
  * verify_hash ("" = verify against a dummy hash, always RM_ERR_AUTH, same cost) in the
  * thread pool, then calls done on the loop with rc (RM_OK / RM_ERR_AUTH / RM_ERR_CRYPTO)

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "server/api/api.h"
 #include "server/app.h"
+#include "server/config.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 
@@ -95,12 +96,21 @@ void api_pw_run(struct app *app, struct http_req *r, const char *password,
 /* ---- session response ---- */
 
 void api_respond_session(struct http_req *r, struct app *app, int status, const char *user_id,
-                         const char *username, const char *role)
+                         const char *username, const char *role, const char *audit_action,
+                         json_t *detail_take)
 {
 	char *token = NULL;
 	char csrf[64];
-	int rc = auth_session_create(app, user_id, &token, csrf);
+	int rc = store_tx_begin(app->store);
+	if (!rc) {
+		rc = session_create(app->store, user_id, app->cfg->session_ttl_s, &token, csrf);
+		if (!rc && audit_action)
+			rc = api_audit(app, username, audit_action, username, json_incref(detail_take));
+		rc = store_tx_end(app->store, rc);
+	}
+	json_decref(detail_take);
 	if (rc) {
+		free(token);
 		api_respond_store_error(r, "session create", rc);
 		return;
 	}
@@ -125,10 +135,9 @@ static void login_done(struct http_req *r, struct app *app, int rc, const char *
 	struct login_ud *ud = udv;
 	if (r) {
 		if (rc == RM_OK && ud->found) {
-			api_audit(app, ud->u.username, "login", ud->u.username,
-			          json_pack("{s:s}", "ip", ud->ip));
 			RM_INFO("user logged in", "user", ud->u.username, "ip", ud->ip);
-			api_respond_session(r, app, 200, ud->u.id, ud->u.username, ud->u.role);
+			api_respond_session(r, app, 200, ud->u.id, ud->u.username, ud->u.role, "login",
+			                    json_pack("{s:s}", "ip", ud->ip));
 		} else if (rc == RM_ERR_AGAIN) {
 			http_respond_error(r, 503, "unavailable", "try again");
 		} else {
@@ -168,14 +177,17 @@ void api_logout(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	struct api_ctx *c = api_ctx(r);
-	if (c->auth.token_hash[0]) {
-		int rc = store_session_delete(app->store, c->auth.token_hash);
-		if (rc && rc != RM_ERR_NOTFOUND) {
-			api_respond_store_error(r, "session delete", rc);
-			return;
-		}
+	int rc = store_tx_begin(app->store);
+	if (!rc) {
+		if (c->auth.token_hash[0]) rc = store_session_delete(app->store, c->auth.token_hash);
+		if (rc == RM_ERR_NOTFOUND) rc = RM_OK;
+		if (!rc) rc = api_audit(app, c->auth.username, "logout", c->auth.username, NULL);
+		rc = store_tx_end(app->store, rc);
 	}
-	api_audit(app, c->auth.username, "logout", c->auth.username, NULL);
+	if (rc) {
+		api_respond_store_error(r, "logout", rc);
+		return;
+	}
 	auth_clear_cookie(r, app);
 	http_respond_json(r, 204, NULL);
 }

@@ -112,7 +112,7 @@ static void bootstrap_done(struct http_req *r, struct app *app, int rc, const ch
 		goto out;
 	}
 	RM_INFO("first admin created", "user", ud->username, "ip", ud->ip);
-	api_respond_session(r, app, 201, id, ud->username, "admin");
+	api_respond_session(r, app, 201, id, ud->username, "admin", NULL, NULL);
 out:
 	free(ud);
 }

@@ -12,8 +12,8 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http/http.h"
+#include "server/engine/notify.h"
 #include "server/store/store.h"
-#include "server/ws/event_hub.h"
 
 #define ENROLL_TTL_MS (3600LL * 1000)
 
@@ -143,13 +143,18 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 		goto out;
 	}
 	int64_t exp = rm_now_ms() + ENROLL_TTL_MS;
-	rc = store_enroll_create(app->store, hash, hostname, tags, paths, ct, exp, api_actor(r));
+	rc = store_tx_begin(app->store);
+	if (!rc) {
+		rc = store_enroll_create(app->store, hash, hostname, tags, paths, ct, exp,
+		                         api_actor(r));
+		if (!rc) rc = api_audit(app, api_actor(r), "enrollment_token.create", hostname,
+		                        json_pack("{s:s,s:O}", "hostname", hostname, "tags", tags));
+		rc = store_tx_end(app->store, rc);
+	}
 	if (rc) {
 		api_respond_store_error(r, "enroll create", rc);
 		goto out;
 	}
-	api_audit(app, api_actor(r), "enrollment_token.create", hostname,
-	          json_pack("{s:s,s:O}", "hostname", hostname, "tags", tags));
 	char exps[RM_TIME_STRLEN];
 	rm_time_fmt(exp, exps);
 	json_t *o = json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exps, "hostname",
@@ -326,7 +331,7 @@ dberr:
 	}
 	RM_INFO("host enrolled", "host_id", host_id, "hostname", e.hostname, "ip",
 	        http_req_remote_ip(r));
-	event_hub_host_changed(app->events, host_id);
+	notify_host_changed(app->notify, host_id);
 	http_respond_json(r, 201, json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer));
 out:
 	if (pt) {

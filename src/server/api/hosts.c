@@ -2,9 +2,9 @@
  *
  * GET /api/hosts and GET /api/fleet/summary are what every dashboard polls; with 1,000
  * hosts the list costs ~20 ms to query and serialise. Their serialised bodies (and, on
- * demand, a gzip variant of the list) are cached for one app->proj_gen generation — bumped
- * by every host/job change (event_hub_*_changed) and every mutating API request — and at
- * most CACHE_MAX_AGE_NS, so heartbeat-driven last_seen_at values are never older than that.
+ * demand, a gzip variant of the list) are cached for one generation — bumped by every
+ * host/job change announced through engine/notify, and only then — and at most
+ * CACHE_MAX_AGE_NS, so heartbeat-driven last_seen_at values are never older than that.
  * The content does not depend on the caller's role (viewer and up see the same list). */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +18,9 @@
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/http/http.h"
+#include "server/engine/notify.h"
+#include "server/engine/presence.h"
 #include "server/store/store.h"
-#include "server/ws/agent_hub.h"
 
 #define CACHE_MAX_AGE_NS (1000ULL * 1000 * 1000) /* 1 s */
 
@@ -34,8 +35,16 @@ struct cache_entry {
 };
 
 struct api_cache {
+	uint64_t gen; /* bumped by every host/job change (engine/notify) */
 	struct cache_entry hosts, summary;
 };
+
+static void on_changed(void *ud, enum notify_kind kind, const char *id)
+{
+	struct api_cache *c = ud;
+	(void)kind, (void)id;
+	c->gen++;
+}
 
 static void entry_clear(struct cache_entry *e)
 {
@@ -49,6 +58,7 @@ void api_cache_free(struct app *app)
 	if (!app || !app->api_cache) return;
 	entry_clear(&app->api_cache->hosts);
 	entry_clear(&app->api_cache->summary);
+	notify_unsubscribe(app->notify, on_changed, app->api_cache);
 	free(app->api_cache);
 	app->api_cache = NULL;
 }
@@ -56,10 +66,13 @@ void api_cache_free(struct app *app)
 /* The valid entry, or NULL (then *now_ns is the time to stamp a rebuild with). */
 static struct cache_entry *entry_get(struct app *app, int which, uint64_t *now_ns)
 {
-	if (!app->api_cache) app->api_cache = rm_xcalloc(1, sizeof *app->api_cache);
+	if (!app->api_cache) {
+		app->api_cache = rm_xcalloc(1, sizeof *app->api_cache);
+		notify_subscribe(app->notify, NOTIFY_HOST | NOTIFY_JOB, on_changed, app->api_cache);
+	}
 	struct cache_entry *e = which ? &app->api_cache->summary : &app->api_cache->hosts;
 	*now_ns = uv_hrtime();
-	if (e->body && e->gen == app->proj_gen && *now_ns - e->built_ns < CACHE_MAX_AGE_NS)
+	if (e->body && e->gen == app->api_cache->gen && *now_ns - e->built_ns < CACHE_MAX_AGE_NS)
 		return e;
 	return NULL;
 }
@@ -71,7 +84,7 @@ static struct cache_entry *entry_set(struct app *app, int which, uint64_t built_
 	entry_clear(e);
 	e->body = rmj_dumps(body_take);
 	e->len = strlen(e->body);
-	e->gen = app->proj_gen;
+	e->gen = app->api_cache->gen;
 	e->built_ns = built_ns;
 	json_decref(body_take);
 	return e;
@@ -133,7 +146,7 @@ void api_hosts_list(struct http_req *r, void *appv)
 		size_t i;
 		json_t *h;
 		json_array_foreach(json_object_get(o, "hosts"), i, h)
-			agent_hub_overlay_last_seen(app->agents, h);
+			presence_overlay_last_seen(app->presence, h);
 		e = entry_set(app, 0, now_ns, o);
 	}
 	respond_entry(r, e, 1);
@@ -147,7 +160,7 @@ void api_host_get(struct http_req *r, void *appv)
 		http_respond_error(r, 404, "not_found", "unknown host");
 		return;
 	}
-	agent_hub_overlay_last_seen(app->agents, o);
+	presence_overlay_last_seen(app->presence, o);
 	http_respond_json(r, 200, o);
 }
 

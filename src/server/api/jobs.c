@@ -10,10 +10,9 @@
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/http/http.h"
+#include "server/engine/notify.h"
+#include "server/engine/presence.h"
 #include "server/store/store.h"
-#include "server/ws/agent_hub.h"
-#include "server/ws/event_hub.h"
-#include "server/ws/job_hub.h"
 
 #define MAX_PATHS 100
 #define MAX_PATH_LEN 4096
@@ -87,7 +86,7 @@ void api_job_create(struct http_req *r, void *appv)
 	} else {
 		json_object_set_new(args, "paths", json_array());
 	}
-	if (!agent_hub_is_connected(app->agents, host_id)) {
+	if (!presence_is_connected(app->presence, host_id)) {
 		http_respond_error(r, 409, "host_offline", "host is not connected");
 		goto out;
 	}
@@ -103,24 +102,30 @@ void api_job_create(struct http_req *r, void *appv)
 		goto out;
 	}
 	char job_id[27];
-	rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
+	/* the job row and its audit row commit together (before the command goes out) */
+	rc = store_tx_begin(app->store);
+	if (!rc) {
+		rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
+		if (!rc) rc = api_audit(app, api_actor(r), "job.dispatch", job_id,
+		                        json_pack("{s:s,s:s}", "host_id", host_id, "kind", kind));
+		rc = store_tx_end(app->store, rc);
+	}
 	if (rc) {
 		api_respond_store_error(r, "job create", rc);
 		goto out;
 	}
-	rc = agent_hub_send_command(app->agents, host_id, job_id, kind, args);
+	notify_job_changed(app->notify, job_id);
+	notify_host_changed(app->notify, host_id);
+	rc = presence_send_command(app->presence, host_id, job_id, kind, args);
 	if (rc) {
 		store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed", NULL,
 		                 rm_now_ms());
-		event_hub_job_changed(app->events, job_id);
+		notify_job_changed(app->notify, job_id);
+		notify_host_changed(app->notify, host_id);
 		http_respond_error(r, 409, "host_offline", "could not reach the agent");
 		goto out;
 	}
-	api_audit(app, api_actor(r), "job.dispatch", job_id,
-	          json_pack("{s:s,s:s}", "host_id", host_id, "kind", kind));
 	RM_INFO("job dispatched", "job_id", job_id, "host_id", host_id, "kind", kind);
-	event_hub_job_changed(app->events, job_id);
-	event_hub_host_changed(app->events, host_id);
 	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
 out:
 	json_decref(args);
@@ -174,24 +179,31 @@ void api_job_cancel(struct http_req *r, void *appv)
 		json_decref(job);
 		return;
 	}
-	int rc = agent_hub_send(app->agents, host_id, RM_MSG_COMMAND_CANCEL,
-	                        json_pack("{s:s}", "job_id", job_id));
-	if (rc == RM_ERR_NOTFOUND) {
+	int rc = presence_send(app->presence, host_id, RM_MSG_COMMAND_CANCEL,
+	                       json_pack("{s:s}", "job_id", job_id));
+	int recorded = rc == RM_ERR_NOTFOUND;
+	rc = store_tx_begin(app->store);
+	if (!rc) {
 		/* the agent is away: nothing runs there that we could stop now; record the
-		 * cancellation (a later job.finished from the agent still wins) */
-		rc = store_job_finish(app->store, job_id, "cancelled", -1,
-		                      "cancelled while the agent was offline", NULL, rm_now_ms());
-		if (rc) {
-			api_respond_store_error(r, "job cancel", rc);
-			json_decref(job);
-			return;
-		}
-		job_hub_job_changed(app->jobs, job_id);
-		event_hub_job_changed(app->events, job_id);
-		event_hub_host_changed(app->events, host_id);
+		 * cancellation (a later job.finished from the agent still wins) together with
+		 * the audit row */
+		if (recorded)
+			rc = store_job_finish(app->store, job_id, "cancelled", -1,
+			                      "cancelled while the agent was offline", NULL,
+			                      rm_now_ms());
+		if (!rc) rc = api_audit(app, api_actor(r), "job.cancel", job_id,
+		                        json_pack("{s:s}", "host_id", host_id));
+		rc = store_tx_end(app->store, rc);
 	}
-	api_audit(app, api_actor(r), "job.cancel", job_id,
-	          json_pack("{s:s}", "host_id", host_id));
+	if (rc) {
+		api_respond_store_error(r, "job cancel", rc);
+		json_decref(job);
+		return;
+	}
+	if (recorded) {
+		notify_job_changed(app->notify, job_id);
+		notify_host_changed(app->notify, host_id);
+	}
 	RM_INFO("job cancel requested", "job_id", job_id, "host_id", host_id);
 	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
 	json_decref(job);

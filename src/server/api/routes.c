@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/rmtime.h"
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/http/http.h"
@@ -84,12 +85,13 @@ const char *api_actor(struct http_req *r)
 	return c->auth.authenticated ? c->auth.username : "anonymous";
 }
 
-void api_audit(struct app *app, const char *actor, const char *action, const char *target,
-               json_t *detail_take)
+int api_audit(struct app *app, const char *actor, const char *action, const char *target,
+              json_t *detail_take)
 {
 	int rc = store_audit(app->store, actor, action, target, detail_take);
 	if (rc) RM_ERROR("audit write failed", "action", action, "err", rm_strerror(rc));
 	json_decref(detail_take);
+	return rc;
 }
 
 void api_respond_store_error(struct http_req *r, const char *what, int rc)
@@ -137,7 +139,7 @@ void api_dispatch(struct http_req *r, void *appv)
 	struct api_ctx *ctx = api_ctx(r);
 	const char *cookie = http_req_cookie(r, AUTH_COOKIE);
 	if (cookie && cookie[0]) {
-		int rc = auth_session_lookup(app, cookie, &ctx->auth);
+		int rc = session_lookup(app->store, cookie, rm_now_ms(), &ctx->auth);
 		if (rc && rc != RM_ERR_AUTH) {
 			api_respond_store_error(r, "session", rc);
 			return;
@@ -177,6 +179,5 @@ void api_dispatch(struct http_req *r, void *appv)
 			return;
 		}
 	}
-	if (!head && strcmp(method, "GET") != 0) app->proj_gen++; /* may change a host */
 	rt->handler(r, app);
 }

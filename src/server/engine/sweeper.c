@@ -9,10 +9,9 @@
 #include "common/rmtime.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/notify.h"
+#include "server/engine/presence.h"
 #include "server/store/store.h"
-#include "server/ws/agent_hub.h"
-#include "server/ws/event_hub.h"
-#include "server/ws/job_hub.h"
 
 struct sweeper {
 	uv_timer_t timer;
@@ -31,8 +30,8 @@ void sweeper_run_once(struct app *app)
 	json_array_foreach(hosts, i, v) {
 		const char *id = json_string_value(v);
 		RM_INFO("host offline (silent)", "host_id", id);
-		agent_hub_note_offline(app->agents, id);
-		event_hub_host_changed(app->events, id);
+		presence_note_offline(app->presence, id);
+		notify_host_changed(app->notify, id);
 	}
 	json_decref(hosts);
 
@@ -43,10 +42,9 @@ void sweeper_run_once(struct app *app)
 	json_array_foreach(jobs, i, v) {
 		const char *id = json_string_value(v);
 		RM_INFO("job failed: agent lost", "job_id", id);
-		job_hub_job_changed(app->jobs, id);
-		event_hub_job_changed(app->events, id);
+		notify_job_changed(app->notify, id);
 		char host[27];
-		if (store_job_host(st, id, host) == RM_OK) event_hub_host_changed(app->events, host);
+		if (store_job_host(st, id, host) == RM_OK) notify_host_changed(app->notify, host);
 	}
 	json_decref(jobs);
 

@@ -158,9 +158,17 @@ static const char *const m1[] = {
 	NULL,
 };
 
+/* Migration 2: the hostname an agent reports in hello is kept apart from the name the
+ * operator gave the host (hosts.hostname), so that an agent cannot rename itself. */
+static const char *const m2[] = {
+	"ALTER TABLE hosts ADD COLUMN reported_hostname TEXT;",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
 	m1,
+	m2,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

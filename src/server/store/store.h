@@ -24,6 +24,13 @@ int store_schema_version(struct store *s);            /* highest applied migrati
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* Atomic section, e.g. a mutation and its audit row: BEGIN IMMEDIATE when no transaction
+ * is open, else a SAVEPOINT, so a failure inside a caller's batch rolls back only this
+ * section. store_tx_end commits (rc == RM_OK) or rolls back and returns rc (or the commit
+ * error). Usage: rc = store_tx_begin(s); if (!rc) { rc = a(); if (!rc) rc = b();
+ * rc = store_tx_end(s, rc); } */
+int store_tx_begin(struct store *s);
+int store_tx_end(struct store *s, int rc);
 
 /* ---- settings (key/value) ---- */
 int store_setting_get(struct store *s, const char *key, char **out); /* NOTFOUND if absent */
@@ -100,7 +107,8 @@ int store_host_create(struct store *s, const char *hostname, const json_t *tags,
 /* NOTFOUND if no host has this bearer hash. */
 int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[27]);
 int store_host_exists(struct store *s, const char *host_id);  /* RM_OK / NOTFOUND */
-/* hello: sets versions, os, arch, hostname (reported), status "online", last_seen_at. */
+/* hello: sets versions, os, arch, reported_hostname (when hostname is non-empty), status
+ * "online", last_seen_at. Never the host's name (hostname): that is the operator's. */
 int store_host_hello(struct store *s, const char *host_id, const char *hostname,
                      const char *os, const char *arch, const char *agent_version,
                      const char *restic_version, int64_t now_ms);
@@ -122,7 +130,9 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
  *  "status":"online|offline|never","last_seen_at"|null,"repo_status","repo_error"|null,
  *  "repo_size_bytes"|null,"snapshot_count","initial_paths":[],"created_at",
  *  "last_backup":{"job_id","status","finished_at"}|null,
- *  "running_job":{"id","kind","status"}|null} */
+ *  "running_job":{"id","kind","status"}|null,
+ *  "reported_hostname"|null (what the agent reported in hello; "hostname" is the name
+ *  the operator gave the host)} */
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
 json_t *store_hosts_list(struct store *s);                   /* {"hosts":[...]} by hostname */
 /* {"hosts_total","hosts_online","jobs_24h_succeeded","jobs_24h_failed",

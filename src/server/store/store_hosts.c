@@ -191,6 +191,7 @@ static json_t *host_row(sqlite3_stmt *st)
 		                              store_col_str(st, 20)));
 	else
 		json_object_set_new(h, "running_job", json_null());
+	json_object_set_new(h, "reported_hostname", store_col_str(st, 21));
 	return h;
 }
 

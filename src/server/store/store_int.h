@@ -15,7 +15,7 @@
 	"h.status, h.last_seen_at, h.repo_status, h.repo_error, h.repo_size_bytes, "        \
 	"h.snapshot_count, h.initial_paths, h.created_at, h.last_backup_job_id, "           \
 	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "               \
-	"h.running_job_kind, h.running_job_status FROM hosts h "
+	"h.running_job_kind, h.running_job_status, h.reported_hostname FROM hosts h "
 
 #define JOB_COLS                                                                           \
 	"j.id, j.host_id, h.hostname, j.kind, j.status, j.args, j.exit_code, j.error, "     \
@@ -68,7 +68,8 @@
 	               "created_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")      \
 	X(HOST_BY_BEARER, "SELECT id FROM hosts WHERE bearer_hash = ?1")                    \
 	X(HOST_EXISTS, "SELECT 1 FROM hosts WHERE id = ?1")                                 \
-	X(HOST_HELLO, "UPDATE hosts SET hostname = coalesce(nullif(?2, ''), hostname), "    \
+	X(HOST_HELLO, "UPDATE hosts SET "                                                   \
+	              "reported_hostname = coalesce(nullif(?2, ''), reported_hostname), "   \
 	              "os = coalesce(?3, os), arch = coalesce(?4, arch), "                  \
 	              "agent_version = coalesce(?5, agent_version), "                       \
 	              "restic_version = coalesce(?6, restic_version), "                     \
@@ -166,13 +167,6 @@ int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what);
  * when there is none, else the mapped error (logged with `what`). The caller reads the
  * columns on RM_OK and calls store_stmt_done in every case. */
 int store_step_row(struct store *s, sqlite3_stmt *st, const char *what);
-
-/* Atomic section for store-internal multi-row writes: BEGIN IMMEDIATE when no
- * transaction is open, else a SAVEPOINT, so a failure inside a caller's batch rolls back
- * only this section. store_tx_end commits (rc == RM_OK) or rolls back and returns rc (or
- * the commit error). */
-int store_tx_begin(struct store *s);
-int store_tx_end(struct store *s, int rc);
 
 /* Bind helpers: NULL text binds SQL NULL. Text is bound SQLITE_STATIC: it must outlive
  * the statement's use (store_stmt_done). */

@@ -1,7 +1,6 @@
 /* The agent socket: handshake, heartbeats, batched persistence of job events, commands. */
 #include "server/ws/agent_hub.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,15 +14,18 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http/http.h"
+#include "server/engine/host_secrets.h"
+#include "server/engine/notify.h"
+#include "server/engine/presence.h"
+#include "server/engine/repo_policy.h"
 #include "server/store/store.h"
-#include "server/ws/event_hub.h"
 #include "server/ws/job_hub.h"
 
 #define HUB_BUCKETS 16384
 #define HB_FLUSH_MS 1000
 /* A heartbeat's last_seen_at is persisted at most this often per host (or every
  * offline_after / 3 if that is shorter): the DB value only has to beat the sweeper's
- * offline_after; the dashboard reads the in-memory time (agent_hub_last_seen). */
+ * offline_after; the dashboard reads the in-memory time (presence_last_seen). */
 #define HB_PERSIST_MAX_MS 30000
 #define ACK_MAX_IDS 1000
 #define AGENT_QUEUE_MAX (8u * 1024 * 1024)
@@ -44,6 +46,7 @@ struct agent_conn {
 	int pending;              /* queued events pointing here */
 	json_t *acks;             /* ids to acknowledge after the current flush */
 	char last_job[27];        /* last job id verified to belong to this host */
+	struct host_secrets *secrets; /* redacted from what this agent reports (after hello) */
 	struct agent_conn *hnext; /* hash chain */
 };
 
@@ -117,6 +120,7 @@ static void conn_release(struct agent_conn *c)
 {
 	if (c->ws || c->pending > 0) return;
 	json_decref(c->acks);
+	host_secrets_free(c->secrets);
 	free(c);
 }
 
@@ -152,9 +156,11 @@ static void conn_ack(struct agent_conn *c, const char *id)
 	conn_send(c, RM_MSG_ACK, json_pack("{s:[s]}", "ids", id));
 }
 
-int agent_hub_send(struct agent_hub *h, const char *host_id, enum rm_msg_type type,
-                   json_t *payload_take)
+/* ---------------------------------------------------------------- presence provider */
+
+static int hub_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *payload_take)
 {
+	struct agent_hub *h = ud;
 	struct agent_conn *c = map_get(h, host_id);
 	if (!c || !c->ws || !c->hello_done || (h && h->stopped)) {
 		json_decref(payload_take);
@@ -163,36 +169,11 @@ int agent_hub_send(struct agent_hub *h, const char *host_id, enum rm_msg_type ty
 	return conn_send(c, type, payload_take);
 }
 
-int agent_hub_send_command(struct agent_hub *h, const char *host_id, const char *job_id,
-                           const char *kind, const json_t *args)
+static int64_t hub_last_seen(void *ud, const char *host_id)
 {
-	json_t *p = json_pack("{s:s,s:s}", "job_id", job_id, "kind", kind);
-	json_object_set_new(p, "args", args ? json_deep_copy(args) : json_object());
-	return agent_hub_send(h, host_id, RM_MSG_COMMAND_RUN, p);
-}
-
-int agent_hub_is_connected(struct agent_hub *h, const char *host_id)
-{
-	struct agent_conn *c = map_get(h, host_id);
-	return c && c->ws && c->hello_done && !h->stopped;
-}
-
-int64_t agent_hub_last_seen(const struct agent_hub *h, const char *host_id)
-{
+	const struct agent_hub *h = ud;
 	const struct agent_conn *c = map_get(h, host_id);
-	return c && c->ws && c->hello_done ? c->last_seen_ms : 0;
-}
-
-void agent_hub_overlay_last_seen(const struct agent_hub *h, json_t *host)
-{
-	int64_t seen = agent_hub_last_seen(h, rmj_str(host, "id"));
-	if (!seen) return;
-	const char *stored = rmj_str(host, "last_seen_at");
-	int64_t ms;
-	if (stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen) return;
-	char buf[RM_TIME_STRLEN];
-	rm_time_fmt(seen, buf);
-	json_object_set_new(host, "last_seen_at", json_string(buf));
+	return c && c->ws && c->hello_done && !h->stopped ? c->last_seen_ms : 0;
 }
 
 size_t agent_hub_connected_count(const struct agent_hub *h)
@@ -200,20 +181,27 @@ size_t agent_hub_connected_count(const struct agent_hub *h)
 	return h ? h->nconns : 0;
 }
 
-void agent_hub_note_offline(struct agent_hub *h, const char *host_id)
+static void hub_note_offline(void *ud, const char *host_id)
 {
-	struct agent_conn *c = map_get(h, host_id);
+	struct agent_conn *c = map_get(ud, host_id);
 	if (c) c->offline_marked = 1;
 }
 
-void agent_hub_disconnect(struct agent_hub *h, const char *host_id, int code,
-                          const char *reason)
+static void hub_disconnect(void *ud, const char *host_id, int code, const char *reason)
 {
+	struct agent_hub *h = ud;
 	struct agent_conn *c = map_get(h, host_id);
 	if (!c) return;
 	map_del(h, c);
 	if (c->ws) ws_close(c->ws, code, reason);
 }
+
+static const struct presence_ops presence_ops = {
+	.send = hub_send,
+	.last_seen = hub_last_seen,
+	.note_offline = hub_note_offline,
+	.disconnect = hub_disconnect,
+};
 
 /* ---------------------------------------------------------------- heartbeats */
 
@@ -249,7 +237,7 @@ static void seen_flush(struct agent_hub *h)
 			rc = store_host_set_status(st, h->seen[i], "online", now);
 			if (!rc) {
 				c->offline_marked = 0;
-				event_hub_host_changed(h->app->events, h->seen[i]);
+				notify_host_changed(h->app->notify, h->seen[i]);
 			}
 		}
 	}
@@ -319,7 +307,9 @@ static int persist_log(struct agent_hub *h, struct agent_ev *ev)
 	int64_t now = rm_now_ms();
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		const json_t *l = json_array_get(lines, i);
+		json_t *l = json_array_get(lines, i);
+		/* in place: the store and the live viewers (fan_out) both get the redacted text */
+		host_secrets_redact_member(ev->conn->secrets, l, "payload");
 		long long seq = rmj_int(l, "seq", -1);
 		const char *stream = rmj_str(l, "stream");
 		const char *payload = rmj_str(l, "payload");
@@ -336,26 +326,20 @@ static int persist_log(struct agent_hub *h, struct agent_ev *ev)
 static int persist_finished(struct agent_hub *h, struct agent_ev *ev)
 {
 	struct store *st = h->app->store;
-	const json_t *p = ev->payload;
+	json_t *p = ev->payload;
+	host_secrets_redact_member(ev->conn->secrets, p, "error");
 	const char *status = rmj_str(p, "status");
 	const char *error = rmj_str(p, "error");
 	json_t *stats = json_object_get(p, "stats");
 	if (!json_is_object(stats)) stats = NULL;
+	host_secrets_redact_json(ev->conn->secrets, stats);
 	int rc = store_job_finish(st, ev->job_id, status, (int)rmj_int(p, "exit_code", -1),
 	                          error && error[0] ? error : NULL, stats,
 	                          time_field(p, "finished_at", rm_now_ms()));
 	if (rc) return rc;
 	json_t *job = store_job_get(st, ev->job_id);
-	const char *kind = job ? rmj_str(job, "kind") : NULL;
-	if (kind && strcmp(kind, "init") == 0) {
-		if (status && strcmp(status, "succeeded") == 0) {
-			rc = store_host_set_repo_status(st, ev->conn->host_id, "ready", NULL);
-		} else {
-			rc = store_host_set_repo_status(st, ev->conn->host_id, "init_failed",
-			                                error && error[0] ? error
-			                                                  : "repository init failed");
-		}
-	}
+	rc = repo_policy_job_finished(st, ev->conn->host_id, job ? rmj_str(job, "kind") : NULL,
+	                              status, error);
 	json_decref(job);
 	return rc;
 }
@@ -384,7 +368,8 @@ static int persist_one(struct agent_hub *h, struct agent_ev *ev)
 		break;
 	}
 	case RM_MSG_SNAPSHOTS_REPORT: {
-		const json_t *snaps = json_object_get(p, "snapshots");
+		json_t *snaps = json_object_get(p, "snapshots");
+		host_secrets_redact_json(c->secrets, snaps);
 		rc = store_snapshots_replace(st, c->host_id, snaps, rm_now_ms());
 		break;
 	}
@@ -415,13 +400,12 @@ static void fan_out(struct agent_hub *h, struct agent_ev *ev)
 		break;
 	case RM_MSG_JOB_STARTED:
 	case RM_MSG_JOB_FINISHED:
-		job_hub_job_changed(app->jobs, ev->job_id);
-		event_hub_job_changed(app->events, ev->job_id);
-		event_hub_host_changed(app->events, ev->conn->host_id);
+		notify_job_changed(app->notify, ev->job_id);
+		notify_host_changed(app->notify, ev->conn->host_id);
 		break;
 	case RM_MSG_SNAPSHOTS_REPORT:
 	case RM_MSG_STATS_REPORT:
-		event_hub_host_changed(app->events, ev->conn->host_id);
+		notify_host_changed(app->notify, ev->conn->host_id);
 		break;
 	default: break;
 	}
@@ -523,69 +507,6 @@ static void enqueue(struct agent_hub *h, struct agent_conn *c, struct rm_envelop
 
 /* ---------------------------------------------------------------- hello */
 
-static void send_repo_config(struct agent_hub *h, struct agent_conn *c)
-{
-	struct app *app = h->app;
-	char *ct = NULL, *pt = NULL;
-	size_t ptlen = 0;
-	int rc = store_cred_get(app->store, c->host_id, "repo", &ct);
-	if (rc) {
-		if (rc != RM_ERR_NOTFOUND)
-			RM_ERROR("reading host credentials failed", "host_id", c->host_id, "err",
-			         rm_strerror(rc));
-		return;
-	}
-	char *ad = rm_xasprintf("host_credentials:%s:repo", c->host_id);
-	rc = rm_aead_open(app->key, ct, ad, &pt, &ptlen);
-	free(ad);
-	free(ct);
-	if (rc) {
-		RM_ERROR("cannot decrypt host credentials", "host_id", c->host_id, "err",
-		         rm_strerror(rc));
-		return;
-	}
-	json_t *creds = NULL;
-	if (rmj_parse_object(pt, ptlen, 65536, &creds, NULL, 0) == RM_OK) {
-		const char *pw = rmj_str(creds, "repo_password");
-		if (pw) rm_log_add_secret(pw);
-		json_t *p = json_pack("{s:s,s:s,s:s,s:s}", "slot", "repo", "repo_url",
-		                      rmj_str(creds, "repo_url") ? rmj_str(creds, "repo_url") : "",
-		                      "repo_username",
-		                      rmj_str(creds, "repo_username") ? rmj_str(creds, "repo_username")
-		                                                      : "",
-		                      "repo_password", pw ? pw : "");
-		conn_send(c, RM_MSG_CONFIG_UPDATE, p);
-		json_decref(creds);
-	}
-	sodium_memzero(pt, ptlen);
-	free(pt);
-}
-
-static void maybe_auto_init(struct agent_hub *h, struct agent_conn *c)
-{
-	struct app *app = h->app;
-	char repo_status[16];
-	if (store_host_repo_status(app->store, c->host_id, repo_status)) return;
-	if (strcmp(repo_status, "unknown") != 0) return;
-	int active = 0;
-	if (store_job_active_of_kind(app->store, c->host_id, "init", &active) || active) return;
-	char job_id[27];
-	json_t *args = json_object();
-	int rc = store_job_create(app->store, c->host_id, "init", args, "system", job_id);
-	if (!rc) {
-		rc = agent_hub_send_command(h, c->host_id, job_id, "init", args);
-		if (rc) {
-			store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed",
-			                 NULL, rm_now_ms());
-		}
-		RM_INFO("repository init dispatched", "host_id", c->host_id, "job_id", job_id);
-		event_hub_job_changed(app->events, job_id);
-	} else {
-		RM_ERROR("creating init job failed", "host_id", c->host_id, "err", rm_strerror(rc));
-	}
-	json_decref(args);
-}
-
 static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_envelope *env)
 {
 	struct app *app = h->app;
@@ -630,16 +551,13 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	                 rm_strerror(rc));
 	size_t i;
 	json_t *v;
-	json_array_foreach(failed, i, v) {
-		job_hub_job_changed(app->jobs, json_string_value(v));
-		event_hub_job_changed(app->events, json_string_value(v));
-	}
+	json_array_foreach(failed, i, v) notify_job_changed(app->notify, json_string_value(v));
 	json_decref(failed);
 	RM_INFO("agent connected", "host_id", c->host_id, "hostname", rmj_str(p, "hostname"),
 	        "agent_version", rmj_str(p, "agent_version"), "ip", c->ip);
-	send_repo_config(h, c);
-	maybe_auto_init(h, c);
-	event_hub_host_changed(app->events, c->host_id);
+	host_secrets_free(c->secrets);
+	c->secrets = repo_policy_on_hello(app, c->host_id);
+	notify_host_changed(app->notify, c->host_id);
 }
 
 static void handle_command_result(struct agent_hub *h, struct agent_conn *c,
@@ -650,8 +568,11 @@ static void handle_command_result(struct agent_hub *h, struct agent_conn *c,
 	if (json_is_true(json_object_get(p, "accepted"))) return;
 	if (job_owned(c, job_id)) return;
 	const char *err = rmj_str(p, "error");
+	char *red = err ? host_secrets_redact(c->secrets, err, strlen(err)) : NULL;
 	char msg[600];
-	snprintf(msg, sizeof msg, "agent refused the command: %s", err && err[0] ? err : "?");
+	snprintf(msg, sizeof msg, "agent refused the command: %s",
+	         red ? red : err && err[0] ? err : "?");
+	free(red);
 	char job_status[16] = "";
 	json_t *job = store_job_get(h->app->store, job_id);
 	if (job && rmj_str(job, "status")) rm_strlcpy(job_status, rmj_str(job, "status"), 16);
@@ -660,9 +581,8 @@ static void handle_command_result(struct agent_hub *h, struct agent_conn *c,
 	int rc = store_job_finish(h->app->store, job_id, "failed", -1, msg, NULL, rm_now_ms());
 	if (rc) return;
 	RM_WARN("agent refused a job", "host_id", c->host_id, "job_id", job_id);
-	job_hub_job_changed(h->app->jobs, job_id);
-	event_hub_job_changed(h->app->events, job_id);
-	event_hub_host_changed(h->app->events, c->host_id);
+	notify_job_changed(h->app->notify, job_id);
+	notify_host_changed(h->app->notify, c->host_id);
 }
 
 /* ---------------------------------------------------------------- ws callbacks */
@@ -744,6 +664,7 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		if (job_owned(c, job_id) == RM_OK) {
 			json_t *prog = json_deep_copy(env.payload);
 			json_object_del(prog, "job_id");
+			host_secrets_redact_json(c->secrets, prog);
 			job_hub_publish_progress(app->jobs, job_id, prog);
 			json_decref(prog);
 		}
@@ -778,7 +699,7 @@ static void on_close(struct ws_conn *ws, void *appv)
 				rc = store_host_seen(app->store, c->host_id, c->last_seen_ms);
 			if (!rc) rc = store_host_set_status(app->store, c->host_id, "offline", now);
 			if (rc) RM_ERROR("marking host offline failed", "host_id", c->host_id);
-			event_hub_host_changed(app->events, c->host_id);
+			notify_host_changed(app->notify, c->host_id);
 		}
 		RM_INFO("agent disconnected", "host_id", c->host_id);
 	}
@@ -822,6 +743,7 @@ struct agent_hub *agent_hub_new(struct app *app)
 	if (app->cfg && app->cfg->offline_after_s * 1000 / 3 < h->persist_ms)
 		h->persist_ms = app->cfg->offline_after_s * 1000 / 3;
 	uv_timer_start(&h->hb_timer, hb_timer_cb, HB_FLUSH_MS, HB_FLUSH_MS);
+	presence_set_provider(app->presence, &presence_ops, h);
 	return h;
 }
 
@@ -844,6 +766,7 @@ void agent_hub_stop(struct agent_hub *h)
 void agent_hub_free(struct agent_hub *h)
 {
 	if (!h) return;
+	presence_set_provider(h->app->presence, NULL, NULL);
 	/* connections were closed by http_server_stop (on_close freed them) */
 	while (h->q_head) {
 		struct agent_ev *n = h->q_head->next;
@@ -856,6 +779,7 @@ void agent_hub_free(struct agent_hub *h)
 			struct agent_conn *n = c->hnext;
 			if (!c->ws) {
 				json_decref(c->acks);
+				host_secrets_free(c->secrets);
 				free(c);
 			}
 			c = n;

@@ -8,11 +8,12 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "server/api/auth.h"
 #include "server/app.h"
+#include "server/engine/notify.h"
+#include "server/engine/presence.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
-#include "server/ws/agent_hub.h"
+#include "server/ws/browser_auth.h"
 
 #define EVENTS_QUEUE_MAX (1024u * 1024)
 #define FLUSH_MS 100
@@ -70,7 +71,7 @@ static void flush(struct event_hub *h)
 		json_object_foreach(hosts, key, v) {
 			json_t *host = store_host_get(st, key);
 			if (!host) continue;
-			agent_hub_overlay_last_seen(h->app->agents, host);
+			presence_overlay_last_seen(h->app->presence, host);
 			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
 			char *t = rmj_dumps(m);
 			json_decref(m);
@@ -96,19 +97,13 @@ static void arm(struct event_hub *h)
 	uv_timer_start(&h->timer, timer_cb, FLUSH_MS, 0);
 }
 
-void event_hub_host_changed(struct event_hub *h, const char *host_id)
+/* engine/notify subscriber: marks the row dirty (nothing recorded without subscribers). */
+static void on_changed(void *ud, enum notify_kind kind, const char *id)
 {
-	if (h) h->app->proj_gen++; /* invalidates the cached /api/hosts body (api/hosts.c) */
-	if (!h || !h->subs || !host_id || h->stopped) return;
-	json_object_set_new(h->dirty_hosts, host_id, json_true());
-	arm(h);
-}
-
-void event_hub_job_changed(struct event_hub *h, const char *job_id)
-{
-	if (h) h->app->proj_gen++; /* running_job / last_backup / fleet summary */
-	if (!h || !h->subs || !job_id || h->stopped) return;
-	json_object_set_new(h->dirty_jobs, job_id, json_true());
+	struct event_hub *h = ud;
+	if (!h->subs || h->stopped) return;
+	json_object_set_new(kind == NOTIFY_HOST ? h->dirty_hosts : h->dirty_jobs, id,
+	                    json_true());
 	arm(h);
 }
 
@@ -119,7 +114,7 @@ static int on_open(struct ws_conn *ws, void *appv)
 	if (!h || h->stopped) return RM_ERR_FORBIDDEN;
 	if (strcmp(ws_conn_path(ws), "/api/events") != 0) return RM_ERR_NOTFOUND;
 	struct auth_info info;
-	int rc = auth_ws(ws, app, ROLE_VIEWER, &info);
+	int rc = browser_auth(ws, app, ROLE_VIEWER, &info);
 	if (rc) return rc;
 	struct ev_sub *s = rm_xcalloc(1, sizeof *s);
 	s->ws = ws;
@@ -170,6 +165,7 @@ struct event_hub *event_hub_new(struct app *app)
 	h->timer.data = h;
 	h->dirty_hosts = json_object();
 	h->dirty_jobs = json_object();
+	notify_subscribe(app->notify, NOTIFY_HOST | NOTIFY_JOB, on_changed, h);
 	return h;
 }
 
@@ -184,6 +180,7 @@ void event_hub_stop(struct event_hub *h)
 void event_hub_free(struct event_hub *h)
 {
 	if (!h) return;
+	notify_unsubscribe(h->app->notify, on_changed, h);
 	while (h->subs) {
 		struct ev_sub *s = h->subs;
 		h->subs = s->next;

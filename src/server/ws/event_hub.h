@@ -4,7 +4,8 @@
  * (viewer). Changes are marked dirty and flushed every 100 ms (coalesced: at most 10
  * messages per second per host/job): {"type":"host","host":{..}} and
  * {"type":"job","job":{..}}. Nothing is recorded while nobody listens. A subscriber whose
- * queue overflows is closed with 4008 "resync". Loop thread only; h == NULL is a no-op. */
+ * queue overflows is closed with 4008 "resync". Changes arrive through engine/notify
+ * (subscribed in event_hub_new). Loop thread only. */
 struct app;
 struct event_hub;
 struct ws_endpoint;
@@ -16,10 +17,5 @@ struct event_hub *event_hub_new(struct app *app);
 void event_hub_stop(struct event_hub *h);
 void event_hub_free(struct event_hub *h); /* after the loop ran out; NULL ok */
 const struct ws_endpoint *event_hub_endpoint(void);
-
-/* Both also bump app->proj_gen (even with no subscriber): the cached /api/hosts and
- * /api/fleet/summary bodies are rebuilt after any host or job change. */
-void event_hub_host_changed(struct event_hub *h, const char *host_id);
-void event_hub_job_changed(struct event_hub *h, const char *job_id);
 
 #endif

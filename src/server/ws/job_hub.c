@@ -9,10 +9,11 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "server/api/auth.h"
 #include "server/app.h"
+#include "server/engine/notify.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
+#include "server/ws/browser_auth.h"
 
 #define STREAM_QUEUE_MAX (1024u * 1024)   /* drop-and-resync threshold (docs/api.md) */
 #define BACKFILL_PAGE 500
@@ -167,8 +168,12 @@ void job_hub_publish_progress(struct job_hub *h, const char *job_id, const json_
 	free(text);
 }
 
-void job_hub_job_changed(struct job_hub *h, const char *job_id)
+/* engine/notify subscriber (jobs): the row changed (state, stats): re-read and send; ends
+ * the streams when terminal. */
+static void on_job_changed(void *ud, enum notify_kind kind, const char *job_id)
 {
+	struct job_hub *h = ud;
+	(void)kind;
 	struct job_topic *t = topic_find(h, job_id);
 	if (!t) return;
 	json_t *job = store_job_get(h->app->store, job_id);
@@ -213,7 +218,7 @@ static int on_open(struct ws_conn *ws, void *appv)
 	char job_id[27];
 	if (parse_path(ws_conn_path(ws), job_id)) return RM_ERR_NOTFOUND;
 	struct auth_info info;
-	int rc = auth_ws(ws, app, ROLE_VIEWER, &info);
+	int rc = browser_auth(ws, app, ROLE_VIEWER, &info);
 	if (rc) return rc;
 	long long after = 0;
 	const char *as = ws_conn_query(ws, "after_seq");
@@ -292,12 +297,14 @@ struct job_hub *job_hub_new(struct app *app)
 {
 	struct job_hub *h = rm_xcalloc(1, sizeof *h);
 	h->app = app;
+	notify_subscribe(app->notify, NOTIFY_JOB, on_job_changed, h);
 	return h;
 }
 
 void job_hub_free(struct job_hub *h)
 {
 	if (!h) return;
+	notify_unsubscribe(h->app->notify, on_job_changed, h);
 	while (h->topics) {
 		struct job_topic *t = h->topics;
 		h->topics = t->next;

@@ -5,7 +5,8 @@
  * seq > after_seq (paged, paced by the socket draining), then live lines/progress/job
  * changes; after the terminal state {"type":"end"} and close 1000. A subscriber whose
  * outgoing queue exceeds 1 MiB is dropped with close 4008 "resync" (docs/api.md).
- * Loop thread only. All publish functions accept h == NULL. */
+ * Job row changes arrive through engine/notify (subscribed in job_hub_new). Loop thread
+ * only. All publish functions accept h == NULL. */
 #include <jansson.h>
 
 struct app;
@@ -23,8 +24,6 @@ const struct ws_endpoint *job_hub_endpoint(void);
 void job_hub_publish_lines(struct job_hub *h, const char *job_id, const json_t *lines);
 /* Ephemeral progress object (borrowed): forwarded as {"type":"progress","progress":..}. */
 void job_hub_publish_progress(struct job_hub *h, const char *job_id, const json_t *progress);
-/* The job's row changed (state, stats): re-read and send; ends the stream when terminal. */
-void job_hub_job_changed(struct job_hub *h, const char *job_id);
 size_t job_hub_subscribers(const struct job_hub *h);
 
 #endif

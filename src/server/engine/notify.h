@@ -1,0 +1,26 @@
+#ifndef RM_SERVER_ENGINE_NOTIFY_H
+#define RM_SERVER_ENGINE_NOTIFY_H
+/* Change notifications: "this host's / this job's row changed". Whoever changes a host or
+ * a job in the store calls notify_*_changed after the change is committed; whoever shows
+ * or caches those rows (the browser hubs in ws/, the dashboard cache in api/) subscribes
+ * with a callback. This is how lower layers tell upper ones without including them
+ * (docs/internals/architecture.md). Subscribers are called synchronously, in subscription
+ * order, on the loop thread; they must not (un)subscribe from inside a callback. */
+struct notify;
+
+enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2 };
+
+/* id is borrowed for the duration of the call. */
+typedef void (*notify_fn)(void *ud, enum notify_kind kind, const char *id);
+
+struct notify *notify_new(void);
+void notify_free(struct notify *n); /* NULL ok */
+/* kinds: NOTIFY_HOST | NOTIFY_JOB (a mask). */
+void notify_subscribe(struct notify *n, unsigned kinds, notify_fn fn, void *ud);
+/* Removes every subscription with this fn and ud. n NULL ok. */
+void notify_unsubscribe(struct notify *n, notify_fn fn, void *ud);
+/* n NULL or id NULL: no-op. */
+void notify_host_changed(struct notify *n, const char *host_id);
+void notify_job_changed(struct notify *n, const char *job_id);
+
+#endif
