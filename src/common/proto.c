@@ -19,7 +19,9 @@
 
 /* ------------------------------------------------------------------ enums */
 static const char *const e_slot[] = {"repo", "admin", NULL};
-static const char *const e_stream[] = {"stdout", "stderr", "event", NULL};
+static const char *const e_stream[] = {"stdout", "stderr", "event", "hook", NULL};
+static const char *const e_origin[] = {"run_now", "schedule", "catch_up", "retry", NULL};
+static const char *const e_host_mode[] = {"always_on", "intermittent", NULL};
 static const char *const e_status[] = {"succeeded", "failed", "cancelled", NULL};
 
 /* ------------------------------------------------------------------ payloads
@@ -37,6 +39,11 @@ static const struct rm_field f_hello[] = {
 	{"arch", RM_FT_STRING, R, 64, NULL, NULL},
 	{"running_jobs", RM_FT_STRING_ARRAY, R, 0, NULL, NULL},
 	{"boot_time", RM_FT_TIME, O, 0, NULL, NULL},
+	/* C2: the host's IANA time zone ("" unknown), its UTC offset now, and the
+	 * schedule.set version in force on the agent (0 = none) */
+	{"timezone", RM_FT_STRING, O, 64, NULL, NULL},
+	{"utc_offset_s", RM_FT_INT, O, 0, NULL, NULL},
+	{"schedule_version", RM_FT_INT, O, 0, NULL, NULL},
 	{NULL},
 };
 static const struct rm_field f_heartbeat[] = {
@@ -56,9 +63,42 @@ static const struct rm_field f_config_update[] = {
 	{"bandwidth", RM_FT_OBJECT, O, 0, NULL, NULL},
 	{NULL},
 };
+/* C2 policies: the complete spec the agent runs on its own (docs/internals/protocol.md) */
+static const struct rm_field f_sched_item[] = {
+	{"id", RM_FT_STRING, R, 64, NULL, NULL},
+	{"cron", RM_FT_STRING, R, 256, NULL, NULL},
+	{"enabled", RM_FT_BOOL, R, 0, NULL, NULL},
+	{"group_ids", RM_FT_STRING_ARRAY, R, 100, NULL, NULL},
+	{NULL},
+};
+static const struct rm_field f_group_item[] = {
+	{"id", RM_FT_STRING, R, 64, NULL, NULL},
+	{"name", RM_FT_STRING, R, 63, NULL, NULL},
+	{"includes", RM_FT_STRING_ARRAY, R, 100, NULL, NULL},
+	{"excludes", RM_FT_STRING_ARRAY, O, 1000, NULL, NULL},
+	{"exclude_caches", RM_FT_BOOL, O, 0, NULL, NULL},
+	{"one_file_system", RM_FT_BOOL, O, 0, NULL, NULL},
+	{"retry_max", RM_FT_INT, O, 0, NULL, NULL},
+	{"retry_backoff_s", RM_FT_INT, O, 0, NULL, NULL},
+	{"limit_upload_kib", RM_FT_INT, O, 0, NULL, NULL},
+	{"limit_download_kib", RM_FT_INT, O, 0, NULL, NULL},
+	{"pre_hook", RM_FT_STRING, O, 65536, NULL, NULL},
+	{"post_hook", RM_FT_STRING, O, 65536, NULL, NULL},
+	{NULL},
+};
+static const struct rm_field f_host_settings[] = {
+	{"hook_shell", RM_FT_STRING, O, 256, NULL, NULL},
+	{"hook_timeout_s", RM_FT_INT, O, 0, NULL, NULL},
+	{"limit_upload_kib", RM_FT_INT, O, 0, NULL, NULL},
+	{"limit_download_kib", RM_FT_INT, O, 0, NULL, NULL},
+	{"mode", RM_FT_STRING, O, 0, NULL, e_host_mode},
+	{NULL},
+};
 static const struct rm_field f_schedule_set[] = {
 	{"version", RM_FT_INT, R, 0, NULL, NULL},
-	{"schedules", RM_FT_ARRAY, R, 0, NULL, NULL},
+	{"schedules", RM_FT_ARRAY, R, 1000, f_sched_item, NULL},
+	{"groups", RM_FT_ARRAY, O, 1000, f_group_item, NULL},
+	{"settings", RM_FT_OBJECT, O, 0, f_host_settings, NULL},
 	{NULL},
 };
 static const struct rm_field f_schedule_ack[] = {
@@ -95,6 +135,14 @@ static const struct rm_field f_job_started[] = {
 	{"seq", RM_FT_INT, R, 0, NULL, NULL},
 	{"kind", RM_FT_STRING, R, 32, NULL, NULL},
 	{"started_at", RM_FT_TIME, R, 0, NULL, NULL},
+	/* C2: jobs the agent started on its own (job id minted by the agent); the server
+	 * creates the job row on first sight, idempotently */
+	{"origin", RM_FT_STRING, O, 0, NULL, e_origin},
+	{"schedule_id", RM_FT_STRING, O, 64, NULL, NULL},
+	{"group_id", RM_FT_STRING, O, 64, NULL, NULL},
+	{"group", RM_FT_STRING, O, 63, NULL, NULL},
+	{"attempt", RM_FT_INT, O, 0, NULL, NULL},
+	{"args", RM_FT_OBJECT, O, 0, NULL, NULL},
 	{NULL},
 };
 static const struct rm_field f_job_progress[] = {
@@ -315,7 +363,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		break;
 	case RM_FT_OBJECT:
 		if (json_is_object(v))
-			return RM_OK;
+			return f->items ? validate_fields(f->items, v, path, err, errlen) : RM_OK;
 		break;
 	case RM_FT_ANY:
 		return RM_OK;
