@@ -67,8 +67,8 @@ static const struct rm_field f_config_update[] = {
 static const struct rm_field f_sched_item[] = {
 	{"id", RM_FT_STRING, R, 64, NULL, NULL},
 	{"cron", RM_FT_STRING, R, 256, NULL, NULL},
-	{"enabled", RM_FT_BOOL, R, 0, NULL, NULL},
-	{"group_ids", RM_FT_STRING_ARRAY, R, 100, NULL, NULL},
+	{"enabled", RM_FT_BOOL, O, 0, NULL, NULL},        /* absent = true */
+	{"group_ids", RM_FT_STRING_ARRAY, O, 100, NULL, NULL}, /* absent = none */
 	{NULL},
 };
 static const struct rm_field f_group_item[] = {
