@@ -307,6 +307,7 @@ static int str_ok(const json_t *v, size_t max)
 static int validate_fields(const struct rm_field *fields, const json_t *obj,
                            const char *prefix, char *err, size_t errlen);
 
+/* Long: one switch over the field types of the schema table, a few lines per type. */
 static int validate_value(const struct rm_field *f, const json_t *v, const char *path,
                           char *err, size_t errlen)
 {
@@ -474,6 +475,7 @@ static int id_valid(const char *s, size_t len)
 	return 1;
 }
 
+/* (Long: the envelope's checks in wire order: size, JSON, type, id, ts, payload.) */
 int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err,
                  size_t errlen)
 {

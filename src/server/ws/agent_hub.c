@@ -22,63 +22,7 @@
 #include "server/store/store.h"
 #include "server/ws/job_hub.h"
 
-#define HUB_BUCKETS 16384
-#define HB_FLUSH_MS 1000
-/* A heartbeat's last_seen_at is persisted at most this often per host (or every
- * offline_after / 3 if that is shorter): the DB value only has to beat the sweeper's
- * offline_after; the dashboard reads the in-memory time (presence_last_seen). */
-#define HB_PERSIST_MAX_MS 30000
-#define ACK_MAX_IDS 1000
-#define AGENT_QUEUE_MAX (8u * 1024 * 1024)
-#define LOG_LINES_MAX 1000
-
-struct agent_conn {
-	struct ws_conn *ws;       /* NULL once closed */
-	struct agent_hub *hub;
-	char host_id[27];
-	char ip[64];
-	int hello_done;
-	int in_map;
-	int replaced;
-	int offline_marked;       /* the sweeper marked the host offline while connected */
-	int hb_dirty;             /* host id is in hub->seen */
-	int64_t last_seen_ms;     /* last message (hello/heartbeat), wall clock */
-	int64_t persisted_ms;     /* when last_seen_at was last written for this host */
-	int pending;              /* queued events pointing here */
-	json_t *acks;             /* ids to acknowledge after the current flush */
-	char last_job[27];        /* last job id verified to belong to this host */
-	struct host_secrets *secrets; /* redacted from what this agent reports (after hello) */
-	struct agent_conn *hnext; /* hash chain */
-};
-
-struct agent_ev {
-	struct agent_ev *next;
-	struct agent_conn *conn;
-	enum rm_msg_type type;
-	char id[RM_PROTO_ID_MAX + 1];
-	json_t *root;    /* owned */
-	json_t *payload; /* borrowed from root */
-	int fanout;      /* persisted and relevant: fan out after commit */
-	char job_id[27];
-};
-
-struct agent_hub {
-	struct app *app;
-	uv_check_t check;
-	uv_timer_t hb_timer;
-	int check_active;
-	int handles_open;
-	int stopped;
-	struct agent_conn *buckets[HUB_BUCKETS];
-	size_t nconns;
-	struct agent_ev *q_head, *q_tail;
-	size_t q_len;
-	char (*seen)[27];
-	size_t seen_len, seen_cap;
-	int64_t persist_ms;       /* per-host last_seen_at write interval */
-	struct store_log_line *linebuf;
-	size_t linebuf_cap;
-};
+#include "server/ws/agent_hub_int.h"
 
 /* ---------------------------------------------------------------- host map */
 
@@ -117,7 +61,7 @@ static void map_del(struct agent_hub *h, struct agent_conn *c)
 	h->nconns--;
 }
 
-static void conn_release(struct agent_conn *c)
+void agent_conn_release(struct agent_conn *c)
 {
 	if (c->ws || c->pending > 0) return;
 	json_decref(c->acks);
@@ -127,7 +71,7 @@ static void conn_release(struct agent_conn *c)
 
 /* ---------------------------------------------------------------- sending */
 
-static int conn_send(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take)
+int agent_conn_send(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take)
 {
 	if (!c->ws) {
 		json_decref(payload_take);
@@ -152,9 +96,9 @@ static void conn_send_error(struct agent_conn *c, const char *code, const char *
 	free(s);
 }
 
-static void conn_ack(struct agent_conn *c, const char *id)
+void agent_conn_ack(struct agent_conn *c, const char *id)
 {
-	conn_send(c, RM_MSG_ACK, json_pack("{s:[s]}", "ids", id));
+	agent_conn_send(c, RM_MSG_ACK, json_pack("{s:[s]}", "ids", id));
 }
 
 /* ---------------------------------------------------------------- presence provider */
@@ -167,7 +111,7 @@ static int hub_send(void *ud, const char *host_id, enum rm_msg_type type, json_t
 		json_decref(payload_take);
 		return RM_ERR_NOTFOUND;
 	}
-	return conn_send(c, type, payload_take);
+	return agent_conn_send(c, type, payload_take);
 }
 
 static int64_t hub_last_seen(void *ud, const char *host_id)
@@ -261,260 +205,6 @@ static void hb_timer_cb(uv_timer_t *t)
 	seen_flush(t->data);
 }
 
-/* ---------------------------------------------------------------- event queue */
-
-static int job_owned(struct agent_conn *c, const char *job_id)
-{
-	if (!job_id) return RM_ERR_NOTFOUND;
-	if (strcmp(c->last_job, job_id) == 0) return RM_OK;
-	char host[27];
-	int rc = store_job_host(c->hub->app->store, job_id, host);
-	if (rc) return rc;
-	if (strcmp(host, c->host_id) != 0) {
-		RM_WARN("agent reported a job of another host", "host_id", c->host_id, "job_id",
-		        job_id);
-		return RM_ERR_NOTFOUND;
-	}
-	rm_strlcpy(c->last_job, job_id, sizeof c->last_job);
-	return RM_OK;
-}
-
-static int64_t time_field(const json_t *o, const char *key, int64_t def)
-{
-	const char *s = rmj_str(o, key);
-	int64_t ms;
-	if (s && rm_time_parse(s, &ms) == RM_OK) return ms;
-	return def;
-}
-
-/* Permanent, per-event problems are acknowledged (a replay would fail the same way);
- * only storage failures abort the batch. */
-static int benign(int rc)
-{
-	return rc == RM_OK || rc == RM_ERR_NOTFOUND || rc == RM_ERR_CONFLICT ||
-	       rc == RM_ERR_INVAL || rc == RM_ERR_EXPIRED || rc == RM_ERR_PROTO;
-}
-
-static int persist_log(struct agent_hub *h, struct agent_ev *ev)
-{
-	const json_t *lines = json_object_get(ev->payload, "lines");
-	size_t n = json_array_size(lines);
-	if (n == 0) return RM_OK;
-	if (n > LOG_LINES_MAX) n = LOG_LINES_MAX;
-	if (h->linebuf_cap < n) {
-		h->linebuf_cap = n < 1024 ? 1024 : n;
-		h->linebuf = rm_xrealloc(h->linebuf, h->linebuf_cap * sizeof h->linebuf[0]);
-	}
-	int64_t now = rm_now_ms();
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		json_t *l = json_array_get(lines, i);
-		/* in place: the store and the live viewers (fan_out) both get the redacted text */
-		host_secrets_redact_member(ev->conn->secrets, l, "payload");
-		long long seq = rmj_int(l, "seq", -1);
-		const char *stream = rmj_str(l, "stream");
-		const char *payload = rmj_str(l, "payload");
-		if (seq < 0 || !stream || !payload) continue;
-		h->linebuf[k].seq = seq;
-		h->linebuf[k].ts_ms = time_field(l, "ts", now);
-		h->linebuf[k].stream = stream;
-		h->linebuf[k].payload = payload;
-		k++;
-	}
-	return store_log_append(h->app->store, ev->job_id, h->linebuf, k, NULL);
-}
-
-static int persist_finished(struct agent_hub *h, struct agent_ev *ev)
-{
-	struct store *st = h->app->store;
-	json_t *p = ev->payload;
-	host_secrets_redact_member(ev->conn->secrets, p, "error");
-	const char *status = rmj_str(p, "status");
-	const char *error = rmj_str(p, "error");
-	json_t *stats = json_object_get(p, "stats");
-	if (!json_is_object(stats)) stats = NULL;
-	host_secrets_redact_json(ev->conn->secrets, stats);
-	int rc = store_job_finish(st, ev->job_id, status, (int)rmj_int(p, "exit_code", -1),
-	                          error && error[0] ? error : NULL, stats,
-	                          time_field(p, "finished_at", rm_now_ms()));
-	if (rc) return rc;
-	json_t *job = store_job_get(st, ev->job_id);
-	rc = repo_policy_job_finished(st, ev->conn->host_id, job ? rmj_str(job, "kind") : NULL,
-	                              status, error);
-	json_decref(job);
-	return rc;
-}
-
-static int persist_one(struct agent_hub *h, struct agent_ev *ev)
-{
-	struct store *st = h->app->store;
-	struct agent_conn *c = ev->conn;
-	const json_t *p = ev->payload;
-	int rc;
-	switch (ev->type) {
-	case RM_MSG_JOB_STARTED:
-	case RM_MSG_LOG_STREAM:
-	case RM_MSG_JOB_FINISHED: {
-		const char *job_id = rmj_str(p, "job_id");
-		rc = job_owned(c, job_id);
-		/* a job the agent started on its own (schedule, catch-up, retry): its row is
-		 * created on first sight; another host's job id stays refused */
-		if (rc == RM_ERR_NOTFOUND && ev->type == RM_MSG_JOB_STARTED &&
-		    policy_job_seen(st, c->host_id, p) == RM_OK)
-			rc = job_owned(c, job_id);
-		if (rc) return rc;
-		rm_strlcpy(ev->job_id, job_id, sizeof ev->job_id);
-		if (ev->type == RM_MSG_JOB_STARTED)
-			rc = store_job_set_running(st, job_id,
-			                           time_field(p, "started_at", rm_now_ms()));
-		else if (ev->type == RM_MSG_LOG_STREAM)
-			rc = persist_log(h, ev);
-		else
-			rc = persist_finished(h, ev);
-		break;
-	}
-	case RM_MSG_SNAPSHOTS_REPORT: {
-		json_t *snaps = json_object_get(p, "snapshots");
-		host_secrets_redact_json(c->secrets, snaps);
-		rc = store_snapshots_replace(st, c->host_id, snaps, rm_now_ms());
-		break;
-	}
-	case RM_MSG_STATS_REPORT: {
-		json_t *host = store_host_get(st, c->host_id);
-		long long size = rmj_int(p, "total_size", -1);
-		long long count = rmj_int(p, "snapshots_count", -1);
-		if (size < 0 && host) size = rmj_int(host, "repo_size_bytes", 0);
-		if (count < 0 && host) count = rmj_int(host, "snapshot_count", 0);
-		json_decref(host);
-		rc = store_host_set_repo_stats(st, c->host_id, size < 0 ? 0 : size,
-		                               count < 0 ? 0 : count);
-		break;
-	}
-	default:
-		rc = RM_OK;
-	}
-	if (rc == RM_OK) ev->fanout = 1;
-	return rc;
-}
-
-static void fan_out(struct agent_hub *h, struct agent_ev *ev)
-{
-	struct app *app = h->app;
-	switch (ev->type) {
-	case RM_MSG_LOG_STREAM:
-		job_hub_publish_lines(app->jobs, ev->job_id, json_object_get(ev->payload, "lines"));
-		break;
-	case RM_MSG_JOB_STARTED:
-	case RM_MSG_JOB_FINISHED:
-		notify_job_changed(app->notify, ev->job_id);
-		notify_host_changed(app->notify, ev->conn->host_id);
-		break;
-	case RM_MSG_SNAPSHOTS_REPORT:
-	case RM_MSG_STATS_REPORT:
-		notify_host_changed(app->notify, ev->conn->host_id);
-		break;
-	default: break;
-	}
-}
-
-static void ev_free(struct agent_ev *ev)
-{
-	struct agent_conn *c = ev->conn;
-	json_decref(ev->root);
-	free(ev);
-	c->pending--;
-	conn_release(c);
-}
-
-/* Persists the whole queue in ONE transaction, then acknowledges exactly what was
- * committed, then fans out. On a storage failure nothing is acknowledged and the senders
- * are disconnected: they replay their outboxes after reconnecting. */
-static void queue_flush(struct agent_hub *h)
-{
-	struct agent_ev *head = h->q_head;
-	h->q_head = h->q_tail = NULL;
-	h->q_len = 0;
-	if (!head) return;
-	struct store *st = h->app->store;
-	int rc = store_begin(st);
-	for (struct agent_ev *ev = head; ev && !rc; ev = ev->next) {
-		int r1 = persist_one(h, ev);
-		if (r1 && benign(r1))
-			/* acknowledged (a replay would fail the same way), but never silently */
-			RM_WARN("agent event refused", "host_id", ev->conn->host_id, "type",
-			        proto_type_name(ev->type), "job_id", ev->job_id, "err", rm_strerror(r1));
-		if (!benign(r1)) rc = r1;
-	}
-	if (!rc) rc = store_commit(st);
-	if (rc) {
-		store_rollback(st);
-		RM_ERROR("persisting agent events failed", "err", rm_strerror(rc));
-		for (struct agent_ev *ev = head; ev; ev = ev->next) {
-			if (ev->conn->ws) ws_close(ev->conn->ws, 1011, "storage error");
-		}
-	} else {
-		/* acks, grouped per connection */
-		for (struct agent_ev *ev = head; ev; ev = ev->next) {
-			struct agent_conn *c = ev->conn;
-			if (!c->ws) continue;
-			if (!c->acks) c->acks = json_array();
-			json_array_append_new(c->acks, json_string(ev->id));
-		}
-		for (struct agent_ev *ev = head; ev; ev = ev->next) {
-			struct agent_conn *c = ev->conn;
-			if (!c->acks) continue;
-			json_t *ids = c->acks;
-			c->acks = NULL;
-			size_t n = json_array_size(ids);
-			for (size_t off = 0; off < n; off += ACK_MAX_IDS) {
-				json_t *chunk = json_array();
-				for (size_t i = off; i < n && i < off + ACK_MAX_IDS; i++)
-					json_array_append(chunk, json_array_get(ids, i));
-				conn_send(c, RM_MSG_ACK, json_pack("{s:o}", "ids", chunk));
-			}
-			json_decref(ids);
-		}
-		for (struct agent_ev *ev = head; ev; ev = ev->next)
-			if (ev->fanout) fan_out(h, ev);
-	}
-	while (head) {
-		struct agent_ev *next = head->next;
-		ev_free(head);
-		head = next;
-	}
-}
-
-static void check_cb(uv_check_t *chk)
-{
-	struct agent_hub *h = chk->data;
-	queue_flush(h);
-	if (!h->q_head && h->check_active) {
-		uv_check_stop(&h->check);
-		h->check_active = 0;
-	}
-}
-
-static void enqueue(struct agent_hub *h, struct agent_conn *c, struct rm_envelope *env)
-{
-	struct agent_ev *ev = rm_xcalloc(1, sizeof *ev);
-	ev->conn = c;
-	ev->type = env->type;
-	rm_strlcpy(ev->id, env->id, sizeof ev->id);
-	ev->root = json_incref(env->root);
-	ev->payload = env->payload;
-	c->pending++;
-	if (h->q_tail)
-		h->q_tail->next = ev;
-	else
-		h->q_head = ev;
-	h->q_tail = ev;
-	h->q_len++;
-	if (!h->check_active) {
-		uv_check_start(&h->check, check_cb);
-		h->check_active = 1;
-	}
-}
-
 /* ---------------------------------------------------------------- hello */
 
 static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_envelope *env)
@@ -578,7 +268,7 @@ static void handle_command_result(struct agent_hub *h, struct agent_conn *c,
 	const json_t *p = env->payload;
 	const char *job_id = rmj_str(p, "job_id");
 	if (json_is_true(json_object_get(p, "accepted"))) return;
-	if (job_owned(c, job_id)) return;
+	if (agent_job_owned(c, job_id)) return;
 	const char *err = rmj_str(p, "error");
 	char *red = err ? host_secrets_redact(c->secrets, err, strlen(err)) : NULL;
 	char msg[600];
@@ -664,16 +354,16 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 	case RM_MSG_HEARTBEAT:
 		c->last_seen_ms = rm_now_ms();
 		seen_add(h, c, 0);
-		conn_ack(c, env.id);
+		agent_conn_ack(c, env.id);
 		break;
 	case RM_MSG_JOB_STARTED:
 	case RM_MSG_LOG_STREAM:
 	case RM_MSG_JOB_FINISHED:
 	case RM_MSG_SNAPSHOTS_REPORT:
-	case RM_MSG_STATS_REPORT: enqueue(h, c, &env); break;
+	case RM_MSG_STATS_REPORT: agent_enqueue(h, c, &env); break;
 	case RM_MSG_JOB_PROGRESS: {
 		const char *job_id = rmj_str(env.payload, "job_id");
-		if (job_owned(c, job_id) == RM_OK) {
+		if (agent_job_owned(c, job_id) == RM_OK) {
 			json_t *prog = json_deep_copy(env.payload);
 			json_object_del(prog, "job_id");
 			host_secrets_redact_json(c->secrets, prog);
@@ -716,7 +406,7 @@ static void on_close(struct ws_conn *ws, void *appv)
 		}
 		RM_INFO("agent disconnected", "host_id", c->host_id);
 	}
-	conn_release(c);
+	agent_conn_release(c);
 }
 
 static const struct ws_endpoint endpoint = {
@@ -763,7 +453,7 @@ struct agent_hub *agent_hub_new(struct app *app)
 void agent_hub_stop(struct agent_hub *h)
 {
 	if (!h || h->stopped) return;
-	queue_flush(h);
+	agent_queue_flush(h);
 	for (size_t b = 0; b < HUB_BUCKETS; b++)
 		for (struct agent_conn *c = h->buckets[b]; c; c = c->hnext)
 			if (c->ws) seen_add(h, c, 1);
@@ -783,7 +473,7 @@ void agent_hub_free(struct agent_hub *h)
 	/* connections were closed by http_server_stop (on_close freed them) */
 	while (h->q_head) {
 		struct agent_ev *n = h->q_head->next;
-		ev_free(h->q_head);
+		agent_ev_free(h->q_head);
 		h->q_head = n;
 	}
 	for (size_t b = 0; b < HUB_BUCKETS; b++) {
