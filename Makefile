@@ -108,7 +108,8 @@ ASAN_BINS := $(B)/asan/restic-manager-server $(B)/asan/restic-manager-agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
 
-.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan lint-layers
+.PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan lint-layers \
+        lint lint-format lint-calls lint-size
 # keep objects of chained pattern rules (test and replay objects)
 .SECONDARY:
 all: $(BINS)
@@ -123,6 +124,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 
 check: deps
+	$(MAKE) lint-calls lint-layers lint-size
 	$(MAKE) asan $(UNIT_BINS) $(REPLAY_BINS) $(BINS)
 	$(MAKE) unit fuzz-replay fuzz-smoke e2e
 
@@ -140,6 +142,20 @@ e2e: $(ASAN_BINS) $(BINS)
 # includes, no cycles)
 lint-layers:
 	node tools/check-layers.mjs
+
+# make lint: the tree's style and structure, checked (run by make check)
+C_FILES = $(shell find src tests/unit tests/fuzz bench -name '*.[ch]' 2>/dev/null)
+lint: lint-format lint-calls lint-layers lint-size
+lint-format:
+	@clang-format --dry-run --Werror $(C_FILES) && echo "lint-format: ok ($(words $(C_FILES)) files)"
+# calls that are easy to get wrong (unbounded copies, silent number parsing, hidden state)
+BANNED := strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|atoll|strtok|tmpnam|mktemp
+lint-calls:
+	@if grep -rnE '\b($(BANNED))\s*\(' src | grep -vE '\b(snprintf|vsnprintf)\s*\('; then \
+	  echo "lint-calls: banned call (use snprintf, rm_strlcpy, rm_parse_i64, strtok_r ...)"; exit 1; \
+	else echo "lint-calls: ok"; fi
+lint-size:
+	node tools/check-size.mjs
 
 demo:
 	@scripts/install-deps.sh --demo
