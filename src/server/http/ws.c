@@ -11,15 +11,9 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/msgq.h"
 #include "server/http/http_int.h"
 #include "server/http/wsframe.h"
-
-struct ws_msg {
-	struct ws_msg *next;
-	size_t len;               /* frame bytes (header + payload) */
-	size_t payload;           /* counted in ws_conn.qbytes */
-	unsigned char data[];
-};
 
 struct ws_conn {
 	struct http_server *srv;
@@ -37,8 +31,9 @@ struct ws_conn {
 	int peer_closed;
 	int close_code;
 	char close_reason[124];
-	struct ws_msg *qhead, *qtail;
-	size_t qbytes;
+	struct msgq q;            /* text messages not yet handed to libuv (payloads) */
+	unsigned char pong[125];  /* the latest ping's payload, answered before queued data */
+	int pong_len;             /* -1: no pong owed */
 	int had_queue;
 	struct rm_buf rx;         /* fragmented message being reassembled */
 	int rx_active;
@@ -75,59 +70,28 @@ static size_t unsent(const struct conn *c)
 
 size_t ws_queued_bytes(const struct ws_conn *c)
 {
-	return c->qbytes + unsent(c->conn);
+	return msgq_bytes(&c->q) + unsent(c->conn);
 }
 
 /* ------------------------------------------------------------------ queue */
 static void queue_clear(struct ws_conn *w)
 {
-	struct ws_msg *m = w->qhead;
-
-	while (m) {
-		struct ws_msg *n = m->next;
-
-		free(m);
-		m = n;
-	}
-	w->qhead = w->qtail = NULL;
-	w->qbytes = 0;
+	msgq_clear(&w->q);
+	w->pong_len = -1;
 }
 
-static struct ws_msg *frame_new(int opcode, const void *data, size_t len)
+/* A frame of opcode/payload as one malloc'd buffer (*len set). */
+static unsigned char *frame_new(int opcode, const void *data, size_t len, size_t *flen)
 {
 	unsigned char hdr[WS_FRAME_HDR_MAX];
 	size_t hl = ws_frame_header(hdr, opcode, len);
-	struct ws_msg *m = rm_xmalloc(sizeof(*m) + hl + len);
+	unsigned char *f = rm_xmalloc(hl + len);
 
-	m->next = NULL;
-	m->len = hl + len;
-	m->payload = len;
-	memcpy(m->data, hdr, hl);
+	memcpy(f, hdr, hl);
 	if (len)
-		memcpy(m->data + hl, data, len);
-	return m;
-}
-
-static void enqueue(struct ws_conn *w, struct ws_msg *m)
-{
-	if (w->qtail)
-		w->qtail->next = m;
-	else
-		w->qhead = m;
-	w->qtail = m;
-	w->qbytes += m->payload;
-	w->had_queue = 1;
-}
-
-static struct ws_msg *dequeue(struct ws_conn *w)
-{
-	struct ws_msg *m = w->qhead;
-
-	w->qhead = m->next;
-	if (!w->qhead)
-		w->qtail = NULL;
-	w->qbytes -= m->payload;
-	return m;
+		memcpy(f + hl, data, len);
+	*flen = hl + len;
+	return f;
 }
 
 /* Writes are batched per loop turn (like lws's WRITEABLE): every ws_send of one callback
@@ -185,7 +149,8 @@ static void send_close_frame(struct ws_conn *w)
 {
 	unsigned char pl[2 + sizeof(w->close_reason)];
 	size_t rl = strlen(w->close_reason);
-	struct ws_msg *m;
+	unsigned char *f;
+	size_t flen;
 	uv_buf_t b;
 
 	w->close_sent = 1;
@@ -193,40 +158,46 @@ static void send_close_frame(struct ws_conn *w)
 	pl[0] = (unsigned char)(w->close_code >> 8);
 	pl[1] = (unsigned char)w->close_code;
 	memcpy(pl + 2, w->close_reason, rl);
-	m = frame_new(WS_OP_CLOSE, pl, 2 + rl);
-	b = uv_buf_init((char *)m->data, (unsigned)m->len);
-	conn_write(w->conn, &b, 1, m, NULL, on_ws_written);
+	f = frame_new(WS_OP_CLOSE, pl, 2 + rl, &flen);
+	b = uv_buf_init((char *)f, (unsigned)flen);
+	conn_write(w->conn, &b, 1, f, NULL, on_ws_written);
 }
 
-/* Hands queued frames to libuv (coalescing small ones), up to WS_INFLIGHT_MAX. */
+/* Hands queued messages to libuv as text frames, several per write (copied into one
+ * buffer of up to 64 KiB, or one larger message alone), while less than WS_INFLIGHT_MAX is
+ * unsent. A pong owed goes first. */
 static void pump(struct ws_conn *w)
 {
 	struct conn *c = w->conn;
 
-	while (c && c->state == CS_WS && w->qhead && unsent(c) < WS_INFLIGHT_MAX) {
-		struct ws_msg *m = w->qhead;
+	if (c && c->state == CS_WS && w->pong_len >= 0 && !w->close_sent) {
+		size_t flen;
+		unsigned char *f = frame_new(WS_OP_PONG, w->pong, (size_t)w->pong_len, &flen);
+		uv_buf_t b = uv_buf_init((char *)f, (unsigned)flen);
+
+		w->pong_len = -1;
+		conn_write(c, &b, 1, f, NULL, on_ws_written);
+	}
+	while (c && c->state == CS_WS && msgq_count(&w->q) && unsent(c) < WS_INFLIGHT_MAX) {
+		size_t len, total = 0, cap = 64 * 1024;
+		unsigned char *m = msgq_peek(&w->q, &len);
+		char *buf;
 		uv_buf_t b;
 
-		if (m->next && m->len < 16384) {
-			/* several small frames: one buffer, one write */
-			size_t total = 0, cap = 64 * 1024;
-			char *buf = rm_xmalloc(cap);
-
-			while (w->qhead && total + w->qhead->len <= cap) {
-				m = dequeue(w);
-				memcpy(buf + total, m->data, m->len);
-				total += m->len;
-				free(m);
-			}
-			b = uv_buf_init(buf, (unsigned)total);
-			conn_write(c, &b, 1, buf, NULL, on_ws_written);
-			continue;
+		if (len + WS_FRAME_HDR_MAX > cap)
+			cap = len + WS_FRAME_HDR_MAX;
+		buf = rm_xmalloc(cap);
+		while (m && total + len + WS_FRAME_HDR_MAX <= cap) {
+			total += ws_frame_header((unsigned char *)buf + total, WS_OP_TEXT, len);
+			memcpy(buf + total, m, len);
+			total += len;
+			msgq_pop(&w->q);
+			m = msgq_peek(&w->q, &len);
 		}
-		m = dequeue(w);
-		b = uv_buf_init((char *)m->data, (unsigned)m->len);
-		conn_write(c, &b, 1, m, NULL, on_ws_written);
+		b = uv_buf_init(buf, (unsigned)total);
+		conn_write(c, &b, 1, buf, NULL, on_ws_written);
 	}
-	if (c && c->state == CS_WS && !w->qhead) {
+	if (c && c->state == CS_WS && !msgq_count(&w->q)) {
 		if (w->closing && !w->close_sent)
 			send_close_frame(w);
 	}
@@ -243,7 +214,7 @@ void ws_write_done(struct conn *c)
 		return;
 	}
 	pump(w);
-	if (!w->qhead && c->inflight == 0 && w->had_queue) {
+	if (!msgq_count(&w->q) && c->inflight == 0 && w->had_queue) {
 		w->had_queue = 0;
 		if (w->ep->on_drain && !w->closing)
 			w->ep->on_drain(w, w->srv->opts.app);
@@ -258,7 +229,8 @@ int ws_send(struct ws_conn *c, const char *data, size_t len)
 		return RM_ERR_IO;
 	if (cap && (len > cap || used > cap - len))
 		return RM_ERR_TOOBIG;
-	enqueue(c, frame_new(WS_OP_TEXT, data, len));
+	msgq_push(&c->q, data, len, 0); /* uncapped here: the cap above counts unsent bytes too */
+	c->had_queue = 1;
 	if (c->established)
 		schedule_pump(c);
 	return RM_OK;
@@ -304,7 +276,7 @@ void ws_conn_free(struct ws_conn *w)
 	if (!w)
 		return;
 	unschedule_pump(w);
-	queue_clear(w);
+	msgq_cleanup(&w->q);
 	rm_buf_cleanup(&w->rx);
 	kv_free(&w->query);
 	kv_free(&w->headers);
@@ -382,6 +354,8 @@ static int open_endpoint(struct conn *c, struct http_req *r, const struct ws_end
 	memset(&r->headers, 0, sizeof(r->headers));
 	memset(&r->cookies, 0, sizeof(r->cookies));
 	rm_buf_init(&w->rx, ep->max_message ? ep->max_message : HTTP_MAX_BODY);
+	msgq_init(&w->q, 0, 0);
+	w->pong_len = -1;
 	c->ws = w;
 	w->opening = 1;
 	rc = ep->on_open ? ep->on_open(w, c->srv->opts.app) : RM_OK;
@@ -485,7 +459,8 @@ static void on_control(struct ws_conn *w, int op, unsigned char *p, size_t n)
 {
 	if (op == WS_OP_PING) {
 		if (!w->closing) {
-			enqueue(w, frame_new(WS_OP_PONG, p, n));
+			memcpy(w->pong, p, n); /* control frames are <= 125 bytes (wsframe.c) */
+			w->pong_len = (int)n;
 			schedule_pump(w);
 		}
 	} else if (op == WS_OP_CLOSE) {
