@@ -219,7 +219,7 @@ void rm_hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int hexval(char c)
+int rm_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -235,12 +235,12 @@ int rm_hex_decode(const char *hex, uint8_t *out, size_t outlen)
 	if (!hex || strlen(hex) != outlen * 2)
 		return RM_ERR_INVAL;
 	for (size_t i = 0; i < outlen; i++) {
-		int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
+		int a = rm_hex_value(hex[2 * i]), b = rm_hex_value(hex[2 * i + 1]);
 		if (a < 0 || b < 0)
 			return RM_ERR_INVAL;
 	}
 	for (size_t i = 0; i < outlen; i++)
-		out[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+		out[i] = (uint8_t)(rm_hex_value(hex[2 * i]) << 4 | rm_hex_value(hex[2 * i + 1]));
 	return RM_OK;
 }
 

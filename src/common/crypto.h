@@ -48,6 +48,8 @@ void rm_kdf(const uint8_t master[RM_KEY_BYTES], const char *purpose,
 int rm_keyfile_load(const char *path, uint8_t key[RM_KEY_BYTES]);
 int rm_keyfile_create(const char *path, uint8_t key[RM_KEY_BYTES]);
 
+/* Value of one hex digit (either case), -1 if c is not one. */
+int rm_hex_value(int c);
 /* Hex helpers. rm_hex_decode: RM_ERR_INVAL on odd length / bad chars / wrong size. */
 void rm_hex_encode(const uint8_t *in, size_t n, char *out /* 2n+1 */);
 int rm_hex_decode(const char *hex, uint8_t *out, size_t outlen);

@@ -97,6 +97,12 @@ void api_group_run(struct http_req *r, void *app);
 void api_respond_field(struct http_req *r, int status, const char *code, const char *field,
                        const char *msg);
 int api_is_admin(struct http_req *r);
+struct store;
+/* DELETE of a host's {id} sub-resource: del + audit in one transaction, 404 when absent,
+ * policy_changed, 204. */
+void api_delete_audited(struct http_req *r, struct app *app,
+                        int (*del)(struct store *, const char *, const char *), const char *id,
+                        const char *action, const char *what);
 /* The host of route param {id}, or NULL after answering 404. New reference. */
 json_t *api_host_or_404(struct http_req *r, struct app *app);
 /* schedules.c (C2) */

@@ -348,27 +348,34 @@ void api_group_update(struct http_req *r, void *appv)
 	json_decref(row);
 }
 
-void api_group_delete(struct http_req *r, void *appv)
+void api_delete_audited(struct http_req *r, struct app *app,
+                        int (*del)(struct store *, const char *, const char *), const char *id,
+                        const char *action, const char *what)
 {
-	struct app *app = appv;
-	const char *host_id = http_req_param(r, "id"), *gid = http_req_param(r, "gid");
+	const char *host_id = http_req_param(r, "id");
 	int rc = store_tx_begin(app->store);
 	if (!rc) {
-		rc = store_group_delete(app->store, host_id, gid);
-		if (!rc) rc = api_audit(app, api_actor(r), "group.delete", gid,
+		rc = del(app->store, host_id, id);
+		if (!rc) rc = api_audit(app, api_actor(r), action, id,
 		                        json_pack("{s:s}", "host_id", host_id));
 		rc = store_tx_end(app->store, rc);
 	}
 	if (rc == RM_ERR_NOTFOUND) {
-		http_respond_error(r, 404, "not_found", "unknown group");
+		http_respond_error(r, 404, "not_found", "unknown %s", what);
 		return;
 	}
 	if (rc) {
-		api_respond_store_error(r, "group delete", rc);
+		api_respond_store_error(r, action, rc);
 		return;
 	}
 	policy_changed(app, host_id);
 	http_respond_json(r, 204, NULL);
+}
+
+void api_group_delete(struct http_req *r, void *appv)
+{
+	api_delete_audited(r, appv, store_group_delete, http_req_param(r, "gid"), "group.delete",
+	                   "group");
 }
 
 /* Bandwidth: run override > group > host default (NULL = no cap). */

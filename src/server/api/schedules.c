@@ -178,25 +178,8 @@ void api_schedule_update(struct http_req *r, void *appv)
 
 void api_schedule_delete(struct http_req *r, void *appv)
 {
-	struct app *app = appv;
-	const char *host_id = http_req_param(r, "id"), *sid = http_req_param(r, "sid");
-	int rc = store_tx_begin(app->store);
-	if (!rc) {
-		rc = store_schedule_delete(app->store, host_id, sid);
-		if (!rc) rc = api_audit(app, api_actor(r), "schedule.delete", sid,
-		                        json_pack("{s:s}", "host_id", host_id));
-		rc = store_tx_end(app->store, rc);
-	}
-	if (rc == RM_ERR_NOTFOUND) {
-		http_respond_error(r, 404, "not_found", "unknown schedule");
-		return;
-	}
-	if (rc) {
-		api_respond_store_error(r, "schedule delete", rc);
-		return;
-	}
-	policy_changed(app, host_id);
-	http_respond_json(r, 204, NULL);
+	api_delete_audited(r, appv, store_schedule_delete, http_req_param(r, "sid"),
+	                   "schedule.delete", "schedule");
 }
 
 void api_cron_preview(struct http_req *r, void *appv)

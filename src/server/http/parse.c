@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/crypto.h"
 #include "common/err.h"
 
 static const char *const known_methods[] = { "GET",    "POST", "PUT",     "PATCH",
@@ -246,17 +247,6 @@ int http_head_framing(const struct http_head *h, struct http_framing *f)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into a new string; plus_space maps '+' to ' '. NULL on a bad
  * escape or a decoded NUL. */
 static char *pct_decode(const char *s, size_t n, int plus_space)
@@ -265,8 +255,8 @@ static char *pct_decode(const char *s, size_t n, int plus_space)
 
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int a = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int b = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+			int a = i + 2 < n ? rm_hex_value((unsigned char)s[i + 1]) : -1;
+			int b = i + 2 < n ? rm_hex_value((unsigned char)s[i + 2]) : -1;
 
 			if (a < 0 || b < 0) {
 				free(out);
