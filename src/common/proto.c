@@ -595,7 +595,7 @@ static char *encode(const char *type, json_t *payload, char *id_out)
 	return s;
 }
 
-char *proto_encode(enum rm_msg_type t, json_t *payload_take, char id_out[27])
+char *proto_encode(enum rm_msg_type t, json_t *payload_take, char id_out[RM_ULID_BUF])
 {
 	return encode(proto_type_name(t), payload_take, id_out);
 }

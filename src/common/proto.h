@@ -5,6 +5,7 @@
  *
  * Envelope: {"type": "...", "id": "<ULID>", "ts": "<RFC3339>", "payload": {...}}
  * WebSocket subprotocol: "rm-agent.v1"; one JSON text frame = one envelope. */
+#include "common/ulid.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,7 +109,7 @@ int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err,
 
 /* Encodes an envelope; takes ownership of payload (NULL = {}). id_out (27 bytes, may be
  * NULL) receives the generated ULID. Returns malloc'd compact JSON text. */
-char *proto_encode(enum rm_msg_type t, json_t *payload_take, char id_out[27]);
+char *proto_encode(enum rm_msg_type t, json_t *payload_take, char id_out[RM_ULID_BUF]);
 /* Error envelope: {"code": code, "message": message, "ref_id": ref_id (omitted if NULL)}. */
 char *proto_encode_error(const char *code, const char *message, const char *ref_id);
 

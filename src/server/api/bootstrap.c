@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -93,7 +94,7 @@ static void bootstrap_done(struct http_req *r, struct app *app, int rc, const ch
 		http_respond_error(r, 409, "bootstrap_closed", "bootstrap already done");
 		goto out;
 	}
-	char id[27];
+	char id[RM_ULID_BUF];
 	rc = store_begin(app->store);
 	if (!rc) rc = store_user_create(app->store, ud->username, hash, "admin", id);
 	if (!rc) rc = store_setting_delete(app->store, BOOTSTRAP_SETTING);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -274,7 +275,7 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	char *pt = NULL, *ct = NULL, *bearer = NULL;
 	size_t ptlen = 0;
 	json_t *tags = NULL, *paths = NULL;
-	char host_id[27] = "";
+	char host_id[RM_ULID_BUF] = "";
 	int64_t now = rm_now_ms();
 	if (e.used_ms) {
 		http_respond_error(r, 409, "token_used", "enrollment token already used");

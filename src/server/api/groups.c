@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -265,7 +266,7 @@ static void group_save(struct http_req *r, struct app *app, const char *host_id,
 		rc = policy_hooks_seal(app, host_id, hooks, &ct);
 	else if (old_row && rmj_str(old_row, "hooks_ct"))
 		ct = rm_xstrdup(rmj_str(old_row, "hooks_ct"));
-	char gid[27];
+	char gid[RM_ULID_BUF];
 	if (old_row) rm_strlcpy(gid, rmj_str(old_row, "id"), sizeof gid);
 	if (!rc) rc = store_tx_begin(app->store);
 	if (!rc) {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -73,7 +74,7 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
 		                   kind);
 		return;
 	}
-	char job_id[27];
+	char job_id[RM_ULID_BUF];
 	/* the job row and its audit row commit together (before the command goes out) */
 	rc = store_tx_begin(app->store);
 	if (!rc) {
@@ -235,7 +236,7 @@ void api_job_cancel(struct http_req *r, void *appv)
 /* 404 unless the job exists; 1 = handled (responded). */
 static int job_missing(struct http_req *r, struct app *app, const char *job_id)
 {
-	char host[27];
+	char host[RM_ULID_BUF];
 	int rc = store_job_host(app->store, job_id, host);
 	if (rc == RM_ERR_NOTFOUND) {
 		http_respond_error(r, 404, "not_found", "unknown job");

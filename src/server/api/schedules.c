@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/cron.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -110,7 +111,7 @@ static void schedule_save(struct http_req *r, struct app *app, const json_t *old
 {
 	json_t *host = api_host_or_404(r, app);
 	if (!host) return;
-	char host_id[27];
+	char host_id[RM_ULID_BUF];
 	rm_strlcpy(host_id, rmj_str(host, "id"), sizeof host_id);
 	const char *cron;
 	int enabled;
@@ -118,7 +119,7 @@ static void schedule_save(struct http_req *r, struct app *app, const json_t *old
 	json_t *empty = json_array();
 	if (check_schedule(r, app, api_body(r), old == NULL, old, &cron, &enabled, &group_ids))
 		goto out;
-	char sid[27];
+	char sid[RM_ULID_BUF];
 	if (old) rm_strlcpy(sid, rmj_str(old, "id"), sizeof sid);
 	int rc = store_tx_begin(app->store);
 	if (!rc) {

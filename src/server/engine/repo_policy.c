@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -41,7 +42,7 @@ static void maybe_auto_init(struct app *app, const char *host_id)
 	if (strcmp(repo_status, "unknown") != 0) return;
 	int active = 0;
 	if (store_job_active_of_kind(app->store, host_id, "init", &active) || active) return;
-	char job_id[27];
+	char job_id[RM_ULID_BUF];
 	json_t *args = json_object();
 	int rc = store_job_create(app->store, host_id, "init", args, "system", job_id);
 	if (!rc) {

@@ -3,6 +3,7 @@
 /* Roles and browser sessions (cookie token -> user, role, CSRF token), below both api/
  * (HTTP requests) and ws/ (WebSocket handshakes) so that neither includes the other.
  * Tokens are stored as SHA-256 hex. Loop thread only. */
+#include "common/ulid.h"
 #include <stdint.h>
 
 struct store;
@@ -15,7 +16,7 @@ struct auth_info {
 	int authenticated;
 	int role;               /* ROLE_* (ROLE_PUBLIC when unauthenticated) */
 	int via_cookie;         /* 1: session cookie (mutations need CSRF) */
-	char user_id[27];
+	char user_id[RM_ULID_BUF];
 	char username[65];
 	char csrf[64];
 	char token_hash[65];    /* session token hash (for logout) */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "common/ulid.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/rmtime.h"
@@ -44,7 +45,7 @@ void sweeper_run_once(struct app *app)
 		const char *id = json_string_value(v);
 		RM_INFO("job failed: agent lost", "job_id", id);
 		notify_job_changed(app->notify, id);
-		char host[27];
+		char host[RM_ULID_BUF];
 		if (store_job_host(st, id, host) == RM_OK) notify_host_changed(app->notify, host);
 	}
 	json_decref(jobs);

@@ -388,7 +388,7 @@ int store_user_count(struct store *s, long long *out)
 }
 
 int store_user_create(struct store *s, const char *username, const char *pw_hash,
-                      const char *role, char id_out[27])
+                      const char *role, char id_out[RM_ULID_BUF])
 {
 	if (!username || !username[0] || strlen(username) > 64 || !pw_hash ||
 	    strlen(pw_hash) >= sizeof(((struct store_user *)0)->pw_hash) || !valid_role(role))

@@ -6,6 +6,7 @@
  * Times are int64 ms since epoch in the DB and RFC 3339 strings in the JSON they return.
  * IDs are ULIDs. JSON-returning functions return a NEW reference the caller owns; their
  * shapes are the API's (docs/api.md) so handlers can pass them through. */
+#include "common/ulid.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +40,7 @@ int store_setting_delete(struct store *s, const char *key); /* NOTFOUND if absen
 
 /* ---- users ---- */
 struct store_user {
-	char id[27];
+	char id[RM_ULID_BUF];
 	char username[65];
 	char role[16];        /* "admin" | "operator" | "viewer" */
 	char pw_hash[128];
@@ -48,13 +49,13 @@ struct store_user {
 int store_user_count(struct store *s, long long *out);
 /* CONFLICT if the username exists. */
 int store_user_create(struct store *s, const char *username, const char *pw_hash,
-                      const char *role, char id_out[27]);
+                      const char *role, char id_out[RM_ULID_BUF]);
 int store_user_by_name(struct store *s, const char *username, struct store_user *out);
 int store_user_by_id(struct store *s, const char *id, struct store_user *out);
 
 /* ---- sessions (token stored as SHA-256 hex) ---- */
 struct store_session {
-	char user_id[27];
+	char user_id[RM_ULID_BUF];
 	char username[65];
 	char role[16];
 	char csrf_token[64];
@@ -90,7 +91,7 @@ struct store_enroll {
 	char *creds_ct;           /* malloc'd */
 	int64_t expires_ms;
 	int64_t used_ms;          /* 0 = unused */
-	char host_id[27];         /* set once used */
+	char host_id[RM_ULID_BUF];         /* set once used */
 };
 void store_enroll_cleanup(struct store_enroll *e);
 /* NOTFOUND if unknown. */
@@ -103,9 +104,9 @@ int store_enroll_consume(struct store *s, const char *token_hash, const char *ho
 /* ---- hosts ---- */
 /* Creates a host row (status "never") with the bearer's SHA-256 hex. */
 int store_host_create(struct store *s, const char *hostname, const json_t *tags,
-                      const json_t *initial_paths, const char *bearer_hash, char id_out[27]);
+                      const json_t *initial_paths, const char *bearer_hash, char id_out[RM_ULID_BUF]);
 /* NOTFOUND if no host has this bearer hash. */
-int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[27]);
+int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[RM_ULID_BUF]);
 int store_host_exists(struct store *s, const char *host_id);  /* RM_OK / NOTFOUND */
 /* hello: sets versions, os, arch, reported_hostname (when hostname is non-empty), status
  * "online", last_seen_at. Never the host's name (hostname): that is the operator's. */
@@ -149,7 +150,7 @@ int store_cred_get(struct store *s, const char *host_id, const char *slot, char 
  * kind: "init" | "backup" | ... ; args: JSON object (borrowed), e.g. {"paths":[...]}.
  * status "queued" on create. */
 int store_job_create(struct store *s, const char *host_id, const char *kind,
-                     const json_t *args, const char *created_by, char id_out[27]);
+                     const json_t *args, const char *created_by, char id_out[RM_ULID_BUF]);
 /* 1 in *out if host has a queued/running job of this kind. */
 int store_job_active_of_kind(struct store *s, const char *host_id, const char *kind, int *out);
 /* queued -> running (no-op if already running; CONFLICT if terminal). */
@@ -170,7 +171,7 @@ int store_jobs_fail_lost(struct store *s, int64_t before_ms, const char *error,
  *  "stats":{}|null,"created_at","started_at"|null,"finished_at"|null,"created_by",
  *  "log_lines":N}   NULL if unknown. */
 json_t *store_job_get(struct store *s, const char *job_id);
-int store_job_host(struct store *s, const char *job_id, char host_id_out[27]);
+int store_job_host(struct store *s, const char *job_id, char host_id_out[RM_ULID_BUF]);
 /* {"jobs":[...]} newest first; host_id NULL = all; limit clamped 1..500. */
 json_t *store_jobs_list(struct store *s, const char *host_id, int limit);
 
@@ -219,7 +220,7 @@ json_t *store_snapshots_list(struct store *s, const char *host_id);
  * (spec: the non-secret fields as the API names them; hooks_ct: AEAD ciphertext of
  * {"pre","post"}, only engine/policy decrypts it). CONFLICT: name taken on the host. */
 int store_group_insert(struct store *s, const char *host_id, const char *name,
-                       const json_t *spec, const char *hooks_ct, char id_out[27]);
+                       const json_t *spec, const char *hooks_ct, char id_out[RM_ULID_BUF]);
 int store_group_update(struct store *s, const char *host_id, const char *gid, const char *name,
                        const json_t *spec, const char *hooks_ct); /* NOTFOUND / CONFLICT */
 int store_group_delete(struct store *s, const char *host_id, const char *gid); /* NOTFOUND */
@@ -228,7 +229,7 @@ json_t *store_groups_list(struct store *s, const char *host_id); /* [row], NULL 
 /* schedule = {"id","host_id","cron","enabled","group_ids":[],"last_run":{"job_id","status",
  * "at"}|null,"created_at","updated_at"}; group ids not of this host are not linked. */
 int store_schedule_insert(struct store *s, const char *host_id, const char *cron, int enabled,
-                          const json_t *group_ids, char id_out[27]);
+                          const json_t *group_ids, char id_out[RM_ULID_BUF]);
 int store_schedule_update(struct store *s, const char *host_id, const char *sid,
                           const char *cron, int enabled, const json_t *group_ids);
 int store_schedule_delete(struct store *s, const char *host_id, const char *sid);

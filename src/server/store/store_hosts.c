@@ -9,7 +9,7 @@
 #include "server/store/store_int.h"
 
 int store_host_create(struct store *s, const char *hostname, const json_t *tags,
-                      const json_t *initial_paths, const char *bearer_hash, char id_out[27])
+                      const json_t *initial_paths, const char *bearer_hash, char id_out[RM_ULID_BUF])
 {
 	if (!hostname || !hostname[0] || !bearer_hash || !bearer_hash[0]) return RM_ERR_INVAL;
 	char id[RM_ULID_LEN + 1];
@@ -41,7 +41,7 @@ static int lookup_text(struct store *s, enum store_sql id, const char *key, char
 	return rc;
 }
 
-int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[27])
+int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[RM_ULID_BUF])
 {
 	return lookup_text(s, SQL_HOST_BY_BEARER, bearer_hash, id_out, 27, "host by bearer");
 }

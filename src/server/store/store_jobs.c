@@ -17,7 +17,7 @@ static int is_terminal(const char *status)
 }
 
 int store_job_create(struct store *s, const char *host_id, const char *kind,
-                     const json_t *args, const char *created_by, char id_out[27])
+                     const json_t *args, const char *created_by, char id_out[RM_ULID_BUF])
 {
 	if (!host_id || !kind || !kind[0] || strlen(kind) > KIND_MAX ||
 	    (args && !json_is_object(args)))
@@ -169,7 +169,7 @@ json_t *store_job_get(struct store *s, const char *job_id)
 	return j;
 }
 
-int store_job_host(struct store *s, const char *job_id, char host_id_out[27])
+int store_job_host(struct store *s, const char *job_id, char host_id_out[RM_ULID_BUF])
 {
 	if (!job_id) return RM_ERR_NOTFOUND;
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_HOST);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "common/ulid.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -25,7 +26,7 @@ int agent_job_owned(struct agent_conn *c, const char *job_id)
 {
 	if (!job_id) return RM_ERR_NOTFOUND;
 	if (strcmp(c->last_job, job_id) == 0) return RM_OK;
-	char host[27];
+	char host[RM_ULID_BUF];
 	int rc = store_job_host(c->hub->app->store, job_id, host);
 	if (rc) return rc;
 	if (strcmp(host, c->host_id) != 0) {

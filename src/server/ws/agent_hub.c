@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "common/ulid.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -300,7 +301,7 @@ static int on_open(struct ws_conn *ws, void *appv)
 	while (*bearer == ' ') bearer++;
 	size_t bl = strlen(bearer);
 	if (bl == 0 || bl > 256) return RM_ERR_AUTH;
-	char hash[65], host_id[27];
+	char hash[65], host_id[RM_ULID_BUF];
 	rm_sha256_hex(bearer, bl, hash);
 	int rc = store_host_by_bearer(app->store, hash, host_id);
 	if (rc) {

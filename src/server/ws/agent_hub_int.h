@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/ulid.h"
 #include "common/proto.h"
 #include "server/store/store.h"
 
@@ -22,7 +23,7 @@
 struct agent_conn {
 	struct ws_conn *ws;       /* NULL once closed */
 	struct agent_hub *hub;
-	char host_id[27];
+	char host_id[RM_ULID_BUF];
 	char ip[64];
 	int hello_done;
 	int in_map;
@@ -33,7 +34,7 @@ struct agent_conn {
 	int64_t persisted_ms;     /* when last_seen_at was last written for this host */
 	int pending;              /* queued events pointing here */
 	json_t *acks;             /* ids to acknowledge after the current flush */
-	char last_job[27];        /* last job id verified to belong to this host */
+	char last_job[RM_ULID_BUF];        /* last job id verified to belong to this host */
 	struct host_secrets *secrets; /* redacted from what this agent reports (after hello) */
 	struct agent_conn *hnext; /* hash chain */
 };
@@ -46,7 +47,7 @@ struct agent_ev {
 	json_t *root;    /* owned */
 	json_t *payload; /* borrowed from root */
 	int fanout;      /* persisted and relevant: fan out after commit */
-	char job_id[27];
+	char job_id[RM_ULID_BUF];
 };
 
 struct agent_hub {
@@ -60,7 +61,7 @@ struct agent_hub {
 	size_t nconns;
 	struct agent_ev *q_head, *q_tail;
 	size_t q_len;
-	char (*seen)[27];
+	char (*seen)[RM_ULID_BUF];
 	size_t seen_len, seen_cap;
 	int64_t persist_ms;       /* per-host last_seen_at write interval */
 	struct store_log_line *linebuf;

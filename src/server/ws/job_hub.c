@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ulid.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -30,7 +31,7 @@ struct job_sub {
 
 struct job_topic {
 	struct job_topic *next;
-	char job_id[27];
+	char job_id[RM_ULID_BUF];
 	struct job_sub *subs;
 };
 
@@ -195,7 +196,7 @@ size_t job_hub_subscribers(const struct job_hub *h)
 }
 
 /* "/api/jobs/{id}/stream" -> id */
-static int parse_path(const char *path, char id[27])
+static int parse_path(const char *path, char id[RM_ULID_BUF])
 {
 	const char *pre = "/api/jobs/";
 	size_t pl = strlen(pre);
@@ -215,7 +216,7 @@ static int on_open(struct ws_conn *ws, void *appv)
 	struct app *app = appv;
 	struct job_hub *h = app->jobs;
 	if (!h || app->shutting_down) return RM_ERR_FORBIDDEN;
-	char job_id[27];
+	char job_id[RM_ULID_BUF];
 	if (parse_path(ws_conn_path(ws), job_id)) return RM_ERR_NOTFOUND;
 	struct auth_info info;
 	int rc = browser_auth(ws, app, ROLE_VIEWER, &info);
