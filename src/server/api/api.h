@@ -76,8 +76,36 @@ void api_job_cancel(struct http_req *r, void *app);
 void api_job_logs(struct http_req *r, void *app);
 void api_job_log_txt(struct http_req *r, void *app);
 void api_job_log_ndjson(struct http_req *r, void *app);
+/* Checks the host is online and no job of kind is active, creates the job row (args
+ * stored as given) with its audit row, sends command.run with args + wire_extra (e.g.
+ * hooks, which never go into the row), answers 202 {"job_id"} or the error. */
+void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
+                      const char *kind, const json_t *args, const json_t *wire_extra,
+                      const char *audit_action);
 /* Validates backup paths (docs/api.md): NULL if fine, else a static message. */
 const char *api_paths_problem(const json_t *paths, int allow_empty);
+/* groups.c (C2) */
+void api_groups_list(struct http_req *r, void *app);
+void api_group_create(struct http_req *r, void *app);
+void api_group_get(struct http_req *r, void *app);
+void api_group_update(struct http_req *r, void *app);
+void api_group_delete(struct http_req *r, void *app);
+void api_group_run(struct http_req *r, void *app);
+/* 4xx {"error","code","field"} */
+void api_respond_field(struct http_req *r, int status, const char *code, const char *field,
+                       const char *msg);
+int api_is_admin(struct http_req *r);
+/* The host of route param {id}, or NULL after answering 404. New reference. */
+json_t *api_host_or_404(struct http_req *r, struct app *app);
+/* schedules.c (C2) */
+void api_schedules_list(struct http_req *r, void *app);
+void api_schedule_create(struct http_req *r, void *app);
+void api_schedule_get(struct http_req *r, void *app);
+void api_schedule_update(struct http_req *r, void *app);
+void api_schedule_delete(struct http_req *r, void *app);
+void api_cron_preview(struct http_req *r, void *app);
+void api_settings_get(struct http_req *r, void *app);
+void api_settings_put(struct http_req *r, void *app);
 /* audit.c */
 void api_audit_list(struct http_req *r, void *app);
 /* install.c */

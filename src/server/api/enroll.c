@@ -13,6 +13,7 @@
 #include "server/config.h"
 #include "server/http/http.h"
 #include "server/engine/notify.h"
+#include "server/engine/policy.h"
 #include "server/store/store.h"
 
 #define ENROLL_TTL_MS (3600LL * 1000)
@@ -301,6 +302,8 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	if (rc) goto dberr;
 	rc = store_host_create(app->store, e.hostname, tags, paths, bhash, host_id);
 	if (!rc) rc = store_enroll_consume(app->store, hash, host_id, now);
+	/* C2: a "default" group from the initial paths, backed up daily at night */
+	if (!rc && json_array_size(paths) > 0) rc = policy_defaults_new_host(app->store, host_id, paths);
 	if (!rc) {
 		char *had = rm_xasprintf("host_credentials:%s:repo", host_id);
 		rc = rm_aead_seal(app->key, pt, ptlen, had, &ct);
@@ -331,6 +334,7 @@ dberr:
 	}
 	RM_INFO("host enrolled", "host_id", host_id, "hostname", e.hostname, "ip",
 	        http_req_remote_ip(r));
+	if (json_array_size(paths) > 0) policy_changed(app, host_id); /* version 1 */
 	notify_host_changed(app->notify, host_id);
 	http_respond_json(r, 201, json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer));
 out:

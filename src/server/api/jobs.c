@@ -53,6 +53,60 @@ static int is_terminal(const char *status)
 	                  strcmp(status, "cancelled") == 0);
 }
 
+void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
+                      const char *kind, const json_t *args, const json_t *wire_extra,
+                      const char *audit_action)
+{
+	if (!presence_is_connected(app->presence, host_id)) {
+		http_respond_error(r, 409, "host_offline", "host is not connected");
+		return;
+	}
+	int active = 0;
+	int rc = store_job_active_of_kind(app->store, host_id, kind, &active);
+	if (rc) {
+		api_respond_store_error(r, "job active", rc);
+		return;
+	}
+	if (active) {
+		http_respond_error(r, 409, "job_running", "a %s job is already queued or running",
+		                   kind);
+		return;
+	}
+	char job_id[27];
+	/* the job row and its audit row commit together (before the command goes out) */
+	rc = store_tx_begin(app->store);
+	if (!rc) {
+		rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
+		if (!rc) {
+			json_t *d = json_pack("{s:s,s:s}", "host_id", host_id, "kind", kind);
+			if (rmj_str(args, "group")) json_object_set(d, "group", json_object_get(args, "group"));
+			rc = api_audit(app, api_actor(r), audit_action, job_id, d);
+		}
+		rc = store_tx_end(app->store, rc);
+	}
+	if (rc) {
+		api_respond_store_error(r, "job create", rc);
+		return;
+	}
+	notify_job_changed(app->notify, job_id);
+	notify_host_changed(app->notify, host_id);
+	json_t *wire = json_deep_copy(args);
+	if (wire_extra) json_object_update(wire, (json_t *)wire_extra);
+	rc = presence_send_command(app->presence, host_id, job_id, kind, wire);
+	rmj_wipe(wire);
+	json_decref(wire);
+	if (rc) {
+		store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed", NULL,
+		                 rm_now_ms());
+		notify_job_changed(app->notify, job_id);
+		notify_host_changed(app->notify, host_id);
+		http_respond_error(r, 409, "host_offline", "could not reach the agent");
+		return;
+	}
+	RM_INFO("job dispatched", "job_id", job_id, "host_id", host_id, "kind", kind);
+	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
+}
+
 void api_job_create(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
@@ -86,47 +140,7 @@ void api_job_create(struct http_req *r, void *appv)
 	} else {
 		json_object_set_new(args, "paths", json_array());
 	}
-	if (!presence_is_connected(app->presence, host_id)) {
-		http_respond_error(r, 409, "host_offline", "host is not connected");
-		goto out;
-	}
-	int active = 0;
-	int rc = store_job_active_of_kind(app->store, host_id, kind, &active);
-	if (rc) {
-		api_respond_store_error(r, "job active", rc);
-		goto out;
-	}
-	if (active) {
-		http_respond_error(r, 409, "job_running", "a %s job is already queued or running",
-		                   kind);
-		goto out;
-	}
-	char job_id[27];
-	/* the job row and its audit row commit together (before the command goes out) */
-	rc = store_tx_begin(app->store);
-	if (!rc) {
-		rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
-		if (!rc) rc = api_audit(app, api_actor(r), "job.dispatch", job_id,
-		                        json_pack("{s:s,s:s}", "host_id", host_id, "kind", kind));
-		rc = store_tx_end(app->store, rc);
-	}
-	if (rc) {
-		api_respond_store_error(r, "job create", rc);
-		goto out;
-	}
-	notify_job_changed(app->notify, job_id);
-	notify_host_changed(app->notify, host_id);
-	rc = presence_send_command(app->presence, host_id, job_id, kind, args);
-	if (rc) {
-		store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed", NULL,
-		                 rm_now_ms());
-		notify_job_changed(app->notify, job_id);
-		notify_host_changed(app->notify, host_id);
-		http_respond_error(r, 409, "host_offline", "could not reach the agent");
-		goto out;
-	}
-	RM_INFO("job dispatched", "job_id", job_id, "host_id", host_id, "kind", kind);
-	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
+	api_job_dispatch(r, app, host_id, kind, args, NULL, "job.dispatch");
 out:
 	json_decref(args);
 	json_decref(host);

@@ -10,6 +10,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/notify.h"
+#include "server/engine/policy.h"
 #include "server/engine/presence.h"
 #include "server/store/store.h"
 
@@ -50,6 +51,7 @@ void sweeper_run_once(struct app *app)
 
 	rc = store_session_purge_expired(st, now);
 	if (rc) RM_ERROR("sweeper: purging sessions failed", "err", rm_strerror(rc));
+	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 }
 
 static void timer_cb(uv_timer_t *t)

@@ -165,10 +165,53 @@ static const char *const m2[] = {
 	NULL,
 };
 
+/* Migration 3: C2 policies. Source groups (the non-secret spec as JSON text, the hooks
+ * AEAD-encrypted), schedules N:M groups, and per-host policy state: the schedule.set
+ * version and what the agent acknowledged, its time zone, host settings, and the next
+ * scheduled run (kept by engine/policy for the dashboard). Jobs the agent started on its
+ * own remember their schedule. */
+static const char *const m3[] = {
+	"CREATE TABLE source_groups ("
+	"  id TEXT PRIMARY KEY,"
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  spec TEXT NOT NULL DEFAULT '{}',"
+	"  hooks_ct TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (host_id, name)"
+	");",
+	"CREATE TABLE schedules ("
+	"  id TEXT PRIMARY KEY,"
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  cron TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE INDEX schedules_host ON schedules(host_id);",
+	"CREATE TABLE schedule_groups ("
+	"  schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,"
+	"  group_id TEXT NOT NULL REFERENCES source_groups(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (schedule_id, group_id)"
+	");",
+	"CREATE INDEX schedule_groups_group ON schedule_groups(group_id);",
+	"ALTER TABLE hosts ADD COLUMN schedule_version INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE hosts ADD COLUMN schedule_acked_version INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE hosts ADD COLUMN timezone TEXT;",
+	"ALTER TABLE hosts ADD COLUMN utc_offset_s INTEGER;",
+	"ALTER TABLE hosts ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';",
+	"ALTER TABLE hosts ADD COLUMN next_run_at INTEGER;",
+	"ALTER TABLE jobs ADD COLUMN schedule_id TEXT;",
+	"CREATE INDEX jobs_schedule ON jobs(schedule_id, created_at);",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
 	m1,
 	m2,
+	m3,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

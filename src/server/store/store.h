@@ -214,4 +214,40 @@ int store_snapshots_replace(struct store *s, const char *host_id, const json_t *
 /* {"snapshots":[...] newest first, "refreshed_at"|null} */
 json_t *store_snapshots_list(struct store *s, const char *host_id);
 
+/* ---- C2 policies (store_policy.c) ----
+ * group row = {"id","host_id","name","spec":{...},"hooks_ct"|null,"created_at","updated_at"}
+ * (spec: the non-secret fields as the API names them; hooks_ct: AEAD ciphertext of
+ * {"pre","post"}, only engine/policy decrypts it). CONFLICT: name taken on the host. */
+int store_group_insert(struct store *s, const char *host_id, const char *name,
+                       const json_t *spec, const char *hooks_ct, char id_out[27]);
+int store_group_update(struct store *s, const char *host_id, const char *gid, const char *name,
+                       const json_t *spec, const char *hooks_ct); /* NOTFOUND / CONFLICT */
+int store_group_delete(struct store *s, const char *host_id, const char *gid); /* NOTFOUND */
+json_t *store_group_get(struct store *s, const char *host_id, const char *gid); /* NULL: none */
+json_t *store_groups_list(struct store *s, const char *host_id); /* [row], NULL on error */
+/* schedule = {"id","host_id","cron","enabled","group_ids":[],"last_run":{"job_id","status",
+ * "at"}|null,"created_at","updated_at"}; group ids not of this host are not linked. */
+int store_schedule_insert(struct store *s, const char *host_id, const char *cron, int enabled,
+                          const json_t *group_ids, char id_out[27]);
+int store_schedule_update(struct store *s, const char *host_id, const char *sid,
+                          const char *cron, int enabled, const json_t *group_ids);
+int store_schedule_delete(struct store *s, const char *host_id, const char *sid);
+/* sid NULL: all of the host's schedules; else at most that one. NULL on error. */
+json_t *store_schedules_list(struct store *s, const char *host_id, const char *sid);
+/* schedule_version + 1, returning the new version (NOTFOUND: no such host). */
+int store_host_policy_bump(struct store *s, const char *host_id, long long *version_out);
+/* The agent runs `version` (ignored when above the server's version). */
+int store_host_policy_ack(struct store *s, const char *host_id, long long version);
+int store_host_tz_set(struct store *s, const char *host_id, const char *tz,
+                      const long long *utc_offset_s);
+int store_host_settings_set(struct store *s, const char *host_id, const json_t *settings);
+int store_host_next_run_set(struct store *s, const char *host_id, int64_t ms); /* <0: none */
+/* ids of hosts whose next_run_at has passed (at most 500). */
+json_t *store_hosts_next_run_due(struct store *s, int64_t now_ms);
+/* A job the agent started on its own: inserted as running unless the id exists (RM_OK
+ * either way: replays are harmless). */
+int store_job_insert_seen(struct store *s, const char *job_id, const char *host_id,
+                          const char *kind, const json_t *args, int64_t started_ms,
+                          const char *created_by, const char *schedule_id);
+
 #endif

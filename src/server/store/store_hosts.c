@@ -192,6 +192,15 @@ static json_t *host_row(sqlite3_stmt *st)
 	else
 		json_object_set_new(h, "running_job", json_null());
 	json_object_set_new(h, "reported_hostname", store_col_str(st, 21));
+	/* C2 */
+	long long ver = sqlite3_column_int64(st, 22), acked = sqlite3_column_int64(st, 23);
+	json_object_set_new(h, "schedule_version", json_integer(ver));
+	json_object_set_new(h, "schedule_acked_version", json_integer(acked));
+	json_object_set_new(h, "schedule_in_sync", json_boolean(acked >= ver));
+	json_object_set_new(h, "timezone", store_col_str(st, 24));
+	json_object_set_new(h, "settings", store_col_json(st, 25, json_object()));
+	json_object_set_new(h, "next_run", store_col_time(st, 26));
+	json_object_set_new(h, "utc_offset_s", store_col_int(st, 27));
 	return h;
 }
 

@@ -15,7 +15,9 @@
 	"h.status, h.last_seen_at, h.repo_status, h.repo_error, h.repo_size_bytes, "        \
 	"h.snapshot_count, h.initial_paths, h.created_at, h.last_backup_job_id, "           \
 	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "               \
-	"h.running_job_kind, h.running_job_status, h.reported_hostname FROM hosts h "
+	"h.running_job_kind, h.running_job_status, h.reported_hostname, "                   \
+	"h.schedule_version, h.schedule_acked_version, h.timezone, h.settings, "            \
+	"h.next_run_at, h.utc_offset_s FROM hosts h "
 
 #define JOB_COLS                                                                           \
 	"j.id, j.host_id, h.hostname, j.kind, j.status, j.args, j.exit_code, j.error, "     \
@@ -140,7 +142,47 @@
 	X(SNAP_LIST, "SELECT snapshot_id, short_id, time, hostname, paths, tags, "          \
 	             "size_bytes, file_count FROM snapshots WHERE host_id = ?1 "            \
 	             "ORDER BY time DESC, snapshot_id")                                     \
-	X(SNAP_REFRESHED_AT, "SELECT snapshots_refreshed_at FROM hosts WHERE id = ?1")
+	X(SNAP_REFRESHED_AT, "SELECT snapshots_refreshed_at FROM hosts WHERE id = ?1")     \
+	/* C2 policies (store_policy.c) */                                                  \
+	X(GROUP_INSERT, "INSERT INTO source_groups(id, host_id, name, spec, hooks_ct, "     \
+	                "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")      \
+	X(GROUP_UPDATE, "UPDATE source_groups SET name = ?3, spec = ?4, hooks_ct = ?5, "    \
+	                "updated_at = ?6 WHERE id = ?1 AND host_id = ?2")                   \
+	X(GROUP_DELETE, "DELETE FROM source_groups WHERE id = ?1 AND host_id = ?2")         \
+	X(GROUP_GET, "SELECT id, host_id, name, spec, hooks_ct, created_at, updated_at "    \
+	             "FROM source_groups WHERE id = ?1 AND host_id = ?2")                   \
+	X(GROUPS_LIST, "SELECT id, host_id, name, spec, hooks_ct, created_at, updated_at "  \
+	               "FROM source_groups WHERE host_id = ?1 ORDER BY name")               \
+	X(SCHED_INSERT, "INSERT INTO schedules(id, host_id, cron, enabled, created_at, "    \
+	                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")                      \
+	X(SCHED_UPDATE, "UPDATE schedules SET cron = ?3, enabled = ?4, updated_at = ?5 "    \
+	                "WHERE id = ?1 AND host_id = ?2")                                   \
+	X(SCHED_DELETE, "DELETE FROM schedules WHERE id = ?1 AND host_id = ?2")             \
+	X(SCHED_GROUPS_CLEAR, "DELETE FROM schedule_groups WHERE schedule_id = ?1")         \
+	X(SCHED_GROUP_ADD, "INSERT INTO schedule_groups(schedule_id, group_id) "            \
+	                   "SELECT ?1, g.id FROM source_groups g, schedules s "             \
+	                   "WHERE g.id = ?2 AND s.id = ?1 AND g.host_id = s.host_id")       \
+	X(SCHEDS_LIST, "SELECT s.id, s.host_id, s.cron, s.enabled, s.created_at, "          \
+	               "s.updated_at FROM schedules s WHERE s.host_id = ?1 "                \
+	               "AND (?2 IS NULL OR s.id = ?2) ORDER BY s.created_at, s.id")         \
+	X(SCHED_GROUP_IDS, "SELECT group_id FROM schedule_groups WHERE schedule_id = ?1 "   \
+	                   "ORDER BY group_id")                                             \
+	X(SCHED_LAST_RUN, "SELECT id, status, created_at FROM jobs WHERE schedule_id = ?1 " \
+	                  "ORDER BY created_at DESC, id DESC LIMIT 1")                      \
+	X(HOST_POLICY_BUMP, "UPDATE hosts SET schedule_version = schedule_version + 1 "     \
+	                    "WHERE id = ?1 RETURNING schedule_version")                     \
+	X(HOST_POLICY_ACK, "UPDATE hosts SET schedule_acked_version = ?2 WHERE id = ?1 "    \
+	                   "AND ?2 <= schedule_version")                                    \
+	X(HOST_TZ_SET, "UPDATE hosts SET timezone = ?2, utc_offset_s = ?3 WHERE id = ?1")   \
+	X(HOST_SETTINGS_SET, "UPDATE hosts SET settings = ?2 WHERE id = ?1")                \
+	X(HOST_NEXT_RUN_SET, "UPDATE hosts SET next_run_at = ?2 WHERE id = ?1")             \
+	X(HOSTS_NEXT_RUN_DUE, "SELECT id FROM hosts WHERE next_run_at IS NOT NULL "         \
+	                      "AND next_run_at <= ?1 LIMIT 500")                            \
+	X(JOB_INSERT_SEEN, "INSERT INTO jobs(id, host_id, kind, status, args, created_at, " \
+	                   "started_at, created_by, schedule_id) "                          \
+	                   "VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?5, ?6, ?7) "            \
+	                   "ON CONFLICT(id) DO NOTHING")                                    \
+	X(JOB_SET_SCHEDULE, "UPDATE jobs SET schedule_id = ?2 WHERE id = ?1")
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };

@@ -17,6 +17,7 @@
 #include "server/engine/host_secrets.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
+#include "server/engine/policy.h"
 #include "server/engine/repo_policy.h"
 #include "server/store/store.h"
 #include "server/ws/job_hub.h"
@@ -356,6 +357,11 @@ static int persist_one(struct agent_hub *h, struct agent_ev *ev)
 	case RM_MSG_JOB_FINISHED: {
 		const char *job_id = rmj_str(p, "job_id");
 		rc = job_owned(c, job_id);
+		/* a job the agent started on its own (schedule, catch-up, retry): its row is
+		 * created on first sight; another host's job id stays refused */
+		if (rc == RM_ERR_NOTFOUND && ev->type == RM_MSG_JOB_STARTED &&
+		    policy_job_seen(st, c->host_id, p) == RM_OK)
+			rc = job_owned(c, job_id);
 		if (rc) return rc;
 		rm_strlcpy(ev->job_id, job_id, sizeof ev->job_id);
 		if (ev->type == RM_MSG_JOB_STARTED)
@@ -557,6 +563,7 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	        "agent_version", rmj_str(p, "agent_version"), "ip", c->ip);
 	host_secrets_free(c->secrets);
 	c->secrets = repo_policy_on_hello(app, c->host_id);
+	policy_on_hello(app, c->host_id, p);
 	notify_host_changed(app->notify, c->host_id);
 }
 
@@ -671,11 +678,12 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		break;
 	}
 	case RM_MSG_COMMAND_RESULT: handle_command_result(h, c, &env); break;
+	case RM_MSG_SCHEDULE_ACK: policy_on_ack(app, c->host_id, env.payload); break;
 	case RM_MSG_ERROR:
 		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
 		break;
-	default: /* ack, schedule.ack, tree.list.result: later capabilities */
+	default: /* ack, tree.list.result: later capabilities */
 		break;
 	}
 out:
