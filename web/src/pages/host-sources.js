@@ -9,7 +9,7 @@ import { busy, toast, lines, fmtNum } from '../util.js';
 import { none } from '../components.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-const DURATION_RE = /^(\d+[ymdh])+$/;
+const DURATION_RE = /^(\d+[ymwdh])+$/;
 const KEEP = [['keep_last', 'Keep last'], ['keep_hourly', 'Hourly'], ['keep_daily', 'Daily'], ['keep_weekly', 'Weekly'], ['keep_monthly', 'Monthly'], ['keep_yearly', 'Yearly']];
 // number fields: [name, label, min, max, allow empty (null)]
 const NUMS = {
@@ -83,7 +83,7 @@ export function fieldName(f) {
   return FIELDS.includes(n) ? n : null;
 }
 
-function body(form, admin) {
+function body(form, admin, initial) {
   const num = (n) => { const t = form.elements[n].value.trim(); return t ? Number(t) : null; };
   const b = {
     name: form.elements.name.value.trim(),
@@ -98,9 +98,12 @@ function body(form, admin) {
     limit_download_kib: num('limit_download_kib'),
   };
   for (const [k] of KEEP) b.retention[k] = num(k) ?? 0;
+  // hooks only when changed (a hook change is audited as such; admins only)
   if (admin) {
-    b.pre_hook = form.elements.pre_hook.value;
-    b.post_hook = form.elements.post_hook.value;
+    for (const k of ['pre_hook', 'post_hook']) {
+      const v = form.elements[k].value;
+      if (v !== (initial[k] || '')) b[k] = v;
+    }
   }
   return b;
 }
@@ -148,7 +151,7 @@ export function createSources(s, env) {
     update();
     await busy(form.querySelector('button[type=submit]'), async () => {
       try {
-        const b = body(form, admin);
+        const b = body(form, admin, ed.group);
         if (ed.id) await put(`/api/hosts/${enc}/groups/${encodeURIComponent(ed.id)}`, b, { quiet: true });
         else await post(`/api/hosts/${enc}/groups`, b, { quiet: true });
         s.gedit = null;

@@ -34,7 +34,7 @@ ${h.running_job ? html`<div class="panel panel-run"><span class="dot dot-running
 
 function vitals(h, sched) {
   const lb = h.last_backup;
-  const next = h.next_run || nextRun(sched);
+  const next = sched ? nextRun(sched) : h.next_run;
   const sync = sched ? syncBadge(sched.schedule_version, sched.schedule_acked_version, sched.in_sync, 'vital-sync')
     : syncBadge(h.schedule_version, h.schedule_acked_version, undefined, 'vital-sync');
   return [
