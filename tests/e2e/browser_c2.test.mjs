@@ -171,7 +171,8 @@ test('sources: create and edit a group, validated as you type; the server\'s ref
     const row = page.locator('[data-testid="group-row"][data-group-name="etc-data"]');
     await row.waitFor({ timeout: T });
     assert.equal(await page.getByTestId('group-form').count(), 0, 'editor closed');
-    assert.equal(await row.getByTestId('group-retention').textContent(), 'daily 14 · within 30d');
+    // a new group starts from the enrollment's retention (daily 7, weekly 4, monthly 12)
+    assert.equal(await row.getByTestId('group-retention').textContent(), 'daily 14 · weekly 4 · monthly 12 · within 30d');
     assert.equal(await row.locator('td.num').textContent(), '2', 'two excludes');
     assert.equal(await row.getByTestId('hook-badge').textContent(), 'pre-hook set');
     const g = (await S.api.get(`/api/hosts/${S.hostId}/groups`)).body.groups.find((x) => x.name === 'etc-data');
@@ -195,10 +196,11 @@ test('sources: create and edit a group, validated as you type; the server\'s ref
     await page.getByTestId('group-form').waitFor();
     assert.equal(await page.getByLabel(/^Include paths/).inputValue(), S.sample2);
     assert.equal(await page.getByLabel('Pre-backup hook').inputValue(), 'echo "pre-hook ran for $RM_GROUP"');
-    await page.getByLabel('Weekly', { exact: true }).fill('4');
+    await page.getByLabel('Weekly', { exact: true }).fill('8');
+    await page.getByLabel('Monthly', { exact: true }).fill('');
     await page.getByTestId('group-save').click();
     await page.getByTestId('group-form').waitFor({ state: 'detached', timeout: T });
-    await row.getByTestId('group-retention').filter({ hasText: 'daily 14 · weekly 4 · within 30d' }).waitFor({ timeout: T });
+    await row.getByTestId('group-retention').filter({ hasText: 'daily 14 · weekly 8 · within 30d' }).waitFor({ timeout: T });
   });
   assert.deepEqual(errors, [], `browser console errors:\n${errors.join('\n')}`);
 });
