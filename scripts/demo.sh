@@ -207,6 +207,21 @@ job_done() {
 wait_until 120 "the backup to finish" job_done
 [ "$JOB_STATUS" = succeeded ] || die "backup $JOB_STATUS: $(jget .error <<<"$BODY")"
 
+# ---------------------------------------------------------------- a schedule (C2)
+# Enrollment gave the host a "default" group and a nightly schedule; the demo adds one every
+# 10 minutes so scheduled backups (run by the agent itself) show up while you look.
+api GET "/api/hosts/$HOST_ID/schedules"
+if ! grep -q '"\*/10 \* \* \* \*"' <<<"$BODY"; then
+	api GET "/api/hosts/$HOST_ID/groups"
+	GROUP_ID=$(grep -o '"id":"[0-9A-Z]\{26\}"' <<<"$BODY" | head -n1 | cut -d'"' -f4)
+	if [ -n "$GROUP_ID" ] && [ "$GROUP_ID" != null ]; then
+		api POST "/api/hosts/$HOST_ID/schedules" "{\"cron\":\"*/10 * * * *\",\"group_ids\":[$(jstr "$GROUP_ID")]}"
+		[ "$STATUS" = 201 ] || say "warning: creating the demo schedule failed: HTTP $STATUS $BODY"
+	fi
+fi
+api GET "/api/hosts/$HOST_ID"
+say "next scheduled backup: $(jget .next_run <<<"$BODY") (every 10 minutes, run by the agent)"
+
 printf 'demo ready: %s user=admin password=%s\n' "$URL" "$ADMIN_PW"
 
 # ---------------------------------------------------------------- until Ctrl-C

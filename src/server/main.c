@@ -132,10 +132,9 @@ static void print_routes(void)
 		       rt[i].pattern, auth_role_name(auth_effective_role(&rt[i])));
 }
 
-int main(int argc, char **argv)
+/* Command line: returns -1 to go on, else the exit code (--version, --help, errors). */
+static int parse_args(int argc, char **argv, const char **config_path, int *print_config)
 {
-	const char *config_path = NULL;
-	int print_config = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
@@ -146,20 +145,109 @@ int main(int argc, char **argv)
 			config_usage(stdout, argv[0]);
 			return 0;
 		} else if (strcmp(a, "--print-config") == 0) {
-			print_config = 1;
+			*print_config = 1;
 		} else if (strcmp(a, "--print-routes") == 0) {
 			print_routes();
 			return 0;
 		} else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
-			config_path = argv[++i];
+			*config_path = argv[++i];
 		} else if (strncmp(a, "--config=", 9) == 0) {
-			config_path = a + 9;
+			*config_path = a + 9;
 		} else {
 			fprintf(stderr, "unknown argument: %s\n", a);
 			config_usage(stderr, argv[0]);
 			return 2;
 		}
 	}
+	return -1;
+}
+
+/* Data dir, secret key, database, bootstrap token. RM_OK or logged error. */
+static int open_state(struct app *app, struct server_config *cfg)
+{
+	if (make_dirs(cfg->data_dir)) {
+		RM_ERROR("cannot create data directory", "path", cfg->data_dir, "err", strerror(errno));
+		return RM_ERR_IO;
+	}
+	int rc = load_or_create_key(cfg->secret_key_file, app->key);
+	if (rc) {
+		RM_ERROR("cannot use secret key file (refusing to start; it is never overwritten)",
+		         "path", cfg->secret_key_file, "err", rm_strerror(rc));
+		return rc;
+	}
+	char *db_path = rm_xasprintf("%s/restic-manager.db", cfg->data_dir);
+	rc = store_open(db_path, &app->store);
+	if (rc) RM_ERROR("cannot open database", "path", db_path, "err", rm_strerror(rc));
+	free(db_path);
+	if (rc) return rc;
+	/* no agent is connected yet, whatever the last run left behind */
+	rc = store_hosts_mark_stale_offline(app->store, rm_now_ms() + 1000, NULL);
+	if (rc) RM_WARN("cannot reset host status", "err", rm_strerror(rc));
+	rc = api_bootstrap_prepare(app);
+	if (rc) RM_ERROR("cannot prepare bootstrap", "err", rm_strerror(rc));
+	return rc;
+}
+
+/* Hubs, sweeper, HTTP server and signals on the loop, then runs it until shutdown.
+ * RM_OK after a clean stop. */
+static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
+{
+	char err[512];
+	app->loop = loop;
+	app->notify = notify_new();
+	app->presence = presence_new();
+	app->agents = agent_hub_new(app);
+	app->jobs = job_hub_new(app);
+	app->events = event_hub_new(app);
+	g_sweeper = sweeper_start(app);
+
+	struct ws_endpoint endpoints[3];
+	endpoints[0] = *agent_hub_endpoint();
+	endpoints[1] = *job_hub_endpoint();
+	endpoints[2] = *event_hub_endpoint();
+	struct http_server_opts opts = {
+		.listen_host = cfg->listen_host,
+		.listen_port = cfg->listen_port,
+		.app = app,
+		.dispatch = api_dispatch,
+		.is_api_path = api_is_api_path,
+		.trusted_proxy = cfg->trusted_proxy,
+		.endpoints = endpoints,
+		.n_endpoints = 3,
+	};
+	raise_nofile_limit();
+	int rc = http_server_start(loop, &opts, &app->http, err, sizeof err);
+	if (rc) {
+		RM_ERROR("cannot start HTTP server", "listen", cfg->listen, "err", err);
+		app->shutting_down = 1;
+		sweeper_stop(g_sweeper);
+		agent_hub_stop(app->agents);
+		event_hub_stop(app->events);
+		uv_run(loop, UV_RUN_DEFAULT);
+		return rc;
+	}
+	char addr[300];
+	if (strchr(cfg->listen_host, ':'))
+		snprintf(addr, sizeof addr, "[%s]:%d", cfg->listen_host, cfg->listen_port);
+	else
+		snprintf(addr, sizeof addr, "%s:%d", cfg->listen_host, cfg->listen_port);
+	RM_INFO("listening", "addr", addr, "base_url", cfg->base_url, "version", RM_VERSION);
+
+	uv_signal_init(loop, &g_sigterm);
+	uv_signal_init(loop, &g_sigint);
+	uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+	uv_signal_start(&g_sigint, on_signal, SIGINT);
+	uv_run(loop, UV_RUN_DEFAULT);
+	RM_INFO("stopped");
+	return RM_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	int print_config = 0;
+	int rc = parse_args(argc, argv, &config_path, &print_config);
+	if (rc >= 0) return rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (rm_crypto_init()) {
@@ -187,95 +275,17 @@ int main(int argc, char **argv)
 	int exit_code = 1;
 	struct app *app = &g_app;
 	uv_loop_t loop;
-	int loop_ok = 0;
 	app->cfg = &cfg;
-
-	if (make_dirs(cfg.data_dir)) {
-		RM_ERROR("cannot create data directory", "path", cfg.data_dir, "err", strerror(errno));
-		goto out;
-	}
-	int rc = load_or_create_key(cfg.secret_key_file, app->key);
-	if (rc) {
-		RM_ERROR("cannot use secret key file (refusing to start; it is never overwritten)",
-		         "path", cfg.secret_key_file, "err", rm_strerror(rc));
-		goto out;
-	}
-	char *db_path = rm_xasprintf("%s/restic-manager.db", cfg.data_dir);
-	rc = store_open(db_path, &app->store);
-	if (rc) {
-		RM_ERROR("cannot open database", "path", db_path, "err", rm_strerror(rc));
-		free(db_path);
-		goto out;
-	}
-	free(db_path);
-	/* no agent is connected yet, whatever the last run left behind */
-	rc = store_hosts_mark_stale_offline(app->store, rm_now_ms() + 1000, NULL);
-	if (rc) RM_WARN("cannot reset host status", "err", rm_strerror(rc));
-	rc = api_bootstrap_prepare(app);
-	if (rc) {
-		RM_ERROR("cannot prepare bootstrap", "err", rm_strerror(rc));
-		goto out;
-	}
-
-	if (uv_loop_init(&loop)) {
-		RM_ERROR("cannot initialise the event loop");
-		goto out;
-	}
-	loop_ok = 1;
-	app->loop = &loop;
-	app->notify = notify_new();
-	app->presence = presence_new();
-	app->agents = agent_hub_new(app);
-	app->jobs = job_hub_new(app);
-	app->events = event_hub_new(app);
-	g_sweeper = sweeper_start(app);
-
-	struct ws_endpoint endpoints[3];
-	endpoints[0] = *agent_hub_endpoint();
-	endpoints[1] = *job_hub_endpoint();
-	endpoints[2] = *event_hub_endpoint();
-	struct http_server_opts opts = {
-		.listen_host = cfg.listen_host,
-		.listen_port = cfg.listen_port,
-		.app = app,
-		.dispatch = api_dispatch,
-		.is_api_path = api_is_api_path,
-		.trusted_proxy = cfg.trusted_proxy,
-		.endpoints = endpoints,
-		.n_endpoints = 3,
-	};
-	raise_nofile_limit();
-	rc = http_server_start(&loop, &opts, &app->http, err, sizeof err);
-	if (rc) {
-		RM_ERROR("cannot start HTTP server", "listen", cfg.listen, "err", err);
-		app->shutting_down = 1;
-		sweeper_stop(g_sweeper);
-		agent_hub_stop(app->agents);
-		event_hub_stop(app->events);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		goto out;
-	}
-	char addr[300];
-	if (strchr(cfg.listen_host, ':'))
-		snprintf(addr, sizeof addr, "[%s]:%d", cfg.listen_host, cfg.listen_port);
-	else
-		snprintf(addr, sizeof addr, "%s:%d", cfg.listen_host, cfg.listen_port);
-	RM_INFO("listening", "addr", addr, "base_url", cfg.base_url, "version", RM_VERSION);
-
-	uv_signal_init(&loop, &g_sigterm);
-	uv_signal_init(&loop, &g_sigint);
-	uv_signal_start(&g_sigterm, on_signal, SIGTERM);
-	uv_signal_start(&g_sigint, on_signal, SIGINT);
-
-	uv_run(&loop, UV_RUN_DEFAULT);
-	exit_code = 0;
-	RM_INFO("stopped");
-out:
-	if (loop_ok) {
-		if (uv_loop_close(&loop) == UV_EBUSY) {
-			uv_walk(&loop, close_walk_cb, NULL);
-			uv_run(&loop, UV_RUN_DEFAULT);
-			uv_loop_close(&loop);
+	if (open_state(app, &cfg) == RM_OK) {
+		if (uv_loop_init(&loop)) {
+			RM_ERROR("cannot initialise the event loop");
+		} else {
+			if (serve(app, &cfg, &loop) == RM_OK) exit_code = 0;
+			if (uv_loop_close(&loop) == UV_EBUSY) {
+				uv_walk(&loop, close_walk_cb, NULL);
+				uv_run(&loop, UV_RUN_DEFAULT);
+				uv_loop_close(&loop);
+			}
 		}
 	}
 	agent_hub_free(app->agents);

@@ -138,8 +138,14 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: migration 2 only added hosts.reported_hostname */
-	raw("ALTER TABLE hosts DROP COLUMN reported_hostname; "
+	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
+	raw("DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
+	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
+	    "ALTER TABLE hosts DROP COLUMN schedule_version; "
+	    "ALTER TABLE hosts DROP COLUMN schedule_acked_version; "
+	    "ALTER TABLE hosts DROP COLUMN timezone; ALTER TABLE hosts DROP COLUMN utc_offset_s; "
+	    "ALTER TABLE hosts DROP COLUMN settings; ALTER TABLE hosts DROP COLUMN next_run_at; "
+	    "ALTER TABLE hosts DROP COLUMN reported_hostname; "
 	    "DELETE FROM schema_version WHERE version > 1;");
 	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
 	               "WHERE name = 'reported_hostname'"), 0);
@@ -653,7 +659,8 @@ TEST(hosts_list_shape_and_summary)
 		"id", "hostname", "tags", "os", "arch", "agent_version", "restic_version",
 		"status", "last_seen_at", "repo_status", "repo_error", "repo_size_bytes",
 		"snapshot_count", "initial_paths", "created_at", "last_backup", "running_job",
-		"reported_hostname", NULL
+		"reported_hostname", "schedule_version", "schedule_acked_version",
+		"schedule_in_sync", "timezone", "settings", "next_run", "utc_offset_s", NULL
 	};
 	OK(has_exact_keys(h0, host_keys));
 	OK(has_exact_keys(h1, host_keys));

@@ -164,6 +164,14 @@ void conn_request_done(struct conn *c);          /* response fully written */
 void conn_became_ws(struct conn *c);             /* upgrade accepted */
 void conn_set_client_ip(const struct http_server *s, char *ip, size_t iplen, const char *xff);
 
+/* limits.c */
+struct ip_slot *limits_ip_get(struct http_server *s, const char *ip); /* count not taken */
+void conn_uncount(struct conn *c);                 /* no longer an HTTP connection */
+/* Closes the oldest connection (of address ip, or any when NULL) that has waited at least
+ * EVICT_MIN_AGE_MS for a request or body. */
+void limits_evict_oldest(struct http_server *s, const struct ip_slot *ip);
+void limits_on_sweep(uv_timer_t *t);              /* the 1 s deadline sweep */
+
 /* resp.c */
 struct http_req *req_new(struct conn *c, const struct http_head *h, char *path,
                          const char *query, size_t qlen);
