@@ -110,174 +110,163 @@ function body(form, admin, initial) {
 
 const NEW_GROUP = { name: '', includes: [], excludes: [], exclude_caches: true, one_file_system: false, retention: { keep_daily: 7, keep_weekly: 4, keep_monthly: 12 }, retry_max: 3, retry_backoff_s: 300, limit_upload_kib: null, limit_download_kib: null, pre_hook: '', post_hook: '' };
 
-// s: the page state; this module owns s.gedit ({ key, group (initial values), errors, error })
-// and s.gconfirm / s.goffline (group ids).
+// ---- templates (s: the page state, h: the handlers from createSources) ----
+
+const badge = (on, label) => (on ? html`<span class="badge" data-testid="hook-badge">${label}</span>` : nothing);
+
+function groupActions(s, g, h) {
+  if (s.gconfirm === g.id) {
+    return html`<span class="confirm" role="group" aria-label="confirm delete"><span>Delete <b>${g.name}</b>? It leaves every schedule.</span>
+<button type="button" class="btn btn-danger btn-sm" data-testid="group-delete-confirm" @click=${(ev) => h.remove(g, ev.currentTarget)}>Delete</button>
+<button type="button" class="btn btn-ghost btn-sm" @click=${() => h.set({ gconfirm: null })}>Cancel</button></span>`;
+  }
+  if (s.goffline === g.id) {
+    return html`<span class="confirm" role="group" aria-label="host offline"><span>Host offline.</span>
+<button type="button" class="btn btn-sm" data-testid="group-run-queue" @click=${(ev) => h.run(g, ev.currentTarget, true)}>Queue until it returns</button>
+<button type="button" class="btn btn-ghost btn-sm" @click=${() => h.set({ goffline: null })}>Cancel</button></span>`;
+  }
+  return html`<span class="row-actions"><button type="button" class="btn btn-primary btn-sm" data-testid="group-run" aria-label="Run now: ${g.name}" @click=${(ev) => h.run(g, ev.currentTarget)}>Run now</button>
+<button type="button" class="btn btn-sm" data-testid="group-edit" aria-label="Edit: ${g.name}" @click=${() => h.open(g)}>Edit</button>
+<button type="button" class="btn btn-danger btn-sm" data-testid="group-delete" aria-label="Delete: ${g.name}" @click=${() => h.askDelete(g)}>Delete</button></span>`;
+}
+
+const groupRow = (s, g, h) => html`<tr data-testid="group-row" data-group-id=${g.id} data-group-name=${g.name}>
+<td class="mono"><b>${g.name}</b></td>
+<td class="mono paths" title=${(g.includes || []).join('\n')}>${(g.includes || []).join(' · ') || none}</td>
+<td class="num">${(g.excludes || []).length}</td>
+<td class="mono small" data-testid="group-retention">${retentionSummary(g.retention)}</td>
+<td>${badge(g.pre_hook_set, 'pre-hook set')} ${badge(g.post_hook_set, 'post-hook set')}</td>
+<td class="actions-cell">${h.operator ? groupActions(s, g, h) : nothing}</td></tr>`;
+
+function groupList(s, h) {
+  if (s.groups === null) return html`<p class="muted" data-testid="groups-unavailable">${s.groupsError || 'Loading…'}</p>`;
+  if (!s.groups.length) return html`<div class="empty empty-sm" data-testid="groups-empty"><p class="muted">No source groups. A group names what to back up and how long to keep it.</p></div>`;
+  return html`<div class="table-wrap"><table class="table" data-testid="groups-table"><thead><tr><th>Name</th><th>Includes</th><th class="num">Excludes</th><th>Retention</th><th>Hooks</th><th><span class="sr-only">actions</span></th></tr></thead>
+<tbody>${s.groups.map((g) => groupRow(s, g, h))}</tbody></table></div>`;
+}
+
+// Labelled fields with their message underneath (aria-describedby). Values are bound once
+// per editor session (ed.group does not change while it is open), so a re-render never
+// overwrites what the user typed.
+const labelText = (label, hint) => html`${label}${hint ? html` <span class="muted">${hint}</span>` : nothing}`;
+const fieldErr = (ed, n) => html`<p class="field-err" id="gf-${n}-err" data-testid="gf-${n}-err">${ed.errors[n] || ''}</p>`;
+const input = (ed, n, label, value, hint, numeric) => html`<div class="field"><label for="gf-${n}">${labelText(label, hint)}</label>
+<input id="gf-${n}" name=${n} class="mono" autocomplete="off" spellcheck="false" inputmode=${numeric ? 'numeric' : nothing} .value=${value === null || value === undefined ? '' : String(value)}
+  aria-invalid=${ed.errors[n] ? 'true' : 'false'} aria-describedby="gf-${n}-err" data-testid="gf-${n}">${fieldErr(ed, n)}</div>`;
+const num = (ed, n, label, value, hint) => input(ed, n, label, value, hint, true);
+const area = (ed, n, label, value, rows, hint) => html`<div class="field"><label for="gf-${n}">${labelText(label, hint)}</label>
+<textarea id="gf-${n}" name=${n} class="mono" rows=${rows} spellcheck="false" .value=${value || ''} aria-invalid=${ed.errors[n] ? 'true' : 'false'} aria-describedby="gf-${n}-err" data-testid="gf-${n}"></textarea>${fieldErr(ed, n)}</div>`;
+const checkbox = (n, label, on) => html`<div class="check"><input type="checkbox" id="gf-${n}" name=${n} .checked=${!!on} data-testid="gf-${n}"><label for="gf-${n}">${label}</label></div>`;
+
+function hooksFieldset(ed, admin) {
+  const g = ed.group;
+  if (!admin) return g.pre_hook_set || g.post_hook_set ? html`<p class="muted small">This group has hooks; only an admin can see or change them.</p>` : nothing;
+  return html`<fieldset class="fs"><legend>Hooks <span class="muted">(admins only; run with the host's hook shell; a failing pre-hook aborts the backup; the post-hook gets RM_JOB_STATUS)</span></legend>
+<div class="row2">${area(ed, 'pre_hook', 'Pre-backup hook', g.pre_hook, 3)}${area(ed, 'post_hook', 'Post-backup hook', g.post_hook, 3)}</div></fieldset>`;
+}
+
+function groupEditor(ed, h) {
+  const g = ed.group;
+  const r = g.retention || {};
+  return html`<form class="card form group-form" data-testid="group-form" novalidate @submit=${h.onSubmit} @input=${h.onInput} aria-labelledby="gf-h">
+<h2 id="gf-h">${ed.id ? html`Edit group <span class="mono">${g.name}</span>` : 'New source group'}</h2>
+<div class="row2">${input(ed, 'name', 'Name', g.name, '(restic tag: a–z 0–9 _ . -)')}<div></div></div>
+<div class="row2">${area(ed, 'includes', 'Include paths', (g.includes || []).join('\n'), 4, '(one absolute path per line)')}
+${area(ed, 'excludes', 'Exclude patterns', (g.excludes || []).join('\n'), 4, '(one per line, restic --exclude)')}</div>
+<div class="checks">${checkbox('exclude_caches', 'Skip cache directories (CACHEDIR.TAG)', g.exclude_caches)}${checkbox('one_file_system', 'Stay on one file system', g.one_file_system)}</div>
+<fieldset class="fs"><legend>Retention <span class="muted">(restic forget; empty or 0 = not used)</span></legend>
+<div class="grid7">${KEEP.map(([k, label]) => num(ed, k, label, r[k] || ''))}${input(ed, 'keep_within', 'Keep within', r.keep_within || '', '(7d, 1y2m)')}</div></fieldset>
+<fieldset class="fs"><legend>Retries and bandwidth</legend>
+<div class="grid4">${num(ed, 'retry_max', 'Retries', g.retry_max ?? 3, '(0–10)')}${num(ed, 'retry_backoff_s', 'Retry backoff', g.retry_backoff_s ?? 300, '(s)')}
+${num(ed, 'limit_upload_kib', 'Upload limit', g.limit_upload_kib, '(KiB/s, empty = host default)')}${num(ed, 'limit_download_kib', 'Download limit', g.limit_download_kib, '(KiB/s, empty = host default)')}</div></fieldset>
+${hooksFieldset(ed, h.admin)}
+<p class="form-error" role="alert" data-testid="group-form-error">${ed.error}</p>
+<div class="actions"><button type="submit" class="btn btn-primary" data-testid="group-save">${ed.id ? 'Save group' : 'Create group'}</button>
+<button type="button" class="btn btn-ghost" data-testid="group-cancel" @click=${h.close}>Cancel</button></div>
+</form>`;
+}
+
+// ---- behaviour ----
+
+// s: the page state; this module owns s.gedit ({ key, id, group (initial values), errors,
+// error }) and s.gconfirm / s.goffline (group ids). env: { enc, update, admin, operator,
+// afterChange (refetch groups + schedules) }.
 export function createSources(s, env) {
-  const { enc, update, admin, operator, afterChange } = env;
+  const { enc, update, afterChange } = env;
   let keySeq = 0;
-
-  const open = (g) => {
-    s.gedit = { key: ++keySeq, id: g ? g.id : null, group: g || NEW_GROUP, errors: {}, error: '' };
-    s.gconfirm = null;
-    update();
-    const f = document.querySelector('[data-testid="group-form"]');
-    if (f) f.elements.name.focus();
+  const focus = (sel) => { const el = document.querySelector(sel); if (el) el.focus(); };
+  const h = { admin: env.admin, operator: env.operator };
+  h.set = (o) => { Object.assign(s, o); update(); };
+  h.open = (g) => {
+    h.set({ gedit: { key: ++keySeq, id: g ? g.id : null, group: g || NEW_GROUP, errors: {}, error: '' }, gconfirm: null });
+    focus('[data-testid="group-form"] [name="name"]');
   };
-  const close = () => { s.gedit = null; update(); };
-
-  const onInput = (ev) => {
+  h.close = () => h.set({ gedit: null });
+  h.askDelete = (g) => { h.set({ gconfirm: g.id, goffline: null }); focus('[data-testid="group-delete-confirm"]'); };
+  h.onInput = (ev) => {
     const n = ev.target.name;
-    if (!n || !s.gedit) return;
+    const ed = s.gedit;
+    if (!n || !ed) return;
     const m = check(ev.currentTarget, n);
-    if ((s.gedit.errors[n] || '') !== m) { s.gedit.errors = { ...s.gedit.errors, [n]: m }; update(); }
+    if ((ed.errors[n] || '') !== m) { ed.errors = { ...ed.errors, [n]: m }; update(); }
   };
-
-  async function onSubmit(ev) {
+  // a 422/409 answer: next to its field when the server names one
+  const refused = (ed, form, e) => {
+    const f = e.code === 'name_taken' ? 'name' : fieldName(e.field);
+    if (f) {
+      ed.errors = { ...ed.errors, [f]: e.code === 'name_taken' ? 'Another group on this host has this name.' : e.message };
+      ed.error = 'The server refused a field.';
+    } else ed.error = e.message;
+    update();
+    if (f) form.elements[f].focus();
+  };
+  h.onSubmit = async (ev) => {
     ev.preventDefault();
     const form = ev.currentTarget;
     const ed = s.gedit;
     if (!ed) return;
-    const errors = {};
-    for (const n of FIELDS) { const m = check(form, n); if (m) errors[n] = m; }
-    ed.errors = errors;
-    ed.error = '';
-    const first = FIELDS.find((n) => errors[n]);
-    if (first) {
-      ed.error = 'Fix the highlighted fields.';
-      update();
-      form.elements[first].focus();
-      return;
-    }
+    ed.errors = {};
+    for (const n of FIELDS) { const m = check(form, n); if (m) ed.errors[n] = m; }
+    const first = FIELDS.find((n) => ed.errors[n]);
+    ed.error = first ? 'Fix the highlighted fields.' : '';
     update();
+    if (first) { form.elements[first].focus(); return; }
     await busy(form.querySelector('button[type=submit]'), async () => {
       try {
-        const b = body(form, admin, ed.group);
+        const b = body(form, h.admin, ed.group);
         if (ed.id) await put(`/api/hosts/${enc}/groups/${encodeURIComponent(ed.id)}`, b, { quiet: true });
         else await post(`/api/hosts/${enc}/groups`, b, { quiet: true });
         s.gedit = null;
         toast(`Group ${b.name} saved`, 'ok', 3000);
         await afterChange();
       } catch (e) {
-        if (e.status === 401 || s.gedit !== ed) return;
-        const f = e.code === 'name_taken' ? 'name' : fieldName(e.field);
-        if (f) {
-          ed.errors = { ...ed.errors, [f]: e.code === 'name_taken' ? 'Another group on this host has this name.' : e.message };
-          ed.error = 'The server refused a field.';
-          update();
-          form.elements[f].focus();
-        } else {
-          ed.error = e.message;
-          update();
-        }
+        if (e.status !== 401 && s.gedit === ed) refused(ed, form, e);
       }
     });
-  }
-
-  async function run(g, btn, queue = false) {
-    await busy(btn, async () => {
-      try {
-        const r = await post(`/api/hosts/${enc}/groups/${encodeURIComponent(g.id)}/run`, queue ? { queue_if_offline: true } : {}, { quiet: true });
-        navigate(`/jobs/${encodeURIComponent(r.job_id)}`);
-      } catch (e) {
-        if (e.status === 401) return;
-        if (e.code === 'host_offline') { s.goffline = g.id; update(); } else toast(e.message);
-      }
-    });
-  }
-
-  async function remove(g, btn) {
-    await busy(btn, async () => {
-      try {
-        await del(`/api/hosts/${enc}/groups/${encodeURIComponent(g.id)}`);
-        s.gconfirm = null;
-        if (s.gedit && s.gedit.id === g.id) s.gedit = null;
-        toast(`Group ${g.name} deleted`, 'ok', 3000);
-        await afterChange();
-      } catch { /* toast shown */ }
-    });
-  }
-
-  const askDelete = (g) => {
-    s.gconfirm = g.id;
-    update();
-    const b = document.querySelector('[data-testid="group-delete-confirm"]');
-    if (b) b.focus();
   };
-
-  const badge = (on, label) => (on ? html`<span class="badge" data-testid="hook-badge">${label}</span>` : nothing);
-
-  const actions = (g) => {
-    if (!operator) return nothing;
-    if (s.gconfirm === g.id) {
-      return html`<span class="confirm" role="group" aria-label="confirm delete"><span>Delete <b>${g.name}</b>? It leaves every schedule.</span>
-<button type="button" class="btn btn-danger btn-sm" data-testid="group-delete-confirm" @click=${(ev) => remove(g, ev.currentTarget)}>Delete</button>
-<button type="button" class="btn btn-ghost btn-sm" @click=${() => { s.gconfirm = null; update(); }}>Cancel</button></span>`;
+  h.run = (g, btn, queue = false) => busy(btn, async () => {
+    try {
+      const r = await post(`/api/hosts/${enc}/groups/${encodeURIComponent(g.id)}/run`, queue ? { queue_if_offline: true } : {}, { quiet: true });
+      navigate(`/jobs/${encodeURIComponent(r.job_id)}`);
+    } catch (e) {
+      if (e.code === 'host_offline') h.set({ goffline: g.id, gconfirm: null });
+      else if (e.status !== 401) toast(e.message);
     }
-    if (s.goffline === g.id) {
-      return html`<span class="confirm" role="group" aria-label="host offline"><span>Host offline.</span>
-<button type="button" class="btn btn-sm" data-testid="group-run-queue" @click=${(ev) => run(g, ev.currentTarget, true)}>Queue until it returns</button>
-<button type="button" class="btn btn-ghost btn-sm" @click=${() => { s.goffline = null; update(); }}>Cancel</button></span>`;
-    }
-    return html`<span class="row-actions"><button type="button" class="btn btn-primary btn-sm" data-testid="group-run" aria-label="Run now: ${g.name}" @click=${(ev) => run(g, ev.currentTarget)}>Run now</button>
-<button type="button" class="btn btn-sm" data-testid="group-edit" aria-label="Edit: ${g.name}" @click=${() => open(g)}>Edit</button>
-<button type="button" class="btn btn-danger btn-sm" data-testid="group-delete" aria-label="Delete: ${g.name}" @click=${() => askDelete(g)}>Delete</button></span>`;
-  };
-
-  const row = (g) => html`<tr data-testid="group-row" data-group-id=${g.id} data-group-name=${g.name}>
-<td class="mono"><b>${g.name}</b></td>
-<td class="mono paths" title=${(g.includes || []).join('\n')}>${(g.includes || []).join(' · ') || none}</td>
-<td class="num">${(g.excludes || []).length}</td>
-<td class="mono small" data-testid="group-retention">${retentionSummary(g.retention)}</td>
-<td>${badge(g.pre_hook_set, 'pre-hook set')} ${badge(g.post_hook_set, 'post-hook set')}</td>
-<td class="actions-cell">${actions(g)}</td></tr>`;
-
-  const list = () => {
-    if (s.groups === null) return html`<p class="muted" data-testid="groups-unavailable">${s.groupsError || 'Loading…'}</p>`;
-    if (!s.groups.length) return html`<div class="empty empty-sm" data-testid="groups-empty"><p class="muted">No source groups. A group names what to back up and how long to keep it.</p></div>`;
-    return html`<div class="table-wrap"><table class="table" data-testid="groups-table"><thead><tr><th>Name</th><th>Includes</th><th class="num">Excludes</th><th>Retention</th><th>Hooks</th><th><span class="sr-only">actions</span></th></tr></thead>
-<tbody>${s.groups.map(row)}</tbody></table></div>`;
-  };
-
-  // a labelled input with its message underneath
-  const err = (n) => (s.gedit && s.gedit.errors[n]) || '';
-  const input = (n, label, value, { cls = 'mono', type = 'text', hint, inputmode } = {}) => html`<div class="field"><label for="gf-${n}">${label}${hint ? html` <span class="muted">${hint}</span>` : nothing}</label>
-<input id="gf-${n}" name=${n} type=${type} class=${cls} autocomplete="off" spellcheck="false" inputmode=${inputmode || nothing} .value=${value === null || value === undefined ? '' : String(value)}
-  aria-invalid=${err(n) ? 'true' : 'false'} aria-describedby="gf-${n}-err" data-testid="gf-${n}">
-<p class="field-err" id="gf-${n}-err" data-testid="gf-${n}-err">${err(n)}</p></div>`;
-  const area = (n, label, value, rows, hint) => html`<div class="field"><label for="gf-${n}">${label}${hint ? html` <span class="muted">${hint}</span>` : nothing}</label>
-<textarea id="gf-${n}" name=${n} class="mono" rows=${rows} spellcheck="false" .value=${value || ''} aria-invalid=${err(n) ? 'true' : 'false'} aria-describedby="gf-${n}-err" data-testid="gf-${n}"></textarea>
-<p class="field-err" id="gf-${n}-err" data-testid="gf-${n}-err">${err(n)}</p></div>`;
-  const num = (n, label, value, hint) => input(n, label, value, { inputmode: 'numeric', hint });
-  const check1 = (n, label, on) => html`<div class="check"><input type="checkbox" id="gf-${n}" name=${n} .checked=${!!on} data-testid="gf-${n}"><label for="gf-${n}">${label}</label></div>`;
-
-  const editor = () => {
-    const ed = s.gedit;
-    const g = ed.group;
-    const r = g.retention || {};
-    return html`<form class="card form group-form" data-testid="group-form" novalidate @submit=${onSubmit} @input=${onInput} aria-labelledby="gf-h">
-<h2 id="gf-h">${ed.id ? html`Edit group <span class="mono">${g.name}</span>` : 'New source group'}</h2>
-<div class="row2">${input('name', 'Name', g.name, { hint: '(restic tag: a–z 0–9 _ . -)' })}<div></div></div>
-<div class="row2">${area('includes', 'Include paths', (g.includes || []).join('\n'), 4, '(one absolute path per line)')}
-${area('excludes', 'Exclude patterns', (g.excludes || []).join('\n'), 4, '(one per line, restic --exclude)')}</div>
-<div class="checks">${check1('exclude_caches', 'Skip cache directories (CACHEDIR.TAG)', g.exclude_caches)}${check1('one_file_system', 'Stay on one file system', g.one_file_system)}</div>
-<fieldset class="fs"><legend>Retention <span class="muted">(restic forget; empty or 0 = not used)</span></legend>
-<div class="grid7">${KEEP.map(([k, label]) => num(k, label, r[k] || ''))}${input('keep_within', 'Keep within', r.keep_within || '', { hint: '(7d, 1y2m)' })}</div></fieldset>
-<fieldset class="fs"><legend>Retries and bandwidth</legend>
-<div class="grid4">${num('retry_max', 'Retries', g.retry_max ?? 3, '(0–10)')}${num('retry_backoff_s', 'Retry backoff', g.retry_backoff_s ?? 300, '(s)')}
-${num('limit_upload_kib', 'Upload limit', g.limit_upload_kib, '(KiB/s, empty = host default)')}${num('limit_download_kib', 'Download limit', g.limit_download_kib, '(KiB/s, empty = host default)')}</div></fieldset>
-${admin ? html`<fieldset class="fs"><legend>Hooks <span class="muted">(admins only; run with the host's hook shell; a failing pre-hook aborts the backup; the post-hook gets RM_JOB_STATUS)</span></legend>
-<div class="row2">${area('pre_hook', 'Pre-backup hook', g.pre_hook, 3)}${area('post_hook', 'Post-backup hook', g.post_hook, 3)}</div></fieldset>`
-    : (g.pre_hook_set || g.post_hook_set ? html`<p class="muted small">This group has hooks; only an admin can see or change them.</p>` : nothing)}
-<p class="form-error" role="alert" data-testid="group-form-error">${ed.error}</p>
-<div class="actions"><button type="submit" class="btn btn-primary" data-testid="group-save">${ed.id ? 'Save group' : 'Create group'}</button>
-<button type="button" class="btn btn-ghost" data-testid="group-cancel" @click=${close}>Cancel</button></div>
-</form>`;
-  };
+  });
+  h.remove = (g, btn) => busy(btn, async () => {
+    try {
+      await del(`/api/hosts/${enc}/groups/${encodeURIComponent(g.id)}`);
+      s.gconfirm = null;
+      if (s.gedit && s.gedit.id === g.id) s.gedit = null;
+      toast(`Group ${g.name} deleted`, 'ok', 3000);
+      await afterChange();
+    } catch { /* toast shown */ }
+  });
 
   const view = () => html`<section class="card" aria-labelledby="src-h">
-<div class="card-head"><h2 id="src-h">Source groups</h2>${operator && !s.gedit ? html`<button type="button" class="btn btn-sm" data-testid="group-new" @click=${() => open(null)}>+ New group</button>` : nothing}</div>
-${list()}</section>
-${s.gedit ? keyed(s.gedit.key, editor()) : nothing}`;
+<div class="card-head"><h2 id="src-h">Source groups</h2>${h.operator && !s.gedit ? html`<button type="button" class="btn btn-sm" data-testid="group-new" @click=${() => h.open(null)}>+ New group</button>` : nothing}</div>
+${groupList(s, h)}</section>
+${s.gedit ? keyed(s.gedit.key, groupEditor(s.gedit, h)) : nothing}`;
 
   return { view };
 }
