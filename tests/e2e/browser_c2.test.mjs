@@ -5,7 +5,7 @@
 //     the hook badge shows; an edit changes the retention summary;
 //   - Schedules tab: the cron field is checked as you type through POST /api/cron/preview
 //     (the server's "minute: 61 is out of range 0-59" next to the field, else the next 5
-//     runs), a preset, the group checkboxes, the saved schedule's next run, the enabled
+//     runs), presets, the group checkboxes, the saved schedule's next run, the enabled
 //     toggle, the time zones, and "agent in sync" once the agent acknowledged the push;
 //   - the overview tile and the dashboard row show the next run and the sync state;
 //   - Run now on a group opens its job; restic's summary line reads as one line of figures
@@ -244,6 +244,12 @@ test('schedules: cron checked as you type, presets, groups; next run and "agent 
       const xs = Array.from(document.querySelectorAll('[data-testid="preview-run"]'));
       return xs.length === 5 && xs.every((x) => /:00 host/.test(x.textContent));
     }, null, { timeout: T });
+    // saved as @weekly: an hourly schedule could fire while the next test runs a backup
+    await page.getByTestId('preset').filter({ hasText: '@weekly' }).click();
+    await page.waitForFunction(() => {
+      const xs = Array.from(document.querySelectorAll('[data-testid="preview-run"]'));
+      return xs.length === 5 && new Set(xs.map((x) => x.textContent.slice(0, 10))).size === 5;
+    }, null, { timeout: T });
     dropExpected(errors, before);
   });
 
@@ -258,13 +264,13 @@ test('schedules: cron checked as you type, presets, groups; next run and "agent 
     await page.getByLabel(/^Cron expression/).focus();
     await page.keyboard.press('Enter');
     await page.getByTestId('schedule-form').waitFor({ state: 'detached', timeout: T });
-    const row = page.locator('[data-testid="schedule-row"]').filter({ hasText: '@hourly' });
+    const row = page.locator('[data-testid="schedule-row"]').filter({ hasText: '@weekly' });
     await row.waitFor({ timeout: T });
     assert.equal(await row.getAttribute('data-enabled'), 'true');
     assert.match(await row.textContent(), /etc-data/);
-    assert.match(await row.getByTestId('schedule-next').textContent(), /\d{4}-\d\d-\d\d \d\d:00 host.*\(in \d+m\)|\(just now\)/);
+    assert.match(await row.getByTestId('schedule-next').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d host.*\((in \d+[mhd]|just now)\)$/);
     const sc = (await S.api.get(`/api/hosts/${S.hostId}/schedules`)).body;
-    const mine = sc.schedules.find((x) => x.cron === '@hourly');
+    const mine = sc.schedules.find((x) => x.cron === '@weekly');
     assert.ok(mine, 'the server has the schedule');
     assert.deepEqual(mine.group_ids, [S.groupId]);
     S.scheduleId = mine.id;
@@ -281,12 +287,12 @@ test('schedules: cron checked as you type, presets, groups; next run and "agent 
   });
 
   await step('toggle', async () => {
-    const def = page.locator('[data-testid="schedule-row"]').filter({ hasNotText: '@hourly' });
+    const def = page.locator('[data-testid="schedule-row"]').filter({ hasNotText: '@weekly' });
     await def.getByTestId('schedule-enabled').uncheck();
     await page.locator('[data-testid="schedule-row"][data-enabled="false"]').waitFor({ timeout: T });
     assert.match(await page.locator('[data-testid="schedule-row"][data-enabled="false"] [data-testid="schedule-next"]').textContent(), /disabled/);
     const sc = (await S.api.get(`/api/hosts/${S.hostId}/schedules`)).body;
-    assert.equal(sc.schedules.find((x) => x.cron !== '@hourly').enabled, false);
+    assert.equal(sc.schedules.find((x) => x.cron !== '@weekly').enabled, false);
     // a change bumps the version; the agent acknowledges it again
     await page.locator('[data-testid="sync-state"][data-in-sync="true"]').waitFor({ timeout: T });
   });
@@ -294,12 +300,18 @@ test('schedules: cron checked as you type, presets, groups; next run and "agent 
   await step('overview-and-dashboard', async () => {
     await page.getByTestId('tab-overview').click();
     await page.getByTestId('backup-paths').waitFor();
-    assert.match(await page.getByTestId('vital-next-run').textContent(), /in \d+m|just now/);
+    // the earliest enabled schedule is the new weekly one (the default one is disabled)
+    const next = Date.parse((await S.api.get(`/api/hosts/${S.hostId}/schedules`)).body.schedules.find((x) => x.cron === '@weekly').next_runs[0]);
+    const tile = page.getByTestId('vital-next-run');
+    assert.match(await tile.textContent(), /in \d+[mhd]/);
+    assert.equal(Date.parse(await tile.locator('time').getAttribute('datetime')), next);
     await page.locator('[data-testid="vital-sync"][data-in-sync="true"]').waitFor({ timeout: T });
     await page.getByTestId('nav-dashboard').click();
     const row = page.locator(`[data-testid="host-row"][data-host-id="${S.hostId}"]`);
     await row.waitFor({ timeout: T });
-    assert.match(await row.getByTestId('host-next-run').textContent(), /in \d+m|just now/);
+    const cell = row.getByTestId('host-next-run');
+    assert.match(await cell.textContent(), /in \d+[mhd]/);
+    assert.equal(Date.parse(await cell.locator('time').getAttribute('datetime')), next, 'the dashboard shows the host\'s next run');
     await row.locator('[data-testid="host-sync"][data-in-sync="true"]').waitFor({ timeout: T });
     await screenshot(page, 'dashboard');
   });
