@@ -191,6 +191,9 @@ test('agent protocol: schedule.set pushed on hello, acknowledged; run-now per gr
   const job = await api.job(run.body.job_id);
   assert.ok(!JSON.stringify(job).includes('pre-hook-secret-marker'), 'hooks never in the job row');
   assert.equal(job.args.group, 'www');
+  send('job.started', { job_id: run.body.job_id, seq: 1, kind: 'backup', started_at: nowIso() });
+  const fin = send('job.finished', { job_id: run.body.job_id, seq: 2, status: 'succeeded', exit_code: 0, finished_at: nowIso() });
+  await ws.waitMessage((m) => m.type === 'ack' && m.payload.ids.includes(fin), 10000, 'ack of the run-now job');
 });
 
 test('jobs the agent starts on its own: row on first sight, idempotent across replays, other hosts refused', async () => {
@@ -227,6 +230,27 @@ test('jobs the agent starts on its own: row on first sight, idempotent across re
   send('job.started', { job_id: bogus, seq: 1, kind: 'backup', started_at: nowIso() });
   const r = await api.get(`/api/jobs/${bogus}`);
   assert.equal(r.status, 404);
+  ws.destroy();
+});
+
+test('run-now for an offline host can wait for it: queued, sent on its next hello, never failed as "agent restarted"', async () => {
+  const api = S.admin;
+  await h.waitFor(async () => (await api.host(S.hostId)).status === 'offline', { timeout: 10000, what: 'host offline after the socket closed' });
+  let r = await api.post(`/api/hosts/${S.hostId}/groups/${S.wwwGroup}/run`, {});
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.body.code, 'host_offline');
+  r = await api.post(`/api/hosts/${S.hostId}/groups/${S.wwwGroup}/run`, { queue_if_offline: true });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.body.queued, true);
+  const jobId = r.body.job_id;
+  assert.equal((await api.job(jobId)).status, 'queued');
+  const ws = await h.wsConnect(`${S.server.url.replace(/^http/, 'ws')}/ws/agent`, { protocol: 'rm-agent.v1', headers: { Authorization: `Bearer ${S.bearer}` } });
+  ws.send({ type: 'hello', id: envId(), ts: nowIso(), payload: { protocol_version: 1, agent_version: '0.0.0-e2e', restic_version: '0.14.0', hostname: 'c2-host', os: 'linux', arch: 'amd64', running_jobs: [], schedule_version: (await api.host(S.hostId)).schedule_version } });
+  const cmd = await ws.waitMessage((m) => m.type === 'command.run' && m.payload.job_id === jobId, 10000, 'queued command.run on hello');
+  assert.equal(cmd.payload.args.pre_hook, 'echo pre-hook-secret-marker-7731', 'hooks added at send time');
+  assert.equal(cmd.payload.args.group, 'www');
+  assert.equal((await api.job(jobId)).status, 'queued', 'still queued, not failed as "agent restarted"');
+  assert.ok(!ws.messages.some((m) => m.type === 'schedule.set'), 'no schedule.set when the agent is in sync');
   ws.destroy();
   await S.server.stop();
 });

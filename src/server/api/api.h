@@ -76,12 +76,14 @@ void api_job_cancel(struct http_req *r, void *app);
 void api_job_logs(struct http_req *r, void *app);
 void api_job_log_txt(struct http_req *r, void *app);
 void api_job_log_ndjson(struct http_req *r, void *app);
-/* Checks the host is online and no job of kind is active, creates the job row (args
- * stored as given) with its audit row, sends command.run with args + wire_extra (e.g.
- * hooks, which never go into the row), answers 202 {"job_id"} or the error. */
+/* Checks the host is online (else 409, or with queue_if_offline the job waits for the
+ * agent's next hello, 24 h at most) and no job of kind is active, creates the job row
+ * (args stored as given) with its audit row, sends command.run with args + wire_extra
+ * (e.g. hooks, which never go into the row), answers 202 {"job_id","queued"} or the
+ * error. */
 void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
                       const char *kind, const json_t *args, const json_t *wire_extra,
-                      const char *audit_action);
+                      const char *audit_action, int queue_if_offline);
 /* Validates backup paths (docs/api.md): NULL if fine, else a static message. */
 const char *api_paths_problem(const json_t *paths, int allow_empty);
 /* groups.c (C2) */

@@ -420,18 +420,9 @@ void api_group_run(struct http_req *r, void *appv)
 	                         json_object_get(row, "id"), "group", json_object_get(row, "name"));
 	for (int i = 0; i < 2; i++) set_limit(args, bw[i], over, spec, settings);
 	/* hooks go to the agent with the command, never into the job row (viewers read it) */
-	json_t *hooks = policy_group_hooks(app, row);
-	json_t *wire = json_object();
-	const char *pre = hooks ? rmj_str(hooks, "pre") : NULL, *post = hooks ? rmj_str(hooks, "post") : NULL;
-	if ((pre && pre[0]) || (post && post[0])) {
-		json_object_set_new(wire, "pre_hook", json_string(pre ? pre : ""));
-		json_object_set_new(wire, "post_hook", json_string(post ? post : ""));
-		json_object_set(wire, "hook_shell", json_object_get(settings, "hook_shell"));
-		json_object_set(wire, "hook_timeout_s", json_object_get(settings, "hook_timeout_s"));
-	}
-	rmj_wipe(hooks);
-	json_decref(hooks);
-	api_job_dispatch(r, app, host_id, "backup", args, wire, "group.run");
+	json_t *wire = policy_group_wire_extra(app, row, settings);
+	api_job_dispatch(r, app, host_id, "backup", args, wire, "group.run",
+	                 json_is_true(json_object_get(in, "queue_if_offline")));
 	rmj_wipe(wire);
 	json_decref(wire);
 	json_decref(args);

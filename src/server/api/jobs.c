@@ -55,9 +55,10 @@ static int is_terminal(const char *status)
 
 void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
                       const char *kind, const json_t *args, const json_t *wire_extra,
-                      const char *audit_action)
+                      const char *audit_action, int queue_if_offline)
 {
-	if (!presence_is_connected(app->presence, host_id)) {
+	int offline = !presence_is_connected(app->presence, host_id);
+	if (offline && !queue_if_offline) {
 		http_respond_error(r, 409, "host_offline", "host is not connected");
 		return;
 	}
@@ -77,8 +78,10 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
 	rc = store_tx_begin(app->store);
 	if (!rc) {
 		rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
+		if (!rc && offline) rc = store_job_set_awaiting(app->store, job_id, 1);
 		if (!rc) {
-			json_t *d = json_pack("{s:s,s:s}", "host_id", host_id, "kind", kind);
+			json_t *d = json_pack("{s:s,s:s,s:b}", "host_id", host_id, "kind", kind, "queued",
+			                      offline);
 			if (rmj_str(args, "group")) json_object_set(d, "group", json_object_get(args, "group"));
 			rc = api_audit(app, api_actor(r), audit_action, job_id, d);
 		}
@@ -90,6 +93,11 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
 	}
 	notify_job_changed(app->notify, job_id);
 	notify_host_changed(app->notify, host_id);
+	if (offline) {
+		RM_INFO("job queued until the host connects", "job_id", job_id, "host_id", host_id);
+		http_respond_json(r, 202, json_pack("{s:s,s:b}", "job_id", job_id, "queued", 1));
+		return;
+	}
 	json_t *wire = json_deep_copy(args);
 	if (wire_extra) json_object_update(wire, (json_t *)wire_extra);
 	rc = presence_send_command(app->presence, host_id, job_id, kind, wire);
@@ -104,7 +112,7 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
 		return;
 	}
 	RM_INFO("job dispatched", "job_id", job_id, "host_id", host_id, "kind", kind);
-	http_respond_json(r, 202, json_pack("{s:s}", "job_id", job_id));
+	http_respond_json(r, 202, json_pack("{s:s,s:b}", "job_id", job_id, "queued", 0));
 }
 
 void api_job_create(struct http_req *r, void *appv)
@@ -140,7 +148,8 @@ void api_job_create(struct http_req *r, void *appv)
 	} else {
 		json_object_set_new(args, "paths", json_array());
 	}
-	api_job_dispatch(r, app, host_id, kind, args, NULL, "job.dispatch");
+	api_job_dispatch(r, app, host_id, kind, args, NULL, "job.dispatch",
+	                 json_is_true(json_object_get(b, "queue_if_offline")));
 out:
 	json_decref(args);
 	json_decref(host);

@@ -421,3 +421,81 @@ int policy_job_seen(struct store *st, const char *host_id, const json_t *started
 	json_decref(args);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ run when it connects */
+#define AWAIT_MAX_MS (24LL * 3600 * 1000)
+
+json_t *policy_group_wire_extra(struct app *app, const json_t *group_row, const json_t *settings)
+{
+	json_t *wire = json_object();
+	json_t *hooks = policy_group_hooks(app, group_row);
+	if (hooks && (hook_set(hooks, "pre") || hook_set(hooks, "post"))) {
+		const char *pre = rmj_str(hooks, "pre"), *post = rmj_str(hooks, "post");
+		json_object_set_new(wire, "pre_hook", json_string(pre ? pre : ""));
+		json_object_set_new(wire, "post_hook", json_string(post ? post : ""));
+		json_object_set(wire, "hook_shell", json_object_get(settings, "hook_shell"));
+		json_object_set(wire, "hook_timeout_s", json_object_get(settings, "hook_timeout_s"));
+	}
+	rmj_wipe(hooks);
+	json_decref(hooks);
+	return wire;
+}
+
+static void fail_job(struct app *app, const char *job_id, const char *host_id, const char *why)
+{
+	int rc = store_job_finish(app->store, job_id, "failed", -1, why, NULL, rm_now_ms());
+	if (rc) RM_WARN("failing a queued job failed", "job_id", job_id, "err", rm_strerror(rc));
+	notify_job_changed(app->notify, job_id);
+	notify_host_changed(app->notify, host_id);
+}
+
+void policy_dispatch_awaiting(struct app *app, const char *host_id)
+{
+	json_t *jobs = store_jobs_awaiting(app->store, host_id);
+	json_t *host = jobs && json_array_size(jobs) ? store_host_get(app->store, host_id) : NULL;
+	json_t *settings = policy_settings_effective(host ? json_object_get(host, "settings") : NULL);
+	size_t i;
+	json_t *j;
+	json_array_foreach(jobs, i, j) {
+		const char *id = rmj_str(j, "id");
+		if (rmj_int(j, "created_ms", 0) < rm_now_ms() - AWAIT_MAX_MS) {
+			fail_job(app, id, host_id, "expired: the host did not connect within 24 h");
+			continue;
+		}
+		json_t *wire = json_deep_copy(json_object_get(j, "args"));
+		const char *gid = rmj_str(wire, "group_id");
+		json_t *grow = gid ? store_group_get(app->store, host_id, gid) : NULL;
+		if (grow) {
+			json_t *extra = policy_group_wire_extra(app, grow, settings);
+			json_object_update(wire, extra); /* shares the strings: wiped with wire below */
+			json_decref(extra);
+			json_decref(grow);
+		}
+		int rc = store_job_set_awaiting(app->store, id, 0);
+		if (!rc) rc = presence_send_command(app->presence, host_id, id, rmj_str(j, "kind"), wire);
+		rmj_wipe(wire);
+		json_decref(wire);
+		if (rc) {
+			fail_job(app, id, host_id, "dispatch to agent failed");
+			continue;
+		}
+		RM_INFO("queued job sent to the agent that came back", "job_id", id, "host_id", host_id);
+	}
+	json_decref(settings);
+	json_decref(host);
+	json_decref(jobs);
+}
+
+void policy_expire_awaiting(struct app *app)
+{
+	int64_t now = rm_now_ms();
+	json_t *gone = store_jobs_awaiting_expire(app->store, now - AWAIT_MAX_MS,
+	                                          "expired: the host did not connect within 24 h", now);
+	size_t i;
+	json_t *v;
+	json_array_foreach(gone, i, v) {
+		notify_job_changed(app->notify, rmj_str(v, "id"));
+		notify_host_changed(app->notify, rmj_str(v, "host_id"));
+	}
+	json_decref(gone);
+}

@@ -57,6 +57,14 @@ int policy_defaults_new_host(struct store *st, const char *host_id, const json_t
  * inserts its row unless it exists. RM_OK (also when it existed), RM_ERR_INVAL when the
  * payload has no origin (a server-dispatched job must already exist). */
 int policy_job_seen(struct store *st, const char *host_id, const json_t *started);
+/* What a group's run-now sends besides the stored job args: the hooks (decrypted) with the
+ * host's hook shell and timeout; an empty object when the group has none. Never store it. */
+json_t *policy_group_wire_extra(struct app *app, const json_t *group_row, const json_t *settings);
+/* The host's agent said hello: sends the run-now jobs queued for it while it was offline
+ * (and fails those older than 24 h). */
+void policy_dispatch_awaiting(struct app *app, const char *host_id);
+/* Fails queued-for-offline jobs older than 24 h (sweeper). */
+void policy_expire_awaiting(struct app *app);
 /* Recomputes next_run_at of hosts whose next run has passed (sweeper). */
 void policy_refresh_due(struct app *app);
 

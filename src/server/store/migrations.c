@@ -203,6 +203,8 @@ static const char *const m3[] = {
 	"ALTER TABLE hosts ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';",
 	"ALTER TABLE hosts ADD COLUMN next_run_at INTEGER;",
 	"ALTER TABLE jobs ADD COLUMN schedule_id TEXT;",
+	/* run-now for an offline host: queued until its agent connects (24 h at most) */
+	"ALTER TABLE jobs ADD COLUMN awaiting_host INTEGER NOT NULL DEFAULT 0;",
 	"CREATE INDEX jobs_schedule ON jobs(schedule_id, created_at);",
 	NULL,
 };

@@ -250,4 +250,14 @@ int store_job_insert_seen(struct store *s, const char *job_id, const char *host_
                           const char *kind, const json_t *args, int64_t started_ms,
                           const char *created_by, const char *schedule_id);
 
+/* Run-now for an offline host ("run when it connects"): the job stays queued with
+ * awaiting_host = 1, untouched by the "agent restarted/lost" rules, until the agent says
+ * hello or it expires. */
+int store_job_set_awaiting(struct store *s, const char *job_id, int awaiting);
+/* [{"id","kind","args","created_ms"}] oldest first; NULL on error. */
+json_t *store_jobs_awaiting(struct store *s, const char *host_id);
+/* Fails awaiting jobs created before the cutoff: [{"id","host_id"}]; NULL on error. */
+json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, const char *error,
+                                   int64_t now_ms);
+
 #endif

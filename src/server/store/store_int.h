@@ -115,10 +115,11 @@
 	              "stats = ?5, finished_at = ?6 WHERE id = ?1")                         \
 	X(JOBS_FAIL_UNKNOWN, "UPDATE jobs SET status = 'failed', error = ?3, "              \
 	                     "finished_at = ?4 WHERE host_id = ?1 "                         \
-	                     "AND status IN ('queued','running') "                          \
+	                     "AND status IN ('queued','running') AND awaiting_host = 0 "    \
 	                     "AND id NOT IN (SELECT value FROM json_each(?2)) RETURNING id") \
 	X(JOBS_FAIL_LOST, "UPDATE jobs SET status = 'failed', error = ?2, finished_at = ?3 " \
-	                  "WHERE status IN ('queued','running') AND host_id IN "            \
+	                  "WHERE status IN ('queued','running') AND awaiting_host = 0 "     \
+	                  "AND host_id IN "                                                 \
 	                  "(SELECT id FROM hosts WHERE status = 'offline' "                 \
 	                  "AND last_seen_at < ?1) RETURNING id")                            \
 	X(JOB_GET, "SELECT " JOB_COLS "WHERE j.id = ?1")                                    \
@@ -182,7 +183,13 @@
 	                   "started_at, created_by, schedule_id) "                          \
 	                   "VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?5, ?6, ?7) "            \
 	                   "ON CONFLICT(id) DO NOTHING")                                    \
-	X(JOB_SET_SCHEDULE, "UPDATE jobs SET schedule_id = ?2 WHERE id = ?1")
+	X(JOB_SET_AWAITING, "UPDATE jobs SET awaiting_host = ?2 WHERE id = ?1")             \
+	X(JOBS_AWAITING, "SELECT id, kind, args, created_at FROM jobs WHERE host_id = ?1 "  \
+	                 "AND awaiting_host = 1 AND status = 'queued' "                     \
+	                 "ORDER BY created_at, id")                                         \
+	X(JOBS_AWAITING_EXPIRE, "UPDATE jobs SET status = 'failed', awaiting_host = 0, "    \
+	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "     \
+	                        "AND status = 'queued' AND created_at < ?1 RETURNING id, host_id")
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };

@@ -309,3 +309,55 @@ int store_job_insert_seen(struct store *s, const char *job_id, const char *host_
 	store_bind_text(st, 7, schedule_id);
 	return store_exec_stmt(s, st, "job insert seen");
 }
+
+int store_job_set_awaiting(struct store *s, const char *job_id, int awaiting)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_JOB_SET_AWAITING);
+	if (!st) return RM_ERR_DB;
+	store_bind_text(st, 1, job_id);
+	sqlite3_bind_int(st, 2, awaiting ? 1 : 0);
+	return store_exec_stmt(s, st, "job awaiting");
+}
+
+json_t *store_jobs_awaiting(struct store *s, const char *host_id)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_AWAITING);
+	if (!st) return NULL;
+	store_bind_text(st, 1, host_id);
+	json_t *a = json_array();
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:I}", "id", store_col_str(st, 0),
+		                                   "kind", store_col_str(st, 1), "args",
+		                                   store_col_json(st, 2, json_object()), "created_ms",
+		                                   (json_int_t)sqlite3_column_int64(st, 3)));
+	int rc = store_map_rc(s, src, "jobs awaiting");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, const char *error,
+                                   int64_t now_ms)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_AWAITING_EXPIRE);
+	if (!st) return NULL;
+	sqlite3_bind_int64(st, 1, created_before_ms);
+	store_bind_text(st, 2, error);
+	sqlite3_bind_int64(st, 3, now_ms);
+	json_t *a = json_array();
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:o,s:o}", "id", store_col_str(st, 0), "host_id",
+		                                   store_col_str(st, 1)));
+	int rc = store_map_rc(s, src, "jobs awaiting expire");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}

@@ -564,6 +564,7 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	host_secrets_free(c->secrets);
 	c->secrets = repo_policy_on_hello(app, c->host_id);
 	policy_on_hello(app, c->host_id, p);
+	policy_dispatch_awaiting(app, c->host_id);
 	notify_host_changed(app->notify, c->host_id);
 }
 
