@@ -10,7 +10,9 @@
 //   - the overview tile and the dashboard row show the next run and the sync state;
 //   - Run now on a group opens its job; restic's summary line reads as one line of figures
 //     while the .ndjson download keeps it raw; hook lines (if any) are styled apart;
-//   - delete with confirmation; every field on the editors has a label.
+//   - delete with confirmation; every field on the editors has a label;
+//   - Run now while the host is offline offers to queue the job, which runs when the agent
+//     returns.
 // Fails on any browser console error other than the expected 409/422 answers.
 // Screenshots: tests/e2e/artifacts/c2/.
 import { test, before, after } from 'node:test';
@@ -369,6 +371,41 @@ test('run now on a group: readable summary in the log, raw in the .ndjson; delet
     const sc = page.locator(`[data-testid="schedule-row"][data-schedule-id="${S.scheduleId}"]`);
     await sc.waitFor({ timeout: T });
     assert.doesNotMatch(await sc.textContent(), /etc-data/);
+  });
+  assert.deepEqual(errors, [], `browser console errors:\n${errors.join('\n')}`);
+});
+
+test('run now while the host is offline: the row offers to queue it; the job runs when the agent returns', { timeout: 90000 }, async () => {
+  const { page, errors } = S.browser;
+  const base = S.server.url;
+  await step('offline', async () => {
+    await S.agent.stop();
+    await h.waitFor(async () => (await S.api.host(S.hostId)).status === 'offline', { timeout: T, what: 'host offline' });
+    await page.goto(`${base}/hosts/${encodeURIComponent(S.hostId)}?tab=sources`);
+    await page.locator('[data-testid="host-status"][data-status="offline"]').waitFor({ timeout: T });
+  });
+
+  await step('queue', async () => {
+    const before = errors.length;
+    const row = page.locator('[data-testid="group-row"][data-group-name="default"]');
+    await row.getByTestId('group-run').click();
+    const queue = row.getByTestId('group-run-queue');
+    await queue.waitFor({ timeout: T });
+    assert.match(await row.textContent(), /Host offline/);
+    dropExpected(errors, before); // the 409 host_offline
+    await screenshot(page, 'run-offline');
+    await queue.click();
+    await page.waitForURL(/\/jobs\/[^/]+$/, { timeout: T });
+    await page.locator('[data-testid="job-status"][data-status="queued"]').waitFor({ timeout: T });
+    assert.equal(await page.getByTestId('progress-percent').textContent(), 'queued');
+  });
+
+  await step('agent-returns', async () => {
+    S.agent.start();
+    await page.getByTestId('job-summary').waitFor({ timeout: 2 * T });
+    assert.equal(await page.getByTestId('job-group').textContent(), 'group default');
+    await page.locator('[data-testid="log"] .ln-summary').waitFor({ timeout: T });
+    await screenshot(page, 'run-offline-done');
   });
   assert.deepEqual(errors, [], `browser console errors:\n${errors.join('\n')}`);
 });
