@@ -2,7 +2,8 @@
 //   - Sources tab: the enrollment's "default" group is listed; a new group is created in the
 //     editor, which validates as you type (name pattern, absolute paths, number ranges,
 //     restic durations) and puts the server's refusal (409 name_taken) next to the field;
-//     the hook badge shows; an edit changes the retention summary;
+//     the hook badge shows; an edit changes the retention summary; host settings (bandwidth,
+//     intermittent, hook shell) are saved;
 //   - Schedules tab: the cron field is checked as you type through POST /api/cron/preview
 //     (the server's "minute: 61 is out of range 0-59" next to the field, else the next 5
 //     runs), presets, the group checkboxes, the saved schedule's next run, the enabled
@@ -95,9 +96,12 @@ async function assertFieldsLabelled(page, where, minFields) {
 
 const activeId = (page) => page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.dataset.testid || document.activeElement.tagName));
 const errText = (page, n) => page.getByTestId(`gf-${n}-err`).textContent();
+// the group editor (the host settings form below it has fields with the same labels)
+const groupForm = (page) => page.getByTestId('group-form');
 
 test('sources: create and edit a group, validated as you type; the server\'s refusal lands next to the field', { timeout: 90000 }, async () => {
   const { page, errors } = S.browser;
+  const gform = groupForm(page);
   const base = S.server.url;
   await step('login', async () => {
     await page.goto(`${base}/hosts/${encodeURIComponent(S.hostId)}?tab=sources`);
@@ -120,35 +124,35 @@ test('sources: create and edit a group, validated as you type; the server\'s ref
 
   await step('editor-validation', async () => {
     await page.getByTestId('group-new').click();
-    await page.getByTestId('group-form').waitFor();
+    await gform.waitFor();
     assert.equal(await activeId(page), 'gf-name', 'focus on the name field');
     await assertFieldsLabelled(page, 'group editor', 16);
     // as you type: each field's message appears next to it and goes when fixed
-    await page.getByLabel(/^Name/).fill('Bad Name');
+    await gform.getByLabel(/^Name/).fill('Bad Name');
     assert.match(await errText(page, 'name'), /Lower-case/);
-    assert.equal(await page.getByLabel(/^Name/).getAttribute('aria-invalid'), 'true');
-    await page.getByLabel(/^Name/).fill('-x');
+    assert.equal(await gform.getByLabel(/^Name/).getAttribute('aria-invalid'), 'true');
+    await gform.getByLabel(/^Name/).fill('-x');
     assert.match(await errText(page, 'name'), /Start with/);
-    await page.getByLabel(/^Include paths/).fill('relative/dir');
+    await gform.getByLabel(/^Include paths/).fill('relative/dir');
     assert.match(await errText(page, 'includes'), /Paths must be absolute: relative\/dir/);
-    await page.getByLabel(/^Include paths/).fill(`${S.sample2}\n/srv/../etc`);
+    await gform.getByLabel(/^Include paths/).fill(`${S.sample2}\n/srv/../etc`);
     assert.match(await errText(page, 'includes'), /No “\.\.” segments/);
-    await page.getByLabel(/^Include paths/).fill(S.sample2);
+    await gform.getByLabel(/^Include paths/).fill(S.sample2);
     assert.equal(await errText(page, 'includes'), '');
-    await page.getByLabel(/^Exclude patterns/).fill('*.tmp\n*.cache');
-    await page.getByLabel('Daily', { exact: true }).fill('99999');
+    await gform.getByLabel(/^Exclude patterns/).fill('*.tmp\n*.cache');
+    await gform.getByLabel('Daily', { exact: true }).fill('99999');
     assert.match(await errText(page, 'keep_daily'), /whole number from 0 to 10,000/);
-    await page.getByLabel('Daily', { exact: true }).fill('14');
+    await gform.getByLabel('Daily', { exact: true }).fill('14');
     assert.equal(await errText(page, 'keep_daily'), '');
-    await page.getByLabel(/^Keep within/).fill('forever');
+    await gform.getByLabel(/^Keep within/).fill('forever');
     assert.match(await errText(page, 'keep_within'), /restic duration/);
-    await page.getByLabel(/^Keep within/).fill('30d');
-    await page.getByLabel(/^Retries/).fill('11');
+    await gform.getByLabel(/^Keep within/).fill('30d');
+    await gform.getByLabel(/^Retries/).fill('11');
     assert.match(await errText(page, 'retry_max'), /0 to 10/);
-    await page.getByLabel(/^Retries/).fill('2');
-    await page.getByLabel(/^Upload limit/).fill('4096');
+    await gform.getByLabel(/^Retries/).fill('2');
+    await gform.getByLabel(/^Upload limit/).fill('4096');
     // hooks: an admin sees and sets them
-    await page.getByLabel('Pre-backup hook').fill('echo "pre-hook ran for $RM_GROUP"');
+    await gform.getByLabel('Pre-backup hook').fill('echo "pre-hook ran for $RM_GROUP"');
     // submitting with a client-side error keeps the form and focuses the field
     await page.getByTestId('group-save').click();
     assert.equal(await activeId(page), 'gf-name');
@@ -159,7 +163,7 @@ test('sources: create and edit a group, validated as you type; the server\'s ref
   await step('server-refusal', async () => {
     // a name the server refuses (taken): its answer is shown next to the name field
     const before = errors.length;
-    await page.getByLabel(/^Name/).fill('default');
+    await gform.getByLabel(/^Name/).fill('default');
     assert.equal(await errText(page, 'name'), '');
     await page.getByTestId('group-save').click();
     await page.waitForFunction(() => /already has a group|Another group/.test(document.querySelector('[data-testid="gf-name-err"]').textContent), null, { timeout: T });
@@ -168,7 +172,7 @@ test('sources: create and edit a group, validated as you type; the server\'s ref
   });
 
   await step('create', async () => {
-    await page.getByLabel(/^Name/).fill('etc-data');
+    await gform.getByLabel(/^Name/).fill('etc-data');
     await page.getByTestId('group-save').click();
     const row = page.locator('[data-testid="group-row"][data-group-name="etc-data"]');
     await row.waitFor({ timeout: T });
@@ -196,13 +200,41 @@ test('sources: create and edit a group, validated as you type; the server\'s ref
     const row = page.locator('[data-testid="group-row"][data-group-name="etc-data"]');
     await row.getByTestId('group-edit').click();
     await page.getByTestId('group-form').waitFor();
-    assert.equal(await page.getByLabel(/^Include paths/).inputValue(), S.sample2);
-    assert.equal(await page.getByLabel('Pre-backup hook').inputValue(), 'echo "pre-hook ran for $RM_GROUP"');
-    await page.getByLabel('Weekly', { exact: true }).fill('8');
-    await page.getByLabel('Monthly', { exact: true }).fill('');
+    assert.equal(await gform.getByLabel(/^Include paths/).inputValue(), S.sample2);
+    assert.equal(await gform.getByLabel('Pre-backup hook').inputValue(), 'echo "pre-hook ran for $RM_GROUP"');
+    await gform.getByLabel('Weekly', { exact: true }).fill('8');
+    await gform.getByLabel('Monthly', { exact: true }).fill('');
     await page.getByTestId('group-save').click();
     await page.getByTestId('group-form').waitFor({ state: 'detached', timeout: T });
     await row.getByTestId('group-retention').filter({ hasText: 'daily 14 · weekly 8 · within 30d' }).waitFor({ timeout: T });
+  });
+
+  await step('host-settings', async () => {
+    const before = errors.length;
+    const sf = page.getByTestId('settings-form');
+    await sf.waitFor();
+    await assertFieldsLabelled(page, 'host settings', 5);
+    await sf.getByLabel(/^Upload limit/).fill('12x');
+    assert.match(await page.getByTestId('hs-limit_upload_kib-err').textContent(), /whole number/);
+    await sf.getByLabel(/^Upload limit/).fill('8192');
+    assert.equal(await page.getByTestId('hs-limit_upload_kib-err').textContent(), '');
+    await sf.getByLabel('Availability').selectOption('intermittent');
+    await sf.getByLabel(/^Hook shell/).fill('bash');
+    assert.match(await page.getByTestId('hs-hook_shell-err').textContent(), /absolute path/);
+    await sf.getByLabel(/^Hook shell/).fill('/bin/sh');
+    await sf.getByLabel(/^Hook timeout/).fill('120');
+    await page.getByTestId('settings-save').click();
+    await h.waitFor(async () => (await S.api.get(`/api/hosts/${S.hostId}/settings`)).body.limit_upload_kib === 8192, { timeout: T, what: 'settings saved' });
+    const st = (await S.api.get(`/api/hosts/${S.hostId}/settings`)).body;
+    assert.deepEqual({ up: st.limit_upload_kib, down: st.limit_download_kib, mode: st.mode, shell: st.hook_shell, timeout: st.hook_timeout_s },
+      { up: 8192, down: null, mode: 'intermittent', shell: '/bin/sh', timeout: 120 });
+    // the saved values show after a reload
+    await page.reload();
+    await page.getByTestId('settings-form').waitFor({ timeout: T });
+    assert.equal(await page.getByTestId('hs-limit_upload_kib').inputValue(), '8192');
+    assert.equal(await page.getByTestId('hs-mode').inputValue(), 'intermittent');
+    await screenshot(page, 'sources-settings');
+    dropExpected(errors, before);
   });
   assert.deepEqual(errors, [], `browser console errors:\n${errors.join('\n')}`);
 });

@@ -10,6 +10,7 @@ import { fmtBytes, fmtNum, fmtDuration, absTime, busy, lines } from '../util.js'
 import { relEl, statusDot, tagList, pill, tile, none } from '../components.js';
 import { createSources } from './host-sources.js';
 import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
+import { createSettings } from './host-settings.js';
 
 export const title = 'Host';
 
@@ -117,12 +118,13 @@ export async function mount(ctx) {
   const id = ctx.params[0];
   const enc = encodeURIComponent(id);
   const unavailable = (e) => (e && e.status === 404 ? 'Not available on this server.' : `Could not load: ${(e && e.message) || e}`);
-  const [h0, snaps0, jobs0, groups0, sched0] = await Promise.all([
+  const [h0, snaps0, jobs0, groups0, sched0, settings0] = await Promise.all([
     get(`/api/hosts/${enc}`),
     get(`/api/hosts/${enc}/snapshots`, { quiet: true }).catch(() => ({ snapshots: [] })),
     get(`/api/jobs?host_id=${enc}&limit=100`, { quiet: true }).catch(() => ({ jobs: [] })),
     get(`/api/hosts/${enc}/groups`, { quiet: true }).catch((e) => ({ error: e })),
     get(`/api/hosts/${enc}/schedules`, { quiet: true }).catch((e) => ({ error: e })),
+    get(`/api/hosts/${enc}/settings`, { quiet: true }).catch(() => null),
   ]);
   if (!ctx.alive()) return;
   const tab0 = ctx.query.get('tab');
@@ -130,6 +132,7 @@ export async function mount(ctx) {
     host: h0, snaps: snaps0, jobs: jobs0.jobs || [], error: '',
     groups: groups0.error ? null : groups0.groups || [], groupsError: groups0.error ? unavailable(groups0.error) : '',
     sched: sched0.error ? null : sched0, schedError: sched0.error ? unavailable(sched0.error) : '',
+    settings: settings0,
     tab: TABS.some(([k]) => k === tab0) ? tab0 : 'overview',
     gedit: null, gconfirm: null, goffline: null, sedit: null, sconfirm: null,
   };
@@ -170,6 +173,7 @@ export async function mount(ctx) {
   const env = { enc, update: () => update(), admin: role === 'admin', operator: !viewer, afterChange };
   const sources = createSources(st, env);
   const schedules = createSchedules(st, env);
+  const settings = createSettings(st, env);
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
@@ -180,7 +184,7 @@ export async function mount(ctx) {
   };
   const more = html`<a href="/hosts/${enc}?tab=snapshots" @click=${(ev) => onTab(ev, 'snapshots')}>all snapshots</a>`;
   const body = () => {
-    if (st.tab === 'sources') return sources.view();
+    if (st.tab === 'sources') return html`${sources.view()}${settings.view()}`;
     if (st.tab === 'schedules') return schedules.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
     if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0)}</div></section>`;
