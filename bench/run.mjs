@@ -116,8 +116,11 @@ function startSim(args) {
   return p;
 }
 
+let lastServer = null; // its stderr is printed when a benchmark throws
+
 async function bootstrapped(extraEnv = {}) {
   const srv = await startServer({ bin, env: { RM_LOG_LEVEL: 'info', ...extraEnv } });
+  lastServer = srv;
   const api = new Api(srv.url);
   await api.bootstrap(srv.bootstrapToken, 'admin', 'bench-admin-password');
   return { srv, api };
@@ -387,6 +390,12 @@ try {
   if (ONLY.includes('logs') || ONLY.includes('dispatch')) await benchLogsAndDispatch();
   if (ONLY.includes('api')) await benchApi();
   if (ONLY.includes('overhead')) await benchOverhead();
+} catch (e) {
+  if (lastServer) {
+    console.error(`server ${lastServer.alive() ? 'still running' : `exited (${lastServer.proc.exitCode ?? lastServer.proc.signalCode})`}; its stderr ends with:`);
+    console.error(lastServer.stderr().slice(-4000));
+  }
+  throw e;
 } finally {
   await cleanup();
   console.log(`\nrestic-manager bench — ${commit} — ${date} — ${machine.cpus} cores ${machine.cpu_model}`);

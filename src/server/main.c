@@ -268,8 +268,6 @@ int main(int argc, char **argv)
 	enum rm_log_level lvl = RM_LOG_INFO;
 	rm_log_level_parse(cfg.log_level, &lvl);
 	rm_log_set_level(lvl);
-	const char *cheap = getenv("RM_ARGON2_CHEAP");
-	if (cheap && strcmp(cheap, "1") == 0) rm_pwhash_set_cheap(1);
 	if (cfg.metrics_token[0]) rm_log_add_secret(cfg.metrics_token);
 
 	int exit_code = 1;

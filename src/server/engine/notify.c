@@ -30,6 +30,7 @@ void notify_free(struct notify *n)
 
 void notify_subscribe(struct notify *n, unsigned kinds, notify_fn fn, void *ud)
 {
+	if (!n) return;
 	/* a fixed, small set of subscribers known at build time: overflowing is a bug */
 	if (n->n == NOTIFY_MAX_SUBS) abort();
 	n->subs[n->n++] = (struct notify_sub){.kinds = kinds, .fn = fn, .ud = ud};

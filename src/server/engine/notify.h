@@ -15,7 +15,7 @@ typedef void (*notify_fn)(void *ud, enum notify_kind kind, const char *id);
 
 struct notify *notify_new(void);
 void notify_free(struct notify *n); /* NULL ok */
-/* kinds: NOTIFY_HOST | NOTIFY_JOB (a mask). */
+/* kinds: NOTIFY_HOST | NOTIFY_JOB (a mask). n NULL: no-op. */
 void notify_subscribe(struct notify *n, unsigned kinds, notify_fn fn, void *ud);
 /* Removes every subscription with this fn and ud. n NULL ok. */
 void notify_unsubscribe(struct notify *n, notify_fn fn, void *ud);

@@ -206,7 +206,7 @@ json_t *store_jobs_list(struct store *s, const char *host_id, int limit)
 static int valid_stream(const char *stream)
 {
 	return stream && (strcmp(stream, "stdout") == 0 || strcmp(stream, "stderr") == 0 ||
-	                  strcmp(stream, "event") == 0);
+	                  strcmp(stream, "event") == 0 || strcmp(stream, "hook") == 0);
 }
 
 int store_log_append(struct store *s, const char *job_id, const struct store_log_line *lines,

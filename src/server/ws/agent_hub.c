@@ -439,6 +439,10 @@ static void queue_flush(struct agent_hub *h)
 	int rc = store_begin(st);
 	for (struct agent_ev *ev = head; ev && !rc; ev = ev->next) {
 		int r1 = persist_one(h, ev);
+		if (r1 && benign(r1))
+			/* acknowledged (a replay would fail the same way), but never silently */
+			RM_WARN("agent event refused", "host_id", ev->conn->host_id, "type",
+			        proto_type_name(ev->type), "job_id", ev->job_id, "err", rm_strerror(r1));
 		if (!benign(r1)) rc = r1;
 	}
 	if (!rc) rc = store_commit(st);
