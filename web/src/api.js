@@ -6,10 +6,11 @@ export const session = { user: null, csrf: null };
 const FLAG = 'rm.signedIn';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field || null; // 422 invalid_field / invalid_cron: the offending field
   }
 }
 
@@ -57,7 +58,7 @@ export async function api(method, path, body, opts = {}) {
   }
   if (!res.ok) {
     const err = new ApiError(res.status, (data && data.code) || 'http_error',
-      (data && data.error) || `${res.status} ${res.statusText}`);
+      (data && data.error) || `${res.status} ${res.statusText}`, data && typeof data.field === 'string' ? data.field : null);
     if (!opts.quiet) toast(err.message);
     throw err;
   }
@@ -66,6 +67,8 @@ export async function api(method, path, body, opts = {}) {
 
 export const get = (p, o) => api('GET', p, undefined, o);
 export const post = (p, b, o) => api('POST', p, b === undefined ? {} : b, o);
+export const put = (p, b, o) => api('PUT', p, b, o);
+export const del = (p, o) => api('DELETE', p, undefined, o);
 
 export function wsUrl(path) {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';

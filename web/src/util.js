@@ -103,3 +103,35 @@ export async function copyText(text) {
 }
 
 export const lines = (s) => String(s || '').split('\n').map((l) => l.trim()).filter(Boolean);
+
+// Times in a given IANA time zone (a host's), falling back to a fixed UTC offset in
+// seconds, then to the browser's zone: "2026-12-04 03:17".
+const zoneFmts = new Map();
+const p2 = (n) => String(n).padStart(2, '0');
+export function zonedTime(ts, tz, offsetS) {
+  const t = Date.parse(ts);
+  if (Number.isNaN(t)) return '—';
+  if (tz) {
+    try {
+      let f = zoneFmts.get(tz);
+      if (!f) {
+        f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+        zoneFmts.set(tz, f);
+      }
+      const o = {};
+      for (const x of f.formatToParts(t)) o[x.type] = x.value;
+      return `${o.year}-${o.month}-${o.day} ${o.hour}:${o.minute}`;
+    } catch { /* not a zone this browser knows: use the offset */ }
+  }
+  const d = typeof offsetS === 'number' ? new Date(t + offsetS * 1000) : new Date(t);
+  const utc = typeof offsetS === 'number';
+  const g = (m) => d[utc ? `getUTC${m}` : `get${m}`]();
+  return `${g('FullYear')}-${p2(g('Month') + 1)}-${p2(g('Date'))} ${p2(g('Hours'))}:${p2(g('Minutes'))}`;
+}
+export const localTime = (ts) => zonedTime(ts, null, undefined);
+export const browserZone = () => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local'; } catch { return 'local'; } };
+export function utcOffset(s) {
+  if (typeof s !== 'number' || !Number.isFinite(s)) return '';
+  const a = Math.abs(Math.round(s / 60));
+  return `UTC${s < 0 ? '−' : '+'}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+}

@@ -20,6 +20,15 @@ export function prefetch() {
 
 const REPO = { ready: 'ready', unknown: 'unknown', init_failed: 'init failed' };
 
+// Schedule sync, when the host object carries the versions: "in sync" / "at vN".
+function sync(h) {
+  const v = h.schedule_version;
+  if (v === undefined || v === null) return nothing;
+  const a = h.schedule_acked_version;
+  const ok = a === v;
+  return html` <span class="sync-mini ${ok ? 'ok' : 'behind'}" data-testid="host-sync" data-in-sync=${ok ? 'true' : 'false'} title=${ok ? `agent in sync (schedule v${v})` : `agent at v${a ?? 0}, server at v${v}`}>${ok ? 'in sync' : `at v${a ?? 0}`}</span>`;
+}
+
 function row(h) {
   const lb = h.last_backup;
   const rowCls = h.running_job ? 'running' : (h.repo_status === 'init_failed' || (lb && lb.status === 'failed')) ? 'failed' : h.status === 'offline' ? 'offline' : '';
@@ -28,6 +37,7 @@ function row(h) {
 <div role="cell" class="c-name"><a href="/hosts/${encodeURIComponent(h.id)}" class="mono host-link">${h.hostname}</a>${h.tags && h.tags.length ? html`<span class="tags">${tagList(h.tags)}</span>` : nothing}</div>
 <div role="cell" class="mono muted">${h.os || '—'}${h.arch ? `·${h.arch}` : nothing}</div>
 <div role="cell">${h.running_job ? html`<span class="pill pill-running">${h.running_job.kind || 'job'} running…</span>` : lb ? html`<span class="pill pill-${lb.status}">${lb.status}</span> ${relEl(lb.finished_at)}` : html`<span class="muted">no backups</span>`}</div>
+<div role="cell" data-testid="host-next-run">${h.next_run ? relEl(h.next_run) : none}${sync(h)}</div>
 <div role="cell" class="num">${h.repo_size_bytes === null || h.repo_size_bytes === undefined ? none : fmtBytes(h.repo_size_bytes)}</div>
 <div role="cell" class="num">${fmtNum(h.snapshot_count || 0)}</div>
 <div role="cell" class="mono muted">${h.agent_version || '—'}</div>
@@ -67,7 +77,7 @@ function hostList(list) {
   const sizes = [];
   for (let i = 0; i < list.length; i += CHUNK) sizes.push(Math.min(CHUNK, list.length - i));
   return html`<div class="hosts-grid" role="table" aria-label="hosts" aria-rowcount=${list.length + 1} data-testid="hosts-table">
-<div class="host-row hgrid-head" role="row"><div role="columnheader" class="c-dot"><span class="sr-only">status</span></div><div role="columnheader">Host</div><div role="columnheader">OS · arch</div><div role="columnheader">Last backup</div><div role="columnheader" class="num">Repo size</div><div role="columnheader" class="num">Snapshots</div><div role="columnheader">Agent</div><div role="columnheader">restic</div><div role="columnheader">Repo</div></div>
+<div class="host-row hgrid-head" role="row"><div role="columnheader" class="c-dot"><span class="sr-only">status</span></div><div role="columnheader">Host</div><div role="columnheader">OS · arch</div><div role="columnheader">Last backup</div><div role="columnheader">Next run</div><div role="columnheader" class="num">Repo size</div><div role="columnheader" class="num">Snapshots</div><div role="columnheader">Agent</div><div role="columnheader">restic</div><div role="columnheader">Repo</div></div>
 ${sizes.map(chunkShell)}</div><p class="muted small mono" data-testid="host-count">${fmtNum(list.length)} host${list.length === 1 ? '' : 's'}</p>`;
 }
 

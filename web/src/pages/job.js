@@ -5,6 +5,7 @@ import { closeQuietly } from '../events.js';
 import { html, render, nothing } from '../html.js';
 import { fmtBytes, fmtNum, fmtDuration, absTime, busy, toast } from '../util.js';
 import { relEl, pill } from '../components.js';
+import { readable } from '../logfmt.js';
 
 export const title = 'Job';
 
@@ -26,21 +27,28 @@ function span(cls, text) {
   el.textContent = text;
   return el;
 }
+// restic's JSON lines (summary, status, errors) read as text; the raw line stays in the
+// title and in the downloads. Hook output (stream "hook") is styled apart.
 function lineEl(l) {
   const el = document.createElement('div');
-  el.className = `ln ln-${l.stream || 'stdout'}`;
+  const r = readable(l.payload);
+  el.className = `ln ln-${l.stream || 'stdout'}${r ? ` ln-fmt ln-${r.kind}` : ''}`;
   el.dataset.seq = l.seq;
-  el.append(span('ln-ts', hhmmss(l.ts)), span('ln-st', l.stream || ''), span('ln-p', l.payload));
+  const p = span('ln-p', r ? r.text : l.payload);
+  if (r) p.title = l.payload;
+  el.append(span('ln-ts', hhmmss(l.ts)), span('ln-st', l.stream || ''), p);
   return el;
 }
 
 function head(j) {
-  const paths = (j.args && j.args.paths) || [];
+  const a = j.args || {};
+  const paths = a.paths || [];
   return html`<div class="host-title"><h1>${j.kind} <span class="mono muted small">${j.id}</span></h1>
   <span data-testid="job-status" data-status=${j.status}>${pill(j.status)}</span></div>
 <div class="meta mono muted"><span>host <a href="/hosts/${encodeURIComponent(j.host_id)}" data-testid="job-host-link">${j.hostname || j.host_id}</a></span>
 <span>by ${j.created_by || '—'}</span><span>created ${relEl(j.created_at)}</span>
 ${j.started_at ? html`<span>started ${absTime(j.started_at)}</span>` : nothing}${j.finished_at ? html`<span>finished ${absTime(j.finished_at)}</span>` : nothing}
+${a.group ? html`<span data-testid="job-group">group ${a.group}</span>` : nothing}${a.origin ? html`<span>${a.origin}${a.attempt > 1 ? ` · attempt ${a.attempt}` : ''}</span>` : nothing}
 ${paths.length ? html`<span class="paths">${paths.join(' · ')}</span>` : nothing}</div>`;
 }
 
