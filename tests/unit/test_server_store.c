@@ -141,6 +141,7 @@ TEST(migration_from_v1)
 	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
 	raw("DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
 	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
+	    "ALTER TABLE jobs DROP COLUMN awaiting_host; "
 	    "ALTER TABLE hosts DROP COLUMN schedule_version; "
 	    "ALTER TABLE hosts DROP COLUMN schedule_acked_version; "
 	    "ALTER TABLE hosts DROP COLUMN timezone; ALTER TABLE hosts DROP COLUMN utc_offset_s; "
