@@ -91,6 +91,20 @@ void http_respond_error(struct http_req *r, int status, const char *code, const 
 	http_respond_json(r, status, json_pack("{s:s}", "code", code));
 }
 
+/* streamed responses (log downloads, the agent binary): not used by this test */
+void http_respond_stream(struct http_req *r, int status, const char *content_type,
+                         long long length, http_pull_fn pull, void *stream_ctx,
+                         void (*stream_free)(void *))
+{
+	if (stream_free)
+		stream_free(stream_ctx);
+	http_respond_error(r, 501, "not_implemented", "streaming not stubbed");
+}
+void http_stream_write(struct http_req *r, const void *data, size_t len) {}
+void http_stream_write_ref(struct http_req *r, const void *data, size_t len) {}
+void http_stream_write_take(struct http_req *r, void *data, size_t len) { free(data); }
+void http_stream_end(struct http_req *r) {}
+
 static void req_done(struct http_req *r)
 {
 	if (r->ctx_free) r->ctx_free(r->ctx);
