@@ -17,72 +17,11 @@
 
 #define PASSWORD "runner-test-pw-7f3a"
 
-static uv_loop_t loop;
-static json_t *events; /* [{"type":int,"p":payload}] */
+#include "runner_events.h"
+
 static char tmp[64];
 static char restic[256];
 static int have_restic;
-
-static void on_emit(void *ud, int type, json_t *payload_take)
-{
-	(void)ud;
-	json_array_append_new(events, json_pack("{s:i,s:o}", "type", type, "p", payload_take));
-}
-
-static const json_t *find_finished(const char *job_id)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		if (json_integer_value(json_object_get(e, "type")) == RM_MSG_JOB_FINISHED &&
-		    strcmp(json_string_value(json_object_get(p, "job_id")), job_id) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-static int count_type(const char *job_id, int type)
-{
-	int n = 0;
-	size_t i;
-	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		const char *id = json_string_value(json_object_get(p, "job_id"));
-		if (json_integer_value(json_object_get(e, "type")) == type &&
-		    (!job_id || !id || strcmp(id, job_id) == 0))
-			n++;
-	}
-	return n;
-}
-
-/* Runs the loop until job_id finished or timeout_ms elapsed. */
-static const json_t *wait_finished(const char *job_id, int timeout_ms)
-{
-	uint64_t start = uv_now(&loop);
-	while (!find_finished(job_id)) {
-		if (uv_now(&loop) - start > (uint64_t)timeout_ms) return NULL;
-		uv_run(&loop, UV_RUN_ONCE);
-		uv_update_time(&loop);
-	}
-	return find_finished(job_id);
-}
-
-static int log_contains(const char *job_id, const char *needle)
-{
-	size_t i, k;
-	json_t *e, *l;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		if (json_integer_value(json_object_get(e, "type")) != RM_MSG_LOG_STREAM) continue;
-		if (strcmp(json_string_value(json_object_get(p, "job_id")), job_id) != 0) continue;
-		json_array_foreach(json_object_get(p, "lines"), k, l) {
-			if (strstr(json_string_value(json_object_get(l, "payload")), needle)) return 1;
-		}
-	}
-	return 0;
-}
 
 /* seq of job.started, log lines and job.finished must be 1..N contiguous, in order. */
 static int check_seq(const char *job_id)
