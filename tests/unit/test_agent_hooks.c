@@ -154,7 +154,7 @@ TEST(bad_hook_args)
 	                         "hook_shell", "sh");
 	EQ_INT(runner_submit(run, "h-bad", "backup", args, &creds), RM_ERR_INVAL);
 	json_decref(args);
-	args = json_pack("{s:[s], s:i}", "paths", "/x", "hook_timeout_s", 0);
+	args = json_pack("{s:[s], s:i}", "paths", "/x", "hook_timeout_s", -1);
 	EQ_INT(runner_submit(run, "h-bad", "backup", args, &creds), RM_ERR_INVAL);
 	json_decref(args);
 }

@@ -31,7 +31,7 @@ int runner_hooks_parse(struct job_hooks *h, const json_t *args, char *err, size_
 	if (!rc) rc = rmj_get_str(args, "hook_shell", 0, 256, &shell, err, errlen);
 	if (!rc) rc = rmj_get_str(args, "group", 0, 63, &group, err, errlen);
 	if (!rc)
-		rc = rmj_get_int(args, "hook_timeout_s", 0, 1, HOOK_TIMEOUT_MAX, &timeout, err,
+		rc = rmj_get_int(args, "hook_timeout_s", 0, 0, HOOK_TIMEOUT_MAX, &timeout, err,
 		                 errlen);
 	if (rc) return rc;
 	if (shell && *shell && shell[0] != '/') {
@@ -42,7 +42,7 @@ int runner_hooks_parse(struct job_hooks *h, const json_t *args, char *err, size_
 	h->post = dup_nonempty(post);
 	h->shell = rm_xstrdup(shell && *shell ? shell : HOOK_SHELL_DEFAULT);
 	h->group = rm_xstrdup(group ? group : "");
-	h->timeout_s = (int)timeout;
+	h->timeout_s = timeout > 0 ? (int)timeout : HOOK_TIMEOUT_DEFAULT; /* 0: the default */
 	return RM_OK;
 }
 

@@ -107,11 +107,12 @@ static int check_group(struct spec *s, size_t i, char *err, size_t errlen)
 	int rc = str_items_ok(g, "includes", 1, where, err, errlen);
 	if (!rc) rc = str_items_ok(g, "excludes", 0, where, err, errlen);
 	if (!rc) rc = int_in(g, "retry_max", 0, RETRY_MAX_MAX, where, err, errlen);
-	if (!rc) rc = int_in(g, "retry_backoff_s", 1, BACKOFF_MAX_S, where, err, errlen);
+	if (!rc) rc = int_in(g, "retry_backoff_s", 0, BACKOFF_MAX_S, where, err, errlen);
 	if (!rc) rc = int_in(g, "limit_upload_kib", 0, LIMIT_MAX_KIB, where, err, errlen);
 	if (!rc) rc = int_in(g, "limit_download_kib", 0, LIMIT_MAX_KIB, where, err, errlen);
 	sg->retry_max = (int)rmj_int(g, "retry_max", SPEC_RETRY_MAX_DEFAULT);
-	sg->retry_backoff_s = (int)rmj_int(g, "retry_backoff_s", SPEC_RETRY_BACKOFF_DEFAULT);
+	sg->retry_backoff_s = (int)rmj_int(g, "retry_backoff_s", 0);
+	if (sg->retry_backoff_s <= 0) sg->retry_backoff_s = SPEC_RETRY_BACKOFF_DEFAULT; /* 0: default */
 	return rc;
 }
 
@@ -121,7 +122,7 @@ static int check_settings(const json_t *st, char *err, size_t errlen)
 	const json_t *sh = json_object_get(st, "hook_shell");
 	if (sh && json_is_string(sh) && (!str_clean(sh, 1) || json_string_value(sh)[0] != '/'))
 		return fail(err, errlen, "settings.hook_shell: must be an absolute path");
-	int rc = int_in(st, "hook_timeout_s", 1, TIMEOUT_MAX_S, "settings", err, errlen);
+	int rc = int_in(st, "hook_timeout_s", 0, TIMEOUT_MAX_S, "settings", err, errlen);
 	if (!rc) rc = int_in(st, "limit_upload_kib", 0, LIMIT_MAX_KIB, "settings", err, errlen);
 	if (!rc) rc = int_in(st, "limit_download_kib", 0, LIMIT_MAX_KIB, "settings", err, errlen);
 	return rc;
