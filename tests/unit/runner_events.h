@@ -30,18 +30,22 @@ static inline const json_t *find_finished(const char *job_id)
 	return NULL;
 }
 
+/* Event e has this type and belongs to job_id (NULL: any job; events without a job_id
+ * belong to every job). */
+static inline int event_is(const json_t *e, const char *job_id, int type)
+{
+	const json_t *p = json_object_get(e, "p");
+	const char *id = json_string_value(json_object_get(p, "job_id"));
+	return json_integer_value(json_object_get(e, "type")) == type &&
+	       (!job_id || !id || strcmp(id, job_id) == 0);
+}
+
 static inline int count_type(const char *job_id, int type)
 {
 	int n = 0;
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		const char *id = json_string_value(json_object_get(p, "job_id"));
-		if (json_integer_value(json_object_get(e, "type")) == type &&
-		    (!job_id || !id || strcmp(id, job_id) == 0))
-			n++;
-	}
+	json_array_foreach(events, i, e) n += event_is(e, job_id, type);
 	return n;
 }
 

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "tap.h"
+#include "test_fs.h"
 
 #include "runner_events.h"
 
@@ -159,23 +160,9 @@ TEST(bad_hook_args)
 	json_decref(args);
 }
 
-static void rm_rf(const char *path)
-{
-	pid_t p = fork();
-	if (p == 0) {
-		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	waitpid(p, &st, 0);
-}
-
 int main(void)
 {
-	const char *cands[] = {getenv("RM_TEST_RESTIC"), "/usr/bin/restic", "/usr/local/bin/restic"};
-	for (size_t i = 0; i < 3 && !restic[0]; i++)
-		if (cands[i] && access(cands[i], X_OK) == 0) rm_strlcpy(restic, cands[i], sizeof(restic));
-	if (!restic[0]) {
+	if (!test_find_restic(restic, sizeof restic)) {
 		printf("1..0 # SKIP restic not installed\n");
 		return 0;
 	}
@@ -207,6 +194,6 @@ int main(void)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	json_decref(events);
 	OK(uv_loop_close(&loop) == 0);
-	rm_rf(tmp);
+	test_rm_rf(tmp);
 	return tap_done();
 }

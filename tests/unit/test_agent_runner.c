@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "tap.h"
+#include "test_fs.h"
 
 #define PASSWORD "runner-test-pw-7f3a"
 
@@ -54,13 +55,7 @@ static int first_type_index(const char *job_id, int type)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		const char *id = json_string_value(json_object_get(p, "job_id"));
-		if (json_integer_value(json_object_get(e, "type")) == type &&
-		    (!id || strcmp(id, job_id) == 0))
-			return (int)i;
-	}
+	json_array_foreach(events, i, e) if (event_is(e, job_id, type)) return (int)i;
 	return -1;
 }
 
@@ -492,28 +487,9 @@ TEST(secrets_redacted)
 	free(fake);
 }
 
-static void rm_rf(const char *path)
-{
-	/* test-only cleanup; paths are our own mkdtemp dir */
-	pid_t p = fork();
-	if (p == 0) {
-		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	waitpid(p, &st, 0);
-}
-
 int main(void)
 {
-	const char *cands[] = {getenv("RM_TEST_RESTIC"), "/usr/bin/restic", "/usr/local/bin/restic"};
-	for (size_t i = 0; i < 3; i++) {
-		if (cands[i] && access(cands[i], X_OK) == 0) {
-			rm_strlcpy(restic, cands[i], sizeof(restic));
-			have_restic = 1;
-			break;
-		}
-	}
+	have_restic = test_find_restic(restic, sizeof restic);
 	if (!have_restic) {
 		printf("1..0 # SKIP restic not installed\n");
 		return 0;
@@ -540,6 +516,6 @@ int main(void)
 
 	json_decref(events);
 	OK(uv_loop_close(&loop) == 0);
-	rm_rf(tmp);
+	test_rm_rf(tmp);
 	return tap_done();
 }

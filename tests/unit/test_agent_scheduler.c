@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/ulid.h"
 #include "tap.h"
+#include "test_fs.h"
 
 #define T0 1767225600LL /* 2026-01-01 00:00:00 UTC */
 #define MINUTE 60
@@ -310,17 +311,6 @@ TEST(retry_backoff)
 	scheduler_free(s);
 }
 
-static void rm_rf(const char *path)
-{
-	pid_t p = fork();
-	if (p == 0) {
-		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	waitpid(p, &st, 0);
-}
-
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -340,6 +330,6 @@ int main(void)
 	RUN(retry_backoff);
 
 	json_decref(submitted);
-	rm_rf(tmp);
+	test_rm_rf(tmp);
 	return tap_done();
 }

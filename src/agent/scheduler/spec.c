@@ -2,12 +2,12 @@
 #include "agent/scheduler/spec.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/secrets.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -250,31 +250,16 @@ static void move_aside(const char *path, const char *why)
 
 int spec_load(const char *path, const uint8_t key[RM_KEY_BYTES], struct spec **out)
 {
-	char *text = NULL, *pt = NULL;
-	size_t len = 0, ptlen = 0;
 	json_t *root = NULL;
 	char err[256] = "";
-	int rc = rm_read_file(path, SPEC_MAX_BYTES, &text, &len);
+	int rc = secrets_file_read(path, key, SPEC_AD, SPEC_MAX_BYTES, &root, err, sizeof err);
 	if (rc == RM_ERR_NOTFOUND) return rc;
-	if (rc) {
+	if (rc == RM_ERR_IO || rc == RM_ERR_TOOBIG) {
 		RM_ERROR("cannot read the stored schedule spec", "path", path, "error", rm_strerror(rc));
 		return rc;
 	}
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ')) text[--len] = 0;
-	rc = rm_aead_open(key, text, SPEC_AD, &pt, &ptlen);
-	if (rc) {
-		move_aside(path, "cannot be decrypted (corrupt or written with another key)");
-		goto out;
-	}
-	rc = rmj_parse_object(pt, ptlen, SPEC_MAX_BYTES, &root, err, sizeof err);
 	if (!rc) rc = spec_parse(root, out, err, sizeof err);
 	if (rc) move_aside(path, err);
-out:
-	if (pt) {
-		sodium_memzero(pt, ptlen);
-		free(pt);
-	}
-	free(text);
 	rmj_wipe(root);
 	json_decref(root);
 	return rc;
@@ -282,16 +267,7 @@ out:
 
 int spec_save(const char *path, const uint8_t key[RM_KEY_BYTES], const struct spec *s)
 {
-	char *pt = rmj_dumps(s->root);
-	char *ct = NULL;
-	int rc = rm_aead_seal(key, pt, strlen(pt), SPEC_AD, &ct);
-	sodium_memzero(pt, strlen(pt));
-	free(pt);
-	if (rc) return rc;
-	char *data = rm_xasprintf("%s\n", ct);
-	free(ct);
-	rc = rm_write_file_atomic(path, data, strlen(data), 0600);
-	free(data);
+	int rc = secrets_file_write(path, key, SPEC_AD, s->root);
 	if (rc) RM_ERROR("cannot write the schedule spec", "path", path, "error", rm_strerror(rc));
 	return rc;
 }
