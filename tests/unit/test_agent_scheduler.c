@@ -261,6 +261,21 @@ TEST(fire_and_catch_up)
 	scheduler_tick(s, T0 + 9 * HOUR + 5 * MINUTE);
 	EQ_INT(json_array_size(submitted), 8);
 	EQ_STR(sub_str(6, "extra", "origin"), "schedule");
+	/* none of those finished: two per group pending, the next window is skipped */
+	scheduler_tick(s, T0 + 9 * HOUR + 10 * MINUTE);
+	EQ_INT(json_array_size(submitted), 8);
+	for (size_t i = 4; i < 8; i++)
+		scheduler_job_finished(s, json_string_value(json_object_get(json_array_get(submitted, i), "id")),
+		                       "succeeded", T0 + 9 * HOUR + 11 * MINUTE);
+	scheduler_tick(s, T0 + 9 * HOUR + 15 * MINUTE);
+	EQ_INT(json_array_size(submitted), 10);
+	/* a job the runner refuses is not counted as pending */
+	submit_rc = RM_ERR_INVAL;
+	scheduler_tick(s, T0 + 9 * HOUR + 20 * MINUTE);
+	EQ_INT(json_array_size(submitted), 12);
+	scheduler_tick(s, T0 + 9 * HOUR + 25 * MINUTE);
+	EQ_INT(json_array_size(submitted), 14);
+	submit_rc = RM_OK;
 	scheduler_free(s);
 }
 

@@ -19,6 +19,7 @@
 #define LATE_S 60          /* due by more than this: a missed window, fired as catch_up */
 #define OWN_MAX 256        /* jobs of ours we remember for retries */
 #define RETRY_QUEUE_MAX 256
+#define PENDING_MAX 2      /* per group: one running, one queued */
 #define BACKOFF_CAP_S (24 * 3600)
 #define TICK_AFTER_MINUTE_MS 500
 
@@ -119,8 +120,8 @@ int64_t scheduler_last_fired(const struct scheduler *s, const char *schedule_id)
 
 static void arm(struct scheduler *s);
 
-static void own_remember(struct scheduler *s, const char *job_id, const char *sid,
-                         const char *gid, int attempt)
+static struct own_job *own_remember(struct scheduler *s, const char *job_id, const char *sid,
+                                    const char *gid, int attempt)
 {
 	struct own_job *o = &s->own[s->own_next++ % OWN_MAX];
 	free(o->schedule_id);
@@ -129,12 +130,30 @@ static void own_remember(struct scheduler *s, const char *job_id, const char *si
 	o->schedule_id = rm_xstrdup(sid);
 	o->group_id = rm_xstrdup(gid);
 	o->attempt = attempt;
+	return o;
 }
 
-/* One backup job of group g for schedule ss. */
+/* Jobs of group gid submitted and not finished yet (running or queued). */
+static int group_pending(const struct scheduler *s, const char *gid)
+{
+	int n = 0;
+	for (size_t i = 0; i < OWN_MAX; i++)
+		n += s->own[i].job_id[0] && s->own[i].group_id && !strcmp(s->own[i].group_id, gid);
+	return n;
+}
+
+/* One backup job of group g for schedule ss. At most PENDING_MAX per group: one running
+ * and one queued behind it; a window that finds both still there is skipped rather than
+ * piling up jobs behind a backup slower than its schedule. */
 static void fire_group(struct scheduler *s, const struct spec_schedule *ss,
                        const struct spec_group *g, const char *origin, int attempt)
 {
+	if (group_pending(s, g->id) >= PENDING_MAX) {
+		RM_WARN("scheduled backup skipped: the previous ones of this group are still "
+		        "running and queued", "schedule_id", ss->id, "group", g->name, "origin",
+		        origin);
+		return;
+	}
 	json_t *args = spec_backup_args(s->spec, g);
 	if (json_array_size(json_object_get(args, "paths")) == 0) {
 		RM_WARN("schedule fired for a group without includes; nothing to back up",
@@ -157,11 +176,13 @@ static void fire_group(struct scheduler *s, const struct spec_schedule *ss,
 	snprintf(a, sizeof a, "%d", attempt);
 	RM_INFO("scheduled backup", "job_id", job_id, "origin", origin, "schedule_id", ss->id,
 	        "group", g->name, "attempt", a);
-	own_remember(s, job_id, ss->id, g->id, attempt);
+	struct own_job *o = own_remember(s, job_id, ss->id, g->id, attempt);
 	int rc = s->submit(s->ud, job_id, args, extra);
-	if (rc)
+	if (rc) {
 		RM_ERROR("scheduled backup refused by the runner", "job_id", job_id, "error",
 		         rm_strerror(rc));
+		o->job_id[0] = 0; /* never runs, never finishes */
+	}
 	rmj_wipe(args); /* the hooks */
 	json_decref(args);
 	json_decref(extra);
