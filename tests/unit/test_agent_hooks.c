@@ -149,6 +149,25 @@ TEST(timeout_kills)
 	OK(hook_line("h-stubborn", "pre-hook: waiting") != NULL);
 }
 
+TEST(cancel_in_pre_hook)
+{
+	json_t *args = json_pack("{s:[s], s:s, s:s}", "paths", P("data"), "pre_hook",
+	                         "echo started; sleep 30", "post_hook", "echo post ran");
+	EQ_INT(runner_submit(run, "h-cancel", "backup", args, &creds), RM_OK);
+	json_decref(args);
+	uint64_t t0 = uv_now(&loop);
+	while (!hook_line("h-cancel", "pre-hook: started") && uv_now(&loop) - t0 < 10000) {
+		uv_run(&loop, UV_RUN_ONCE);
+		uv_update_time(&loop);
+	}
+	EQ_INT(runner_cancel(run, "h-cancel"), RM_OK);
+	const json_t *f = wait_finished("h-cancel", 10000);
+	OK(f != NULL);
+	EQ_STR(fstr(f, "status"), "cancelled");
+	OK(!log_contains("h-cancel", "restic backup"));
+	OK(hook_line("h-cancel", "post-hook:") == NULL);
+}
+
 TEST(bad_hook_args)
 {
 	json_t *args = json_pack("{s:[s], s:s, s:s}", "paths", "/x", "pre_hook", "true",
@@ -188,6 +207,7 @@ int main(void)
 	RUN(post_hook_fails_keeps_snapshot);
 	RUN(post_hook_after_failed_backup);
 	RUN(timeout_kills);
+	RUN(cancel_in_pre_hook);
 	RUN(bad_hook_args);
 
 	runner_free(run);

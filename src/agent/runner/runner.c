@@ -114,8 +114,13 @@ static void pre_done(struct runner *r, struct job *j, struct proc *p)
 		runner_log_event(r, "stale repository locks removed");
 	}
 	runner_proc_free(p);
-	if (j->cancelled) runner_job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
-	else runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
+	if (!j->cancelled) {
+		runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
+		return;
+	}
+	j->main_ran = 1; /* the pre-hook ran: its post-hook follows, also on a cancel */
+	j->status = "cancelled";
+	runner_after_main(r, j);
 }
 
 /* The main step decides the job's outcome from the exit status and its step row. */
