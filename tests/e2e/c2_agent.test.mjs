@@ -149,11 +149,49 @@ test('the schedule fires on its own: job.started origin schedule, hooks, tagged 
   assert.ok(!JSON.stringify(lines).includes(HOOK_TOKEN), 'hook text never in the job log');
 });
 
+test('run-now with hooks from command.run: a failing pre-hook fails the job, restic does not run', async () => {
+  latest().env('command.run', { job_id: 'run-now-hook-1', kind: 'backup', args: {
+    paths: [S.sample], tags: ['docs'], group_id: 'grp-1', group: 'docs', excludes: [],
+    pre_hook: 'echo checking; exit 3', post_hook: 'echo never', hook_shell: '/bin/sh', hook_timeout_s: 30 } });
+  const res = await waitMsg((m) => m.type === 'command.result' && m.payload.job_id === 'run-now-hook-1', 10000, 'command.result');
+  assert.equal(res.payload.accepted, true);
+  const fin = await waitMsg((m) => m.type === 'job.finished' && m.payload.job_id === 'run-now-hook-1', 90000, 'job.finished');
+  assert.equal(fin.payload.status, 'failed');
+  assert.equal(fin.payload.error, 'pre-hook exited 3');
+  const lines = S.conns.flatMap((c) => c.messages).filter((m) => m.type === 'log.stream' && m.payload.job_id === 'run-now-hook-1').flatMap((m) => m.payload.lines);
+  assert.ok(lines.some((l) => l.stream === 'hook' && l.payload === 'pre-hook: checking'), JSON.stringify(lines));
+  assert.ok(!lines.some((l) => l.payload.includes('restic backup')), 'restic did not run');
+});
+
 test('after a restart the stored spec is in force: hello schedule_version 1', async () => {
   const before = S.conns.length;
   await S.agent.restart();
   const hello = await h.waitFor(() => S.conns.slice(before).flatMap((c) => c.messages).find((m) => m.type === 'hello'), { timeout: 20000, what: 'hello after restart' });
   assert.equal(hello.payload.schedule_version, 1);
+  await S.agent.stop();
+  h.assertNoSanitizer(S.agent.allStderr(), 'agent');
+});
+
+test('missed windows while down: ONE catch-up on start, none again after a crash', async () => {
+  const stateFile = path.join(S.agent.stateDir, 'schedule-state.json');
+  const st = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  assert.ok(st.last_fired['sch-1'] > 0, JSON.stringify(st));
+  fs.writeFileSync(stateFile, JSON.stringify({ last_fired: { 'sch-1': Math.floor(Date.now() / 1000) - 3 * 3600 } }));
+  const seen = () => S.conns.flatMap((c) => c.messages).filter((m) => m.type === 'job.started' && m.payload.origin === 'catch_up');
+  const n0 = seen().length;
+  S.agent.start();
+  const cu = await h.waitFor(() => seen().length > n0 && seen()[n0], { timeout: 20000, what: 'catch_up job.started' });
+  assert.equal(cu.payload.schedule_id, 'sch-1');
+  assert.equal(cu.payload.group, 'docs');
+  const lf = JSON.parse(fs.readFileSync(stateFile, 'utf8')).last_fired['sch-1'];
+  assert.ok(Date.now() / 1000 - lf < 60, `last_fired recorded at the catch-up (${lf})`);
+  // a crash right after: the restarted agent does not catch up again
+  await S.agent.kill9();
+  const c0 = S.conns.length;
+  S.agent.start();
+  await h.waitFor(() => S.conns.slice(c0).some((c) => c.messages.some((m) => m.type === 'hello')), { timeout: 20000, what: 'hello after kill -9' });
+  await h.sleep(3000);
+  assert.equal(seen().length, n0 + 1, 'exactly one catch-up');
   await S.agent.stop();
   h.assertNoSanitizer(S.agent.allStderr(), 'agent');
 });
