@@ -11,4 +11,16 @@ void host_name(char *buf, size_t len);
  * NULL. Caller frees. */
 char *host_find_in_path(const char *name);
 
+/* The host's IANA time zone name ("Europe/Berlin") into buf, "" when unknown: $TZ if set
+ * (a leading ':' and a ".../zoneinfo/" prefix are stripped), else the first line of
+ * etc_timezone, else the target of the localtime symlink after ".../zoneinfo/".
+ * tz_env may be NULL (unset); the paths are parameters for tests (normally
+ * "/etc/timezone" and "/etc/localtime"). Only [A-Za-z0-9/_+-] names are accepted. */
+void host_timezone_from(const char *tz_env, const char *etc_timezone, const char *localtime,
+                        char *buf, size_t len);
+/* host_timezone_from(getenv("TZ"), "/etc/timezone", "/etc/localtime", ...) */
+void host_timezone(char *buf, size_t len);
+/* The current offset of local time from UTC in seconds (tm_gmtoff). */
+long host_utc_offset_s(void);
+
 #endif

@@ -36,52 +36,72 @@ static void register_passwords(const json_t *root)
 	}
 }
 
-static int load(struct secrets *s)
+int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
+                      size_t max, json_t **out, char *err, size_t errlen)
 {
 	char *text = NULL, *pt = NULL;
 	size_t len = 0, ptlen = 0;
-	json_t *root = NULL;
-	char err[160] = "";
-	int rc = rm_read_file(s->path, SECRETS_MAX_BYTES, &text, &len);
-	if (rc == RM_ERR_NOTFOUND)
-		return RM_OK;
-	if (rc) {
-		RM_ERROR("cannot read secrets file; running without repository credentials",
-		         "path", s->path, "error", rm_strerror(rc));
+	int rc = rm_read_file(path, max, &text, &len);
+	if (rc)
 		return rc;
-	}
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
 		text[--len] = 0;
-	rc = rm_aead_open(s->key, text, SECRETS_AD, &pt, &ptlen);
+	rc = rm_aead_open(key, text, ad, &pt, &ptlen);
+	free(text);
 	if (rc) {
+		rmj_seterr(err, errlen, "cannot be decrypted (corrupt or written with another key)");
+		return RM_ERR_CRYPTO;
+	}
+	rc = rmj_parse_object(pt, ptlen, max, out, err, errlen);
+	sodium_memzero(pt, ptlen);
+	free(pt);
+	return rc ? RM_ERR_INVAL : RM_OK;
+}
+
+int secrets_file_write(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
+                       const json_t *root)
+{
+	char *pt = rmj_dumps(root);
+	char *ct = NULL;
+	int rc = rm_aead_seal(key, pt, strlen(pt), ad, &ct);
+	sodium_memzero(pt, strlen(pt));
+	free(pt);
+	if (rc)
+		return rc;
+	size_t n = strlen(ct);
+	char *data = rm_xasprintf("%s\n", ct);
+	free(ct);
+	rc = rm_write_file_atomic(path, data, n + 1, 0600);
+	free(data);
+	return rc;
+}
+
+static int load(struct secrets *s)
+{
+	json_t *root = NULL;
+	char err[160] = "";
+	int rc = secrets_file_read(s->path, s->key, SECRETS_AD, SECRETS_MAX_BYTES, &root, err,
+	                           sizeof err);
+	if (rc == RM_ERR_NOTFOUND)
+		return RM_OK;
+	if (rc == RM_ERR_CRYPTO)
 		RM_ERROR("secrets file cannot be decrypted (corrupt or written with another key); "
 		         "running without repository credentials; it is kept and moved aside on "
 		         "the next config.update",
 		         "path", s->path);
-		rc = RM_ERR_CRYPTO;
-		goto out;
-	}
-	rc = rmj_parse_object(pt, ptlen, SECRETS_MAX_BYTES, &root, err, sizeof err);
-	if (rc) {
+	else if (rc == RM_ERR_INVAL)
 		RM_ERROR("secrets file decrypted but is not a JSON object; running without "
 		         "repository credentials",
 		         "path", s->path, "error", err);
-		rc = RM_ERR_INVAL;
-		goto out;
-	}
+	else if (rc)
+		RM_ERROR("cannot read secrets file; running without repository credentials",
+		         "path", s->path, "error", rm_strerror(rc));
+	if (rc)
+		return rc;
 	register_passwords(root);
 	json_decref(s->root);
 	s->root = root;
-	root = NULL;
-out:
-	if (pt) {
-		sodium_memzero(pt, ptlen);
-		free(pt);
-	}
-	free(text);
-	rmj_wipe(root);
-	json_decref(root);
-	return rc;
+	return RM_OK;
 }
 
 int secrets_open(const char *state_dir, const uint8_t key[RM_KEY_BYTES], struct secrets **out)
@@ -147,20 +167,7 @@ static int persist(struct secrets *s)
 		free(aside);
 		s->corrupt = 0;
 	}
-	char *pt = rmj_dumps(s->root);
-	char *ct = NULL;
-	int rc = rm_aead_seal(s->key, pt, strlen(pt), SECRETS_AD, &ct);
-	sodium_memzero(pt, strlen(pt));
-	free(pt);
-	if (rc) {
-		RM_ERROR("cannot encrypt secrets", "error", rm_strerror(rc));
-		return rc;
-	}
-	size_t n = strlen(ct);
-	char *data = rm_xasprintf("%s\n", ct);
-	free(ct);
-	rc = rm_write_file_atomic(s->path, data, n + 1, 0600);
-	free(data);
+	int rc = secrets_file_write(s->path, s->key, SECRETS_AD, s->root);
 	if (rc)
 		RM_ERROR("cannot write secrets file", "path", s->path, "error", rm_strerror(rc));
 	return rc;

@@ -43,4 +43,15 @@ const json_t *secrets_slot_json(const struct secrets *s, const char *slot);
  * persists. RM_OK, RM_ERR_INVAL (bad slot), RM_ERR_IO. */
 int secrets_update(struct secrets *s, const char *slot, const json_t *payload);
 
+/* An AEAD-sealed JSON object in a file (base64url text + newline), as secrets.enc and the
+ * schedule spec are kept. secrets_file_read: RM_OK and *out (new reference: rmj_wipe it
+ * before the last decref), RM_ERR_NOTFOUND, RM_ERR_IO / RM_ERR_TOOBIG (unreadable, more
+ * than max bytes), RM_ERR_CRYPTO (cannot be decrypted), RM_ERR_INVAL (not a JSON object);
+ * err says why. secrets_file_write: atomic (tmp + fsync + rename), mode 0600. Neither
+ * logs. */
+int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
+                      size_t max, json_t **out, char *err, size_t errlen);
+int secrets_file_write(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
+                       const json_t *root);
+
 #endif

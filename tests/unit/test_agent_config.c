@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "agent/host.h"
 #include "agent/secrets.h"
 #include "common/crypto.h"
 #include "common/err.h"
@@ -198,6 +199,27 @@ TEST(secrets_corrupt_not_overwritten)
 	free(dir);
 }
 
+TEST(host_timezone)
+{
+	char tz[65], *etc = rm_xasprintf("%s/timezone", base), *lt = rm_xasprintf("%s/localtime", base);
+	host_timezone_from(":Europe/Berlin", etc, lt, tz, sizeof tz);
+	EQ_STR(tz, "Europe/Berlin");
+	host_timezone_from("/usr/share/zoneinfo/America/New_York", etc, lt, tz, sizeof tz);
+	EQ_STR(tz, "America/New_York");
+	host_timezone_from("bad zone;rm", etc, lt, tz, sizeof tz);
+	EQ_STR(tz, "");
+	host_timezone_from(NULL, etc, lt, tz, sizeof tz); /* nothing there */
+	EQ_STR(tz, "");
+	OK(symlink("/usr/share/zoneinfo/Asia/Tokyo", lt) == 0);
+	host_timezone_from(NULL, etc, lt, tz, sizeof tz);
+	EQ_STR(tz, "Asia/Tokyo");
+	EQ_INT(rm_write_file_atomic(etc, "Etc/UTC\n", 8, 0644), RM_OK);
+	host_timezone_from("", etc, lt, tz, sizeof tz);
+	EQ_STR(tz, "Etc/UTC");
+	free(etc);
+	free(lt);
+}
+
 int main(void)
 {
 	rm_crypto_init();
@@ -209,6 +231,7 @@ int main(void)
 	RUN(save_load_roundtrip);
 	RUN(secrets_roundtrip);
 	RUN(secrets_corrupt_not_overwritten);
+	RUN(host_timezone);
 	pid_t pid = fork();
 	if (pid == 0) {
 		execlp("rm", "rm", "-rf", base, (char *)NULL);

@@ -97,8 +97,21 @@ TEST(argv_backup)
 	restic_argv_free(a);
 	json_decref(args);
 
+	/* C2 group options: flags and KiB/s limits (C2 names win over the legacy ones) */
+	args = json_pack("{s:[s], s:b, s:b, s:i, s:i, s:i, s:s}", "paths", "/srv",
+	                 "exclude_caches", 1, "one_file_system", 1, "limit_upload_kib", 50,
+	                 "limit_upload", 999, "limit_download_kib", 0, "pre_hook", "echo x");
+	OK(restic_argv_build("restic", "backup", args, NULL, &a, err, sizeof(err)) == RM_OK);
+	OK(argv_eq(a, (const char *const[]){"restic", "backup", "--json", "--exclude-caches",
+	                                    "--one-file-system", "--limit-upload", "50", "--",
+	                                    "/srv", NULL}));
+	restic_argv_free(a);
+	json_decref(args);
+
 	/* bad args */
 	const char *bad[] = {
+		"{\"paths\":[\"/x\"],\"exclude_caches\":1}",
+		"{\"paths\":[\"/x\"],\"limit_download_kib\":-5}",
 		"{}", "{\"paths\":[]}", "{\"paths\":\"/etc\"}", "{\"paths\":[1]}", "{\"paths\":[\"\"]}",
 		"{\"paths\":[\"/x\"],\"tags\":[{}]}", "{\"paths\":[\"/x\"],\"limit_upload\":-1}",
 	};

@@ -14,75 +14,15 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "tap.h"
+#include "test_fs.h"
 
 #define PASSWORD "runner-test-pw-7f3a"
 
-static uv_loop_t loop;
-static json_t *events; /* [{"type":int,"p":payload}] */
+#include "runner_events.h"
+
 static char tmp[64];
 static char restic[256];
 static int have_restic;
-
-static void on_emit(void *ud, int type, json_t *payload_take)
-{
-	(void)ud;
-	json_array_append_new(events, json_pack("{s:i,s:o}", "type", type, "p", payload_take));
-}
-
-static const json_t *find_finished(const char *job_id)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		if (json_integer_value(json_object_get(e, "type")) == RM_MSG_JOB_FINISHED &&
-		    strcmp(json_string_value(json_object_get(p, "job_id")), job_id) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-static int count_type(const char *job_id, int type)
-{
-	int n = 0;
-	size_t i;
-	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		const char *id = json_string_value(json_object_get(p, "job_id"));
-		if (json_integer_value(json_object_get(e, "type")) == type &&
-		    (!job_id || !id || strcmp(id, job_id) == 0))
-			n++;
-	}
-	return n;
-}
-
-/* Runs the loop until job_id finished or timeout_ms elapsed. */
-static const json_t *wait_finished(const char *job_id, int timeout_ms)
-{
-	uint64_t start = uv_now(&loop);
-	while (!find_finished(job_id)) {
-		if (uv_now(&loop) - start > (uint64_t)timeout_ms) return NULL;
-		uv_run(&loop, UV_RUN_ONCE);
-		uv_update_time(&loop);
-	}
-	return find_finished(job_id);
-}
-
-static int log_contains(const char *job_id, const char *needle)
-{
-	size_t i, k;
-	json_t *e, *l;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		if (json_integer_value(json_object_get(e, "type")) != RM_MSG_LOG_STREAM) continue;
-		if (strcmp(json_string_value(json_object_get(p, "job_id")), job_id) != 0) continue;
-		json_array_foreach(json_object_get(p, "lines"), k, l) {
-			if (strstr(json_string_value(json_object_get(l, "payload")), needle)) return 1;
-		}
-	}
-	return 0;
-}
 
 /* seq of job.started, log lines and job.finished must be 1..N contiguous, in order. */
 static int check_seq(const char *job_id)
@@ -115,13 +55,7 @@ static int first_type_index(const char *job_id, int type)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) {
-		const json_t *p = json_object_get(e, "p");
-		const char *id = json_string_value(json_object_get(p, "job_id"));
-		if (json_integer_value(json_object_get(e, "type")) == type &&
-		    (!id || strcmp(id, job_id) == 0))
-			return (int)i;
-	}
+	json_array_foreach(events, i, e) if (event_is(e, job_id, type)) return (int)i;
 	return -1;
 }
 
@@ -553,28 +487,9 @@ TEST(secrets_redacted)
 	free(fake);
 }
 
-static void rm_rf(const char *path)
-{
-	/* test-only cleanup; paths are our own mkdtemp dir */
-	pid_t p = fork();
-	if (p == 0) {
-		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	waitpid(p, &st, 0);
-}
-
 int main(void)
 {
-	const char *cands[] = {getenv("RM_TEST_RESTIC"), "/usr/bin/restic", "/usr/local/bin/restic"};
-	for (size_t i = 0; i < 3; i++) {
-		if (cands[i] && access(cands[i], X_OK) == 0) {
-			rm_strlcpy(restic, cands[i], sizeof(restic));
-			have_restic = 1;
-			break;
-		}
-	}
+	have_restic = test_find_restic(restic, sizeof restic);
 	if (!have_restic) {
 		printf("1..0 # SKIP restic not installed\n");
 		return 0;
@@ -601,6 +516,6 @@ int main(void)
 
 	json_decref(events);
 	OK(uv_loop_close(&loop) == 0);
-	rm_rf(tmp);
+	test_rm_rf(tmp);
 	return tap_done();
 }

@@ -61,15 +61,34 @@ static int push_str_array(struct vec *a, const json_t *args, const char *key,
 	return RM_OK;
 }
 
-static int push_limit(struct vec *a, const json_t *args, const char *key, const char *flag,
-                      char *err, size_t errlen)
+/* KiB/s under key (C2 name) or, when absent, legacy_key; 0 = unlimited. */
+static int push_limit(struct vec *a, const json_t *args, const char *key,
+                      const char *legacy_key, const char *flag, char *err, size_t errlen)
 {
 	long long n = 0;
-	int rc = rmj_get_int(args, key, 0, 1, 10LL * 1024 * 1024 * 1024, &n, err, errlen);
+	if (!json_object_get(args, key)) key = legacy_key;
+	int rc = rmj_get_int(args, key, 0, 0, 10LL * 1024 * 1024 * 1024, &n, err, errlen);
 	if (rc) return rc;
 	if (n > 0) {
 		vec_push(a, flag);
 		vec_push_take(a, rm_xasprintf("%lld", n));
+	}
+	return RM_OK;
+}
+
+/* Boolean args that map to one restic flag each. */
+static const struct { const char *key, *flag; } bool_flags[] = {
+	{ "exclude_caches", "--exclude-caches" },
+	{ "one_file_system", "--one-file-system" },
+};
+
+static int push_flags(struct vec *a, const json_t *args, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(bool_flags) / sizeof(bool_flags[0]); i++) {
+		int on = 0;
+		int rc = rmj_get_bool(args, bool_flags[i].key, 0, &on, err, errlen);
+		if (rc) return rc;
+		if (on) vec_push(a, bool_flags[i].flag);
 	}
 	return RM_OK;
 }
@@ -96,8 +115,11 @@ static int build_backup(struct vec *a, const json_t *args, const char *hostname,
 	if (!rc)
 		rc = push_str_array(a, args, "excludes", "--exclude", 0, MAX_EXCLUDES, MAX_ITEM_LEN,
 		                    err, errlen);
-	if (!rc) rc = push_limit(a, args, "limit_upload", "--limit-upload", err, errlen);
-	if (!rc) rc = push_limit(a, args, "limit_download", "--limit-download", err, errlen);
+	if (!rc) rc = push_flags(a, args, err, errlen);
+	if (!rc) rc = push_limit(a, args, "limit_upload_kib", "limit_upload", "--limit-upload",
+	                         err, errlen);
+	if (!rc) rc = push_limit(a, args, "limit_download_kib", "limit_download",
+	                         "--limit-download", err, errlen);
 	if (rc) return rc;
 	vec_push(a, "--");
 	size_t before = a->n;

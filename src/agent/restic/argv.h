@@ -9,14 +9,16 @@
 /* Builds a NULL-terminated argv (argv[0] = restic_path) for kind:
  *   "init"      restic init
  *   "backup"    restic backup --json [--host H] [--tag T]... [--exclude E]...
+ *               [--exclude-caches] [--one-file-system]
  *               [--limit-upload N] [--limit-download N] -- PATH...
  *   "snapshots" restic snapshots --json
  *   "stats"     restic stats --json --mode raw-data
  *   "unlock"    restic unlock
  *   "version"   restic version
  * args (borrowed, may be NULL except for backup): {"paths":[..] (backup: required,
- * non-empty), "tags":[..], "excludes":[..], "limit_upload": KiB/s, "limit_download":
- * KiB/s}. hostname may be NULL (no --host). Values are never interpreted by a shell.
+ * non-empty), "tags":[..], "excludes":[..], "exclude_caches": bool, "one_file_system":
+ * bool, "limit_upload_kib" (or "limit_upload"): KiB/s, "limit_download_kib" (or
+ * "limit_download"): KiB/s, 0 = unlimited}. Other keys (hooks, group) are ignored here. hostname may be NULL (no --host). Values are never interpreted by a shell.
  * RM_ERR_INVAL on unknown kind / bad args (message in err). *out: free with
  * restic_argv_free. */
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,

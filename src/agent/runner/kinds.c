@@ -57,14 +57,20 @@ static const struct step_def step_stats = {
 const struct step_def runner_unlock_step = {
 	.name = "unlock", .unlocks = 1,
 };
+const struct step_def runner_pre_hook_step = {
+	.name = "pre-hook", .hook = HOOK_PRE,
+};
+const struct step_def runner_post_hook_step = {
+	.name = "post-hook", .hook = HOOK_POST,
+};
 
 /* ------------------------------------------------------------------ kinds */
 
 static const struct kind_def kinds[] = {
-	{ "init", &step_init, { &step_snapshots, &step_stats } },
-	{ "backup", &step_backup, { &step_snapshots, &step_stats } },
-	{ "snapshots", &step_snapshots, { NULL } },
-	{ "unlock", &runner_unlock_step, { NULL } },
+	{ "init", 0, &step_init, { &step_snapshots, &step_stats } },
+	{ "backup", 1, &step_backup, { &step_snapshots, &step_stats } },
+	{ "snapshots", 0, &step_snapshots, { NULL } },
+	{ "unlock", 0, &runner_unlock_step, { NULL } },
 };
 
 const struct kind_def *runner_kind_find(const char *name)

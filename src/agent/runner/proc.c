@@ -38,6 +38,13 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 	int is_err = stream[3] == 'e'; /* "stderr" */
 	char *fatal = NULL;
 	if (len == 0) return;
+	if (p->def->hook) {
+		/* "pre-hook: <line>"; the scripts' output is the user's, restic rules do not apply */
+		char *l = rm_xasprintf("%s: %.*s", p->def->name, (int)len, line);
+		runner_log_line(r, "hook", l, strlen(l));
+		free(l);
+		return;
+	}
 	if (restic_output_is_already_initialized(line)) p->already_init = 1;
 	if (!is_err && p->def->out == OUT_DOCUMENT) {
 		/* a JSON document: collected, not logged */
@@ -123,14 +130,22 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	maybe_close_proc(p);
 }
 
+/* Hooks run in their own process group (a shell script's children go with it). */
+static void proc_signal(struct proc *p, int sig)
+{
+	if (p->def->hook && p->proc.pid > 0) kill(-p->proc.pid, sig);
+	else uv_process_kill(&p->proc, sig);
+}
+
 void runner_kill_timer_cb(uv_timer_t *t)
 {
 	struct runner *r = t->data;
 	struct proc *p = r->p;
 	if (!p) return;
 	if (r->kill_mode == 1 && !p->exited) {
-		RM_WARN("restic ignored SIGTERM, sending SIGKILL", "job_id", r->cur ? r->cur->id : "");
-		uv_process_kill(&p->proc, SIGKILL);
+		RM_WARN("child ignored SIGTERM, sending SIGKILL", "job_id", r->cur ? r->cur->id : "",
+		        "step", p->def->name);
+		proc_signal(p, SIGKILL);
 	} else if (r->kill_mode == 2) {
 		/* a grandchild (ssh, rclone) still holds the pipes open */
 		pipe_close(p, &p->out, &p->out_open);
@@ -167,9 +182,12 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 	restic_lines_init(&p->le, on_err_line, p);
 	r->p = p;
 	r->progress_sent = 0;
-	char *cmd = restic_argv_format(argv);
-	runner_log_event(r, "$ %s  (repository %s)", cmd, j->repo_redacted ? j->repo_redacted : "");
-	free(cmd);
+	if (!def->hook) { /* a hook's command line holds its script: never logged */
+		char *cmd = restic_argv_format(argv);
+		runner_log_event(r, "$ %s  (repository %s)", cmd,
+		                 j->repo_redacted ? j->repo_redacted : "");
+		free(cmd);
+	}
 
 	uv_pipe_init(r->loop, &p->out, 0);
 	uv_pipe_init(r->loop, &p->err, 0);
@@ -184,7 +202,8 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 	memset(&o, 0, sizeof(o));
 	o.file = argv[0];
 	o.args = (char **)argv;
-	o.env = j->env;
+	o.env = def->hook ? j->hooks.env : j->env;
+	if (def->hook) o.flags = UV_PROCESS_DETACHED; /* own process group, see proc_signal */
 	o.cwd = r->state_dir;
 	o.exit_cb = exit_cb;
 	o.stdio = stdio;
@@ -204,6 +223,7 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 	p->out_open = p->err_open = 1;
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
+	if (def->hook) return;
 	runner_marker_write(r, j, p->proc.pid);
 	if (j->cancelled) /* cancelled between steps */
 		uv_process_kill(&p->proc, SIGTERM);
@@ -212,7 +232,7 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 void runner_proc_terminate(struct runner *r)
 {
 	if (!r->p || !r->p->spawned || r->p->exited) return;
-	uv_process_kill(&r->p->proc, SIGTERM);
+	proc_signal(r->p, SIGTERM);
 	r->kill_mode = 1;
 	uv_timer_start(&r->kill_timer, runner_kill_timer_cb, (uint64_t)r->grace_ms, 0);
 }

@@ -1,10 +1,12 @@
 /* Job runner: FIFO of restic jobs, one child at a time, output -> protocol payloads.
  * See runner.h for the contract and runner_int.h for the files of the module.
  *
- * A job runs the steps its row in kinds.c names, each one restic child process:
+ * A job runs the steps its row in kinds.c names, each one child process:
+ *   [pre-hook]    backups with a pre_hook (hooks.c); non-zero: the job fails here
  *   [unlock]      when a previous agent died mid-job or a job was cancelled (restic 0.14
  *                 leaves its lock behind on SIGTERM/SIGKILL)
  *   main          the kind's main step; its exit status decides the job's outcome
+ *   [post-hook]   backups with a post_hook, whatever the outcome; failing fails the job
  *   [then...]     after a successful main step (e.g. snapshots -> snapshots.report,
  *                 stats -> stats.report); their failures are logged, not fatal */
 #include <errno.h>
@@ -46,6 +48,8 @@ static void job_free(struct job *j)
 	rm_redactor_cleanup(&j->secrets);
 	free(j->error);
 	json_decref(j->stats);
+	json_decref(j->started_extra);
+	runner_hooks_cleanup(&j->hooks);
 	free(j);
 }
 
@@ -58,6 +62,7 @@ static void emit_started(struct runner *r, struct job *j)
 	json_object_set_new(p, "seq", json_integer(++j->seq));
 	json_object_set_new(p, "kind", json_string(j->kind->name));
 	json_object_set_new(p, "started_at", runner_now_str());
+	if (j->started_extra) json_object_update_missing(p, j->started_extra);
 	runner_emit(r, RM_MSG_JOB_STARTED, p);
 }
 
@@ -68,7 +73,7 @@ static void kick(struct runner *r)
 	if (!r->freeing && !r->cur && r->head) uv_timer_start(&r->kick_timer, kick_cb, 0, 0);
 }
 
-static void job_finish(struct runner *r, const char *status, int exit_code, const char *error)
+void runner_job_finish(struct runner *r, const char *status, int exit_code, const char *error)
 {
 	struct job *j = r->cur;
 	runner_log_flush(r);
@@ -96,7 +101,7 @@ static void next_step(struct runner *r, struct job *j)
 {
 	const struct step_def *d = j->kind->then[j->then_idx];
 	if (!d) {
-		job_finish(r, j->status, j->exit_code, j->error);
+		runner_job_finish(r, j->status, j->exit_code, j->error);
 		return;
 	}
 	runner_proc_start(r, d, ROLE_THEN, j->argv[1 + j->then_idx++]);
@@ -109,19 +114,27 @@ static void pre_done(struct runner *r, struct job *j, struct proc *p)
 		runner_log_event(r, "stale repository locks removed");
 	}
 	runner_proc_free(p);
-	if (j->cancelled) job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
-	else runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
+	if (!j->cancelled) {
+		runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
+		return;
+	}
+	j->main_ran = 1; /* the pre-hook ran: its post-hook follows, also on a cancel */
+	j->status = "cancelled";
+	runner_after_main(r, j);
 }
 
 /* The main step decides the job's outcome from the exit status and its step row. */
 static void main_done(struct runner *r, struct job *j, struct proc *p)
 {
 	const struct step_def *d = p->def;
+	j->main_ran = 1;
 	if (j->cancelled) {
 		/* restic 0.14 leaves its lock behind when terminated */
 		r->unlock_needed = 1;
 		runner_proc_free(p);
-		job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
+		j->status = "cancelled";
+		j->exit_code = EXIT_CANCELLED;
+		runner_after_main(r, j);
 		return;
 	}
 	j->exit_code = runner_proc_exit_code(p);
@@ -141,11 +154,27 @@ static void main_done(struct runner *r, struct job *j, struct proc *p)
 		j->error = runner_proc_error(p);
 	}
 	int ok = strcmp(j->status, "succeeded") == 0;
+	j->main_ok = ok;
 	if (ok && d->unlocks) r->unlock_needed = 0;
 	if (ok && d->report) d->report(r, p);
 	runner_proc_free(p);
-	if (ok) next_step(r, j);
-	else job_finish(r, j->status, j->exit_code, j->error);
+	runner_after_main(r, j);
+}
+
+/* The post-hook (once), then the follow-ups of a success, or the end of the job. */
+void runner_after_main(struct runner *r, struct job *j)
+{
+	if (j->kind->hooks && j->hooks.post && j->main_ran == 1) {
+		j->main_ran = 2;
+		runner_hook_start(r, j, &runner_post_hook_step);
+		return;
+	}
+	if (j->cancelled || strcmp(j->status, "cancelled") == 0)
+		runner_job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
+	else if (j->main_ok)
+		next_step(r, j); /* restic succeeded (a post-hook may have failed the job) */
+	else
+		runner_job_finish(r, j->status, j->exit_code, j->error);
 }
 
 /* A follow-up's failure is logged and the job keeps its outcome, except when the main
@@ -162,12 +191,12 @@ static void then_done(struct runner *r, struct job *j, struct proc *p)
 		free(j->error);
 		j->error = runner_proc_error(p);
 		runner_proc_free(p);
-		job_finish(r, j->status, j->exit_code, j->error);
+		runner_job_finish(r, j->status, j->exit_code, j->error);
 		return;
 	}
 	j->unconfirmed = 0;
 	runner_proc_free(p);
-	if (j->cancelled) job_finish(r, j->status, j->exit_code, j->error);
+	if (j->cancelled) runner_job_finish(r, j->status, j->exit_code, j->error);
 	else next_step(r, j);
 }
 
@@ -183,6 +212,11 @@ void runner_step_done(struct runner *r, struct proc *p)
 		r->cur = NULL;
 		return;
 	}
+	uv_timer_stop(&r->hook_timer);
+	if (p->role == ROLE_HOOK) {
+		runner_hook_done(r, j, p);
+		return;
+	}
 	if (p->spawned) runner_marker_remove(r, j);
 	if (p->role != ROLE_MAIN && !runner_proc_ok(p)) {
 		char *e = runner_proc_error(p);
@@ -193,6 +227,7 @@ void runner_step_done(struct runner *r, struct proc *p)
 	case ROLE_PRE: pre_done(r, j, p); break;
 	case ROLE_MAIN: main_done(r, j, p); break;
 	case ROLE_THEN: then_done(r, j, p); break;
+	case ROLE_HOOK: break; /* handled above */
 	}
 }
 
@@ -201,13 +236,19 @@ static void job_start(struct runner *r, struct job *j)
 	r->cur = j;
 	emit_started(r, j);
 	if (j->no_restic) {
-		job_finish(r, "failed", EXIT_NOT_FOUND, "restic not found");
+		runner_job_finish(r, "failed", EXIT_NOT_FOUND, "restic not found");
 		return;
 	}
 	if (!j->env) {
-		job_finish(r, "failed", -1, "no repository configured");
+		runner_job_finish(r, "failed", -1, "no repository configured");
 		return;
 	}
+	if (j->kind->hooks && j->hooks.pre) runner_hook_start(r, j, &runner_pre_hook_step);
+	else runner_start_restic(r, j);
+}
+
+void runner_start_restic(struct runner *r, struct job *j)
+{
 	if (r->unlock_needed && !j->kind->main->unlocks) {
 		runner_log_event(r, "a previous run was interrupted; removing stale repository locks first");
 		runner_proc_start(r, &runner_unlock_step, ROLE_PRE, j->argv_unlock);
@@ -263,8 +304,9 @@ int runner_new(const struct runner_opts *opts, struct runner **out)
 	uv_timer_init(r->loop, &r->log_timer);
 	uv_timer_init(r->loop, &r->kill_timer);
 	uv_timer_init(r->loop, &r->kick_timer);
-	r->log_timer.data = r->kill_timer.data = r->kick_timer.data = r;
-	r->timers_open = 3;
+	uv_timer_init(r->loop, &r->hook_timer);
+	r->log_timer.data = r->kill_timer.data = r->kick_timer.data = r->hook_timer.data = r;
+	r->timers_open = 4;
 	*out = r;
 	return RM_OK;
 }
@@ -308,6 +350,8 @@ static void runner_destroy_when_idle(uv_timer_t *t)
 	r->cur = NULL;
 	uv_timer_stop(&r->kick_timer);
 	uv_timer_stop(&r->kill_timer);
+	uv_timer_stop(&r->hook_timer);
+	uv_close((uv_handle_t *)&r->hook_timer, timer_close_cb);
 	uv_close((uv_handle_t *)&r->log_timer, timer_close_cb);
 	uv_close((uv_handle_t *)&r->kill_timer, timer_close_cb);
 	uv_close((uv_handle_t *)&r->kick_timer, timer_close_cb);
@@ -340,6 +384,13 @@ static int job_build_argv(struct runner *r, struct job *j, const json_t *args, c
 int runner_submit(struct runner *r, const char *job_id, const char *kind, const json_t *args,
                   const struct runner_creds *creds)
 {
+	return runner_submit_ex(r, job_id, kind, args, creds, NULL);
+}
+
+int runner_submit_ex(struct runner *r, const char *job_id, const char *kind,
+                     const json_t *args, const struct runner_creds *creds,
+                     const json_t *started_extra)
+{
 	char err[256] = "";
 	if (!r || r->freeing || !job_id_valid(job_id)) return RM_ERR_INVAL;
 	const struct kind_def *k = runner_kind_find(kind);
@@ -351,6 +402,7 @@ int runner_submit(struct runner *r, const char *job_id, const char *kind, const 
 	j->id = rm_xstrdup(job_id);
 	j->kind = k;
 	int rc = job_build_argv(r, j, args, err, sizeof(err));
+	if (!rc && k->hooks) rc = runner_hooks_parse(&j->hooks, args, err, sizeof(err));
 	if (rc) {
 		RM_WARN("job rejected", "job_id", job_id, "error", err);
 		job_free(j);
@@ -374,6 +426,7 @@ int runner_submit(struct runner *r, const char *job_id, const char *kind, const 
 		restic_secrets_collect(&j->secrets, creds->repo_url, creds->repo_username,
 		                       creds->repo_password);
 	}
+	if (json_is_object(started_extra)) j->started_extra = json_deep_copy(started_extra);
 	j->no_restic = r->restic_path == NULL;
 	if (r->tail) r->tail->next = j;
 	else r->head = j;

@@ -54,6 +54,14 @@ void runner_free(struct runner *r);
  * emit as well). creds may be NULL (job fails with "no repository configured"). */
 int runner_submit(struct runner *r, const char *job_id, const char *kind, const json_t *args,
                   const struct runner_creds *creds);
+/* Same, for jobs the agent starts on its own: started_extra (borrowed, copied; may be
+ * NULL) is merged into the job's job.started payload (origin, schedule_id, group_id,
+ * group, attempt, args). Backups also read their hooks from args: pre_hook, post_hook
+ * (scripts), hook_shell (absolute, default /bin/sh), hook_timeout_s (default 900) and
+ * group (RM_GROUP for the hooks). */
+int runner_submit_ex(struct runner *r, const char *job_id, const char *kind,
+                     const json_t *args, const struct runner_creds *creds,
+                     const json_t *started_extra);
 /* SIGTERM, SIGKILL after cancel_grace_ms; the job ends "cancelled" with exit 130.
  * A queued job is cancelled at once. RM_ERR_NOTFOUND if unknown. */
 int runner_cancel(struct runner *r, const char *job_id);

@@ -6,6 +6,7 @@
  *   proc.c     one step = one restic child: spawn, pipes, output lines, exit, kill
  *   joblog.c   events: log lines (batched, redacted), progress, emit
  *   markers.c  job marker files, recovery after a crash
+ *   hooks.c    the pre/post hook steps of backups (user shell scripts)
  * Not for other modules: they use runner.h. Loop thread only. */
 #include <jansson.h>
 #include <stdint.h>
@@ -32,9 +33,14 @@ enum step_out {
 	OUT_DOCUMENT,  /* one JSON document, collected (capped) for the step's report */
 };
 
-/* One restic invocation. */
+enum step_hook { HOOK_NONE = 0, HOOK_PRE, HOOK_POST };
+
+/* One child process: a restic invocation, or a user hook (hook != HOOK_NONE: the job's
+ * hook_shell -c <script>, output logged with stream "hook", see hooks.c). */
 struct step_def {
-	const char *name;  /* restic_argv_build kind; also names the step in log lines */
+	const char *name;  /* restic_argv_build kind (hooks: "pre-hook" / "post-hook"); also
+	                    * names the step in log lines */
+	enum step_hook hook;
 	enum step_out out;
 	int warn_exit;     /* exit code meaning "succeeded with warnings" (0 = none) */
 	int exists_ok;     /* "already initialized" output counts as success, to be
@@ -44,9 +50,12 @@ struct step_def {
 	void (*report)(struct runner *r, struct proc *p);
 };
 
-/* A job kind: its main step, then the steps that follow a successful main step. */
+/* A job kind: its main step, then the steps that follow a successful main step.
+ * hooks: the job's pre_hook runs before everything (non-zero: the job fails, restic does
+ * not run) and its post_hook right after the main step, whatever its outcome. */
 struct kind_def {
 	const char *name; /* command.run kind */
+	int hooks;
 	const struct step_def *main;
 	const struct step_def *then[RUNNER_MAX_THEN + 1]; /* NULL-terminated */
 };
@@ -55,8 +64,19 @@ struct kind_def {
 const struct kind_def *runner_kind_find(const char *name);
 /* The step that removes stale locks before a job when a previous run was interrupted. */
 extern const struct step_def runner_unlock_step;
+extern const struct step_def runner_pre_hook_step, runner_post_hook_step;
 
-enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN };
+enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK };
+
+/* A job's hooks (from its args), all NULL/0 for kinds without hooks. */
+struct job_hooks {
+	char *pre, *post;  /* scripts: secrets-adjacent, never logged */
+	char *shell;       /* absolute path, default /bin/sh */
+	int timeout_s;     /* default 900 */
+	char *group;       /* RM_GROUP */
+	char **argv;       /* the running hook's argv / environment */
+	char **env;
+};
 
 struct job {
 	struct job *next;
@@ -69,6 +89,10 @@ struct job {
 	char *repo_redacted;              /* for log lines */
 	struct rm_redactor secrets;       /* scrubbed from everything the job sends */
 	int no_restic;
+	json_t *started_extra; /* merged into job.started (origin, schedule_id, ...) */
+	struct job_hooks hooks;
+	int main_ran;          /* 1: the main step has run, 2: and its post-hook started */
+	int main_ok;           /* restic's main step succeeded */
 	long long seq;
 	int cancelled;
 	/* outcome of the main step */
@@ -99,6 +123,7 @@ struct proc {
 	char *last_fatal;
 	char *last_err;
 	int already_init;
+	int timed_out; /* hook steps: killed by the hook timeout */
 };
 
 struct runner {
@@ -119,6 +144,7 @@ struct runner {
 	uv_timer_t log_timer;
 	uv_timer_t kill_timer; /* SIGKILL after grace, or pipe drain after exit */
 	uv_timer_t kick_timer; /* starts the next job outside of caller stacks */
+	uv_timer_t hook_timer; /* a hook's timeout */
 	int kill_mode;         /* 1 = SIGKILL pending, 2 = pipe drain */
 	json_t *log_lines;
 	uint64_t last_progress;
@@ -131,12 +157,28 @@ struct runner {
 
 /* runner.c: called by proc.c once a step's process and pipes are all closed. */
 void runner_step_done(struct runner *r, struct proc *p);
+/* runner.c: the restic part of the current job (stale-lock unlock, then main step). */
+void runner_start_restic(struct runner *r, struct job *j);
+/* runner.c: after the main step (and its post-hook): follow-ups or finish. */
+void runner_after_main(struct runner *r, struct job *j);
+void runner_job_finish(struct runner *r, const char *status, int exit_code, const char *error);
+
+/* hooks.c */
+/* Reads pre_hook, post_hook, hook_shell, hook_timeout_s, group from args. RM_ERR_INVAL
+ * with a message on bad values. */
+int runner_hooks_parse(struct job_hooks *h, const json_t *args, char *err, size_t errlen);
+void runner_hooks_cleanup(struct job_hooks *h);
+/* Starts the job's hook step def (pre or post). */
+void runner_hook_start(struct runner *r, struct job *j, const struct step_def *def);
+/* A hook step ended: decides what comes next (takes p). */
+void runner_hook_done(struct runner *r, struct job *j, struct proc *p);
+void runner_hook_timer_cb(uv_timer_t *t);
 
 /* proc.c */
 /* Starts step def (role) of the current job with argv (borrowed for the call). */
 void runner_proc_start(struct runner *r, const struct step_def *def, enum step_role role,
                        char *const *argv);
-/* SIGTERM now, SIGKILL after the grace period. */
+/* SIGTERM now, SIGKILL after the grace period (hooks: to their whole process group). */
 void runner_proc_terminate(struct runner *r);
 void runner_proc_free(struct proc *p);
 int runner_proc_ok(const struct proc *p);

@@ -41,6 +41,7 @@ struct agent {
 	int ob_unsynced;
 	struct secrets *sec;
 	struct runner *runner;
+	struct scheduler *sched;
 };
 
 /* Encodes and queues for this connection (dropped when not connected or the send queue
@@ -52,6 +53,11 @@ void agent_send_error(struct agent *a, const char *code, const char *msg, const 
 void agent_send_hello(struct agent *a);
 /* Schedules an outbox flush (fsync, drop acked segments) shortly. */
 void agent_arm_flush(struct agent *a);
+/* Submits a job to the runner with the repository credentials its kind uses (admin slot
+ * for prune/forget when set). started_extra may be NULL. Returns runner_submit_ex's code;
+ * *why (static text) says why a job was refused. */
+int agent_submit_job(struct agent *a, const char *job_id, const char *kind, const json_t *args,
+                     const json_t *started_extra, const char **why);
 /* Returns freed heap to the kernel when no job runs (cheap; called when idle). */
 void agent_trim_heap(struct agent *a);
 

@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/host.h"
 #include "agent/restic/probe.h"
 #include "agent/runner/runner.h"
+#include "agent/scheduler/scheduler.h"
 #include "agent/secrets.h"
 #include "agent/ws/agent_int.h"
 #include "agent/ws/backoff.h"
@@ -103,6 +105,9 @@ static int job_active_cb(void *ud, const char *job_id)
 static void on_emit(void *ud, int type, json_t *payload_take)
 {
 	struct agent *a = ud;
+	if (type == RM_MSG_JOB_FINISHED && a->sched) /* retries of scheduled jobs */
+		scheduler_job_finished(a->sched, rmj_str(payload_take, "job_id"),
+		                       rmj_str(payload_take, "status"), (int64_t)time(NULL));
 	char *env = proto_encode((enum rm_msg_type)type, payload_take, NULL);
 	if (type == RM_MSG_JOB_PROGRESS) {
 		if (a->connected && a->hello_sent)
@@ -126,6 +131,17 @@ static void on_emit(void *ud, int type, json_t *payload_take)
 	agent_arm_flush(a);
 	if (a->hello_sent)
 		kick(a);
+}
+
+/* The scheduler's jobs: backups, with the repository credentials of the moment. */
+static int sched_submit(void *ud, const char *job_id, const json_t *args,
+                        const json_t *started_extra)
+{
+	const char *why = NULL;
+	int rc = agent_submit_job(ud, job_id, "backup", args, started_extra, &why);
+	if (rc && rc != RM_ERR_NOTFOUND)
+		RM_WARN("scheduled job not queued", "job_id", job_id, "error", why);
+	return rc == RM_ERR_NOTFOUND ? RM_OK : rc; /* restic missing: reported as a failed job */
 }
 
 /* Hand freed heap back to the kernel while idle (startup, TLS handshake, a finished
@@ -471,6 +487,7 @@ int agent_start(struct agent *a)
 	}
 	uv_timer_start(&a->heartbeat_timer, heartbeat_cb, (uint64_t)a->heartbeat_s * 1000,
 	               (uint64_t)a->heartbeat_s * 1000);
+	scheduler_start(a->sched); /* catch-ups run on the next loop turn */
 	return RM_OK;
 }
 
@@ -511,12 +528,11 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 		goto out;
 	}
 	uint8_t key[RM_KEY_BYTES];
-	if (agent_config_secrets_key(c, key)) {
+	int have_key = agent_config_secrets_key(c, key) == RM_OK;
+	if (!have_key)
 		RM_WARN("no valid secrets_key in config; repository credentials cannot be stored");
-	} else {
+	else
 		secrets_open(a->state_dir, key, &a->sec); /* corrupt: logged, keeps running */
-		sodium_memzero(key, sizeof key);
-	}
 
 	char *obdir = rm_xasprintf("%s/outbox", a->state_dir);
 	struct outbox_opts oo = { .dir = obdir, .max_bytes = o->outbox_max,
@@ -537,12 +553,16 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 			goto out;
 		}
 	}
+	struct scheduler_opts so = { .loop = a->loop, .state_dir = a->state_dir,
+		                     .key = have_key ? key : NULL, .submit = sched_submit, .ud = a };
+	scheduler_new(&so, &a->sched); /* a corrupt spec: logged, moved aside, runs without */
 	uv_timer_init(a->loop, &a->reconnect_timer);
 	uv_timer_init(a->loop, &a->heartbeat_timer);
 	uv_timer_init(a->loop, &a->flush_timer);
 	a->reconnect_timer.data = a->heartbeat_timer.data = a->flush_timer.data = a;
 	a->timers_init = 1;
 out:
+	sodium_memzero(key, sizeof key);
 	if (rc) {
 		agent_free(a); /* nothing of ours is on the loop yet */
 		return rc;
@@ -563,6 +583,8 @@ void agent_stop(struct agent *a)
 		uv_close((uv_handle_t *)&a->flush_timer, NULL);
 		a->timers_init = 0;
 	}
+	scheduler_free(a->sched); /* before the runner: it submits to it */
+	a->sched = NULL;
 	if (a->runner) {
 		runner_free(a->runner);
 		a->runner = NULL;

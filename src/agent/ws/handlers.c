@@ -2,9 +2,11 @@
  * Loop thread only; works without a connection (replies are then dropped). */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/host.h"
 #include "agent/runner/runner.h"
+#include "agent/scheduler/scheduler.h"
 #include "agent/secrets.h"
 #include "agent/ws/agent_int.h"
 #include "agent/ws/backoff.h"
@@ -28,11 +30,15 @@ void agent_send_hello(struct agent *a)
 		outbox_terminal_job_ids(a->ob, running);
 	char boot[RM_TIME_STRLEN];
 	rm_time_fmt(a->boot_ms, boot);
-	json_t *p = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s}", "protocol_version",
+	char tz[65];
+	host_timezone(tz, sizeof tz);
+	json_t *p = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I}", "protocol_version",
 	                      RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
 	                      a->restic_version ? a->restic_version : "", "hostname",
 	                      a->hostname, "os", "linux", "arch", host_arch(), "running_jobs",
-	                      running, "boot_time", boot);
+	                      running, "boot_time", boot, "timezone", tz, "utc_offset_s",
+	                      (json_int_t)host_utc_offset_s(), "schedule_version",
+	                      (json_int_t)scheduler_version(a->sched));
 	agent_send_msg(a, RM_MSG_HELLO, p);
 	a->hello_sent = 1;
 }
@@ -85,14 +91,9 @@ static void handle_config_update(struct agent *a, const json_t *p)
 	hello_acknowledged(a);
 }
 
-static void handle_command_run(struct agent *a, const json_t *p)
+int agent_submit_job(struct agent *a, const char *job_id, const char *kind, const json_t *args,
+                     const json_t *started_extra, const char **why)
 {
-	const char *job_id = rmj_str(p, "job_id");
-	const char *kind = rmj_str(p, "kind");
-	const json_t *args = json_object_get(p, "args");
-	json_t *empty = NULL;
-	if (!json_is_object(args))
-		args = empty = json_object();
 	struct secrets_slot s;
 	struct runner_creds creds = { 0 }, *cp = NULL;
 	const char *slot = "repo";
@@ -105,22 +106,32 @@ static void handle_command_run(struct agent *a, const json_t *p)
 		creds.repo_password = s.repo_password;
 		cp = &creds;
 	}
-	int rc;
+	int rc = a->runner ? runner_submit_ex(a->runner, job_id, kind, args, cp, started_extra)
+	                   : RM_ERR_INVAL;
+	*why = NULL;
+	if (!a->runner)
+		*why = "job runner unavailable";
+	else if (rc == RM_ERR_CONFLICT)
+		*why = "job already queued or running";
+	else if (rc == RM_ERR_INVAL)
+		*why = "unsupported job kind or invalid arguments";
+	else if (rc == RM_ERR_NOTFOUND)
+		*why = "restic not found on the agent";
+	else if (rc)
+		*why = rm_strerror(rc);
+	return rc;
+}
+
+static void handle_command_run(struct agent *a, const json_t *p)
+{
+	const char *job_id = rmj_str(p, "job_id");
+	const char *kind = rmj_str(p, "kind");
+	const json_t *args = json_object_get(p, "args");
+	json_t *empty = NULL;
+	if (!json_is_object(args))
+		args = empty = json_object();
 	const char *err = NULL;
-	if (!a->runner) {
-		rc = RM_ERR_INVAL;
-		err = "job runner unavailable";
-	} else {
-		rc = runner_submit(a->runner, job_id, kind, args, cp);
-		if (rc == RM_ERR_CONFLICT)
-			err = "job already queued or running";
-		else if (rc == RM_ERR_INVAL)
-			err = "unsupported job kind or invalid arguments";
-		else if (rc == RM_ERR_NOTFOUND)
-			err = "restic not found on the agent";
-		else if (rc)
-			err = rm_strerror(rc);
-	}
+	int rc = agent_submit_job(a, job_id, kind, args, NULL, &err);
 	RM_INFO(rc ? "command rejected" : "command accepted", "job_id", job_id, "kind", kind,
 	        "error", err);
 	json_t *r = json_pack("{s:s,s:b}", "job_id", job_id, "accepted", rc == RM_OK);
@@ -128,6 +139,32 @@ static void handle_command_run(struct agent *a, const json_t *p)
 		json_object_set_new(r, "error", json_string(err));
 	agent_send_msg(a, RM_MSG_COMMAND_RESULT, r);
 	json_decref(empty);
+	hello_acknowledged(a);
+}
+
+/* Validated, stored, in force, acknowledged; or refused with the last good spec kept. */
+static void handle_schedule_set(struct agent *a, const struct rm_envelope *env)
+{
+	char err[512] = "";
+	int rc = a->sched ? scheduler_apply(a->sched, env->payload, (int64_t)time(NULL), err,
+	                                    sizeof err)
+	                  : RM_ERR_IO;
+	char v[24];
+	snprintf(v, sizeof v, "%lld", rmj_int(env->payload, "version", 0));
+	if (rc) {
+		if (!err[0])
+			rm_strlcpy(err, "the agent has no scheduler", sizeof err);
+		RM_WARN("schedule.set refused; keeping the last good spec", "version", v, "error",
+		        err);
+		agent_send_error(a, "schedule_invalid", err, env->id);
+	} else {
+		char now[RM_TIME_STRLEN];
+		rm_time_fmt(rm_now_ms(), now);
+		RM_INFO("schedule spec applied", "version", v);
+		agent_send_msg(a, RM_MSG_SCHEDULE_ACK,
+		               json_pack("{s:I,s:s}", "version",
+		                         (json_int_t)scheduler_version(a->sched), "applied_at", now));
+	}
 	hello_acknowledged(a);
 }
 
@@ -206,6 +243,9 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 	case RM_MSG_COMMAND_RUN:
 		handle_command_run(a, env.payload);
 		break;
+	case RM_MSG_SCHEDULE_SET:
+		handle_schedule_set(a, &env);
+		break;
 	case RM_MSG_COMMAND_CANCEL:
 		handle_command_cancel(a, env.payload);
 		break;
@@ -220,8 +260,8 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 		break;
 	}
 out:
-	if (env.type == RM_MSG_CONFIG_UPDATE)
-		rmj_wipe(env.root); /* the credentials now live in the secrets store only */
+	if (env.type == RM_MSG_CONFIG_UPDATE || env.type == RM_MSG_SCHEDULE_SET)
+		rmj_wipe(env.root); /* credentials, hooks: now only in their encrypted stores */
 	proto_envelope_cleanup(&env);
 	return rc;
 }
