@@ -5,7 +5,7 @@
  *
  *   agentsim --url http://127.0.0.1:8080 --creds FILE --n 2000 [--hb-ms 1000]
  *            [--duration-s 20] [--mode fleet|logs|dispatch|storm] [--lines 20000] [--rate L]
- *            [--conc 256] [--spread-ms 0] [--storm-lines 50] [--lines-per-env 10]
+ *            [--conc 256] [--spread-ms 0] [--burst 200] [--storm-lines 50] [--lines-per-env 10]
  *            [--progress 10] [--settle-ms 2000] [--ready-timeout-s 180] [--storm-timeout-s 180]
  *
  * --creds FILE: one "host_id bearer" pair per line (made by bench/run.mjs through the real
@@ -124,6 +124,7 @@ struct sim {
 	int stopping;
 	/* storm mode */
 	int storm_lines, per_env, progress, spread_ms, settle_ms, ready_timeout_s, storm_timeout_s;
+	int burst;
 	int inits_pending;
 	int64_t last_cmd_us;
 	int storm_started, storm_next, connected_at_start;
@@ -456,7 +457,8 @@ static int storm_ready(struct sim *s, int64_t now)
 	return now - s->t_start_us >= (int64_t)s->ready_timeout_s * 1000000;
 }
 
-/* Every 5 ms: start the storm when ready, start the agents whose turn came, stop when
+/* Every 5 ms: start the storm when ready, start the agents whose turn came (a burst at a
+ * time), stop when
  * every job is acknowledged or failed, or at --storm-timeout-s. */
 static void storm_tick(uv_timer_t *t)
 {
@@ -472,7 +474,8 @@ static void storm_tick(uv_timer_t *t)
 		        "agentsim: storm: %d of %d agents connected, %d init jobs pending\n",
 		        s->connected, s->n, s->inits_pending);
 	}
-	while (s->storm_next < s->n) {
+	/* at most --burst starts per tick, so that acknowledgements are read in between */
+	for (int b = 0; s->storm_next < s->n && b < s->burst; b++) {
 		int64_t off = (int64_t)s->spread_ms * 1000 * s->storm_next / s->n;
 		if (now - s->t_storm_us < off)
 			break;
@@ -932,10 +935,12 @@ int main(int argc, char **argv)
 		         .per_env = 10,
 		         .progress = 10,
 		         .settle_ms = 2000,
+		         .burst = 200,
 		         .ready_timeout_s = 180,
 		         .storm_timeout_s = 180 };
 	struct iopt iopts[] = { { "--conc", &s.conc },
 		                { "--spread-ms", &s.spread_ms },
+		                { "--burst", &s.burst },
 		                { "--storm-lines", &s.storm_lines },
 		                { "--lines-per-env", &s.per_env },
 		                { "--progress", &s.progress },
@@ -987,6 +992,8 @@ int main(int argc, char **argv)
 	uv_timer_start(&s.stop_timer, on_stop, (uint64_t)s.duration_s * 1000, 0);
 	int storm = strcmp(s.mode, "storm") == 0;
 	if (storm) {
+		if (s.burst < 1)
+			s.burst = 1;
 		if (s.per_env < 1)
 			s.per_env = 1;
 		if ((s.storm_lines + s.per_env - 1) / s.per_env > STORM_MAX_ENV - 3)

@@ -76,6 +76,15 @@ function statusKiB(pid, field) {
     return m ? Number(m[1]) : NaN;
   } catch { return NaN; }
 }
+// Seconds the process's threads were runnable but waiting for a CPU (the share of the
+// 2 cores that other load on the machine took), from /proc/<pid>/task/*/schedstat.
+function runqWaitS(pid) {
+  try {
+    let ns = 0;
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]);
+    return ns / 1e9;
+  } catch { return NaN; }
+}
 function privateDirtyKiB(pid) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
@@ -445,6 +454,7 @@ async function benchStorm() {
   const samples = [];
   let stormAt = null;
   let rssAtStorm = NaN;
+  let lastSim = {};
   try {
     sim = startSim(['--url', srv.url, '--creds', credFile, '--n', String(n), '--mode', 'storm', '--hb-ms', '30000',
       '--conc', '96', '--spread-ms', String(STORM_SPREAD_MS), '--ready-timeout-s', '240', '--storm-timeout-s', '180', '--duration-s', '600']);
@@ -452,9 +462,13 @@ async function benchStorm() {
     while (sim.exitCode === null && sim.signalCode === null && Date.now() < deadline) {
       const t = Date.now();
       const cpu = procStat(server.pid).cpu_s;
+      const wait = runqWaitS(server.pid);
+      const simWait = runqWaitS(sim.pid);
+      const simCpu = (() => { try { return procStat(sim.pid).cpu_s; } catch { return NaN; } })();
+      if (Number.isFinite(simWait)) lastSim = { wait: simWait, cpu: simCpu };
       samples.push({ t, cpu, hwm: statusKiB(server.pid, 'VmHWM'), rss: statusKiB(server.pid, 'VmRSS') });
       if (!stormAt && /agentsim: storm:/.test(sim.errText())) {
-        stormAt = { t, cpu };
+        stormAt = { t, cpu, wait, simWait, simCpu };
         rssAtStorm = statusKiB(server.pid, 'VmRSS');
         console.error(`  ${sim.errText().match(/agentsim: storm:.*/)[0].slice(10)}`);
       }
@@ -465,7 +479,7 @@ async function benchStorm() {
   } finally {
     if (sim && sim.exitCode === null && sim.signalCode === null) sim.kill('SIGKILL');
   }
-  const end = { t: Date.now(), cpu: procStat(server.pid).cpu_s };
+  const end = { t: Date.now(), cpu: procStat(server.pid).cpu_s, wait: runqWaitS(server.pid) };
   const hwm = statusKiB(server.pid, 'VmHWM');
   await stopProcBounded(server);
   const res = sim.result || {};
@@ -496,7 +510,7 @@ async function benchStorm() {
   const drainS = res.drain_ms / 1000;
   record('storm_drain', round(drainS, 1), 's', '<= 60 s', res.jobs_acked === n && drainS <= 60, { agents: n, requested_agents: STORM_N, fd_soft: fd.soft, fd_hard: fd.hard, spread_ms: STORM_SPREAD_MS, jobs_sent: res.jobs_sent, jobs_acked: res.jobs_acked, send_s: round(res.send_ms / 1000, 1), job_p50_ms: res.job_p50_ms, job_p99_ms: res.job_p99_ms, connected_at_start: res.connected_at_start, connect_all_ms: res.connect_all_ms, sim_cpu_s: res.sim_cpu_s, failures: res.failures, failed_hosts: res.failed_hosts });
   record('storm_rows_and_lines', allRows, 'bool', `${n} jobs succeeded, ${n * lines} lines, ${n} snapshots`, allRows, { ...v, expected_lines: n * lines });
-  record('storm_server_cpu', round(stormCpu / stormWall, 2), 'cpu-s/s', 'n/a', null, { cpu_s: round(stormCpu, 1), wall_s: round(stormWall, 1), busiest_second: round(peakCpu, 2) });
+  record('storm_server_cpu', round(stormCpu / stormWall, 2), 'cpu-s/s', 'n/a', null, { cpu_s: round(stormCpu, 1), wall_s: round(stormWall, 1), busiest_second: round(peakCpu, 2), runq_wait_s: stormAt ? round(end.wait - stormAt.wait, 1) : NaN, sim_cpu_s: stormAt ? round(lastSim.cpu - stormAt.simCpu, 1) : NaN, sim_runq_wait_s: stormAt ? round(lastSim.wait - stormAt.simWait, 1) : NaN });
   record('storm_server_peak_rss', Math.round(hwm / 1024), 'MiB', 'n/a', null, { vmhwm_kib: hwm, rss_at_storm_start_kib: rssAtStorm, rss_peak_sampled_kib: Math.max(...samples.map((x) => x.rss).filter(Number.isFinite)) });
 }
 
