@@ -4,6 +4,7 @@
 //
 //   N=2000 (fleet size)  M=20 (log agents)  LINES=50000 (per log agent)
 //   HB_MS=1000 (simulated heartbeat interval)  BENCH_SMALL=1 (small dataset for the overhead run)  ONLY=fleet,logs,... (subset)
+//   STORM_N=10000 (schedule storm agents)  STORM_SPREAD_MS=0 (spread of the storm's starts)
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +19,9 @@ const M = Number(process.env.M || 20);
 const LINES = Number(process.env.LINES || 50000);
 const SMALL = process.env.BENCH_SMALL === '1';
 const HB_MS = Number(process.env.HB_MS || 1000); // simulated heartbeat interval (agents default to 30 s)
-const ONLY = (process.env.ONLY || 'fleet,logs,dispatch,api,overhead,ui').split(',');
+const ONLY = (process.env.ONLY || 'fleet,logs,dispatch,api,overhead,ui,storm').split(',');
+const STORM_N = Number(process.env.STORM_N || 10000);
+const STORM_SPREAD_MS = Number(process.env.STORM_SPREAD_MS || 0);
 
 const commit = (() => { try { return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root }).toString().trim(); } catch { return 'unknown'; } })();
 const date = new Date().toISOString().slice(0, 10);
@@ -66,6 +69,21 @@ function procStat(pid) {
 function rssKiB(pid) {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
   return m ? Number(m[1]) : NaN;
+}
+function statusKiB(pid, field) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`));
+    return m ? Number(m[1]) : NaN;
+  } catch { return NaN; }
+}
+// Seconds the process's threads were runnable but waiting for a CPU (the share of the
+// 2 cores that other load on the machine took), from /proc/<pid>/task/*/schedstat.
+function runqWaitS(pid) {
+  try {
+    let ns = 0;
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]);
+    return ns / 1e9;
+  } catch { return NaN; }
 }
 function privateDirtyKiB(pid) {
   try {
@@ -384,12 +402,128 @@ async function benchOverhead() {
   record('agent_idle_cpu', idle.cpu_s_per_s, 'cpu-s/s', '~0', idle.cpu_s_per_s < 0.01);
 }
 
+
+// The schedule storm: STORM_N agents each deliver one scheduled backup's whole event
+// sequence at the same moment (a cron minute); the server must drain it within 60 s and
+// keep every row and line.
+function fdLimits() {
+  const sh = (c) => { try { return Number(execFileSync('sh', ['-c', c]).toString().trim()); } catch { return NaN; } };
+  return { soft: sh('ulimit -n'), hard: sh('ulimit -Hn') };
+}
+
+// A release server started here rather than by the harness: at RM_LOG_LEVEL=warn it does
+// not print the "listening" line the harness waits for.
+async function startQuietServer(srv) {
+  const proc = spawn(path.join(bin, 'restic-manager-server'), [], { env: { ...srv.env, RM_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
+  proc.done = new Promise((res) => proc.on('exit', res));
+  proc.errText = () => err;
+  const api = new Api(srv.url);
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`server exited: ${err.slice(-2000)}`);
+    try { return (await api.get('/healthz')).status > 0; } catch { return false; }
+  }, { timeout: 30000, interval: 100, what: 'quiet server' });
+  return proc;
+}
+
+async function stopProcBounded(p, ms = 20000) {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  p.kill('SIGTERM');
+  const t = await Promise.race([p.done.then(() => 'exited'), new Promise((r) => setTimeout(() => r('timeout'), ms))]);
+  if (t === 'timeout') { p.kill('SIGKILL'); await p.done; }
+}
+
+function sqlite(db, sql) {
+  return execFileSync('sqlite3', ['-readonly', '-separator', ' ', db, sql], { timeout: 60000 }).toString().trim();
+}
+
+async function benchStorm() {
+  const fd = fdLimits();
+  // each side holds one socket per agent plus its own files (db, WAL, listen, pipes)
+  const fits = Math.max(0, Math.min(fd.soft, fd.hard) - 512);
+  const n = Math.min(STORM_N, fits);
+  if (n < STORM_N) console.error(`storm: fd limit ${fd.soft} (hard ${fd.hard}) fits ${n} agents, not ${STORM_N}: raise ulimit -Hn`);
+  console.error(`storm: ${n} simulated agents, one scheduled backup each (job.started, 10 job.progress, 50 log lines, job.finished, snapshots.report), starts spread over ${STORM_SPREAD_MS} ms`);
+  const { srv, api } = await bootstrapped();
+  const t0 = Date.now();
+  const creds = await enrollHosts(api, n);
+  console.error(`  enrolled ${n} hosts in ${Date.now() - t0} ms`);
+  const credFile = path.join(srv.dataDir, 'storm-creds.txt');
+  fs.writeFileSync(credFile, creds.join('\n') + '\n');
+  await srv.stop();
+  const server = await startQuietServer(srv);
+  let sim;
+  const samples = [];
+  let stormAt = null;
+  let rssAtStorm = NaN;
+  let lastSim = {};
+  try {
+    sim = startSim(['--url', srv.url, '--creds', credFile, '--n', String(n), '--mode', 'storm', '--hb-ms', '30000',
+      '--conc', '96', '--spread-ms', String(STORM_SPREAD_MS), '--ready-timeout-s', '240', '--storm-timeout-s', '180', '--duration-s', '600']);
+    const deadline = Date.now() + 660000;
+    while (sim.exitCode === null && sim.signalCode === null && Date.now() < deadline) {
+      const t = Date.now();
+      const cpu = procStat(server.pid).cpu_s;
+      const wait = runqWaitS(server.pid);
+      const simWait = runqWaitS(sim.pid);
+      const simCpu = (() => { try { return procStat(sim.pid).cpu_s; } catch { return NaN; } })();
+      if (Number.isFinite(simWait)) lastSim = { wait: simWait, cpu: simCpu };
+      samples.push({ t, cpu, hwm: statusKiB(server.pid, 'VmHWM'), rss: statusKiB(server.pid, 'VmRSS') });
+      if (!stormAt && /agentsim: storm:/.test(sim.errText())) {
+        stormAt = { t, cpu, wait, simWait, simCpu };
+        rssAtStorm = statusKiB(server.pid, 'VmRSS');
+        console.error(`  ${sim.errText().match(/agentsim: storm:.*/)[0].slice(10)}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (sim.exitCode === null && sim.signalCode === null) { sim.kill('SIGKILL'); console.error('  agentsim did not exit in time: killed'); }
+    await sim.done;
+  } finally {
+    if (sim && sim.exitCode === null && sim.signalCode === null) sim.kill('SIGKILL');
+  }
+  const end = { t: Date.now(), cpu: procStat(server.pid).cpu_s, wait: runqWaitS(server.pid) };
+  const hwm = statusKiB(server.pid, 'VmHWM');
+  await stopProcBounded(server);
+  const res = sim.result || {};
+  if (!sim.result) console.error(`  agentsim gave no result; stderr tail:\n${sim.errText().slice(-2000)}`);
+  // busiest second of the storm, from the 250 ms samples
+  let peakCpu = 0;
+  for (let i = 0, j = 0; i < samples.length; i++) {
+    while (j < samples.length && samples[j].t - samples[i].t < 1000) j++;
+    if (j < samples.length && stormAt && samples[i].t >= stormAt.t) peakCpu = Math.max(peakCpu, (samples[j].cpu - samples[i].cpu) / ((samples[j].t - samples[i].t) / 1000));
+  }
+  const stormCpu = stormAt ? end.cpu - stormAt.cpu : NaN;
+  const stormWall = stormAt ? (end.t - stormAt.t) / 1000 : NaN;
+  const db = path.join(srv.dataDir, 'restic-manager.db');
+  const q = (sql) => Number(sqlite(db, sql));
+  const v = {
+    jobs: q("SELECT count(*) FROM jobs WHERE created_by = 'schedule'"),
+    succeeded: q("SELECT count(*) FROM jobs WHERE created_by = 'schedule' AND status = 'succeeded' AND finished_at IS NOT NULL"),
+    hosts: q("SELECT count(DISTINCT host_id) FROM jobs WHERE created_by = 'schedule'"),
+    with_schedule: q("SELECT count(*) FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.created_by = 'schedule'"),
+    lines: q("SELECT count(*) FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE created_by = 'schedule')"),
+    complete_jobs: q("SELECT count(*) FROM (SELECT l.job_id FROM job_logs l JOIN jobs j ON j.id = l.job_id WHERE j.created_by = 'schedule' GROUP BY l.job_id HAVING count(*) = 50 AND min(l.seq) = 2 AND max(l.seq) = 51)"),
+    snapshots: q('SELECT count(*) FROM snapshots'),
+    snapshot_hosts: q('SELECT count(DISTINCT host_id) FROM snapshots'),
+  };
+  console.error(`  db: ${JSON.stringify(v)}`);
+  const lines = res.lines_per_job || 50;
+  const allRows = v.jobs === n && v.succeeded === n && v.hosts === n && v.lines === n * lines && v.complete_jobs === n && v.snapshots === n && v.snapshot_hosts === n && res.jobs_acked === n;
+  const drainS = res.drain_ms / 1000;
+  record('storm_drain', round(drainS, 1), 's', n < STORM_N ? `<= 60 s (${n} of ${STORM_N} agents: fd limit)` : '<= 60 s', res.jobs_acked === n && drainS <= 60, { agents: n, requested_agents: STORM_N, fd_soft: fd.soft, fd_hard: fd.hard, spread_ms: STORM_SPREAD_MS, jobs_sent: res.jobs_sent, jobs_acked: res.jobs_acked, send_s: round(res.send_ms / 1000, 1), job_p50_ms: res.job_p50_ms, job_p99_ms: res.job_p99_ms, connected_at_start: res.connected_at_start, connect_all_ms: res.connect_all_ms, sim_cpu_s: res.sim_cpu_s, failures: res.failures, failed_hosts: res.failed_hosts });
+  record('storm_rows_and_lines', allRows, 'bool', `${n} jobs succeeded, ${n * lines} lines, ${n} snapshots`, allRows, { ...v, expected_lines: n * lines });
+  record('storm_server_cpu', round(stormCpu / stormWall, 2), 'cpu-s/s', 'n/a', null, { cpu_s: round(stormCpu, 1), wall_s: round(stormWall, 1), busiest_second: round(peakCpu, 2), runq_wait_s: stormAt ? round(end.wait - stormAt.wait, 1) : NaN, sim_cpu_s: stormAt ? round(lastSim.cpu - stormAt.simCpu, 1) : NaN, sim_runq_wait_s: stormAt ? round(lastSim.wait - stormAt.simWait, 1) : NaN });
+  record('storm_server_peak_rss', Math.round(hwm / 1024), 'MiB', 'n/a', null, { vmhwm_kib: hwm, rss_at_storm_start_kib: rssAtStorm, rss_peak_sampled_kib: Math.max(...samples.map((x) => x.rss).filter(Number.isFinite)) });
+}
+
 const t0 = Date.now();
 try {
   if (ONLY.includes('fleet')) await benchFleet();
   if (ONLY.includes('logs') || ONLY.includes('dispatch')) await benchLogsAndDispatch();
   if (ONLY.includes('api')) await benchApi();
   if (ONLY.includes('overhead')) await benchOverhead();
+  if (ONLY.includes('storm')) await benchStorm();
 } catch (e) {
   if (lastServer) {
     console.error(`server ${lastServer.alive() ? 'still running' : `exited (${lastServer.proc.exitCode ?? lastServer.proc.signalCode})`}; its stderr ends with:`);
