@@ -73,14 +73,16 @@ static const char *hook_line(const char *job_id, const char *prefix)
 TEST(pre_hook_fails)
 {
 	const json_t *f = backup("h-pre-fail", "{\"pre_hook\":\"echo getting ready; echo oops >&2; exit 1\","
-	                                       "\"post_hook\":\"echo post ran\"}", 10000);
+	                                       "\"post_hook\":\"echo post ran $RM_JOB_STATUS\"}", 10000);
 	OK(f != NULL);
 	EQ_STR(fstr(f, "status"), "failed");
 	EQ_STR(fstr(f, "error"), "pre-hook exited 1");
 	OK(hook_line("h-pre-fail", "pre-hook: getting ready") != NULL);
 	OK(hook_line("h-pre-fail", "pre-hook: oops") != NULL);
 	OK(!log_contains("h-pre-fail", "restic backup")); /* restic never ran */
-	OK(hook_line("h-pre-fail", "post-hook:") == NULL); /* nor the post-hook */
+	/* the post-hook still runs (it undoes what the pre-hook began), told the job failed */
+	OK(hook_line("h-pre-fail", "post-hook: post ran failed") != NULL);
+	EQ_STR(fstr(f, "error"), "pre-hook exited 1");
 	OK(!log_contains("h-pre-fail", "echo oops"));    /* the script is never logged */
 }
 

@@ -130,14 +130,30 @@ void runner_hook_done(struct runner *r, struct job *j, struct proc *p)
 	int ok = runner_proc_ok(p) && !p->timed_out;
 	char *e = ok ? NULL : hook_error(p, j->hooks.timeout_s);
 	int post = p->def->hook == HOOK_POST;
-	runner_log_event(r, "%s %s", p->def->name, ok ? "succeeded" : e);
+	if (ok)
+		runner_log_event(r, "%s succeeded", p->def->name);
+	else
+		runner_log_event(r, "%s", e); /* "pre-hook exited 1" names the hook itself */
 	runner_proc_free(p);
 	if (!post) {
-		/* a failed pre-hook: restic does not run (nor the post-hook: no backup ran) */
-		if (j->cancelled) runner_job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
-		else if (!ok) runner_job_finish(r, "failed", -1, e);
-		else runner_start_restic(r, j);
-		free(e);
+		if (j->cancelled) {
+			runner_job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
+			free(e);
+		} else if (ok) {
+			runner_start_restic(r, j);
+			free(e);
+		} else {
+			/* a failed pre-hook: restic does not run, the job fails, and the post-hook
+			 * still runs (RM_JOB_STATUS=failed): it is where users undo what the
+			 * pre-hook began (restart a service, drop a DB snapshot) */
+			j->status = "failed";
+			j->exit_code = -1;
+			free(j->error);
+			j->error = e;
+			j->main_ok = 0;
+			j->main_ran = 1;
+			runner_after_main(r, j);
+		}
 		return;
 	}
 	if (!ok && strcmp(j->status, "cancelled") != 0) {
