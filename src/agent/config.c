@@ -30,7 +30,10 @@ struct cfg_field {
 	size_t off; /* offset of the char * in struct agent_config */
 };
 
-#define F(n, t, r, m, member) { n, t, r, m, offsetof(struct agent_config, member) }
+#define F(n, t, r, m, member)                                     \
+	{                                                         \
+		n, t, r, m, offsetof(struct agent_config, member) \
+	}
 static const struct cfg_field cfg_fields[] = {
 	F("server", CFG_URL, 1, 2048, server_url),
 	F("host_id", CFG_STR, 1, 64, host_id),
@@ -67,8 +70,7 @@ static int validate(const struct cfg_field *f, char *v, char *err, size_t errlen
 		}
 	}
 	switch (f->type) {
-	case CFG_STR:
-		break;
+	case CFG_STR: break;
 	case CFG_URL:
 		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8) &&
 		    strncmp(v, "ws://", 5) && strncmp(v, "wss://", 6)) {

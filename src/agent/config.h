@@ -25,9 +25,9 @@ struct agent_config {
 	char *server_url;
 	char *host_id;
 	char *bearer;
-	char *tls_pin;      /* lowercase hex, 64 chars, or NULL */
+	char *tls_pin; /* lowercase hex, 64 chars, or NULL */
 	char *restic_path;
-	char *secrets_key;  /* 64 hex chars */
+	char *secrets_key; /* 64 hex chars */
 	char *log_level;
 };
 

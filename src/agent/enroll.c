@@ -55,11 +55,11 @@ static int curl_api_open(struct curl_api *api)
 		size_t off;
 	} syms[] = {
 #define SYM(f, m) { "curl_" #f, offsetof(struct curl_api, m) }
-		SYM(global_init, global_init),   SYM(global_cleanup, global_cleanup),
-		SYM(easy_init, easy_init),       SYM(easy_setopt, easy_setopt),
-		SYM(easy_perform, easy_perform), SYM(easy_getinfo, easy_getinfo),
+		SYM(global_init, global_init),     SYM(global_cleanup, global_cleanup),
+		SYM(easy_init, easy_init),         SYM(easy_setopt, easy_setopt),
+		SYM(easy_perform, easy_perform),   SYM(easy_getinfo, easy_getinfo),
 		SYM(easy_strerror, easy_strerror), SYM(easy_cleanup, easy_cleanup),
-		SYM(slist_append, slist_append), SYM(slist_free_all, slist_free_all),
+		SYM(slist_append, slist_append),   SYM(slist_free_all, slist_free_all),
 #undef SYM
 	};
 	memset(api, 0, sizeof *api);
@@ -141,8 +141,8 @@ static int valid_pin(const char *p)
 
 /* POSTs body (JSON) to url with libcurl (dlopen'd: the daemon never needs it). On RM_OK,
  * *status is the HTTP status and *resp the parsed JSON answer (caller decrefs). */
-static int enroll_post(const struct enroll_opts *o, const char *url, const char *body,
-                       long *status, json_t **resp)
+static int enroll_post(const struct enroll_opts *o, const char *url, const char *body, long *status,
+                       json_t **resp)
 {
 	char err[256];
 	struct rm_buf out;
@@ -253,7 +253,8 @@ static int enroll_check_answer(long status, const json_t *resp)
 		RM_ERROR(denied ? "enrollment token rejected (bad, already used or expired): "
 		                  "create a new one on the server"
 		                : "enrollment failed",
-		         "status", st, "code", rmj_str(resp, "code"), "error", rmj_str(resp, "error"));
+		         "status", st, "code", rmj_str(resp, "code"), "error",
+		         rmj_str(resp, "error"));
 		return denied ? RM_ERR_AUTH : RM_ERR_IO;
 	}
 	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");

@@ -6,9 +6,9 @@
  * secrets_key so secrets.enc stays readable. */
 
 struct enroll_opts {
-	const char *server_url;  /* http(s)://host[:port][/base] */
+	const char *server_url; /* http(s)://host[:port][/base] */
 	const char *token;
-	const char *cert_pin;    /* optional SHA-256 hex of the server's leaf certificate */
+	const char *cert_pin; /* optional SHA-256 hex of the server's leaf certificate */
 	const char *config_path;
 	const char *state_dir;
 	const char *restic_path; /* optional override; else PATH lookup */

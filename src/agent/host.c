@@ -65,7 +65,8 @@ static int tz_take(const char *name, size_t n, char *buf, size_t len)
 		n -= (size_t)(z + 9 - name);
 		name = z + 9;
 	}
-	if (n == 0 || n >= len || n > 64) return 0;
+	if (n == 0 || n >= len || n > 64)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -83,7 +84,8 @@ void host_timezone_from(const char *tz_env, const char *etc_timezone, const char
 	char line[256] = "";
 	buf[0] = 0;
 	if (tz_env && *tz_env) {
-		if (*tz_env == ':') tz_env++;
+		if (*tz_env == ':')
+			tz_env++;
 		tz_take(tz_env, strlen(tz_env), buf, len);
 		return; /* TZ decides, even when we cannot name it */
 	}
@@ -99,7 +101,8 @@ void host_timezone_from(const char *tz_env, const char *etc_timezone, const char
 		fclose(f);
 	}
 	ssize_t n = localtime ? readlink(localtime, line, sizeof line - 1) : -1;
-	if (n > 0) tz_take(line, (size_t)n, buf, len);
+	if (n > 0)
+		tz_take(line, (size_t)n, buf, len);
 }
 
 void host_timezone(char *buf, size_t len)
@@ -111,6 +114,7 @@ long host_utc_offset_s(void)
 {
 	time_t now = time(NULL);
 	struct tm tm;
-	if (!localtime_r(&now, &tm)) return 0;
+	if (!localtime_r(&now, &tm))
+		return 0;
 	return tm.tm_gmtoff;
 }

@@ -77,7 +77,8 @@ static int parse_opts(int argc, char **argv, int i, struct cli *c)
 		const struct opt *o = NULL;
 		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
 			if ((strlen(opts[k].name) == n && !strncmp(opts[k].name, a, n)) ||
-			    (opts[k].alt && strlen(opts[k].alt) == n && !strncmp(opts[k].alt, a, n))) {
+			    (opts[k].alt && strlen(opts[k].alt) == n &&
+			     !strncmp(opts[k].alt, a, n))) {
 				o = &opts[k];
 				break;
 			}
@@ -147,9 +148,10 @@ static int cmd_run(const struct cli *c)
 	char *state = abs_path(c->state ? c->state : AGENT_DEFAULT_STATE_DIR);
 	int rc = agent_config_load(cfgpath, &cfg, err, sizeof err);
 	if (rc) {
-		RM_ERROR(rc == RM_ERR_NOTFOUND ? "no agent config: enroll first "
-		                                 "(restic-manager-agent enroll --server URL --token T)"
-		                               : "invalid agent config",
+		RM_ERROR(rc == RM_ERR_NOTFOUND
+		             ? "no agent config: enroll first "
+		               "(restic-manager-agent enroll --server URL --token T)"
+		             : "invalid agent config",
 		         "path", cfgpath, "error", err);
 		free(state);
 		return 1;

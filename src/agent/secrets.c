@@ -22,22 +22,22 @@ struct secrets {
 	int corrupt;
 };
 
-static const char *const slot_fields[] = { "repo_url", "repo_username", "repo_password",
-	                                   "hook_shell", "bandwidth", NULL };
+static const char *const slot_fields[] = { "repo_url",   "repo_username", "repo_password",
+	                                   "hook_shell", "bandwidth",     NULL };
 
 static void register_passwords(const json_t *root)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)root, k, v) {
+	json_object_foreach ((json_t *)root, k, v) {
 		const char *pw = rmj_str(v, "repo_password");
 		if (pw)
 			rm_log_add_secret(pw);
 	}
 }
 
-int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
-                      size_t max, json_t **out, char *err, size_t errlen)
+int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad, size_t max,
+                      json_t **out, char *err, size_t errlen)
 {
 	char *text = NULL, *pt = NULL;
 	size_t len = 0, ptlen = 0;
@@ -49,7 +49,8 @@ int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const c
 	rc = rm_aead_open(key, text, ad, &pt, &ptlen);
 	free(text);
 	if (rc) {
-		rmj_seterr(err, errlen, "cannot be decrypted (corrupt or written with another key)");
+		rmj_seterr(err, errlen,
+		           "cannot be decrypted (corrupt or written with another key)");
 		return RM_ERR_CRYPTO;
 	}
 	rc = rmj_parse_object(pt, ptlen, max, out, err, errlen);
@@ -94,8 +95,8 @@ static int load(struct secrets *s)
 		         "repository credentials",
 		         "path", s->path, "error", err);
 	else if (rc)
-		RM_ERROR("cannot read secrets file; running without repository credentials",
-		         "path", s->path, "error", rm_strerror(rc));
+		RM_ERROR("cannot read secrets file; running without repository credentials", "path",
+		         s->path, "error", rm_strerror(rc));
 	if (rc)
 		return rc;
 	register_passwords(root);
@@ -155,8 +156,8 @@ static int persist(struct secrets *s)
 {
 	if (s->corrupt) {
 		/* Never overwrite what we could not read: move it aside first. */
-		char *aside = rm_xasprintf("%s.corrupt-%lld", s->path,
-		                           (long long)(rm_now_ms() / 1000));
+		char *aside =
+		    rm_xasprintf("%s.corrupt-%lld", s->path, (long long)(rm_now_ms() / 1000));
 		if (rename(s->path, aside) && errno != ENOENT) {
 			RM_ERROR("cannot move corrupt secrets file aside; not writing new secrets",
 			         "path", s->path, "error", strerror(errno));

@@ -49,8 +49,8 @@ int secrets_update(struct secrets *s, const char *slot, const json_t *payload);
  * than max bytes), RM_ERR_CRYPTO (cannot be decrypted), RM_ERR_INVAL (not a JSON object);
  * err says why. secrets_file_write: atomic (tmp + fsync + rename), mode 0600. Neither
  * logs. */
-int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
-                      size_t max, json_t **out, char *err, size_t errlen);
+int secrets_file_read(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad, size_t max,
+                      json_t **out, char *err, size_t errlen);
 int secrets_file_write(const char *path, const uint8_t key[RM_KEY_BYTES], const char *ad,
                        const json_t *root);
 

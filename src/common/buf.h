@@ -12,8 +12,8 @@ struct rm_buf {
 };
 
 void rm_buf_init(struct rm_buf *b, size_t max);
-void rm_buf_cleanup(struct rm_buf *b);  /* frees data, keeps max */
-void rm_buf_reset(struct rm_buf *b);    /* len = 0, keeps memory */
+void rm_buf_cleanup(struct rm_buf *b); /* frees data, keeps max */
+void rm_buf_reset(struct rm_buf *b);   /* len = 0, keeps memory */
 /* RM_OK or RM_ERR_TOOBIG (buffer unchanged on error). */
 int rm_buf_append(struct rm_buf *b, const void *p, size_t n);
 int rm_buf_append_str(struct rm_buf *b, const char *s);

@@ -52,8 +52,8 @@ static int read_value(const char **p, int f)
 }
 
 /* One comma-separated item: * | v | v-v, optionally /step. Sets bits in *bits. */
-static int parse_item(const char *s, const char *e, int f, uint64_t *bits, int *star,
-                      char *err, size_t errlen)
+static int parse_item(const char *s, const char *e, int f, uint64_t *bits, int *star, char *err,
+                      size_t errlen)
 {
 	int a, b, step = 1;
 	const char *p = s;
@@ -103,12 +103,13 @@ static int parse_item(const char *s, const char *e, int f, uint64_t *bits, int *
 		*bits |= 1ULL << (f == 4 && v == 7 ? 0 : v);
 	return RM_OK;
 bad:
-	snprintf(err, errlen, "%s: cannot read \"%.*s\"", field_names[f], (int)(e - s > 20 ? 20 : e - s), s);
+	snprintf(err, errlen, "%s: cannot read \"%.*s\"", field_names[f],
+	         (int)(e - s > 20 ? 20 : e - s), s);
 	return RM_ERR_INVAL;
 }
 
-static int parse_field(const char *s, size_t len, int f, uint64_t *bits, int *star,
-                       char *err, size_t errlen)
+static int parse_field(const char *s, size_t len, int f, uint64_t *bits, int *star, char *err,
+                       size_t errlen)
 {
 	const char *e = s + len;
 
@@ -142,8 +143,8 @@ static const struct {
 	const char *name;
 	const char *expr;
 } macros[] = {
-	{ "@hourly", "0 * * * *" },  { "@daily", "0 0 * * *" },   { "@midnight", "0 0 * * *" },
-	{ "@weekly", "0 0 * * 0" },  { "@monthly", "0 0 1 * *" }, { "@yearly", "0 0 1 1 *" },
+	{ "@hourly", "0 * * * *" },   { "@daily", "0 0 * * *" },   { "@midnight", "0 0 * * *" },
+	{ "@weekly", "0 0 * * 0" },   { "@monthly", "0 0 1 * *" }, { "@yearly", "0 0 1 1 *" },
 	{ "@annually", "0 0 1 1 *" },
 };
 
@@ -167,7 +168,8 @@ int cron_parse(const char *expr, struct cron *out, int *field, char *err, size_t
 			if (strlen(macros[i].name) == n && strncasecmp(s, macros[i].name, n) == 0 &&
 			    s[n + strspn(s + n, " \t")] == '\0')
 				return cron_parse(macros[i].expr, out, field, err, errlen);
-		snprintf(err, errlen, "unknown macro (use @hourly, @daily, @weekly, @monthly or @yearly)");
+		snprintf(err, errlen,
+		         "unknown macro (use @hourly, @daily, @weekly, @monthly or @yearly)");
 		return RM_ERR_INVAL;
 	}
 	memset(&c, 0, sizeof(c));
@@ -180,7 +182,10 @@ int cron_parse(const char *expr, struct cron *out, int *field, char *err, size_t
 			s++;
 		n = strcspn(s, " \t");
 		if (n == 0) {
-			snprintf(err, errlen, "expected 5 fields (minute hour day-of-month month day-of-week), got %d", f);
+			snprintf(
+			    err, errlen,
+			    "expected 5 fields (minute hour day-of-month month day-of-week), got %d",
+			    f);
 			return RM_ERR_INVAL;
 		}
 		rc = parse_field(s, n, f, &bits, &star, err, errlen);
@@ -191,16 +196,24 @@ int cron_parse(const char *expr, struct cron *out, int *field, char *err, size_t
 		switch (f) {
 		case 0: c.minutes = bits; break;
 		case 1: c.hours = (uint32_t)bits; break;
-		case 2: c.dom = (uint32_t)bits; c.dom_star = (uint8_t)star; break;
+		case 2:
+			c.dom = (uint32_t)bits;
+			c.dom_star = (uint8_t)star;
+			break;
 		case 3: c.months = (uint16_t)bits; break;
-		case 4: c.dow = (uint8_t)bits; c.dow_star = (uint8_t)star; break;
+		case 4:
+			c.dow = (uint8_t)bits;
+			c.dow_star = (uint8_t)star;
+			break;
 		}
 		s += n;
 	}
 	while (*s == ' ' || *s == '\t')
 		s++;
 	if (*s) {
-		snprintf(err, errlen, "expected 5 fields (minute hour day-of-month month day-of-week), got more");
+		snprintf(
+		    err, errlen,
+		    "expected 5 fields (minute hour day-of-month month day-of-week), got more");
 		return RM_ERR_INVAL;
 	}
 	*out = c;

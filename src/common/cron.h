@@ -15,12 +15,12 @@
 #include <time.h>
 
 struct cron {
-	uint64_t minutes;  /* bit m: minute m (0..59) */
-	uint32_t hours;    /* bit h (0..23) */
-	uint32_t dom;      /* bit d (1..31) */
-	uint16_t months;   /* bit m (1..12) */
-	uint8_t dow;       /* bit d (0..6, 0 = Sunday) */
-	uint8_t dom_star;  /* the field was '*' (or '*' with a step of 1) */
+	uint64_t minutes; /* bit m: minute m (0..59) */
+	uint32_t hours;   /* bit h (0..23) */
+	uint32_t dom;     /* bit d (1..31) */
+	uint16_t months;  /* bit m (1..12) */
+	uint8_t dow;      /* bit d (0..6, 0 = Sunday) */
+	uint8_t dom_star; /* the field was '*' (or '*' with a step of 1) */
 	uint8_t dow_star;
 };
 

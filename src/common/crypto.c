@@ -35,8 +35,8 @@ static char *b64_encode(const uint8_t *bin, size_t n)
 	return out;
 }
 
-int rm_aead_seal(const uint8_t key[RM_KEY_BYTES], const void *pt, size_t ptlen,
-                 const char *ad, char **out_b64)
+int rm_aead_seal(const uint8_t key[RM_KEY_BYTES], const void *pt, size_t ptlen, const char *ad,
+                 char **out_b64)
 {
 	if (!key || (!pt && ptlen) || !out_b64 || ptlen > (size_t)INT_MAX)
 		return RM_ERR_INVAL;
@@ -46,17 +46,17 @@ int rm_aead_seal(const uint8_t key[RM_KEY_BYTES], const void *pt, size_t ptlen,
 	uint8_t *buf = rm_xmalloc(n);
 	randombytes_buf(buf, NONCE_BYTES);
 	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		buf + NONCE_BYTES, &clen, pt, ptlen, (const uint8_t *)(ad ? ad : ""),
-		ad ? strlen(ad) : 0, NULL, buf, key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + NONCE_BYTES, &clen, pt, ptlen,
+	                                           (const uint8_t *)(ad ? ad : ""),
+	                                           ad ? strlen(ad) : 0, NULL, buf, key);
 	*out_b64 = b64_encode(buf, NONCE_BYTES + (size_t)clen);
 	sodium_memzero(buf, n);
 	free(buf);
 	return RM_OK;
 }
 
-int rm_aead_open(const uint8_t key[RM_KEY_BYTES], const char *b64, const char *ad,
-                 char **out_pt, size_t *out_len)
+int rm_aead_open(const uint8_t key[RM_KEY_BYTES], const char *b64, const char *ad, char **out_pt,
+                 size_t *out_len)
 {
 	if (!key || !b64 || !out_pt)
 		return RM_ERR_INVAL;
@@ -77,8 +77,8 @@ int rm_aead_open(const uint8_t key[RM_KEY_BYTES], const char *b64, const char *a
 	pt = rm_xmalloc(binlen - NONCE_BYTES - TAG_BYTES + 1);
 	unsigned long long ptlen = 0;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    pt, &ptlen, NULL, bin + NONCE_BYTES, binlen - NONCE_BYTES,
-		    (const uint8_t *)(ad ? ad : ""), ad ? strlen(ad) : 0, bin, key) != 0)
+	        pt, &ptlen, NULL, bin + NONCE_BYTES, binlen - NONCE_BYTES,
+	        (const uint8_t *)(ad ? ad : ""), ad ? strlen(ad) : 0, bin, key) != 0)
 		goto out;
 	pt[ptlen] = 0;
 	*out_pt = (char *)pt;
@@ -134,7 +134,7 @@ int rm_pwhash(const char *password, char out[RM_PWHASH_MAX])
 		return RM_ERR_CRYPTO;
 	int cheap = is_cheap();
 	unsigned long long ops =
-		cheap ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	    cheap ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
 	size_t mem = cheap ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
 	char tmp[crypto_pwhash_STRBYTES];
 	if (crypto_pwhash_str_alg(tmp, password, strlen(password), ops, mem,
@@ -193,8 +193,7 @@ int rm_str_ct_eq(const char *a, const char *b)
 	return sodium_memcmp(ha, hb, sizeof(ha)) == 0;
 }
 
-void rm_kdf(const uint8_t master[RM_KEY_BYTES], const char *purpose,
-            uint8_t out[RM_KEY_BYTES])
+void rm_kdf(const uint8_t master[RM_KEY_BYTES], const char *purpose, uint8_t out[RM_KEY_BYTES])
 {
 	char ctx[crypto_kdf_CONTEXTBYTES];
 	size_t pl = purpose ? strlen(purpose) : 0;

@@ -12,12 +12,12 @@ int rm_crypto_init(void);
 /* XChaCha20-Poly1305-IETF with additional data `ad` (a NUL-terminated string binding the
  * ciphertext to its row/slot, e.g. "host_credentials:<host_id>:repo").
  * Output: malloc'd base64url (no padding) of nonce(24) || ciphertext+tag. */
-int rm_aead_seal(const uint8_t key[RM_KEY_BYTES], const void *pt, size_t ptlen,
-                 const char *ad, char **out_b64);
+int rm_aead_seal(const uint8_t key[RM_KEY_BYTES], const void *pt, size_t ptlen, const char *ad,
+                 char **out_b64);
 /* Inverse. *out_pt is malloc'd and NUL-terminated (extra byte not counted in *out_len).
  * Wrong key, wrong ad, truncated or tampered input -> RM_ERR_CRYPTO. */
-int rm_aead_open(const uint8_t key[RM_KEY_BYTES], const char *b64, const char *ad,
-                 char **out_pt, size_t *out_len);
+int rm_aead_open(const uint8_t key[RM_KEY_BYTES], const char *b64, const char *ad, char **out_pt,
+                 size_t *out_len);
 
 /* Argon2id. Parameters are stored inside the hash string. Default: INTERACTIVE limits.
  * Cheap mode (opslimit MIN, memlimit MIN) exists only in test builds (compiled with
@@ -39,8 +39,7 @@ int rm_str_ct_eq(const char *a, const char *b);
 
 /* Derive a 32-byte subkey from a master key for a named purpose (crypto_kdf, context is
  * the first 8 chars of purpose, id from a hash of the rest). */
-void rm_kdf(const uint8_t master[RM_KEY_BYTES], const char *purpose,
-            uint8_t out[RM_KEY_BYTES]);
+void rm_kdf(const uint8_t master[RM_KEY_BYTES], const char *purpose, uint8_t out[RM_KEY_BYTES]);
 
 /* Key file: 32 random bytes stored as 64 hex chars + newline, mode 0600.
  * rm_keyfile_load: RM_ERR_NOTFOUND if absent, RM_ERR_INVAL if malformed.

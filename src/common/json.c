@@ -48,8 +48,7 @@ static int depth_ok(const char *buf, size_t len)
 	return 1;
 }
 
-int rmj_parse(const char *buf, size_t len, size_t maxlen, json_t **out, char *err,
-              size_t errlen)
+int rmj_parse(const char *buf, size_t len, size_t maxlen, json_t **out, char *err, size_t errlen)
 {
 	if (!buf) {
 		rmj_seterr(err, errlen, "no input");
@@ -71,7 +70,7 @@ int rmj_parse(const char *buf, size_t len, size_t maxlen, json_t **out, char *er
 	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!v) {
 		rmj_seterr(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
-		       je.text);
+		           je.text);
 		return RM_ERR_INVAL;
 	}
 	*out = v;
@@ -96,8 +95,8 @@ int rmj_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out, c
 
 /* Looks key up; returns 1 with *v set when present and not null, 0 when absent/null
  * (rc set: RM_OK or RM_ERR_INVAL when required). */
-static int lookup(const json_t *obj, const char *key, int required, json_t **v, int *rc,
-                  char *err, size_t errlen)
+static int lookup(const json_t *obj, const char *key, int required, json_t **v, int *rc, char *err,
+                  size_t errlen)
 {
 	json_t *x = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 	if (!x || json_is_null(x)) {
@@ -113,8 +112,8 @@ static int lookup(const json_t *obj, const char *key, int required, json_t **v, 
 	return 1;
 }
 
-int rmj_get_str(const json_t *obj, const char *key, int required, size_t maxlen,
-                const char **out, char *err, size_t errlen)
+int rmj_get_str(const json_t *obj, const char *key, int required, size_t maxlen, const char **out,
+                char *err, size_t errlen)
 {
 	json_t *v;
 	int rc;
@@ -138,8 +137,8 @@ int rmj_get_str(const json_t *obj, const char *key, int required, size_t maxlen,
 	return RM_OK;
 }
 
-int rmj_get_int(const json_t *obj, const char *key, int required, long long min,
-                long long max, long long *out, char *err, size_t errlen)
+int rmj_get_int(const json_t *obj, const char *key, int required, long long min, long long max,
+                long long *out, char *err, size_t errlen)
 {
 	json_t *v;
 	int rc;
@@ -205,16 +204,16 @@ int rmj_get_str_array(const json_t *obj, const char *key, int required, size_t m
 	}
 	size_t i;
 	json_t *it;
-	json_array_foreach(v, i, it)
-	{
+	json_array_foreach (v, i, it) {
 		if (!json_is_string(it) || json_string_length(it) == 0 ||
 		    strlen(json_string_value(it)) != json_string_length(it)) {
-			rmj_seterr(err, errlen, "field '%s' must be an array of non-empty strings", key);
+			rmj_seterr(err, errlen, "field '%s' must be an array of non-empty strings",
+			           key);
 			return RM_ERR_INVAL;
 		}
 		if (maxlen && json_string_length(it) > maxlen) {
 			rmj_seterr(err, errlen, "field '%s' has an item longer than %zu bytes", key,
-			       maxlen);
+			           maxlen);
 			return RM_ERR_INVAL;
 		}
 	}
@@ -270,10 +269,10 @@ void rmj_wipe(json_t *v)
 		 * prefix) string of the same length */
 		sodium_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
 	} else if (json_is_object(v)) {
-		json_object_foreach(v, k, x)
+		json_object_foreach (v, k, x)
 			rmj_wipe(x);
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
+		json_array_foreach (v, i, x)
 			rmj_wipe(x);
 	}
 }

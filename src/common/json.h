@@ -14,14 +14,15 @@
  * *out is a new reference. */
 int rmj_parse(const char *buf, size_t len, size_t maxlen, json_t **out, char *err, size_t errlen);
 /* Same, but the value must be an object. */
-int rmj_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out, char *err, size_t errlen);
+int rmj_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out, char *err,
+                     size_t errlen);
 
 /* *out is borrowed from obj. maxlen: max byte length (0 = no limit). Rejects strings
  * containing NUL. */
-int rmj_get_str(const json_t *obj, const char *key, int required, size_t maxlen,
-                const char **out, char *err, size_t errlen);
-int rmj_get_int(const json_t *obj, const char *key, int required, long long min,
-                long long max, long long *out, char *err, size_t errlen);
+int rmj_get_str(const json_t *obj, const char *key, int required, size_t maxlen, const char **out,
+                char *err, size_t errlen);
+int rmj_get_int(const json_t *obj, const char *key, int required, long long min, long long max,
+                long long *out, char *err, size_t errlen);
 int rmj_get_bool(const json_t *obj, const char *key, int required, int *out, char *err,
                  size_t errlen);
 int rmj_get_real(const json_t *obj, const char *key, int required, double *out, char *err,
@@ -45,6 +46,6 @@ json_t *rmj_str_or_null(const char *s);
 void rmj_wipe(json_t *v);
 /* snprintf into err[errlen]; a no-op when err is NULL or errlen is 0. */
 void rmj_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

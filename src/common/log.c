@@ -21,7 +21,7 @@ static pthread_mutex_t secrets_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *secrets[LOG_MAX_SECRETS];
 static size_t n_secrets;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void rm_log_set_level(enum rm_log_level lvl)
 {
@@ -150,8 +150,8 @@ void rm_redactor_cleanup(struct rm_redactor *r)
 
 static int is_url_end(char c)
 {
-	return c == 0 || c == '/' || c == '?' || c == '#' || c == ' ' || c == '\t' ||
-	       c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '<' || c == '>';
+	return c == 0 || c == '/' || c == '?' || c == '#' || c == ' ' || c == '\t' || c == '\n' ||
+	       c == '\r' || c == '"' || c == '\'' || c == '<' || c == '>';
 }
 
 /* Redacts the password of every scheme://user:pass@host occurrence in s (URLs may be
@@ -190,8 +190,8 @@ char *rm_redact_url(const char *url)
 
 static int key_is_sensitive(const char *k)
 {
-	static const char *const words[] = {"password", "passwd", "secret", "token",
-	                                    "bearer", "credential", "key", NULL};
+	static const char *const words[] = { "password", "passwd",     "secret", "token",
+		                             "bearer",   "credential", "key",    NULL };
 	if (strcmp(k, "key_id") == 0 || strcmp(k, "keyid") == 0)
 		return 0;
 	char low[64];

@@ -27,8 +27,8 @@ void rm_log(enum rm_log_level lvl, const char *msg, ...);
 void rm_logv(enum rm_log_level lvl, const char *msg, va_list ap);
 
 #define RM_DEBUG(...) rm_log(RM_LOG_DEBUG, __VA_ARGS__, (const char *)0)
-#define RM_INFO(...)  rm_log(RM_LOG_INFO, __VA_ARGS__, (const char *)0)
-#define RM_WARN(...)  rm_log(RM_LOG_WARN, __VA_ARGS__, (const char *)0)
+#define RM_INFO(...) rm_log(RM_LOG_INFO, __VA_ARGS__, (const char *)0)
+#define RM_WARN(...) rm_log(RM_LOG_WARN, __VA_ARGS__, (const char *)0)
 #define RM_ERROR(...) rm_log(RM_LOG_ERROR, __VA_ARGS__, (const char *)0)
 
 /* Returns a malloc'd copy of url with any password in its userinfo replaced by "***"

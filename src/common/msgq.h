@@ -12,7 +12,7 @@ struct msgq_item;
 
 struct msgq {
 	struct msgq_item *head, *tail;
-	size_t bytes;     /* payload bytes queued (headroom not counted) */
+	size_t bytes; /* payload bytes queued (headroom not counted) */
 	size_t count;
 	size_t max_bytes; /* cap on bytes; 0 = no cap */
 	size_t headroom;

@@ -18,11 +18,11 @@
 #define PATH_MAX_LEN 128
 
 /* ------------------------------------------------------------------ enums */
-static const char *const e_slot[] = {"repo", "admin", NULL};
-static const char *const e_stream[] = {"stdout", "stderr", "event", "hook", NULL};
-static const char *const e_origin[] = {"run_now", "schedule", "catch_up", "retry", NULL};
-static const char *const e_host_mode[] = {"always_on", "intermittent", NULL};
-static const char *const e_status[] = {"succeeded", "failed", "cancelled", NULL};
+static const char *const e_slot[] = { "repo", "admin", NULL };
+static const char *const e_stream[] = { "stdout", "stderr", "event", "hook", NULL };
+static const char *const e_origin[] = { "run_now", "schedule", "catch_up", "retry", NULL };
+static const char *const e_host_mode[] = { "always_on", "intermittent", NULL };
+static const char *const e_status[] = { "succeeded", "failed", "cancelled", NULL };
 
 /* ------------------------------------------------------------------ payloads
  * {name, type, required, max, items, enum_values}. Unknown payload fields are ignored
@@ -31,197 +31,197 @@ static const char *const e_status[] = {"succeeded", "failed", "cancelled", NULL}
 #define O 0
 
 static const struct rm_field f_hello[] = {
-	{"protocol_version", RM_FT_INT, R, 0, NULL, NULL},
-	{"agent_version", RM_FT_STRING, R, 64, NULL, NULL},
-	{"restic_version", RM_FT_STRING, R, 64, NULL, NULL}, /* "" if restic is missing */
-	{"hostname", RM_FT_STRING, R, 255, NULL, NULL},
-	{"os", RM_FT_STRING, R, 64, NULL, NULL},
-	{"arch", RM_FT_STRING, R, 64, NULL, NULL},
-	{"running_jobs", RM_FT_STRING_ARRAY, R, 0, NULL, NULL},
-	{"boot_time", RM_FT_TIME, O, 0, NULL, NULL},
+	{ "protocol_version", RM_FT_INT, R, 0, NULL, NULL },
+	{ "agent_version", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "restic_version", RM_FT_STRING, R, 64, NULL, NULL }, /* "" if restic is missing */
+	{ "hostname", RM_FT_STRING, R, 255, NULL, NULL },
+	{ "os", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "arch", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "running_jobs", RM_FT_STRING_ARRAY, R, 0, NULL, NULL },
+	{ "boot_time", RM_FT_TIME, O, 0, NULL, NULL },
 	/* C2: the host's IANA time zone ("" unknown), its UTC offset now, and the
 	 * schedule.set version in force on the agent (0 = none) */
-	{"timezone", RM_FT_STRING, O, 64, NULL, NULL},
-	{"utc_offset_s", RM_FT_INT, O, 0, NULL, NULL},
-	{"schedule_version", RM_FT_INT, O, 0, NULL, NULL},
-	{NULL},
+	{ "timezone", RM_FT_STRING, O, 64, NULL, NULL },
+	{ "utc_offset_s", RM_FT_INT, O, 0, NULL, NULL },
+	{ "schedule_version", RM_FT_INT, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_heartbeat[] = {
-	{"sent_at", RM_FT_TIME, O, 0, NULL, NULL},
-	{NULL},
+	{ "sent_at", RM_FT_TIME, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_ack[] = {
-	{"ids", RM_FT_STRING_ARRAY, R, 1000, NULL, NULL},
-	{NULL},
+	{ "ids", RM_FT_STRING_ARRAY, R, 1000, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_config_update[] = {
-	{"slot", RM_FT_STRING, O, 0, NULL, e_slot},
-	{"repo_url", RM_FT_STRING, O, 0, NULL, NULL},
-	{"repo_username", RM_FT_STRING, O, 0, NULL, NULL},
-	{"repo_password", RM_FT_STRING, O, 0, NULL, NULL},
-	{"hook_shell", RM_FT_STRING, O, 0, NULL, NULL},
-	{"bandwidth", RM_FT_OBJECT, O, 0, NULL, NULL},
-	{NULL},
+	{ "slot", RM_FT_STRING, O, 0, NULL, e_slot },
+	{ "repo_url", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "repo_username", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "repo_password", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "hook_shell", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "bandwidth", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
 };
 /* C2 policies: the complete spec the agent runs on its own (docs/internals/protocol.md) */
 static const struct rm_field f_sched_item[] = {
-	{"id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"cron", RM_FT_STRING, R, 256, NULL, NULL},
-	{"enabled", RM_FT_BOOL, O, 0, NULL, NULL},        /* absent = true */
-	{"group_ids", RM_FT_STRING_ARRAY, O, 100, NULL, NULL}, /* absent = none */
-	{NULL},
+	{ "id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "cron", RM_FT_STRING, R, 256, NULL, NULL },
+	{ "enabled", RM_FT_BOOL, O, 0, NULL, NULL },             /* absent = true */
+	{ "group_ids", RM_FT_STRING_ARRAY, O, 100, NULL, NULL }, /* absent = none */
+	{ NULL },
 };
 static const struct rm_field f_group_item[] = {
-	{"id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"name", RM_FT_STRING, R, 63, NULL, NULL},
-	{"includes", RM_FT_STRING_ARRAY, R, 100, NULL, NULL},
-	{"excludes", RM_FT_STRING_ARRAY, O, 1000, NULL, NULL},
-	{"exclude_caches", RM_FT_BOOL, O, 0, NULL, NULL},
-	{"one_file_system", RM_FT_BOOL, O, 0, NULL, NULL},
-	{"retry_max", RM_FT_INT, O, 0, NULL, NULL},
-	{"retry_backoff_s", RM_FT_INT, O, 0, NULL, NULL},
-	{"limit_upload_kib", RM_FT_INT, O, 0, NULL, NULL},
-	{"limit_download_kib", RM_FT_INT, O, 0, NULL, NULL},
-	{"pre_hook", RM_FT_STRING, O, 65536, NULL, NULL},
-	{"post_hook", RM_FT_STRING, O, 65536, NULL, NULL},
-	{NULL},
+	{ "id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "name", RM_FT_STRING, R, 63, NULL, NULL },
+	{ "includes", RM_FT_STRING_ARRAY, R, 100, NULL, NULL },
+	{ "excludes", RM_FT_STRING_ARRAY, O, 1000, NULL, NULL },
+	{ "exclude_caches", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ "one_file_system", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ "retry_max", RM_FT_INT, O, 0, NULL, NULL },
+	{ "retry_backoff_s", RM_FT_INT, O, 0, NULL, NULL },
+	{ "limit_upload_kib", RM_FT_INT, O, 0, NULL, NULL },
+	{ "limit_download_kib", RM_FT_INT, O, 0, NULL, NULL },
+	{ "pre_hook", RM_FT_STRING, O, 65536, NULL, NULL },
+	{ "post_hook", RM_FT_STRING, O, 65536, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_host_settings[] = {
-	{"hook_shell", RM_FT_STRING, O, 256, NULL, NULL},
-	{"hook_timeout_s", RM_FT_INT, O, 0, NULL, NULL},
-	{"limit_upload_kib", RM_FT_INT, O, 0, NULL, NULL},
-	{"limit_download_kib", RM_FT_INT, O, 0, NULL, NULL},
-	{"mode", RM_FT_STRING, O, 0, NULL, e_host_mode},
-	{NULL},
+	{ "hook_shell", RM_FT_STRING, O, 256, NULL, NULL },
+	{ "hook_timeout_s", RM_FT_INT, O, 0, NULL, NULL },
+	{ "limit_upload_kib", RM_FT_INT, O, 0, NULL, NULL },
+	{ "limit_download_kib", RM_FT_INT, O, 0, NULL, NULL },
+	{ "mode", RM_FT_STRING, O, 0, NULL, e_host_mode },
+	{ NULL },
 };
 static const struct rm_field f_schedule_set[] = {
-	{"version", RM_FT_INT, R, 0, NULL, NULL},
-	{"schedules", RM_FT_ARRAY, R, 1000, f_sched_item, NULL},
-	{"groups", RM_FT_ARRAY, O, 1000, f_group_item, NULL},
-	{"settings", RM_FT_OBJECT, O, 0, f_host_settings, NULL},
-	{NULL},
+	{ "version", RM_FT_INT, R, 0, NULL, NULL },
+	{ "schedules", RM_FT_ARRAY, R, 1000, f_sched_item, NULL },
+	{ "groups", RM_FT_ARRAY, O, 1000, f_group_item, NULL },
+	{ "settings", RM_FT_OBJECT, O, 0, f_host_settings, NULL },
+	{ NULL },
 };
 static const struct rm_field f_schedule_ack[] = {
-	{"version", RM_FT_INT, R, 0, NULL, NULL},
-	{"applied_at", RM_FT_TIME, O, 0, NULL, NULL},
-	{NULL},
+	{ "version", RM_FT_INT, R, 0, NULL, NULL },
+	{ "applied_at", RM_FT_TIME, O, 0, NULL, NULL },
+	{ NULL },
 };
 /* kind is not an enum here on purpose: an agent that does not know a kind answers
  * command.result accepted=false instead of treating the frame as malformed. */
 static const struct rm_field f_command_run[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"kind", RM_FT_STRING, R, 32, NULL, NULL},
-	{"args", RM_FT_OBJECT, O, 0, NULL, NULL},
-	{NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "kind", RM_FT_STRING, R, 32, NULL, NULL },
+	{ "args", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_command_result[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"accepted", RM_FT_BOOL, R, 0, NULL, NULL},
-	{"error", RM_FT_STRING, O, 0, NULL, NULL},
-	{NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "accepted", RM_FT_BOOL, R, 0, NULL, NULL },
+	{ "error", RM_FT_STRING, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_command_cancel[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_command_update[] = {
-	{"version", RM_FT_STRING, R, 64, NULL, NULL},
-	{"url", RM_FT_STRING, R, 0, NULL, NULL},
-	{"sha256", RM_FT_STRING, R, 64, NULL, NULL},
-	{NULL},
+	{ "version", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "url", RM_FT_STRING, R, 0, NULL, NULL },
+	{ "sha256", RM_FT_STRING, R, 64, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_job_started[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"seq", RM_FT_INT, R, 0, NULL, NULL},
-	{"kind", RM_FT_STRING, R, 32, NULL, NULL},
-	{"started_at", RM_FT_TIME, R, 0, NULL, NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "seq", RM_FT_INT, R, 0, NULL, NULL },
+	{ "kind", RM_FT_STRING, R, 32, NULL, NULL },
+	{ "started_at", RM_FT_TIME, R, 0, NULL, NULL },
 	/* C2: jobs the agent started on its own (job id minted by the agent); the server
 	 * creates the job row on first sight, idempotently */
-	{"origin", RM_FT_STRING, O, 0, NULL, e_origin},
-	{"schedule_id", RM_FT_STRING, O, 64, NULL, NULL},
-	{"group_id", RM_FT_STRING, O, 64, NULL, NULL},
-	{"group", RM_FT_STRING, O, 63, NULL, NULL},
-	{"attempt", RM_FT_INT, O, 0, NULL, NULL},
-	{"args", RM_FT_OBJECT, O, 0, NULL, NULL},
-	{NULL},
+	{ "origin", RM_FT_STRING, O, 0, NULL, e_origin },
+	{ "schedule_id", RM_FT_STRING, O, 64, NULL, NULL },
+	{ "group_id", RM_FT_STRING, O, 64, NULL, NULL },
+	{ "group", RM_FT_STRING, O, 63, NULL, NULL },
+	{ "attempt", RM_FT_INT, O, 0, NULL, NULL },
+	{ "args", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_job_progress[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"percent_done", RM_FT_NUMBER, O, 0, NULL, NULL},
-	{"files_done", RM_FT_INT, O, 0, NULL, NULL},
-	{"total_files", RM_FT_INT, O, 0, NULL, NULL},
-	{"bytes_done", RM_FT_INT, O, 0, NULL, NULL},
-	{"total_bytes", RM_FT_INT, O, 0, NULL, NULL},
-	{"eta_seconds", RM_FT_INT, O, 0, NULL, NULL},
-	{"throughput_bps", RM_FT_INT, O, 0, NULL, NULL},
-	{"current_file", RM_FT_STRING, O, 0, NULL, NULL},
-	{NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "percent_done", RM_FT_NUMBER, O, 0, NULL, NULL },
+	{ "files_done", RM_FT_INT, O, 0, NULL, NULL },
+	{ "total_files", RM_FT_INT, O, 0, NULL, NULL },
+	{ "bytes_done", RM_FT_INT, O, 0, NULL, NULL },
+	{ "total_bytes", RM_FT_INT, O, 0, NULL, NULL },
+	{ "eta_seconds", RM_FT_INT, O, 0, NULL, NULL },
+	{ "throughput_bps", RM_FT_INT, O, 0, NULL, NULL },
+	{ "current_file", RM_FT_STRING, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_log_line[] = {
-	{"seq", RM_FT_INT, R, 0, NULL, NULL},
-	{"ts", RM_FT_TIME, R, 0, NULL, NULL},
-	{"stream", RM_FT_STRING, R, 0, NULL, e_stream},
-	{"payload", RM_FT_STRING, R, 65536, NULL, NULL},
-	{NULL},
+	{ "seq", RM_FT_INT, R, 0, NULL, NULL },
+	{ "ts", RM_FT_TIME, R, 0, NULL, NULL },
+	{ "stream", RM_FT_STRING, R, 0, NULL, e_stream },
+	{ "payload", RM_FT_STRING, R, 65536, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_log_stream[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"lines", RM_FT_ARRAY, R, 1000, f_log_line, NULL},
-	{NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "lines", RM_FT_ARRAY, R, 1000, f_log_line, NULL },
+	{ NULL },
 };
 static const struct rm_field f_job_finished[] = {
-	{"job_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"seq", RM_FT_INT, R, 0, NULL, NULL},
-	{"status", RM_FT_STRING, R, 0, NULL, e_status},
-	{"exit_code", RM_FT_INT, R, 0, NULL, NULL},
-	{"finished_at", RM_FT_TIME, R, 0, NULL, NULL},
-	{"stats", RM_FT_OBJECT, O, 0, NULL, NULL},
-	{"error", RM_FT_STRING, O, 0, NULL, NULL},
-	{"warnings", RM_FT_BOOL, O, 0, NULL, NULL},
-	{NULL},
+	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "seq", RM_FT_INT, R, 0, NULL, NULL },
+	{ "status", RM_FT_STRING, R, 0, NULL, e_status },
+	{ "exit_code", RM_FT_INT, R, 0, NULL, NULL },
+	{ "finished_at", RM_FT_TIME, R, 0, NULL, NULL },
+	{ "stats", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ "error", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "warnings", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_snapshot[] = {
-	{"id", RM_FT_STRING, R, 128, NULL, NULL},
-	{"short_id", RM_FT_STRING, R, 128, NULL, NULL},
-	{"time", RM_FT_TIME, R, 0, NULL, NULL},
-	{"hostname", RM_FT_STRING, O, 255, NULL, NULL},
-	{"paths", RM_FT_STRING_ARRAY, O, 0, NULL, NULL},
-	{"tags", RM_FT_STRING_ARRAY, O, 0, NULL, NULL},
-	{"size_bytes", RM_FT_INT, O, 0, NULL, NULL},
-	{"file_count", RM_FT_INT, O, 0, NULL, NULL},
-	{NULL},
+	{ "id", RM_FT_STRING, R, 128, NULL, NULL },
+	{ "short_id", RM_FT_STRING, R, 128, NULL, NULL },
+	{ "time", RM_FT_TIME, R, 0, NULL, NULL },
+	{ "hostname", RM_FT_STRING, O, 255, NULL, NULL },
+	{ "paths", RM_FT_STRING_ARRAY, O, 0, NULL, NULL },
+	{ "tags", RM_FT_STRING_ARRAY, O, 0, NULL, NULL },
+	{ "size_bytes", RM_FT_INT, O, 0, NULL, NULL },
+	{ "file_count", RM_FT_INT, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_snapshots_report[] = {
-	{"snapshots", RM_FT_ARRAY, R, 10000, f_snapshot, NULL},
+	{ "snapshots", RM_FT_ARRAY, R, 10000, f_snapshot, NULL },
 	/* set when the list was cut to fit RM_PROTO_MAX_FRAME (newest kept) */
-	{"truncated", RM_FT_BOOL, O, 0, NULL, NULL},
-	{NULL},
+	{ "truncated", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_stats_report[] = {
-	{"total_size", RM_FT_INT, O, 0, NULL, NULL},
-	{"total_file_count", RM_FT_INT, O, 0, NULL, NULL},
-	{"snapshots_count", RM_FT_INT, O, 0, NULL, NULL},
-	{"raw_size", RM_FT_INT, O, 0, NULL, NULL},
-	{NULL},
+	{ "total_size", RM_FT_INT, O, 0, NULL, NULL },
+	{ "total_file_count", RM_FT_INT, O, 0, NULL, NULL },
+	{ "snapshots_count", RM_FT_INT, O, 0, NULL, NULL },
+	{ "raw_size", RM_FT_INT, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_tree_list[] = {
-	{"snapshot_id", RM_FT_STRING, R, 128, NULL, NULL},
-	{"path", RM_FT_STRING, R, 0, NULL, NULL},
-	{NULL},
+	{ "snapshot_id", RM_FT_STRING, R, 128, NULL, NULL },
+	{ "path", RM_FT_STRING, R, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_tree_list_result[] = {
-	{"request_id", RM_FT_STRING, R, 64, NULL, NULL},
-	{"entries", RM_FT_ARRAY, O, 100000, NULL, NULL},
-	{"error", RM_FT_STRING, O, 0, NULL, NULL},
-	{NULL},
+	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "entries", RM_FT_ARRAY, O, 100000, NULL, NULL },
+	{ "error", RM_FT_STRING, O, 0, NULL, NULL },
+	{ NULL },
 };
 static const struct rm_field f_error[] = {
-	{"code", RM_FT_STRING, R, 64, NULL, NULL},
-	{"message", RM_FT_STRING, R, 0, NULL, NULL},
-	{"ref_id", RM_FT_STRING, O, 64, NULL, NULL},
-	{NULL},
+	{ "code", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "message", RM_FT_STRING, R, 0, NULL, NULL },
+	{ "ref_id", RM_FT_STRING, O, 64, NULL, NULL },
+	{ NULL },
 };
-static const struct rm_field f_none[] = {{NULL}};
+static const struct rm_field f_none[] = { { NULL } };
 
 #undef R
 #undef O
@@ -229,31 +229,31 @@ static const struct rm_field f_none[] = {{NULL}};
 #define A2S RM_DIR_A2S
 #define S2A RM_DIR_S2A
 static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
-	[RM_MSG_UNKNOWN] = {RM_MSG_UNKNOWN, "unknown", 0, f_none},
-	[RM_MSG_HELLO] = {RM_MSG_HELLO, "hello", A2S, f_hello},
-	[RM_MSG_HEARTBEAT] = {RM_MSG_HEARTBEAT, "heartbeat", A2S, f_heartbeat},
-	[RM_MSG_ACK] = {RM_MSG_ACK, "ack", A2S | S2A, f_ack},
-	[RM_MSG_CONFIG_UPDATE] = {RM_MSG_CONFIG_UPDATE, "config.update", S2A, f_config_update},
-	[RM_MSG_SCHEDULE_SET] = {RM_MSG_SCHEDULE_SET, "schedule.set", S2A, f_schedule_set},
-	[RM_MSG_SCHEDULE_ACK] = {RM_MSG_SCHEDULE_ACK, "schedule.ack", A2S, f_schedule_ack},
-	[RM_MSG_COMMAND_RUN] = {RM_MSG_COMMAND_RUN, "command.run", S2A, f_command_run},
-	[RM_MSG_COMMAND_RESULT] = {RM_MSG_COMMAND_RESULT, "command.result", A2S,
-	                           f_command_result},
-	[RM_MSG_COMMAND_CANCEL] = {RM_MSG_COMMAND_CANCEL, "command.cancel", S2A,
-	                           f_command_cancel},
-	[RM_MSG_COMMAND_UPDATE] = {RM_MSG_COMMAND_UPDATE, "command.update", S2A,
-	                           f_command_update},
-	[RM_MSG_JOB_STARTED] = {RM_MSG_JOB_STARTED, "job.started", A2S, f_job_started},
-	[RM_MSG_JOB_PROGRESS] = {RM_MSG_JOB_PROGRESS, "job.progress", A2S, f_job_progress},
-	[RM_MSG_LOG_STREAM] = {RM_MSG_LOG_STREAM, "log.stream", A2S, f_log_stream},
-	[RM_MSG_JOB_FINISHED] = {RM_MSG_JOB_FINISHED, "job.finished", A2S, f_job_finished},
-	[RM_MSG_SNAPSHOTS_REPORT] = {RM_MSG_SNAPSHOTS_REPORT, "snapshots.report", A2S,
-	                             f_snapshots_report},
-	[RM_MSG_STATS_REPORT] = {RM_MSG_STATS_REPORT, "stats.report", A2S, f_stats_report},
-	[RM_MSG_TREE_LIST] = {RM_MSG_TREE_LIST, "tree.list", S2A, f_tree_list},
-	[RM_MSG_TREE_LIST_RESULT] = {RM_MSG_TREE_LIST_RESULT, "tree.list.result", A2S,
-	                             f_tree_list_result},
-	[RM_MSG_ERROR] = {RM_MSG_ERROR, "error", A2S | S2A, f_error},
+	[RM_MSG_UNKNOWN] = { RM_MSG_UNKNOWN, "unknown", 0, f_none },
+	[RM_MSG_HELLO] = { RM_MSG_HELLO, "hello", A2S, f_hello },
+	[RM_MSG_HEARTBEAT] = { RM_MSG_HEARTBEAT, "heartbeat", A2S, f_heartbeat },
+	[RM_MSG_ACK] = { RM_MSG_ACK, "ack", A2S | S2A, f_ack },
+	[RM_MSG_CONFIG_UPDATE] = { RM_MSG_CONFIG_UPDATE, "config.update", S2A, f_config_update },
+	[RM_MSG_SCHEDULE_SET] = { RM_MSG_SCHEDULE_SET, "schedule.set", S2A, f_schedule_set },
+	[RM_MSG_SCHEDULE_ACK] = { RM_MSG_SCHEDULE_ACK, "schedule.ack", A2S, f_schedule_ack },
+	[RM_MSG_COMMAND_RUN] = { RM_MSG_COMMAND_RUN, "command.run", S2A, f_command_run },
+	[RM_MSG_COMMAND_RESULT] = { RM_MSG_COMMAND_RESULT, "command.result", A2S,
+	                            f_command_result },
+	[RM_MSG_COMMAND_CANCEL] = { RM_MSG_COMMAND_CANCEL, "command.cancel", S2A,
+	                            f_command_cancel },
+	[RM_MSG_COMMAND_UPDATE] = { RM_MSG_COMMAND_UPDATE, "command.update", S2A,
+	                            f_command_update },
+	[RM_MSG_JOB_STARTED] = { RM_MSG_JOB_STARTED, "job.started", A2S, f_job_started },
+	[RM_MSG_JOB_PROGRESS] = { RM_MSG_JOB_PROGRESS, "job.progress", A2S, f_job_progress },
+	[RM_MSG_LOG_STREAM] = { RM_MSG_LOG_STREAM, "log.stream", A2S, f_log_stream },
+	[RM_MSG_JOB_FINISHED] = { RM_MSG_JOB_FINISHED, "job.finished", A2S, f_job_finished },
+	[RM_MSG_SNAPSHOTS_REPORT] = { RM_MSG_SNAPSHOTS_REPORT, "snapshots.report", A2S,
+	                              f_snapshots_report },
+	[RM_MSG_STATS_REPORT] = { RM_MSG_STATS_REPORT, "stats.report", A2S, f_stats_report },
+	[RM_MSG_TREE_LIST] = { RM_MSG_TREE_LIST, "tree.list", S2A, f_tree_list },
+	[RM_MSG_TREE_LIST_RESULT] = { RM_MSG_TREE_LIST_RESULT, "tree.list.result", A2S,
+	                              f_tree_list_result },
+	[RM_MSG_ERROR] = { RM_MSG_ERROR, "error", A2S | S2A, f_error },
 };
 #undef A2S
 #undef S2A
@@ -304,12 +304,12 @@ static int str_ok(const json_t *v, size_t max)
 	return strlen(json_string_value(v)) == l && l <= max;
 }
 
-static int validate_fields(const struct rm_field *fields, const json_t *obj,
-                           const char *prefix, char *err, size_t errlen);
+static int validate_fields(const struct rm_field *fields, const json_t *obj, const char *prefix,
+                           char *err, size_t errlen);
 
 /* Long: one switch over the field types of the schema table, a few lines per type. */
-static int validate_value(const struct rm_field *f, const json_t *v, const char *path,
-                          char *err, size_t errlen)
+static int validate_value(const struct rm_field *f, const json_t *v, const char *path, char *err,
+                          size_t errlen)
 {
 	switch (f->type) {
 	case RM_FT_STRING: {
@@ -317,8 +317,10 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		if (!json_is_string(v))
 			break;
 		if (!str_ok(v, max)) {
-			rmj_seterr(err, errlen, "field '%s' must be a string of at most %zu bytes "
-			       "without NUL", path, max);
+			rmj_seterr(err, errlen,
+			           "field '%s' must be a string of at most %zu bytes "
+			           "without NUL",
+			           path, max);
 			return RM_ERR_PROTO;
 		}
 		if (f->enum_values) {
@@ -328,7 +330,8 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 					return RM_OK;
 			char allowed[256] = "";
 			size_t off = 0;
-			for (const char *const *e = f->enum_values; *e && off < sizeof(allowed); e++) {
+			for (const char *const *e = f->enum_values; *e && off < sizeof(allowed);
+			     e++) {
 				int n = snprintf(allowed + off, sizeof(allowed) - off, "%s%s",
 				                 off ? "|" : "", *e);
 				if (n < 0)
@@ -366,8 +369,7 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		if (json_is_object(v))
 			return f->items ? validate_fields(f->items, v, path, err, errlen) : RM_OK;
 		break;
-	case RM_FT_ANY:
-		return RM_OK;
+	case RM_FT_ANY: return RM_OK;
 	case RM_FT_STRING_ARRAY: {
 		size_t max = f->max ? f->max : DEF_ARRAY_MAX;
 		if (!json_is_array(v))
@@ -378,12 +380,13 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 		}
 		size_t i;
 		json_t *it;
-		json_array_foreach(v, i, it)
-		{
+		json_array_foreach (v, i, it) {
 			if (!json_is_string(it) || json_string_length(it) == 0 ||
 			    !str_ok(it, DEF_STR_MAX)) {
-				rmj_seterr(err, errlen, "field '%s[%zu]' must be a non-empty string of at "
-				       "most %d bytes", path, i, DEF_STR_MAX);
+				rmj_seterr(err, errlen,
+				           "field '%s[%zu]' must be a non-empty string of at "
+				           "most %d bytes",
+				           path, i, DEF_STR_MAX);
 				return RM_ERR_PROTO;
 			}
 		}
@@ -401,11 +404,11 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 			return RM_OK;
 		size_t i;
 		json_t *it;
-		json_array_foreach(v, i, it)
-		{
+		json_array_foreach (v, i, it) {
 			char sub[PATH_MAX_LEN];
 			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
-				sub[sizeof(sub) - 1] = 0; /* names come from the table: never long */
+				sub[sizeof(sub) - 1] =
+				    0; /* names come from the table: never long */
 			if (!json_is_object(it)) {
 				rmj_seterr(err, errlen, "field '%s' must be an object", sub);
 				return RM_ERR_PROTO;
@@ -421,8 +424,8 @@ static int validate_value(const struct rm_field *f, const json_t *v, const char 
 	return RM_ERR_PROTO;
 }
 
-static int validate_fields(const struct rm_field *fields, const json_t *obj,
-                           const char *prefix, char *err, size_t errlen)
+static int validate_fields(const struct rm_field *fields, const json_t *obj, const char *prefix,
+                           char *err, size_t errlen)
 {
 	for (const struct rm_field *f = fields; f->name; f++) {
 		char path[PATH_MAX_LEN];
@@ -444,8 +447,7 @@ static int validate_fields(const struct rm_field *fields, const json_t *obj,
 	return RM_OK;
 }
 
-int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err,
-                           size_t errlen)
+int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err, size_t errlen)
 {
 	const struct rm_msg_desc *d = proto_msg_desc(t);
 	if (!d) {
@@ -476,8 +478,7 @@ static int id_valid(const char *s, size_t len)
 }
 
 /* (Long: the envelope's checks in wire order: size, JSON, type, id, ts, payload.) */
-int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err,
-                 size_t errlen)
+int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err, size_t errlen)
 {
 	int rc;
 	json_t *root = NULL;
@@ -511,17 +512,16 @@ int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err
 	json_t *jid = json_object_get(root, "id");
 	if (!json_is_string(jid) || !id_valid(json_string_value(jid), json_string_length(jid))) {
 		rmj_seterr(err, errlen, "field 'id' must be 1..%d chars of [0-9A-Za-z_-]",
-		       RM_PROTO_ID_MAX);
+		           RM_PROTO_ID_MAX);
 		rc = RM_ERR_PROTO;
 		goto fail;
 	}
 	memcpy(out->id, json_string_value(jid), json_string_length(jid) + 1);
 
 	json_t *jtype = json_object_get(root, "type");
-	if (!json_is_string(jtype) || json_string_length(jtype) < 1 ||
-	    !str_ok(jtype, TYPE_MAX)) {
-		rmj_seterr(err, errlen, "field 'type' must be a non-empty string of at most %d bytes",
-		       TYPE_MAX);
+	if (!json_is_string(jtype) || json_string_length(jtype) < 1 || !str_ok(jtype, TYPE_MAX)) {
+		rmj_seterr(err, errlen,
+		           "field 'type' must be a non-empty string of at most %d bytes", TYPE_MAX);
 		rc = RM_ERR_PROTO;
 		goto fail;
 	}

@@ -51,7 +51,7 @@ enum rm_field_type {
 	RM_FT_OBJECT,
 	RM_FT_ARRAY,
 	RM_FT_STRING_ARRAY,
-	RM_FT_TIME,   /* RFC 3339 string */
+	RM_FT_TIME, /* RFC 3339 string */
 	RM_FT_ANY,
 };
 
@@ -59,9 +59,9 @@ struct rm_field {
 	const char *name;
 	enum rm_field_type type;
 	int required;
-	size_t max; /* strings: max bytes; arrays: max items; 0 = default bound
+	size_t max;                     /* strings: max bytes; arrays: max items; 0 = default bound
 	             * (strings 4096 bytes, arrays 1000 items) */
-	const struct rm_field *items; /* RM_FT_ARRAY: schema of each element (an object),
+	const struct rm_field *items;   /* RM_FT_ARRAY: schema of each element (an object),
 	                               * terminated by {NULL}; NULL = elements unchecked */
 	const char *const *enum_values; /* RM_FT_STRING: allowed values, NULL-terminated */
 };
@@ -71,23 +71,23 @@ struct rm_field {
 
 struct rm_msg_desc {
 	enum rm_msg_type type;
-	const char *name;      /* wire name, e.g. "job.finished" */
-	int dir;               /* RM_DIR_A2S | RM_DIR_S2A */
+	const char *name;              /* wire name, e.g. "job.finished" */
+	int dir;                       /* RM_DIR_A2S | RM_DIR_S2A */
 	const struct rm_field *fields; /* terminated by {NULL} */
 };
 
 /* The table, indexed by enum rm_msg_type (entry 0 = unknown). */
 const struct rm_msg_desc *proto_msg_desc(enum rm_msg_type t);
-const char *proto_type_name(enum rm_msg_type t); /* "unknown" for out-of-range */
+const char *proto_type_name(enum rm_msg_type t);         /* "unknown" for out-of-range */
 enum rm_msg_type proto_type_from_name(const char *name); /* RM_MSG_UNKNOWN if not found */
 
 struct rm_envelope {
 	enum rm_msg_type type;
-	char type_name[64];   /* as received (truncated), useful for logging unknown types */
+	char type_name[64]; /* as received (truncated), useful for logging unknown types */
 	char id[RM_PROTO_ID_MAX + 1]; /* ULID from us; 1..64 chars [0-9A-Za-z_-] from others */
 	int64_t ts_ms;
-	json_t *payload;      /* borrowed from root; always an object after a successful decode */
-	json_t *root;         /* owned */
+	json_t *payload; /* borrowed from root; always an object after a successful decode */
+	json_t *root;    /* owned */
 };
 
 /* Decodes one frame. Returns:
@@ -99,13 +99,11 @@ struct rm_envelope {
  *                  not an object, schema violation). err gets a human message naming the
  *                  field. On RM_ERR_PROTO, out->id is set if the id was readable, else "".
  * Never crashes on any input. out is always safe to pass to proto_envelope_cleanup(). */
-int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err,
-                 size_t errlen);
+int proto_decode(const char *buf, size_t len, struct rm_envelope *out, char *err, size_t errlen);
 void proto_envelope_cleanup(struct rm_envelope *env);
 
 /* Validates payload against the table entry for t (RM_OK / RM_ERR_PROTO with message). */
-int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err,
-                           size_t errlen);
+int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err, size_t errlen);
 
 /* Encodes an envelope; takes ownership of payload (NULL = {}). id_out (27 bytes, may be
  * NULL) receives the generated ULID. Returns malloc'd compact JSON text. */

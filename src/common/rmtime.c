@@ -58,7 +58,7 @@ static int digits(const char **p, int n, int *out)
 
 static int days_in_month(int y, int m)
 {
-	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return d[m - 1];
@@ -79,8 +79,7 @@ int rm_time_parse(const char *s, int64_t *out_ms)
 	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' ||
 	    digits(&p, 2, &sec))
 		return RM_ERR_INVAL;
-	if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 ||
-	    sec > 60)
+	if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 || sec > 60)
 		return RM_ERR_INVAL;
 	int frac_ms = 0;
 	if (*p == '.') {

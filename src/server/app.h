@@ -21,13 +21,13 @@ struct app {
 	uv_loop_t *loop;
 	struct server_config *cfg;
 	struct store *store;
-	uint8_t key[RM_KEY_BYTES];   /* master secret (secret.key) */
+	uint8_t key[RM_KEY_BYTES]; /* master secret (secret.key) */
 	struct http_server *http;
-	struct agent_hub *agents;    /* ws/agent_hub.c */
-	struct job_hub *jobs;        /* ws/job_hub.c: browser job streams */
-	struct event_hub *events;    /* ws/event_hub.c: browser dashboard events */
-	struct notify *notify;       /* engine/notify.c: host/job changed -> subscribers */
-	struct presence *presence;   /* engine/presence.c: connected agents (the agent hub) */
+	struct agent_hub *agents;  /* ws/agent_hub.c */
+	struct job_hub *jobs;      /* ws/job_hub.c: browser job streams */
+	struct event_hub *events;  /* ws/event_hub.c: browser dashboard events */
+	struct notify *notify;     /* engine/notify.c: host/job changed -> subscribers */
+	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };

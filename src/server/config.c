@@ -22,7 +22,7 @@ struct cfg_key {
 	const char *env;
 	enum cfg_type type;
 	size_t off;
-	const char *def;   /* default as text; NULL = empty/derived */
+	const char *def; /* default as text; NULL = empty/derived */
 	long long min, max;
 	unsigned flags;
 	const char *help;
@@ -30,35 +30,35 @@ struct cfg_key {
 
 #define F(field) offsetof(struct server_config, field)
 static const struct cfg_key cfg_table[] = {
-	{"listen", "RM_LISTEN", CFG_STR, F(listen), "127.0.0.1:8080", 0, 0, 0,
-	 "address:port to listen on ([v6]:port for IPv6)"},
-	{"data_dir", "RM_DATA_DIR", CFG_STR, F(data_dir), "./rm-data", 0, 0, 0,
-	 "data directory (database, secret key); created with mode 0700"},
-	{"base_url", "RM_BASE_URL", CFG_STR, F(base_url), NULL, 0, 0, 0,
-	 "public URL of the server (default http://<listen>)"},
-	{"secret_key_file", "RM_SECRET_KEY_FILE", CFG_STR, F(secret_key_file), NULL, 0, 0, 0,
-	 "master key file (default <data_dir>/secret.key); created if absent, never overwritten"},
-	{"trusted_proxy", "RM_TRUSTED_PROXY", CFG_STR, F(trusted_proxy), "", 0, 0, 0,
-	 "CIDR list of reverse proxies whose X-Forwarded-* headers are honoured"},
-	{"cookie_secure", "RM_COOKIE_SECURE", CFG_BOOL, F(cookie_secure), "true", 0, 1, 0,
-	 "mark the session cookie Secure (set false only for plain-HTTP testing)"},
-	{"metrics_token", "RM_METRICS_TOKEN", CFG_STR, F(metrics_token), "", 0, 0, CFG_SECRET,
-	 "bearer token for /metrics (empty = disabled unless metrics_trusted_cidr)"},
-	{"metrics_trusted_cidr", "RM_METRICS_TRUSTED_CIDR", CFG_STR, F(metrics_trusted_cidr), "",
-	 0, 0, 0, "CIDR list allowed to read /metrics without a token"},
-	{"log_level", "RM_LOG_LEVEL", CFG_STR, F(log_level), "info", 0, 0, 0,
-	 "debug | info | warn | error"},
-	{"session_ttl", "RM_SESSION_TTL_S", CFG_INT, F(session_ttl_s), "43200", 60, 31536000, 0,
-	 "session lifetime in seconds"},
-	{"offline_after", "RM_OFFLINE_AFTER_S", CFG_INT, F(offline_after_s), "90", 1, 86400, 0,
-	 "seconds of agent silence before a host is marked offline"},
-	{"job_lost_after", "RM_JOB_LOST_AFTER_S", CFG_INT, F(job_lost_after_s), "600", 1,
-	 604800, 0, "seconds a host may stay offline before its running jobs fail (agent lost)"},
-	{"sweep_interval", "RM_SWEEP_INTERVAL_MS", CFG_INT, F(sweep_interval_ms), "5000", 50,
-	 600000, 0, "sweeper period in milliseconds"},
-	{"agent_binary_dir", "RM_AGENT_BINARY_DIR", CFG_STR, F(agent_binary_dir), NULL, 0, 0, 0,
-	 "directory holding restic-manager-agent for /agent/binary (default: the server "
-	 "executable's directory)"},
+	{ "listen", "RM_LISTEN", CFG_STR, F(listen), "127.0.0.1:8080", 0, 0, 0,
+	  "address:port to listen on ([v6]:port for IPv6)" },
+	{ "data_dir", "RM_DATA_DIR", CFG_STR, F(data_dir), "./rm-data", 0, 0, 0,
+	  "data directory (database, secret key); created with mode 0700" },
+	{ "base_url", "RM_BASE_URL", CFG_STR, F(base_url), NULL, 0, 0, 0,
+	  "public URL of the server (default http://<listen>)" },
+	{ "secret_key_file", "RM_SECRET_KEY_FILE", CFG_STR, F(secret_key_file), NULL, 0, 0, 0,
+	  "master key file (default <data_dir>/secret.key); created if absent, never overwritten" },
+	{ "trusted_proxy", "RM_TRUSTED_PROXY", CFG_STR, F(trusted_proxy), "", 0, 0, 0,
+	  "CIDR list of reverse proxies whose X-Forwarded-* headers are honoured" },
+	{ "cookie_secure", "RM_COOKIE_SECURE", CFG_BOOL, F(cookie_secure), "true", 0, 1, 0,
+	  "mark the session cookie Secure (set false only for plain-HTTP testing)" },
+	{ "metrics_token", "RM_METRICS_TOKEN", CFG_STR, F(metrics_token), "", 0, 0, CFG_SECRET,
+	  "bearer token for /metrics (empty = disabled unless metrics_trusted_cidr)" },
+	{ "metrics_trusted_cidr", "RM_METRICS_TRUSTED_CIDR", CFG_STR, F(metrics_trusted_cidr), "",
+	  0, 0, 0, "CIDR list allowed to read /metrics without a token" },
+	{ "log_level", "RM_LOG_LEVEL", CFG_STR, F(log_level), "info", 0, 0, 0,
+	  "debug | info | warn | error" },
+	{ "session_ttl", "RM_SESSION_TTL_S", CFG_INT, F(session_ttl_s), "43200", 60, 31536000, 0,
+	  "session lifetime in seconds" },
+	{ "offline_after", "RM_OFFLINE_AFTER_S", CFG_INT, F(offline_after_s), "90", 1, 86400, 0,
+	  "seconds of agent silence before a host is marked offline" },
+	{ "job_lost_after", "RM_JOB_LOST_AFTER_S", CFG_INT, F(job_lost_after_s), "600", 1, 604800,
+	  0, "seconds a host may stay offline before its running jobs fail (agent lost)" },
+	{ "sweep_interval", "RM_SWEEP_INTERVAL_MS", CFG_INT, F(sweep_interval_ms), "5000", 50,
+	  600000, 0, "sweeper period in milliseconds" },
+	{ "agent_binary_dir", "RM_AGENT_BINARY_DIR", CFG_STR, F(agent_binary_dir), NULL, 0, 0, 0,
+	  "directory holding restic-manager-agent for /agent/binary (default: the server "
+	  "executable's directory)" },
 };
 #undef F
 #define CFG_N (sizeof cfg_table / sizeof cfg_table[0])
@@ -80,8 +80,8 @@ static const void *cfield(const struct server_config *cfg, const struct cfg_key 
 
 static int parse_bool(const char *v, int *out)
 {
-	static const char *const t[] = {"true", "yes", "on", "1"};
-	static const char *const f[] = {"false", "no", "off", "0"};
+	static const char *const t[] = { "true", "yes", "on", "1" };
+	static const char *const f[] = { "false", "no", "off", "0" };
 	for (size_t i = 0; i < 4; i++) {
 		if (strcasecmp(v, t[i]) == 0) {
 			*out = 1;
@@ -96,8 +96,8 @@ static int parse_bool(const char *v, int *out)
 }
 
 /* Sets one key from text, checking type and bounds. */
-static int set_value(struct server_config *cfg, const struct cfg_key *k, const char *v,
-                     char *err, size_t errlen)
+static int set_value(struct server_config *cfg, const struct cfg_key *k, const char *v, char *err,
+                     size_t errlen)
 {
 	switch (k->type) {
 	case CFG_STR: {
@@ -132,7 +132,8 @@ static int set_value(struct server_config *cfg, const struct cfg_key *k, const c
 static const struct cfg_key *find_key(const char *name)
 {
 	for (size_t i = 0; i < CFG_N; i++)
-		if (strcmp(cfg_table[i].name, name) == 0) return &cfg_table[i];
+		if (strcmp(cfg_table[i].name, name) == 0)
+			return &cfg_table[i];
 	return NULL;
 }
 
@@ -152,7 +153,8 @@ void config_init(struct server_config *cfg)
 
 void config_cleanup(struct server_config *cfg)
 {
-	if (!cfg) return;
+	if (!cfg)
+		return;
 	for (size_t i = 0; i < CFG_N; i++) {
 		if (cfg_table[i].type == CFG_STR) {
 			char **p = str_field(cfg, &cfg_table[i]);
@@ -167,7 +169,8 @@ void config_cleanup(struct server_config *cfg)
 /* Parses the value part of a `key: value` line into out (malloc'd). */
 static int parse_value(const char *s, char **out, const char **why)
 {
-	while (*s == ' ' || *s == '\t') s++;
+	while (*s == ' ' || *s == '\t')
+		s++;
 	size_t n = strlen(s);
 	char *v = rm_xmalloc(n + 1);
 	size_t o = 0;
@@ -202,7 +205,8 @@ static int parse_value(const char *s, char **out, const char **why)
 			*why = "unterminated quoted string";
 			return RM_ERR_INVAL;
 		}
-		while (*s == ' ' || *s == '\t') s++;
+		while (*s == ' ' || *s == '\t')
+			s++;
 		if (*s && *s != '#') {
 			free(v);
 			*why = "trailing characters after quoted string";
@@ -213,11 +217,13 @@ static int parse_value(const char *s, char **out, const char **why)
 		const char *end = s;
 		const char *p = s;
 		while (*p) {
-			if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) break;
+			if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t'))
+				break;
 			p++;
 		}
 		end = p;
-		while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) end--;
+		while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			end--;
 		memcpy(v, s, (size_t)(end - s));
 		o = (size_t)(end - s);
 	}
@@ -226,14 +232,15 @@ static int parse_value(const char *s, char **out, const char **why)
 	return RM_OK;
 }
 
-int config_apply_text(struct server_config *cfg, const char *text, const char *fname,
-                      char *err, size_t errlen)
+int config_apply_text(struct server_config *cfg, const char *text, const char *fname, char *err,
+                      size_t errlen)
 {
 	unsigned char seen[CFG_N];
 	memset(seen, 0, sizeof seen);
 	int lineno = 0;
 	const char *p = text;
-	if (!fname) fname = "config";
+	if (!fname)
+		fname = "config";
 	while (*p) {
 		const char *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -241,9 +248,11 @@ int config_apply_text(struct server_config *cfg, const char *text, const char *f
 		char *line = rm_xstrndup(p, len);
 		p += len + (eol ? 1 : 0);
 		size_t ll = strlen(line);
-		if (ll && line[ll - 1] == '\r') line[--ll] = 0;
+		if (ll && line[ll - 1] == '\r')
+			line[--ll] = 0;
 		char *s = line;
-		while (*s == ' ' || *s == '\t') s++;
+		while (*s == ' ' || *s == '\t')
+			s++;
 		if (*s == 0 || *s == '#' || strcmp(s, "---") == 0) {
 			free(line);
 			continue;
@@ -255,7 +264,8 @@ int config_apply_text(struct server_config *cfg, const char *text, const char *f
 			return RM_ERR_INVAL;
 		}
 		char *kend = colon;
-		while (kend > s && (kend[-1] == ' ' || kend[-1] == '\t')) kend--;
+		while (kend > s && (kend[-1] == ' ' || kend[-1] == '\t'))
+			kend--;
 		*kend = 0;
 		const struct cfg_key *k = find_key(s);
 		if (!k) {
@@ -313,13 +323,15 @@ static const char *plain_getenv(const char *name)
 	return getenv(name);
 }
 
-int config_apply_env(struct server_config *cfg, const char *(*getenv_fn)(const char *),
-                     char *err, size_t errlen)
+int config_apply_env(struct server_config *cfg, const char *(*getenv_fn)(const char *), char *err,
+                     size_t errlen)
 {
-	if (!getenv_fn) getenv_fn = plain_getenv;
+	if (!getenv_fn)
+		getenv_fn = plain_getenv;
 	for (size_t i = 0; i < CFG_N; i++) {
 		const char *v = getenv_fn(cfg_table[i].env);
-		if (!v) continue;
+		if (!v)
+			continue;
 		char sub[200];
 		int rc = set_value(cfg, &cfg_table[i], v, sub, sizeof sub);
 		if (rc) {
@@ -336,23 +348,28 @@ static int parse_listen(const char *l, char **host, int *port)
 	const char *hs, *he;
 	if (l[0] == '[') {
 		const char *rb = strchr(l, ']');
-		if (!rb || rb[1] != ':') return RM_ERR_INVAL;
+		if (!rb || rb[1] != ':')
+			return RM_ERR_INVAL;
 		hs = l + 1;
 		he = rb;
 		colon = rb + 1;
 	} else {
 		colon = strrchr(l, ':');
-		if (!colon) return RM_ERR_INVAL;
+		if (!colon)
+			return RM_ERR_INVAL;
 		hs = l;
 		he = colon;
-		if (memchr(hs, ':', (size_t)(he - hs))) return RM_ERR_INVAL; /* v6 needs [] */
+		if (memchr(hs, ':', (size_t)(he - hs)))
+			return RM_ERR_INVAL; /* v6 needs [] */
 	}
-	if (he == hs) return RM_ERR_INVAL;
+	if (he == hs)
+		return RM_ERR_INVAL;
 	for (const char *c = hs; c < he; c++)
 		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-' && *c != ':' && *c != '%')
 			return RM_ERR_INVAL;
 	long long p;
-	if (rm_parse_i64(colon + 1, &p) || p < 1 || p > 65535) return RM_ERR_INVAL;
+	if (rm_parse_i64(colon + 1, &p) || p < 1 || p > 65535)
+		return RM_ERR_INVAL;
 	*host = rm_xstrndup(hs, (size_t)(he - hs));
 	*port = (int)p;
 	return RM_OK;
@@ -362,11 +379,14 @@ static char *exe_dir(void)
 {
 	char buf[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-	if (n <= 0) return rm_xstrdup(".");
+	if (n <= 0)
+		return rm_xstrdup(".");
 	buf[n] = 0;
 	char *slash = strrchr(buf, '/');
-	if (!slash) return rm_xstrdup(".");
-	if (slash == buf) return rm_xstrdup("/");
+	if (!slash)
+		return rm_xstrdup(".");
+	if (slash == buf)
+		return rm_xstrdup("/");
 	*slash = 0;
 	return rm_xstrdup(buf);
 }
@@ -400,14 +420,15 @@ int config_finalize(struct server_config *cfg, char *err, size_t errlen)
 		return RM_ERR_INVAL;
 	}
 	for (const char *c = cfg->base_url; *c; c++) {
-		if ((unsigned char)*c <= ' ' || *c == '\'' || *c == '"' || *c == '\\' || *c == '`' ||
-		    *c == '$') {
+		if ((unsigned char)*c <= ' ' || *c == '\'' || *c == '"' || *c == '\\' ||
+		    *c == '`' || *c == '$') {
 			snprintf(err, errlen, "base_url: contains an invalid character");
 			return RM_ERR_INVAL;
 		}
 	}
 	size_t bl = strlen(cfg->base_url);
-	while (bl > 8 && cfg->base_url[bl - 1] == '/') cfg->base_url[--bl] = 0;
+	while (bl > 8 && cfg->base_url[bl - 1] == '/')
+		cfg->base_url[--bl] = 0;
 	if (!cfg->secret_key_file[0]) {
 		free(cfg->secret_key_file);
 		cfg->secret_key_file = rm_xasprintf("%s/secret.key", cfg->data_dir);
@@ -428,13 +449,16 @@ int config_load(struct server_config *cfg, const char *path, char *err, size_t e
 	config_init(cfg);
 	if (path) {
 		rc = config_apply_file(cfg, path, err, errlen);
-		if (rc) goto out;
+		if (rc)
+			goto out;
 	}
 	rc = config_apply_env(cfg, NULL, err, errlen);
-	if (rc) goto out;
+	if (rc)
+		goto out;
 	rc = config_finalize(cfg, err, errlen);
 out:
-	if (rc) config_cleanup(cfg);
+	if (rc)
+		config_cleanup(cfg);
 	return rc;
 }
 
@@ -462,7 +486,8 @@ void config_print(const struct server_config *cfg, FILE *f)
 		switch (k->type) {
 		case CFG_STR: {
 			const char *v = *(char *const *)cfield(cfg, k);
-			if (!v) v = "";
+			if (!v)
+				v = "";
 			if ((k->flags & CFG_SECRET) && v[0]) {
 				fputs("\"[redacted]\"", f);
 			} else {
@@ -472,12 +497,8 @@ void config_print(const struct server_config *cfg, FILE *f)
 			}
 			break;
 		}
-		case CFG_BOOL:
-			fputs(*(const int *)cfield(cfg, k) ? "true" : "false", f);
-			break;
-		case CFG_INT:
-			fprintf(f, "%lld", *(const long long *)cfield(cfg, k));
-			break;
+		case CFG_BOOL: fputs(*(const int *)cfield(cfg, k) ? "true" : "false", f); break;
+		case CFG_INT: fprintf(f, "%lld", *(const long long *)cfield(cfg, k)); break;
 		}
 		fputc('\n', f);
 	}
@@ -485,10 +506,11 @@ void config_print(const struct server_config *cfg, FILE *f)
 
 void config_usage(FILE *f, const char *argv0)
 {
-	fprintf(f,
-	        "usage: %s [--config FILE] [--print-config] [--print-routes] [--version] [--help]\n\n"
-	        "Configuration (environment > config file > default):\n",
-	        argv0);
+	fprintf(
+	    f,
+	    "usage: %s [--config FILE] [--print-config] [--print-routes] [--version] [--help]\n\n"
+	    "Configuration (environment > config file > default):\n",
+	    argv0);
 	for (size_t i = 0; i < CFG_N; i++) {
 		const struct cfg_key *k = &cfg_table[i];
 		fprintf(f, "  %-22s %-24s default: %s\n      %s\n", k->name, k->env,

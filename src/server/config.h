@@ -12,12 +12,12 @@
 #include <stdio.h>
 
 struct server_config {
-	char *listen;           /* "127.0.0.1:8080" */
-	char *listen_host;      /* derived: "127.0.0.1" (brackets stripped for IPv6) */
-	int listen_port;        /* derived */
+	char *listen;      /* "127.0.0.1:8080" */
+	char *listen_host; /* derived: "127.0.0.1" (brackets stripped for IPv6) */
+	int listen_port;   /* derived */
 	char *data_dir;
-	char *base_url;         /* no trailing slash; default http://<listen> */
-	char *secret_key_file;  /* default <data_dir>/secret.key */
+	char *base_url;        /* no trailing slash; default http://<listen> */
+	char *secret_key_file; /* default <data_dir>/secret.key */
 	char *trusted_proxy;
 	int cookie_secure;
 	char *metrics_token;
@@ -36,13 +36,13 @@ void config_cleanup(struct server_config *cfg); /* frees strings; NULL ok */
 
 /* Applies `key: value` lines from text (a whole file's content). RM_OK or RM_ERR_INVAL
  * with "file:line: message" in err. */
-int config_apply_text(struct server_config *cfg, const char *text, const char *fname,
-                      char *err, size_t errlen);
+int config_apply_text(struct server_config *cfg, const char *text, const char *fname, char *err,
+                      size_t errlen);
 /* Reads and applies a config file (RM_ERR_IO / RM_ERR_INVAL). */
 int config_apply_file(struct server_config *cfg, const char *path, char *err, size_t errlen);
 /* Applies environment overrides through getenv_fn (NULL = getenv). */
-int config_apply_env(struct server_config *cfg, const char *(*getenv_fn)(const char *),
-                     char *err, size_t errlen);
+int config_apply_env(struct server_config *cfg, const char *(*getenv_fn)(const char *), char *err,
+                     size_t errlen);
 /* Validates bounds/formats and fills derived values (listen_host/port, base_url,
  * secret_key_file, agent_binary_dir defaults). Call once after the sources. */
 int config_finalize(struct server_config *cfg, char *err, size_t errlen);

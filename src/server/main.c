@@ -35,10 +35,13 @@ static struct app g_app;
 static void raise_nofile_limit(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl)) return;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
 	rlim_t want = rl.rlim_max;
-	if (want == RLIM_INFINITY || want > (rlim_t)65536) want = (rlim_t)65536;
-	if (rl.rlim_cur >= want) return;
+	if (want == RLIM_INFINITY || want > (rlim_t)65536)
+		want = (rlim_t)65536;
+	if (rl.rlim_cur >= want)
+		return;
 	rlim_t old = rl.rlim_cur;
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl)) {
@@ -58,9 +61,11 @@ static int make_dirs(const char *path)
 {
 	char *p = rm_xstrdup(path);
 	size_t n = strlen(p);
-	while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = 0;
 	for (char *s = p + 1; *s; s++) {
-		if (*s != '/') continue;
+		if (*s != '/')
+			continue;
 		*s = 0;
 		if (mkdir(p, 0755) && errno != EEXIST) {
 			free(p);
@@ -69,10 +74,12 @@ static int make_dirs(const char *path)
 		*s = '/';
 	}
 	int rc = RM_OK;
-	if (mkdir(p, 0700) && errno != EEXIST) rc = RM_ERR_IO;
+	if (mkdir(p, 0700) && errno != EEXIST)
+		rc = RM_ERR_IO;
 	if (!rc) {
 		struct stat st;
-		if (stat(p, &st) || !S_ISDIR(st.st_mode)) rc = RM_ERR_IO;
+		if (stat(p, &st) || !S_ISDIR(st.st_mode))
+			rc = RM_ERR_IO;
 	}
 	free(p);
 	return rc;
@@ -83,8 +90,10 @@ static int load_or_create_key(const char *path, uint8_t key[RM_KEY_BYTES])
 	int rc = rm_keyfile_load(path, key);
 	if (rc == RM_ERR_NOTFOUND) {
 		rc = rm_keyfile_create(path, key);
-		if (rc == RM_ERR_CONFLICT) return rm_keyfile_load(path, key);
-		if (!rc) RM_INFO("created secret key file", "path", path);
+		if (rc == RM_ERR_CONFLICT)
+			return rm_keyfile_load(path, key);
+		if (!rc)
+			RM_INFO("created secret key file", "path", path);
 	}
 	return rc;
 }
@@ -92,7 +101,8 @@ static int load_or_create_key(const char *path, uint8_t key[RM_KEY_BYTES])
 static void begin_shutdown(void)
 {
 	struct app *app = &g_app;
-	if (app->shutting_down) return;
+	if (app->shutting_down)
+		return;
 	app->shutting_down = 1;
 	RM_INFO("shutting down");
 	uv_signal_stop(&g_sigterm);
@@ -118,7 +128,8 @@ static void on_signal(uv_signal_t *s, int signum)
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
 	(void)arg;
-	if (!uv_is_closing(h)) uv_close(h, NULL);
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
 }
 
 /* --print-routes: the route table as JSON lines with the role actually enforced, so tests
@@ -138,8 +149,8 @@ static int parse_args(int argc, char **argv, const char **config_path, int *prin
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
-			printf("restic-manager-server %s (commit %s, built %s)\n", RM_VERSION, RM_COMMIT,
-			       RM_BUILD_DATE);
+			printf("restic-manager-server %s (commit %s, built %s)\n", RM_VERSION,
+			       RM_COMMIT, RM_BUILD_DATE);
 			return 0;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			config_usage(stdout, argv[0]);
@@ -166,7 +177,8 @@ static int parse_args(int argc, char **argv, const char **config_path, int *prin
 static int open_state(struct app *app, struct server_config *cfg)
 {
 	if (make_dirs(cfg->data_dir)) {
-		RM_ERROR("cannot create data directory", "path", cfg->data_dir, "err", strerror(errno));
+		RM_ERROR("cannot create data directory", "path", cfg->data_dir, "err",
+		         strerror(errno));
 		return RM_ERR_IO;
 	}
 	int rc = load_or_create_key(cfg->secret_key_file, app->key);
@@ -177,14 +189,18 @@ static int open_state(struct app *app, struct server_config *cfg)
 	}
 	char *db_path = rm_xasprintf("%s/restic-manager.db", cfg->data_dir);
 	rc = store_open(db_path, &app->store);
-	if (rc) RM_ERROR("cannot open database", "path", db_path, "err", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("cannot open database", "path", db_path, "err", rm_strerror(rc));
 	free(db_path);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	/* no agent is connected yet, whatever the last run left behind */
 	rc = store_hosts_mark_stale_offline(app->store, rm_now_ms() + 1000, NULL);
-	if (rc) RM_WARN("cannot reset host status", "err", rm_strerror(rc));
+	if (rc)
+		RM_WARN("cannot reset host status", "err", rm_strerror(rc));
 	rc = api_bootstrap_prepare(app);
-	if (rc) RM_ERROR("cannot prepare bootstrap", "err", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("cannot prepare bootstrap", "err", rm_strerror(rc));
 	return rc;
 }
 
@@ -247,7 +263,8 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	int print_config = 0;
 	int rc = parse_args(argc, argv, &config_path, &print_config);
-	if (rc >= 0) return rc;
+	if (rc >= 0)
+		return rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (rm_crypto_init()) {
@@ -268,7 +285,8 @@ int main(int argc, char **argv)
 	enum rm_log_level lvl = RM_LOG_INFO;
 	rm_log_level_parse(cfg.log_level, &lvl);
 	rm_log_set_level(lvl);
-	if (cfg.metrics_token[0]) rm_log_add_secret(cfg.metrics_token);
+	if (cfg.metrics_token[0])
+		rm_log_add_secret(cfg.metrics_token);
 
 	int exit_code = 1;
 	struct app *app = &g_app;
@@ -278,7 +296,8 @@ int main(int argc, char **argv)
 		if (uv_loop_init(&loop)) {
 			RM_ERROR("cannot initialise the event loop");
 		} else {
-			if (serve(app, &cfg, &loop) == RM_OK) exit_code = 0;
+			if (serve(app, &cfg, &loop) == RM_OK)
+				exit_code = 0;
 			if (uv_loop_close(&loop) == UV_EBUSY) {
 				uv_walk(&loop, close_walk_cb, NULL);
 				uv_run(&loop, UV_RUN_DEFAULT);

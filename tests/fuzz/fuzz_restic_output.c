@@ -16,27 +16,31 @@ static void on_line(void *ud, const char *line, size_t len)
 	char *m = NULL;
 	int code = 0;
 	(void)ud;
-	if (strlen(line) != len) abort(); /* lines never contain NUL */
+	if (strlen(line) != len)
+		abort(); /* lines never contain NUL */
 	switch (restic_parse_line(line, len, &o)) {
 	case RESTIC_LINE_STATUS:
 		if (restic_parse_status(o, &x) == RM_OK) {
-			if (!json_is_object(x)) abort();
+			if (!json_is_object(x))
+				abort();
 			json_decref(x);
 		}
 		break;
 	case RESTIC_LINE_SUMMARY:
-		if (restic_parse_summary(o, &x) == RM_OK) json_decref(x);
+		if (restic_parse_summary(o, &x) == RM_OK)
+			json_decref(x);
 		break;
 	case RESTIC_LINE_ERROR:
 	case RESTIC_LINE_EXIT_ERROR:
-		if (restic_parse_error(o, &m, &code) == RM_OK) free(m);
+		if (restic_parse_error(o, &m, &code) == RM_OK)
+			free(m);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	json_decref(o);
 	m = NULL;
-	if (restic_parse_fatal_line(line, len, &m) == RM_OK) free(m);
+	if (restic_parse_fatal_line(line, len, &m) == RM_OK)
+		free(m);
 	(void)restic_output_is_already_initialized(line);
 }
 
@@ -56,11 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* whole-document parsers */
 	if (restic_parse_snapshots(s, size, 100, &o) == RM_OK) {
-		if (!json_is_array(o) || json_array_size(o) > 100) abort();
+		if (!json_is_array(o) || json_array_size(o) > 100)
+			abort();
 		json_decref(o);
 	}
 	o = NULL;
-	if (restic_parse_stats(s, size, &o) == RM_OK) json_decref(o);
-	if (restic_parse_version(s, size, &v) == RM_OK) free(v);
+	if (restic_parse_stats(s, size, &o) == RM_OK)
+		json_decref(o);
+	if (restic_parse_version(s, size, &v) == RM_OK)
+		free(v);
 	return 0;
 }

@@ -61,8 +61,11 @@ static int replay_file(const char *path)
 	free(exact);
 	replayed++;
 	if (verbose)
-		printf("%s %s\n", rm_fuzz_outcome == FUZZ_ACCEPTED ? "accepted"
-		                  : rm_fuzz_outcome == FUZZ_REFUSED ? "refused " : "n/a     ", path);
+		printf("%s %s\n",
+		       rm_fuzz_outcome == FUZZ_ACCEPTED  ? "accepted"
+		       : rm_fuzz_outcome == FUZZ_REFUSED ? "refused "
+		                                         : "n/a     ",
+		       path);
 	return 0;
 }
 
@@ -79,10 +82,12 @@ static int replay_dir(const char *dir, int expect)
 	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.') continue;
+		if (de->d_name[0] == '.')
+			continue;
 		size_t pl = strlen(dir) + strlen(de->d_name) + 2;
 		char *p = malloc(pl);
-		if (!p) break;
+		if (!p)
+			break;
 		snprintf(p, pl, "%s/%s", dir, de->d_name);
 		struct stat st;
 		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -91,18 +96,23 @@ static int replay_dir(const char *dir, int expect)
 			} else if (expect != FUZZ_NOT_REPORTED) {
 				checked++;
 				if (rm_fuzz_outcome == FUZZ_NOT_REPORTED) {
-					fprintf(stderr, "replay: %s: the target reports no outcome, but the "
-					        "corpus expects one\n", p);
+					fprintf(
+					    stderr,
+					    "replay: %s: the target reports no outcome, but the "
+					    "corpus expects one\n",
+					    p);
 					failed = 1;
 				} else if (rm_fuzz_outcome != expect) {
 					fprintf(stderr, "replay: %s: %s, expected %s\n", p,
-					        rm_fuzz_outcome == FUZZ_ACCEPTED ? "accepted" : "refused",
+					        rm_fuzz_outcome == FUZZ_ACCEPTED ? "accepted"
+					                                         : "refused",
 					        expect == FUZZ_ACCEPTED ? "accepted (valid/)"
 					                                : "refused (invalid/)");
 					failed = 1;
 				}
 			}
-		} else if (expect == FUZZ_NOT_REPORTED && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+		} else if (expect == FUZZ_NOT_REPORTED && stat(p, &st) == 0 &&
+		           S_ISDIR(st.st_mode)) {
 			if (strcmp(de->d_name, "valid") == 0)
 				failed |= replay_dir(p, FUZZ_ACCEPTED);
 			else if (strcmp(de->d_name, "invalid") == 0)
@@ -131,7 +141,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			if (replay_file(argv[i]) != 0) failed = 1;
+			if (replay_file(argv[i]) != 0)
+				failed = 1;
 			continue;
 		}
 		failed |= replay_dir(argv[i], FUZZ_NOT_REPORTED);

@@ -21,7 +21,7 @@ static inline const json_t *find_finished(const char *job_id)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) {
+	json_array_foreach (events, i, e) {
 		const json_t *p = json_object_get(e, "p");
 		if (json_integer_value(json_object_get(e, "type")) == RM_MSG_JOB_FINISHED &&
 		    strcmp(json_string_value(json_object_get(p, "job_id")), job_id) == 0)
@@ -45,7 +45,8 @@ static inline int count_type(const char *job_id, int type)
 	int n = 0;
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) n += event_is(e, job_id, type);
+	json_array_foreach (events, i, e)
+		n += event_is(e, job_id, type);
 	return n;
 }
 
@@ -54,7 +55,8 @@ static inline const json_t *wait_finished(const char *job_id, int timeout_ms)
 {
 	uint64_t start = uv_now(&loop);
 	while (!find_finished(job_id)) {
-		if (uv_now(&loop) - start > (uint64_t)timeout_ms) return NULL;
+		if (uv_now(&loop) - start > (uint64_t)timeout_ms)
+			return NULL;
 		uv_run(&loop, UV_RUN_ONCE);
 		uv_update_time(&loop);
 	}
@@ -65,12 +67,15 @@ static inline int log_contains(const char *job_id, const char *needle)
 {
 	size_t i, k;
 	json_t *e, *l;
-	json_array_foreach(events, i, e) {
+	json_array_foreach (events, i, e) {
 		const json_t *p = json_object_get(e, "p");
-		if (json_integer_value(json_object_get(e, "type")) != RM_MSG_LOG_STREAM) continue;
-		if (strcmp(json_string_value(json_object_get(p, "job_id")), job_id) != 0) continue;
-		json_array_foreach(json_object_get(p, "lines"), k, l) {
-			if (strstr(json_string_value(json_object_get(l, "payload")), needle)) return 1;
+		if (json_integer_value(json_object_get(e, "type")) != RM_MSG_LOG_STREAM)
+			continue;
+		if (strcmp(json_string_value(json_object_get(p, "job_id")), job_id) != 0)
+			continue;
+		json_array_foreach (json_object_get(p, "lines"), k, l) {
+			if (strstr(json_string_value(json_object_get(l, "payload")), needle))
+				return 1;
 		}
 	}
 	return 0;

@@ -35,8 +35,8 @@ TEST(jitter_spreads)
 		if (d > hi)
 			hi = d;
 	}
-	OK(lo < 10000);  /* full jitter reaches down near the floor */
-	OK(hi > 50000);  /* ... and up near the cap */
+	OK(lo < 10000); /* full jitter reaches down near the floor */
+	OK(hi > 50000); /* ... and up near the cap */
 }
 
 TEST(reset)

@@ -28,14 +28,15 @@ TEST(parse_valid)
 {
 	struct agent_config c = { 0 };
 	char err[256] = "";
-	const char *t = "# comment\n---\n"
-	                "server: https://rm.example.com:8443\n"
-	                "host_id: '01HOST'\n"
-	                "bearer: \"b\\\"q\\\\x\"   # trailing comment\n"
-	                "tls_pin: AABBCCDDEEFF00112233445566778899AABBCCDDEEFF00112233445566778899\n"
-	                "secrets_key: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
-	                "restic_path: \"\"\n"
-	                "future_key: whatever\n";
+	const char *t =
+	    "# comment\n---\n"
+	    "server: https://rm.example.com:8443\n"
+	    "host_id: '01HOST'\n"
+	    "bearer: \"b\\\"q\\\\x\"   # trailing comment\n"
+	    "tls_pin: AABBCCDDEEFF00112233445566778899AABBCCDDEEFF00112233445566778899\n"
+	    "secrets_key: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	    "restic_path: \"\"\n"
+	    "future_key: whatever\n";
 	EQ_INT(parse(t, &c, err), RM_OK);
 	EQ_STR(c.server_url, "https://rm.example.com:8443");
 	EQ_STR(c.host_id, "01HOST");
@@ -201,7 +202,8 @@ TEST(secrets_corrupt_not_overwritten)
 
 TEST(host_timezone)
 {
-	char tz[65], *etc = rm_xasprintf("%s/timezone", base), *lt = rm_xasprintf("%s/localtime", base);
+	char tz[65], *etc = rm_xasprintf("%s/timezone", base),
+	             *lt = rm_xasprintf("%s/localtime", base);
 	host_timezone_from(":Europe/Berlin", etc, lt, tz, sizeof tz);
 	EQ_STR(tz, "Europe/Berlin");
 	host_timezone_from("/usr/share/zoneinfo/America/New_York", etc, lt, tz, sizeof tz);

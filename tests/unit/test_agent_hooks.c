@@ -35,14 +35,15 @@ static char *P(const char *suffix)
 /* A backup of tmp/data with the given hook args (a JSON object text, merged). */
 static const json_t *backup(const char *job_id, const char *hook_args, int timeout_ms)
 {
-	json_t *args = json_pack("{s:[s], s:[s], s:s}", "paths", P("data"), "tags", "g1",
-	                         "group", "g1");
+	json_t *args =
+	    json_pack("{s:[s], s:[s], s:s}", "paths", P("data"), "tags", "g1", "group", "g1");
 	json_t *extra = json_loads(hook_args, 0, NULL);
 	json_object_update(args, extra);
 	json_decref(extra);
 	int rc = runner_submit(run, job_id, "backup", args, &creds);
 	json_decref(args);
-	if (rc) return NULL;
+	if (rc)
+		return NULL;
 	return wait_finished(job_id, timeout_ms);
 }
 
@@ -56,11 +57,13 @@ static const char *hook_line(const char *job_id, const char *prefix)
 {
 	size_t i, k;
 	json_t *e, *l;
-	json_array_foreach(events, i, e) {
+	json_array_foreach (events, i, e) {
 		const json_t *p = json_object_get(e, "p");
-		if (json_integer_value(json_object_get(e, "type")) != RM_MSG_LOG_STREAM) continue;
-		if (strcmp(fstr(p, "job_id"), job_id) != 0) continue;
-		json_array_foreach(json_object_get(p, "lines"), k, l) {
+		if (json_integer_value(json_object_get(e, "type")) != RM_MSG_LOG_STREAM)
+			continue;
+		if (strcmp(fstr(p, "job_id"), job_id) != 0)
+			continue;
+		json_array_foreach (json_object_get(p, "lines"), k, l) {
 			const char *s = fstr(l, "payload");
 			if (strncmp(s, prefix, strlen(prefix)) == 0 &&
 			    strcmp(fstr(l, "stream"), "hook") == 0)
@@ -72,8 +75,10 @@ static const char *hook_line(const char *job_id, const char *prefix)
 
 TEST(pre_hook_fails)
 {
-	const json_t *f = backup("h-pre-fail", "{\"pre_hook\":\"echo getting ready; echo oops >&2; exit 1\","
-	                                       "\"post_hook\":\"echo post ran $RM_JOB_STATUS\"}", 10000);
+	const json_t *f = backup("h-pre-fail",
+	                         "{\"pre_hook\":\"echo getting ready; echo oops >&2; exit 1\","
+	                         "\"post_hook\":\"echo post ran $RM_JOB_STATUS\"}",
+	                         10000);
 	OK(f != NULL);
 	EQ_STR(fstr(f, "status"), "failed");
 	EQ_STR(fstr(f, "error"), "pre-hook exited 1");
@@ -83,21 +88,22 @@ TEST(pre_hook_fails)
 	/* the post-hook still runs (it undoes what the pre-hook began), told the job failed */
 	OK(hook_line("h-pre-fail", "post-hook: post ran failed") != NULL);
 	EQ_STR(fstr(f, "error"), "pre-hook exited 1");
-	OK(!log_contains("h-pre-fail", "echo oops"));    /* the script is never logged */
+	OK(!log_contains("h-pre-fail", "echo oops")); /* the script is never logged */
 }
 
 TEST(env_and_status)
 {
 	setenv("RM_HOOK_TEST_LEAK", "leaked", 1);
 	const json_t *f = backup(
-	        "h-env",
-	        "{\"pre_hook\":\"echo id=$RM_JOB_ID group=$RM_GROUP leak=${RM_HOOK_TEST_LEAK:-none}\","
-	        "\"post_hook\":\"echo status=$RM_JOB_STATUS snap=$RM_SNAPSHOT_ID\"}",
-	        30000);
+	    "h-env",
+	    "{\"pre_hook\":\"echo id=$RM_JOB_ID group=$RM_GROUP leak=${RM_HOOK_TEST_LEAK:-none}\","
+	    "\"post_hook\":\"echo status=$RM_JOB_STATUS snap=$RM_SNAPSHOT_ID\"}",
+	    30000);
 	OK(f != NULL);
 	EQ_STR(fstr(f, "status"), "succeeded");
 	EQ_STR(hook_line("h-env", "pre-hook: id="), "pre-hook: id=h-env group=g1 leak=none");
-	const char *snap = json_string_value(json_object_get(json_object_get(f, "stats"), "snapshot_id"));
+	const char *snap =
+	    json_string_value(json_object_get(json_object_get(f, "stats"), "snapshot_id"));
 	OK(snap && strlen(snap) >= 8);
 	char want[200];
 	snprintf(want, sizeof want, "post-hook: status=succeeded snap=%s", snap ? snap : "");
@@ -124,8 +130,8 @@ TEST(post_hook_fails_keeps_snapshot)
 
 TEST(post_hook_after_failed_backup)
 {
-	json_t *args = json_pack("{s:[s], s:s}", "paths", "/nonexistent/rm-hooks-test",
-	                         "post_hook", "echo status=$RM_JOB_STATUS snap=${RM_SNAPSHOT_ID:-none}");
+	json_t *args = json_pack("{s:[s], s:s}", "paths", "/nonexistent/rm-hooks-test", "post_hook",
+	                         "echo status=$RM_JOB_STATUS snap=${RM_SNAPSHOT_ID:-none}");
 	EQ_INT(runner_submit(run, "h-failed", "backup", args, &creds), RM_OK);
 	json_decref(args);
 	const json_t *f = wait_finished("h-failed", 30000);
@@ -137,14 +143,17 @@ TEST(post_hook_after_failed_backup)
 TEST(timeout_kills)
 {
 	uint64_t t0 = uv_now(&loop);
-	const json_t *f = backup("h-timeout", "{\"pre_hook\":\"sleep 30\",\"hook_timeout_s\":1}", 15000);
+	const json_t *f =
+	    backup("h-timeout", "{\"pre_hook\":\"sleep 30\",\"hook_timeout_s\":1}", 15000);
 	OK(f != NULL);
 	EQ_STR(fstr(f, "error"), "pre-hook timed out after 1 s");
 	OK(uv_now(&loop) - t0 < 5000);
 	/* a script that ignores SIGTERM is killed after the grace period (1 s here) */
 	t0 = uv_now(&loop);
-	f = backup("h-stubborn", "{\"pre_hook\":\"trap '' TERM; echo waiting; sleep 30 & wait\","
-	                         "\"hook_timeout_s\":1}", 15000);
+	f = backup("h-stubborn",
+	           "{\"pre_hook\":\"trap '' TERM; echo waiting; sleep 30 & wait\","
+	           "\"hook_timeout_s\":1}",
+	           15000);
 	OK(f != NULL);
 	EQ_STR(fstr(f, "error"), "pre-hook timed out after 1 s");
 	OK(uv_now(&loop) - t0 < 8000);
@@ -172,8 +181,8 @@ TEST(cancel_in_pre_hook)
 
 TEST(bad_hook_args)
 {
-	json_t *args = json_pack("{s:[s], s:s, s:s}", "paths", "/x", "pre_hook", "true",
-	                         "hook_shell", "sh");
+	json_t *args =
+	    json_pack("{s:[s], s:s, s:s}", "paths", "/x", "pre_hook", "true", "hook_shell", "sh");
 	EQ_INT(runner_submit(run, "h-bad", "backup", args, &creds), RM_ERR_INVAL);
 	json_decref(args);
 	args = json_pack("{s:[s], s:i}", "paths", "/x", "hook_timeout_s", -1);
@@ -189,16 +198,23 @@ int main(void)
 	}
 	rm_log_set_level(RM_LOG_ERROR);
 	rm_strlcpy(tmp, "/tmp/rm-hooks-test.XXXXXX", sizeof(tmp));
-	if (!mkdtemp(tmp)) return 1;
+	if (!mkdtemp(tmp))
+		return 1;
 	mkdir(P("data"), 0755);
 	int fd = open(P("data/a.txt"), O_WRONLY | O_CREAT, 0644);
-	if (fd < 0 || write(fd, "hello\n", 6) != 6) return 1;
+	if (fd < 0 || write(fd, "hello\n", 6) != 6)
+		return 1;
 	close(fd);
 	uv_loop_init(&loop);
 	events = json_array();
-	struct runner_opts o = { .loop = &loop, .restic_path = restic, .state_dir = P("state"),
-		                 .hostname = "hooks-host", .emit = on_emit, .cancel_grace_ms = 1000 };
-	if (runner_new(&o, &run)) return 1;
+	struct runner_opts o = { .loop = &loop,
+		                 .restic_path = restic,
+		                 .state_dir = P("state"),
+		                 .hostname = "hooks-host",
+		                 .emit = on_emit,
+		                 .cancel_grace_ms = 1000 };
+	if (runner_new(&o, &run))
+		return 1;
 	creds.repo_url = P("repo");
 	creds.repo_password = PASSWORD;
 	if (runner_submit(run, "h-init", "init", NULL, &creds) || !wait_finished("h-init", 20000))

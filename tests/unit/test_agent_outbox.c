@@ -50,8 +50,8 @@ static char *mk(enum rm_msg_type t, const char *job, long long seq, int nlines, 
 	return proto_encode(t, p, id);
 }
 
-static int append(struct outbox *ob, enum rm_msg_type t, const char *job, long long seq,
-                  int nlines, size_t pad, char id[27])
+static int append(struct outbox *ob, enum rm_msg_type t, const char *job, long long seq, int nlines,
+                  size_t pad, char id[27])
 {
 	char *e = mk(t, job, seq, nlines, pad, id);
 	int rc = outbox_append(ob, e, strlen(e));
@@ -138,7 +138,7 @@ TEST(restart_reload)
 		append(ob, RM_MSG_LOG_STREAM, "j2", i + 1, 1, 50, ids[i]);
 	for (int i = 0; i < 200; i += 2)
 		outbox_ack(ob, ids[i]); /* ack every even entry */
-	outbox_close(ob);            /* flushes */
+	outbox_close(ob);               /* flushes */
 	ob = open_ob(dir, 0, 4096);
 	EQ_INT(outbox_count(ob), 100);
 	char got[100][27];
@@ -245,8 +245,9 @@ static int active_j_live(void *ud, const char *job)
 TEST(cap_drops_finished_logs_first)
 {
 	char *dir = newdir();
-	struct outbox_opts o = { .dir = dir, .max_bytes = 20000, .segment_bytes = 4096,
-		                 .job_active = active_j_live };
+	struct outbox_opts o = {
+		.dir = dir, .max_bytes = 20000, .segment_bytes = 4096, .job_active = active_j_live
+	};
 	struct outbox *ob = NULL;
 	OK(outbox_open(&o, &ob) == RM_OK);
 	char sid[27], fid[27], lid[27], x[27];
@@ -268,7 +269,8 @@ TEST(cap_drops_finished_logs_first)
 		has_s |= strstr(buf, sid) != NULL;
 		has_f |= strstr(buf, fid) != NULL;
 		has_l |= strstr(buf, lid) != NULL;
-		if (strstr(buf, "\"log.stream\"") && strstr(buf, "\"old\"") && !strstr(buf, "dropped"))
+		if (strstr(buf, "\"log.stream\"") && strstr(buf, "\"old\"") &&
+		    !strstr(buf, "dropped"))
 			old_logs++;
 		if (strstr(buf, "log lines dropped: outbox full"))
 			markers++;

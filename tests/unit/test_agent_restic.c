@@ -24,14 +24,16 @@ static char *slurp(const char *name, size_t *len)
 		printf("# cannot read %s\n", name);
 		return rm_xstrdup("");
 	}
-	if (len) *len = n;
+	if (len)
+		*len = n;
 	return d;
 }
 
 static size_t env_count(char **env)
 {
 	size_t n = 0;
-	while (env[n]) n++;
+	while (env[n])
+		n++;
 	return n;
 }
 
@@ -39,7 +41,8 @@ static const char *env_get(char **env, const char *key)
 {
 	size_t kl = strlen(key);
 	for (size_t i = 0; env[i]; i++)
-		if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=') return env[i] + kl + 1;
+		if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=')
+			return env[i] + kl + 1;
 	return NULL;
 }
 
@@ -48,7 +51,8 @@ static int argv_eq(char **argv, const char *const *want)
 	size_t i = 0;
 	for (; want[i]; i++)
 		if (!argv[i] || strcmp(argv[i], want[i]) != 0) {
-			printf("#   argv[%zu] = %s, want %s\n", i, argv[i] ? argv[i] : "(null)", want[i]);
+			printf("#   argv[%zu] = %s, want %s\n", i, argv[i] ? argv[i] : "(null)",
+			       want[i]);
 			return 0;
 		}
 	return argv[i] == NULL;
@@ -59,22 +63,24 @@ TEST(argv_kinds)
 	char **a = NULL;
 	char err[128];
 	OK(restic_argv_build("/usr/bin/restic", "init", NULL, NULL, &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"/usr/bin/restic", "init", NULL}));
+	OK(argv_eq(a, (const char *const[]){ "/usr/bin/restic", "init", NULL }));
 	restic_argv_free(a);
 	OK(restic_argv_build("restic", "snapshots", NULL, "h", &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"restic", "snapshots", "--json", NULL}));
+	OK(argv_eq(a, (const char *const[]){ "restic", "snapshots", "--json", NULL }));
 	restic_argv_free(a);
 	OK(restic_argv_build("restic", "stats", NULL, NULL, &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"restic", "stats", "--json", "--mode", "raw-data", NULL}));
+	OK(argv_eq(
+	    a, (const char *const[]){ "restic", "stats", "--json", "--mode", "raw-data", NULL }));
 	restic_argv_free(a);
 	OK(restic_argv_build("restic", "unlock", NULL, NULL, &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"restic", "unlock", NULL}));
+	OK(argv_eq(a, (const char *const[]){ "restic", "unlock", NULL }));
 	restic_argv_free(a);
 	OK(restic_argv_build("restic", "version", NULL, NULL, &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"restic", "version", NULL}));
+	OK(argv_eq(a, (const char *const[]){ "restic", "version", NULL }));
 	restic_argv_free(a);
 	a = NULL;
-	EQ_INT(restic_argv_build("restic", "rm -rf", NULL, NULL, &a, err, sizeof(err)), RM_ERR_INVAL);
+	EQ_INT(restic_argv_build("restic", "rm -rf", NULL, NULL, &a, err, sizeof(err)),
+	       RM_ERR_INVAL);
 	OK(a == NULL);
 }
 
@@ -82,14 +88,13 @@ TEST(argv_backup)
 {
 	char **a = NULL;
 	char err[128] = "";
-	json_t *args = json_pack("{s:[s,s], s:[s,s], s:[s], s:i}", "paths", "/etc", "-rf /",
-	                         "tags", "daily", "web app", "excludes", "*.tmp", "limit_upload",
-	                         100);
+	json_t *args = json_pack("{s:[s,s], s:[s,s], s:[s], s:i}", "paths", "/etc", "-rf /", "tags",
+	                         "daily", "web app", "excludes", "*.tmp", "limit_upload", 100);
 	OK(restic_argv_build("restic", "backup", args, "host-1", &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"restic", "backup", "--json", "--host", "host-1",
-	                                    "--tag", "daily", "--tag", "web app", "--exclude",
-	                                    "*.tmp", "--limit-upload", "100", "--", "/etc",
-	                                    "-rf /", NULL}));
+	OK(argv_eq(a,
+	           (const char *const[]){ "restic", "backup", "--json", "--host", "host-1", "--tag",
+	                                  "daily", "--tag", "web app", "--exclude", "*.tmp",
+	                                  "--limit-upload", "100", "--", "/etc", "-rf /", NULL }));
 	char *s = restic_argv_format(a);
 	EQ_STR(s, "restic backup --json --host host-1 --tag daily --tag \"web app\" --exclude "
 	          "*.tmp --limit-upload 100 -- /etc \"-rf /\"");
@@ -98,13 +103,13 @@ TEST(argv_backup)
 	json_decref(args);
 
 	/* C2 group options: flags and KiB/s limits (C2 names win over the legacy ones) */
-	args = json_pack("{s:[s], s:b, s:b, s:i, s:i, s:i, s:s}", "paths", "/srv",
-	                 "exclude_caches", 1, "one_file_system", 1, "limit_upload_kib", 50,
-	                 "limit_upload", 999, "limit_download_kib", 0, "pre_hook", "echo x");
+	args = json_pack("{s:[s], s:b, s:b, s:i, s:i, s:i, s:s}", "paths", "/srv", "exclude_caches",
+	                 1, "one_file_system", 1, "limit_upload_kib", 50, "limit_upload", 999,
+	                 "limit_download_kib", 0, "pre_hook", "echo x");
 	OK(restic_argv_build("restic", "backup", args, NULL, &a, err, sizeof(err)) == RM_OK);
-	OK(argv_eq(a, (const char *const[]){"restic", "backup", "--json", "--exclude-caches",
-	                                    "--one-file-system", "--limit-upload", "50", "--",
-	                                    "/srv", NULL}));
+	OK(argv_eq(a, (const char *const[]){ "restic", "backup", "--json", "--exclude-caches",
+	                                     "--one-file-system", "--limit-upload", "50", "--",
+	                                     "/srv", NULL }));
 	restic_argv_free(a);
 	json_decref(args);
 
@@ -112,17 +117,24 @@ TEST(argv_backup)
 	const char *bad[] = {
 		"{\"paths\":[\"/x\"],\"exclude_caches\":1}",
 		"{\"paths\":[\"/x\"],\"limit_download_kib\":-5}",
-		"{}", "{\"paths\":[]}", "{\"paths\":\"/etc\"}", "{\"paths\":[1]}", "{\"paths\":[\"\"]}",
-		"{\"paths\":[\"/x\"],\"tags\":[{}]}", "{\"paths\":[\"/x\"],\"limit_upload\":-1}",
+		"{}",
+		"{\"paths\":[]}",
+		"{\"paths\":\"/etc\"}",
+		"{\"paths\":[1]}",
+		"{\"paths\":[\"\"]}",
+		"{\"paths\":[\"/x\"],\"tags\":[{}]}",
+		"{\"paths\":[\"/x\"],\"limit_upload\":-1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *b = json_loads(bad[i], 0, NULL);
 		a = NULL;
-		EQ_INT(restic_argv_build("restic", "backup", b, NULL, &a, err, sizeof(err)), RM_ERR_INVAL);
+		EQ_INT(restic_argv_build("restic", "backup", b, NULL, &a, err, sizeof(err)),
+		       RM_ERR_INVAL);
 		OK(a == NULL);
 		json_decref(b);
 	}
-	EQ_INT(restic_argv_build("restic", "backup", NULL, NULL, &a, err, sizeof(err)), RM_ERR_INVAL);
+	EQ_INT(restic_argv_build("restic", "backup", NULL, NULL, &a, err, sizeof(err)),
+	       RM_ERR_INVAL);
 }
 
 TEST(env_clean)
@@ -132,8 +144,10 @@ TEST(env_clean)
 	setenv("AWS_ACCESS_KEY_ID", "AKIAPARENT", 1);
 	setenv("B2_ACCOUNT_KEY", "b2parent", 1);
 	char **env = NULL;
-	struct restic_env_in in = {.repo_url = "/srv/repo", .repo_password = "s3cret pw",
-	                           .state_dir = "/var/lib/rm", .tmpdir = NULL};
+	struct restic_env_in in = { .repo_url = "/srv/repo",
+		                    .repo_password = "s3cret pw",
+		                    .state_dir = "/var/lib/rm",
+		                    .tmpdir = NULL };
 	OK(restic_env_build(&in, &env) == RM_OK);
 	EQ_INT(env_count(env), 6);
 	EQ_STR(env_get(env, "RESTIC_REPOSITORY"), "/srv/repo");
@@ -144,7 +158,8 @@ TEST(env_clean)
 	EQ_STR(env_get(env, "LANG"), "C");
 	OK(env_get(env, "AWS_ACCESS_KEY_ID") == NULL);
 	OK(env_get(env, "B2_ACCOUNT_KEY") == NULL);
-	for (size_t i = 0; env[i]; i++) OK(strstr(env[i], "parent") == NULL);
+	for (size_t i = 0; env[i]; i++)
+		OK(strstr(env[i], "parent") == NULL);
 	restic_env_free(env);
 
 	in.tmpdir = "/tmp/x";
@@ -153,7 +168,7 @@ TEST(env_clean)
 	EQ_STR(env_get(env, "TMPDIR"), "/tmp/x");
 	restic_env_free(env);
 
-	struct restic_env_in bad = {.repo_url = "", .repo_password = "x", .state_dir = "/s"};
+	struct restic_env_in bad = { .repo_url = "", .repo_password = "x", .state_dir = "/s" };
 	env = NULL;
 	EQ_INT(restic_env_build(&bad, &env), RM_ERR_INVAL);
 	OK(env == NULL);
@@ -166,10 +181,10 @@ TEST(env_clean)
 TEST(env_rest_userinfo)
 {
 	char **env = NULL;
-	struct restic_env_in in = {.repo_url = "rest:https://backup.example.com:8000/web1/",
-	                           .repo_username = "web 1@x",
-	                           .repo_password = "p@ss:w/rd%",
-	                           .state_dir = "/s"};
+	struct restic_env_in in = { .repo_url = "rest:https://backup.example.com:8000/web1/",
+		                    .repo_username = "web 1@x",
+		                    .repo_password = "p@ss:w/rd%",
+		                    .state_dir = "/s" };
 	OK(restic_env_build(&in, &env) == RM_OK);
 	EQ_STR(env_get(env, "RESTIC_REPOSITORY"),
 	       "rest:https://web%201%40x:p%40ss%3Aw%2Frd%25@backup.example.com:8000/web1/");
@@ -190,8 +205,10 @@ TEST(env_rest_userinfo)
 	OK(u == NULL);
 
 	/* username given but not a rest: URL -> URL unchanged */
-	struct restic_env_in sftp = {.repo_url = "sftp:backup@h:/srv/r", .repo_username = "x",
-	                             .repo_password = "p", .state_dir = "/s"};
+	struct restic_env_in sftp = { .repo_url = "sftp:backup@h:/srv/r",
+		                      .repo_username = "x",
+		                      .repo_password = "p",
+		                      .state_dir = "/s" };
 	OK(restic_env_build(&sftp, &env) == RM_OK);
 	EQ_STR(env_get(env, "RESTIC_REPOSITORY"), "sftp:backup@h:/srv/r");
 	restic_env_free(env);
@@ -232,13 +249,14 @@ static void collect_cb(void *ud, const char *line, size_t len)
 
 static void collected_free(struct collected *c)
 {
-	for (int i = 0; i < c->n; i++) free(c->lines[i]);
+	for (int i = 0; i < c->n; i++)
+		free(c->lines[i]);
 	c->n = 0;
 }
 
 TEST(lines_split)
 {
-	struct collected c = {0};
+	struct collected c = { 0 };
 	struct restic_lines l;
 	restic_lines_init(&l, collect_cb, &c);
 	restic_lines_feed(&l, "ab", 2);
@@ -310,13 +328,16 @@ static void scan_line(void *ud, const char *line, size_t len)
 		s->summary++;
 		json_decref(s->stats);
 		s->stats = NULL;
-		if (restic_parse_summary(o, &s->stats)) s->bad++;
+		if (restic_parse_summary(o, &s->stats))
+			s->bad++;
 		break;
 	case RESTIC_LINE_ERROR:
 	case RESTIC_LINE_EXIT_ERROR: {
 		char *m = NULL;
-		if (restic_parse_line(line, len, NULL) == RESTIC_LINE_ERROR) s->error++;
-		else s->exit_error++;
+		if (restic_parse_line(line, len, NULL) == RESTIC_LINE_ERROR)
+			s->error++;
+		else
+			s->exit_error++;
 		if (restic_parse_error(o, &m, NULL) == RM_OK) {
 			free(s->last_error);
 			s->last_error = m;
@@ -353,7 +374,7 @@ static void scan_free(struct backup_scan *s)
 
 TEST(parse_backup_014)
 {
-	struct backup_scan s = {0};
+	struct backup_scan s = { 0 };
 	scan_file("0.14-backup-small.stdout", &s);
 	EQ_INT(s.status, 1);
 	EQ_INT(s.summary, 1);
@@ -387,9 +408,10 @@ TEST(parse_backup_014)
 	scan_free(&s);
 
 	/* a status line with seconds_remaining gives an ETA */
-	const char *l = "{\"message_type\":\"status\",\"seconds_elapsed\":1,\"seconds_remaining\":3,"
-	                "\"percent_done\":0.25,\"total_files\":1,\"total_bytes\":400,"
-	                "\"bytes_done\":100,\"current_files\":[\"/a\"]}";
+	const char *l =
+	    "{\"message_type\":\"status\",\"seconds_elapsed\":1,\"seconds_remaining\":3,"
+	    "\"percent_done\":0.25,\"total_files\":1,\"total_bytes\":400,"
+	    "\"bytes_done\":100,\"current_files\":[\"/a\"]}";
 	json_t *o = NULL, *pr = NULL;
 	EQ_INT(restic_parse_line(l, strlen(l), &o), RESTIC_LINE_STATUS);
 	OK(restic_parse_status(o, &pr) == RM_OK);
@@ -408,7 +430,7 @@ TEST(parse_backup_014)
 
 TEST(parse_backup_017)
 {
-	struct backup_scan s = {0};
+	struct backup_scan s = { 0 };
 	scan_file("0.17-backup-summary.stdout", &s);
 	EQ_INT(s.status, 1);
 	EQ_INT(s.other, 1);
@@ -454,13 +476,15 @@ TEST(parse_fatal)
 	char *m = NULL;
 	size_t n;
 	char *d = slurp("0.14-wrong-password.stderr", &n);
-	while (n && d[n - 1] == '\n') n--;
+	while (n && d[n - 1] == '\n')
+		n--;
 	OK(restic_parse_fatal_line(d, n, &m) == RM_OK);
 	EQ_STR(m, "Fatal: wrong password or no key found");
 	free(m);
 	free(d);
 	d = slurp("0.18-exit-error.stderr", &n);
-	while (n && d[n - 1] == '\n') n--;
+	while (n && d[n - 1] == '\n')
+		n--;
 	OK(restic_parse_fatal_line(d, n, &m) == RM_OK);
 	EQ_STR(m, "Fatal: wrong password or no key found");
 	free(m);
@@ -509,7 +533,8 @@ TEST(parse_snapshots)
 	EQ_STR(json_string_value(json_object_get(s0, "short_id")), "1b3e45cd");
 	EQ_STR(json_string_value(json_object_get(s0, "time")), "2026-11-24T14:41:49.717Z");
 	EQ_STR(json_string_value(json_object_get(s0, "hostname")), "testhost");
-	EQ_STR(json_string_value(json_array_get(json_object_get(s0, "paths"), 0)), "/tmp/rcap/data");
+	EQ_STR(json_string_value(json_array_get(json_object_get(s0, "paths"), 0)),
+	       "/tmp/rcap/data");
 	EQ_INT(json_array_size(json_object_get(s0, "tags")), 0);
 	OK(json_object_get(s0, "size_bytes") == NULL);
 	OK(json_object_get(s0, "file_count") == NULL);
@@ -604,7 +629,13 @@ TEST(parse_version)
 TEST(garbage_lines)
 {
 	const char *lines[] = {
-		"", "{", "}", "{}", "[]", "null", "{\"message_type\":1}",
+		"",
+		"{",
+		"}",
+		"{}",
+		"[]",
+		"null",
+		"{\"message_type\":1}",
 		"{\"message_type\":\"status\",\"percent_done\":\"x\"}",
 		"{\"message_type\":\"status\",\"bytes_done\":-5,\"seconds_elapsed\":1e308}",
 		"{\"message_type\":\"status\",\"total_bytes\":1e300,\"current_files\":[1]}",
@@ -619,12 +650,16 @@ TEST(garbage_lines)
 		json_t *o = NULL, *x = NULL;
 		char *m = NULL;
 		enum restic_line_type t = restic_parse_line(lines[i], strlen(lines[i]), &o);
-		if (t == RESTIC_LINE_STATUS && restic_parse_status(o, &x) == RM_OK) json_decref(x);
+		if (t == RESTIC_LINE_STATUS && restic_parse_status(o, &x) == RM_OK)
+			json_decref(x);
 		x = NULL;
-		if (t == RESTIC_LINE_SUMMARY) EQ_INT(restic_parse_summary(o, &x), RM_ERR_PROTO);
-		if (t == RESTIC_LINE_ERROR && restic_parse_error(o, &m, NULL) == RM_OK) free(m);
+		if (t == RESTIC_LINE_SUMMARY)
+			EQ_INT(restic_parse_summary(o, &x), RM_ERR_PROTO);
+		if (t == RESTIC_LINE_ERROR && restic_parse_error(o, &m, NULL) == RM_OK)
+			free(m);
 		m = NULL;
-		if (t == RESTIC_LINE_EXIT_ERROR) EQ_INT(restic_parse_error(o, &m, NULL), RM_ERR_PROTO);
+		if (t == RESTIC_LINE_EXIT_ERROR)
+			EQ_INT(restic_parse_error(o, &m, NULL), RM_ERR_PROTO);
 		OK(x == NULL);
 		json_decref(o);
 	}

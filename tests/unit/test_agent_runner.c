@@ -30,20 +30,25 @@ static int check_seq(const char *job_id)
 	long long want = 1;
 	size_t i, k;
 	json_t *e, *l;
-	json_array_foreach(events, i, e) {
+	json_array_foreach (events, i, e) {
 		const json_t *p = json_object_get(e, "p");
 		int t = (int)json_integer_value(json_object_get(e, "type"));
 		const char *id = json_string_value(json_object_get(p, "job_id"));
-		if (!id || strcmp(id, job_id) != 0) continue;
+		if (!id || strcmp(id, job_id) != 0)
+			continue;
 		if (t == RM_MSG_JOB_STARTED || t == RM_MSG_JOB_FINISHED) {
-			if (json_integer_value(json_object_get(p, "seq")) != want) return 0;
+			if (json_integer_value(json_object_get(p, "seq")) != want)
+				return 0;
 			want++;
 		} else if (t == RM_MSG_LOG_STREAM) {
 			const json_t *lines = json_object_get(p, "lines");
-			if (json_array_size(lines) == 0 || json_array_size(lines) > 200) return 0;
-			json_array_foreach(lines, k, l) {
-				if (json_integer_value(json_object_get(l, "seq")) != want) return 0;
-				if (!json_is_string(json_object_get(l, "ts"))) return 0;
+			if (json_array_size(lines) == 0 || json_array_size(lines) > 200)
+				return 0;
+			json_array_foreach (lines, k, l) {
+				if (json_integer_value(json_object_get(l, "seq")) != want)
+					return 0;
+				if (!json_is_string(json_object_get(l, "ts")))
+					return 0;
 				want++;
 			}
 		}
@@ -55,7 +60,9 @@ static int first_type_index(const char *job_id, int type)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) if (event_is(e, job_id, type)) return (int)i;
+	json_array_foreach (events, i, e)
+		if (event_is(e, job_id, type))
+			return (int)i;
 	return -1;
 }
 
@@ -86,9 +93,12 @@ static void write_file(const char *path, size_t n, int random)
 	char buf[65536];
 	for (size_t off = 0; off < n; off += sizeof(buf)) {
 		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
-		if (random) rm_random_bytes(buf, k);
-		else memset(buf, 'a', k);
-		if (write(fd, buf, k) != (ssize_t)k) break;
+		if (random)
+			rm_random_bytes(buf, k);
+		else
+			memset(buf, 'a', k);
+		if (write(fd, buf, k) != (ssize_t)k)
+			break;
 	}
 	close(fd);
 }
@@ -183,11 +193,13 @@ TEST(init_backup_snapshots)
 	size_t before = json_array_size(events);
 	f = wait_finished("j-backup", 20000);
 	OK(f != NULL);
-	if (!f) dump_failure("j-backup");
+	if (!f)
+		dump_failure("j-backup");
 	EQ_STR(json_string_value(json_object_get(f, "status")), "succeeded");
 	EQ_INT(json_integer_value(json_object_get(f, "exit_code")), 0);
 	OK(json_is_false(json_object_get(f, "warnings")));
-	const char *snap = json_string_value(json_object_get(json_object_get(f, "stats"), "snapshot_id"));
+	const char *snap =
+	    json_string_value(json_object_get(json_object_get(f, "stats"), "snapshot_id"));
 	OK(snap != NULL && strlen(snap) >= 8);
 	OK(check_seq("j-backup"));
 	/* restic 0.14 prints one status line for a tiny backup: it must be emitted at once */
@@ -200,21 +212,28 @@ TEST(init_backup_snapshots)
 	int i_snap = -1, i_stats = -1;
 	for (size_t i = before; i < json_array_size(events); i++) {
 		int t = (int)json_integer_value(json_object_get(json_array_get(events, i), "type"));
-		if (t == RM_MSG_SNAPSHOTS_REPORT) i_snap = (int)i;
-		if (t == RM_MSG_STATS_REPORT) i_stats = (int)i;
+		if (t == RM_MSG_SNAPSHOTS_REPORT)
+			i_snap = (int)i;
+		if (t == RM_MSG_STATS_REPORT)
+			i_stats = (int)i;
 	}
 	OK(i_snap > i_start && i_snap < i_fin);
 	OK(i_stats > i_snap && i_stats < i_fin);
 	if (i_snap >= 0 && snap) {
-		const json_t *arr = json_object_get(json_object_get(json_array_get(events, (size_t)i_snap), "p"), "snapshots");
+		const json_t *arr = json_object_get(
+		    json_object_get(json_array_get(events, (size_t)i_snap), "p"), "snapshots");
 		int found = 0;
 		size_t k;
 		json_t *s;
-		json_array_foreach(arr, k, s) {
-			if (strncmp(json_string_value(json_object_get(s, "id")), snap, strlen(snap)) == 0) {
+		json_array_foreach (arr, k, s) {
+			if (strncmp(json_string_value(json_object_get(s, "id")), snap,
+			            strlen(snap)) == 0) {
 				found = 1;
-				EQ_STR(json_string_value(json_object_get(s, "hostname")), "test-host");
-				EQ_STR(json_string_value(json_array_get(json_object_get(s, "tags"), 0)), "manual");
+				EQ_STR(json_string_value(json_object_get(s, "hostname")),
+				       "test-host");
+				EQ_STR(json_string_value(
+				           json_array_get(json_object_get(s, "tags"), 0)),
+				       "manual");
 			}
 		}
 		OK(found);
@@ -263,7 +282,8 @@ TEST(wrong_password)
 	OK(f != NULL);
 	EQ_STR(json_string_value(json_object_get(f, "status")), "failed");
 	EQ_INT(json_integer_value(json_object_get(f, "exit_code")), 1);
-	EQ_STR(json_string_value(json_object_get(f, "error")), "Fatal: wrong password or no key found");
+	EQ_STR(json_string_value(json_object_get(f, "error")),
+	       "Fatal: wrong password or no key found");
 	EQ_INT(count_type(NULL, RM_MSG_SNAPSHOTS_REPORT), reports); /* no follow-ups */
 	OK(check_seq("j-wrongpw"));
 	/* no event ever carries a password */
@@ -332,7 +352,8 @@ static int cmdline_has(pid_t pid, const char *needle)
 	char path[64], buf[256] = "";
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
 	int fd = open(path, O_RDONLY);
-	if (fd < 0) return 0;
+	if (fd < 0)
+		return 0;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	return n > 0 && memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
@@ -353,7 +374,8 @@ TEST(leftover_marker)
 	}
 	/* wait until both children have exec'd (under load 100 ms was not always enough):
 	 * before that, their cmdline is still ours */
-	for (int i = 0; i < 500 && !(cmdline_has(fake, "restic-fake") && cmdline_has(innocent, "sleep")); i++)
+	for (int i = 0;
+	     i < 500 && !(cmdline_has(fake, "restic-fake") && cmdline_has(innocent, "sleep")); i++)
 		usleep(10000);
 	char *state = P("state2");
 	mkdir(state, 0700);
@@ -362,7 +384,8 @@ TEST(leftover_marker)
 	char *m1 = rm_xasprintf("%s/01DEAD.json", jobs);
 	char *m2 = rm_xasprintf("%s/01ALIVE.json", jobs);
 	char *d1 = rm_xasprintf("{\"pid\":%d,\"kind\":\"backup\",\"started_at\":\"x\"}", (int)fake);
-	char *d2 = rm_xasprintf("{\"pid\":%d,\"kind\":\"backup\",\"started_at\":\"x\"}", (int)innocent);
+	char *d2 =
+	    rm_xasprintf("{\"pid\":%d,\"kind\":\"backup\",\"started_at\":\"x\"}", (int)innocent);
 	OK(rm_write_file_atomic(m1, d1, strlen(d1), 0600) == RM_OK);
 	OK(rm_write_file_atomic(m2, d2, strlen(d2), 0600) == RM_OK);
 
@@ -421,12 +444,13 @@ TEST(free_while_running)
 static char *write_echo_restic(void)
 {
 	char *path = rm_xasprintf("%s/echo-restic", tmp);
-	const char *sh = "#!/bin/sh\n"
-	                 "echo \"repository $RESTIC_REPOSITORY password $RESTIC_PASSWORD\"\n"
-	                 "echo \"{\\\"message_type\\\":\\\"status\\\",\\\"percent_done\\\":0.5,"
-	                 "\\\"current_files\\\":[\\\"/data/$RESTIC_PASSWORD.txt\\\"]}\"\n"
-	                 "echo \"Fatal: cannot open $RESTIC_REPOSITORY with $RESTIC_PASSWORD\" >&2\n"
-	                 "exit 1\n";
+	const char *sh =
+	    "#!/bin/sh\n"
+	    "echo \"repository $RESTIC_REPOSITORY password $RESTIC_PASSWORD\"\n"
+	    "echo \"{\\\"message_type\\\":\\\"status\\\",\\\"percent_done\\\":0.5,"
+	    "\\\"current_files\\\":[\\\"/data/$RESTIC_PASSWORD.txt\\\"]}\"\n"
+	    "echo \"Fatal: cannot open $RESTIC_REPOSITORY with $RESTIC_PASSWORD\" >&2\n"
+	    "exit 1\n";
 	OK(rm_write_file_atomic(path, sh, strlen(sh), 0700) == RM_OK);
 	return path;
 }
@@ -457,7 +481,8 @@ TEST(secrets_redacted)
 	OK(!events_contain("echo-pw-5e1d9"));
 
 	/* rest-server user: restic sees user and password percent-encoded in the URL */
-	struct runner_creds c2 = { .repo_url = "rest:http://127.0.0.1:1/r", .repo_username = "alice",
+	struct runner_creds c2 = { .repo_url = "rest:http://127.0.0.1:1/r",
+		                   .repo_username = "alice",
 		                   .repo_password = "p@ss word!" };
 	EQ_INT(runner_submit(r, "j-echo-rest", "init", NULL, &c2), RM_OK);
 	f = wait_finished("j-echo-rest", 10000);
@@ -496,7 +521,8 @@ int main(void)
 	}
 	rm_log_set_level(RM_LOG_ERROR);
 	rm_strlcpy(tmp, "/tmp/rm-runner-test.XXXXXX", sizeof(tmp));
-	if (!mkdtemp(tmp)) return 1;
+	if (!mkdtemp(tmp))
+		return 1;
 	mkdir(P("data"), 0755);
 	mkdir(P("data/sub"), 0755);
 	write_file(P("data/a.txt"), 1000, 0);

@@ -31,8 +31,8 @@ static int submit_rc;
 static int stub_submit(void *ud, const char *job_id, const json_t *args, const json_t *extra)
 {
 	(void)ud;
-	json_array_append_new(submitted, json_pack("{s:s,s:O,s:O}", "id", job_id, "args", args,
-	                                           "extra", extra));
+	json_array_append_new(
+	    submitted, json_pack("{s:s,s:O,s:O}", "id", job_id, "args", args, "extra", extra));
 	return submit_rc;
 }
 
@@ -49,18 +49,17 @@ static const char *P(const char *suffix)
  * retry policy; g2 with the host defaults. */
 static json_t *spec_json(long long version, const char *cron, int retry_max)
 {
-	return json_pack(
-	        "{s:I, s:[{s:s,s:s,s:[s,s]}, {s:s,s:s,s:b,s:[s]}],"
-	        " s:[{s:s,s:s,s:[s],s:[s],s:b,s:i,s:i,s:i,s:s,s:s}, {s:s,s:s,s:[s]}],"
-	        " s:{s:s,s:i,s:i,s:i}}",
-	        "version", (json_int_t)version, "schedules", "id", "s1", "cron", cron, "group_ids",
-	        "G1", "G2", "id", "s2", "cron", "* * * * *", "enabled", 0, "group_ids", "G2",
-	        "groups", "id", "G1", "name", "etc", "includes", "/etc", "excludes", "*.tmp",
-	        "exclude_caches", 1, "retry_max", retry_max, "retry_backoff_s", 100,
-	        "limit_upload_kib", 70, "pre_hook", "echo secret-hook-token", "post_hook",
-	        "echo done", "id", "G2", "name", "home", "includes", "/home", "settings",
-	        "hook_shell", "/bin/bash", "hook_timeout_s", 60, "limit_upload_kib", 10,
-	        "limit_download_kib", 20);
+	return json_pack("{s:I, s:[{s:s,s:s,s:[s,s]}, {s:s,s:s,s:b,s:[s]}],"
+	                 " s:[{s:s,s:s,s:[s],s:[s],s:b,s:i,s:i,s:i,s:s,s:s}, {s:s,s:s,s:[s]}],"
+	                 " s:{s:s,s:i,s:i,s:i}}",
+	                 "version", (json_int_t)version, "schedules", "id", "s1", "cron", cron,
+	                 "group_ids", "G1", "G2", "id", "s2", "cron", "* * * * *", "enabled", 0,
+	                 "group_ids", "G2", "groups", "id", "G1", "name", "etc", "includes", "/etc",
+	                 "excludes", "*.tmp", "exclude_caches", 1, "retry_max", retry_max,
+	                 "retry_backoff_s", 100, "limit_upload_kib", 70, "pre_hook",
+	                 "echo secret-hook-token", "post_hook", "echo done", "id", "G2", "name",
+	                 "home", "includes", "/home", "settings", "hook_shell", "/bin/bash",
+	                 "hook_timeout_s", 60, "limit_upload_kib", 10, "limit_download_kib", 20);
 }
 
 static struct scheduler *new_sched(void)
@@ -73,12 +72,14 @@ static struct scheduler *new_sched(void)
 
 static const char *sub_str(size_t i, const char *obj, const char *k)
 {
-	return json_string_value(json_object_get(json_object_get(json_array_get(submitted, i), obj), k));
+	return json_string_value(
+	    json_object_get(json_object_get(json_array_get(submitted, i), obj), k));
 }
 
 static long long sub_int(size_t i, const char *obj, const char *k)
 {
-	return json_integer_value(json_object_get(json_object_get(json_array_get(submitted, i), obj), k));
+	return json_integer_value(
+	    json_object_get(json_object_get(json_array_get(submitted, i), obj), k));
 }
 
 TEST(spec_valid_and_args)
@@ -146,11 +147,13 @@ TEST(spec_invalid)
 	json_object_set_new(group0(j), "name", json_string("home"));
 	expect_invalid("dup name", j, "duplicate group name");
 	j = spec_json(1, "* * * * *", 1);
-	json_array_append_new(json_object_get(json_array_get(json_object_get(j, "schedules"), 0),
-	                                      "group_ids"), json_string("G9"));
+	json_array_append_new(
+	    json_object_get(json_array_get(json_object_get(j, "schedules"), 0), "group_ids"),
+	    json_string("G9"));
 	expect_invalid("unknown group", j, "unknown group 'G9'");
 	j = spec_json(1, "* * * * *", 1);
-	json_object_set_new(json_array_get(json_object_get(j, "schedules"), 1), "id", json_string("s1"));
+	json_object_set_new(json_array_get(json_object_get(j, "schedules"), 1), "id",
+	                    json_string("s1"));
 	expect_invalid("dup schedule", j, "duplicate schedule id");
 	j = spec_json(1, "* * * * *", 1);
 	json_object_set_new(json_object_get(j, "settings"), "hook_shell", json_string("bash"));
@@ -206,8 +209,10 @@ TEST(store_and_reload)
 	int aside = 0;
 	DIR *d = opendir(P("state"));
 	for (struct dirent *e; d && (e = readdir(d));)
-		if (!strncmp(e->d_name, "schedule.enc.corrupt-", 21)) aside = 1;
-	if (d) closedir(d);
+		if (!strncmp(e->d_name, "schedule.enc.corrupt-", 21))
+			aside = 1;
+	if (d)
+		closedir(d);
 	OK(aside);
 	scheduler_free(s);
 }
@@ -233,13 +238,14 @@ TEST(fire_and_catch_up)
 	EQ_INT(sub_int(0, "extra", "attempt"), 1);
 	EQ_STR(sub_str(1, "extra", "group"), "home");
 	OK(rm_ulid_valid(json_string_value(json_object_get(json_array_get(submitted, 0), "id"))));
-	json_t *shown = json_object_get(json_object_get(json_array_get(submitted, 0), "extra"), "args");
+	json_t *shown =
+	    json_object_get(json_object_get(json_array_get(submitted, 0), "extra"), "args");
 	char *txt = json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS);
 	EQ_STR(txt, "{\"excludes\":[\"*.tmp\"],\"paths\":[\"/etc\"],\"tags\":[\"etc\"]}");
 	free(txt);
 	EQ_INT(scheduler_last_fired(s, "s1"), T0 + 5 * MINUTE + 1);
 	EQ_INT(scheduler_last_fired(s, "s2"), 0); /* disabled: not tracked, never fires */
-	scheduler_tick(s, T0 + 5 * MINUTE + 30); /* same window: nothing */
+	scheduler_tick(s, T0 + 5 * MINUTE + 30);  /* same window: nothing */
 	EQ_INT(json_array_size(submitted), 2);
 
 	/* down for three hours: ONE catch-up, recorded before it runs */
@@ -265,8 +271,9 @@ TEST(fire_and_catch_up)
 	scheduler_tick(s, T0 + 9 * HOUR + 10 * MINUTE);
 	EQ_INT(json_array_size(submitted), 8);
 	for (size_t i = 4; i < 8; i++)
-		scheduler_job_finished(s, json_string_value(json_object_get(json_array_get(submitted, i), "id")),
-		                       "succeeded", T0 + 9 * HOUR + 11 * MINUTE);
+		scheduler_job_finished(
+		    s, json_string_value(json_object_get(json_array_get(submitted, i), "id")),
+		    "succeeded", T0 + 9 * HOUR + 11 * MINUTE);
 	scheduler_tick(s, T0 + 9 * HOUR + 15 * MINUTE);
 	EQ_INT(json_array_size(submitted), 10);
 	/* a job the runner refuses is not counted as pending */
@@ -281,7 +288,8 @@ TEST(fire_and_catch_up)
 
 static const char *last_id(void)
 {
-	return json_string_value(json_object_get(json_array_get(submitted, json_array_size(submitted) - 1), "id"));
+	return json_string_value(
+	    json_object_get(json_array_get(submitted, json_array_size(submitted) - 1), "id"));
 }
 
 TEST(retry_backoff)
@@ -296,8 +304,10 @@ TEST(retry_backoff)
 	scheduler_tick(s, t);
 	EQ_INT(json_array_size(submitted), 2);
 	char g1job[32], g2job[32];
-	rm_strlcpy(g1job, json_string_value(json_object_get(json_array_get(submitted, 0), "id")), sizeof g1job);
-	rm_strlcpy(g2job, json_string_value(json_object_get(json_array_get(submitted, 1), "id")), sizeof g2job);
+	rm_strlcpy(g1job, json_string_value(json_object_get(json_array_get(submitted, 0), "id")),
+	           sizeof g1job);
+	rm_strlcpy(g2job, json_string_value(json_object_get(json_array_get(submitted, 1), "id")),
+	           sizeof g2job);
 	scheduler_job_finished(s, g2job, "succeeded", t + 10); /* no retry */
 	scheduler_job_finished(s, "someone-elses-job", "failed", t + 10);
 	scheduler_job_finished(s, g1job, "failed", t + 10); /* retry 1 after 100 s */
@@ -320,7 +330,9 @@ TEST(retry_backoff)
 	/* cancelled jobs are not retried; retry_max 0 means none */
 	scheduler_tick(s, t + 24 * HOUR);
 	EQ_INT(json_array_size(submitted), 6);
-	scheduler_job_finished(s, json_string_value(json_object_get(json_array_get(submitted, 4), "id")), "cancelled", t + 24 * HOUR + 5);
+	scheduler_job_finished(
+	    s, json_string_value(json_object_get(json_array_get(submitted, 4), "id")), "cancelled",
+	    t + 24 * HOUR + 5);
 	scheduler_tick(s, t + 25 * HOUR);
 	EQ_INT(json_array_size(submitted), 6);
 	scheduler_free(s);
@@ -334,7 +346,8 @@ int main(void)
 	rm_log_set_level(RM_LOG_ERROR);
 	memset(key, 0x11, sizeof key);
 	rm_strlcpy(tmp, "/tmp/rm-sched-test.XXXXXX", sizeof(tmp));
-	if (!mkdtemp(tmp)) return 1;
+	if (!mkdtemp(tmp))
+		return 1;
 	mkdir(P("state"), 0700);
 	submitted = json_array();
 

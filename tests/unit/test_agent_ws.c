@@ -31,8 +31,15 @@ TEST(url_parse)
 	EQ_STR(u.host, "::1");
 	ws_url_host_header(&u, hdr, sizeof hdr);
 	EQ_STR(hdr, "[::1]:9000");
-	const char *bad[] = { "ftp://x", "http://", "http://user:pw@host/", "http://h:0",
-		              "http://h:65536", "http://h:x", "http://[::1", "http://h?q" /* a query needs a path */, NULL };
+	const char *bad[] = { "ftp://x",
+		              "http://",
+		              "http://user:pw@host/",
+		              "http://h:0",
+		              "http://h:65536",
+		              "http://h:x",
+		              "http://[::1",
+		              "http://h?q" /* a query needs a path */,
+		              NULL };
 	for (int i = 0; bad[i]; i++) {
 		u.port = -7;
 		EQ_INT(ws_url_parse(bad[i], &u), RM_ERR_INVAL);
@@ -46,13 +53,14 @@ TEST(agent_new_failure)
 	OK(mkdtemp(dir) != NULL);
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	struct agent_config cfg = { .server_url = "ftp://nope", .host_id = "01HTEST",
+	struct agent_config cfg = { .server_url = "ftp://nope",
+		                    .host_id = "01HTEST",
 		                    .bearer = "test-bearer-123" };
 	struct agent_opts o = { .loop = &loop, .cfg = &cfg, .state_dir = dir };
 	struct agent *sentinel = (struct agent *)&loop, *a = sentinel;
 	EQ_INT(agent_new(&o, &a), RM_ERR_INVAL);
-	OK(a == sentinel);           /* out-parameter set only on success */
-	OK(!uv_loop_alive(&loop));   /* nothing of the agent's is on the loop */
+	OK(a == sentinel);         /* out-parameter set only on success */
+	OK(!uv_loop_alive(&loop)); /* nothing of the agent's is on the loop */
 	char *file = malloc(strlen(dir) + 16);
 	snprintf(file, strlen(dir) + 16, "%s/state", dir);
 	FILE *f = fopen(file, "w"); /* a file where the state directory should be */

@@ -46,10 +46,15 @@ static const char *next_of(const char *expr, const char *from)
 TEST(parse_ok)
 {
 	static const char *const good[] = {
-		"* * * * *", "0 2 * * *", "*/15 * * * *", "0 9-17/2 * * mon-fri", "30 4 1,15 * *",
-		"0 0 * jan,JUL *", "5 4 * * 7", "0 0 1 1 *", "@hourly", "@daily", " @weekly ",
-		"@monthly", "@yearly", "@annually", "@midnight", "0-59/10 0-23 1-31 1-12 0-7",
-		"7/20 * * * *", "  1   2   3   4   5  ",
+		"* * * * *",     "0 2 * * *",
+		"*/15 * * * *",  "0 9-17/2 * * mon-fri",
+		"30 4 1,15 * *", "0 0 * jan,JUL *",
+		"5 4 * * 7",     "0 0 1 1 *",
+		"@hourly",       "@daily",
+		" @weekly ",     "@monthly",
+		"@yearly",       "@annually",
+		"@midnight",     "0-59/10 0-23 1-31 1-12 0-7",
+		"7/20 * * * *",  "  1   2   3   4   5  ",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct cron c;
@@ -94,7 +99,8 @@ TEST(parse_errors_name_the_field)
 		EQ_INT(cron_parse(bad[i].expr, &c, &f, err, sizeof(err)), RM_ERR_INVAL);
 		EQ_INT(f, bad[i].field);
 		if (!strstr(err, bad[i].needle)) {
-			printf("#   \"%s\": error \"%s\" lacks \"%s\"\n", bad[i].expr, err, bad[i].needle);
+			printf("#   \"%s\": error \"%s\" lacks \"%s\"\n", bad[i].expr, err,
+			       bad[i].needle);
 			OK(0);
 		}
 	}

@@ -54,7 +54,7 @@ TEST(aead_round_trip)
 
 	/* tamper every position class: nonce, body, tag */
 	size_t n = strlen(ct);
-	size_t pos[] = {0, 5, n / 2, n - 3, n - 1};
+	size_t pos[] = { 0, 5, n / 2, n - 3, n - 1 };
 	for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
 		char *t = strdup(ct);
 		t[pos[i]] = t[pos[i]] == 'A' ? 'B' : 'A';
@@ -116,8 +116,8 @@ TEST(sha256_tokens_ct)
 	EQ_INT(strlen(t1), 43);
 	OK(strcmp(t1, t2) != 0);
 	for (const char *p = t1; *p; p++)
-		OK((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		   *p == '-' || *p == '_');
+		OK((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_');
 	EQ_INT(rm_str_ct_eq(t1, t1), 1);
 	EQ_INT(rm_str_ct_eq(t1, t2), 0);
 	EQ_INT(rm_str_ct_eq("abc", "abcd"), 0);
@@ -129,7 +129,7 @@ TEST(sha256_tokens_ct)
 
 TEST(hex_kdf)
 {
-	uint8_t in[4] = {0x00, 0xab, 0x10, 0xff}, out[4];
+	uint8_t in[4] = { 0x00, 0xab, 0x10, 0xff }, out[4];
 	char hex[9];
 	rm_hex_encode(in, 4, hex);
 	EQ_STR(hex, "00ab10ff");
@@ -139,7 +139,7 @@ TEST(hex_kdf)
 	EQ_INT(rm_hex_decode("00ab10fg", out, 4), RM_ERR_INVAL);
 	EQ_INT(rm_hex_decode("00ab10ff00", out, 4), RM_ERR_INVAL);
 
-	uint8_t master[RM_KEY_BYTES] = {1, 2, 3};
+	uint8_t master[RM_KEY_BYTES] = { 1, 2, 3 };
 	uint8_t a[RM_KEY_BYTES], b[RM_KEY_BYTES], c[RM_KEY_BYTES], d[RM_KEY_BYTES];
 	rm_kdf(master, "sessions-csrf", a);
 	rm_kdf(master, "sessions-csrf", b);

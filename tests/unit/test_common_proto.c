@@ -15,45 +15,51 @@ static const struct {
 	enum rm_msg_type t;
 	const char *payload;
 } samples[] = {
-	{RM_MSG_HELLO, "{\"protocol_version\":1,\"agent_version\":\"0.1.0\",\"restic_version\":"
-	               "\"0.14.0\",\"hostname\":\"web-1\",\"os\":\"linux\",\"arch\":\"amd64\","
-	               "\"running_jobs\":[\"01HJOB00000000000000000000\"],\"boot_time\":"
-	               "\"2026-11-24T08:00:00Z\"}"},
-	{RM_MSG_HEARTBEAT, "{\"sent_at\":\"2026-11-24T14:32:10.123Z\"}"},
-	{RM_MSG_ACK, "{\"ids\":[\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"01ARZ3NDEKTSV4RRFFQ69G5FAW\"]}"},
-	{RM_MSG_CONFIG_UPDATE, "{\"slot\":\"repo\",\"repo_url\":\"rest:http://h:8000/web-1/\","
-	                       "\"repo_username\":\"web-1\",\"repo_password\":\"pw\","
-	                       "\"hook_shell\":\"/bin/sh\",\"bandwidth\":{\"upload_kbps\":1000}}"},
-	{RM_MSG_SCHEDULE_SET, "{\"version\":3,\"schedules\":[{\"id\":\"s1\",\"cron\":\"0 3 * * *\"}]}"},
-	{RM_MSG_SCHEDULE_ACK, "{\"version\":3,\"applied_at\":\"2026-11-24T14:32:10Z\"}"},
-	{RM_MSG_COMMAND_RUN, "{\"job_id\":\"01HJOB00000000000000000000\",\"kind\":\"backup\","
-	                     "\"args\":{\"paths\":[\"/etc\"],\"tags\":[],\"excludes\":[]}}"},
-	{RM_MSG_COMMAND_RESULT, "{\"job_id\":\"j1\",\"accepted\":false,\"error\":\"busy\"}"},
-	{RM_MSG_COMMAND_CANCEL, "{\"job_id\":\"j1\"}"},
-	{RM_MSG_COMMAND_UPDATE, "{\"version\":\"0.2.0\",\"url\":\"https://s/agent/binary\","
-	                        "\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
-	                        "991b7852b855\"}"},
-	{RM_MSG_JOB_STARTED, "{\"job_id\":\"j1\",\"seq\":1,\"kind\":\"backup\",\"started_at\":"
-	                     "\"2026-11-24T14:32:10.123456789+01:00\"}"},
-	{RM_MSG_JOB_PROGRESS, "{\"job_id\":\"j1\",\"percent_done\":0.5,\"files_done\":10,"
-	                      "\"total_files\":20,\"bytes_done\":1000,\"total_bytes\":2000,"
-	                      "\"eta_seconds\":5,\"throughput_bps\":200,\"current_file\":\"/etc/x\"}"},
-	{RM_MSG_LOG_STREAM, "{\"job_id\":\"j1\",\"lines\":[{\"seq\":2,\"ts\":\"2026-11-24T14:32:10Z\","
-	                    "\"stream\":\"stdout\",\"payload\":\"open repository\"},{\"seq\":3,\"ts\":"
-	                    "\"2026-11-24T14:32:11Z\",\"stream\":\"event\",\"payload\":\"{}\"}]}"},
-	{RM_MSG_JOB_FINISHED, "{\"job_id\":\"j1\",\"seq\":4,\"status\":\"succeeded\",\"exit_code\":0,"
-	                      "\"finished_at\":\"2026-11-24T14:33:00Z\",\"stats\":{\"files_new\":3},"
-	                      "\"error\":\"\",\"warnings\":false}"},
-	{RM_MSG_SNAPSHOTS_REPORT, "{\"snapshots\":[{\"id\":\"4f1c0d8e\",\"short_id\":\"4f1c0d8e\","
-	                          "\"time\":\"2026-11-24T14:33:00.5+01:00\",\"hostname\":\"web-1\","
-	                          "\"paths\":[\"/etc\"],\"tags\":[\"daily\"],\"size_bytes\":123,"
-	                          "\"file_count\":4}],\"truncated\":false}"},
-	{RM_MSG_STATS_REPORT, "{\"total_size\":1,\"total_file_count\":2,\"snapshots_count\":3,"
-	                      "\"raw_size\":4}"},
-	{RM_MSG_TREE_LIST, "{\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/etc\"}"},
-	{RM_MSG_TREE_LIST_RESULT, "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"entries\":"
-	                          "[{\"name\":\"x\",\"type\":\"file\"}],\"error\":\"\"}"},
-	{RM_MSG_ERROR, "{\"code\":\"malformed\",\"message\":\"bad\",\"ref_id\":\"abc\"}"},
+	{ RM_MSG_HELLO, "{\"protocol_version\":1,\"agent_version\":\"0.1.0\",\"restic_version\":"
+	                "\"0.14.0\",\"hostname\":\"web-1\",\"os\":\"linux\",\"arch\":\"amd64\","
+	                "\"running_jobs\":[\"01HJOB00000000000000000000\"],\"boot_time\":"
+	                "\"2026-11-24T08:00:00Z\"}" },
+	{ RM_MSG_HEARTBEAT, "{\"sent_at\":\"2026-11-24T14:32:10.123Z\"}" },
+	{ RM_MSG_ACK, "{\"ids\":[\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"01ARZ3NDEKTSV4RRFFQ69G5FAW\"]}" },
+	{ RM_MSG_CONFIG_UPDATE,
+	  "{\"slot\":\"repo\",\"repo_url\":\"rest:http://h:8000/web-1/\","
+	  "\"repo_username\":\"web-1\",\"repo_password\":\"pw\","
+	  "\"hook_shell\":\"/bin/sh\",\"bandwidth\":{\"upload_kbps\":1000}}" },
+	{ RM_MSG_SCHEDULE_SET,
+	  "{\"version\":3,\"schedules\":[{\"id\":\"s1\",\"cron\":\"0 3 * * *\"}]}" },
+	{ RM_MSG_SCHEDULE_ACK, "{\"version\":3,\"applied_at\":\"2026-11-24T14:32:10Z\"}" },
+	{ RM_MSG_COMMAND_RUN, "{\"job_id\":\"01HJOB00000000000000000000\",\"kind\":\"backup\","
+	                      "\"args\":{\"paths\":[\"/etc\"],\"tags\":[],\"excludes\":[]}}" },
+	{ RM_MSG_COMMAND_RESULT, "{\"job_id\":\"j1\",\"accepted\":false,\"error\":\"busy\"}" },
+	{ RM_MSG_COMMAND_CANCEL, "{\"job_id\":\"j1\"}" },
+	{ RM_MSG_COMMAND_UPDATE, "{\"version\":\"0.2.0\",\"url\":\"https://s/agent/binary\","
+	                         "\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
+	                         "991b7852b855\"}" },
+	{ RM_MSG_JOB_STARTED, "{\"job_id\":\"j1\",\"seq\":1,\"kind\":\"backup\",\"started_at\":"
+	                      "\"2026-11-24T14:32:10.123456789+01:00\"}" },
+	{ RM_MSG_JOB_PROGRESS,
+	  "{\"job_id\":\"j1\",\"percent_done\":0.5,\"files_done\":10,"
+	  "\"total_files\":20,\"bytes_done\":1000,\"total_bytes\":2000,"
+	  "\"eta_seconds\":5,\"throughput_bps\":200,\"current_file\":\"/etc/x\"}" },
+	{ RM_MSG_LOG_STREAM,
+	  "{\"job_id\":\"j1\",\"lines\":[{\"seq\":2,\"ts\":\"2026-11-24T14:32:10Z\","
+	  "\"stream\":\"stdout\",\"payload\":\"open repository\"},{\"seq\":3,\"ts\":"
+	  "\"2026-11-24T14:32:11Z\",\"stream\":\"event\",\"payload\":\"{}\"}]}" },
+	{ RM_MSG_JOB_FINISHED,
+	  "{\"job_id\":\"j1\",\"seq\":4,\"status\":\"succeeded\",\"exit_code\":0,"
+	  "\"finished_at\":\"2026-11-24T14:33:00Z\",\"stats\":{\"files_new\":3},"
+	  "\"error\":\"\",\"warnings\":false}" },
+	{ RM_MSG_SNAPSHOTS_REPORT,
+	  "{\"snapshots\":[{\"id\":\"4f1c0d8e\",\"short_id\":\"4f1c0d8e\","
+	  "\"time\":\"2026-11-24T14:33:00.5+01:00\",\"hostname\":\"web-1\","
+	  "\"paths\":[\"/etc\"],\"tags\":[\"daily\"],\"size_bytes\":123,"
+	  "\"file_count\":4}],\"truncated\":false}" },
+	{ RM_MSG_STATS_REPORT, "{\"total_size\":1,\"total_file_count\":2,\"snapshots_count\":3,"
+	                       "\"raw_size\":4}" },
+	{ RM_MSG_TREE_LIST, "{\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/etc\"}" },
+	{ RM_MSG_TREE_LIST_RESULT, "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"entries\":"
+	                           "[{\"name\":\"x\",\"type\":\"file\"}],\"error\":\"\"}" },
+	{ RM_MSG_ERROR, "{\"code\":\"malformed\",\"message\":\"bad\",\"ref_id\":\"abc\"}" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -174,8 +180,8 @@ TEST(required_missing_and_wrong_types)
 				char *s = wrap(d->name, p);
 				int rc = decode_rc(s, err, sizeof(err));
 				if (rc != RM_ERR_PROTO || !strstr(err, f->name))
-					printf("#   %s without %s: rc=%d err=%s\n", d->name, f->name, rc,
-					       err);
+					printf("#   %s without %s: rc=%d err=%s\n", d->name,
+					       f->name, rc, err);
 				EQ_INT(rc, RM_ERR_PROTO);
 				OK(strstr(err, f->name) != NULL);
 				free(s);
@@ -202,7 +208,8 @@ TEST(required_missing_and_wrong_types)
 			char *s = wrap(d->name, p);
 			int rc = decode_rc(s, err, sizeof(err));
 			if (rc != RM_ERR_PROTO || !strstr(err, f->name))
-				printf("#   %s wrong %s: rc=%d err=%s\n", d->name, f->name, rc, err);
+				printf("#   %s wrong %s: rc=%d err=%s\n", d->name, f->name, rc,
+				       err);
 			EQ_INT(rc, RM_ERR_PROTO);
 			OK(strstr(err, f->name) != NULL);
 			free(s);
@@ -227,45 +234,63 @@ static int decode_payload(const char *type, const char *payload, char *err, size
 TEST(nested_items_and_enums)
 {
 	char err[256];
-	EQ_INT(decode_payload("log.stream", "{\"job_id\":\"j\",\"lines\":[{\"seq\":1,\"ts\":"
+	EQ_INT(decode_payload("log.stream",
+	                      "{\"job_id\":\"j\",\"lines\":[{\"seq\":1,\"ts\":"
 	                      "\"2026-11-24T14:32:10Z\",\"stream\":\"stdin\",\"payload\":\"x\"}]}",
-	                      err, sizeof(err)), RM_ERR_PROTO);
+	                      err, sizeof(err)),
+	       RM_ERR_PROTO);
 	OK(strstr(err, "lines[0].stream") != NULL);
-	EQ_INT(decode_payload("log.stream", "{\"job_id\":\"j\",\"lines\":[{\"seq\":1,\"ts\":"
+	EQ_INT(decode_payload("log.stream",
+	                      "{\"job_id\":\"j\",\"lines\":[{\"seq\":1,\"ts\":"
 	                      "\"2026-11-24T14:32:10Z\",\"stream\":\"stdout\",\"payload\":\"x\"},"
 	                      "{\"ts\":\"2026-11-24T14:32:10Z\",\"stream\":\"stdout\",\"payload\":"
-	                      "\"x\"}]}", err, sizeof(err)), RM_ERR_PROTO);
+	                      "\"x\"}]}",
+	                      err, sizeof(err)),
+	       RM_ERR_PROTO);
 	OK(strstr(err, "lines[1].seq") != NULL);
 	EQ_INT(decode_payload("log.stream", "{\"job_id\":\"j\",\"lines\":[5]}", err, sizeof(err)),
 	       RM_ERR_PROTO);
 	OK(strstr(err, "lines[0]") != NULL);
 	EQ_INT(decode_payload("log.stream", "{\"job_id\":\"j\",\"lines\":[]}", err, sizeof(err)),
 	       RM_OK);
-	EQ_INT(decode_payload("job.finished", "{\"job_id\":\"j\",\"seq\":2,\"status\":\"done\","
-	                      "\"exit_code\":0,\"finished_at\":\"2026-11-24T14:32:10Z\"}", err,
-	                      sizeof(err)), RM_ERR_PROTO);
+	EQ_INT(decode_payload("job.finished",
+	                      "{\"job_id\":\"j\",\"seq\":2,\"status\":\"done\","
+	                      "\"exit_code\":0,\"finished_at\":\"2026-11-24T14:32:10Z\"}",
+	                      err, sizeof(err)),
+	       RM_ERR_PROTO);
 	OK(strstr(err, "status") && strstr(err, "succeeded|failed|cancelled"));
 	EQ_INT(decode_payload("config.update", "{\"slot\":\"other\"}", err, sizeof(err)),
 	       RM_ERR_PROTO);
 	EQ_INT(decode_payload("config.update", "{}", err, sizeof(err)), RM_OK);
-	EQ_INT(decode_payload("snapshots.report", "{\"snapshots\":[{\"short_id\":\"a\",\"time\":"
-	                      "\"2026-11-24T14:32:10Z\"}]}", err, sizeof(err)), RM_ERR_PROTO);
+	EQ_INT(decode_payload("snapshots.report",
+	                      "{\"snapshots\":[{\"short_id\":\"a\",\"time\":"
+	                      "\"2026-11-24T14:32:10Z\"}]}",
+	                      err, sizeof(err)),
+	       RM_ERR_PROTO);
 	OK(strstr(err, "snapshots[0].id") != NULL);
-	EQ_INT(decode_payload("snapshots.report", "{\"snapshots\":[{\"id\":\"a\",\"short_id\":\"a\","
-	                      "\"time\":\"2026-11-24T14:32:10Z\",\"paths\":[\"\"]}]}", err,
-	                      sizeof(err)), RM_ERR_PROTO);
+	EQ_INT(decode_payload("snapshots.report",
+	                      "{\"snapshots\":[{\"id\":\"a\",\"short_id\":\"a\","
+	                      "\"time\":\"2026-11-24T14:32:10Z\",\"paths\":[\"\"]}]}",
+	                      err, sizeof(err)),
+	       RM_ERR_PROTO);
 	OK(strstr(err, "snapshots[0].paths[0]") != NULL);
 	/* unknown fields are ignored at every level (forward compatible) */
-	EQ_INT(decode_payload("heartbeat", "{\"future\":{\"x\":[1,2]},\"more\":1}", err,
-	                      sizeof(err)), RM_OK);
-	EQ_INT(decode_payload("log.stream", "{\"job_id\":\"j\",\"x\":1,\"lines\":[{\"seq\":1,\"ts\":"
+	EQ_INT(
+	    decode_payload("heartbeat", "{\"future\":{\"x\":[1,2]},\"more\":1}", err, sizeof(err)),
+	    RM_OK);
+	EQ_INT(decode_payload("log.stream",
+	                      "{\"job_id\":\"j\",\"x\":1,\"lines\":[{\"seq\":1,\"ts\":"
 	                      "\"2026-11-24T14:32:10Z\",\"stream\":\"event\",\"payload\":\"x\","
-	                      "\"extra\":true}]}", err, sizeof(err)), RM_OK);
+	                      "\"extra\":true}]}",
+	                      err, sizeof(err)),
+	       RM_OK);
 	/* number accepts ints and reals, int refuses reals */
 	EQ_INT(decode_payload("job.progress", "{\"job_id\":\"j\",\"percent_done\":1}", err,
-	                      sizeof(err)), RM_OK);
+	                      sizeof(err)),
+	       RM_OK);
 	EQ_INT(decode_payload("job.progress", "{\"job_id\":\"j\",\"files_done\":1.5}", err,
-	                      sizeof(err)), RM_ERR_PROTO);
+	                      sizeof(err)),
+	       RM_ERR_PROTO);
 }
 
 /* Builds {"job_id":"j","lines":[n lines with payload of plen bytes]}. */
@@ -276,9 +301,9 @@ static json_t *log_payload(size_t n, size_t plen)
 	line[plen] = 0;
 	json_t *lines = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(lines, json_pack("{s:I,s:s,s:s,s:s}", "seq", (json_int_t)i + 1,
-		                                       "ts", "2026-11-24T14:32:10Z", "stream",
-		                                       "stdout", "payload", line));
+		json_array_append_new(
+		    lines, json_pack("{s:I,s:s,s:s,s:s}", "seq", (json_int_t)i + 1, "ts",
+		                     "2026-11-24T14:32:10Z", "stream", "stdout", "payload", line));
 	free(line);
 	return json_pack("{s:s,s:o}", "job_id", "j", "lines", lines);
 }
@@ -382,18 +407,24 @@ TEST(envelope_errors)
 	memset(id65, 'a', 65);
 	id65[65] = 0;
 	char buf64[256], buf65[256];
-	snprintf(buf64, sizeof(buf64), "{\"type\":\"heartbeat\",\"id\":\"%s\",\"ts\":"
-	         "\"2026-11-24T14:32:10Z\",\"payload\":{}}", id64);
-	snprintf(buf65, sizeof(buf65), "{\"type\":\"heartbeat\",\"id\":\"%s\",\"ts\":"
-	         "\"2026-11-24T14:32:10Z\",\"payload\":{}}", id65);
+	snprintf(buf64, sizeof(buf64),
+	         "{\"type\":\"heartbeat\",\"id\":\"%s\",\"ts\":"
+	         "\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+	         id64);
+	snprintf(buf65, sizeof(buf65),
+	         "{\"type\":\"heartbeat\",\"id\":\"%s\",\"ts\":"
+	         "\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+	         id65);
 	EQ_INT(decode_rc(buf64, err, sizeof(err)), RM_OK);
 	EQ_INT(decode_rc(buf65, err, sizeof(err)), RM_ERR_PROTO);
 
 	char type65[66], buft[256];
 	memset(type65, 'x', 65);
 	type65[65] = 0;
-	snprintf(buft, sizeof(buft), "{\"type\":\"%s\",\"id\":\"a\",\"ts\":"
-	         "\"2026-11-24T14:32:10Z\",\"payload\":{}}", type65);
+	snprintf(buft, sizeof(buft),
+	         "{\"type\":\"%s\",\"id\":\"a\",\"ts\":"
+	         "\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+	         type65);
 	EQ_INT(decode_rc(buft, err, sizeof(err)), RM_ERR_PROTO);
 	OK(strstr(err, "type") != NULL);
 
@@ -401,38 +432,45 @@ TEST(envelope_errors)
 		const char *text;
 		const char *needle;
 	} bad[] = {
-		{"", ""},
-		{"null", "object"},
-		{"[]", "object"},
-		{"\"str\"", "object"},
-		{"{", ""},
-		{"{}", "id"},
-		{"{\"type\":\"heartbeat\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "id"},
-		{"{\"type\":\"heartbeat\",\"id\":\"\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
-		 "id"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a b\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
-		 "id"},
-		{"{\"type\":\"heartbeat\",\"id\":7,\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "id"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"payload\":{}}", "ts"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"now\",\"payload\":{}}", "ts"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":1795530730123,\"payload\":{}}", "ts"},
-		{"{\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "type"},
-		{"{\"type\":\"\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "type"},
-		{"{\"type\":3,\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "type"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\"}", "payload"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":[]}",
-		 "payload"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":null}",
-		 "payload"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}} x",
-		 ""},
-		{"{\"type\":\"heartbeat\",\"type\":\"ack\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\","
-		 "\"payload\":{}}", "duplicate"},
-		{"{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":"
-		 "{\"sent_at\":\"bad\"}}", "sent_at"},
-		{"\xff\xfe{}", ""},
-		{"{\"type\":\"heart\xffzz\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
-		 ""},
+		{ "", "" },
+		{ "null", "object" },
+		{ "[]", "object" },
+		{ "\"str\"", "object" },
+		{ "{", "" },
+		{ "{}", "id" },
+		{ "{\"type\":\"heartbeat\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "id" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+		  "id" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a b\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+		  "id" },
+		{ "{\"type\":\"heartbeat\",\"id\":7,\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+		  "id" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"payload\":{}}", "ts" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"now\",\"payload\":{}}", "ts" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":1795530730123,\"payload\":{}}",
+		  "ts" },
+		{ "{\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}", "type" },
+		{ "{\"type\":\"\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+		  "type" },
+		{ "{\"type\":3,\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+		  "type" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\"}",
+		  "payload" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":[]}",
+		  "payload" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":null}",
+		  "payload" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}} x",
+		  "" },
+		{ "{\"type\":\"heartbeat\",\"type\":\"ack\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\","
+		  "\"payload\":{}}",
+		  "duplicate" },
+		{ "{\"type\":\"heartbeat\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":"
+		  "{\"sent_at\":\"bad\"}}",
+		  "sent_at" },
+		{ "\xff\xfe{}", "" },
+		{ "{\"type\":\"heart\xffzz\",\"id\":\"a\",\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{}}",
+		  "" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = decode_rc(bad[i].text, err, sizeof(err));
@@ -448,7 +486,8 @@ TEST(envelope_errors)
 	proto_envelope_cleanup(&env);
 	/* deep nesting */
 	char deep[400];
-	size_t n = (size_t)snprintf(deep, sizeof(deep), "{\"type\":\"heartbeat\",\"id\":\"a\","
+	size_t n = (size_t)snprintf(deep, sizeof(deep),
+	                            "{\"type\":\"heartbeat\",\"id\":\"a\","
 	                            "\"ts\":\"2026-11-24T14:32:10Z\",\"payload\":{\"x\":");
 	for (int i = 0; i < 40; i++)
 		deep[n++] = '[';
@@ -492,7 +531,8 @@ TEST(encode_round_trip)
 	EQ_INT(decode_rc(s, NULL, 0), RM_OK);
 	free(s);
 
-	s = proto_encode_error("malformed", "field 'ids' is required", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+	s = proto_encode_error("malformed", "field 'ids' is required",
+	                       "01ARZ3NDEKTSV4RRFFQ69G5FAV");
 	struct rm_envelope env;
 	EQ_INT(decode_str(s, &env, NULL, 0), RM_OK);
 	EQ_INT(env.type, RM_MSG_ERROR);

@@ -22,7 +22,8 @@ static inline void test_rm_rf(const char *path)
 /* $RM_TEST_RESTIC, /usr/bin/restic or /usr/local/bin/restic into buf; 0 if none. */
 static inline int test_find_restic(char *buf, size_t len)
 {
-	const char *cands[] = {getenv("RM_TEST_RESTIC"), "/usr/bin/restic", "/usr/local/bin/restic"};
+	const char *cands[] = { getenv("RM_TEST_RESTIC"), "/usr/bin/restic",
+		                "/usr/local/bin/restic" };
 	for (size_t i = 0; i < 3; i++) {
 		if (cands[i] && access(cands[i], X_OK) == 0) {
 			rm_strlcpy(buf, cands[i], len);

@@ -30,21 +30,39 @@ struct http_req {
 	char *out;
 };
 
-const char *http_req_method(const struct http_req *r) { return r->method; }
-const char *http_req_path(const struct http_req *r) { return r->path; }
-const char *http_req_query(const struct http_req *r, const char *name) { return NULL; }
+const char *http_req_method(const struct http_req *r)
+{
+	return r->method;
+}
+const char *http_req_path(const struct http_req *r)
+{
+	return r->path;
+}
+const char *http_req_query(const struct http_req *r, const char *name)
+{
+	return NULL;
+}
 const char *http_req_header(const struct http_req *r, const char *name)
 {
 	return strcmp(name, "content-type") == 0 ? "application/json" : NULL;
 }
-const char *http_req_cookie(const struct http_req *r, const char *name) { return NULL; }
-int http_req_accepts_gzip(const struct http_req *r) { return 0; }
+const char *http_req_cookie(const struct http_req *r, const char *name)
+{
+	return NULL;
+}
+int http_req_accepts_gzip(const struct http_req *r)
+{
+	return 0;
+}
 const char *http_req_body(const struct http_req *r, size_t *len)
 {
 	*len = r->body ? strlen(r->body) : 0;
 	return r->body;
 }
-const char *http_req_remote_ip(const struct http_req *r) { return "127.0.0.1"; }
+const char *http_req_remote_ip(const struct http_req *r)
+{
+	return "127.0.0.1";
+}
 const char *http_req_param(const struct http_req *r, const char *name)
 {
 	return strcmp(r->param_name, name) == 0 ? r->param : NULL;
@@ -59,13 +77,23 @@ void http_req_set_ctx(struct http_req *r, void *ctx, void (*free_fn)(void *))
 	r->ctx = ctx;
 	r->ctx_free = free_fn;
 }
-void *http_req_ctx(const struct http_req *r) { return r->ctx; }
-void http_req_defer(struct http_req *r) {}
-int http_req_alive(const struct http_req *r) { return 1; }
-void http_resp_header(struct http_req *r, const char *name, const char *value) {}
+void *http_req_ctx(const struct http_req *r)
+{
+	return r->ctx;
+}
+void http_req_defer(struct http_req *r)
+{
+}
+int http_req_alive(const struct http_req *r)
+{
+	return 1;
+}
+void http_resp_header(struct http_req *r, const char *name, const char *value)
+{
+}
 
-void http_respond_raw(struct http_req *r, int status, const char *content_type,
-                      const void *data, size_t len)
+void http_respond_raw(struct http_req *r, int status, const char *content_type, const void *data,
+                      size_t len)
 {
 	r->status = status;
 	free(r->out);
@@ -84,30 +112,38 @@ void http_respond_json(struct http_req *r, int status, json_t *body_take)
 	http_respond_raw(r, status, "application/json", s, strlen(s));
 	free(s);
 }
-void http_respond_error(struct http_req *r, int status, const char *code, const char *fmt,
-                        ...)
+void http_respond_error(struct http_req *r, int status, const char *code, const char *fmt, ...)
 {
 	(void)fmt;
 	http_respond_json(r, status, json_pack("{s:s}", "code", code));
 }
 
 /* streamed responses (log downloads, the agent binary): not used by this test */
-void http_respond_stream(struct http_req *r, int status, const char *content_type,
-                         long long length, http_pull_fn pull, void *stream_ctx,
-                         void (*stream_free)(void *))
+void http_respond_stream(struct http_req *r, int status, const char *content_type, long long length,
+                         http_pull_fn pull, void *stream_ctx, void (*stream_free)(void *))
 {
 	if (stream_free)
 		stream_free(stream_ctx);
 	http_respond_error(r, 501, "not_implemented", "streaming not stubbed");
 }
-void http_stream_write(struct http_req *r, const void *data, size_t len) {}
-void http_stream_write_ref(struct http_req *r, const void *data, size_t len) {}
-void http_stream_write_take(struct http_req *r, void *data, size_t len) { free(data); }
-void http_stream_end(struct http_req *r) {}
+void http_stream_write(struct http_req *r, const void *data, size_t len)
+{
+}
+void http_stream_write_ref(struct http_req *r, const void *data, size_t len)
+{
+}
+void http_stream_write_take(struct http_req *r, void *data, size_t len)
+{
+	free(data);
+}
+void http_stream_end(struct http_req *r)
+{
+}
 
 static void req_done(struct http_req *r)
 {
-	if (r->ctx_free) r->ctx_free(r->ctx);
+	if (r->ctx_free)
+		r->ctx_free(r->ctx);
 	free(r->out);
 	memset(r, 0, sizeof *r);
 }
@@ -119,7 +155,7 @@ static struct server_config cfg;
 
 static size_t hosts_in_list(void)
 {
-	struct http_req r = {.method = "GET", .path = "/api/hosts"};
+	struct http_req r = { .method = "GET", .path = "/api/hosts" };
 	api_hosts_list(&r, &app);
 	json_t *o = r.status == 200 ? json_loads(r.out, 0, NULL) : NULL;
 	size_t n = json_array_size(json_object_get(o, "hosts"));
@@ -137,8 +173,9 @@ TEST(hosts_cache_follows_notify_only)
 	EQ_INT(store_host_create(app.store, "beta", NULL, NULL, "b2", id), RM_OK);
 	EQ_INT(hosts_in_list(), 1);
 	/* a failing mutating request is no change */
-	struct http_req r = {.method = "POST", .path = "/api/agents/enroll",
-	                     .body = "{\"token\":\"no-such-token\"}"};
+	struct http_req r = { .method = "POST",
+		              .path = "/api/agents/enroll",
+		              .body = "{\"token\":\"no-such-token\"}" };
 	api_dispatch(&r, &app);
 	EQ_INT(r.status, 401);
 	req_done(&r);
@@ -156,7 +193,8 @@ int main(void)
 	rm_log_set_level(RM_LOG_ERROR);
 	config_init(&cfg);
 	app.cfg = &cfg;
-	if (store_open(":memory:", &app.store)) return 1;
+	if (store_open(":memory:", &app.store))
+		return 1;
 	app.notify = notify_new();
 	app.presence = presence_new();
 	RUN(hosts_cache_follows_notify_only);

@@ -10,13 +10,17 @@
 static int is_public_path(const char *m, const char *p)
 {
 	static const char *const pub[][2] = {
-		{"GET", "/healthz"},           {"GET", "/api/bootstrap/status"},
-		{"POST", "/api/bootstrap"},    {"POST", "/api/auth/login"},
-		{"POST", "/api/agents/enroll"}, {"GET", "/install/install.sh"},
-		{"GET", "/agent/binary"},
+		{ "GET", "/healthz" },
+		{ "GET", "/api/bootstrap/status" },
+		{ "POST", "/api/bootstrap" },
+		{ "POST", "/api/auth/login" },
+		{ "POST", "/api/agents/enroll" },
+		{ "GET", "/install/install.sh" },
+		{ "GET", "/agent/binary" },
 	};
 	for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++)
-		if (strcmp(pub[i][0], m) == 0 && strcmp(pub[i][1], p) == 0) return 1;
+		if (strcmp(pub[i][0], m) == 0 && strcmp(pub[i][1], p) == 0)
+			return 1;
 	return 0;
 }
 
@@ -33,11 +37,14 @@ TEST(every_route_has_a_role)
 			printf("#   unexpected public route %s %s\n", t[i].method, t[i].pattern);
 			OK(0);
 		}
-		if (is_public_path(t[i].method, t[i].pattern)) EQ_INT(eff, ROLE_PUBLIC);
-		if (strcmp(t[i].pattern, "/api/audit") == 0) EQ_INT(eff, ROLE_ADMIN);
+		if (is_public_path(t[i].method, t[i].pattern))
+			EQ_INT(eff, ROLE_PUBLIC);
+		if (strcmp(t[i].pattern, "/api/audit") == 0)
+			EQ_INT(eff, ROLE_ADMIN);
 		if (strcmp(t[i].method, "POST") == 0 && strstr(t[i].pattern, "/jobs"))
 			OK(eff >= ROLE_OPERATOR);
-		if (strcmp(t[i].pattern, "/api/enrollment-tokens") == 0) EQ_INT(eff, ROLE_OPERATOR);
+		if (strcmp(t[i].pattern, "/api/enrollment-tokens") == 0)
+			EQ_INT(eff, ROLE_OPERATOR);
 	}
 }
 
@@ -53,13 +60,13 @@ TEST(no_duplicates)
 
 TEST(fail_closed_default)
 {
-	struct route forgot = {"GET", "/x", 0, 0, NULL};
+	struct route forgot = { "GET", "/x", 0, 0, NULL };
 	EQ_INT(auth_effective_role(&forgot), ROLE_ADMIN);
-	struct route pub = {"GET", "/x", ROLE_PUBLIC, ROUTE_PUBLIC, NULL};
+	struct route pub = { "GET", "/x", ROLE_PUBLIC, ROUTE_PUBLIC, NULL };
 	EQ_INT(auth_effective_role(&pub), ROLE_PUBLIC);
-	struct route weird = {"GET", "/x", 42, 0, NULL};
+	struct route weird = { "GET", "/x", 42, 0, NULL };
 	EQ_INT(auth_effective_role(&weird), ROLE_ADMIN);
-	struct route op = {"GET", "/x", ROLE_OPERATOR, 0, NULL};
+	struct route op = { "GET", "/x", ROLE_OPERATOR, 0, NULL };
 	EQ_INT(auth_effective_role(&op), ROLE_OPERATOR);
 }
 
@@ -152,7 +159,7 @@ TEST(paths_rules)
 	OK(api_paths_problem(empty, 0) != NULL);
 	OK(api_paths_problem(empty, 1) == NULL);
 	json_decref(empty);
-	const char *bad[] = {"relative/path", "/a/../b", "/..", "/a\nb", ""};
+	const char *bad[] = { "relative/path", "/a/../b", "/..", "/a\nb", "" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *a = json_pack("[s]", bad[i]);
 		OK(api_paths_problem(a, 0) != NULL);
@@ -166,7 +173,8 @@ TEST(paths_rules)
 	OK(api_paths_problem(nul, 0) != NULL);
 	json_decref(nul);
 	json_t *many = json_array();
-	for (int i = 0; i < 101; i++) json_array_append_new(many, json_string("/x"));
+	for (int i = 0; i < 101; i++)
+		json_array_append_new(many, json_string("/x"));
 	OK(api_paths_problem(many, 0) != NULL);
 	json_decref(many);
 	char *longp = malloc(4098);

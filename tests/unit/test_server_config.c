@@ -13,7 +13,8 @@ static size_t env_n;
 static const char *fake_getenv(const char *name)
 {
 	for (size_t i = 0; i < env_n; i++)
-		if (strcmp(env_keys[i], name) == 0) return env_vals[i];
+		if (strcmp(env_keys[i], name) == 0)
+			return env_vals[i];
 	return NULL;
 }
 
@@ -71,8 +72,8 @@ TEST(file_and_env_precedence)
 	EQ_STR(c.data_dir, "/tmp/rm data");
 	EQ_STR(c.base_url, "https://backup.example.com");
 	EQ_STR(c.metrics_token, "s3cr#t");
-	EQ_INT(c.offline_after_s, 45);   /* env wins */
-	EQ_INT(c.cookie_secure, 1);      /* env wins */
+	EQ_INT(c.offline_after_s, 45); /* env wins */
+	EQ_INT(c.cookie_secure, 1);    /* env wins */
 	EQ_STR(c.secret_key_file, "/tmp/rm data/secret.key");
 
 	char *buf = NULL;
@@ -103,10 +104,8 @@ TEST(errors)
 	EQ_INT(config_apply_text(&c, "\nlisten\n", "f", err, sizeof err), RM_ERR_INVAL);
 	OK(strstr(err, "f:2") != NULL);
 	EQ_INT(config_apply_text(&c, "offline_after: 0\n", "f", err, sizeof err), RM_ERR_INVAL);
-	EQ_INT(config_apply_text(&c, "offline_after: 12abc\n", "f", err, sizeof err),
-	       RM_ERR_INVAL);
-	EQ_INT(config_apply_text(&c, "cookie_secure: maybe\n", "f", err, sizeof err),
-	       RM_ERR_INVAL);
+	EQ_INT(config_apply_text(&c, "offline_after: 12abc\n", "f", err, sizeof err), RM_ERR_INVAL);
+	EQ_INT(config_apply_text(&c, "cookie_secure: maybe\n", "f", err, sizeof err), RM_ERR_INVAL);
 	EQ_INT(config_apply_text(&c, "data_dir: \"unterminated\n", "f", err, sizeof err),
 	       RM_ERR_INVAL);
 	EQ_INT(config_apply_text(&c, "log_level: info\nlog_level: debug\n", "f", err, sizeof err),
@@ -122,8 +121,8 @@ TEST(errors)
 	OK(strstr(err, "RM_SESSION_TTL_S") != NULL);
 	config_cleanup(&c);
 
-	const char *bad_listen[] = {"8080", "localhost:", "localhost:0", "host:70000", "::1:80",
-	                            "a b:80"};
+	const char *bad_listen[] = { "8080",       "localhost:", "localhost:0",
+		                     "host:70000", "::1:80",     "a b:80" };
 	for (size_t i = 0; i < sizeof bad_listen / sizeof bad_listen[0]; i++) {
 		config_init(&c);
 		free(c.listen);

@@ -25,7 +25,8 @@ static struct store *fresh(const char *name)
 	char path[400];
 	snprintf(path, sizeof path, "%s/%s.db", tmpdir, name);
 	struct store *s = NULL;
-	if (store_open(path, &s)) printf("# store_open failed\n");
+	if (store_open(path, &s))
+		printf("# store_open failed\n");
 	return s;
 }
 
@@ -39,7 +40,7 @@ TEST(redact_basics)
 	struct host_secrets *hs = host_secrets_new();
 	EQ_INT(host_secrets_count(hs), 0);
 	OK(redact(hs, "nothing to see") == NULL);
-	host_secrets_add(hs, "abc");      /* < 4 chars: ignored */
+	host_secrets_add(hs, "abc"); /* < 4 chars: ignored */
 	host_secrets_add(hs, NULL);
 	host_secrets_add(hs, "s3cret-pw");
 	host_secrets_add(hs, "s3cret-pw"); /* duplicate */
@@ -78,9 +79,9 @@ TEST(redact_from_creds_and_json)
 	free(r);
 	OK(redact(hs, "user backup on rest.lan") == NULL); /* usernames and hosts stay */
 
-	json_t *v = json_pack("{s:s,s:[s,s,{s:s}],s:i}", "error", "key repo-pass-1234 rejected",
-	                      "files", "/etc/AKIASECRETVALUE", "/ok", "deep", "url-pass-42",
-	                      "n", 3);
+	json_t *v =
+	    json_pack("{s:s,s:[s,s,{s:s}],s:i}", "error", "key repo-pass-1234 rejected", "files",
+	              "/etc/AKIASECRETVALUE", "/ok", "deep", "url-pass-42", "n", 3);
 	EQ_INT(host_secrets_redact_json(hs, v), 3);
 	EQ_STR(rmj_str(v, "error"), "key *** rejected");
 	json_t *files = json_object_get(v, "files");
@@ -98,7 +99,8 @@ TEST(redact_loaded_from_store)
 {
 	struct store *st = fresh("creds");
 	uint8_t key[RM_KEY_BYTES];
-	for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof key; i++)
+		key[i] = (uint8_t)(i * 7 + 1);
 	char host[27];
 	EQ_INT(store_host_create(st, "alpha", NULL, NULL, "bearer-hash", host), RM_OK);
 	/* nothing stored: an empty list, no error */
@@ -151,7 +153,8 @@ TEST(redact_rate)
 	double t0 = now_s();
 	for (int i = 0; i < 1000000; i++) {
 		char *r = host_secrets_redact(hs, line, len);
-		if (r) hits++;
+		if (r)
+			hits++;
 		free(r);
 	}
 	double dt = now_s() - t0;
@@ -169,15 +172,17 @@ struct seen {
 static void on_change(void *ud, enum notify_kind kind, const char *id)
 {
 	struct seen *s = ud;
-	if (kind == NOTIFY_HOST) s->hosts++;
-	if (kind == NOTIFY_JOB) s->jobs++;
+	if (kind == NOTIFY_HOST)
+		s->hosts++;
+	if (kind == NOTIFY_JOB)
+		s->jobs++;
 	rm_strlcpy(s->last, id, sizeof s->last);
 }
 
 TEST(notify)
 {
 	struct notify *n = notify_new();
-	struct seen both = {0}, jobs = {0};
+	struct seen both = { 0 }, jobs = { 0 };
 	notify_subscribe(n, NOTIFY_HOST | NOTIFY_JOB, on_change, &both);
 	notify_subscribe(n, NOTIFY_JOB, on_change, &jobs);
 	notify_host_changed(n, "h1");
@@ -250,7 +255,7 @@ TEST(presence)
 	EQ_INT(presence_is_connected(p, "h1"), 0);
 	EQ_INT(presence_send(p, "h1", RM_MSG_COMMAND_CANCEL, json_object()), RM_ERR_NOTFOUND);
 	presence_note_offline(p, "h1");
-	struct fake_hub f = {.seen = 86400000};
+	struct fake_hub f = { .seen = 86400000 };
 	presence_set_provider(p, &fake_ops, &f);
 	EQ_INT(presence_is_connected(p, "h1"), 1);
 	EQ_INT(presence_is_connected(p, "h2"), 0);
@@ -263,7 +268,8 @@ TEST(presence)
 	EQ_INT(presence_send_command(p, "h2", "J2", "backup", NULL), RM_ERR_NOTFOUND);
 	json_decref(args);
 	/* overlay: a newer in-memory time replaces the stored one, an older does not */
-	json_t *host = json_pack("{s:s,s:s}", "id", "h1", "last_seen_at", "1970-01-01T00:00:00.000Z");
+	json_t *host =
+	    json_pack("{s:s,s:s}", "id", "h1", "last_seen_at", "1970-01-01T00:00:00.000Z");
 	presence_overlay_last_seen(p, host);
 	EQ_STR(rmj_str(host, "last_seen_at"), "1970-01-02T00:00:00.000Z");
 	f.seen = 1000;
@@ -309,7 +315,8 @@ int main(void)
 {
 	rm_crypto_init();
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/rm-test-engine-XXXXXX");
-	if (!mkdtemp(tmpdir)) return 1;
+	if (!mkdtemp(tmpdir))
+		return 1;
 	RUN(redact_basics);
 	RUN(redact_from_creds_and_json);
 	RUN(redact_loaded_from_store);
@@ -319,6 +326,7 @@ int main(void)
 	RUN(sessions);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-	if (system(cmd)) printf("# cleanup failed\n");
+	if (system(cmd))
+		printf("# cleanup failed\n");
 	return tap_done();
 }

@@ -25,8 +25,8 @@ static const unsigned char ico[] = "ICO";
 const struct web_asset web_assets[] = {
 	{ "/index.html", "text/html; charset=utf-8", idx_html, sizeof(idx_html) - 1, idx_gz,
 	  sizeof(idx_gz) - 1, 0 },
-	{ "/assets/app-ABCDEFGH.js", "text/javascript; charset=utf-8", app_js,
-	  sizeof(app_js) - 1, NULL, 0, 1 },
+	{ "/assets/app-ABCDEFGH.js", "text/javascript; charset=utf-8", app_js, sizeof(app_js) - 1,
+	  NULL, 0, 1 },
 	{ "/favicon.ico", "image/x-icon", ico, sizeof(ico) - 1, NULL, 0, 0 },
 	{ NULL, NULL, NULL, 0, NULL, 0, 0 },
 };
@@ -48,11 +48,20 @@ static void h_echo(struct http_req *r, void *app)
 
 	json_object_set_new(o, "method", json_string(http_req_method(r)));
 	json_object_set_new(o, "path", json_string(http_req_path(r)));
-	json_object_set_new(o, "id", json_string(http_req_param(r, "id") ? http_req_param(r, "id") : ""));
-	json_object_set_new(o, "x", json_string(http_req_query(r, "x") ? http_req_query(r, "x") : ""));
-	json_object_set_new(o, "csrf", json_string(http_req_header(r, "x-csrf-token") ? http_req_header(r, "x-csrf-token") : ""));
-	json_object_set_new(o, "ctype", json_string(http_req_header(r, "content-type") ? http_req_header(r, "content-type") : ""));
-	json_object_set_new(o, "sid", json_string(http_req_cookie(r, "sid") ? http_req_cookie(r, "sid") : ""));
+	json_object_set_new(o, "id",
+	                    json_string(http_req_param(r, "id") ? http_req_param(r, "id") : ""));
+	json_object_set_new(o, "x",
+	                    json_string(http_req_query(r, "x") ? http_req_query(r, "x") : ""));
+	json_object_set_new(o, "csrf",
+	                    json_string(http_req_header(r, "x-csrf-token")
+	                                    ? http_req_header(r, "x-csrf-token")
+	                                    : ""));
+	json_object_set_new(o, "ctype",
+	                    json_string(http_req_header(r, "content-type")
+	                                    ? http_req_header(r, "content-type")
+	                                    : ""));
+	json_object_set_new(
+	    o, "sid", json_string(http_req_cookie(r, "sid") ? http_req_cookie(r, "sid") : ""));
 	json_object_set_new(o, "ip", json_string(http_req_remote_ip(r)));
 	json_object_set_new(o, "len", json_integer((json_int_t)len));
 	json_object_set_new(o, "body", json_stringn(body, len));
@@ -60,7 +69,10 @@ static void h_echo(struct http_req *r, void *app)
 	http_respond_json(r, 200, o);
 }
 
-static void timer_close_cb(uv_handle_t *h) { free(h); }
+static void timer_close_cb(uv_handle_t *h)
+{
+	free(h);
+}
 
 static void late_cb(uv_timer_t *t)
 {
@@ -82,8 +94,14 @@ static void defer_for(struct http_req *r, uint64_t ms)
 	uv_timer_start(t, late_cb, ms, 0);
 }
 
-static void h_defer(struct http_req *r, void *app) { defer_for(r, 50); }
-static void h_defer_dead(struct http_req *r, void *app) { defer_for(r, 400); }
+static void h_defer(struct http_req *r, void *app)
+{
+	defer_for(r, 50);
+}
+static void h_defer_dead(struct http_req *r, void *app)
+{
+	defer_for(r, 400);
+}
 static void h_error(struct http_req *r, void *app)
 {
 	http_respond_error(r, 409, "conflict", "thing %d is busy", 7);
@@ -98,8 +116,14 @@ static void h_big(struct http_req *r, void *app)
 	http_resp_header(r, "content-disposition", "attachment; filename=\"log.txt\"");
 	http_respond_take(r, 200, "text/plain; charset=utf-8", d, n);
 }
-static void h_noresp(struct http_req *r, void *app) { (void)r; }
-static void h_nocontent(struct http_req *r, void *app) { http_respond_json(r, 204, NULL); }
+static void h_noresp(struct http_req *r, void *app)
+{
+	(void)r;
+}
+static void h_nocontent(struct http_req *r, void *app)
+{
+	http_respond_json(r, 204, NULL);
+}
 
 static const struct route routes[] = {
 	{ "GET", "/api/echo/{id}", 0, 0, h_echo },
@@ -122,14 +146,11 @@ static void dispatch(struct http_req *r, void *app)
 
 	switch (router_match(routes, sizeof(routes) / sizeof(routes[0]), http_req_method(r),
 	                     http_req_path(r), r, &rt)) {
-	case ROUTER_MATCH:
-		rt->handler(r, app);
-		break;
+	case ROUTER_MATCH: rt->handler(r, app); break;
 	case ROUTER_METHOD_NOT_ALLOWED:
 		http_respond_error(r, 405, "method_not_allowed", "method not allowed");
 		break;
-	default:
-		http_respond_error(r, 404, "not_found", "no route for %s", http_req_path(r));
+	default: http_respond_error(r, 404, "not_found", "no route for %s", http_req_path(r));
 	}
 }
 
@@ -139,7 +160,8 @@ static int ws_open(struct ws_conn *c, void *app)
 
 	if (!tok || strcmp(tok, "good") != 0)
 		return RM_ERR_AUTH;
-	if (ws_conn_header(c, "user-agent") && strcmp(ws_conn_header(c, "user-agent"), "forbid") == 0)
+	if (ws_conn_header(c, "user-agent") &&
+	    strcmp(ws_conn_header(c, "user-agent"), "forbid") == 0)
 		return RM_ERR_FORBIDDEN;
 	ws_conn_set_user(c, (void *)0x1);
 	ws_opens++;
@@ -178,7 +200,10 @@ static void ws_closed(struct ws_conn *c, void *app)
 		ws_closes++;
 }
 
-static void ws_drain(struct ws_conn *c, void *app) { ws_drains++; }
+static void ws_drain(struct ws_conn *c, void *app)
+{
+	ws_drains++;
+}
 
 static const struct ws_endpoint endpoints[] = {
 	{ "/ws/test", "rm-test.v1", 1024, 8000, ws_open, ws_message, ws_closed, ws_drain },
@@ -222,7 +247,8 @@ static size_t wr_hdr(char *p, size_t sz, size_t n, void *ud)
 
 	if (r->hlen + len < sizeof(r->headers)) {
 		for (size_t i = 0; i < len; i++)
-			r->headers[r->hlen + i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+			r->headers[r->hlen + i] =
+			    (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
 		r->hlen += len;
 		r->headers[r->hlen] = 0;
 	}
@@ -271,7 +297,10 @@ static CURLcode req(const char *method, const char *path, const char *body, long
 	return rc;
 }
 
-static int has_hdr(const char *line) { return strstr(R->headers, line) != NULL; }
+static int has_hdr(const char *line)
+{
+	return strstr(R->headers, line) != NULL;
+}
 
 /* ------------------------------------------------------------------ raw websocket */
 static int tcp_connect(int family)
@@ -279,7 +308,8 @@ static int tcp_connect(int family)
 	int fd = socket(family, SOCK_STREAM, 0);
 
 	if (family == AF_INET6) {
-		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+			                   .sin6_port = htons((uint16_t)port) };
 
 		a6.sin6_addr = in6addr_loopback;
 		if (connect(fd, (struct sockaddr *)&a6, sizeof(a6))) {
@@ -530,7 +560,8 @@ TEST(big_stream)
 	EQ_INT(req("GET", "/api/big", NULL, 0, NULL), CURLE_OK);
 	EQ_INT(R->status, 200);
 	EQ_INT(R->len, 3 * 1024 * 1024 + 17);
-	OK(R->body[0] == 'a' && R->body[26] == 'a' && R->body[R->len - 1] == (char)('a' + (R->len - 1) % 26));
+	OK(R->body[0] == 'a' && R->body[26] == 'a' &&
+	   R->body[R->len - 1] == (char)('a' + (R->len - 1) % 26));
 	OK(has_hdr("content-disposition: attachment; filename=\"log.txt\""));
 	OK(has_hdr("content-type: text/plain"));
 }
@@ -546,7 +577,8 @@ TEST(static_assets)
 	EQ_STR(R->body, (const char *)idx_html);
 	OK(has_hdr("content-type: text/html; charset=utf-8"));
 	OK(has_hdr("cache-control: no-cache"));
-	OK(has_hdr("content-security-policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"));
+	OK(has_hdr(
+	    "content-security-policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"));
 	OK(has_hdr("vary: accept-encoding"));
 	OK(!has_hdr("content-encoding"));
 	/* SPA fallback for extension-less unknown paths */
@@ -599,8 +631,13 @@ TEST(static_assets)
 TEST(traversal)
 {
 	static const char *const paths[] = {
-		"/../../etc/passwd", "/assets/..%2f..%2fetc%2fpasswd", "/%2e%2e/%2e%2e/etc/passwd",
-		"/assets%5c..%5cindex.html", "/a/%00/b", "/x%zz", "/..\\..\\etc\\passwd",
+		"/../../etc/passwd",
+		"/assets/..%2f..%2fetc%2fpasswd",
+		"/%2e%2e/%2e%2e/etc/passwd",
+		"/assets%5c..%5cindex.html",
+		"/a/%00/b",
+		"/x%zz",
+		"/..\\..\\etc\\passwd",
 	};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -657,7 +694,8 @@ TEST(websocket)
 
 	/* oversize message -> 1009 */
 	fd = tcp_connect(AF_INET);
-	EQ_INT(ws_handshake(fd, "/api/jobs/7/stream?token=good", "rm-other, rm-stream.v1", NULL), 101);
+	EQ_INT(ws_handshake(fd, "/api/jobs/7/stream?token=good", "rm-other, rm-stream.v1", NULL),
+	       101);
 	ws_read(fd, buf, sizeof(buf), &len); /* welcome */
 	memset(buf, 'z', 2000);
 	ws_frame(fd, 1, 1, buf, 2000);
@@ -673,19 +711,20 @@ TEST(websocket_refused)
 		const char *path, *proto, *ua;
 		int status;
 	} cases[] = {
-		{ "/ws/test?token=good", NULL, NULL, 400 },              /* no subprotocol */
-		{ "/ws/test?token=good", "rm-evil.v1", NULL, 400 },      /* unknown one */
-		{ "/ws/test?token=good", "rm-stream.v1", NULL, 400 },    /* another endpoint's */
-		{ "/ws/test?token=bad", "rm-test.v1", NULL, 401 },       /* on_open: RM_ERR_AUTH */
-		{ "/ws/test?token=good", "rm-test.v1", "forbid", 403 },  /* RM_ERR_FORBIDDEN */
-		{ "/ws/nope", "rm-test.v1", NULL, 404 },                 /* no endpoint */
-		{ "/api/jobs/", "rm-stream.v1", NULL, 404 },             /* prefix needs more */
+		{ "/ws/test?token=good", NULL, NULL, 400 },             /* no subprotocol */
+		{ "/ws/test?token=good", "rm-evil.v1", NULL, 400 },     /* unknown one */
+		{ "/ws/test?token=good", "rm-stream.v1", NULL, 400 },   /* another endpoint's */
+		{ "/ws/test?token=bad", "rm-test.v1", NULL, 401 },      /* on_open: RM_ERR_AUTH */
+		{ "/ws/test?token=good", "rm-test.v1", "forbid", 403 }, /* RM_ERR_FORBIDDEN */
+		{ "/ws/nope", "rm-test.v1", NULL, 404 },                /* no endpoint */
+		{ "/api/jobs/", "rm-stream.v1", NULL, 404 },            /* prefix needs more */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int fd = tcp_connect(AF_INET);
 
-		EQ_INT(ws_handshake(fd, cases[i].path, cases[i].proto, cases[i].ua), cases[i].status);
+		EQ_INT(ws_handshake(fd, cases[i].path, cases[i].proto, cases[i].ua),
+		       cases[i].status);
 		close(fd);
 	}
 	/* the server is fine afterwards */

@@ -93,14 +93,19 @@ TEST(framing_rules)
 	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n", &f), 0);
 	EQ_INT(f.content_length, 12);
 	OK(f.keep_alive);
-	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 12\r\nContent-Length: 12\r\n\r\n", &f), 0);
-	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 12\r\nContent-Length: 13\r\n\r\n", &f), 400);
+	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 12\r\nContent-Length: 12\r\n\r\n", &f),
+	       0);
+	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 12\r\nContent-Length: 13\r\n\r\n", &f),
+	       400);
 	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &f), 400);
 	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", &f), 400);
 	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 99999999999999999\r\n\r\n", &f), 400);
-	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", &f), 400);
+	EQ_INT(framing("POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+	               &f),
+	       400);
 	EQ_INT(framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &f), 411);
-	EQ_INT(framing("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &f), 0);
+	EQ_INT(framing("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &f),
+	       0);
 	OK(f.expect_continue);
 	EQ_INT(framing("POST / HTTP/1.1\r\nExpect: other\r\n\r\n", &f), 417);
 	EQ_INT(framing("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &f), 0);
@@ -109,7 +114,11 @@ TEST(framing_rules)
 	OK(!f.keep_alive);
 	EQ_INT(framing("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &f), 0);
 	OK(f.keep_alive);
-	EQ_INT(framing("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n", &f), 0);
+	EQ_INT(
+	    framing(
+	        "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n",
+	        &f),
+	    0);
 	OK(f.upgrade_websocket);
 	EQ_INT(framing("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", &f), 0);
 	OK(!f.upgrade_websocket);
@@ -133,7 +142,8 @@ TEST(targets_and_queries)
 	const char *q;
 	size_t ql;
 	char out[256] = "";
-	static const char *const bad[] = { "", "x", "http://h/", "/a%00b", "/a%zz", "/a%4", "/a#f", "/a%0a" };
+	static const char *const bad[] = { "",      "x",    "http://h/", "/a%00b",
+		                           "/a%zz", "/a%4", "/a#f",      "/a%0a" };
 
 	EQ_INT(http_split_target("/a%2Fb/c?x=1", 12, &p, &q, &ql), 0);
 	EQ_STR(p, "/a/b/c");
@@ -178,7 +188,8 @@ TEST(ws_frames)
 	int code = 0;
 	unsigned char hdr[WS_FRAME_HDR_MAX];
 	char acc[29];
-	const unsigned char masked_hello[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
+	const unsigned char masked_hello[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+		                               0x7f, 0x9f, 0x4d, 0x51, 0x58 };
 	unsigned char p[5];
 
 	EQ_INT(ws_frame_parse(masked_hello, 1, &f, &code), 0);
@@ -217,10 +228,10 @@ TEST(ws_frames)
 	EQ_INT(ws_accept_key("dGhlIHNhbXBsZSBub25j!!==", 24, acc), -1);
 	OK(ws_utf8_valid((const unsigned char *)"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15));
 	OK(!ws_utf8_valid((const unsigned char *)"\xc3\x28", 2));
-	OK(!ws_utf8_valid((const unsigned char *)"\xe0\x80\xaf", 3));       /* overlong */
-	OK(!ws_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3));       /* surrogate */
-	OK(!ws_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4));   /* > U+10FFFF */
-	OK(!ws_utf8_valid((const unsigned char *)"\xe2\x82", 2));           /* truncated */
+	OK(!ws_utf8_valid((const unsigned char *)"\xe0\x80\xaf", 3));     /* overlong */
+	OK(!ws_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3));     /* surrogate */
+	OK(!ws_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	OK(!ws_utf8_valid((const unsigned char *)"\xe2\x82", 2));         /* truncated */
 }
 
 int main(void)

@@ -32,34 +32,52 @@ struct ws_conn {
 	const struct ws_endpoint *ep;
 	const char *path, *after_seq, *auth, *cookie, *origin, *host;
 	void *user;
-	json_t *sent;    /* array of parsed messages */
-	size_t queued;   /* bytes "in the socket"; drain() empties it */
+	json_t *sent;  /* array of parsed messages */
+	size_t queued; /* bytes "in the socket"; drain() empties it */
 	size_t max_queue;
-	int close_code;  /* 0 while open */
+	int close_code; /* 0 while open */
 	char close_reason[64];
 	int discarded;
 };
 
-const char *ws_conn_path(const struct ws_conn *c) { return c->path; }
+const char *ws_conn_path(const struct ws_conn *c)
+{
+	return c->path;
+}
 const char *ws_conn_query(const struct ws_conn *c, const char *name)
 {
 	return strcmp(name, "after_seq") == 0 ? c->after_seq : NULL;
 }
 const char *ws_conn_header(const struct ws_conn *c, const char *name)
 {
-	if (strcmp(name, "authorization") == 0) return c->auth;
-	if (strcmp(name, "origin") == 0) return c->origin;
-	if (strcmp(name, "host") == 0) return c->host;
+	if (strcmp(name, "authorization") == 0)
+		return c->auth;
+	if (strcmp(name, "origin") == 0)
+		return c->origin;
+	if (strcmp(name, "host") == 0)
+		return c->host;
 	return NULL;
 }
 const char *ws_conn_cookie(const struct ws_conn *c, const char *name)
 {
 	return strcmp(name, AUTH_COOKIE) == 0 ? c->cookie : NULL;
 }
-const char *ws_conn_remote_ip(const struct ws_conn *c) { return "127.0.0.1"; }
-void ws_conn_set_user(struct ws_conn *c, void *user) { c->user = user; }
-void *ws_conn_user(const struct ws_conn *c) { return c->user; }
-size_t ws_queued_bytes(const struct ws_conn *c) { return c->queued; }
+const char *ws_conn_remote_ip(const struct ws_conn *c)
+{
+	return "127.0.0.1";
+}
+void ws_conn_set_user(struct ws_conn *c, void *user)
+{
+	c->user = user;
+}
+void *ws_conn_user(const struct ws_conn *c)
+{
+	return c->user;
+}
+size_t ws_queued_bytes(const struct ws_conn *c)
+{
+	return c->queued;
+}
 void ws_discard_queue(struct ws_conn *c)
 {
 	c->queued = 0;
@@ -68,8 +86,10 @@ void ws_discard_queue(struct ws_conn *c)
 
 int ws_send(struct ws_conn *c, const char *data, size_t len)
 {
-	if (c->close_code) return RM_ERR_IO;
-	if (c->queued + len > c->max_queue) return RM_ERR_TOOBIG;
+	if (c->close_code)
+		return RM_ERR_IO;
+	if (c->queued + len > c->max_queue)
+		return RM_ERR_TOOBIG;
 	c->queued += len;
 	json_t *m = json_loadb(data, len, 0, NULL);
 	json_array_append_new(c->sent, m ? m : json_string(data));
@@ -78,7 +98,8 @@ int ws_send(struct ws_conn *c, const char *data, size_t len)
 
 void ws_close(struct ws_conn *c, int code, const char *reason)
 {
-	if (c->close_code) return;
+	if (c->close_code)
+		return;
 	c->close_code = code;
 	rm_strlcpy(c->close_reason, reason ? reason : "", sizeof c->close_reason);
 }
@@ -96,8 +117,10 @@ static void setup(void)
 	config_init(&cfg);
 	app.loop = &loop;
 	app.cfg = &cfg;
-	for (size_t i = 0; i < sizeof app.key; i++) app.key[i] = (uint8_t)(i * 13 + 5);
-	if (store_open(":memory:", &app.store)) printf("# store_open failed\n");
+	for (size_t i = 0; i < sizeof app.key; i++)
+		app.key[i] = (uint8_t)(i * 13 + 5);
+	if (store_open(":memory:", &app.store))
+		printf("# store_open failed\n");
 	app.notify = notify_new();
 	app.presence = presence_new();
 	app.agents = agent_hub_new(&app);
@@ -134,7 +157,8 @@ static struct ws_conn *conn_new(const struct ws_endpoint *ep, const char *path)
 /* The transport's close callback, as lws would call it, then the stub is freed. */
 static void conn_gone(struct ws_conn *c)
 {
-	if (c->user) c->ep->on_close(c, &app);
+	if (c->user)
+		c->ep->on_close(c, &app);
 	json_decref(c->sent);
 	free(c);
 }
@@ -142,7 +166,8 @@ static void conn_gone(struct ws_conn *c)
 static void drain(struct ws_conn *c)
 {
 	c->queued = 0;
-	if (c->ep->on_drain) c->ep->on_drain(c, &app);
+	if (c->ep->on_drain)
+		c->ep->on_drain(c, &app);
 }
 
 /* One loop turn: the agent hub's uv_check flushes what arrived in this turn. */
@@ -157,7 +182,7 @@ static json_t *sent_of(struct ws_conn *c, const char *type)
 	json_t *out = json_array();
 	size_t i;
 	json_t *m;
-	json_array_foreach(c->sent, i, m)
+	json_array_foreach (c->sent, i, m)
 		if (rmj_str(m, "type") && strcmp(rmj_str(m, "type"), type) == 0)
 			json_array_append(out, m);
 	return out;
@@ -184,14 +209,16 @@ static void agent_says(struct ws_conn *c, const char *type, json_t *payload_take
 	json_decref(env);
 	c->ep->on_message(c, &app, text, strlen(text));
 	free(text);
-	if (id_out) strcpy(id_out, id);
+	if (id_out)
+		strcpy(id_out, id);
 }
 
 /* hello; running (may be NULL) is the one job the agent says it is running. */
 static void hello_running(struct ws_conn *c, const char *hostname, const char *running)
 {
 	json_t *jobs = json_array();
-	if (running) json_array_append_new(jobs, json_string(running));
+	if (running)
+		json_array_append_new(jobs, json_string(running));
 	agent_says(c, "hello",
 	           json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o}", "protocol_version", RM_PROTO_VERSION,
 	                     "agent_version", "1.0.0", "restic_version", "0.16.4", "hostname",
@@ -209,12 +236,15 @@ static void mk_host(const char *name, const char *bearer, const char *password, 
 {
 	char hash[65];
 	rm_sha256_hex(bearer, strlen(bearer), hash);
-	if (store_host_create(app.store, name, NULL, NULL, hash, id)) printf("# host create\n");
+	if (store_host_create(app.store, name, NULL, NULL, hash, id))
+		printf("# host create\n");
 	char *pt = rm_xasprintf("{\"repo_url\":\"/srv/%s\",\"repo_username\":\"\","
-	                        "\"repo_password\":\"%s\"}", name, password);
+	                        "\"repo_password\":\"%s\"}",
+	                        name, password);
 	char *ad = rm_xasprintf("host_credentials:%s:repo", id);
 	char *ct = NULL;
-	if (rm_aead_seal(app.key, pt, strlen(pt), ad, &ct) || store_cred_put(app.store, id, "repo", ct))
+	if (rm_aead_seal(app.key, pt, strlen(pt), ad, &ct) ||
+	    store_cred_put(app.store, id, "repo", ct))
 		printf("# credentials\n");
 	free(pt);
 	free(ad);
@@ -226,7 +256,8 @@ static struct ws_conn *agent_connect(const char *bearer, char *auth_buf, size_t 
 	struct ws_conn *c = conn_new(agent_hub_endpoint(), "/ws/agent");
 	snprintf(auth_buf, n, "Bearer %s", bearer);
 	c->auth = auth_buf;
-	if (c->ep->on_open(c, &app) != RM_OK) printf("# agent on_open refused\n");
+	if (c->ep->on_open(c, &app) != RM_OK)
+		printf("# agent on_open refused\n");
 	return c;
 }
 
@@ -265,7 +296,8 @@ TEST(agent_hello_and_presence)
 	json_decref(h);
 	/* presence reaches the connection */
 	EQ_INT(presence_send(app.presence, host, RM_MSG_COMMAND_CANCEL,
-	                     json_pack("{s:s}", "job_id", "J")), RM_OK);
+	                     json_pack("{s:s}", "job_id", "J")),
+	       RM_OK);
 	EQ_INT(n_sent(c, "command.cancel"), 1);
 	hello(c, "alpha");
 	EQ_INT(n_sent(c, "error"), 2); /* duplicate_hello */
@@ -298,7 +330,8 @@ TEST(agent_batching_and_ack_grouping)
 	char ids[1003][16];
 	agent_says(ca, "job.started",
 	           json_pack("{s:s,s:i,s:s,s:s}", "job_id", ja, "seq", 1, "kind", "backup",
-	                     "started_at", "2026-01-01T00:00:00Z"), ids[0]);
+	                     "started_at", "2026-01-01T00:00:00Z"),
+	           ids[0]);
 	for (int i = 1; i <= 1001; i++)
 		agent_says(ca, "log.stream",
 		           json_pack("{s:s,s:[{s:i,s:s,s:s,s:s}]}", "job_id", ja, "lines", "seq",
@@ -307,7 +340,8 @@ TEST(agent_batching_and_ack_grouping)
 		           ids[i]);
 	agent_says(cb, "job.started",
 	           json_pack("{s:s,s:i,s:s,s:s}", "job_id", jb, "seq", 1, "kind", "backup",
-	                     "started_at", "2026-01-01T00:00:00Z"), ids[1002]);
+	                     "started_at", "2026-01-01T00:00:00Z"),
+	           ids[1002]);
 	/* nothing persisted or acknowledged inside the turn */
 	EQ_INT(n_sent(ca, "ack"), acks_a0);
 	json_t *j = store_job_get(app.store, ja);
@@ -316,18 +350,22 @@ TEST(agent_batching_and_ack_grouping)
 	turn();
 	json_t *acks = sent_of(ca, "ack");
 	EQ_INT(json_array_size(acks), acks_a0 + 2); /* 1002 ids: 1000 + 2 */
-	json_t *first = json_object_get(json_object_get(json_array_get(acks, acks_a0), "payload"), "ids");
-	json_t *second = json_object_get(json_object_get(json_array_get(acks, acks_a0 + 1), "payload"), "ids");
+	json_t *first =
+	    json_object_get(json_object_get(json_array_get(acks, acks_a0), "payload"), "ids");
+	json_t *second =
+	    json_object_get(json_object_get(json_array_get(acks, acks_a0 + 1), "payload"), "ids");
 	EQ_INT(json_array_size(first), 1000);
 	EQ_INT(json_array_size(second), 2);
-	EQ_STR(json_string_value(json_array_get(first, 0)), ids[0]);   /* in arrival order */
+	EQ_STR(json_string_value(json_array_get(first, 0)), ids[0]); /* in arrival order */
 	EQ_STR(json_string_value(json_array_get(second, 1)), ids[1001]);
 	json_decref(acks);
 	acks = sent_of(cb, "ack");
 	EQ_INT(json_array_size(acks), acks_b0 + 1); /* its own group */
-	EQ_STR(json_string_value(json_array_get(
-	               json_object_get(json_object_get(json_array_get(acks, acks_b0), "payload"), "ids"), 0)),
-	       ids[1002]);
+	EQ_STR(
+	    json_string_value(json_array_get(
+	        json_object_get(json_object_get(json_array_get(acks, acks_b0), "payload"), "ids"),
+	        0)),
+	    ids[1002]);
 	json_decref(acks);
 	j = store_job_get(app.store, ja);
 	EQ_STR(rmj_str(j, "status"), "running");
@@ -384,7 +422,8 @@ TEST(agent_connection_replacement)
 	EQ_INT(store_job_create(app.store, host, "backup", NULL, "t", job), RM_OK);
 	agent_says(c1, "job.started",
 	           json_pack("{s:s,s:i,s:s,s:s}", "job_id", job, "seq", 1, "kind", "backup",
-	                     "started_at", "2026-01-01T00:00:00Z"), NULL);
+	                     "started_at", "2026-01-01T00:00:00Z"),
+	           NULL);
 	struct ws_conn *c2 = agent_connect("bearer-a", auth2, sizeof auth2);
 	hello_running(c2, "alpha", job);
 	EQ_INT(c1->close_code, 4002);
@@ -402,7 +441,8 @@ TEST(agent_connection_replacement)
 	/* commands go to the new connection */
 	int before = n_sent(c2, "command.cancel");
 	EQ_INT(presence_send(app.presence, host, RM_MSG_COMMAND_CANCEL,
-	                     json_pack("{s:s}", "job_id", job)), RM_OK);
+	                     json_pack("{s:s}", "job_id", job)),
+	       RM_OK);
 	EQ_INT(n_sent(c2, "command.cancel"), before + 1);
 	/* presence_disconnect closes it */
 	presence_disconnect(app.presence, host, 4003, "host deleted");
@@ -429,7 +469,8 @@ static void login(void)
 	char uid[27], csrf[64];
 	char *token = NULL;
 	store_user_create(app.store, "viewer1", "x", "viewer", uid);
-	if (session_create(app.store, uid, 3600, &token, csrf)) printf("# session\n");
+	if (session_create(app.store, uid, 3600, &token, csrf))
+		printf("# session\n");
 	rm_strlcpy(cookie, token, sizeof cookie);
 	free(token);
 }
@@ -438,7 +479,8 @@ static void login(void)
 static int run_until(int (*pred)(void *), void *ud)
 {
 	uint64_t end = uv_now(&loop) + 2000;
-	while (!pred(ud) && uv_now(&loop) < end) uv_run(&loop, UV_RUN_ONCE);
+	while (!pred(ud) && uv_now(&loop) < end)
+		uv_run(&loop, UV_RUN_ONCE);
 	return pred(ud);
 }
 
@@ -468,7 +510,8 @@ TEST(event_hub_auth_coalescing_and_resync)
 
 	struct ws_conn *c = browser(event_hub_endpoint(), "/api/events");
 	EQ_INT(c->ep->on_open(c, &app), RM_OK);
-	for (int i = 0; i < 50; i++) notify_host_changed(app.notify, host); /* coalesced */
+	for (int i = 0; i < 50; i++)
+		notify_host_changed(app.notify, host); /* coalesced */
 	OK(run_until(has_host_event, c));
 	EQ_INT(n_sent(c, "host"), 1);
 	/* a subscriber that stops reading overflows and is told to resync */
@@ -495,8 +538,9 @@ TEST(job_hub_backfill_live_and_resync)
 	/* 1200 stored lines */
 	struct store_log_line lines[1200];
 	for (int i = 0; i < 1200; i++)
-		lines[i] = (struct store_log_line){.seq = i + 1, .ts_ms = 1000, .stream = "stdout",
-		                                   .payload = "stored line"};
+		lines[i] = (struct store_log_line){
+			.seq = i + 1, .ts_ms = 1000, .stream = "stdout", .payload = "stored line"
+		};
 	EQ_INT(store_log_append(app.store, job, lines, 1200, NULL), RM_OK);
 	char path[64];
 	snprintf(path, sizeof path, "/api/jobs/%s/stream", job);
@@ -512,7 +556,8 @@ TEST(job_hub_backfill_live_and_resync)
 	size_t got = 0;
 	size_t i;
 	json_t *m;
-	json_array_foreach(logs, i, m) got += json_array_size(json_object_get(m, "lines"));
+	json_array_foreach (logs, i, m)
+		got += json_array_size(json_object_get(m, "lines"));
 	json_decref(logs);
 	EQ_INT(got, 1100); /* seq 101..1200, paged */
 	EQ_STR(rmj_str(json_array_get(s->sent, 0), "type"), "job");
@@ -522,7 +567,8 @@ TEST(job_hub_backfill_live_and_resync)
 	agent_says(ag, "log.stream",
 	           json_pack("{s:s,s:[{s:i,s:s,s:s,s:s}]}", "job_id", job, "lines", "seq", 1201,
 	                     "ts", "2026-01-01T00:00:01Z", "stream", "stderr", "payload",
-	                     "secret alpha-repo-pass here"), NULL);
+	                     "secret alpha-repo-pass here"),
+	           NULL);
 	turn();
 	json_t *last = json_array_get(s->sent, json_array_size(s->sent) - 1);
 	EQ_STR(rmj_str(last, "type"), "log");
@@ -552,7 +598,8 @@ TEST(job_hub_backfill_live_and_resync)
 		agent_says(ag, "log.stream",
 		           json_pack("{s:s,s:[{s:i,s:s,s:s,s:s}]}", "job_id", job2, "lines", "seq",
 		                     k + 1, "ts", "2026-01-01T00:00:01Z", "stream", "stdout",
-		                     "payload", big), NULL);
+		                     "payload", big),
+		           NULL);
 		turn();
 	}
 	EQ_INT(slow->close_code, 4008);

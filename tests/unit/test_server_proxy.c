@@ -9,7 +9,8 @@ TEST(parse)
 {
 	struct proxy_list *l = NULL;
 	char err[128];
-	EQ_INT(proxy_list_parse("10.0.0.0/8, 127.0.0.1 ::1/128,fd00::/8", &l, err, sizeof err), RM_OK);
+	EQ_INT(proxy_list_parse("10.0.0.0/8, 127.0.0.1 ::1/128,fd00::/8", &l, err, sizeof err),
+	       RM_OK);
 	OK(proxy_list_contains(l, "10.1.2.3"));
 	OK(proxy_list_contains(l, "127.0.0.1"));
 	OK(proxy_list_contains(l, "::ffff:127.0.0.1"));

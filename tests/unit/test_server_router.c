@@ -142,8 +142,7 @@ TEST(segments)
 	EQ_INT(router_match(table, N, "GET", "/api/hosts/1/snapshots/x", NULL, &rt),
 	       ROUTER_NOT_FOUND);
 	EQ_INT(router_match(table, N, "GET", "/api//snapshots", NULL, &rt), ROUTER_NOT_FOUND);
-	EQ_INT(router_match(table, N, "GET", "/api/hosts//snapshots", NULL, &rt),
-	       ROUTER_NOT_FOUND);
+	EQ_INT(router_match(table, N, "GET", "/api/hosts//snapshots", NULL, &rt), ROUTER_NOT_FOUND);
 	EQ_INT(router_match(table, N, "GET", "/api", NULL, &rt), ROUTER_NOT_FOUND);
 	EQ_INT(router_match(table, N, "GET", "", NULL, &rt), ROUTER_NOT_FOUND);
 	EQ_INT(router_match(table, N, "GET", "api/hosts", NULL, &rt), ROUTER_NOT_FOUND);

@@ -23,7 +23,8 @@ static struct store *fresh(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/t%d.db", tmpdir, ++dbn);
 	struct store *s = NULL;
 	int rc = store_open(dbpath, &s);
-	if (rc) printf("# store_open failed: %s\n", rm_strerror(rc));
+	if (rc)
+		printf("# store_open failed: %s\n", rm_strerror(rc));
 	return s;
 }
 
@@ -47,7 +48,8 @@ static long long raw_int(const char *sql)
 	sqlite3_stmt *st;
 	long long v = -1;
 	sqlite3_open(dbpath, &db);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -82,7 +84,8 @@ static void mk_host(struct store *s, const char *name, const char *bearer, char 
 	json_t *tags = json_pack("[s]", "prod");
 	json_t *paths = json_pack("[s,s]", "/etc", "/home");
 	int rc = store_host_create(s, name, tags, paths, bearer, id);
-	if (rc) printf("# host create failed: %s\n", rm_strerror(rc));
+	if (rc)
+		printf("# host create failed: %s\n", rm_strerror(rc));
 	json_decref(tags);
 	json_decref(paths);
 }
@@ -117,8 +120,7 @@ TEST(migrations)
 }
 
 /* The host's name (the operator's) and what its agent reported (NULL: null). */
-static void check_names(struct store *s, const char *id, const char *name,
-                        const char *reported)
+static void check_names(struct store *s, const char *id, const char *name, const char *reported)
 {
 	json_t *h = store_host_get(s, id);
 	EQ_STR(json_string_value(json_object_get(h, "hostname")), name);
@@ -149,7 +151,8 @@ TEST(migration_from_v1)
 	    "ALTER TABLE hosts DROP COLUMN reported_hostname; "
 	    "DELETE FROM schema_version WHERE version > 1;");
 	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
-	               "WHERE name = 'reported_hostname'"), 0);
+	               "WHERE name = 'reported_hostname'"),
+	       0);
 	s = NULL;
 	EQ_INT(store_open(dbpath, &s), RM_OK);
 	EQ_INT(store_schema_version(s), latest);
@@ -391,10 +394,11 @@ TEST(jobs_lifecycle)
 	EQ_INT(active, 0);
 
 	json_t *j = store_job_get(s, j1);
-	static const char *const job_keys[] = { "id", "host_id", "hostname", "kind", "status",
-		                                "args", "exit_code", "error", "stats",
+	static const char *const job_keys[] = { "id",         "host_id",    "hostname",
+		                                "kind",       "status",     "args",
+		                                "exit_code",  "error",      "stats",
 		                                "created_at", "started_at", "finished_at",
-		                                "created_by", "log_lines", NULL };
+		                                "created_by", "log_lines",  NULL };
 	OK(has_exact_keys(j, job_keys));
 	EQ_STR(json_string_value(json_object_get(j, "status")), "queued");
 	EQ_STR(json_string_value(json_object_get(j, "hostname")), "alpha");
@@ -465,11 +469,11 @@ TEST(jobs_lifecycle)
 	EQ_INT(store_job_create(s, h, "backup", NULL, NULL, j4), RM_OK);
 	json_t *l = store_jobs_list(s, NULL, 50);
 	EQ_INT(json_array_size(json_object_get(l, "jobs")), 4);
-	EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(l, "jobs"), 0),
-	                                         "id")),
-	       j4);
-	OK(json_is_null(json_object_get(json_array_get(json_object_get(l, "jobs"), 0),
-	                                "created_by")));
+	EQ_STR(
+	    json_string_value(json_object_get(json_array_get(json_object_get(l, "jobs"), 0), "id")),
+	    j4);
+	OK(json_is_null(
+	    json_object_get(json_array_get(json_object_get(l, "jobs"), 0), "created_by")));
 	json_decref(l);
 	l = store_jobs_list(s, h, 2);
 	EQ_INT(json_array_size(json_object_get(l, "jobs")), 2);
@@ -492,7 +496,8 @@ TEST(logs)
 	char payload[20][32];
 	for (int i = 0; i < 20; i++) {
 		snprintf(payload[i], sizeof(payload[i]), "line %d", i + 1);
-		lines[i] = (struct store_log_line){ .seq = i + 1, .ts_ms = 1000 + i,
+		lines[i] = (struct store_log_line){ .seq = i + 1,
+			                            .ts_ms = 1000 + i,
 			                            .stream = i % 2 ? "stderr" : "stdout",
 			                            .payload = payload[i] };
 	}
@@ -558,9 +563,12 @@ TEST(log_rate)
 				                            .payload = payload };
 		rc = store_begin(s);
 		size_t ins = 0;
-		if (!rc) rc = store_log_append(s, j, lines, BATCH, &ins);
-		if (!rc) rc = store_commit(s);
-		if (!rc && ins != BATCH) rc = RM_ERR_DB;
+		if (!rc)
+			rc = store_log_append(s, j, lines, BATCH, &ins);
+		if (!rc)
+			rc = store_commit(s);
+		if (!rc && ins != BATCH)
+			rc = RM_ERR_DB;
 	}
 	double dt = now_s() - t0;
 	EQ_INT(rc, RM_OK);
@@ -579,16 +587,15 @@ TEST(snapshots)
 	OK(json_is_null(json_object_get(l, "refreshed_at")));
 	json_decref(l);
 
-	json_t *snaps = json_pack(
-	        "[{s:s,s:s,s:s,s:s,s:[s],s:[s],s:I,s:I},"
-	        " {s:s,s:s,s:s,s:s,s:[s],s:[]},"
-	        " {s:s,s:s,s:s}]",
-	        "id", "aaaa1111", "short_id", "aaaa", "time", "2026-01-01T10:00:00.5+01:00",
-	        "hostname", "alpha", "paths", "/etc", "tags", "daily", "size_bytes",
-	        (json_int_t)4096, "file_count", (json_int_t)12,
-	        "id", "bbbb2222", "short_id", "bbbb", "time", "2026-01-02T00:00:00Z", "hostname",
-	        "alpha", "paths", "/home", "tags",
-	        "id", "cccc3333", "short_id", "cccc", "time", "2025-12-31T00:00:00Z");
+	json_t *snaps =
+	    json_pack("[{s:s,s:s,s:s,s:s,s:[s],s:[s],s:I,s:I},"
+	              " {s:s,s:s,s:s,s:s,s:[s],s:[]},"
+	              " {s:s,s:s,s:s}]",
+	              "id", "aaaa1111", "short_id", "aaaa", "time", "2026-01-01T10:00:00.5+01:00",
+	              "hostname", "alpha", "paths", "/etc", "tags", "daily", "size_bytes",
+	              (json_int_t)4096, "file_count", (json_int_t)12, "id", "bbbb2222", "short_id",
+	              "bbbb", "time", "2026-01-02T00:00:00Z", "hostname", "alpha", "paths", "/home",
+	              "tags", "id", "cccc3333", "short_id", "cccc", "time", "2025-12-31T00:00:00Z");
 	EQ_INT(store_snapshots_replace(s, h, snaps, 5000), RM_OK);
 	EQ_INT(store_snapshots_replace(s, "nope", snaps, 5000), RM_ERR_NOTFOUND);
 	l = store_snapshots_list(s, h);
@@ -596,8 +603,9 @@ TEST(snapshots)
 	EQ_INT(json_array_size(arr), 3);
 	EQ_STR(json_string_value(json_object_get(l, "refreshed_at")), "1970-01-01T00:00:05.000Z");
 	json_t *s0 = json_array_get(arr, 0), *s1 = json_array_get(arr, 1);
-	static const char *const snap_keys[] = { "id", "short_id", "time", "hostname", "paths",
-		                                 "tags", "size_bytes", "file_count", NULL };
+	static const char *const snap_keys[] = { "id",         "short_id",   "time",
+		                                 "hostname",   "paths",      "tags",
+		                                 "size_bytes", "file_count", NULL };
 	OK(has_exact_keys(s0, snap_keys));
 	EQ_STR(json_string_value(json_object_get(s0, "id")), "bbbb2222"); /* newest first */
 	OK(json_is_null(json_object_get(s0, "size_bytes")));
@@ -616,8 +624,8 @@ TEST(snapshots)
 	EQ_INT(store_snapshots_replace(s, h, one, 6000), RM_OK);
 	l = store_snapshots_list(s, h);
 	EQ_INT(json_array_size(json_object_get(l, "snapshots")), 1);
-	EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(l, "snapshots"), 0),
-	                                         "id")),
+	EQ_STR(json_string_value(
+	           json_object_get(json_array_get(json_object_get(l, "snapshots"), 0), "id")),
 	       "dddd4444");
 	json_decref(l);
 	/* atomic: a replace inside a rolled-back batch leaves the old projection */
@@ -656,13 +664,32 @@ TEST(hosts_list_shape_and_summary)
 	json_t *hosts = json_object_get(l, "hosts");
 	EQ_INT(json_array_size(hosts), 2);
 	json_t *h0 = json_array_get(hosts, 0), *h1 = json_array_get(hosts, 1);
-	static const char *const host_keys[] = {
-		"id", "hostname", "tags", "os", "arch", "agent_version", "restic_version",
-		"status", "last_seen_at", "repo_status", "repo_error", "repo_size_bytes",
-		"snapshot_count", "initial_paths", "created_at", "last_backup", "running_job",
-		"reported_hostname", "schedule_version", "schedule_acked_version",
-		"schedule_in_sync", "timezone", "settings", "next_run", "utc_offset_s", NULL
-	};
+	static const char *const host_keys[] = { "id",
+		                                 "hostname",
+		                                 "tags",
+		                                 "os",
+		                                 "arch",
+		                                 "agent_version",
+		                                 "restic_version",
+		                                 "status",
+		                                 "last_seen_at",
+		                                 "repo_status",
+		                                 "repo_error",
+		                                 "repo_size_bytes",
+		                                 "snapshot_count",
+		                                 "initial_paths",
+		                                 "created_at",
+		                                 "last_backup",
+		                                 "running_job",
+		                                 "reported_hostname",
+		                                 "schedule_version",
+		                                 "schedule_acked_version",
+		                                 "schedule_in_sync",
+		                                 "timezone",
+		                                 "settings",
+		                                 "next_run",
+		                                 "utc_offset_s",
+		                                 NULL };
 	OK(has_exact_keys(h0, host_keys));
 	OK(has_exact_keys(h1, host_keys));
 	EQ_STR(json_string_value(json_object_get(h0, "hostname")), "alpha"); /* by hostname */
@@ -698,9 +725,10 @@ TEST(hosts_list_shape_and_summary)
 	json_decref(single);
 
 	json_t *f = store_fleet_summary(s, now);
-	static const char *const f_keys[] = { "hosts_total", "hosts_online", "jobs_24h_succeeded",
-		                              "jobs_24h_failed", "jobs_running",
-		                              "repo_bytes_total", "snapshots_total", NULL };
+	static const char *const f_keys[] = { "hosts_total",        "hosts_online",
+		                              "jobs_24h_succeeded", "jobs_24h_failed",
+		                              "jobs_running",       "repo_bytes_total",
+		                              "snapshots_total",    NULL };
 	OK(has_exact_keys(f, f_keys));
 	EQ_INT(json_integer_value(json_object_get(f, "hosts_total")), 2);
 	EQ_INT(json_integer_value(json_object_get(f, "hosts_online")), 1);
@@ -739,7 +767,8 @@ TEST(hosts_list_1000)
 		double t0 = now_s();
 		json_t *l = store_hosts_list(s);
 		double dt = now_s() - t0;
-		if (dt < best) best = dt;
+		if (dt < best)
+			best = dt;
 		EQ_INT(json_array_size(json_object_get(l, "hosts")), 1000);
 		json_t *h = json_array_get(json_object_get(l, "hosts"), 0);
 		OK(json_is_object(json_object_get(h, "last_backup")));
@@ -761,8 +790,9 @@ TEST(audit)
 	json_t *l = store_audit_list(s, 100, NULL);
 	json_t *e = json_object_get(l, "entries");
 	EQ_INT(json_array_size(e), 3);
-	static const char *const keys[] = { "id", "ts", "actor", "action", "target", "detail",
-		                            NULL };
+	static const char *const keys[] = {
+		"id", "ts", "actor", "action", "target", "detail", NULL
+	};
 	OK(has_exact_keys(json_array_get(e, 0), keys));
 	EQ_STR(json_string_value(json_object_get(json_array_get(e, 0), "actor")), "system");
 	OK(json_is_null(json_object_get(json_array_get(e, 0), "target")));

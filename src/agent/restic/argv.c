@@ -39,36 +39,42 @@ static void vec_push(struct vec *a, const char *s)
 
 void restic_argv_free(char **argv)
 {
-	if (!argv) return;
-	for (char **p = argv; *p; p++) free(*p);
+	if (!argv)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
 	free(argv);
 }
 
-static int push_str_array(struct vec *a, const json_t *args, const char *key,
-                          const char *flag, int required, size_t max_items, size_t maxlen,
-                          char *err, size_t errlen)
+static int push_str_array(struct vec *a, const json_t *args, const char *key, const char *flag,
+                          int required, size_t max_items, size_t maxlen, char *err, size_t errlen)
 {
 	const json_t *arr = NULL;
 	int rc = rmj_get_str_array(args, key, required, max_items, maxlen, &arr, err, errlen);
-	if (rc) return rc;
-	if (!arr) return RM_OK;
+	if (rc)
+		return rc;
+	if (!arr)
+		return RM_OK;
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v) {
-		if (flag) vec_push(a, flag);
+	json_array_foreach (arr, i, v) {
+		if (flag)
+			vec_push(a, flag);
 		vec_push(a, json_string_value(v));
 	}
 	return RM_OK;
 }
 
 /* KiB/s under key (C2 name) or, when absent, legacy_key; 0 = unlimited. */
-static int push_limit(struct vec *a, const json_t *args, const char *key,
-                      const char *legacy_key, const char *flag, char *err, size_t errlen)
+static int push_limit(struct vec *a, const json_t *args, const char *key, const char *legacy_key,
+                      const char *flag, char *err, size_t errlen)
 {
 	long long n = 0;
-	if (!json_object_get(args, key)) key = legacy_key;
+	if (!json_object_get(args, key))
+		key = legacy_key;
 	int rc = rmj_get_int(args, key, 0, 0, 10LL * 1024 * 1024 * 1024, &n, err, errlen);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (n > 0) {
 		vec_push(a, flag);
 		vec_push_take(a, rm_xasprintf("%lld", n));
@@ -77,7 +83,9 @@ static int push_limit(struct vec *a, const json_t *args, const char *key,
 }
 
 /* Boolean args that map to one restic flag each. */
-static const struct { const char *key, *flag; } bool_flags[] = {
+static const struct {
+	const char *key, *flag;
+} bool_flags[] = {
 	{ "exclude_caches", "--exclude-caches" },
 	{ "one_file_system", "--one-file-system" },
 };
@@ -87,15 +95,18 @@ static int push_flags(struct vec *a, const json_t *args, char *err, size_t errle
 	for (size_t i = 0; i < sizeof(bool_flags) / sizeof(bool_flags[0]); i++) {
 		int on = 0;
 		int rc = rmj_get_bool(args, bool_flags[i].key, 0, &on, err, errlen);
-		if (rc) return rc;
-		if (on) vec_push(a, bool_flags[i].flag);
+		if (rc)
+			return rc;
+		if (on)
+			vec_push(a, bool_flags[i].flag);
 	}
 	return RM_OK;
 }
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
-	if (err && errlen) rm_strlcpy(err, msg, errlen);
+	if (err && errlen)
+		rm_strlcpy(err, msg, errlen);
 }
 
 /* backup: --json [--host H] [--tag T]... [--exclude E]... [--limit-*] -- PATH... */
@@ -115,16 +126,21 @@ static int build_backup(struct vec *a, const json_t *args, const char *hostname,
 	if (!rc)
 		rc = push_str_array(a, args, "excludes", "--exclude", 0, MAX_EXCLUDES, MAX_ITEM_LEN,
 		                    err, errlen);
-	if (!rc) rc = push_flags(a, args, err, errlen);
-	if (!rc) rc = push_limit(a, args, "limit_upload_kib", "limit_upload", "--limit-upload",
-	                         err, errlen);
-	if (!rc) rc = push_limit(a, args, "limit_download_kib", "limit_download",
-	                         "--limit-download", err, errlen);
-	if (rc) return rc;
+	if (!rc)
+		rc = push_flags(a, args, err, errlen);
+	if (!rc)
+		rc = push_limit(a, args, "limit_upload_kib", "limit_upload", "--limit-upload", err,
+		                errlen);
+	if (!rc)
+		rc = push_limit(a, args, "limit_download_kib", "limit_download", "--limit-download",
+		                err, errlen);
+	if (rc)
+		return rc;
 	vec_push(a, "--");
 	size_t before = a->n;
 	rc = push_str_array(a, args, "paths", NULL, 1, MAX_PATHS, MAX_ITEM_LEN, err, errlen);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (a->n == before) {
 		set_err(err, errlen, "field 'paths' must not be empty");
 		return RM_ERR_INVAL;
@@ -151,7 +167,7 @@ static const struct argv_kind {
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,
                       const char *hostname, char ***out, char *err, size_t errlen)
 {
-	struct vec a = {0};
+	struct vec a = { 0 };
 	const struct argv_kind *k = NULL;
 	if (!restic_path || !*restic_path || !kind) {
 		set_err(err, errlen, "restic path and kind required");
@@ -162,7 +178,8 @@ int restic_argv_build(const char *restic_path, const char *kind, const json_t *a
 		return RM_ERR_INVAL;
 	}
 	for (size_t i = 0; i < sizeof(argv_kinds) / sizeof(argv_kinds[0]); i++)
-		if (strcmp(kind, argv_kinds[i].name) == 0) k = &argv_kinds[i];
+		if (strcmp(kind, argv_kinds[i].name) == 0)
+			k = &argv_kinds[i];
 	if (!k) {
 		set_err(err, errlen, "unknown kind");
 		return RM_ERR_INVAL;
@@ -185,14 +202,16 @@ char *restic_argv_format(char *const *argv)
 	rm_buf_init(&b, 0);
 	for (size_t i = 0; argv && argv[i]; i++) {
 		const char *s = argv[i];
-		if (i) rm_buf_append_str(&b, " ");
+		if (i)
+			rm_buf_append_str(&b, " ");
 		if (*s && !strpbrk(s, " \t\"'\\$`")) {
 			rm_buf_append_str(&b, s);
 			continue;
 		}
 		rm_buf_append_str(&b, "\"");
 		for (; *s; s++) {
-			if (*s == '"' || *s == '\\') rm_buf_append_str(&b, "\\");
+			if (*s == '"' || *s == '\\')
+				rm_buf_append_str(&b, "\\");
 			rm_buf_append(&b, s, 1);
 		}
 		rm_buf_append_str(&b, "\"");
@@ -220,25 +239,31 @@ char *restic_percent_encode(const char *s)
 	return o;
 }
 
-int restic_url_with_userinfo(const char *url, const char *user, const char *pass,
-                             char **out)
+int restic_url_with_userinfo(const char *url, const char *user, const char *pass, char **out)
 {
 	const char *scheme_end;
-	if (!url || !user || !*user) return RM_ERR_INVAL;
-	if (strncmp(url, "rest:http://", 12) == 0) scheme_end = url + 12;
-	else if (strncmp(url, "rest:https://", 13) == 0) scheme_end = url + 13;
-	else return RM_ERR_INVAL;
+	if (!url || !user || !*user)
+		return RM_ERR_INVAL;
+	if (strncmp(url, "rest:http://", 12) == 0)
+		scheme_end = url + 12;
+	else if (strncmp(url, "rest:https://", 13) == 0)
+		scheme_end = url + 13;
+	else
+		return RM_ERR_INVAL;
 	/* authority ends at the first '/', '?' or '#'; userinfo is up to its last '@' */
 	size_t alen = strcspn(scheme_end, "/?#");
 	const char *host = scheme_end;
 	for (const char *p = scheme_end; p < scheme_end + alen; p++)
-		if (*p == '@') host = p + 1;
-	if (host == scheme_end + alen) return RM_ERR_INVAL; /* no host */
+		if (*p == '@')
+			host = p + 1;
+	if (host == scheme_end + alen)
+		return RM_ERR_INVAL; /* no host */
 	char *u = restic_percent_encode(user);
 	char *pw = pass && *pass ? restic_percent_encode(pass) : NULL;
 	*out = rm_xasprintf("%.*s%s%s%s@%s", (int)(scheme_end - url), url, u, pw ? ":" : "",
 	                    pw ? pw : "", host);
-	if (pw) sodium_memzero(pw, strlen(pw));
+	if (pw)
+		sodium_memzero(pw, strlen(pw));
 	free(u);
 	free(pw);
 	return RM_OK;
@@ -246,9 +271,12 @@ int restic_url_with_userinfo(const char *url, const char *user, const char *pass
 
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
@@ -269,7 +297,8 @@ static void add_with_decoded(struct rm_redactor *r, const char *s, size_t n)
 	}
 	dec[k] = 0;
 	rm_redactor_add(r, raw);
-	if (strlen(dec) == k) rm_redactor_add(r, dec); /* no embedded NUL */
+	if (strlen(dec) == k)
+		rm_redactor_add(r, dec); /* no embedded NUL */
 	sodium_memzero(raw, n);
 	sodium_memzero(dec, n + 1);
 	free(raw);
@@ -286,7 +315,8 @@ void restic_secrets_collect(struct rm_redactor *r, const char *repo_url, const c
 		sodium_memzero(enc, strlen(enc));
 		free(enc);
 	}
-	if (!repo_url) return;
+	if (!repo_url)
+		return;
 	char *u = NULL;
 	if (user && *user && restic_url_with_userinfo(repo_url, user, password, &u) == RM_OK) {
 		rm_redactor_add(r, u);
@@ -295,19 +325,23 @@ void restic_secrets_collect(struct rm_redactor *r, const char *repo_url, const c
 	}
 	/* scheme://user:password@host...: the authority's last '@' ends the userinfo */
 	const char *auth = strstr(repo_url, "://");
-	if (!auth) return;
+	if (!auth)
+		return;
 	auth += 3;
 	size_t alen = strcspn(auth, "/?#");
 	const char *at = NULL;
 	for (const char *p = auth; p < auth + alen; p++)
-		if (*p == '@') at = p;
+		if (*p == '@')
+			at = p;
 	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (colon && at > colon + 1) add_with_decoded(r, colon + 1, (size_t)(at - colon - 1));
+	if (colon && at > colon + 1)
+		add_with_decoded(r, colon + 1, (size_t)(at - colon - 1));
 }
 
 void restic_env_free(char **env)
 {
-	if (!env) return;
+	if (!env)
+		return;
 	for (char **p = env; *p; p++) {
 		sodium_memzero(*p, strlen(*p));
 		free(*p);
@@ -317,16 +351,16 @@ void restic_env_free(char **env)
 
 int restic_env_build(const struct restic_env_in *in, char ***out)
 {
-	struct vec e = {0};
+	struct vec e = { 0 };
 	char *url = NULL;
 	if (!in || !in->repo_url || !*in->repo_url || !in->repo_password || !in->state_dir ||
 	    !*in->state_dir)
 		return RM_ERR_INVAL;
-	if (in->repo_username && *in->repo_username &&
-	    strncmp(in->repo_url, "rest:http", 9) == 0) {
+	if (in->repo_username && *in->repo_username && strncmp(in->repo_url, "rest:http", 9) == 0) {
 		int rc = restic_url_with_userinfo(in->repo_url, in->repo_username,
 		                                  in->repo_password, &url);
-		if (rc) return rc;
+		if (rc)
+			return rc;
 	}
 	vec_push_take(&e, rm_xasprintf("RESTIC_REPOSITORY=%s", url ? url : in->repo_url));
 	if (url) {
@@ -338,7 +372,8 @@ int restic_env_build(const struct restic_env_in *in, char ***out)
 	vec_push_take(&e, rm_xasprintf("HOME=%s", in->state_dir));
 	vec_push(&e, "PATH=" RESTIC_SAFE_PATH);
 	vec_push(&e, "LANG=C");
-	if (in->tmpdir && *in->tmpdir) vec_push_take(&e, rm_xasprintf("TMPDIR=%s", in->tmpdir));
+	if (in->tmpdir && *in->tmpdir)
+		vec_push_take(&e, rm_xasprintf("TMPDIR=%s", in->tmpdir));
 	*out = e.v;
 	return RM_OK;
 }

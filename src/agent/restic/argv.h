@@ -48,8 +48,7 @@ void restic_env_free(char **env);
 
 /* rest:http(s)://user:pass@host/path from a rest: URL (other URLs: RM_ERR_INVAL).
  * Caller frees (holds a secret). */
-int restic_url_with_userinfo(const char *url, const char *user, const char *pass,
-                             char **out);
+int restic_url_with_userinfo(const char *url, const char *user, const char *pass, char **out);
 /* Percent-encodes everything except RFC 3986 unreserved chars. Caller frees. */
 char *restic_percent_encode(const char *s);
 

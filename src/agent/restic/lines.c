@@ -29,18 +29,30 @@ static size_t utf8_seq_len(const unsigned char *p, size_t avail)
 	unsigned char c = p[0];
 	size_t n;
 	unsigned int cp;
-	if (c < 0x80) return c ? 1 : 0;
-	if (c >= 0xC2 && c <= 0xDF) { n = 2; cp = c & 0x1F; }
-	else if (c >= 0xE0 && c <= 0xEF) { n = 3; cp = c & 0x0F; }
-	else if (c >= 0xF0 && c <= 0xF4) { n = 4; cp = c & 0x07; }
-	else return 0;
-	if (avail < n) return 0;
+	if (c < 0x80)
+		return c ? 1 : 0;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		cp = c & 0x07;
+	} else
+		return 0;
+	if (avail < n)
+		return 0;
 	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80) return 0;
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
 		cp = (cp << 6) | (p[i] & 0x3F);
 	}
-	if (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
-	if (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+	if (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+		return 0;
+	if (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+		return 0;
 	return n;
 }
 
@@ -61,7 +73,8 @@ size_t restic_utf8_sanitize(char *s, size_t len)
 static void deliver(struct restic_lines *l, int truncated)
 {
 	size_t len = l->len;
-	if (len > 0 && l->buf[len - 1] == '\r' && !truncated) len--;
+	if (len > 0 && l->buf[len - 1] == '\r' && !truncated)
+		len--;
 	restic_utf8_sanitize(l->buf, len);
 	if (truncated) {
 		memcpy(l->buf + len, RESTIC_LINE_TRUNC_MARK, MARK_LEN);
@@ -74,12 +87,14 @@ static void deliver(struct restic_lines *l, int truncated)
 
 void restic_lines_feed(struct restic_lines *l, const char *data, size_t n)
 {
-	if (!l->buf && n) l->buf = rm_xmalloc(RESTIC_LINE_MAX + 1);
+	if (!l->buf && n)
+		l->buf = rm_xmalloc(RESTIC_LINE_MAX + 1);
 	while (n > 0) {
 		const char *nl = memchr(data, '\n', n);
 		size_t chunk = nl ? (size_t)(nl - data) : n;
 		if (l->discarding) {
-			if (nl) l->discarding = 0;
+			if (nl)
+				l->discarding = 0;
 		} else {
 			size_t room = CONTENT_MAX - l->len;
 			if (chunk > room) {
@@ -90,10 +105,12 @@ void restic_lines_feed(struct restic_lines *l, const char *data, size_t n)
 			} else {
 				memcpy(l->buf + l->len, data, chunk);
 				l->len += chunk;
-				if (nl) deliver(l, 0);
+				if (nl)
+					deliver(l, 0);
 			}
 		}
-		if (!nl) break;
+		if (!nl)
+			break;
 		chunk++; /* the newline */
 		data += chunk;
 		n -= chunk;
@@ -102,7 +119,8 @@ void restic_lines_feed(struct restic_lines *l, const char *data, size_t n)
 
 void restic_lines_flush(struct restic_lines *l)
 {
-	if (!l->discarding && l->len > 0) deliver(l, 0);
+	if (!l->discarding && l->len > 0)
+		deliver(l, 0);
 	l->discarding = 0;
 	l->len = 0;
 }

@@ -15,9 +15,9 @@
 typedef void (*restic_line_fn)(void *ud, const char *line, size_t len);
 
 struct restic_lines {
-	char *buf;       /* RESTIC_LINE_MAX + 1 bytes, allocated on first use */
+	char *buf; /* RESTIC_LINE_MAX + 1 bytes, allocated on first use */
 	size_t len;
-	int discarding;  /* inside an over-long line that was already delivered */
+	int discarding; /* inside an over-long line that was already delivered */
 	restic_line_fn cb;
 	void *ud;
 };

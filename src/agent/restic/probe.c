@@ -116,11 +116,12 @@ int restic_probe_version(uv_loop_t *loop, const char *restic, restic_probe_cb cb
 	uv_timer_init(loop, &pr->timer);
 	pr->out.data = pr->timer.data = pr->proc.data = pr;
 	char *args[] = { (char *)restic, "version", NULL };
-	char *env[] = { "PATH=" RESTIC_SAFE_PATH,
-		        "HOME=/nonexistent", "RESTIC_CACHE_DIR=/nonexistent", NULL };
+	char *env[] = { "PATH=" RESTIC_SAFE_PATH, "HOME=/nonexistent",
+		        "RESTIC_CACHE_DIR=/nonexistent", NULL };
 	uv_stdio_container_t stdio[3] = {
 		{ .flags = UV_IGNORE },
-		{ .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&pr->out },
+		{ .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
+		  .data.stream = (uv_stream_t *)&pr->out },
 		{ .flags = UV_IGNORE },
 	};
 	uv_process_options_t o = { 0 };

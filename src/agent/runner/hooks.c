@@ -27,13 +27,17 @@ int runner_hooks_parse(struct job_hooks *h, const json_t *args, char *err, size_
 	const char *pre = NULL, *post = NULL, *shell = NULL, *group = NULL;
 	long long timeout = HOOK_TIMEOUT_DEFAULT;
 	int rc = rmj_get_str(args, "pre_hook", 0, HOOK_MAX, &pre, err, errlen);
-	if (!rc) rc = rmj_get_str(args, "post_hook", 0, HOOK_MAX, &post, err, errlen);
-	if (!rc) rc = rmj_get_str(args, "hook_shell", 0, 256, &shell, err, errlen);
-	if (!rc) rc = rmj_get_str(args, "group", 0, 63, &group, err, errlen);
+	if (!rc)
+		rc = rmj_get_str(args, "post_hook", 0, HOOK_MAX, &post, err, errlen);
+	if (!rc)
+		rc = rmj_get_str(args, "hook_shell", 0, 256, &shell, err, errlen);
+	if (!rc)
+		rc = rmj_get_str(args, "group", 0, 63, &group, err, errlen);
 	if (!rc)
 		rc = rmj_get_int(args, "hook_timeout_s", 0, 0, HOOK_TIMEOUT_MAX, &timeout, err,
 		                 errlen);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (shell && *shell && shell[0] != '/') {
 		rmj_seterr(err, errlen, "field 'hook_shell' must be an absolute path");
 		return RM_ERR_INVAL;
@@ -74,14 +78,16 @@ static char **hook_env(const struct runner *r, const struct job *j, int post)
 	push(&e, &n, rm_xstrdup("PATH=" RESTIC_SAFE_PATH));
 	push(&e, &n, rm_xstrdup("LANG=C"));
 	push(&e, &n, rm_xasprintf("HOME=%s", r->state_dir));
-	if (tmp && *tmp) push(&e, &n, rm_xasprintf("TMPDIR=%s", tmp));
+	if (tmp && *tmp)
+		push(&e, &n, rm_xasprintf("TMPDIR=%s", tmp));
 	push(&e, &n, rm_xasprintf("RM_JOB_ID=%s", j->id));
 	push(&e, &n, rm_xasprintf("RM_GROUP=%s", j->hooks.group ? j->hooks.group : ""));
 	if (post) {
 		int ok = j->main_ok && !j->cancelled;
 		push(&e, &n, rm_xasprintf("RM_JOB_STATUS=%s", ok ? "succeeded" : "failed"));
 		const char *snap = rmj_str(j->stats, "snapshot_id");
-		if (snap && *snap) push(&e, &n, rm_xasprintf("RM_SNAPSHOT_ID=%s", snap));
+		if (snap && *snap)
+			push(&e, &n, rm_xasprintf("RM_SNAPSHOT_ID=%s", snap));
 	}
 	return e;
 }
@@ -101,13 +107,15 @@ void runner_hook_start(struct runner *r, struct job *j, const struct step_def *d
 	runner_log_event(r, "running %s with %s (timeout %d s)", def->name, h->shell, h->timeout_s);
 	runner_proc_start(r, def, ROLE_HOOK, h->argv);
 	if (r->p && r->p->spawned)
-		uv_timer_start(&r->hook_timer, runner_hook_timer_cb, (uint64_t)h->timeout_s * 1000, 0);
+		uv_timer_start(&r->hook_timer, runner_hook_timer_cb, (uint64_t)h->timeout_s * 1000,
+		               0);
 }
 
 void runner_hook_timer_cb(uv_timer_t *t)
 {
 	struct runner *r = t->data;
-	if (!r->p || !r->p->def->hook || r->p->exited) return;
+	if (!r->p || !r->p->def->hook || r->p->exited)
+		return;
 	r->p->timed_out = 1;
 	runner_log_event(r, "%s timed out after %d s; terminating it", r->p->def->name,
 	                 r->cur->hooks.timeout_s);
@@ -120,8 +128,10 @@ static char *hook_error(const struct proc *p, int timeout_s)
 	const char *name = p->def->name;
 	if (p->spawn_err)
 		return rm_xasprintf("cannot start %s: %s", name, uv_strerror(p->spawn_err));
-	if (p->timed_out) return rm_xasprintf("%s timed out after %d s", name, timeout_s);
-	if (p->term_signal) return rm_xasprintf("%s killed by signal %d", name, p->term_signal);
+	if (p->timed_out)
+		return rm_xasprintf("%s timed out after %d s", name, timeout_s);
+	if (p->term_signal)
+		return rm_xasprintf("%s killed by signal %d", name, p->term_signal);
 	return rm_xasprintf("%s exited %d", name, (int)p->exit_status);
 }
 
@@ -159,7 +169,8 @@ void runner_hook_done(struct runner *r, struct job *j, struct proc *p)
 	if (!ok && strcmp(j->status, "cancelled") != 0) {
 		/* the snapshot (if any) stays: it is reported, the job is failed */
 		char *msg = j->error ? rm_xasprintf("%s; %s", j->error, e) : e;
-		if (msg != e) free(e);
+		if (msg != e)
+			free(e);
 		free(j->error);
 		j->error = msg;
 		j->status = "failed";

@@ -38,7 +38,8 @@ json_t *runner_now_str(void)
 char *runner_scrub(const struct job *j, const char *s, size_t len)
 {
 	char *known = rm_redactor_apply(&j->secrets, s, len);
-	if (!strstr(known, "://")) return known;
+	if (!strstr(known, "://"))
+		return known;
 	char *out = rm_redact_url(known);
 	free(known);
 	return out;
@@ -47,7 +48,8 @@ char *runner_scrub(const struct job *j, const char *s, size_t len)
 void runner_log_flush(struct runner *r)
 {
 	uv_timer_stop(&r->log_timer);
-	if (!r->log_lines || json_array_size(r->log_lines) == 0 || !r->cur) return;
+	if (!r->log_lines || json_array_size(r->log_lines) == 0 || !r->cur)
+		return;
 	json_t *p = json_object();
 	json_object_set_new(p, "job_id", json_string(r->cur->id));
 	json_object_set_new(p, "lines", r->log_lines);
@@ -65,20 +67,25 @@ void runner_log_timer_cb(uv_timer_t *t)
 void runner_log_line(struct runner *r, const char *stream, const char *text, size_t len)
 {
 	struct job *j = r->cur;
-	if (!j) return;
-	if (len > RESTIC_LINE_MAX) len = RESTIC_LINE_MAX;
+	if (!j)
+		return;
+	if (len > RESTIC_LINE_MAX)
+		len = RESTIC_LINE_MAX;
 	char *clean = runner_scrub(j, text, len);
 	json_t *payload = json_string(clean);
 	free(clean);
-	if (!payload) return; /* not UTF-8: cannot happen for sanitized input */
+	if (!payload)
+		return; /* not UTF-8: cannot happen for sanitized input */
 	json_t *l = json_object();
 	json_object_set_new(l, "seq", json_integer(++j->seq));
 	json_object_set_new(l, "ts", runner_now_str());
 	json_object_set_new(l, "stream", json_string(stream));
 	json_object_set_new(l, "payload", payload);
-	if (!r->log_lines) r->log_lines = json_array();
+	if (!r->log_lines)
+		r->log_lines = json_array();
 	json_array_append_new(r->log_lines, l);
-	if (json_array_size(r->log_lines) >= LOG_BATCH_LINES) runner_log_flush(r);
+	if (json_array_size(r->log_lines) >= LOG_BATCH_LINES)
+		runner_log_flush(r);
 	else if (!uv_is_active((uv_handle_t *)&r->log_timer))
 		uv_timer_start(&r->log_timer, runner_log_timer_cb, LOG_BATCH_MS, 0);
 }
@@ -90,19 +97,21 @@ void runner_log_event(struct runner *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n < 0) return;
+	if (n < 0)
+		return;
 	size_t len = (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1;
 	restic_utf8_sanitize(tmp, len);
 	runner_log_line(r, "event", tmp, len);
 }
 
-
 void runner_emit_progress(struct runner *r, const json_t *status)
 {
 	json_t *pr = NULL;
 	uint64_t now = uv_now(r->loop);
-	if (r->progress_sent && now - r->last_progress < PROGRESS_MIN_MS) return;
-	if (restic_parse_status(status, &pr) != RM_OK) return;
+	if (r->progress_sent && now - r->last_progress < PROGRESS_MIN_MS)
+		return;
+	if (restic_parse_status(status, &pr) != RM_OK)
+		return;
 	const char *cf = rmj_str(pr, "current_file");
 	if (cf) {
 		char *clean = runner_scrub(r->cur, cf, strlen(cf));

@@ -29,13 +29,15 @@ static void report_snapshots(struct runner *r, struct proc *p)
 static void report_stats(struct runner *r, struct proc *p)
 {
 	json_t *st = NULL;
-	if (p->collect_overflow || restic_parse_stats(p->collect.data, p->collect.len, &st) != RM_OK) {
+	if (p->collect_overflow ||
+	    restic_parse_stats(p->collect.data, p->collect.len, &st) != RM_OK) {
 		runner_log_event(r, "cannot parse the output of restic stats");
 		return;
 	}
 	/* --mode raw-data: total_size is the deduplicated size stored in the repository */
 	json_t *ts = json_object_get(st, "total_size");
-	if (ts) json_object_set(st, "raw_size", ts);
+	if (ts)
+		json_object_set(st, "raw_size", ts);
 	runner_log_flush(r);
 	runner_emit(r, RM_MSG_STATS_REPORT, st);
 }
@@ -49,19 +51,26 @@ static const struct step_def step_backup = {
 	.name = "backup", .out = OUT_PROGRESS, .warn_exit = 3, /* some files unreadable */
 };
 static const struct step_def step_snapshots = {
-	.name = "snapshots", .out = OUT_DOCUMENT, .report = report_snapshots,
+	.name = "snapshots",
+	.out = OUT_DOCUMENT,
+	.report = report_snapshots,
 };
 static const struct step_def step_stats = {
-	.name = "stats", .out = OUT_DOCUMENT, .report = report_stats,
+	.name = "stats",
+	.out = OUT_DOCUMENT,
+	.report = report_stats,
 };
 const struct step_def runner_unlock_step = {
-	.name = "unlock", .unlocks = 1,
+	.name = "unlock",
+	.unlocks = 1,
 };
 const struct step_def runner_pre_hook_step = {
-	.name = "pre-hook", .hook = HOOK_PRE,
+	.name = "pre-hook",
+	.hook = HOOK_PRE,
 };
 const struct step_def runner_post_hook_step = {
-	.name = "post-hook", .hook = HOOK_POST,
+	.name = "post-hook",
+	.hook = HOOK_POST,
 };
 
 /* ------------------------------------------------------------------ kinds */
@@ -76,6 +85,7 @@ static const struct kind_def kinds[] = {
 const struct kind_def *runner_kind_find(const char *name)
 {
 	for (size_t i = 0; name && i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(name, kinds[i].name) == 0) return &kinds[i];
+		if (strcmp(name, kinds[i].name) == 0)
+			return &kinds[i];
 	return NULL;
 }

@@ -29,7 +29,8 @@ void runner_marker_write(struct runner *r, const struct job *j, int pid)
 	json_decref(o);
 	char *path = marker_path(r, j->id);
 	int rc = s ? rm_write_file_atomic(path, s, strlen(s), 0600) : RM_ERR_NOMEM;
-	if (rc) RM_WARN("cannot write job marker", "path", path, "error", rm_strerror(rc));
+	if (rc)
+		RM_WARN("cannot write job marker", "path", path, "error", rm_strerror(rc));
 	free(path);
 	free(s);
 }
@@ -48,7 +49,8 @@ static int proc_is_restic(long pid)
 	char *data = NULL;
 	size_t len = 0;
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-	if (rm_read_file(path, 65536, &data, &len) != RM_OK) return 0;
+	if (rm_read_file(path, 65536, &data, &len) != RM_OK)
+		return 0;
 	int yes = memmem(data, len, "restic", 6) != NULL;
 	free(data);
 	return yes;
@@ -58,11 +60,13 @@ static int proc_is_restic(long pid)
 void runner_markers_recover(struct runner *r)
 {
 	DIR *d = opendir(r->jobs_dir);
-	if (!d) return;
+	if (!d)
+		return;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
-		if (de->d_name[0] == '.') continue;
+		if (de->d_name[0] == '.')
+			continue;
 		char *path = rm_xasprintf("%s/%s", r->jobs_dir, de->d_name);
 		if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0) {
 			char *data = NULL;
@@ -78,8 +82,8 @@ void runner_markers_recover(struct runner *r)
 				        "marker", de->d_name);
 				kill((pid_t)pid, SIGKILL);
 			}
-			RM_INFO("previous agent died mid-job; repository unlock scheduled", "marker",
-			        de->d_name);
+			RM_INFO("previous agent died mid-job; repository unlock scheduled",
+			        "marker", de->d_name);
 			json_decref(o);
 			free(data);
 			r->unlock_needed = 1;

@@ -37,7 +37,8 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 	struct runner *r = p->r;
 	int is_err = stream[3] == 'e'; /* "stderr" */
 	char *fatal = NULL;
-	if (len == 0) return;
+	if (len == 0)
+		return;
 	if (p->def->hook) {
 		/* "pre-hook: <line>"; the scripts' output is the user's, restic rules do not apply */
 		char *l = rm_xasprintf("%s: %.*s", p->def->name, (int)len, line);
@@ -45,7 +46,8 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 		free(l);
 		return;
 	}
-	if (restic_output_is_already_initialized(line)) p->already_init = 1;
+	if (restic_output_is_already_initialized(line))
+		p->already_init = 1;
 	if (!is_err && p->def->out == OUT_DOCUMENT) {
 		/* a JSON document: collected, not logged */
 		if (rm_buf_append(&p->collect, line, len) || rm_buf_append(&p->collect, "\n", 1))
@@ -68,7 +70,8 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 			}
 		} else if (t == RESTIC_LINE_ERROR) {
 			char *m = NULL;
-			if (restic_parse_error(o, &m, NULL) == RM_OK) set_str(&p->last_err, m);
+			if (restic_parse_error(o, &m, NULL) == RM_OK)
+				set_str(&p->last_err, m);
 		}
 		json_decref(o);
 	}
@@ -94,17 +97,21 @@ static void on_err_line(void *ud, const char *line, size_t len)
 static void proc_close_cb(uv_handle_t *h)
 {
 	struct proc *p = h->data;
-	if (--p->closing == 0) runner_step_done(p->r, p);
+	if (--p->closing == 0)
+		runner_step_done(p->r, p);
 }
 
 static void pipe_close(struct proc *p, uv_pipe_t *pipe, int *open_flag)
 {
-	if (!*open_flag) return;
+	if (!*open_flag)
+		return;
 	*open_flag = 0;
 	uv_read_stop((uv_stream_t *)pipe);
 	uv_close((uv_handle_t *)pipe, proc_close_cb);
-	if (pipe == &p->out) restic_lines_flush(&p->lo);
-	else restic_lines_flush(&p->le);
+	if (pipe == &p->out)
+		restic_lines_flush(&p->lo);
+	else
+		restic_lines_flush(&p->le);
 }
 
 static void maybe_close_proc(struct proc *p)
@@ -124,7 +131,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		restic_lines_feed(is_out ? &p->lo : &p->le, buf->base, (size_t)nread);
 		return;
 	}
-	if (nread == 0) return;
+	if (nread == 0)
+		return;
 	/* EOF or error: the stream is done */
 	pipe_close(p, is_out ? &p->out : &p->err, is_out ? &p->out_open : &p->err_open);
 	maybe_close_proc(p);
@@ -133,18 +141,21 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 /* Hooks run in their own process group (a shell script's children go with it). */
 static void proc_signal(struct proc *p, int sig)
 {
-	if (p->def->hook && p->proc.pid > 0) kill(-p->proc.pid, sig);
-	else uv_process_kill(&p->proc, sig);
+	if (p->def->hook && p->proc.pid > 0)
+		kill(-p->proc.pid, sig);
+	else
+		uv_process_kill(&p->proc, sig);
 }
 
 void runner_kill_timer_cb(uv_timer_t *t)
 {
 	struct runner *r = t->data;
 	struct proc *p = r->p;
-	if (!p) return;
+	if (!p)
+		return;
 	if (r->kill_mode == 1 && !p->exited) {
-		RM_WARN("child ignored SIGTERM, sending SIGKILL", "job_id", r->cur ? r->cur->id : "",
-		        "step", p->def->name);
+		RM_WARN("child ignored SIGTERM, sending SIGKILL", "job_id",
+		        r->cur ? r->cur->id : "", "step", p->def->name);
 		proc_signal(p, SIGKILL);
 	} else if (r->kill_mode == 2) {
 		/* a grandchild (ssh, rclone) still holds the pipes open */
@@ -203,7 +214,8 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 	o.file = argv[0];
 	o.args = (char **)argv;
 	o.env = def->hook ? j->hooks.env : j->env;
-	if (def->hook) o.flags = UV_PROCESS_DETACHED; /* own process group, see proc_signal */
+	if (def->hook)
+		o.flags = UV_PROCESS_DETACHED; /* own process group, see proc_signal */
 	o.cwd = r->state_dir;
 	o.exit_cb = exit_cb;
 	o.stdio = stdio;
@@ -223,7 +235,8 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 	p->out_open = p->err_open = 1;
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
-	if (def->hook) return;
+	if (def->hook)
+		return;
 	runner_marker_write(r, j, p->proc.pid);
 	if (j->cancelled) /* cancelled between steps */
 		uv_process_kill(&p->proc, SIGTERM);
@@ -231,7 +244,8 @@ void runner_proc_start(struct runner *r, const struct step_def *def, enum step_r
 
 void runner_proc_terminate(struct runner *r)
 {
-	if (!r->p || !r->p->spawned || r->p->exited) return;
+	if (!r->p || !r->p->spawned || r->p->exited)
+		return;
 	proc_signal(r->p, SIGTERM);
 	r->kill_mode = 1;
 	uv_timer_start(&r->kill_timer, runner_kill_timer_cb, (uint64_t)r->grace_ms, 0);
@@ -249,8 +263,10 @@ void runner_proc_free(struct proc *p)
 
 int runner_proc_exit_code(const struct proc *p)
 {
-	if (p->spawn_err) return EXIT_NOT_FOUND;
-	if (p->term_signal) return 128 + p->term_signal;
+	if (p->spawn_err)
+		return EXIT_NOT_FOUND;
+	if (p->term_signal)
+		return 128 + p->term_signal;
 	return (int)p->exit_status;
 }
 
@@ -258,10 +274,14 @@ char *runner_proc_error(const struct proc *p)
 {
 	if (p->spawn_err == UV_ENOENT || p->spawn_err == UV_EACCES)
 		return rm_xstrdup("restic not found");
-	if (p->spawn_err) return rm_xasprintf("cannot start restic: %s", uv_strerror(p->spawn_err));
-	if (p->last_fatal) return rm_xstrdup(p->last_fatal);
-	if (p->last_err) return rm_xstrdup(p->last_err);
-	if (p->term_signal) return rm_xasprintf("restic killed by signal %d", p->term_signal);
+	if (p->spawn_err)
+		return rm_xasprintf("cannot start restic: %s", uv_strerror(p->spawn_err));
+	if (p->last_fatal)
+		return rm_xstrdup(p->last_fatal);
+	if (p->last_err)
+		return rm_xstrdup(p->last_err);
+	if (p->term_signal)
+		return rm_xasprintf("restic killed by signal %d", p->term_signal);
 	return rm_xasprintf("restic exited with code %d", (int)p->exit_status);
 }
 

@@ -26,7 +26,8 @@
 static int job_id_valid(const char *id)
 {
 	size_t n = id ? strlen(id) : 0;
-	if (n == 0 || n > JOB_ID_MAX) return 0;
+	if (n == 0 || n > JOB_ID_MAX)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = id[i];
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -38,7 +39,8 @@ static int job_id_valid(const char *id)
 
 static void job_free(struct job *j)
 {
-	if (!j) return;
+	if (!j)
+		return;
 	free(j->id);
 	for (size_t i = 0; i < sizeof(j->argv) / sizeof(j->argv[0]); i++)
 		restic_argv_free(j->argv[i]);
@@ -62,7 +64,8 @@ static void emit_started(struct runner *r, struct job *j)
 	json_object_set_new(p, "seq", json_integer(++j->seq));
 	json_object_set_new(p, "kind", json_string(j->kind->name));
 	json_object_set_new(p, "started_at", runner_now_str());
-	if (j->started_extra) json_object_update_missing(p, j->started_extra);
+	if (j->started_extra)
+		json_object_update_missing(p, j->started_extra);
 	runner_emit(r, RM_MSG_JOB_STARTED, p);
 }
 
@@ -70,7 +73,8 @@ static void kick_cb(uv_timer_t *t);
 
 static void kick(struct runner *r)
 {
-	if (!r->freeing && !r->cur && r->head) uv_timer_start(&r->kick_timer, kick_cb, 0, 0);
+	if (!r->freeing && !r->cur && r->head)
+		uv_timer_start(&r->kick_timer, kick_cb, 0, 0);
 }
 
 void runner_job_finish(struct runner *r, const char *status, int exit_code, const char *error)
@@ -83,12 +87,14 @@ void runner_job_finish(struct runner *r, const char *status, int exit_code, cons
 	json_object_set_new(p, "status", json_string(status));
 	json_object_set_new(p, "exit_code", json_integer(exit_code));
 	json_object_set_new(p, "finished_at", runner_now_str());
-	if (j->stats && strcmp(status, "cancelled") != 0) json_object_set(p, "stats", j->stats);
+	if (j->stats && strcmp(status, "cancelled") != 0)
+		json_object_set(p, "stats", j->stats);
 	char *clean = error ? runner_scrub(j, error, strlen(error)) : NULL;
-	if (clean && strcmp(status, "failed") == 0) json_object_set_new(p, "error", json_string(clean));
+	if (clean && strcmp(status, "failed") == 0)
+		json_object_set_new(p, "error", json_string(clean));
 	json_object_set_new(p, "warnings", json_boolean(j->warnings));
-	RM_INFO("job finished", "job_id", j->id, "kind", j->kind->name, "status", status,
-	        "error", clean ? clean : "");
+	RM_INFO("job finished", "job_id", j->id, "kind", j->kind->name, "status", status, "error",
+	        clean ? clean : "");
 	free(clean);
 	runner_emit(r, RM_MSG_JOB_FINISHED, p);
 	r->cur = NULL;
@@ -145,7 +151,8 @@ static void main_done(struct runner *r, struct job *j, struct proc *p)
 		j->status = "succeeded";
 		j->warnings = 1;
 	} else if (d->exists_ok && !p->spawn_err && p->already_init) {
-		runner_log_event(r, "repository already initialised; checking that the password opens it");
+		runner_log_event(
+		    r, "repository already initialised; checking that the password opens it");
 		j->status = "succeeded";
 		j->exit_code = 0;
 		j->unconfirmed = 1;
@@ -155,8 +162,10 @@ static void main_done(struct runner *r, struct job *j, struct proc *p)
 	}
 	int ok = strcmp(j->status, "succeeded") == 0;
 	j->main_ok = ok;
-	if (ok && d->unlocks) r->unlock_needed = 0;
-	if (ok && d->report) d->report(r, p);
+	if (ok && d->unlocks)
+		r->unlock_needed = 0;
+	if (ok && d->report)
+		d->report(r, p);
 	runner_proc_free(p);
 	runner_after_main(r, j);
 }
@@ -182,7 +191,8 @@ void runner_after_main(struct runner *r, struct job *j)
 static void then_done(struct runner *r, struct job *j, struct proc *p)
 {
 	if (runner_proc_ok(p)) {
-		if (p->def->report) p->def->report(r, p);
+		if (p->def->report)
+			p->def->report(r, p);
 	} else if (j->unconfirmed && !j->cancelled) {
 		/* "config file already exists" says nothing about our password: an
 		 * existing repo we cannot open is a failed init, not a ready one */
@@ -196,8 +206,10 @@ static void then_done(struct runner *r, struct job *j, struct proc *p)
 	}
 	j->unconfirmed = 0;
 	runner_proc_free(p);
-	if (j->cancelled) runner_job_finish(r, j->status, j->exit_code, j->error);
-	else next_step(r, j);
+	if (j->cancelled)
+		runner_job_finish(r, j->status, j->exit_code, j->error);
+	else
+		next_step(r, j);
 }
 
 void runner_step_done(struct runner *r, struct proc *p)
@@ -217,10 +229,12 @@ void runner_step_done(struct runner *r, struct proc *p)
 		runner_hook_done(r, j, p);
 		return;
 	}
-	if (p->spawned) runner_marker_remove(r, j);
+	if (p->spawned)
+		runner_marker_remove(r, j);
 	if (p->role != ROLE_MAIN && !runner_proc_ok(p)) {
 		char *e = runner_proc_error(p);
-		runner_log_event(r, "%s failed (exit %d): %s", p->def->name, runner_proc_exit_code(p), e);
+		runner_log_event(r, "%s failed (exit %d): %s", p->def->name,
+		                 runner_proc_exit_code(p), e);
 		free(e);
 	}
 	switch (p->role) {
@@ -243,14 +257,17 @@ static void job_start(struct runner *r, struct job *j)
 		runner_job_finish(r, "failed", -1, "no repository configured");
 		return;
 	}
-	if (j->kind->hooks && j->hooks.pre) runner_hook_start(r, j, &runner_pre_hook_step);
-	else runner_start_restic(r, j);
+	if (j->kind->hooks && j->hooks.pre)
+		runner_hook_start(r, j, &runner_pre_hook_step);
+	else
+		runner_start_restic(r, j);
 }
 
 void runner_start_restic(struct runner *r, struct job *j)
 {
 	if (r->unlock_needed && !j->kind->main->unlocks) {
-		runner_log_event(r, "a previous run was interrupted; removing stale repository locks first");
+		runner_log_event(
+		    r, "a previous run was interrupted; removing stale repository locks first");
 		runner_proc_start(r, &runner_unlock_step, ROLE_PRE, j->argv_unlock);
 	} else {
 		runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
@@ -260,10 +277,12 @@ void runner_start_restic(struct runner *r, struct job *j)
 static void kick_cb(uv_timer_t *t)
 {
 	struct runner *r = t->data;
-	if (r->freeing || r->cur || !r->head) return;
+	if (r->freeing || r->cur || !r->head)
+		return;
 	struct job *j = r->head;
 	r->head = j->next;
-	if (!r->head) r->tail = NULL;
+	if (!r->head)
+		r->tail = NULL;
 	j->next = NULL;
 	job_start(r, j);
 }
@@ -273,7 +292,8 @@ static void kick_cb(uv_timer_t *t)
 /* mkdir 0700 that accepts an existing path; logs msg and returns -1 on failure. */
 static int make_dir(const char *path, const char *msg)
 {
-	if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
 	RM_ERROR(msg, "path", path, "error", strerror(errno));
 	return -1;
 }
@@ -284,7 +304,8 @@ int runner_new(const struct runner_opts *opts, struct runner **out)
 		return RM_ERR_INVAL;
 	struct runner *r = rm_xcalloc(1, sizeof(*r));
 	r->loop = opts->loop;
-	r->restic_path = rm_xstrdup(opts->restic_path && *opts->restic_path ? opts->restic_path : NULL);
+	r->restic_path =
+	    rm_xstrdup(opts->restic_path && *opts->restic_path ? opts->restic_path : NULL);
 	r->state_dir = rm_xstrdup(opts->state_dir);
 	r->jobs_dir = rm_xasprintf("%s/jobs", opts->state_dir);
 	r->hostname = rm_xstrdup(opts->hostname);
@@ -314,7 +335,8 @@ int runner_new(const struct runner_opts *opts, struct runner **out)
 static void timer_close_cb(uv_handle_t *h)
 {
 	struct runner *r = h->data;
-	if (--r->timers_open > 0) return;
+	if (--r->timers_open > 0)
+		return;
 	json_decref(r->log_lines);
 	free(r->restic_path);
 	free(r->state_dir);
@@ -327,7 +349,8 @@ static void runner_destroy_when_idle(uv_timer_t *t);
 
 void runner_free(struct runner *r)
 {
-	if (!r) return;
+	if (!r)
+		return;
 	r->freeing = 1;
 	while (r->head) {
 		struct job *j = r->head;
@@ -345,7 +368,8 @@ void runner_free(struct runner *r)
 static void runner_destroy_when_idle(uv_timer_t *t)
 {
 	struct runner *r = t->data;
-	if (r->p) return;
+	if (r->p)
+		return;
 	job_free(r->cur);
 	r->cur = NULL;
 	uv_timer_stop(&r->kick_timer);
@@ -359,9 +383,11 @@ static void runner_destroy_when_idle(uv_timer_t *t)
 
 static int job_known(const struct runner *r, const char *id)
 {
-	if (r->cur && strcmp(r->cur->id, id) == 0) return 1;
+	if (r->cur && strcmp(r->cur->id, id) == 0)
+		return 1;
 	for (const struct job *j = r->head; j; j = j->next)
-		if (strcmp(j->id, id) == 0) return 1;
+		if (strcmp(j->id, id) == 0)
+			return 1;
 	return 0;
 }
 
@@ -370,14 +396,14 @@ static int job_build_argv(struct runner *r, struct job *j, const json_t *args, c
                           size_t errlen)
 {
 	const char *rp = r->restic_path ? r->restic_path : "restic";
-	int rc = restic_argv_build(rp, j->kind->main->name, args, r->hostname, &j->argv[0], err,
-	                           errlen);
+	int rc =
+	    restic_argv_build(rp, j->kind->main->name, args, r->hostname, &j->argv[0], err, errlen);
 	for (size_t i = 0; !rc && j->kind->then[i]; i++)
 		rc = restic_argv_build(rp, j->kind->then[i]->name, NULL, NULL, &j->argv[1 + i], err,
 		                       errlen);
 	if (!rc)
-		rc = restic_argv_build(rp, runner_unlock_step.name, NULL, NULL, &j->argv_unlock, err,
-		                       errlen);
+		rc = restic_argv_build(rp, runner_unlock_step.name, NULL, NULL, &j->argv_unlock,
+		                       err, errlen);
 	return rc;
 }
 
@@ -387,22 +413,26 @@ int runner_submit(struct runner *r, const char *job_id, const char *kind, const 
 	return runner_submit_ex(r, job_id, kind, args, creds, NULL);
 }
 
-int runner_submit_ex(struct runner *r, const char *job_id, const char *kind,
-                     const json_t *args, const struct runner_creds *creds,
-                     const json_t *started_extra)
+int runner_submit_ex(struct runner *r, const char *job_id, const char *kind, const json_t *args,
+                     const struct runner_creds *creds, const json_t *started_extra)
 {
 	char err[256] = "";
-	if (!r || r->freeing || !job_id_valid(job_id)) return RM_ERR_INVAL;
+	if (!r || r->freeing || !job_id_valid(job_id))
+		return RM_ERR_INVAL;
 	const struct kind_def *k = runner_kind_find(kind);
-	if (!k) return RM_ERR_INVAL;
-	if (args && !json_is_object(args)) return RM_ERR_INVAL;
-	if (job_known(r, job_id)) return RM_ERR_CONFLICT;
+	if (!k)
+		return RM_ERR_INVAL;
+	if (args && !json_is_object(args))
+		return RM_ERR_INVAL;
+	if (job_known(r, job_id))
+		return RM_ERR_CONFLICT;
 
 	struct job *j = rm_xcalloc(1, sizeof(*j));
 	j->id = rm_xstrdup(job_id);
 	j->kind = k;
 	int rc = job_build_argv(r, j, args, err, sizeof(err));
-	if (!rc && k->hooks) rc = runner_hooks_parse(&j->hooks, args, err, sizeof(err));
+	if (!rc && k->hooks)
+		rc = runner_hooks_parse(&j->hooks, args, err, sizeof(err));
 	if (rc) {
 		RM_WARN("job rejected", "job_id", job_id, "error", err);
 		job_free(j);
@@ -426,10 +456,13 @@ int runner_submit_ex(struct runner *r, const char *job_id, const char *kind,
 		restic_secrets_collect(&j->secrets, creds->repo_url, creds->repo_username,
 		                       creds->repo_password);
 	}
-	if (json_is_object(started_extra)) j->started_extra = json_deep_copy(started_extra);
+	if (json_is_object(started_extra))
+		j->started_extra = json_deep_copy(started_extra);
 	j->no_restic = r->restic_path == NULL;
-	if (r->tail) r->tail->next = j;
-	else r->head = j;
+	if (r->tail)
+		r->tail->next = j;
+	else
+		r->head = j;
 	r->tail = j;
 	kick(r);
 	return j->no_restic ? RM_ERR_NOTFOUND : RM_OK;
@@ -437,10 +470,12 @@ int runner_submit_ex(struct runner *r, const char *job_id, const char *kind,
 
 int runner_cancel(struct runner *r, const char *job_id)
 {
-	if (!r || !job_id) return RM_ERR_INVAL;
+	if (!r || !job_id)
+		return RM_ERR_INVAL;
 	if (r->cur && strcmp(r->cur->id, job_id) == 0) {
 		struct job *j = r->cur;
-		if (j->cancelled) return RM_OK;
+		if (j->cancelled)
+			return RM_OK;
 		j->cancelled = 1;
 		runner_log_event(r, "cancel requested: sending SIGTERM to restic");
 		runner_proc_terminate(r);
@@ -448,10 +483,12 @@ int runner_cancel(struct runner *r, const char *job_id)
 	}
 	struct job **pp = &r->head, *prev = NULL;
 	for (; *pp; prev = *pp, pp = &(*pp)->next) {
-		if (strcmp((*pp)->id, job_id) != 0) continue;
+		if (strcmp((*pp)->id, job_id) != 0)
+			continue;
 		struct job *j = *pp;
 		*pp = j->next;
-		if (r->tail == j) r->tail = prev;
+		if (r->tail == j)
+			r->tail = prev;
 		j->next = NULL;
 		/* report it as cancelled at once: started + finished */
 		emit_started(r, j);
@@ -471,8 +508,10 @@ int runner_cancel(struct runner *r, const char *job_id)
 
 void runner_active_ids(const struct runner *r, json_t *arr)
 {
-	if (!r || !arr) return;
-	if (r->cur) json_array_append_new(arr, json_string(r->cur->id));
+	if (!r || !arr)
+		return;
+	if (r->cur)
+		json_array_append_new(arr, json_string(r->cur->id));
 	for (const struct job *j = r->head; j; j = j->next)
 		json_array_append_new(arr, json_string(j->id));
 }
@@ -480,8 +519,11 @@ void runner_active_ids(const struct runner *r, json_t *arr)
 size_t runner_active_count(const struct runner *r)
 {
 	size_t n = 0;
-	if (!r) return 0;
-	if (r->cur) n++;
-	for (const struct job *j = r->head; j; j = j->next) n++;
+	if (!r)
+		return 0;
+	if (r->cur)
+		n++;
+	for (const struct job *j = r->head; j; j = j->next)
+		n++;
 	return n;
 }

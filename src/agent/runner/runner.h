@@ -30,13 +30,13 @@ typedef void (*runner_emit_fn)(void *ud, int type, json_t *payload_take);
 
 struct runner_opts {
 	uv_loop_t *loop;
-	const char *restic_path;  /* absolute path or NULL if restic is missing */
-	const char *state_dir;    /* cache dir = <state_dir>/cache; job markers in
+	const char *restic_path; /* absolute path or NULL if restic is missing */
+	const char *state_dir;   /* cache dir = <state_dir>/cache; job markers in
 	                           * <state_dir>/jobs/ */
 	const char *hostname;
 	runner_emit_fn emit;
 	void *ud;
-	int cancel_grace_ms;      /* SIGTERM -> SIGKILL delay (default 5000) */
+	int cancel_grace_ms; /* SIGTERM -> SIGKILL delay (default 5000) */
 };
 
 /* On start, the runner looks for job markers left by a previous agent process that died
@@ -59,9 +59,8 @@ int runner_submit(struct runner *r, const char *job_id, const char *kind, const 
  * group, attempt, args). Backups also read their hooks from args: pre_hook, post_hook
  * (scripts), hook_shell (absolute, default /bin/sh), hook_timeout_s (default 900) and
  * group (RM_GROUP for the hooks). */
-int runner_submit_ex(struct runner *r, const char *job_id, const char *kind,
-                     const json_t *args, const struct runner_creds *creds,
-                     const json_t *started_extra);
+int runner_submit_ex(struct runner *r, const char *job_id, const char *kind, const json_t *args,
+                     const struct runner_creds *creds, const json_t *started_extra);
 /* SIGTERM, SIGKILL after cancel_grace_ms; the job ends "cancelled" with exit 130.
  * A queued job is cancelled at once. RM_ERR_NOTFOUND if unknown. */
 int runner_cancel(struct runner *r, const char *job_id);

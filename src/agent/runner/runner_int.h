@@ -27,10 +27,10 @@ struct proc;
 
 /* How a step's stdout is read. */
 enum step_out {
-	OUT_LOG = 0,   /* every line is a log line */
-	OUT_PROGRESS,  /* restic --json message lines: status -> job.progress, summary -> the
+	OUT_LOG = 0,  /* every line is a log line */
+	OUT_PROGRESS, /* restic --json message lines: status -> job.progress, summary -> the
 	                * job's stats, errors remembered; the rest are log lines */
-	OUT_DOCUMENT,  /* one JSON document, collected (capped) for the step's report */
+	OUT_DOCUMENT, /* one JSON document, collected (capped) for the step's report */
 };
 
 enum step_hook { HOOK_NONE = 0, HOOK_PRE, HOOK_POST };
@@ -38,14 +38,14 @@ enum step_hook { HOOK_NONE = 0, HOOK_PRE, HOOK_POST };
 /* One child process: a restic invocation, or a user hook (hook != HOOK_NONE: the job's
  * hook_shell -c <script>, output logged with stream "hook", see hooks.c). */
 struct step_def {
-	const char *name;  /* restic_argv_build kind (hooks: "pre-hook" / "post-hook"); also
+	const char *name; /* restic_argv_build kind (hooks: "pre-hook" / "post-hook"); also
 	                    * names the step in log lines */
 	enum step_hook hook;
 	enum step_out out;
-	int warn_exit;     /* exit code meaning "succeeded with warnings" (0 = none) */
-	int exists_ok;     /* "already initialized" output counts as success, to be
+	int warn_exit; /* exit code meaning "succeeded with warnings" (0 = none) */
+	int exists_ok; /* "already initialized" output counts as success, to be
 	                    * confirmed by the next step (the password may not open it) */
-	int unlocks;       /* success clears the runner's unlock_needed */
+	int unlocks;   /* success clears the runner's unlock_needed */
 	/* On success: parses the collected output and emits its report. NULL = none. */
 	void (*report)(struct runner *r, struct proc *p);
 };
@@ -70,11 +70,11 @@ enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK };
 
 /* A job's hooks (from its args), all NULL/0 for kinds without hooks. */
 struct job_hooks {
-	char *pre, *post;  /* scripts: secrets-adjacent, never logged */
-	char *shell;       /* absolute path, default /bin/sh */
-	int timeout_s;     /* default 900 */
-	char *group;       /* RM_GROUP */
-	char **argv;       /* the running hook's argv / environment */
+	char *pre, *post; /* scripts: secrets-adjacent, never logged */
+	char *shell;      /* absolute path, default /bin/sh */
+	int timeout_s;    /* default 900 */
+	char *group;      /* RM_GROUP */
+	char **argv;      /* the running hook's argv / environment */
 	char **env;
 };
 
@@ -91,8 +91,8 @@ struct job {
 	int no_restic;
 	json_t *started_extra; /* merged into job.started (origin, schedule_id, ...) */
 	struct job_hooks hooks;
-	int main_ran;          /* 1: the main step has run, 2: and its post-hook started */
-	int main_ok;           /* restic's main step succeeded */
+	int main_ran; /* 1: the main step has run, 2: and its post-hook started */
+	int main_ok;  /* restic's main step succeeded */
 	long long seq;
 	int cancelled;
 	/* outcome of the main step */

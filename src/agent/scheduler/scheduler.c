@@ -16,10 +16,10 @@
 
 #define STATE_FILE "schedule-state.json"
 #define STATE_MAX_BYTES (1024 * 1024)
-#define LATE_S 60          /* due by more than this: a missed window, fired as catch_up */
-#define OWN_MAX 256        /* jobs of ours we remember for retries */
+#define LATE_S 60   /* due by more than this: a missed window, fired as catch_up */
+#define OWN_MAX 256 /* jobs of ours we remember for retries */
 #define RETRY_QUEUE_MAX 256
-#define PENDING_MAX 2      /* per group: one running, one queued */
+#define PENDING_MAX 2 /* per group: one running, one queued */
 #define BACKOFF_CAP_S (24 * 3600)
 #define TICK_AFTER_MINUTE_MS 500
 
@@ -61,7 +61,8 @@ static void state_load(struct scheduler *s)
 	json_t *root = NULL;
 	char err[160] = "";
 	int rc = rm_read_file(s->state_path, STATE_MAX_BYTES, &text, &len);
-	if (!rc) rc = rmj_parse_object(text, len, STATE_MAX_BYTES, &root, err, sizeof err);
+	if (!rc)
+		rc = rmj_parse_object(text, len, STATE_MAX_BYTES, &root, err, sizeof err);
 	free(text);
 	json_t *lf = root ? json_object_get(root, "last_fired") : NULL;
 	if (json_is_object(lf)) {
@@ -69,8 +70,8 @@ static void state_load(struct scheduler *s)
 		s->last_fired = json_incref(lf);
 	} else if (rc != RM_ERR_NOTFOUND) {
 		/* losing last_fired only costs catch-ups: schedules restart from now */
-		RM_WARN("schedule state unreadable; schedules start from now", "path", s->state_path,
-		        "error", err[0] ? err : rm_strerror(rc));
+		RM_WARN("schedule state unreadable; schedules start from now", "path",
+		        s->state_path, "error", err[0] ? err : rm_strerror(rc));
 	}
 	json_decref(root);
 }
@@ -94,7 +95,8 @@ static void state_baseline(struct scheduler *s, int64_t now)
 	int changed = 0;
 	const char *id;
 	json_t *v, *tmp;
-	json_object_foreach_safe(s->last_fired, tmp, id, v) {
+	json_object_foreach_safe(s->last_fired, tmp, id, v)
+	{
 		const struct spec_schedule *ss = spec_schedule_find(s->spec, id);
 		if (!ss || !ss->enabled || !json_is_integer(v)) {
 			json_object_del(s->last_fired, id);
@@ -108,7 +110,8 @@ static void state_baseline(struct scheduler *s, int64_t now)
 			changed = 1;
 		}
 	}
-	if (changed) state_save(s);
+	if (changed)
+		state_save(s);
 }
 
 int64_t scheduler_last_fired(const struct scheduler *s, const char *schedule_id)
@@ -150,8 +153,8 @@ static void fire_group(struct scheduler *s, const struct spec_schedule *ss,
 {
 	if (group_pending(s, g->id) >= PENDING_MAX) {
 		RM_WARN("scheduled backup skipped: the previous ones of this group are still "
-		        "running and queued", "schedule_id", ss->id, "group", g->name, "origin",
-		        origin);
+		        "running and queued",
+		        "schedule_id", ss->id, "group", g->name, "origin", origin);
 		return;
 	}
 	json_t *args = spec_backup_args(s->spec, g);
@@ -165,13 +168,14 @@ static void fire_group(struct scheduler *s, const struct spec_schedule *ss,
 	char job_id[RM_ULID_LEN + 1];
 	rm_ulid_new(job_id);
 	/* copies: args is wiped below (hooks) */
-	json_t *shown = json_pack("{s:o,s:o}", "paths", json_deep_copy(json_object_get(args, "paths")),
-	                          "tags", json_deep_copy(json_object_get(args, "tags")));
+	json_t *shown =
+	    json_pack("{s:o,s:o}", "paths", json_deep_copy(json_object_get(args, "paths")), "tags",
+	              json_deep_copy(json_object_get(args, "tags")));
 	json_t *ex = json_object_get(args, "excludes");
 	json_object_set_new(shown, "excludes", ex ? json_deep_copy(ex) : json_array());
-	json_t *extra = json_pack("{s:s,s:s,s:s,s:s,s:i,s:o}", "origin", origin, "schedule_id",
-	                          ss->id, "group_id", g->id, "group", g->name, "attempt", attempt,
-	                          "args", shown);
+	json_t *extra =
+	    json_pack("{s:s,s:s,s:s,s:s,s:i,s:o}", "origin", origin, "schedule_id", ss->id,
+	              "group_id", g->id, "group", g->name, "attempt", attempt, "args", shown);
 	char a[16];
 	snprintf(a, sizeof a, "%d", attempt);
 	RM_INFO("scheduled backup", "job_id", job_id, "origin", origin, "schedule_id", ss->id,
@@ -212,7 +216,8 @@ static void fire_due_retries(struct scheduler *s, int64_t now)
 		s->retries[i] = s->retries[--s->nretries];
 		const struct spec_schedule *ss = spec_schedule_find(s->spec, r.schedule_id);
 		const struct spec_group *g = spec_group_find(s->spec, r.group_id);
-		if (ss && ss->enabled && g) fire_group(s, ss, g, "retry", r.attempt);
+		if (ss && ss->enabled && g)
+			fire_group(s, ss, g, "retry", r.attempt);
 		retry_clear(&r);
 	}
 }
@@ -225,16 +230,20 @@ void scheduler_tick(struct scheduler *s, int64_t now)
 	for (size_t i = 0; s->spec && i < s->spec->nschedules && n < 1000; i++) {
 		const struct spec_schedule *ss = &s->spec->schedules[i];
 		json_t *lf = json_object_get(s->last_fired, ss->id);
-		if (!ss->enabled || !lf) continue; /* new ones are baselined on apply / load */
+		if (!ss->enabled || !lf)
+			continue; /* new ones are baselined on apply / load */
 		int64_t next = cron_next(&ss->cron, (int64_t)json_integer_value(lf));
-		if (next < 0 || next > now) continue;
+		if (next < 0 || next > now)
+			continue;
 		due[n] = ss;
 		origin[n++] = now - next >= LATE_S ? "catch_up" : "schedule";
 		json_object_set_new(s->last_fired, ss->id, json_integer(now));
 	}
 	/* recorded before anything runs: a crash loop cannot become a backup storm */
-	if (n) state_save(s);
-	for (size_t i = 0; i < n; i++) fire(s, due[i], origin[i]);
+	if (n)
+		state_save(s);
+	for (size_t i = 0; i < n; i++)
+		fire(s, due[i], origin[i]);
 	fire_due_retries(s, now);
 }
 
@@ -243,14 +252,18 @@ void scheduler_job_finished(struct scheduler *s, const char *job_id, const char 
 {
 	struct own_job *o = NULL;
 	for (size_t i = 0; job_id && i < OWN_MAX && !o; i++)
-		if (!strcmp(s->own[i].job_id, job_id)) o = &s->own[i];
-	if (!o) return;
+		if (!strcmp(s->own[i].job_id, job_id))
+			o = &s->own[i];
+	if (!o)
+		return;
 	const struct spec_group *g = spec_group_find(s->spec, o->group_id);
 	if (status && !strcmp(status, "failed") && g && o->attempt <= g->retry_max &&
 	    s->nretries < RETRY_QUEUE_MAX) {
 		int64_t backoff = g->retry_backoff_s;
-		for (int k = 1; k < o->attempt && backoff < BACKOFF_CAP_S; k++) backoff *= 2;
-		if (backoff > BACKOFF_CAP_S) backoff = BACKOFF_CAP_S;
+		for (int k = 1; k < o->attempt && backoff < BACKOFF_CAP_S; k++)
+			backoff *= 2;
+		if (backoff > BACKOFF_CAP_S)
+			backoff = BACKOFF_CAP_S;
 		struct retry *r = &s->retries[s->nretries++];
 		r->schedule_id = rm_xstrdup(o->schedule_id);
 		r->group_id = rm_xstrdup(o->group_id);
@@ -258,8 +271,8 @@ void scheduler_job_finished(struct scheduler *s, const char *job_id, const char 
 		r->due = now + backoff;
 		char b[24];
 		snprintf(b, sizeof b, "%lld", (long long)backoff);
-		RM_INFO("scheduled backup failed; retrying later", "job_id", job_id, "group", g->name,
-		        "retry_in_s", b);
+		RM_INFO("scheduled backup failed; retrying later", "job_id", job_id, "group",
+		        g->name, "retry_in_s", b);
 	}
 	o->job_id[0] = 0;
 	arm(s); /* with the retry in view */
@@ -279,22 +292,26 @@ static void timer_cb(uv_timer_t *t)
  * the tick sees how late (catch_up). */
 static void arm(struct scheduler *s)
 {
-	if (!s->timer_init) return;
+	if (!s->timer_init)
+		return;
 	int64_t now_ms = rm_now_ms();
 	int64_t at = (now_ms / 60000 + 1) * 60000 + TICK_AFTER_MINUTE_MS;
 	for (size_t i = 0; i < s->nretries; i++)
-		if (s->retries[i].due * 1000 < at) at = s->retries[i].due * 1000;
+		if (s->retries[i].due * 1000 < at)
+			at = s->retries[i].due * 1000;
 	uv_timer_start(&s->timer, timer_cb, (uint64_t)(at > now_ms ? at - now_ms : 0), 0);
 }
 
 void scheduler_start(struct scheduler *s)
 {
-	if (s && s->timer_init) uv_timer_start(&s->timer, timer_cb, 0, 0);
+	if (s && s->timer_init)
+		uv_timer_start(&s->timer, timer_cb, 0, 0);
 }
 
 int scheduler_new(const struct scheduler_opts *o, struct scheduler **out)
 {
-	if (!o || !o->state_dir || !o->submit) return RM_ERR_INVAL;
+	if (!o || !o->state_dir || !o->submit)
+		return RM_ERR_INVAL;
 	struct scheduler *s = rm_xcalloc(1, sizeof(*s));
 	s->loop = o->loop;
 	s->submit = o->submit;
@@ -328,7 +345,8 @@ static void destroy(struct scheduler *s)
 		free(s->own[i].schedule_id);
 		free(s->own[i].group_id);
 	}
-	for (size_t i = 0; i < s->nretries; i++) retry_clear(&s->retries[i]);
+	for (size_t i = 0; i < s->nretries; i++)
+		retry_clear(&s->retries[i]);
 	spec_free(s->spec);
 	json_decref(s->last_fired);
 	free(s->spec_path);
@@ -344,9 +362,12 @@ static void timer_close_cb(uv_handle_t *h)
 
 void scheduler_free(struct scheduler *s)
 {
-	if (!s) return;
-	if (s->timer_init) uv_close((uv_handle_t *)&s->timer, timer_close_cb);
-	else destroy(s);
+	if (!s)
+		return;
+	if (s->timer_init)
+		uv_close((uv_handle_t *)&s->timer, timer_close_cb);
+	else
+		destroy(s);
 }
 
 long long scheduler_version(const struct scheduler *s)
@@ -359,7 +380,8 @@ int scheduler_apply(struct scheduler *s, const json_t *payload, int64_t now, cha
 {
 	struct spec *sp = NULL;
 	int rc = spec_parse(payload, &sp, err, errlen);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (s->has_key) {
 		rc = spec_save(s->spec_path, s->key, sp);
 		if (rc) {

@@ -20,7 +20,8 @@
 #define TIMEOUT_MAX_S (7 * 24 * 3600)
 #define LIMIT_MAX_KIB (10LL * 1024 * 1024 * 1024)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -37,10 +38,12 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 static int str_clean(const json_t *v, int no_ctl)
 {
 	const char *s = json_string_value(v);
-	if (!s || strlen(s) != json_string_length(v)) return 0;
+	if (!s || strlen(s) != json_string_length(v))
+		return 0;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '\n' || c == '\r' || (no_ctl && (c < 0x20 || c == 0x7f))) return 0;
+		if (c == '\n' || c == '\r' || (no_ctl && (c < 0x20 || c == 0x7f)))
+			return 0;
 	}
 	return 1;
 }
@@ -49,23 +52,27 @@ static int str_clean(const json_t *v, int no_ctl)
 static int name_ok(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 63) return 0;
+	if (n == 0 || n > 63)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return 0;
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return 0;
 	}
 	return 1;
 }
 
-static int int_in(const json_t *o, const char *key, long long min, long long max,
-                  const char *where, char *err, size_t errlen)
+static int int_in(const json_t *o, const char *key, long long min, long long max, const char *where,
+                  char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(o, key);
-	if (!v || json_is_null(v)) return RM_OK;
+	if (!v || json_is_null(v))
+		return RM_OK;
 	long long n = json_integer_value(v);
 	if (n < min || n > max)
-		return fail(err, errlen, "%s.%s: %lld is out of range %lld-%lld", where, key, n, min, max);
+		return fail(err, errlen, "%s.%s: %lld is out of range %lld-%lld", where, key, n,
+		            min, max);
 	return RM_OK;
 }
 
@@ -74,12 +81,13 @@ static int str_items_ok(const json_t *o, const char *key, int absolute, const ch
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(o, key), i, v) {
+	json_array_foreach (json_object_get(o, key), i, v) {
 		if (!str_clean(v, 0))
-			return fail(err, errlen, "%s.%s[%zu]: must not contain NUL or newlines", where,
-			            key, i);
+			return fail(err, errlen, "%s.%s[%zu]: must not contain NUL or newlines",
+			            where, key, i);
 		if (absolute && json_string_value(v)[0] != '/')
-			return fail(err, errlen, "%s.%s[%zu]: must be an absolute path", where, key, i);
+			return fail(err, errlen, "%s.%s[%zu]: must be an absolute path", where, key,
+			            i);
 	}
 	return RM_OK;
 }
@@ -96,35 +104,45 @@ static int check_group(struct spec *s, size_t i, char *err, size_t errlen)
 	if (!str_clean(json_object_get(g, "id"), 1))
 		return fail(err, errlen, "%s.id: must not contain control characters", where);
 	if (!name_ok(sg->name))
-		return fail(err, errlen, "%s.name: '%s' must match [a-z0-9][a-z0-9_.-]{0,62}", where,
-		            str_clean(json_object_get(g, "name"), 1) ? sg->name : "?");
+		return fail(err, errlen, "%s.name: '%s' must match [a-z0-9][a-z0-9_.-]{0,62}",
+		            where, str_clean(json_object_get(g, "name"), 1) ? sg->name : "?");
 	for (size_t k = 0; k < i; k++) {
 		if (!strcmp(s->groups[k].id, sg->id))
 			return fail(err, errlen, "%s.id: duplicate group id '%s'", where, sg->id);
 		if (!strcmp(s->groups[k].name, sg->name))
-			return fail(err, errlen, "%s.name: duplicate group name '%s'", where, sg->name);
+			return fail(err, errlen, "%s.name: duplicate group name '%s'", where,
+			            sg->name);
 	}
 	int rc = str_items_ok(g, "includes", 1, where, err, errlen);
-	if (!rc) rc = str_items_ok(g, "excludes", 0, where, err, errlen);
-	if (!rc) rc = int_in(g, "retry_max", 0, RETRY_MAX_MAX, where, err, errlen);
-	if (!rc) rc = int_in(g, "retry_backoff_s", 0, BACKOFF_MAX_S, where, err, errlen);
-	if (!rc) rc = int_in(g, "limit_upload_kib", 0, LIMIT_MAX_KIB, where, err, errlen);
-	if (!rc) rc = int_in(g, "limit_download_kib", 0, LIMIT_MAX_KIB, where, err, errlen);
+	if (!rc)
+		rc = str_items_ok(g, "excludes", 0, where, err, errlen);
+	if (!rc)
+		rc = int_in(g, "retry_max", 0, RETRY_MAX_MAX, where, err, errlen);
+	if (!rc)
+		rc = int_in(g, "retry_backoff_s", 0, BACKOFF_MAX_S, where, err, errlen);
+	if (!rc)
+		rc = int_in(g, "limit_upload_kib", 0, LIMIT_MAX_KIB, where, err, errlen);
+	if (!rc)
+		rc = int_in(g, "limit_download_kib", 0, LIMIT_MAX_KIB, where, err, errlen);
 	sg->retry_max = (int)rmj_int(g, "retry_max", SPEC_RETRY_MAX_DEFAULT);
 	sg->retry_backoff_s = (int)rmj_int(g, "retry_backoff_s", 0);
-	if (sg->retry_backoff_s <= 0) sg->retry_backoff_s = SPEC_RETRY_BACKOFF_DEFAULT; /* 0: default */
+	if (sg->retry_backoff_s <= 0)
+		sg->retry_backoff_s = SPEC_RETRY_BACKOFF_DEFAULT; /* 0: default */
 	return rc;
 }
 
 static int check_settings(const json_t *st, char *err, size_t errlen)
 {
-	if (!st) return RM_OK;
+	if (!st)
+		return RM_OK;
 	const json_t *sh = json_object_get(st, "hook_shell");
 	if (sh && json_is_string(sh) && (!str_clean(sh, 1) || json_string_value(sh)[0] != '/'))
 		return fail(err, errlen, "settings.hook_shell: must be an absolute path");
 	int rc = int_in(st, "hook_timeout_s", 0, TIMEOUT_MAX_S, "settings", err, errlen);
-	if (!rc) rc = int_in(st, "limit_upload_kib", 0, LIMIT_MAX_KIB, "settings", err, errlen);
-	if (!rc) rc = int_in(st, "limit_download_kib", 0, LIMIT_MAX_KIB, "settings", err, errlen);
+	if (!rc)
+		rc = int_in(st, "limit_upload_kib", 0, LIMIT_MAX_KIB, "settings", err, errlen);
+	if (!rc)
+		rc = int_in(st, "limit_download_kib", 0, LIMIT_MAX_KIB, "settings", err, errlen);
 	return rc;
 }
 
@@ -136,10 +154,12 @@ static int check_schedule(struct spec *s, size_t i, char *err, size_t errlen)
 	int field = -1;
 	ss->id = rmj_str(o, "id");
 	if (!str_clean(json_object_get(o, "id"), 1))
-		return fail(err, errlen, "schedules[%zu].id: must not contain control characters", i);
+		return fail(err, errlen, "schedules[%zu].id: must not contain control characters",
+		            i);
 	for (size_t k = 0; k < i; k++)
 		if (!strcmp(s->schedules[k].id, ss->id))
-			return fail(err, errlen, "schedules[%zu].id: duplicate schedule id '%s'", i, ss->id);
+			return fail(err, errlen, "schedules[%zu].id: duplicate schedule id '%s'", i,
+			            ss->id);
 	if (cron_parse(rmj_str(o, "cron"), &ss->cron, &field, cerr, sizeof cerr))
 		return fail(err, errlen, "schedules[%zu].cron: %s", i, cerr);
 	const json_t *en = json_object_get(o, "enabled");
@@ -148,12 +168,13 @@ static int check_schedule(struct spec *s, size_t i, char *err, size_t errlen)
 	ss->groups = rm_xcalloc(json_array_size(ids) + 1, sizeof(*ss->groups));
 	size_t k;
 	json_t *v;
-	json_array_foreach(ids, k, v) {
+	json_array_foreach (ids, k, v) {
 		const char *gid = json_string_value(v);
 		const struct spec_group *g = spec_group_find(s, gid);
 		if (!g)
-			return fail(err, errlen, "schedules[%zu].group_ids[%zu]: unknown group '%s'", i,
-			            k, str_clean(v, 1) ? gid : "?");
+			return fail(err, errlen,
+			            "schedules[%zu].group_ids[%zu]: unknown group '%s'", i, k,
+			            str_clean(v, 1) ? gid : "?");
 		ss->groups[ss->ngroups++] = (size_t)(g - s->groups);
 	}
 	return RM_OK;
@@ -170,11 +191,14 @@ int spec_parse(const json_t *payload, struct spec **out, char *err, size_t errle
 	int rc = s->version >= 1 ? RM_OK : fail(err, errlen, "version: must be at least 1");
 	s->ngroups = json_array_size(json_object_get(s->root, "groups"));
 	s->groups = rm_xcalloc(s->ngroups + 1, sizeof(*s->groups));
-	for (size_t i = 0; !rc && i < s->ngroups; i++) rc = check_group(s, i, err, errlen);
-	if (!rc) rc = check_settings(json_object_get(s->root, "settings"), err, errlen);
+	for (size_t i = 0; !rc && i < s->ngroups; i++)
+		rc = check_group(s, i, err, errlen);
+	if (!rc)
+		rc = check_settings(json_object_get(s->root, "settings"), err, errlen);
 	s->nschedules = json_array_size(json_object_get(s->root, "schedules"));
 	s->schedules = rm_xcalloc(s->nschedules + 1, sizeof(*s->schedules));
-	for (size_t i = 0; !rc && i < s->nschedules; i++) rc = check_schedule(s, i, err, errlen);
+	for (size_t i = 0; !rc && i < s->nschedules; i++)
+		rc = check_schedule(s, i, err, errlen);
 	if (rc) {
 		spec_free(s);
 		return rc;
@@ -185,8 +209,10 @@ int spec_parse(const json_t *payload, struct spec **out, char *err, size_t errle
 
 void spec_free(struct spec *s)
 {
-	if (!s) return;
-	for (size_t i = 0; i < s->nschedules; i++) free(s->schedules[i].groups);
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nschedules; i++)
+		free(s->schedules[i].groups);
 	free(s->schedules);
 	free(s->groups);
 	rmj_wipe(s->root);
@@ -197,14 +223,16 @@ void spec_free(struct spec *s)
 const struct spec_group *spec_group_find(const struct spec *s, const char *id)
 {
 	for (size_t i = 0; s && id && i < s->ngroups; i++)
-		if (s->groups[i].id && !strcmp(s->groups[i].id, id)) return &s->groups[i];
+		if (s->groups[i].id && !strcmp(s->groups[i].id, id))
+			return &s->groups[i];
 	return NULL;
 }
 
 const struct spec_schedule *spec_schedule_find(const struct spec *s, const char *id)
 {
 	for (size_t i = 0; s && id && i < s->nschedules; i++)
-		if (!strcmp(s->schedules[i].id, id)) return &s->schedules[i];
+		if (!strcmp(s->schedules[i].id, id))
+			return &s->schedules[i];
 	return NULL;
 }
 
@@ -212,7 +240,8 @@ const struct spec_schedule *spec_schedule_find(const struct spec *s, const char 
 static void copy_key(json_t *dst, const json_t *src, const char *key, const char *as)
 {
 	json_t *v = json_object_get(src, key);
-	if (v && !json_is_null(v)) json_object_set_new(dst, as ? as : key, json_deep_copy(v));
+	if (v && !json_is_null(v))
+		json_object_set_new(dst, as ? as : key, json_deep_copy(v));
 }
 
 json_t *spec_backup_args(const struct spec *s, const struct spec_group *g)
@@ -223,13 +252,16 @@ json_t *spec_backup_args(const struct spec *s, const struct spec_group *g)
 	json_object_set_new(a, "tags", json_pack("[s]", g->name));
 	json_object_set_new(a, "group", json_string(g->name));
 	static const char *const same[] = { "excludes", "exclude_caches", "one_file_system",
-		                            "pre_hook", "post_hook", NULL };
-	for (size_t i = 0; same[i]; i++) copy_key(a, g->json, same[i], NULL);
+		                            "pre_hook", "post_hook",      NULL };
+	for (size_t i = 0; same[i]; i++)
+		copy_key(a, g->json, same[i], NULL);
 	static const char *const limits[] = { "limit_upload_kib", "limit_download_kib", NULL };
 	for (size_t i = 0; limits[i]; i++) {
 		long long n = rmj_int(g->json, limits[i], 0); /* 0/absent: the host default */
-		if (n <= 0) n = rmj_int(st, limits[i], 0);
-		if (n > 0) json_object_set_new(a, limits[i], json_integer(n));
+		if (n <= 0)
+			n = rmj_int(st, limits[i], 0);
+		if (n > 0)
+			json_object_set_new(a, limits[i], json_integer(n));
 	}
 	copy_key(a, st, "hook_shell", NULL);
 	copy_key(a, st, "hook_timeout_s", NULL);
@@ -241,7 +273,8 @@ static void move_aside(const char *path, const char *why)
 	char *aside = rm_xasprintf("%s.corrupt-%lld", path, (long long)(rm_now_ms() / 1000));
 	if (rename(path, aside) == 0)
 		RM_ERROR("stored schedule spec unusable; moved aside, waiting for the server to "
-		         "resend it", "path", path, "moved_to", aside, "error", why);
+		         "resend it",
+		         "path", path, "moved_to", aside, "error", why);
 	else
 		RM_ERROR("stored schedule spec unusable and cannot be moved aside", "path", path,
 		         "error", why, "rename_error", strerror(errno));
@@ -253,13 +286,17 @@ int spec_load(const char *path, const uint8_t key[RM_KEY_BYTES], struct spec **o
 	json_t *root = NULL;
 	char err[256] = "";
 	int rc = secrets_file_read(path, key, SPEC_AD, SPEC_MAX_BYTES, &root, err, sizeof err);
-	if (rc == RM_ERR_NOTFOUND) return rc;
+	if (rc == RM_ERR_NOTFOUND)
+		return rc;
 	if (rc == RM_ERR_IO || rc == RM_ERR_TOOBIG) {
-		RM_ERROR("cannot read the stored schedule spec", "path", path, "error", rm_strerror(rc));
+		RM_ERROR("cannot read the stored schedule spec", "path", path, "error",
+		         rm_strerror(rc));
 		return rc;
 	}
-	if (!rc) rc = spec_parse(root, out, err, sizeof err);
-	if (rc) move_aside(path, err);
+	if (!rc)
+		rc = spec_parse(root, out, err, sizeof err);
+	if (rc)
+		move_aside(path, err);
 	rmj_wipe(root);
 	json_decref(root);
 	return rc;
@@ -268,6 +305,7 @@ int spec_load(const char *path, const uint8_t key[RM_KEY_BYTES], struct spec **o
 int spec_save(const char *path, const uint8_t key[RM_KEY_BYTES], const struct spec *s)
 {
 	int rc = secrets_file_write(path, key, SPEC_AD, s->root);
-	if (rc) RM_ERROR("cannot write the schedule spec", "path", path, "error", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("cannot write the schedule spec", "path", path, "error", rm_strerror(rc));
 	return rc;
 }

@@ -54,9 +54,9 @@ static void send_text(struct agent *a, char *text, int droppable)
 {
 	if (!text)
 		return;
-	int rc = a->connected ? msgq_push(&a->sendq, text, strlen(text),
-	                                  droppable ? SENDQ_MAX / 4 : 0)
-	                      : RM_ERR_AGAIN;
+	int rc = a->connected
+	             ? msgq_push(&a->sendq, text, strlen(text), droppable ? SENDQ_MAX / 4 : 0)
+	             : RM_ERR_AGAIN;
 	free(text);
 	if (rc == RM_OK)
 		kick(a);
@@ -215,7 +215,8 @@ static void do_connect(struct agent *a)
 		i.ssl_connection = LCCSCF_USE_SSL;
 		if (a->tls_pin) /* the pin replaces CA and name checks (verified in our callback) */
 			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-			                    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
+			                    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+			                    LCCSCF_ALLOW_EXPIRED;
 	}
 	i.pwsi = &a->wsi;
 	a->unauthorized = 0;
@@ -295,7 +296,8 @@ static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t l
 		return -1;
 	}
 	if (lws_frame_is_binary(wsi)) {
-		agent_send_error(a, "malformed", "binary frames are not part of the protocol", NULL);
+		agent_send_error(a, "malformed", "binary frames are not part of the protocol",
+		                 NULL);
 	} else {
 		agent_handle_frame(a, a->rx.data ? a->rx.data : "", a->rx.len);
 	}
@@ -348,8 +350,9 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		int status = (int)lws_http_client_http_response(wsi);
 		if (status == 401 || strstr(why, "unauthorized")) {
 			a->unauthorized = 1;
-			RM_ERROR("bearer rejected: re-enroll this host (restic-manager-agent enroll "
-			         "--server URL --token TOKEN); retrying every 60 s");
+			RM_ERROR(
+			    "bearer rejected: re-enroll this host (restic-manager-agent enroll "
+			    "--server URL --token TOKEN); retrying every 60 s");
 		} else {
 			RM_WARN("cannot connect to server", "server", a->server_url, "error", why);
 		}
@@ -358,11 +361,9 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		break;
 	}
 
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return on_receive(a, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_RECEIVE: return on_receive(a, wsi, in, len);
 
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return on_writeable(a, wsi);
+	case LWS_CALLBACK_CLIENT_WRITEABLE: return on_writeable(a, wsi);
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
 		char code[16] = "";
@@ -389,8 +390,7 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		break;
 	}
 
-	default:
-		break;
+	default: break;
 	}
 	return 0;
 }
@@ -491,6 +491,8 @@ int agent_start(struct agent *a)
 	return RM_OK;
 }
 
+/* Long: the constructor sets up each part in order (config, outbox, runner, scheduler,
+ * timers) with one cleanup path; split, it would only pass the half-built agent around. */
 int agent_new(const struct agent_opts *o, struct agent **out)
 {
 	const struct agent_config *c = o->cfg;
@@ -535,8 +537,9 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 		secrets_open(a->state_dir, key, &a->sec); /* corrupt: logged, keeps running */
 
 	char *obdir = rm_xasprintf("%s/outbox", a->state_dir);
-	struct outbox_opts oo = { .dir = obdir, .max_bytes = o->outbox_max,
-		                  .job_active = job_active_cb, .ud = a };
+	struct outbox_opts oo = {
+		.dir = obdir, .max_bytes = o->outbox_max, .job_active = job_active_cb, .ud = a
+	};
 	rc = outbox_open(&oo, &a->ob);
 	free(obdir);
 	if (rc)
@@ -544,17 +547,24 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 
 	if (!a->offline) {
 		/* the last step that can fail: it creates loop handles only once it succeeds */
-		struct runner_opts ro = { .loop = a->loop, .restic_path = a->restic_path,
-			                  .state_dir = a->state_dir, .hostname = a->hostname,
-			                  .emit = on_emit, .ud = a, .cancel_grace_ms = 5000 };
+		struct runner_opts ro = { .loop = a->loop,
+			                  .restic_path = a->restic_path,
+			                  .state_dir = a->state_dir,
+			                  .hostname = a->hostname,
+			                  .emit = on_emit,
+			                  .ud = a,
+			                  .cancel_grace_ms = 5000 };
 		rc = runner_new(&ro, &a->runner);
 		if (rc) {
 			RM_ERROR("cannot start the job runner", "error", rm_strerror(rc));
 			goto out;
 		}
 	}
-	struct scheduler_opts so = { .loop = a->loop, .state_dir = a->state_dir,
-		                     .key = have_key ? key : NULL, .submit = sched_submit, .ud = a };
+	struct scheduler_opts so = { .loop = a->loop,
+		                     .state_dir = a->state_dir,
+		                     .key = have_key ? key : NULL,
+		                     .submit = sched_submit,
+		                     .ud = a };
 	scheduler_new(&so, &a->sched); /* a corrupt spec: logged, moved aside, runs without */
 	uv_timer_init(a->loop, &a->reconnect_timer);
 	uv_timer_init(a->loop, &a->heartbeat_timer);

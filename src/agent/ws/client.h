@@ -21,10 +21,10 @@ struct agent_opts {
 	uv_loop_t *loop;
 	const struct agent_config *cfg; /* borrowed for the call; copied */
 	const char *state_dir;
-	const char *restic_path;   /* resolved absolute path, or NULL when restic is missing */
-	int offline;               /* 1: no lws context, no runner (tests / fuzzing) */
-	size_t outbox_max;         /* 0 = default (64 MiB) */
-	unsigned heartbeat_s;      /* 0 = 30 */
+	const char *restic_path; /* resolved absolute path, or NULL when restic is missing */
+	int offline;             /* 1: no lws context, no runner (tests / fuzzing) */
+	size_t outbox_max;       /* 0 = default (64 MiB) */
+	unsigned heartbeat_s;    /* 0 = 30 */
 };
 
 /* RM_OK, or RM_ERR_IO (state dir / outbox / runner unusable), RM_ERR_INVAL (bad server

@@ -32,13 +32,13 @@ void agent_send_hello(struct agent *a)
 	rm_time_fmt(a->boot_ms, boot);
 	char tz[65];
 	host_timezone(tz, sizeof tz);
-	json_t *p = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I}", "protocol_version",
-	                      RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
-	                      a->restic_version ? a->restic_version : "", "hostname",
-	                      a->hostname, "os", "linux", "arch", host_arch(), "running_jobs",
-	                      running, "boot_time", boot, "timezone", tz, "utc_offset_s",
-	                      (json_int_t)host_utc_offset_s(), "schedule_version",
-	                      (json_int_t)scheduler_version(a->sched));
+	json_t *p =
+	    json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I}", "protocol_version",
+	              RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
+	              a->restic_version ? a->restic_version : "", "hostname", a->hostname, "os",
+	              "linux", "arch", host_arch(), "running_jobs", running, "boot_time", boot,
+	              "timezone", tz, "utc_offset_s", (json_int_t)host_utc_offset_s(),
+	              "schedule_version", (json_int_t)scheduler_version(a->sched));
 	agent_send_msg(a, RM_MSG_HELLO, p);
 	a->hello_sent = 1;
 }
@@ -58,7 +58,7 @@ static void handle_ack(struct agent *a, const json_t *p)
 	const json_t *ids = json_object_get(p, "ids");
 	size_t i, n = 0;
 	json_t *v;
-	json_array_foreach(ids, i, v) {
+	json_array_foreach (ids, i, v) {
 		if (a->ob && json_is_string(v))
 			n += (size_t)outbox_ack(a->ob, json_string_value(v));
 	}
@@ -146,9 +146,9 @@ static void handle_command_run(struct agent *a, const json_t *p)
 static void handle_schedule_set(struct agent *a, const struct rm_envelope *env)
 {
 	char err[512] = "";
-	int rc = a->sched ? scheduler_apply(a->sched, env->payload, (int64_t)time(NULL), err,
-	                                    sizeof err)
-	                  : RM_ERR_IO;
+	int rc = a->sched
+	             ? scheduler_apply(a->sched, env->payload, (int64_t)time(NULL), err, sizeof err)
+	             : RM_ERR_IO;
 	char v[24];
 	snprintf(v, sizeof v, "%lld", rmj_int(env->payload, "version", 0));
 	if (rc) {
@@ -163,7 +163,8 @@ static void handle_schedule_set(struct agent *a, const struct rm_envelope *env)
 		RM_INFO("schedule spec applied", "version", v);
 		agent_send_msg(a, RM_MSG_SCHEDULE_ACK,
 		               json_pack("{s:I,s:s}", "version",
-		                         (json_int_t)scheduler_version(a->sched), "applied_at", now));
+		                         (json_int_t)scheduler_version(a->sched), "applied_at",
+		                         now));
 	}
 	hello_acknowledged(a);
 }
@@ -186,17 +187,19 @@ static void handle_error(struct agent *a, const json_t *p)
 		a->proto_mismatch = 1;
 		if (!a->mismatch_logged) {
 			/* The server's message names the side to upgrade; default: the agent. */
-			const char *side = msg && strstr(msg, "upgrade the server") ? "server" : "agent";
+			const char *side =
+			    msg && strstr(msg, "upgrade the server") ? "server" : "agent";
 			char v[16];
 			snprintf(v, sizeof v, "%d", RM_PROTO_VERSION);
-			RM_ERROR(!strcmp(side, "server")
-			                 ? "protocol version mismatch: the server is too old for this "
-			                   "agent; upgrade restic-manager-server (retrying every 10 min)"
-			                 : "protocol version mismatch: the server no longer supports "
-			                   "this agent; upgrade restic-manager-agent (retrying every 10 "
-			                   "min)",
-			         "agent_protocol_version", v, "agent_version", RM_VERSION, "upgrade",
-			         side, "server_message", msg);
+			RM_ERROR(
+			    !strcmp(side, "server")
+			        ? "protocol version mismatch: the server is too old for this "
+			          "agent; upgrade restic-manager-server (retrying every 10 min)"
+			        : "protocol version mismatch: the server no longer supports "
+			          "this agent; upgrade restic-manager-agent (retrying every 10 "
+			          "min)",
+			    "agent_protocol_version", v, "agent_version", RM_VERSION, "upgrade",
+			    side, "server_message", msg);
 			a->mismatch_logged = 1;
 		}
 		return;
@@ -225,7 +228,7 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 	if (rc) {
 		RM_WARN("malformed frame from server", "error", err[0] ? err : rm_strerror(rc));
 		agent_send_error(a, rc == RM_ERR_TOOBIG ? "too_big" : "malformed",
-		           err[0] ? err : rm_strerror(rc), env.id);
+		                 err[0] ? err : rm_strerror(rc), env.id);
 		goto out;
 	}
 	const struct rm_msg_desc *d = proto_msg_desc(env.type);
@@ -234,27 +237,13 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 		goto out;
 	}
 	switch (env.type) {
-	case RM_MSG_ACK:
-		handle_ack(a, env.payload);
-		break;
-	case RM_MSG_CONFIG_UPDATE:
-		handle_config_update(a, env.payload);
-		break;
-	case RM_MSG_COMMAND_RUN:
-		handle_command_run(a, env.payload);
-		break;
-	case RM_MSG_SCHEDULE_SET:
-		handle_schedule_set(a, &env);
-		break;
-	case RM_MSG_COMMAND_CANCEL:
-		handle_command_cancel(a, env.payload);
-		break;
-	case RM_MSG_ERROR:
-		handle_error(a, env.payload);
-		break;
-	case RM_MSG_TREE_LIST:
-		handle_tree_list(a, &env);
-		break;
+	case RM_MSG_ACK: handle_ack(a, env.payload); break;
+	case RM_MSG_CONFIG_UPDATE: handle_config_update(a, env.payload); break;
+	case RM_MSG_COMMAND_RUN: handle_command_run(a, env.payload); break;
+	case RM_MSG_SCHEDULE_SET: handle_schedule_set(a, &env); break;
+	case RM_MSG_COMMAND_CANCEL: handle_command_cancel(a, env.payload); break;
+	case RM_MSG_ERROR: handle_error(a, env.payload); break;
+	case RM_MSG_TREE_LIST: handle_tree_list(a, &env); break;
 	default:
 		RM_DEBUG("message type not handled by this agent yet", "type", env.type_name);
 		break;

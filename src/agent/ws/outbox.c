@@ -64,7 +64,7 @@ int ob_parse_env(const char *text, size_t len, struct parsed *p)
 }
 
 void ob_index_push(struct outbox *ob, const struct parsed *p, uint32_t seg, uint64_t off,
-                       uint32_t len)
+                   uint32_t len)
 {
 	if (ob->n == ob->cap) {
 		if (ob->head > 0 && ob->head >= ob->n / 2) {
@@ -218,7 +218,8 @@ static void flush_markers(struct outbox *ob, const char *only_job)
 		/* one marker per job: fold an unacked earlier marker into this one */
 		for (size_t k = ob->head; k < ob->n; k++) {
 			struct ob_entry *en = &ob->e[k];
-			if (!en->acked && en->dropped && en->job_id && !strcmp(en->job_id, d->job_id)) {
+			if (!en->acked && en->dropped && en->job_id &&
+			    !strcmp(en->job_id, d->job_id)) {
 				d->n += en->dropped;
 				if (en->first_seq < d->first_seq)
 					d->first_seq = en->first_seq;
@@ -372,7 +373,7 @@ int outbox_json_array_has(const json_t *arr, const char *s)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach (arr, i, v) {
 		if (json_is_string(v) && !strcmp(json_string_value(v), s))
 			return 1;
 	}

@@ -64,8 +64,8 @@ int outbox_next(struct outbox *ob, size_t pre, char **buf, size_t *len);
 void outbox_rewind(struct outbox *ob);
 int outbox_has_unsent(const struct outbox *ob);
 
-size_t outbox_count(const struct outbox *ob);  /* unacked entries */
-size_t outbox_bytes(const struct outbox *ob);  /* their bytes on disk */
+size_t outbox_count(const struct outbox *ob);         /* unacked entries */
+size_t outbox_bytes(const struct outbox *ob);         /* their bytes on disk */
 size_t outbox_dropped_lines(const struct outbox *ob); /* log lines dropped so far */
 /* Appends (unique) job ids whose job.finished is still unacked. */
 void outbox_terminal_job_ids(const struct outbox *ob, json_t *arr);

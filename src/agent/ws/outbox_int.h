@@ -16,13 +16,13 @@ struct ob_entry {
 	char id[27];
 	uint8_t type;
 	uint8_t acked;
-	char *job_id;       /* owned, may be NULL */
-	uint32_t seg;       /* segment number */
-	uint64_t off;       /* offset of the record header */
-	uint32_t len;       /* payload bytes */
-	uint32_t nlines;    /* log.stream: number of lines */
+	char *job_id;        /* owned, may be NULL */
+	uint32_t seg;        /* segment number */
+	uint64_t off;        /* offset of the record header */
+	uint32_t len;        /* payload bytes */
+	uint32_t nlines;     /* log.stream: number of lines */
 	long long first_seq; /* log.stream: seq of its first line */
-	uint32_t dropped;   /* >0: this is a drop marker for that many lines */
+	uint32_t dropped;    /* >0: this is a drop marker for that many lines */
 };
 
 struct ob_seg {
@@ -47,13 +47,13 @@ struct outbox {
 	void *ud;
 
 	struct ob_entry *e;
-	size_t head, n, cap;   /* live window e[head..n) (may contain acked holes) */
-	size_t send_pos;       /* absolute index of the next entry to hand out */
+	size_t head, n, cap; /* live window e[head..n) (may contain acked holes) */
+	size_t send_pos;     /* absolute index of the next entry to hand out */
 	size_t ack_hint;
 
 	struct ob_seg *segs;
 	size_t nsegs;
-	int active;            /* index into segs of the append segment, -1 = none */
+	int active; /* index into segs of the append segment, -1 = none */
 	uint32_t next_num;
 
 	size_t count;

@@ -196,7 +196,8 @@ int outbox_flush(struct outbox *ob)
  * (or by a build with a larger segment size): it is moved aside, never read into memory. */
 static uint64_t seg_load_max(const struct outbox *ob)
 {
-	size_t seg = ob->seg_bytes > OUTBOX_DEFAULT_SEGMENT ? ob->seg_bytes : OUTBOX_DEFAULT_SEGMENT;
+	size_t seg =
+	    ob->seg_bytes > OUTBOX_DEFAULT_SEGMENT ? ob->seg_bytes : OUTBOX_DEFAULT_SEGMENT;
 	return (uint64_t)seg + HDR + RM_PROTO_MAX_FRAME;
 }
 

@@ -18,9 +18,9 @@ int api_is_api_path(const char *path);
 const struct route *api_routes(size_t *n);
 
 /* helpers (routes.c) */
-struct api_ctx *api_ctx(struct http_req *r);     /* never NULL inside a handler */
-json_t *api_body(struct http_req *r);            /* borrowed; NULL if not a JSON route */
-const char *api_actor(struct http_req *r);       /* username or "anonymous" */
+struct api_ctx *api_ctx(struct http_req *r); /* never NULL inside a handler */
+json_t *api_body(struct http_req *r);        /* borrowed; NULL if not a JSON route */
+const char *api_actor(struct http_req *r);   /* username or "anonymous" */
 /* Writes an audit row (detail_take may be NULL) and returns the store's rc (failures are
  * also logged). Call it inside the store_tx_begin/store_tx_end of the mutation it
  * records, so that both commit or neither does. */
@@ -55,8 +55,8 @@ void api_respond_session(struct http_req *r, struct app *app, int status, const 
  * or the server is shutting down (then it must only free ud). */
 typedef void (*api_pw_done)(struct http_req *r, struct app *app, int rc, const char *hash,
                             void *ud);
-void api_pw_run(struct app *app, struct http_req *r, const char *password,
-                const char *verify_hash, api_pw_done done, void *ud);
+void api_pw_run(struct app *app, struct http_req *r, const char *password, const char *verify_hash,
+                api_pw_done done, void *ud);
 /* enroll.c */
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);
@@ -81,9 +81,9 @@ void api_job_log_ndjson(struct http_req *r, void *app);
  * (args stored as given) with its audit row, sends command.run with args + wire_extra
  * (e.g. hooks, which never go into the row), answers 202 {"job_id","queued"} or the
  * error. */
-void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
-                      const char *kind, const json_t *args, const json_t *wire_extra,
-                      const char *audit_action, int queue_if_offline);
+void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, const char *kind,
+                      const json_t *args, const json_t *wire_extra, const char *audit_action,
+                      int queue_if_offline);
 /* Validates backup paths (docs/api.md): NULL if fine, else a static message. */
 const char *api_paths_problem(const json_t *paths, int allow_empty);
 /* groups.c (C2) */

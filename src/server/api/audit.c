@@ -17,7 +17,8 @@ void api_audit_list(struct http_req *r, void *appv)
 		return;
 	}
 	const char *action = http_req_query(r, "action");
-	if (action && (!action[0] || strlen(action) > 64)) action = NULL;
+	if (action && (!action[0] || strlen(action) > 64))
+		action = NULL;
 	json_t *o = store_audit_list(app->store, (int)limit, action);
 	if (!o) {
 		api_respond_store_error(r, "audit list", RM_ERR_DB);

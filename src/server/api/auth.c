@@ -22,8 +22,10 @@ const char *auth_role_name(int role)
 
 int auth_effective_role(const struct route *rt)
 {
-	if (rt->min_role < ROLE_PUBLIC || rt->min_role > ROLE_ADMIN) return ROLE_ADMIN;
-	if (rt->min_role == ROLE_PUBLIC && !(rt->flags & ROUTE_PUBLIC)) return ROLE_ADMIN;
+	if (rt->min_role < ROLE_PUBLIC || rt->min_role > ROLE_ADMIN)
+		return ROLE_ADMIN;
+	if (rt->min_role == ROLE_PUBLIC && !(rt->flags & ROUTE_PUBLIC))
+		return ROLE_ADMIN;
 	return rt->min_role;
 }
 
@@ -36,9 +38,12 @@ static int is_mutation(const char *m)
 enum auth_verdict auth_check(const struct auth_info *info, int min_role, const char *method,
                              const char *csrf_header)
 {
-	if (min_role <= ROLE_PUBLIC) return AUTH_ALLOW;
-	if (!info || !info->authenticated) return AUTH_UNAUTHENTICATED;
-	if (info->role < min_role) return AUTH_FORBIDDEN;
+	if (min_role <= ROLE_PUBLIC)
+		return AUTH_ALLOW;
+	if (!info || !info->authenticated)
+		return AUTH_UNAUTHENTICATED;
+	if (info->role < min_role)
+		return AUTH_FORBIDDEN;
 	if (info->via_cookie && method && is_mutation(method)) {
 		if (!csrf_header || !info->csrf[0] || !rm_str_ct_eq(csrf_header, info->csrf))
 			return AUTH_CSRF;
@@ -48,9 +53,9 @@ enum auth_verdict auth_check(const struct auth_info *info, int min_role, const c
 
 void auth_set_cookie(struct http_req *r, struct app *app, const char *token)
 {
-	char *v = rm_xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%lld",
-	                       AUTH_COOKIE, token, app->cfg->cookie_secure ? "; Secure" : "",
-	                       app->cfg->session_ttl_s);
+	char *v =
+	    rm_xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%lld", AUTH_COOKIE,
+	                 token, app->cfg->cookie_secure ? "; Secure" : "", app->cfg->session_ttl_s);
 	http_resp_header(r, "set-cookie", v);
 	free(v);
 }

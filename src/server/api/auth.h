@@ -19,12 +19,12 @@ struct http_req;
 /* Per-request context set by api_dispatch (http_req_ctx). */
 struct api_ctx {
 	struct auth_info auth;
-	json_t *body;           /* parsed JSON object for ROUTE_JSON_BODY routes, else NULL */
+	json_t *body; /* parsed JSON object for ROUTE_JSON_BODY routes, else NULL */
 };
 
 /* "admin" -> ROLE_ADMIN ...; -1 if unknown. */
 int auth_role_from_name(const char *name);
-const char *auth_role_name(int role);   /* "public" for ROLE_PUBLIC / unknown */
+const char *auth_role_name(int role); /* "public" for ROLE_PUBLIC / unknown */
 
 /* The minimum role actually enforced for a route: a route with ROLE_PUBLIC that does not
  * carry ROUTE_PUBLIC (a forgotten role) is admin-only. Out-of-range roles -> admin. */

@@ -35,7 +35,8 @@ static char dummy_hash[RM_PWHASH_MAX];
 
 static void make_dummy(void)
 {
-	if (rm_pwhash("restic-manager dummy password", dummy_hash)) dummy_hash[0] = 0;
+	if (rm_pwhash("restic-manager dummy password", dummy_hash))
+		dummy_hash[0] = 0;
 }
 
 static void pw_work_cb(uv_work_t *w)
@@ -51,7 +52,8 @@ static void pw_work_cb(uv_work_t *w)
 	}
 	/* unknown user: spend the same time, then fail */
 	pthread_once(&dummy_once, make_dummy);
-	if (dummy_hash[0]) (void)rm_pwhash_verify(dummy_hash, pw->password);
+	if (dummy_hash[0])
+		(void)rm_pwhash_verify(dummy_hash, pw->password);
 	pw->rc = RM_ERR_AUTH;
 }
 
@@ -59,7 +61,8 @@ static void pw_after_cb(uv_work_t *w, int status)
 {
 	struct pw_work *pw = w->data;
 	struct http_req *r = pw->r;
-	if (status == UV_ECANCELED) pw->rc = RM_ERR_AGAIN;
+	if (status == UV_ECANCELED)
+		pw->rc = RM_ERR_AGAIN;
 	if (pw->app->shutting_down || !http_req_alive(r)) {
 		/* a deferred request is ours until answered: the answer frees it */
 		http_respond_error(r, 503, "unavailable", "client went away or shutting down");
@@ -71,8 +74,8 @@ static void pw_after_cb(uv_work_t *w, int status)
 	free(pw);
 }
 
-void api_pw_run(struct app *app, struct http_req *r, const char *password,
-                const char *verify_hash, api_pw_done done, void *ud)
+void api_pw_run(struct app *app, struct http_req *r, const char *password, const char *verify_hash,
+                api_pw_done done, void *ud)
 {
 	struct pw_work *pw = rm_xcalloc(1, sizeof *pw);
 	pw->w.data = pw;
@@ -80,7 +83,8 @@ void api_pw_run(struct app *app, struct http_req *r, const char *password,
 	pw->r = r;
 	pw->password = rm_xstrdup(password);
 	pw->do_verify = verify_hash != NULL;
-	if (verify_hash) rm_strlcpy(pw->verify, verify_hash, sizeof pw->verify);
+	if (verify_hash)
+		rm_strlcpy(pw->verify, verify_hash, sizeof pw->verify);
 	pw->done = done;
 	pw->ud = ud;
 	http_req_defer(r);
@@ -105,7 +109,8 @@ void api_respond_session(struct http_req *r, struct app *app, int status, const 
 	if (!rc) {
 		rc = session_create(app->store, user_id, app->cfg->session_ttl_s, &token, csrf);
 		if (!rc && audit_action)
-			rc = api_audit(app, username, audit_action, username, json_incref(detail_take));
+			rc = api_audit(app, username, audit_action, username,
+			               json_incref(detail_take));
 		rc = store_tx_end(app->store, rc);
 	}
 	json_decref(detail_take);
@@ -129,20 +134,20 @@ struct login_ud {
 	char ip[64];
 };
 
-static void login_done(struct http_req *r, struct app *app, int rc, const char *hash,
-                       void *udv)
+static void login_done(struct http_req *r, struct app *app, int rc, const char *hash, void *udv)
 {
 	struct login_ud *ud = udv;
 	if (r) {
 		if (rc == RM_OK && ud->found) {
 			RM_INFO("user logged in", "user", ud->u.username, "ip", ud->ip);
-			api_respond_session(r, app, 200, ud->u.id, ud->u.username, ud->u.role, "login",
-			                    json_pack("{s:s}", "ip", ud->ip));
+			api_respond_session(r, app, 200, ud->u.id, ud->u.username, ud->u.role,
+			                    "login", json_pack("{s:s}", "ip", ud->ip));
 		} else if (rc == RM_ERR_AGAIN) {
 			http_respond_error(r, 503, "unavailable", "try again");
 		} else {
 			RM_WARN("login failed", "ip", ud->ip);
-			http_respond_error(r, 401, "bad_credentials", "invalid username or password");
+			http_respond_error(r, 401, "bad_credentials",
+			                   "invalid username or password");
 		}
 	}
 	sodium_memzero(&ud->u, sizeof ud->u);
@@ -179,9 +184,12 @@ void api_logout(struct http_req *r, void *appv)
 	struct api_ctx *c = api_ctx(r);
 	int rc = store_tx_begin(app->store);
 	if (!rc) {
-		if (c->auth.token_hash[0]) rc = store_session_delete(app->store, c->auth.token_hash);
-		if (rc == RM_ERR_NOTFOUND) rc = RM_OK;
-		if (!rc) rc = api_audit(app, c->auth.username, "logout", c->auth.username, NULL);
+		if (c->auth.token_hash[0])
+			rc = store_session_delete(app->store, c->auth.token_hash);
+		if (rc == RM_ERR_NOTFOUND)
+			rc = RM_OK;
+		if (!rc)
+			rc = api_audit(app, c->auth.username, "logout", c->auth.username, NULL);
 		rc = store_tx_end(app->store, rc);
 	}
 	if (rc) {
@@ -196,8 +204,8 @@ void api_me(struct http_req *r, void *appv)
 {
 	(void)appv;
 	struct api_ctx *c = api_ctx(r);
-	json_t *body = json_pack("{s:{s:s,s:s,s:s},s:s}", "user", "id", c->auth.user_id,
-	                         "username", c->auth.username, "role",
-	                         auth_role_name(c->auth.role), "csrf_token", c->auth.csrf);
+	json_t *body = json_pack("{s:{s:s,s:s,s:s},s:s}", "user", "id", c->auth.user_id, "username",
+	                         c->auth.username, "role", auth_role_name(c->auth.role),
+	                         "csrf_token", c->auth.csrf);
 	http_respond_json(r, 200, body);
 }

@@ -20,7 +20,8 @@ int api_bootstrap_prepare(struct app *app)
 {
 	long long n = 0;
 	int rc = store_user_count(app->store, &n);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (n > 0) {
 		store_setting_delete(app->store, BOOTSTRAP_SETTING);
 		return RM_OK;
@@ -60,10 +61,11 @@ void api_bootstrap_status(struct http_req *r, void *appv)
 static int valid_username(const char *u)
 {
 	size_t n = strlen(u);
-	if (n < 1 || n > 64) return 0;
+	if (n < 1 || n > 64)
+		return 0;
 	for (const char *c = u; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      *c == '.' || *c == '_' || *c == '-' || *c == '@'))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-' || *c == '@'))
 			return 0;
 	}
 	return 1;
@@ -74,11 +76,11 @@ struct boot_ud {
 	char ip[64];
 };
 
-static void bootstrap_done(struct http_req *r, struct app *app, int rc, const char *hash,
-                           void *udv)
+static void bootstrap_done(struct http_req *r, struct app *app, int rc, const char *hash, void *udv)
 {
 	struct boot_ud *ud = udv;
-	if (!r) goto out;
+	if (!r)
+		goto out;
 	if (rc) {
 		http_respond_error(r, 503, "unavailable", "password hashing failed");
 		goto out;
@@ -96,14 +98,17 @@ static void bootstrap_done(struct http_req *r, struct app *app, int rc, const ch
 	}
 	char id[RM_ULID_BUF];
 	rc = store_begin(app->store);
-	if (!rc) rc = store_user_create(app->store, ud->username, hash, "admin", id);
-	if (!rc) rc = store_setting_delete(app->store, BOOTSTRAP_SETTING);
-	if (rc == RM_ERR_NOTFOUND) rc = RM_OK;
+	if (!rc)
+		rc = store_user_create(app->store, ud->username, hash, "admin", id);
+	if (!rc)
+		rc = store_setting_delete(app->store, BOOTSTRAP_SETTING);
+	if (rc == RM_ERR_NOTFOUND)
+		rc = RM_OK;
 	if (!rc) {
-		rc = store_audit(app->store, ud->username, "bootstrap", ud->username,
-		                 NULL);
+		rc = store_audit(app->store, ud->username, "bootstrap", ud->username, NULL);
 	}
-	if (!rc) rc = store_commit(app->store);
+	if (!rc)
+		rc = store_commit(app->store);
 	if (rc) {
 		store_rollback(app->store);
 		if (rc == RM_ERR_CONFLICT)

@@ -22,10 +22,11 @@
 static int valid_hostname(const char *h)
 {
 	size_t n = strlen(h);
-	if (n < 1 || n > 253) return 0;
+	if (n < 1 || n > 253)
+		return 0;
 	for (const char *c = h; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      *c == '.' || *c == '-' || *c == '_'))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
 			return 0;
 	}
 	return 1;
@@ -34,7 +35,8 @@ static int valid_hostname(const char *h)
 static int has_ctl(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
 	return 0;
 }
 
@@ -42,8 +44,8 @@ static int has_ctl(const char *s)
 static int valid_repo_user(const char *u)
 {
 	for (const char *c = u; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      *c == '.' || *c == '-' || *c == '_' || *c == '@'))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_' || *c == '@'))
 			return 0;
 	}
 	return 1;
@@ -56,7 +58,7 @@ static void add_commands(json_t *o, struct app *app, const char *token)
 	                             "--server %s --token %s",
 	                             base, base, token);
 	char *enroll =
-		rm_xasprintf("restic-manager-agent enroll --server %s --token %s", base, token);
+	    rm_xasprintf("restic-manager-agent enroll --server %s --token %s", base, token);
 	json_object_set_new(o, "install_command", json_string(install));
 	json_object_set_new(o, "enroll_command", json_string(enroll));
 	free(install);
@@ -65,27 +67,45 @@ static void add_commands(json_t *o, struct app *app, const char *token)
 
 static void add_generated(json_t *o, const json_t *creds)
 {
-	if (!json_is_true(json_object_get(creds, "generated"))) return;
+	if (!json_is_true(json_object_get(creds, "generated")))
+		return;
 	const char *pw = rmj_str(creds, "repo_password");
 	const char *user = rmj_str(creds, "repo_username");
-	if (!pw) return;
+	if (!pw)
+		return;
 	json_object_set_new(o, "generated_password", json_string(pw));
 	if (user && user[0]) {
-		char *snip = rm_xasprintf("htpasswd -B -i /etc/rest-server/.htpasswd %s <<< '%s'",
-		                          user, pw);
+		char *snip =
+		    rm_xasprintf("htpasswd -B -i /etc/rest-server/.htpasswd %s <<< '%s'", user, pw);
 		json_object_set_new(o, "htpasswd_snippet", json_string(snip));
 		free(snip);
 	}
+}
+
+/* AEAD-seals the credentials JSON, bound to the token's hash. */
+static int seal_creds(struct app *app, const char *hash, const json_t *creds, char **ct)
+{
+	char *pt = rmj_dumps(creds);
+	char *ad = rm_xasprintf("enroll:%s", hash);
+	int rc = rm_aead_seal(app->key, pt, strlen(pt), ad, ct);
+	sodium_memzero(pt, strlen(pt));
+	free(pt);
+	free(ad);
+	return rc;
 }
 
 /* NULL when the enrollment token's text fields are acceptable, else the message. */
 static const char *token_fields_problem(const char *hostname, const char *repo_url,
                                         const char *repo_user, const char *repo_pw)
 {
-	if (!valid_hostname(hostname)) return "field 'hostname' must be 1-253 of [A-Za-z0-9._-]";
-	if (has_ctl(repo_url)) return "field 'repo_url' contains control characters";
-	if (!valid_repo_user(repo_user)) return "field 'repo_username' must be of [A-Za-z0-9._@-]";
-	if (repo_pw && has_ctl(repo_pw)) return "field 'repo_password' contains control characters";
+	if (!valid_hostname(hostname))
+		return "field 'hostname' must be 1-253 of [A-Za-z0-9._-]";
+	if (has_ctl(repo_url))
+		return "field 'repo_url' contains control characters";
+	if (!valid_repo_user(repo_user))
+		return "field 'repo_username' must be of [A-Za-z0-9._@-]";
+	if (repo_pw && has_ctl(repo_pw))
+		return "field 'repo_password' contains control characters";
 	return NULL;
 }
 
@@ -118,8 +138,10 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 		}
 	}
 	json_t *empty_tags = json_array(), *empty_paths = json_array();
-	if (!tags) tags = empty_tags;
-	if (!paths) paths = empty_paths;
+	if (!tags)
+		tags = empty_tags;
+	if (!paths)
+		paths = empty_paths;
 
 	char *gen = NULL;
 	if (!repo_pw || !repo_pw[0]) {
@@ -132,13 +154,8 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 	rm_sha256_hex(token, strlen(token), hash);
 	json_t *creds = json_pack("{s:s,s:s,s:s,s:b}", "repo_url", repo_url, "repo_username",
 	                          repo_user, "repo_password", repo_pw, "generated", gen != NULL);
-	char *pt = rmj_dumps(creds);
-	char *ad = rm_xasprintf("enroll:%s", hash);
 	char *ct = NULL;
-	int rc = rm_aead_seal(app->key, pt, strlen(pt), ad, &ct);
-	sodium_memzero(pt, strlen(pt));
-	free(pt);
-	free(ad);
+	int rc = seal_creds(app, hash, creds, &ct);
 	if (rc) {
 		RM_ERROR("sealing enrollment credentials failed", "err", rm_strerror(rc));
 		http_respond_error(r, 503, "unavailable", "encryption failed");
@@ -149,8 +166,9 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 	if (!rc) {
 		rc = store_enroll_create(app->store, hash, hostname, tags, paths, ct, exp,
 		                         api_actor(r));
-		if (!rc) rc = api_audit(app, api_actor(r), "enrollment_token.create", hostname,
-		                        json_pack("{s:s,s:O}", "hostname", hostname, "tags", tags));
+		if (!rc)
+			rc = api_audit(app, api_actor(r), "enrollment_token.create", hostname,
+			               json_pack("{s:s,s:O}", "hostname", hostname, "tags", tags));
 		rc = store_tx_end(app->store, rc);
 	}
 	if (rc) {
@@ -159,8 +177,8 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 	}
 	char exps[RM_TIME_STRLEN];
 	rm_time_fmt(exp, exps);
-	json_t *o = json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exps, "hostname",
-	                      hostname);
+	json_t *o =
+	    json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exps, "hostname", hostname);
 	add_commands(o, app, token);
 	add_generated(o, creds);
 	http_respond_json(r, 201, o);
@@ -175,8 +193,7 @@ out:
 
 /* Hashes the raw token into hash and reads its row into e (zeroed first, so
  * store_enroll_cleanup is safe whatever the result). Returns store_enroll_get's rc. */
-static int enroll_lookup(struct app *app, const char *token, char hash[65],
-                         struct store_enroll *e)
+static int enroll_lookup(struct app *app, const char *token, char hash[65], struct store_enroll *e)
 {
 	rm_sha256_hex(token, strlen(token), hash);
 	memset(e, 0, sizeof *e);
@@ -202,7 +219,8 @@ void api_enroll_token_get(struct http_req *r, void *appv)
 		api_respond_store_error(r, "enroll get", rc);
 		return;
 	}
-	const char *status = e.used_ms ? "used" : (rm_now_ms() >= e.expires_ms ? "expired" : "pending");
+	const char *status =
+	    e.used_ms ? "used" : (rm_now_ms() >= e.expires_ms ? "expired" : "pending");
 	char exps[RM_TIME_STRLEN];
 	rm_time_fmt(e.expires_ms, exps);
 	json_t *o = json_pack("{s:s,s:s,s:s}", "hostname", e.hostname, "status", status,
@@ -246,7 +264,7 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	struct app *app = appv;
 	json_t *b = api_body(r);
 	const char *token = NULL, *hostname = NULL, *os = NULL, *arch = NULL, *av = NULL,
-		   *rv = NULL;
+	           *rv = NULL;
 	char err[160];
 	if (rmj_get_str(b, "token", 1, 256, &token, err, sizeof err)) {
 		http_respond_error(r, 401, "bad_token", "missing or invalid enrollment token");
@@ -295,23 +313,29 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	}
 	tags = json_loads(e.tags_json ? e.tags_json : "[]", 0, NULL);
 	paths = json_loads(e.initial_paths_json ? e.initial_paths_json : "[]", 0, NULL);
-	if (!tags) tags = json_array();
-	if (!paths) paths = json_array();
+	if (!tags)
+		tags = json_array();
+	if (!paths)
+		paths = json_array();
 	bearer = rm_random_token(32);
 	char bhash[65];
 	rm_sha256_hex(bearer, strlen(bearer), bhash);
 
 	rc = store_begin(app->store);
-	if (rc) goto dberr;
+	if (rc)
+		goto dberr;
 	rc = store_host_create(app->store, e.hostname, tags, paths, bhash, host_id);
-	if (!rc) rc = store_enroll_consume(app->store, hash, host_id, now);
+	if (!rc)
+		rc = store_enroll_consume(app->store, hash, host_id, now);
 	/* C2: a "default" group from the initial paths, backed up daily at night */
-	if (!rc && json_array_size(paths) > 0) rc = policy_defaults_new_host(app->store, host_id, paths);
+	if (!rc && json_array_size(paths) > 0)
+		rc = policy_defaults_new_host(app->store, host_id, paths);
 	if (!rc) {
 		char *had = rm_xasprintf("host_credentials:%s:repo", host_id);
 		rc = rm_aead_seal(app->key, pt, ptlen, had, &ct);
 		free(had);
-		if (!rc) rc = store_cred_put(app->store, host_id, "repo", ct);
+		if (!rc)
+			rc = store_cred_put(app->store, host_id, "repo", ct);
 	}
 	if (!rc) {
 		char actor[40];
@@ -322,7 +346,8 @@ void api_agent_enroll(struct http_req *r, void *appv)
 		rc = store_audit(app->store, actor, "host.enroll", host_id, d);
 		json_decref(d);
 	}
-	if (!rc) rc = store_commit(app->store);
+	if (!rc)
+		rc = store_commit(app->store);
 	if (rc) {
 		store_rollback(app->store);
 		if (rc == RM_ERR_CONFLICT) {
@@ -337,7 +362,8 @@ dberr:
 	}
 	RM_INFO("host enrolled", "host_id", host_id, "hostname", e.hostname, "ip",
 	        http_req_remote_ip(r));
-	if (json_array_size(paths) > 0) policy_changed(app, host_id); /* version 1 */
+	if (json_array_size(paths) > 0)
+		policy_changed(app, host_id); /* version 1 */
 	notify_host_changed(app->notify, host_id);
 	http_respond_json(r, 201, json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer));
 out:

@@ -29,7 +29,7 @@ struct cache_entry {
 	uint64_t built_ns; /* uv_hrtime() before the store was read; body NULL = empty */
 	char *body;
 	size_t len;
-	char *gz;          /* gzip of body, made on first demand; NULL */
+	char *gz; /* gzip of body, made on first demand; NULL */
 	size_t gz_len;
 	int gz_tried;
 };
@@ -55,7 +55,8 @@ static void entry_clear(struct cache_entry *e)
 
 void api_cache_free(struct app *app)
 {
-	if (!app || !app->api_cache) return;
+	if (!app || !app->api_cache)
+		return;
 	entry_clear(&app->api_cache->hosts);
 	entry_clear(&app->api_cache->summary);
 	notify_unsubscribe(app->notify, on_changed, app->api_cache);
@@ -93,7 +94,8 @@ static struct cache_entry *entry_set(struct app *app, int which, uint64_t built_
 /* gzip (RFC 1952) of the body; leaves gz NULL when zlib fails. */
 static void entry_gzip(struct cache_entry *e)
 {
-	if (e->gz_tried) return;
+	if (e->gz_tried)
+		return;
 	e->gz_tried = 1;
 	z_stream zs;
 	memset(&zs, 0, sizeof zs);
@@ -145,7 +147,7 @@ void api_hosts_list(struct http_req *r, void *appv)
 		}
 		size_t i;
 		json_t *h;
-		json_array_foreach(json_object_get(o, "hosts"), i, h)
+		json_array_foreach (json_object_get(o, "hosts"), i, h)
 			presence_overlay_last_seen(app->presence, h);
 		e = entry_set(app, 0, now_ns, o);
 	}

@@ -31,14 +31,16 @@ void api_install_sh(struct http_req *r, void *app)
 }
 
 /* Allow-lists: nothing from the query reaches the filesystem except these constants. */
-static const char *const os_allowed[] = {"linux", NULL};
-static const char *const arch_allowed[] = {"amd64", "arm64", NULL};
+static const char *const os_allowed[] = { "linux", NULL };
+static const char *const arch_allowed[] = { "amd64", "arm64", NULL };
 
 static const char *pick(const char *const *list, const char *v)
 {
-	if (!v) return NULL;
+	if (!v)
+		return NULL;
 	for (size_t i = 0; list[i]; i++)
-		if (strcmp(list[i], v) == 0) return list[i];
+		if (strcmp(list[i], v) == 0)
+			return list[i];
 	return NULL;
 }
 
@@ -69,7 +71,7 @@ struct bin_map {
 	struct timespec mtime;
 	unsigned char *data;
 	size_t len;
-	int refs;          /* downloads + 1 while it is the current mapping of path */
+	int refs; /* downloads + 1 while it is the current mapping of path */
 };
 
 static struct bin_map *g_maps[2]; /* current mapping per path (specific, native) */
@@ -77,8 +79,10 @@ static int g_downloads;
 
 static void bin_map_unref(struct bin_map *m)
 {
-	if (!m || --m->refs) return;
-	if (m->data) munmap(m->data, m->len);
+	if (!m || --m->refs)
+		return;
+	if (m->data)
+		munmap(m->data, m->len);
 	free(m->path);
 	free(m);
 }
@@ -99,14 +103,18 @@ static struct bin_map *bin_map_get(int slot, const char *path)
 	    (unsigned long long)st.st_size > AGENT_BINARY_MAX)
 		return NULL;
 	struct bin_map *cur = g_maps[slot];
-	if (cur && strcmp(cur->path, path) == 0 && same_file(cur, &st)) return cur;
+	if (cur && strcmp(cur->path, path) == 0 && same_file(cur, &st))
+		return cur;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return NULL;
+	if (fd < 0)
+		return NULL;
 	void *p = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (unsigned long long)st.st_size <= AGENT_BINARY_MAX)
+	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    (unsigned long long)st.st_size <= AGENT_BINARY_MAX)
 		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (p == MAP_FAILED) return NULL;
+	if (p == MAP_FAILED)
+		return NULL;
 	madvise(p, (size_t)st.st_size, MADV_WILLNEED);
 	struct bin_map *m = rm_xcalloc(1, sizeof *m);
 	m->path = rm_xstrdup(path);
@@ -116,7 +124,7 @@ static struct bin_map *bin_map_get(int slot, const char *path)
 	m->mtime = st.st_mtim;
 	m->data = p;
 	m->len = (size_t)st.st_size;
-	m->refs = 1; /* the g_maps reference; downloads add theirs */
+	m->refs = 1;        /* the g_maps reference; downloads add theirs */
 	bin_map_unref(cur); /* an older release lives on until its downloads end */
 	g_maps[slot] = m;
 	return m;
@@ -139,10 +147,12 @@ static void bin_pull(struct http_req *r, void *ctxv)
 {
 	struct bin_dl *d = ctxv;
 	size_t n = d->m->len - d->off;
-	if (n > BIN_CHUNK) n = BIN_CHUNK;
+	if (n > BIN_CHUNK)
+		n = BIN_CHUNK;
 	http_stream_write_ref(r, d->m->data + d->off, n);
 	d->off += n;
-	if (d->off >= d->m->len) http_stream_end(r);
+	if (d->off >= d->m->len)
+		http_stream_end(r);
 }
 
 void api_agent_binary(struct http_req *r, void *appv)
@@ -150,19 +160,22 @@ void api_agent_binary(struct http_req *r, void *appv)
 	struct app *app = appv;
 	const char *os = pick(os_allowed, http_req_query(r, "os"));
 	const char *arch = pick(arch_allowed, http_req_query(r, "arch"));
-	if (!http_req_query(r, "os")) os = "linux";
-	if (!http_req_query(r, "arch")) arch = native_arch();
+	if (!http_req_query(r, "os"))
+		os = "linux";
+	if (!http_req_query(r, "arch"))
+		arch = native_arch();
 	if (!os || !arch) {
 		http_respond_error(r, 404, "not_found", "no agent binary for this os/arch");
 		return;
 	}
 	if (g_downloads >= AGENT_DOWNLOADS_MAX) {
 		http_resp_header(r, "retry-after", "5");
-		http_respond_error(r, 503, "busy", "too many agent downloads at once; retry shortly");
+		http_respond_error(r, 503, "busy",
+		                   "too many agent downloads at once; retry shortly");
 		return;
 	}
-	char *specific = rm_xasprintf("%s/restic-manager-agent-%s-%s", app->cfg->agent_binary_dir,
-	                              os, arch);
+	char *specific =
+	    rm_xasprintf("%s/restic-manager-agent-%s-%s", app->cfg->agent_binary_dir, os, arch);
 	struct bin_map *m = bin_map_get(0, specific);
 	free(specific);
 	if (!m && strcmp(os, "linux") == 0 && strcmp(arch, native_arch()) == 0) {

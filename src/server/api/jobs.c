@@ -21,27 +21,37 @@
 
 const char *api_paths_problem(const json_t *paths, int allow_empty)
 {
-	if (!json_is_array(paths)) return "paths must be an array of strings";
+	if (!json_is_array(paths))
+		return "paths must be an array of strings";
 	size_t n = json_array_size(paths);
-	if (n == 0 && !allow_empty) return "at least one path is required";
-	if (n > MAX_PATHS) return "at most 100 paths";
+	if (n == 0 && !allow_empty)
+		return "at least one path is required";
+	if (n > MAX_PATHS)
+		return "at most 100 paths";
 	size_t i;
 	json_t *v;
-	json_array_foreach(paths, i, v) {
-		if (!json_is_string(v)) return "paths must be strings";
+	json_array_foreach (paths, i, v) {
+		if (!json_is_string(v))
+			return "paths must be strings";
 		const char *p = json_string_value(v);
 		size_t len = json_string_length(v);
-		if (len == 0 || len > MAX_PATH_LEN) return "each path must be 1-4096 bytes";
-		if (strlen(p) != len) return "paths must not contain NUL";
-		if (p[0] != '/') return "paths must be absolute";
-		if (strchr(p, '\n') || strchr(p, '\r')) return "paths must not contain newlines";
+		if (len == 0 || len > MAX_PATH_LEN)
+			return "each path must be 1-4096 bytes";
+		if (strlen(p) != len)
+			return "paths must not contain NUL";
+		if (p[0] != '/')
+			return "paths must be absolute";
+		if (strchr(p, '\n') || strchr(p, '\r'))
+			return "paths must not contain newlines";
 		/* ".." as a whole segment */
 		const char *s = p;
 		while (*s) {
-			while (*s == '/') s++;
+			while (*s == '/')
+				s++;
 			const char *e = strchr(s, '/');
 			size_t sl = e ? (size_t)(e - s) : strlen(s);
-			if (sl == 2 && s[0] == '.' && s[1] == '.') return "paths must not contain '..'";
+			if (sl == 2 && s[0] == '.' && s[1] == '.')
+				return "paths must not contain '..'";
 			s += sl;
 		}
 	}
@@ -54,9 +64,9 @@ static int is_terminal(const char *status)
 	                  strcmp(status, "cancelled") == 0);
 }
 
-void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
-                      const char *kind, const json_t *args, const json_t *wire_extra,
-                      const char *audit_action, int queue_if_offline)
+void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, const char *kind,
+                      const json_t *args, const json_t *wire_extra, const char *audit_action,
+                      int queue_if_offline)
 {
 	int offline = !presence_is_connected(app->presence, host_id);
 	if (offline && !queue_if_offline) {
@@ -79,11 +89,13 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
 	rc = store_tx_begin(app->store);
 	if (!rc) {
 		rc = store_job_create(app->store, host_id, kind, args, api_actor(r), job_id);
-		if (!rc && offline) rc = store_job_set_awaiting(app->store, job_id, 1);
+		if (!rc && offline)
+			rc = store_job_set_awaiting(app->store, job_id, 1);
 		if (!rc) {
-			json_t *d = json_pack("{s:s,s:s,s:b}", "host_id", host_id, "kind", kind, "queued",
-			                      offline);
-			if (rmj_str(args, "group")) json_object_set(d, "group", json_object_get(args, "group"));
+			json_t *d = json_pack("{s:s,s:s,s:b}", "host_id", host_id, "kind", kind,
+			                      "queued", offline);
+			if (rmj_str(args, "group"))
+				json_object_set(d, "group", json_object_get(args, "group"));
 			rc = api_audit(app, api_actor(r), audit_action, job_id, d);
 		}
 		rc = store_tx_end(app->store, rc);
@@ -100,7 +112,8 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id,
 		return;
 	}
 	json_t *wire = json_deep_copy(args);
-	if (wire_extra) json_object_update(wire, (json_t *)wire_extra);
+	if (wire_extra)
+		json_object_update(wire, (json_t *)wire_extra);
 	rc = presence_send_command(app->presence, host_id, job_id, kind, wire);
 	rmj_wipe(wire);
 	json_decref(wire);
@@ -139,7 +152,8 @@ void api_job_create(struct http_req *r, void *appv)
 	json_t *args = json_object();
 	if (strcmp(kind, "backup") == 0) {
 		json_t *paths = json_object_get(b, "paths");
-		if (!paths || json_is_null(paths)) paths = json_object_get(host, "initial_paths");
+		if (!paths || json_is_null(paths))
+			paths = json_object_get(host, "initial_paths");
 		const char *why = api_paths_problem(paths, 0);
 		if (why) {
 			http_respond_error(r, 422, "invalid_paths", "%s", why);
@@ -166,7 +180,8 @@ void api_jobs_list(struct http_req *r, void *appv)
 		return;
 	}
 	const char *host_id = http_req_query(r, "host_id");
-	if (host_id && !host_id[0]) host_id = NULL;
+	if (host_id && !host_id[0])
+		host_id = NULL;
 	json_t *o = store_jobs_list(app->store, host_id, (int)limit);
 	if (!o) {
 		api_respond_store_error(r, "jobs list", RM_ERR_DB);
@@ -215,8 +230,9 @@ void api_job_cancel(struct http_req *r, void *appv)
 			rc = store_job_finish(app->store, job_id, "cancelled", -1,
 			                      "cancelled while the agent was offline", NULL,
 			                      rm_now_ms());
-		if (!rc) rc = api_audit(app, api_actor(r), "job.cancel", job_id,
-		                        json_pack("{s:s}", "host_id", host_id));
+		if (!rc)
+			rc = api_audit(app, api_actor(r), "job.cancel", job_id,
+			               json_pack("{s:s}", "host_id", host_id));
 		rc = store_tx_end(app->store, rc);
 	}
 	if (rc) {
@@ -264,7 +280,8 @@ void api_job_logs(struct http_req *r, void *appv)
 		api_respond_invalid(r, "query 'limit' must be an integer in [1, 10000]");
 		return;
 	}
-	if (job_missing(r, app, job_id)) return;
+	if (job_missing(r, app, job_id))
+		return;
 	json_t *lines = store_log_list(app->store, job_id, after, (int)limit);
 	if (!lines) {
 		api_respond_store_error(r, "log list", RM_ERR_DB);
@@ -291,8 +308,9 @@ static void log_row_cb(void *ud, const struct store_log_row *row)
 	rm_time_fmt(row->ts_ms, ts);
 	d->after = row->seq;
 	if (d->ndjson) {
-		json_t *o = json_pack("{s:I,s:s,s:s,s:s%}", "seq", (json_int_t)row->seq, "ts", ts,
-		                      "stream", row->stream, "payload", row->payload, row->payload_len);
+		json_t *o =
+		    json_pack("{s:I,s:s,s:s,s:s%}", "seq", (json_int_t)row->seq, "ts", ts, "stream",
+		              row->stream, "payload", row->payload, row->payload_len);
 		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s) {
 			rm_buf_append_str(d->out, s);
@@ -315,25 +333,28 @@ static void log_pull(struct http_req *r, void *ctxv)
 	d->out = &b;
 	int n = store_log_each(d->app->store, d->job_id, d->after, LOG_PAGE, log_row_cb, d);
 	d->out = NULL;
-	if (n < 0) RM_WARN("log download: store error, response truncated", "job_id", d->job_id);
+	if (n < 0)
+		RM_WARN("log download: store error, response truncated", "job_id", d->job_id);
 	if (b.len) {
 		size_t len = b.len;
 		http_stream_write_take(r, rm_buf_take(&b), len);
 	}
 	rm_buf_cleanup(&b);
-	if (n < LOG_PAGE) http_stream_end(r);
+	if (n < LOG_PAGE)
+		http_stream_end(r);
 }
 
 static void log_download(struct http_req *r, struct app *app, int ndjson)
 {
 	const char *job_id = http_req_param(r, "id");
-	if (job_missing(r, app, job_id)) return;
+	if (job_missing(r, app, job_id))
+		return;
 	struct log_dl *d = rm_xcalloc(1, sizeof *d);
 	d->app = app;
 	rm_strlcpy(d->job_id, job_id, sizeof d->job_id);
 	d->ndjson = ndjson;
-	char *disp = rm_xasprintf("attachment; filename=\"job-%s.%s\"", job_id,
-	                          ndjson ? "ndjson" : "log");
+	char *disp =
+	    rm_xasprintf("attachment; filename=\"job-%s.%s\"", job_id, ndjson ? "ndjson" : "log");
 	http_resp_header(r, "content-disposition", disp);
 	http_resp_header(r, "cache-control", "no-store");
 	free(disp);

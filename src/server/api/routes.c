@@ -17,43 +17,43 @@
 #define JSON ROUTE_JSON_BODY
 
 static const struct route routes[] = {
-	{"GET", "/healthz", ROLE_PUBLIC, PUB, api_health},
-	{"GET", "/api/bootstrap/status", ROLE_PUBLIC, PUB, api_bootstrap_status},
-	{"POST", "/api/bootstrap", ROLE_PUBLIC, PUB | JSON, api_bootstrap},
-	{"POST", "/api/auth/login", ROLE_PUBLIC, PUB | JSON, api_login},
-	{"POST", "/api/auth/logout", ROLE_VIEWER, 0, api_logout},
-	{"GET", "/api/me", ROLE_VIEWER, 0, api_me},
-	{"POST", "/api/enrollment-tokens", ROLE_OPERATOR, JSON, api_enroll_token_create},
-	{"GET", "/api/enrollment-tokens/{token}", ROLE_OPERATOR, 0, api_enroll_token_get},
-	{"POST", "/api/agents/enroll", ROLE_PUBLIC, PUB | JSON, api_agent_enroll},
-	{"GET", "/api/hosts", ROLE_VIEWER, 0, api_hosts_list},
-	{"GET", "/api/hosts/{id}", ROLE_VIEWER, 0, api_host_get},
-	{"GET", "/api/hosts/{id}/snapshots", ROLE_VIEWER, 0, api_host_snapshots},
-	{"POST", "/api/hosts/{id}/jobs", ROLE_OPERATOR, JSON, api_job_create},
-	{"GET", "/api/jobs", ROLE_VIEWER, 0, api_jobs_list},
-	{"GET", "/api/jobs/{id}", ROLE_VIEWER, 0, api_job_get},
-	{"POST", "/api/jobs/{id}/cancel", ROLE_OPERATOR, 0, api_job_cancel},
-	{"GET", "/api/jobs/{id}/logs", ROLE_VIEWER, 0, api_job_logs},
-	{"GET", "/api/jobs/{id}/log.txt", ROLE_VIEWER, 0, api_job_log_txt},
-	{"GET", "/api/jobs/{id}/log.ndjson", ROLE_VIEWER, 0, api_job_log_ndjson},
-	{"GET", "/api/fleet/summary", ROLE_VIEWER, 0, api_fleet_summary},
-	{"GET", "/api/hosts/{id}/groups", ROLE_VIEWER, 0, api_groups_list},
-	{"POST", "/api/hosts/{id}/groups", ROLE_OPERATOR, JSON, api_group_create},
-	{"GET", "/api/hosts/{id}/groups/{gid}", ROLE_VIEWER, 0, api_group_get},
-	{"PUT", "/api/hosts/{id}/groups/{gid}", ROLE_OPERATOR, JSON, api_group_update},
-	{"DELETE", "/api/hosts/{id}/groups/{gid}", ROLE_OPERATOR, 0, api_group_delete},
-	{"POST", "/api/hosts/{id}/groups/{gid}/run", ROLE_OPERATOR, JSON, api_group_run},
-	{"GET", "/api/hosts/{id}/schedules", ROLE_VIEWER, 0, api_schedules_list},
-	{"POST", "/api/hosts/{id}/schedules", ROLE_OPERATOR, JSON, api_schedule_create},
-	{"GET", "/api/hosts/{id}/schedules/{sid}", ROLE_VIEWER, 0, api_schedule_get},
-	{"PUT", "/api/hosts/{id}/schedules/{sid}", ROLE_OPERATOR, JSON, api_schedule_update},
-	{"DELETE", "/api/hosts/{id}/schedules/{sid}", ROLE_OPERATOR, 0, api_schedule_delete},
-	{"POST", "/api/cron/preview", ROLE_VIEWER, JSON, api_cron_preview},
-	{"GET", "/api/hosts/{id}/settings", ROLE_VIEWER, 0, api_settings_get},
-	{"PUT", "/api/hosts/{id}/settings", ROLE_OPERATOR, JSON, api_settings_put},
-	{"GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list},
-	{"GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh},
-	{"GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary},
+	{ "GET", "/healthz", ROLE_PUBLIC, PUB, api_health },
+	{ "GET", "/api/bootstrap/status", ROLE_PUBLIC, PUB, api_bootstrap_status },
+	{ "POST", "/api/bootstrap", ROLE_PUBLIC, PUB | JSON, api_bootstrap },
+	{ "POST", "/api/auth/login", ROLE_PUBLIC, PUB | JSON, api_login },
+	{ "POST", "/api/auth/logout", ROLE_VIEWER, 0, api_logout },
+	{ "GET", "/api/me", ROLE_VIEWER, 0, api_me },
+	{ "POST", "/api/enrollment-tokens", ROLE_OPERATOR, JSON, api_enroll_token_create },
+	{ "GET", "/api/enrollment-tokens/{token}", ROLE_OPERATOR, 0, api_enroll_token_get },
+	{ "POST", "/api/agents/enroll", ROLE_PUBLIC, PUB | JSON, api_agent_enroll },
+	{ "GET", "/api/hosts", ROLE_VIEWER, 0, api_hosts_list },
+	{ "GET", "/api/hosts/{id}", ROLE_VIEWER, 0, api_host_get },
+	{ "GET", "/api/hosts/{id}/snapshots", ROLE_VIEWER, 0, api_host_snapshots },
+	{ "POST", "/api/hosts/{id}/jobs", ROLE_OPERATOR, JSON, api_job_create },
+	{ "GET", "/api/jobs", ROLE_VIEWER, 0, api_jobs_list },
+	{ "GET", "/api/jobs/{id}", ROLE_VIEWER, 0, api_job_get },
+	{ "POST", "/api/jobs/{id}/cancel", ROLE_OPERATOR, 0, api_job_cancel },
+	{ "GET", "/api/jobs/{id}/logs", ROLE_VIEWER, 0, api_job_logs },
+	{ "GET", "/api/jobs/{id}/log.txt", ROLE_VIEWER, 0, api_job_log_txt },
+	{ "GET", "/api/jobs/{id}/log.ndjson", ROLE_VIEWER, 0, api_job_log_ndjson },
+	{ "GET", "/api/fleet/summary", ROLE_VIEWER, 0, api_fleet_summary },
+	{ "GET", "/api/hosts/{id}/groups", ROLE_VIEWER, 0, api_groups_list },
+	{ "POST", "/api/hosts/{id}/groups", ROLE_OPERATOR, JSON, api_group_create },
+	{ "GET", "/api/hosts/{id}/groups/{gid}", ROLE_VIEWER, 0, api_group_get },
+	{ "PUT", "/api/hosts/{id}/groups/{gid}", ROLE_OPERATOR, JSON, api_group_update },
+	{ "DELETE", "/api/hosts/{id}/groups/{gid}", ROLE_OPERATOR, 0, api_group_delete },
+	{ "POST", "/api/hosts/{id}/groups/{gid}/run", ROLE_OPERATOR, JSON, api_group_run },
+	{ "GET", "/api/hosts/{id}/schedules", ROLE_VIEWER, 0, api_schedules_list },
+	{ "POST", "/api/hosts/{id}/schedules", ROLE_OPERATOR, JSON, api_schedule_create },
+	{ "GET", "/api/hosts/{id}/schedules/{sid}", ROLE_VIEWER, 0, api_schedule_get },
+	{ "PUT", "/api/hosts/{id}/schedules/{sid}", ROLE_OPERATOR, JSON, api_schedule_update },
+	{ "DELETE", "/api/hosts/{id}/schedules/{sid}", ROLE_OPERATOR, 0, api_schedule_delete },
+	{ "POST", "/api/cron/preview", ROLE_VIEWER, JSON, api_cron_preview },
+	{ "GET", "/api/hosts/{id}/settings", ROLE_VIEWER, 0, api_settings_get },
+	{ "PUT", "/api/hosts/{id}/settings", ROLE_OPERATOR, JSON, api_settings_put },
+	{ "GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list },
+	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
+	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -73,7 +73,8 @@ int api_is_api_path(const char *path)
 static void ctx_free(void *p)
 {
 	struct api_ctx *c = p;
-	if (!c) return;
+	if (!c)
+		return;
 	json_decref(c->body);
 	free(c);
 }
@@ -103,7 +104,8 @@ int api_audit(struct app *app, const char *actor, const char *action, const char
               json_t *detail_take)
 {
 	int rc = store_audit(app->store, actor, action, target, detail_take);
-	if (rc) RM_ERROR("audit write failed", "action", action, "err", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("audit write failed", "action", action, "err", rm_strerror(rc));
 	json_decref(detail_take);
 	return rc;
 }
@@ -121,10 +123,13 @@ void api_respond_invalid(struct http_req *r, const char *msg)
 
 static int is_json_content_type(const char *ct)
 {
-	if (!ct) return 0;
-	while (*ct == ' ') ct++;
+	if (!ct)
+		return 0;
+	while (*ct == ' ')
+		ct++;
 	size_t n = strlen("application/json");
-	if (strncasecmp(ct, "application/json", n) != 0) return 0;
+	if (strncasecmp(ct, "application/json", n) != 0)
+		return 0;
 	return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
 }
 
@@ -135,8 +140,7 @@ void api_dispatch(struct http_req *r, void *appv)
 	const char *path = http_req_path(r);
 	const struct route *rt = NULL;
 	int head = strcmp(method, "HEAD") == 0;
-	enum router_result rr =
-		router_match(routes, N_ROUTES, head ? "GET" : method, path, r, &rt);
+	enum router_result rr = router_match(routes, N_ROUTES, head ? "GET" : method, path, r, &rt);
 	if (rr == ROUTER_NOT_FOUND) {
 		http_respond_error(r, 404, "not_found", "no such endpoint");
 		return;

@@ -25,7 +25,8 @@ static void respond_cron_error(struct http_req *r, int field, const char *err)
 static json_t *schedules_of(struct app *app, const json_t *host, const char *sid)
 {
 	json_t *list = store_schedules_list(app->store, rmj_str(host, "id"), sid);
-	if (list) policy_schedules_decorate(app, host, list);
+	if (list)
+		policy_schedules_decorate(app, host, list);
 	return list;
 }
 
@@ -33,25 +34,26 @@ void api_schedules_list(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	json_t *host = api_host_or_404(r, app);
-	if (!host) return;
+	if (!host)
+		return;
 	json_t *list = schedules_of(app, host, NULL);
 	if (!list) {
 		api_respond_store_error(r, "schedules list", RM_ERR_DB);
 	} else {
-		json_t *o = json_pack("{s:o,s:O,s:O,s:O,s:O,s:O}", "schedules", list, "timezone",
-		                      json_object_get(host, "timezone"), "utc_offset_s",
-		                      json_object_get(host, "utc_offset_s"), "schedule_version",
-		                      json_object_get(host, "schedule_version"),
-		                      "schedule_acked_version",
-		                      json_object_get(host, "schedule_acked_version"), "in_sync",
-		                      json_object_get(host, "schedule_in_sync"));
+		json_t *o =
+		    json_pack("{s:o,s:O,s:O,s:O,s:O,s:O}", "schedules", list, "timezone",
+		              json_object_get(host, "timezone"), "utc_offset_s",
+		              json_object_get(host, "utc_offset_s"), "schedule_version",
+		              json_object_get(host, "schedule_version"), "schedule_acked_version",
+		              json_object_get(host, "schedule_acked_version"), "in_sync",
+		              json_object_get(host, "schedule_in_sync"));
 		http_respond_json(r, 200, o);
 	}
 	json_decref(host);
 }
 
-static void respond_schedule(struct http_req *r, struct app *app, int status,
-                             const json_t *host, const char *sid)
+static void respond_schedule(struct http_req *r, struct app *app, int status, const json_t *host,
+                             const char *sid)
 {
 	json_t *list = schedules_of(app, host, sid);
 	if (!list || json_array_size(list) != 1) {
@@ -93,13 +95,16 @@ static int check_schedule(struct http_req *r, struct app *app, const json_t *in,
 		api_respond_field(r, 422, "invalid_field", "group_ids", err);
 		return -1;
 	}
-	if (ids) *group_ids = ids;
+	if (ids)
+		*group_ids = ids;
 	size_t i;
 	json_t *v;
-	json_array_foreach(*group_ids, i, v) {
-		json_t *g = store_group_get(app->store, http_req_param(r, "id"), json_string_value(v));
+	json_array_foreach (*group_ids, i, v) {
+		json_t *g =
+		    store_group_get(app->store, http_req_param(r, "id"), json_string_value(v));
 		if (!g) {
-			api_respond_field(r, 422, "invalid_field", "group_ids", "unknown group for this host");
+			api_respond_field(r, 422, "invalid_field", "group_ids",
+			                  "unknown group for this host");
 			return -1;
 		}
 		json_decref(g);
@@ -110,7 +115,8 @@ static int check_schedule(struct http_req *r, struct app *app, const json_t *in,
 static void schedule_save(struct http_req *r, struct app *app, const json_t *old)
 {
 	json_t *host = api_host_or_404(r, app);
-	if (!host) return;
+	if (!host)
+		return;
 	char host_id[RM_ULID_BUF];
 	rm_strlcpy(host_id, rmj_str(host, "id"), sizeof host_id);
 	const char *cron;
@@ -120,14 +126,16 @@ static void schedule_save(struct http_req *r, struct app *app, const json_t *old
 	if (check_schedule(r, app, api_body(r), old == NULL, old, &cron, &enabled, &group_ids))
 		goto out;
 	char sid[RM_ULID_BUF];
-	if (old) rm_strlcpy(sid, rmj_str(old, "id"), sizeof sid);
+	if (old)
+		rm_strlcpy(sid, rmj_str(old, "id"), sizeof sid);
 	int rc = store_tx_begin(app->store);
 	if (!rc) {
 		const json_t *ids = group_ids ? group_ids : empty;
 		rc = old ? store_schedule_update(app->store, host_id, sid, cron, enabled, ids)
 		         : store_schedule_insert(app->store, host_id, cron, enabled, ids, sid);
 		if (!rc)
-			rc = api_audit(app, api_actor(r), old ? "schedule.update" : "schedule.create", sid,
+			rc = api_audit(app, api_actor(r),
+			               old ? "schedule.update" : "schedule.create", sid,
 			               json_pack("{s:s,s:s,s:b}", "host_id", host_id, "cron", cron,
 			                         "enabled", enabled));
 		rc = store_tx_end(app->store, rc);
@@ -152,10 +160,12 @@ void api_schedule_create(struct http_req *r, void *appv)
 
 static json_t *schedule_or_404(struct http_req *r, struct app *app)
 {
-	json_t *list = store_schedules_list(app->store, http_req_param(r, "id"), http_req_param(r, "sid"));
+	json_t *list =
+	    store_schedules_list(app->store, http_req_param(r, "id"), http_req_param(r, "sid"));
 	json_t *s = json_array_size(list) == 1 ? json_incref(json_array_get(list, 0)) : NULL;
 	json_decref(list);
-	if (!s) http_respond_error(r, 404, "not_found", "unknown schedule");
+	if (!s)
+		http_respond_error(r, 404, "not_found", "unknown schedule");
 	return s;
 }
 
@@ -163,7 +173,8 @@ void api_schedule_get(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	json_t *host = api_host_or_404(r, app);
-	if (!host) return;
+	if (!host)
+		return;
 	respond_schedule(r, app, 200, host, http_req_param(r, "sid"));
 	json_decref(host);
 }
@@ -172,7 +183,8 @@ void api_schedule_update(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	json_t *old = schedule_or_404(r, app);
-	if (!old) return;
+	if (!old)
+		return;
 	schedule_save(r, app, old);
 	json_decref(old);
 }
@@ -207,7 +219,8 @@ void api_settings_get(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	json_t *host = api_host_or_404(r, app);
-	if (!host) return;
+	if (!host)
+		return;
 	http_respond_json(r, 200, policy_settings_effective(json_object_get(host, "settings")));
 	json_decref(host);
 }
@@ -217,7 +230,8 @@ void api_settings_put(struct http_req *r, void *appv)
 	struct app *app = appv;
 	const json_t *in = api_body(r);
 	json_t *host = api_host_or_404(r, app);
-	if (!host) return;
+	if (!host)
+		return;
 	json_t *s = json_deep_copy(json_object_get(host, "settings"));
 	if (!json_is_object(s)) {
 		json_decref(s);
@@ -225,11 +239,12 @@ void api_settings_put(struct http_req *r, void *appv)
 	}
 	char err[160];
 	const char *why = NULL, *field = NULL;
-	static const char *const bw[] = {"limit_upload_kib", "limit_download_kib"};
+	static const char *const bw[] = { "limit_upload_kib", "limit_download_kib" };
 	for (int i = 0; i < 2 && !why; i++) {
 		json_t *v = json_object_get(in, bw[i]);
 		long long x;
-		if (!v) continue;
+		if (!v)
+			continue;
 		if (json_is_null(v)) {
 			json_object_del(s, bw[i]);
 		} else if (rmj_get_int(in, bw[i], 1, 0, 10000000, &x, err, sizeof err)) {
@@ -241,15 +256,18 @@ void api_settings_put(struct http_req *r, void *appv)
 	}
 	const char *mode = NULL, *shell = NULL;
 	long long timeout = 0;
-	if (!why && (rmj_get_str(in, "mode", 0, 16, &mode, err, sizeof err) ||
-	             (mode && strcmp(mode, "always_on") != 0 && strcmp(mode, "intermittent") != 0))) {
+	if (!why &&
+	    (rmj_get_str(in, "mode", 0, 16, &mode, err, sizeof err) ||
+	     (mode && strcmp(mode, "always_on") != 0 && strcmp(mode, "intermittent") != 0))) {
 		why = "mode must be always_on or intermittent";
 		field = "mode";
 	}
-	if (mode) json_object_set_new(s, "mode", json_string(mode));
+	if (mode)
+		json_object_set_new(s, "mode", json_string(mode));
 	int hooks = json_object_get(in, "hook_shell") || json_object_get(in, "hook_timeout_s");
 	if (!why && hooks && !api_is_admin(r)) {
-		http_respond_error(r, 403, "forbidden", "hook settings can only be changed by an admin");
+		http_respond_error(r, 403, "forbidden",
+		                   "hook settings can only be changed by an admin");
 		goto out;
 	}
 	if (!why && (rmj_get_str(in, "hook_shell", 0, 256, &shell, err, sizeof err) ||
@@ -257,12 +275,14 @@ void api_settings_put(struct http_req *r, void *appv)
 		why = "hook_shell must be an absolute path";
 		field = "hook_shell";
 	}
-	if (shell) json_object_set_new(s, "hook_shell", json_string(shell));
+	if (shell)
+		json_object_set_new(s, "hook_shell", json_string(shell));
 	if (!why && rmj_get_int(in, "hook_timeout_s", 0, 1, 86400, &timeout, err, sizeof err)) {
 		why = err;
 		field = "hook_timeout_s";
 	}
-	if (timeout) json_object_set_new(s, "hook_timeout_s", json_integer(timeout));
+	if (timeout)
+		json_object_set_new(s, "hook_timeout_s", json_integer(timeout));
 	if (why) {
 		api_respond_field(r, 422, "invalid_field", field, why);
 		goto out;
@@ -271,7 +291,9 @@ void api_settings_put(struct http_req *r, void *appv)
 	int rc = store_tx_begin(app->store);
 	if (!rc) {
 		rc = store_host_settings_set(app->store, host_id, s);
-		if (!rc) rc = api_audit(app, api_actor(r), "host.settings", host_id, json_deep_copy(s));
+		if (!rc)
+			rc = api_audit(app, api_actor(r), "host.settings", host_id,
+			               json_deep_copy(s));
 		rc = store_tx_end(app->store, rc);
 	}
 	if (rc) {

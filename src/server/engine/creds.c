@@ -19,7 +19,8 @@ int creds_get(struct store *st, const uint8_t *key, const char *host_id, const c
 	char *ct = NULL, *pt = NULL;
 	size_t ptlen = 0;
 	int rc = store_cred_get(st, host_id, slot, &ct);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	char *ad = rm_xasprintf("host_credentials:%s:%s", host_id, slot);
 	rc = rm_aead_open(key, ct, ad, &pt, &ptlen);
 	free(ad);
@@ -34,7 +35,8 @@ int creds_get(struct store *st, const uint8_t *key, const char *host_id, const c
 	sodium_memzero(pt, ptlen);
 	free(pt);
 	if (rc) {
-		RM_ERROR("host credentials are not a JSON object", "host_id", host_id, "slot", slot);
+		RM_ERROR("host credentials are not a JSON object", "host_id", host_id, "slot",
+		         slot);
 		return RM_ERR_CRYPTO;
 	}
 	*out = creds;
@@ -43,11 +45,13 @@ int creds_get(struct store *st, const uint8_t *key, const char *host_id, const c
 
 void creds_free(json_t *creds)
 {
-	if (!creds) return;
+	if (!creds)
+		return;
 	const char *k;
 	json_t *v;
-	json_object_foreach(creds, k, v) {
-		if (!json_is_string(v) || v->refcount != 1) continue;
+	json_object_foreach (creds, k, v) {
+		if (!json_is_string(v) || v->refcount != 1)
+			continue;
 		/* jansson owns the bytes; wipe them before they go back to the allocator */
 		sodium_memzero((char *)json_string_value(v), json_string_length(v));
 	}

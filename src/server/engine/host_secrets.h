@@ -24,8 +24,7 @@ struct host_secrets *host_secrets_new(void); /* empty list */
 void host_secrets_add_creds(struct host_secrets *hs, const json_t *creds);
 /* Builds the list from every stored credential slot of host_id. Never NULL: when nothing
  * is stored (or it cannot be decrypted) the list is empty. */
-struct host_secrets *host_secrets_load(struct store *st, const uint8_t *key,
-                                       const char *host_id);
+struct host_secrets *host_secrets_load(struct store *st, const uint8_t *key, const char *host_id);
 /* Adds one secret (copied; shorter than HOST_SECRETS_MIN_LEN or already known: ignored). */
 void host_secrets_add(struct host_secrets *hs, const char *secret);
 size_t host_secrets_count(const struct host_secrets *hs);

@@ -30,26 +30,32 @@ void notify_free(struct notify *n)
 
 void notify_subscribe(struct notify *n, unsigned kinds, notify_fn fn, void *ud)
 {
-	if (!n) return;
+	if (!n)
+		return;
 	/* a fixed, small set of subscribers known at build time: overflowing is a bug */
-	if (n->n == NOTIFY_MAX_SUBS) abort();
-	n->subs[n->n++] = (struct notify_sub){.kinds = kinds, .fn = fn, .ud = ud};
+	if (n->n == NOTIFY_MAX_SUBS)
+		abort();
+	n->subs[n->n++] = (struct notify_sub){ .kinds = kinds, .fn = fn, .ud = ud };
 }
 
 void notify_unsubscribe(struct notify *n, notify_fn fn, void *ud)
 {
-	if (!n) return;
+	if (!n)
+		return;
 	size_t k = 0;
 	for (size_t i = 0; i < n->n; i++)
-		if (n->subs[i].fn != fn || n->subs[i].ud != ud) n->subs[k++] = n->subs[i];
+		if (n->subs[i].fn != fn || n->subs[i].ud != ud)
+			n->subs[k++] = n->subs[i];
 	n->n = k;
 }
 
 static void publish(struct notify *n, enum notify_kind kind, const char *id)
 {
-	if (!n || !id) return;
+	if (!n || !id)
+		return;
 	for (size_t i = 0; i < n->n; i++)
-		if (n->subs[i].kinds & (unsigned)kind) n->subs[i].fn(n->subs[i].ud, kind, id);
+		if (n->subs[i].kinds & (unsigned)kind)
+			n->subs[i].fn(n->subs[i].ud, kind, id);
 }
 
 void notify_host_changed(struct notify *n, const char *host_id)

@@ -21,8 +21,7 @@ json_t *policy_group_api(struct app *app, const json_t *row, int with_hooks);
 json_t *policy_group_hooks(struct app *app, const json_t *row);
 /* Encrypts {"pre","post"} for a host's group (NULL when both are empty): *ct_out malloc'd
  * or NULL. */
-int policy_hooks_seal(struct app *app, const char *host_id, const json_t *hooks,
-                      char **ct_out);
+int policy_hooks_seal(struct app *app, const char *host_id, const json_t *hooks, char **ct_out);
 
 /* Settings with defaults filled in (hook_shell /bin/sh, hook_timeout_s 900, mode
  * always_on, bandwidth null). New reference. */
@@ -32,8 +31,7 @@ json_t *policy_settings_effective(const json_t *stored);
  * fixed utc_offset_s when has_offset, else UTC), after from_ms. *out: array of RFC 3339
  * strings. RM_ERR_INVAL with *field (0..4, -1) and err on a bad expression. */
 int policy_next_runs(const char *cron, const char *tz, int has_offset, long long utc_offset_s,
-                     int n, int64_t from_ms, json_t **out, int *field, char *err,
-                     size_t errlen);
+                     int n, int64_t from_ms, json_t **out, int *field, char *err, size_t errlen);
 /* Adds "next_runs" (5) to each schedule object of the host (array from
  * store_schedules_list), evaluated in the host's time zone. */
 void policy_schedules_decorate(struct app *app, const json_t *host, json_t *schedules);

@@ -24,7 +24,8 @@ void presence_free(struct presence *p)
 
 void presence_set_provider(struct presence *p, const struct presence_ops *ops, void *ud)
 {
-	if (!p) return;
+	if (!p)
+		return;
 	p->ops = ops;
 	p->ud = ops ? ud : NULL;
 }
@@ -49,7 +50,8 @@ int presence_send_command(struct presence *p, const char *host_id, const char *j
 
 int64_t presence_last_seen(struct presence *p, const char *host_id)
 {
-	if (!p || !p->ops || !host_id) return 0;
+	if (!p || !p->ops || !host_id)
+		return 0;
 	return p->ops->last_seen(p->ud, host_id);
 }
 
@@ -61,10 +63,12 @@ int presence_is_connected(struct presence *p, const char *host_id)
 void presence_overlay_last_seen(struct presence *p, json_t *host)
 {
 	int64_t seen = presence_last_seen(p, rmj_str(host, "id"));
-	if (!seen) return;
+	if (!seen)
+		return;
 	const char *stored = rmj_str(host, "last_seen_at");
 	int64_t ms;
-	if (stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen) return;
+	if (stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen)
+		return;
 	char buf[RM_TIME_STRLEN];
 	rm_time_fmt(seen, buf);
 	json_object_set_new(host, "last_seen_at", json_string(buf));
@@ -72,11 +76,12 @@ void presence_overlay_last_seen(struct presence *p, json_t *host)
 
 void presence_note_offline(struct presence *p, const char *host_id)
 {
-	if (p && p->ops && host_id) p->ops->note_offline(p->ud, host_id);
+	if (p && p->ops && host_id)
+		p->ops->note_offline(p->ud, host_id);
 }
 
-void presence_disconnect(struct presence *p, const char *host_id, int code,
-                         const char *reason)
+void presence_disconnect(struct presence *p, const char *host_id, int code, const char *reason)
 {
-	if (p && p->ops && host_id) p->ops->disconnect(p->ud, host_id, code, reason);
+	if (p && p->ops && host_id)
+		p->ops->disconnect(p->ud, host_id, code, reason);
 }

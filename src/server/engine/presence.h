@@ -40,7 +40,6 @@ int64_t presence_last_seen(struct presence *p, const char *host_id);
  * that is newer: the store's value is written at most every persist interval. */
 void presence_overlay_last_seen(struct presence *p, json_t *host);
 void presence_note_offline(struct presence *p, const char *host_id);
-void presence_disconnect(struct presence *p, const char *host_id, int code,
-                         const char *reason);
+void presence_disconnect(struct presence *p, const char *host_id, int code, const char *reason);
 
 #endif

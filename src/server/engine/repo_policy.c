@@ -25,31 +25,35 @@ static const char *str_or_empty(const json_t *o, const char *key)
 static void send_repo_config(struct app *app, const char *host_id, const json_t *creds)
 {
 	const char *pw = rmj_str(creds, "repo_password");
-	if (pw) rm_log_add_secret(pw);
+	if (pw)
+		rm_log_add_secret(pw);
 	json_t *p = json_pack("{s:s,s:s,s:s,s:s}", "slot", "repo", "repo_url",
 	                      str_or_empty(creds, "repo_url"), "repo_username",
-	                      str_or_empty(creds, "repo_username"), "repo_password",
-	                      pw ? pw : "");
+	                      str_or_empty(creds, "repo_username"), "repo_password", pw ? pw : "");
 	int rc = presence_send(app->presence, host_id, RM_MSG_CONFIG_UPDATE, p);
-	if (rc) RM_WARN("sending repository credentials failed", "host_id", host_id, "err",
-	                rm_strerror(rc));
+	if (rc)
+		RM_WARN("sending repository credentials failed", "host_id", host_id, "err",
+		        rm_strerror(rc));
 }
 
 static void maybe_auto_init(struct app *app, const char *host_id)
 {
 	char repo_status[16];
-	if (store_host_repo_status(app->store, host_id, repo_status)) return;
-	if (strcmp(repo_status, "unknown") != 0) return;
+	if (store_host_repo_status(app->store, host_id, repo_status))
+		return;
+	if (strcmp(repo_status, "unknown") != 0)
+		return;
 	int active = 0;
-	if (store_job_active_of_kind(app->store, host_id, "init", &active) || active) return;
+	if (store_job_active_of_kind(app->store, host_id, "init", &active) || active)
+		return;
 	char job_id[RM_ULID_BUF];
 	json_t *args = json_object();
 	int rc = store_job_create(app->store, host_id, "init", args, "system", job_id);
 	if (!rc) {
 		rc = presence_send_command(app->presence, host_id, job_id, "init", args);
 		if (rc) {
-			store_job_finish(app->store, job_id, "failed", -1, "dispatch to agent failed",
-			                 NULL, rm_now_ms());
+			store_job_finish(app->store, job_id, "failed", -1,
+			                 "dispatch to agent failed", NULL, rm_now_ms());
 		}
 		RM_INFO("repository init dispatched", "host_id", host_id, "job_id", job_id);
 		notify_job_changed(app->notify, job_id);
@@ -84,7 +88,8 @@ struct host_secrets *repo_policy_on_hello(struct app *app, const char *host_id)
 int repo_policy_job_finished(struct store *st, const char *host_id, const char *kind,
                              const char *status, const char *error)
 {
-	if (!kind || strcmp(kind, "init") != 0) return RM_OK;
+	if (!kind || strcmp(kind, "init") != 0)
+		return RM_OK;
 	if (status && strcmp(status, "succeeded") == 0)
 		return store_host_set_repo_status(st, host_id, "ready", NULL);
 	return store_host_set_repo_status(st, host_id, "init_failed",

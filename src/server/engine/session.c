@@ -11,34 +11,40 @@
 
 #define TOKEN_MAX 256
 
-static const char *const role_names[] = {"public", "viewer", "operator", "admin"};
+static const char *const role_names[] = { "public", "viewer", "operator", "admin" };
 
 int session_role_from_name(const char *name)
 {
-	if (!name) return -1;
+	if (!name)
+		return -1;
 	for (int i = ROLE_VIEWER; i <= ROLE_ADMIN; i++)
-		if (strcmp(role_names[i], name) == 0) return i;
+		if (strcmp(role_names[i], name) == 0)
+			return i;
 	return -1;
 }
 
 const char *session_role_name(int role)
 {
-	if (role < ROLE_PUBLIC || role > ROLE_ADMIN) return "public";
+	if (role < ROLE_PUBLIC || role > ROLE_ADMIN)
+		return "public";
 	return role_names[role];
 }
 
-int session_lookup(struct store *st, const char *token, int64_t now_ms,
-                   struct auth_info *out)
+int session_lookup(struct store *st, const char *token, int64_t now_ms, struct auth_info *out)
 {
-	if (!token || !token[0] || strlen(token) > TOKEN_MAX) return RM_ERR_AUTH;
+	if (!token || !token[0] || strlen(token) > TOKEN_MAX)
+		return RM_ERR_AUTH;
 	char hash[65];
 	rm_sha256_hex(token, strlen(token), hash);
 	struct store_session s;
 	int rc = store_session_get(st, hash, now_ms, &s);
-	if (rc == RM_ERR_NOTFOUND) return RM_ERR_AUTH;
-	if (rc) return rc;
+	if (rc == RM_ERR_NOTFOUND)
+		return RM_ERR_AUTH;
+	if (rc)
+		return rc;
 	int role = session_role_from_name(s.role);
-	if (role < 0) return RM_ERR_AUTH;
+	if (role < 0)
+		return RM_ERR_AUTH;
 	memset(out, 0, sizeof *out);
 	out->authenticated = 1;
 	out->role = role;

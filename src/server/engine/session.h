@@ -14,12 +14,12 @@ enum role { ROLE_PUBLIC = 0, ROLE_VIEWER = 1, ROLE_OPERATOR = 2, ROLE_ADMIN = 3 
 
 struct auth_info {
 	int authenticated;
-	int role;               /* ROLE_* (ROLE_PUBLIC when unauthenticated) */
-	int via_cookie;         /* 1: session cookie (mutations need CSRF) */
+	int role;       /* ROLE_* (ROLE_PUBLIC when unauthenticated) */
+	int via_cookie; /* 1: session cookie (mutations need CSRF) */
 	char user_id[RM_ULID_BUF];
 	char username[65];
 	char csrf[64];
-	char token_hash[65];    /* session token hash (for logout) */
+	char token_hash[65]; /* session token hash (for logout) */
 };
 
 /* "admin" -> ROLE_ADMIN ...; -1 if unknown. */
@@ -28,8 +28,7 @@ const char *session_role_name(int role); /* "public" for ROLE_PUBLIC / unknown *
 
 /* Resolves a session token (cookie value) into out. RM_OK, RM_ERR_AUTH (unknown, expired,
  * disabled user), RM_ERR_DB. out untouched on error. */
-int session_lookup(struct store *st, const char *token, int64_t now_ms,
-                   struct auth_info *out);
+int session_lookup(struct store *st, const char *token, int64_t now_ms, struct auth_info *out);
 /* Creates a session for user_id valid for ttl_s: *token_out (malloc'd, caller frees) and
  * csrf_out. RM_OK or the store's error (outputs untouched). */
 int session_create(struct store *st, const char *user_id, long long ttl_s, char **token_out,

@@ -26,10 +26,11 @@ void sweeper_run_once(struct app *app)
 	struct store *st = app->store;
 	json_t *hosts = json_array();
 	int rc = store_hosts_mark_stale_offline(st, now - app->cfg->offline_after_s * 1000, hosts);
-	if (rc) RM_ERROR("sweeper: marking stale hosts failed", "err", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("sweeper: marking stale hosts failed", "err", rm_strerror(rc));
 	size_t i;
 	json_t *v;
-	json_array_foreach(hosts, i, v) {
+	json_array_foreach (hosts, i, v) {
 		const char *id = json_string_value(v);
 		RM_INFO("host offline (silent)", "host_id", id);
 		presence_note_offline(app->presence, id);
@@ -40,18 +41,21 @@ void sweeper_run_once(struct app *app)
 	json_t *jobs = json_array();
 	rc = store_jobs_fail_lost(st, now - app->cfg->job_lost_after_s * 1000, "agent lost", now,
 	                          jobs);
-	if (rc) RM_ERROR("sweeper: failing lost jobs failed", "err", rm_strerror(rc));
-	json_array_foreach(jobs, i, v) {
+	if (rc)
+		RM_ERROR("sweeper: failing lost jobs failed", "err", rm_strerror(rc));
+	json_array_foreach (jobs, i, v) {
 		const char *id = json_string_value(v);
 		RM_INFO("job failed: agent lost", "job_id", id);
 		notify_job_changed(app->notify, id);
 		char host[RM_ULID_BUF];
-		if (store_job_host(st, id, host) == RM_OK) notify_host_changed(app->notify, host);
+		if (store_job_host(st, id, host) == RM_OK)
+			notify_host_changed(app->notify, host);
 	}
 	json_decref(jobs);
 
 	rc = store_session_purge_expired(st, now);
-	if (rc) RM_ERROR("sweeper: purging sessions failed", "err", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("sweeper: purging sessions failed", "err", rm_strerror(rc));
 	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 	policy_expire_awaiting(app);
 }
@@ -80,7 +84,8 @@ static void closed_cb(uv_handle_t *h)
 
 void sweeper_stop(struct sweeper *s)
 {
-	if (!s) return;
+	if (!s)
+		return;
 	uv_timer_stop(&s->timer);
 	uv_close((uv_handle_t *)&s->timer, closed_cb);
 }

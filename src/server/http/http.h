@@ -13,13 +13,13 @@
 
 #define HTTP_MAX_BODY (1024 * 1024) /* request bodies above this get 413 */
 
-struct http_req;    /* one HTTP request; owned by the framework */
+struct http_req; /* one HTTP request; owned by the framework */
 struct http_server;
-struct ws_conn;     /* one accepted WebSocket */
+struct ws_conn; /* one accepted WebSocket */
 
 /* ---- request accessors (all strings borrowed, valid until the response is sent) ---- */
-const char *http_req_method(const struct http_req *r);  /* "GET", "POST", ... */
-const char *http_req_path(const struct http_req *r);    /* decoded path without query */
+const char *http_req_method(const struct http_req *r); /* "GET", "POST", ... */
+const char *http_req_path(const struct http_req *r);   /* decoded path without query */
 /* Query parameter (URL-decoded) or NULL. */
 const char *http_req_query(const struct http_req *r, const char *name);
 /* Header by lower-case name ("x-csrf-token", "authorization", "content-type",
@@ -62,11 +62,11 @@ void http_resp_header(struct http_req *r, const char *name, const char *value);
  * content-type: application/json and cache-control: no-store. */
 void http_respond_json(struct http_req *r, int status, json_t *body_take);
 /* {"error": message, "code": code} */
-void http_respond_error(struct http_req *r, int status, const char *code, const char *fmt,
-                        ...) __attribute__((format(printf, 4, 5)));
+void http_respond_error(struct http_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Arbitrary bytes (copied). */
-void http_respond_raw(struct http_req *r, int status, const char *content_type,
-                      const void *data, size_t len);
+void http_respond_raw(struct http_req *r, int status, const char *content_type, const void *data,
+                      size_t len);
 /* Takes ownership of data (malloc'd). */
 void http_respond_take(struct http_req *r, int status, const char *content_type, void *data,
                        size_t len);
@@ -81,9 +81,8 @@ void http_respond_take(struct http_req *r, int status, const char *content_type,
  * ctx slot belongs to the api layer). length is the exact body size,
  * or -1 when unknown (chunked transfer coding). HEAD requests get the headers only. */
 typedef void (*http_pull_fn)(struct http_req *r, void *ctx);
-void http_respond_stream(struct http_req *r, int status, const char *content_type,
-                         long long length, http_pull_fn pull, void *stream_ctx,
-                         void (*stream_free)(void *));
+void http_respond_stream(struct http_req *r, int status, const char *content_type, long long length,
+                         http_pull_fn pull, void *stream_ctx, void (*stream_free)(void *));
 /* Queues a copy of data. */
 void http_stream_write(struct http_req *r, const void *data, size_t len);
 /* Queues data without copying: it must stay valid until stream_free ran. */
@@ -120,7 +119,7 @@ struct ws_endpoint {
 };
 
 const char *ws_conn_path(const struct ws_conn *c);
-const char *ws_conn_query(const struct ws_conn *c, const char *name); /* only in on_open */
+const char *ws_conn_query(const struct ws_conn *c, const char *name);  /* only in on_open */
 const char *ws_conn_header(const struct ws_conn *c, const char *name); /* only in on_open */
 const char *ws_conn_cookie(const struct ws_conn *c, const char *name); /* only in on_open */
 const char *ws_conn_remote_ip(const struct ws_conn *c);
@@ -142,7 +141,7 @@ void ws_discard_queue(struct ws_conn *c);
 struct http_server_opts {
 	const char *listen_host; /* "127.0.0.1"; IPv6 disabled unless the host contains ':' */
 	int listen_port;
-	void *app;               /* passed back to dispatch and ws callbacks */
+	void *app; /* passed back to dispatch and ws callbacks */
 	/* Called for every HTTP request whose path starts with /api/ or equals /healthz,
 	 * /install/..., /agent/... once the body is complete (bodies > HTTP_MAX_BODY were
 	 * already answered 413). Any other GET/HEAD is served from the embedded web assets
@@ -169,13 +168,13 @@ void http_server_stop(struct http_server *s);
 
 /* Embedded static assets (generated build/gen/web_assets.c). */
 struct web_asset {
-	const char *path;          /* "/index.html", "/assets/app-3f2a.js" */
+	const char *path; /* "/index.html", "/assets/app-3f2a.js" */
 	const char *content_type;
 	const unsigned char *data;
 	size_t len;
-	const unsigned char *gz;   /* gzip-compressed or NULL when it did not help */
+	const unsigned char *gz; /* gzip-compressed or NULL when it did not help */
 	size_t gz_len;
-	int immutable;             /* hashed filename: cache forever */
+	int immutable; /* hashed filename: cache forever */
 };
 extern const struct web_asset web_assets[];
 extern const size_t web_assets_count;

@@ -82,8 +82,7 @@ static int conn_expired(struct conn *c, uint64_t now)
 {
 	switch (c->state) {
 	case CS_HEAD:
-	case CS_DRAIN:
-		return c->deadline && now >= c->deadline;
+	case CS_DRAIN: return c->deadline && now >= c->deadline;
 	case CS_BODY:
 		if (now >= c->deadline)
 			return 1;
@@ -94,12 +93,9 @@ static int conn_expired(struct conn *c, uint64_t now)
 			c->window_at = now + BODY_WINDOW_MS;
 		}
 		return 0;
-	case CS_WRITE:
-		return c->inflight && now - c->phase_start >= WRITE_STALL_MS;
-	case CS_WS:
-		return ws_check_stall(c, now);
-	default:
-		return 0;
+	case CS_WRITE: return c->inflight && now - c->phase_start >= WRITE_STALL_MS;
+	case CS_WS: return ws_check_stall(c, now);
+	default: return 0;
 	}
 }
 
@@ -117,4 +113,3 @@ void limits_on_sweep(uv_timer_t *t)
 		c = next;
 	}
 }
-

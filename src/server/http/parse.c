@@ -279,8 +279,7 @@ static char *pct_decode(const char *s, size_t n, int plus_space)
 	return out;
 }
 
-int http_split_target(const char *target, size_t len, char **path, const char **query,
-                      size_t *qlen)
+int http_split_target(const char *target, size_t len, char **path, const char **query, size_t *qlen)
 {
 	const char *q = memchr(target, '?', len);
 	size_t pl = q ? (size_t)(q - target) : len;
@@ -320,7 +319,8 @@ void http_parse_query(const char *q, size_t qlen, size_t max_pairs,
 
 		if (pe > q) {
 			char *n = pct_decode(q, (size_t)((eq ? eq : pe) - q), 1);
-			char *v = eq ? pct_decode(eq + 1, (size_t)(pe - eq - 1), 1) : rm_xstrdup("");
+			char *v =
+			    eq ? pct_decode(eq + 1, (size_t)(pe - eq - 1), 1) : rm_xstrdup("");
 
 			if (n && v && *n) {
 				cb(ud, n, v);
@@ -336,8 +336,8 @@ void http_parse_query(const char *q, size_t qlen, size_t max_pairs,
 	}
 }
 
-void http_parse_cookies(const char *s, void (*cb)(void *ud, const char *n, size_t nl,
-                                                  const char *v, size_t vl),
+void http_parse_cookies(const char *s,
+                        void (*cb)(void *ud, const char *n, size_t nl, const char *v, size_t vl),
                         void *ud)
 {
 	while (s && *s) {

@@ -8,25 +8,25 @@
  * whitespace before the colon, one Content-Length value, Transfer-Encoding refused. */
 #include <stddef.h>
 
-#define HTTP_MAX_HEAD 16384   /* request line + headers; more -> 431 */
-#define HTTP_MAX_HEADERS 64   /* header lines; more -> 431 */
+#define HTTP_MAX_HEAD 16384 /* request line + headers; more -> 431 */
+#define HTTP_MAX_HEADERS 64 /* header lines; more -> 431 */
 #define HTTP_MAX_PATH 4096
 
 struct http_hdr {
 	const char *name; /* borrowed from the parsed buffer, not NUL-terminated */
 	size_t nlen;
-	const char *val;  /* trimmed of surrounding spaces/tabs */
+	const char *val; /* trimmed of surrounding spaces/tabs */
 	size_t vlen;
 };
 
 struct http_head {
-	char method[8];       /* "GET" ... (only the methods the server knows) */
-	const char *target;   /* raw request-target, borrowed */
+	char method[8];     /* "GET" ... (only the methods the server knows) */
+	const char *target; /* raw request-target, borrowed */
 	size_t target_len;
-	int minor;            /* HTTP/1.<minor> */
+	int minor; /* HTTP/1.<minor> */
 	struct http_hdr hdr[HTTP_MAX_HEADERS];
 	size_t nhdr;
-	size_t head_len;      /* bytes of the head including the blank line */
+	size_t head_len; /* bytes of the head including the blank line */
 };
 
 /* Parses the request head at the start of buf.
@@ -65,8 +65,8 @@ void http_parse_query(const char *q, size_t qlen, size_t max_pairs,
                       void (*cb)(void *ud, char *name, char *value), void *ud);
 
 /* Cookie header: cb(name, nlen, value, vlen) per pair; quotes around values removed. */
-void http_parse_cookies(const char *s, void (*cb)(void *ud, const char *n, size_t nl,
-                                                  const char *v, size_t vl),
+void http_parse_cookies(const char *s,
+                        void (*cb)(void *ud, const char *n, size_t nl, const char *v, size_t vl),
                         void *ud);
 
 /* 1 when an Accept-Encoding value admits gzip (present and not q=0). */

@@ -9,7 +9,7 @@
 #include "common/err.h"
 
 struct cidr {
-	int family;            /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	unsigned char addr[16];
 	int bits;
 };

@@ -57,8 +57,8 @@ static void cookie_cb(void *ud, const char *n, size_t nl, const char *v, size_t 
 }
 
 /* ------------------------------------------------------------------ requests */
-struct http_req *req_new(struct conn *c, const struct http_head *h, char *path,
-                         const char *query, size_t qlen)
+struct http_req *req_new(struct conn *c, const struct http_head *h, char *path, const char *query,
+                         size_t qlen)
 {
 	struct http_req *r = rm_xcalloc(1, sizeof(*r));
 	const char *ck;
@@ -117,8 +117,14 @@ void req_detach(struct http_req *r)
 	req_free(r);
 }
 
-const char *http_req_method(const struct http_req *r) { return r->method; }
-const char *http_req_path(const struct http_req *r) { return r->path; }
+const char *http_req_method(const struct http_req *r)
+{
+	return r->method;
+}
+const char *http_req_path(const struct http_req *r)
+{
+	return r->path;
+}
 const char *http_req_query(const struct http_req *r, const char *name)
 {
 	return kv_get(&r->query, name, 0);
@@ -137,7 +143,10 @@ const char *http_req_body(const struct http_req *r, size_t *len)
 		*len = r->body.len;
 	return r->body.data ? r->body.data : "";
 }
-const char *http_req_remote_ip(const struct http_req *r) { return r->remote_ip; }
+const char *http_req_remote_ip(const struct http_req *r)
+{
+	return r->remote_ip;
+}
 const char *http_req_param(const struct http_req *r, const char *name)
 {
 	return kv_get(&r->params, name, 0);
@@ -151,9 +160,18 @@ void http_req_set_ctx(struct http_req *r, void *ctx, void (*free_fn)(void *))
 	r->ctx = ctx;
 	r->ctx_free = free_fn;
 }
-void *http_req_ctx(const struct http_req *r) { return r->ctx; }
-void http_req_defer(struct http_req *r) { r->deferred = 1; }
-int http_req_alive(const struct http_req *r) { return r->conn != NULL; }
+void *http_req_ctx(const struct http_req *r)
+{
+	return r->ctx;
+}
+void http_req_defer(struct http_req *r)
+{
+	r->deferred = 1;
+}
+int http_req_alive(const struct http_req *r)
+{
+	return r->conn != NULL;
+}
 int http_req_accepts_gzip(const struct http_req *r)
 {
 	return http_accepts_gzip(http_req_header(r, "accept-encoding"));
@@ -413,8 +431,8 @@ void http_respond_take(struct http_req *r, int status, const char *content_type,
 	set_body(r, status, content_type, data, len, data);
 }
 
-void http_respond_raw(struct http_req *r, int status, const char *content_type,
-                      const void *data, size_t len)
+void http_respond_raw(struct http_req *r, int status, const char *content_type, const void *data,
+                      size_t len)
 {
 	void *copy = rm_xmalloc(len ? len : 1);
 
@@ -455,9 +473,8 @@ void http_respond_error(struct http_req *r, int status, const char *code, const 
 }
 
 /* ------------------------------------------------------------------ streaming */
-void http_respond_stream(struct http_req *r, int status, const char *content_type,
-                         long long length, http_pull_fn pull, void *stream_ctx,
-                         void (*stream_free)(void *))
+void http_respond_stream(struct http_req *r, int status, const char *content_type, long long length,
+                         http_pull_fn pull, void *stream_ctx, void (*stream_free)(void *))
 {
 	if (r->responded) {
 		RM_ERROR("http: second response for one request ignored", "path", r->path);

@@ -85,8 +85,8 @@ static int method_eq(const char *route_m, const char *m)
 
 /* Finds the best route; HEAD falls back to GET routes when no HEAD route matches. */
 static enum router_result find(const struct route *table, size_t n, const char *method,
-                               const char *path, const struct route **out,
-                               struct seg *xs, int *nx_out)
+                               const char *path, const struct route **out, struct seg *xs,
+                               int *nx_out)
 {
 	struct seg ps[ROUTER_MAX_SEGS];
 	unsigned char best_score[ROUTER_MAX_SEGS], score[ROUTER_MAX_SEGS];
@@ -128,8 +128,7 @@ static enum router_result find(const struct route *table, size_t n, const char *
 
 typedef void (*param_fn)(void *ud, const struct seg *name, const struct seg *value);
 
-static void emit_params(const struct route *rt, const struct seg *xs, int nx, param_fn fn,
-                        void *ud)
+static void emit_params(const struct route *rt, const struct seg *xs, int nx, param_fn fn, void *ud)
 {
 	struct seg ps[ROUTER_MAX_SEGS];
 	int np = split(rt->pattern, ps, ROUTER_MAX_SEGS);
@@ -187,8 +186,8 @@ static void collect_param(void *ud, const struct seg *name, const struct seg *va
 }
 
 enum router_result router_match_params(const struct route *table, size_t n, const char *method,
-                                       const char *path, const struct route **out,
-                                       char *names[], char *values[], size_t max, size_t *nparams)
+                                       const char *path, const struct route **out, char *names[],
+                                       char *values[], size_t max, size_t *nparams)
 {
 	struct seg xs[ROUTER_MAX_SEGS];
 	const struct route *rt = NULL;

@@ -9,10 +9,10 @@ struct http_req;
 typedef void (*route_handler)(struct http_req *r, void *app);
 
 struct route {
-	const char *method;   /* "GET", "POST", "DELETE", ... */
+	const char *method; /* "GET", "POST", "DELETE", ... */
 	const char *pattern;
-	int min_role;         /* see api/auth.h: ROLE_PUBLIC, ROLE_VIEWER, ... */
-	unsigned flags;       /* api-defined (e.g. ROUTE_JSON_BODY, ROUTE_AGENT_AUTH) */
+	int min_role;   /* see api/auth.h: ROLE_PUBLIC, ROLE_VIEWER, ... */
+	unsigned flags; /* api-defined (e.g. ROUTE_JSON_BODY, ROUTE_AGENT_AUTH) */
 	route_handler handler;
 };
 
@@ -25,6 +25,6 @@ enum router_result router_match(const struct route *table, size_t n, const char 
                                 const char *path, struct http_req *r, const struct route **out);
 /* Test/helper form: fills up to max (name,value) pairs, values malloc'd (caller frees). */
 enum router_result router_match_params(const struct route *table, size_t n, const char *method,
-                                       const char *path, const struct route **out,
-                                       char *names[], char *values[], size_t max, size_t *nparams);
+                                       const char *path, const struct route **out, char *names[],
+                                       char *values[], size_t max, size_t *nparams);
 #endif

@@ -444,7 +444,8 @@ static void process(struct conn *c)
 				return;
 			break;
 		case CS_DRAIN: {
-			size_t n = c->in.len < (size_t)c->body_need ? c->in.len : (size_t)c->body_need;
+			size_t n =
+			    c->in.len < (size_t)c->body_need ? c->in.len : (size_t)c->body_need;
 
 			rm_buf_consume(&c->in, n);
 			c->body_need -= (long long)n;
@@ -454,17 +455,14 @@ static void process(struct conn *c)
 				conn_shutdown(c);
 			return;
 		}
-		case CS_WS:
-			ws_process(c);
-			return;
+		case CS_WS: ws_process(c); return;
 		case CS_APP:
 		case CS_WRITE:
 			/* pipelined input waits for this response; stop reading past a bound */
 			if (c->in.len > READ_PAUSE_BYTES)
 				read_pause(c);
 			return;
-		case CS_CLOSED:
-			return;
+		case CS_CLOSED: return;
 		}
 		if (c->state == CS_APP || c->state == CS_WRITE || c->state == CS_CLOSED)
 			return;

@@ -75,8 +75,8 @@ void static_serve(struct http_req *r)
 	http_resp_header(r, "etag", etag);
 	if (a->gz)
 		http_resp_header(r, "vary", "accept-encoding");
-	http_resp_header(r, "cache-control", a->immutable ? "public, max-age=31536000, immutable"
-	                                                  : "no-cache");
+	http_resp_header(r, "cache-control",
+	                 a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
 	if (http_etag_matches(http_req_header(r, "if-none-match"), etag)) {
 		req_respond_static(r, 304, NULL, NULL, 0);
 		return;

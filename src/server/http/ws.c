@@ -17,25 +17,25 @@
 
 struct ws_conn {
 	struct http_server *srv;
-	struct conn *conn;        /* NULL once the connection is closing */
+	struct conn *conn; /* NULL once the connection is closing */
 	const struct ws_endpoint *ep;
 	char *path;
 	char remote_ip[64];
 	struct kvlist query, headers, cookies; /* handshake only (freed after on_open) */
 	void *user;
 	int opening;
-	int accepted;             /* on_close is owed */
-	int established;          /* 101 written */
-	int closing;              /* no more sends */
+	int accepted;    /* on_close is owed */
+	int established; /* 101 written */
+	int closing;     /* no more sends */
 	int close_sent;
 	int peer_closed;
 	int close_code;
 	char close_reason[124];
-	struct msgq q;            /* text messages not yet handed to libuv (payloads) */
-	unsigned char pong[125];  /* the latest ping's payload, answered before queued data */
-	int pong_len;             /* -1: no pong owed */
+	struct msgq q;           /* text messages not yet handed to libuv (payloads) */
+	unsigned char pong[125]; /* the latest ping's payload, answered before queued data */
+	int pong_len;            /* -1: no pong owed */
 	int had_queue;
-	struct rm_buf rx;         /* fragmented message being reassembled */
+	struct rm_buf rx; /* fragmented message being reassembled */
 	int rx_active;
 	uint64_t close_deadline;
 	struct ws_conn *pump_next; /* srv->pump_list */
@@ -45,7 +45,10 @@ struct ws_conn {
 static void pump(struct ws_conn *w);
 
 /* ------------------------------------------------------------------ accessors */
-const char *ws_conn_path(const struct ws_conn *c) { return c->path; }
+const char *ws_conn_path(const struct ws_conn *c)
+{
+	return c->path;
+}
 const char *ws_conn_query(const struct ws_conn *c, const char *name)
 {
 	return kv_get(&c->query, name, 0);
@@ -58,9 +61,18 @@ const char *ws_conn_cookie(const struct ws_conn *c, const char *name)
 {
 	return kv_get(&c->cookies, name, 0);
 }
-const char *ws_conn_remote_ip(const struct ws_conn *c) { return c->remote_ip; }
-void ws_conn_set_user(struct ws_conn *c, void *user) { c->user = user; }
-void *ws_conn_user(const struct ws_conn *c) { return c->user; }
+const char *ws_conn_remote_ip(const struct ws_conn *c)
+{
+	return c->remote_ip;
+}
+void ws_conn_set_user(struct ws_conn *c, void *user)
+{
+	c->user = user;
+}
+void *ws_conn_user(const struct ws_conn *c)
+{
+	return c->user;
+}
 /* Our queue plus what libuv has not yet handed to the kernel (a write that completed
  * synchronously counts as sent even before its callback ran). */
 static size_t unsent(const struct conn *c)
@@ -367,7 +379,10 @@ static int open_endpoint(struct conn *c, struct http_req *r, const struct ws_end
 		w->accepted = 1;
 		return 0;
 	}
-	st = rc == RM_ERR_AUTH ? 401 : rc == RM_ERR_FORBIDDEN ? 403 : rc == RM_ERR_NOTFOUND ? 404 : 400;
+	st = rc == RM_ERR_AUTH        ? 401
+	     : rc == RM_ERR_FORBIDDEN ? 403
+	     : rc == RM_ERR_NOTFOUND  ? 404
+	                              : 400;
 	if (w->user && ep->on_close) {
 		w->closing = 1;
 		ep->on_close(w, c->srv->opts.app);
@@ -496,7 +511,8 @@ static void on_frame(struct conn *c, const struct ws_frame *f, unsigned char *p)
 		return;
 	}
 	if ((f->opcode == WS_OP_TEXT) == (w->rx_active != 0)) {
-		fail(w, 1002, f->opcode == WS_OP_TEXT ? "expected continuation" : "unexpected continuation");
+		fail(w, 1002,
+		     f->opcode == WS_OP_TEXT ? "expected continuation" : "unexpected continuation");
 		return;
 	}
 	if (f->fin && !w->rx_active) {

@@ -20,16 +20,14 @@ int ws_frame_parse(const unsigned char *b, size_t n, struct ws_frame *f, int *cl
 	switch (f->opcode) {
 	case WS_OP_CONT:
 	case WS_OP_TEXT:
-	case WS_OP_BINARY:
-		break;
+	case WS_OP_BINARY: break;
 	case WS_OP_CLOSE:
 	case WS_OP_PING:
 	case WS_OP_PONG:
 		if (!f->fin || (b[1] & 0x7f) > 125)
 			return -1;
 		break;
-	default:
-		return -1;
+	default: return -1;
 	}
 	if (!(b[1] & 0x80))
 		return -1; /* RFC 6455 §5.1: a server must close on an unmasked client frame */

@@ -16,8 +16,8 @@
 struct ws_frame {
 	int fin;
 	int opcode;
-	uint64_t len;          /* payload length */
-	size_t hdr_len;        /* bytes before the payload */
+	uint64_t len;   /* payload length */
+	size_t hdr_len; /* bytes before the payload */
 	unsigned char mask[4];
 };
 

@@ -9,15 +9,15 @@
 #include "server/store/store_int.h"
 
 /* Recomputes hosts.last_backup_* / running_job_* for the host of the changed job row. */
-#define JOBS_PROJECTION_TRIGGER(name, when, row)                                            \
-	"CREATE TRIGGER " name " " when " ON jobs BEGIN "                                   \
-	"UPDATE hosts SET "                                                                 \
-	"(last_backup_job_id, last_backup_status, last_backup_finished_at) = "              \
+#define JOBS_PROJECTION_TRIGGER(name, when, row)                                               \
+	"CREATE TRIGGER " name " " when " ON jobs BEGIN "                                      \
+	"UPDATE hosts SET "                                                                    \
+	"(last_backup_job_id, last_backup_status, last_backup_finished_at) = "                 \
 	"(SELECT j.id, j.status, j.finished_at FROM jobs j WHERE j.host_id = " row ".host_id " \
-	"AND j.kind = 'backup' AND j.finished_at IS NOT NULL "                              \
-	"ORDER BY j.finished_at DESC, j.id DESC LIMIT 1), "                                 \
-	"(running_job_id, running_job_kind, running_job_status) = "                         \
-	"(SELECT j.id, j.kind, j.status FROM jobs j WHERE j.host_id = " row ".host_id "     \
+	"AND j.kind = 'backup' AND j.finished_at IS NOT NULL "                                 \
+	"ORDER BY j.finished_at DESC, j.id DESC LIMIT 1), "                                    \
+	"(running_job_id, running_job_kind, running_job_status) = "                            \
+	"(SELECT j.id, j.kind, j.status FROM jobs j WHERE j.host_id = " row ".host_id "        \
 	"AND j.status IN ('queued','running') ORDER BY j.created_at DESC, j.id DESC LIMIT 1) " \
 	"WHERE id = " row ".host_id; END;"
 
@@ -228,7 +228,8 @@ static int exec(struct store *s, const char *sql, const char *what)
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		RM_ERROR("schema statement failed", "op", what, "err", msg ? msg : sqlite3_errstr(rc));
+		RM_ERROR("schema statement failed", "op", what, "err",
+		         msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return RM_ERR_DB;
 	}
@@ -240,7 +241,8 @@ static int current_version(struct store *s, int *out)
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version",
 	                            -1, &st, NULL);
-	if (rc == SQLITE_OK) rc = sqlite3_step(st);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		RM_ERROR("reading schema version failed", "err", sqlite3_errmsg(s->db));
 		sqlite3_finalize(st);
@@ -256,14 +258,16 @@ static int apply(struct store *s, int version)
 	char what[32];
 	snprintf(what, sizeof(what), "migration %d", version);
 	int rc = exec(s, "BEGIN IMMEDIATE", what);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	for (const char *const *stmt = migrations[version - 1]; *stmt && !rc; stmt++)
 		rc = exec(s, *stmt, what);
 	if (!rc) {
 		sqlite3_stmt *st = NULL;
 		int src = sqlite3_prepare_v2(s->db,
 		                             "INSERT INTO schema_version(version, applied_at) "
-		                             "VALUES (?1, ?2)", -1, &st, NULL);
+		                             "VALUES (?1, ?2)",
+		                             -1, &st, NULL);
 		if (src == SQLITE_OK) {
 			sqlite3_bind_int(st, 1, version);
 			sqlite3_bind_int64(st, 2, rm_now_ms());
@@ -276,7 +280,8 @@ static int apply(struct store *s, int version)
 			rc = RM_ERR_DB;
 		}
 	}
-	if (!rc) rc = exec(s, "COMMIT", what);
+	if (!rc)
+		rc = exec(s, "COMMIT", what);
 	if (rc) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return rc;
@@ -294,10 +299,12 @@ int store_migrate(struct store *s)
 	              "  version INTEGER PRIMARY KEY,"
 	              "  applied_at INTEGER NOT NULL)",
 	              "schema_version");
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	int have = 0;
 	rc = current_version(s, &have);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (have > N_MIGRATIONS) {
 		char h[16], k[16];
 		snprintf(h, sizeof(h), "%d", have);
@@ -309,7 +316,8 @@ int store_migrate(struct store *s)
 	}
 	for (int v = have + 1; v <= N_MIGRATIONS; v++) {
 		rc = apply(s, v);
-		if (rc) return rc;
+		if (rc)
+			return rc;
 	}
 	return RM_OK;
 }

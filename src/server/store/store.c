@@ -42,7 +42,8 @@ sqlite3_stmt *store_stmt(struct store *s, enum store_sql id)
 
 void store_stmt_done(sqlite3_stmt *st)
 {
-	if (!st) return;
+	if (!st)
+		return;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
@@ -52,23 +53,17 @@ int store_map_rc(struct store *s, int rc, const char *what)
 	switch (rc) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return RM_OK;
-	default:
-		break;
+	case SQLITE_ROW: return RM_OK;
+	default: break;
 	}
 	int ext = sqlite3_extended_errcode(s->db);
 	switch (ext) {
 	case SQLITE_CONSTRAINT_UNIQUE:
-	case SQLITE_CONSTRAINT_PRIMARYKEY:
-		return RM_ERR_CONFLICT;
-	case SQLITE_CONSTRAINT_FOREIGNKEY:
-		return RM_ERR_NOTFOUND;
+	case SQLITE_CONSTRAINT_PRIMARYKEY: return RM_ERR_CONFLICT;
+	case SQLITE_CONSTRAINT_FOREIGNKEY: return RM_ERR_NOTFOUND;
 	case SQLITE_CONSTRAINT_CHECK:
-	case SQLITE_CONSTRAINT_NOTNULL:
-		return RM_ERR_INVAL;
-	default:
-		break;
+	case SQLITE_CONSTRAINT_NOTNULL: return RM_ERR_INVAL;
+	default: break;
 	}
 	RM_ERROR("database error", "op", what, "err", sqlite3_errmsg(s->db));
 	return RM_ERR_DB;
@@ -84,8 +79,10 @@ int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 int store_step_row(struct store *s, sqlite3_stmt *st, const char *what)
 {
 	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW) return RM_OK;
-	if (src == SQLITE_DONE) return RM_ERR_NOTFOUND;
+	if (src == SQLITE_ROW)
+		return RM_OK;
+	if (src == SQLITE_DONE)
+		return RM_ERR_NOTFOUND;
 	return store_map_rc(s, src, what);
 }
 
@@ -122,14 +119,20 @@ static json_t *sanitized_string(const unsigned char *s, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		unsigned char b = s[i];
-		size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3
-		         : (b & 0xF8) == 0xF0 ? 4 : 0;
+		size_t n = b < 0x80             ? 1
+		           : (b & 0xE0) == 0xC0 ? 2
+		           : (b & 0xF0) == 0xE0 ? 3
+		           : (b & 0xF8) == 0xF0 ? 4
+		                                : 0;
 		int ok = n > 0 && i + n <= len && b != 0 && b != 0xC0 && b != 0xC1 && b < 0xF5;
 		for (size_t k = 1; ok && k < n; k++)
-			if ((s[i + k] & 0xC0) != 0x80) ok = 0;
-		if (ok && n == 3 && ((b == 0xE0 && s[i + 1] < 0xA0) || (b == 0xED && s[i + 1] >= 0xA0)))
+			if ((s[i + k] & 0xC0) != 0x80)
+				ok = 0;
+		if (ok && n == 3 &&
+		    ((b == 0xE0 && s[i + 1] < 0xA0) || (b == 0xED && s[i + 1] >= 0xA0)))
 			ok = 0;
-		if (ok && n == 4 && ((b == 0xF0 && s[i + 1] < 0x90) || (b == 0xF4 && s[i + 1] >= 0x90)))
+		if (ok && n == 4 &&
+		    ((b == 0xF0 && s[i + 1] < 0x90) || (b == 0xF4 && s[i + 1] >= 0x90)))
 			ok = 0;
 		if (!ok) {
 			c[i++] = '?';
@@ -145,23 +148,27 @@ static json_t *sanitized_string(const unsigned char *s, size_t len)
 
 json_t *store_col_str(sqlite3_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
 	const unsigned char *t = sqlite3_column_text(st, i);
 	size_t len = (size_t)sqlite3_column_bytes(st, i);
-	if (!t) return json_string("");
+	if (!t)
+		return json_string("");
 	json_t *v = json_stringn((const char *)t, len);
 	return v ? v : sanitized_string(t, len);
 }
 
 json_t *store_col_int(sqlite3_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
 	return json_integer(sqlite3_column_int64(st, i));
 }
 
 json_t *store_col_time(sqlite3_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
 	char buf[RM_TIME_STRLEN];
 	rm_time_fmt(sqlite3_column_int64(st, i), buf);
 	return json_string(buf);
@@ -169,11 +176,13 @@ json_t *store_col_time(sqlite3_stmt *st, int i)
 
 json_t *store_col_json(sqlite3_stmt *st, int i, json_t *def)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL) return def;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return def;
 	const char *txt = (const char *)sqlite3_column_text(st, i);
 	int len = sqlite3_column_bytes(st, i);
 	json_t *v = txt ? json_loadb(txt, (size_t)len, JSON_DECODE_ANY, NULL) : NULL;
-	if (!v) return def;
+	if (!v)
+		return def;
 	json_decref(def);
 	return v;
 }
@@ -197,20 +206,20 @@ static int journal_cb(void *ud, int ncol, char **vals, char **names)
 {
 	(void)names;
 	int *wal = ud;
-	if (ncol > 0 && vals[0] && strcmp(vals[0], "wal") == 0) *wal = 1;
+	if (ncol > 0 && vals[0] && strcmp(vals[0], "wal") == 0)
+		*wal = 1;
 	return 0;
 }
 
 int store_open(const char *path, struct store **out)
 {
-	if (!path || !out) return RM_ERR_INVAL;
+	if (!path || !out)
+		return RM_ERR_INVAL;
 	struct store *s = rm_xcalloc(1, sizeof(*s));
 	int rc = RM_OK;
 	/* One connection used from the loop thread only (see store.h). */
-	int src = sqlite3_open_v2(path, &s->db,
-	                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                                  SQLITE_OPEN_NOMUTEX,
-	                          NULL);
+	int src = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (src != SQLITE_OK) {
 		RM_ERROR("cannot open database", "path", path, "err",
 		         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
@@ -227,10 +236,13 @@ int store_open(const char *path, struct store **out)
 		rc = RM_ERR_DB;
 		goto out;
 	}
-	if (!wal) RM_WARN("database is not in WAL mode", "path", path);
+	if (!wal)
+		RM_WARN("database is not in WAL mode", "path", path);
 	rc = exec_simple(s, "PRAGMA foreign_keys=ON");
-	if (!rc) rc = exec_simple(s, "PRAGMA synchronous=NORMAL");
-	if (!rc) rc = store_migrate(s);
+	if (!rc)
+		rc = exec_simple(s, "PRAGMA synchronous=NORMAL");
+	if (!rc)
+		rc = store_migrate(s);
 out:
 	if (rc) {
 		store_close(s);
@@ -242,10 +254,13 @@ out:
 
 void store_close(struct store *s)
 {
-	if (!s) return;
-	for (int i = 0; i < SQL__COUNT; i++) sqlite3_finalize(s->stmts[i]);
+	if (!s)
+		return;
+	for (int i = 0; i < SQL__COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
 	if (s->db) {
-		if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		if (sqlite3_close(s->db) != SQLITE_OK)
 			RM_ERROR("closing database failed", "err", sqlite3_errmsg(s->db));
 	}
@@ -270,7 +285,8 @@ int store_begin(struct store *s)
 {
 	if (s->depth == 0) {
 		int rc = exec_simple(s, "BEGIN IMMEDIATE");
-		if (rc) return rc;
+		if (rc)
+			return rc;
 		s->aborted = 0;
 	} else if (s->aborted) {
 		return RM_ERR_DB;
@@ -281,15 +297,19 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-	if (s->depth <= 0) return RM_ERR_INVAL;
+	if (s->depth <= 0)
+		return RM_ERR_INVAL;
 	s->depth--;
 	if (s->aborted) {
-		if (s->depth == 0) s->aborted = 0;
+		if (s->depth == 0)
+			s->aborted = 0;
 		return RM_ERR_DB;
 	}
-	if (s->depth > 0) return RM_OK;
+	if (s->depth > 0)
+		return RM_OK;
 	int rc = exec_simple(s, "COMMIT");
-	if (rc && !sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -297,7 +317,8 @@ void store_rollback(struct store *s)
 {
 	if (s->depth <= 0) {
 		/* e.g. after a failed outermost commit; make sure nothing stays open */
-		if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return;
 	}
 	if (!s->aborted && !sqlite3_get_autocommit(s->db))
@@ -308,10 +329,13 @@ void store_rollback(struct store *s)
 
 int store_tx_begin(struct store *s)
 {
-	if (s->depth == 0) return store_begin(s);
-	if (s->aborted) return RM_ERR_DB;
+	if (s->depth == 0)
+		return store_begin(s);
+	if (s->aborted)
+		return RM_ERR_DB;
 	int rc = exec_simple(s, "SAVEPOINT store_tx");
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	s->depth++;
 	return RM_OK;
 }
@@ -339,19 +363,23 @@ int store_tx_end(struct store *s, int rc)
 int store_setting_get(struct store *s, const char *key, char **out)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SETTING_GET);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, key);
 	int rc = store_step_row(s, st, "setting get");
-	if (!rc) *out = rm_xstrdup(store_col_text(st, 0));
+	if (!rc)
+		*out = rm_xstrdup(store_col_text(st, 0));
 	store_stmt_done(st);
 	return rc;
 }
 
 int store_setting_set(struct store *s, const char *key, const char *value)
 {
-	if (!key || !value) return RM_ERR_INVAL;
+	if (!key || !value)
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_SETTING_SET);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, key);
 	store_bind_text(st, 2, value);
 	sqlite3_bind_int64(st, 3, rm_now_ms());
@@ -361,10 +389,12 @@ int store_setting_set(struct store *s, const char *key, const char *value)
 int store_setting_delete(struct store *s, const char *key)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SETTING_DEL);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, key);
 	int rc = store_exec_stmt(s, st, "setting delete");
-	if (!rc && sqlite3_changes(s->db) == 0) rc = RM_ERR_NOTFOUND;
+	if (!rc && sqlite3_changes(s->db) == 0)
+		rc = RM_ERR_NOTFOUND;
 	return rc;
 }
 
@@ -379,16 +409,18 @@ static int valid_role(const char *role)
 int store_user_count(struct store *s, long long *out)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_USER_COUNT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	int src = sqlite3_step(st);
 	int rc = src == SQLITE_ROW ? RM_OK : store_map_rc(s, src, "user count");
-	if (src == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+	if (src == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
 	store_stmt_done(st);
 	return rc;
 }
 
-int store_user_create(struct store *s, const char *username, const char *pw_hash,
-                      const char *role, char id_out[RM_ULID_BUF])
+int store_user_create(struct store *s, const char *username, const char *pw_hash, const char *role,
+                      char id_out[RM_ULID_BUF])
 {
 	if (!username || !username[0] || strlen(username) > 64 || !pw_hash ||
 	    strlen(pw_hash) >= sizeof(((struct store_user *)0)->pw_hash) || !valid_role(role))
@@ -396,23 +428,26 @@ int store_user_create(struct store *s, const char *username, const char *pw_hash
 	char id[RM_ULID_LEN + 1];
 	rm_ulid_new(id);
 	sqlite3_stmt *st = store_stmt(s, SQL_USER_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, username);
 	store_bind_text(st, 3, role);
 	store_bind_text(st, 4, pw_hash);
 	sqlite3_bind_int64(st, 5, rm_now_ms());
 	int rc = store_exec_stmt(s, st, "user create");
-	if (!rc) memcpy(id_out, id, sizeof(id));
+	if (!rc)
+		memcpy(id_out, id, sizeof(id));
 	return rc;
 }
 
-static int user_row(struct store *s, enum store_sql id, const char *key,
-                    struct store_user *out)
+static int user_row(struct store *s, enum store_sql id, const char *key, struct store_user *out)
 {
-	if (!key) return RM_ERR_NOTFOUND;
+	if (!key)
+		return RM_ERR_NOTFOUND;
 	sqlite3_stmt *st = store_stmt(s, id);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, key);
 	int rc = store_step_row(s, st, "user get");
 	if (!rc) {
@@ -448,7 +483,8 @@ int store_session_create(struct store *s, const char *token_hash, const char *us
 	    strlen(csrf_token) >= sizeof(((struct store_session *)0)->csrf_token))
 		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_SESSION_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	store_bind_text(st, 2, user_id);
 	store_bind_text(st, 3, csrf_token);
@@ -460,9 +496,11 @@ int store_session_create(struct store *s, const char *token_hash, const char *us
 int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
                       struct store_session *out)
 {
-	if (!token_hash) return RM_ERR_NOTFOUND;
+	if (!token_hash)
+		return RM_ERR_NOTFOUND;
 	sqlite3_stmt *st = store_stmt(s, SQL_SESSION_GET);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	sqlite3_bind_int64(st, 2, now_ms);
 	int rc = store_step_row(s, st, "session get");
@@ -483,7 +521,8 @@ int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
 int store_session_delete(struct store *s, const char *token_hash)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SESSION_DEL);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	return store_exec_stmt(s, st, "session delete");
 }
@@ -491,7 +530,8 @@ int store_session_delete(struct store *s, const char *token_hash)
 int store_session_purge_expired(struct store *s, int64_t now_ms)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SESSION_PURGE);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	sqlite3_bind_int64(st, 1, now_ms);
 	return store_exec_stmt(s, st, "session purge");
 }
@@ -501,11 +541,13 @@ int store_session_purge_expired(struct store *s, int64_t now_ms)
 int store_audit(struct store *s, const char *actor, const char *action, const char *target,
                 const json_t *detail)
 {
-	if (!actor || !action) return RM_ERR_INVAL;
+	if (!actor || !action)
+		return RM_ERR_INVAL;
 	char id[RM_ULID_LEN + 1];
 	rm_ulid_new(id);
 	sqlite3_stmt *st = store_stmt(s, SQL_AUDIT_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, rm_now_ms());
 	store_bind_text(st, 3, actor);
@@ -517,12 +559,16 @@ int store_audit(struct store *s, const char *actor, const char *action, const ch
 
 json_t *store_audit_list(struct store *s, int limit, const char *action)
 {
-	if (limit < 1) limit = 1;
-	if (limit > 1000) limit = 1000;
+	if (limit < 1)
+		limit = 1;
+	if (limit > 1000)
+		limit = 1000;
 	sqlite3_stmt *st = store_stmt(s, action ? SQL_AUDIT_LIST_ACTION : SQL_AUDIT_LIST);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	sqlite3_bind_int(st, 1, limit);
-	if (action) store_bind_text(st, 2, action);
+	if (action)
+		store_bind_text(st, 2, action);
 	json_t *entries = json_array();
 	int src;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -555,7 +601,8 @@ int store_enroll_create(struct store *s, const char *token_hash, const char *hos
 	    !creds_ct)
 		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_ENROLL_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	store_bind_text(st, 2, hostname);
 	store_bind_json(st, 3, tags, "[]");
@@ -569,7 +616,8 @@ int store_enroll_create(struct store *s, const char *token_hash, const char *hos
 
 void store_enroll_cleanup(struct store_enroll *e)
 {
-	if (!e) return;
+	if (!e)
+		return;
 	free(e->tags_json);
 	free(e->initial_paths_json);
 	free(e->creds_ct);
@@ -578,9 +626,11 @@ void store_enroll_cleanup(struct store_enroll *e)
 
 int store_enroll_get(struct store *s, const char *token_hash, struct store_enroll *out)
 {
-	if (!token_hash) return RM_ERR_NOTFOUND;
+	if (!token_hash)
+		return RM_ERR_NOTFOUND;
 	sqlite3_stmt *st = store_stmt(s, SQL_ENROLL_GET);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	int rc = store_step_row(s, st, "enroll get");
 	if (!rc) {
@@ -603,18 +653,22 @@ int store_enroll_get(struct store *s, const char *token_hash, struct store_enrol
 int store_enroll_consume(struct store *s, const char *token_hash, const char *host_id,
                          int64_t now_ms)
 {
-	if (!token_hash || !host_id) return RM_ERR_INVAL;
+	if (!token_hash || !host_id)
+		return RM_ERR_INVAL;
 	/* The conditional UPDATE is the atomic test-and-set; the follow-up SELECT only
 	 * explains a miss. */
 	sqlite3_stmt *st = store_stmt(s, SQL_ENROLL_CONSUME);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	store_bind_text(st, 2, host_id);
 	sqlite3_bind_int64(st, 3, now_ms);
 	int rc = store_exec_stmt(s, st, "enroll consume");
-	if (rc || sqlite3_changes(s->db) == 1) return rc;
+	if (rc || sqlite3_changes(s->db) == 1)
+		return rc;
 	st = store_stmt(s, SQL_ENROLL_STATE);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, token_hash);
 	rc = store_step_row(s, st, "enroll state");
 	if (!rc)

@@ -14,7 +14,7 @@
 struct store;
 
 int store_open(const char *path, struct store **out); /* creates + migrates */
-void store_close(struct store *s);                     /* NULL ok */
+void store_close(struct store *s);                    /* NULL ok */
 int store_schema_version(struct store *s);            /* highest applied migration */
 /* Explicit transactions for batching (nested calls are counted; only the outermost
  * commits). store_rollback aborts the outermost: every open level is rolled back and the
@@ -42,14 +42,14 @@ int store_setting_delete(struct store *s, const char *key); /* NOTFOUND if absen
 struct store_user {
 	char id[RM_ULID_BUF];
 	char username[65];
-	char role[16];        /* "admin" | "operator" | "viewer" */
+	char role[16]; /* "admin" | "operator" | "viewer" */
 	char pw_hash[128];
 	int disabled;
 };
 int store_user_count(struct store *s, long long *out);
 /* CONFLICT if the username exists. */
-int store_user_create(struct store *s, const char *username, const char *pw_hash,
-                      const char *role, char id_out[RM_ULID_BUF]);
+int store_user_create(struct store *s, const char *username, const char *pw_hash, const char *role,
+                      char id_out[RM_ULID_BUF]);
 int store_user_by_name(struct store *s, const char *username, struct store_user *out);
 int store_user_by_id(struct store *s, const char *id, struct store_user *out);
 
@@ -90,8 +90,8 @@ struct store_enroll {
 	char *initial_paths_json; /* malloc'd JSON array text */
 	char *creds_ct;           /* malloc'd */
 	int64_t expires_ms;
-	int64_t used_ms;          /* 0 = unused */
-	char host_id[RM_ULID_BUF];         /* set once used */
+	int64_t used_ms;           /* 0 = unused */
+	char host_id[RM_ULID_BUF]; /* set once used */
 };
 void store_enroll_cleanup(struct store_enroll *e);
 /* NOTFOUND if unknown. */
@@ -104,19 +104,19 @@ int store_enroll_consume(struct store *s, const char *token_hash, const char *ho
 /* ---- hosts ---- */
 /* Creates a host row (status "never") with the bearer's SHA-256 hex. */
 int store_host_create(struct store *s, const char *hostname, const json_t *tags,
-                      const json_t *initial_paths, const char *bearer_hash, char id_out[RM_ULID_BUF]);
+                      const json_t *initial_paths, const char *bearer_hash,
+                      char id_out[RM_ULID_BUF]);
 /* NOTFOUND if no host has this bearer hash. */
 int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[RM_ULID_BUF]);
-int store_host_exists(struct store *s, const char *host_id);  /* RM_OK / NOTFOUND */
+int store_host_exists(struct store *s, const char *host_id); /* RM_OK / NOTFOUND */
 /* hello: sets versions, os, arch, reported_hostname (when hostname is non-empty), status
  * "online", last_seen_at. Never the host's name (hostname): that is the operator's. */
-int store_host_hello(struct store *s, const char *host_id, const char *hostname,
-                     const char *os, const char *arch, const char *agent_version,
-                     const char *restic_version, int64_t now_ms);
+int store_host_hello(struct store *s, const char *host_id, const char *hostname, const char *os,
+                     const char *arch, const char *agent_version, const char *restic_version,
+                     int64_t now_ms);
 int store_host_seen(struct store *s, const char *host_id, int64_t now_ms);
 /* status: "online" | "offline" */
-int store_host_set_status(struct store *s, const char *host_id, const char *status,
-                          int64_t now_ms);
+int store_host_set_status(struct store *s, const char *host_id, const char *status, int64_t now_ms);
 /* Marks offline every online host with last_seen_at < before_ms; appends the ids
  * (malloc'd strings) to out_ids (a json array of strings, borrowed, may be NULL). */
 int store_hosts_mark_stale_offline(struct store *s, int64_t before_ms, json_t *out_ids);
@@ -135,7 +135,7 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
  *  "reported_hostname"|null (what the agent reported in hello; "hostname" is the name
  *  the operator gave the host)} */
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
-json_t *store_hosts_list(struct store *s);                   /* {"hosts":[...]} by hostname */
+json_t *store_hosts_list(struct store *s);                    /* {"hosts":[...]} by hostname */
 /* {"hosts_total","hosts_online","jobs_24h_succeeded","jobs_24h_failed",
  *  "jobs_running","repo_bytes_total","snapshots_total"}; jobs_24h_* count jobs finished
  *  in (now - 24 h, now]; jobs_running counts queued + running jobs. */
@@ -149,8 +149,8 @@ int store_cred_get(struct store *s, const char *host_id, const char *slot, char 
 /* ---- jobs ----
  * kind: "init" | "backup" | ... ; args: JSON object (borrowed), e.g. {"paths":[...]}.
  * status "queued" on create. */
-int store_job_create(struct store *s, const char *host_id, const char *kind,
-                     const json_t *args, const char *created_by, char id_out[RM_ULID_BUF]);
+int store_job_create(struct store *s, const char *host_id, const char *kind, const json_t *args,
+                     const char *created_by, char id_out[RM_ULID_BUF]);
 /* 1 in *out if host has a queued/running job of this kind. */
 int store_job_active_of_kind(struct store *s, const char *host_id, const char *kind, int *out);
 /* queued -> running (no-op if already running; CONFLICT if terminal). */
@@ -165,8 +165,8 @@ int store_job_finish(struct store *s, const char *job_id, const char *status, in
 int store_jobs_fail_unknown(struct store *s, const char *host_id, const json_t *keep_ids,
                             const char *error, int64_t now_ms, json_t *out_ids);
 /* Fails queued/running jobs of hosts that are offline with last_seen_at < before_ms. */
-int store_jobs_fail_lost(struct store *s, int64_t before_ms, const char *error,
-                         int64_t now_ms, json_t *out_ids);
+int store_jobs_fail_lost(struct store *s, int64_t before_ms, const char *error, int64_t now_ms,
+                         json_t *out_ids);
 /* {"id","host_id","hostname","kind","status","args":{},"exit_code"|null,"error"|null,
  *  "stats":{}|null,"created_at","started_at"|null,"finished_at"|null,"created_by",
  *  "log_lines":N}   NULL if unknown. */
@@ -179,7 +179,7 @@ json_t *store_jobs_list(struct store *s, const char *host_id, int limit);
 struct store_log_line {
 	long long seq;
 	int64_t ts_ms;
-	const char *stream;   /* "stdout" | "stderr" | "event" */
+	const char *stream; /* "stdout" | "stderr" | "event" */
 	const char *payload;
 };
 /* INSERT OR IGNORE by (job_id, seq): duplicates are skipped. NOTFOUND if the job is
@@ -219,19 +219,19 @@ json_t *store_snapshots_list(struct store *s, const char *host_id);
  * group row = {"id","host_id","name","spec":{...},"hooks_ct"|null,"created_at","updated_at"}
  * (spec: the non-secret fields as the API names them; hooks_ct: AEAD ciphertext of
  * {"pre","post"}, only engine/policy decrypts it). CONFLICT: name taken on the host. */
-int store_group_insert(struct store *s, const char *host_id, const char *name,
-                       const json_t *spec, const char *hooks_ct, char id_out[RM_ULID_BUF]);
+int store_group_insert(struct store *s, const char *host_id, const char *name, const json_t *spec,
+                       const char *hooks_ct, char id_out[RM_ULID_BUF]);
 int store_group_update(struct store *s, const char *host_id, const char *gid, const char *name,
                        const json_t *spec, const char *hooks_ct); /* NOTFOUND / CONFLICT */
-int store_group_delete(struct store *s, const char *host_id, const char *gid); /* NOTFOUND */
+int store_group_delete(struct store *s, const char *host_id, const char *gid);  /* NOTFOUND */
 json_t *store_group_get(struct store *s, const char *host_id, const char *gid); /* NULL: none */
 json_t *store_groups_list(struct store *s, const char *host_id); /* [row], NULL on error */
 /* schedule = {"id","host_id","cron","enabled","group_ids":[],"last_run":{"job_id","status",
  * "at"}|null,"created_at","updated_at"}; group ids not of this host are not linked. */
 int store_schedule_insert(struct store *s, const char *host_id, const char *cron, int enabled,
                           const json_t *group_ids, char id_out[RM_ULID_BUF]);
-int store_schedule_update(struct store *s, const char *host_id, const char *sid,
-                          const char *cron, int enabled, const json_t *group_ids);
+int store_schedule_update(struct store *s, const char *host_id, const char *sid, const char *cron,
+                          int enabled, const json_t *group_ids);
 int store_schedule_delete(struct store *s, const char *host_id, const char *sid);
 /* sid NULL: all of the host's schedules; else at most that one. NULL on error. */
 json_t *store_schedules_list(struct store *s, const char *host_id, const char *sid);

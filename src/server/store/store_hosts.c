@@ -9,13 +9,16 @@
 #include "server/store/store_int.h"
 
 int store_host_create(struct store *s, const char *hostname, const json_t *tags,
-                      const json_t *initial_paths, const char *bearer_hash, char id_out[RM_ULID_BUF])
+                      const json_t *initial_paths, const char *bearer_hash,
+                      char id_out[RM_ULID_BUF])
 {
-	if (!hostname || !hostname[0] || !bearer_hash || !bearer_hash[0]) return RM_ERR_INVAL;
+	if (!hostname || !hostname[0] || !bearer_hash || !bearer_hash[0])
+		return RM_ERR_INVAL;
 	char id[RM_ULID_LEN + 1];
 	rm_ulid_new(id);
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, hostname);
 	store_bind_json(st, 3, tags, "[]");
@@ -23,20 +26,24 @@ int store_host_create(struct store *s, const char *hostname, const json_t *tags,
 	store_bind_text(st, 5, bearer_hash);
 	sqlite3_bind_int64(st, 6, rm_now_ms());
 	int rc = store_exec_stmt(s, st, "host create");
-	if (!rc) memcpy(id_out, id, sizeof(id));
+	if (!rc)
+		memcpy(id_out, id, sizeof(id));
 	return rc;
 }
 
 /* Runs a one-column text lookup keyed by one text parameter into out[outsz]. */
-static int lookup_text(struct store *s, enum store_sql id, const char *key, char *out,
-                       size_t outsz, const char *what)
+static int lookup_text(struct store *s, enum store_sql id, const char *key, char *out, size_t outsz,
+                       const char *what)
 {
-	if (!key) return RM_ERR_NOTFOUND;
+	if (!key)
+		return RM_ERR_NOTFOUND;
 	sqlite3_stmt *st = store_stmt(s, id);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, key);
 	int rc = store_step_row(s, st, what);
-	if (!rc && out) rm_strlcpy(out, store_col_text(st, 0), outsz);
+	if (!rc && out)
+		rm_strlcpy(out, store_col_text(st, 0), outsz);
 	store_stmt_done(st);
 	return rc;
 }
@@ -55,17 +62,20 @@ int store_host_exists(struct store *s, const char *host_id)
 static int update_one(struct store *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = store_exec_stmt(s, st, what);
-	if (!rc && sqlite3_changes(s->db) == 0) rc = RM_ERR_NOTFOUND;
+	if (!rc && sqlite3_changes(s->db) == 0)
+		rc = RM_ERR_NOTFOUND;
 	return rc;
 }
 
-int store_host_hello(struct store *s, const char *host_id, const char *hostname,
-                     const char *os, const char *arch, const char *agent_version,
-                     const char *restic_version, int64_t now_ms)
+int store_host_hello(struct store *s, const char *host_id, const char *hostname, const char *os,
+                     const char *arch, const char *agent_version, const char *restic_version,
+                     int64_t now_ms)
 {
-	if (!host_id) return RM_ERR_INVAL;
+	if (!host_id)
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_HELLO);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, hostname);
 	store_bind_text(st, 3, os);
@@ -79,25 +89,27 @@ int store_host_hello(struct store *s, const char *host_id, const char *hostname,
 int store_host_seen(struct store *s, const char *host_id, int64_t now_ms)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_SEEN);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	sqlite3_bind_int64(st, 2, now_ms);
 	return update_one(s, st, "host seen");
 }
 
-int store_host_set_status(struct store *s, const char *host_id, const char *status,
-                          int64_t now_ms)
+int store_host_set_status(struct store *s, const char *host_id, const char *status, int64_t now_ms)
 {
 	sqlite3_stmt *st;
 	if (status && strcmp(status, "online") == 0) {
 		st = store_stmt(s, SQL_HOST_SET_ONLINE);
-		if (!st) return RM_ERR_DB;
+		if (!st)
+			return RM_ERR_DB;
 		sqlite3_bind_int64(st, 2, now_ms);
 	} else if (status && strcmp(status, "offline") == 0) {
 		/* last_seen_at keeps the time of the last message: the "agent lost" timer runs
 		 * from there. */
 		st = store_stmt(s, SQL_HOST_SET_OFFLINE);
-		if (!st) return RM_ERR_DB;
+		if (!st)
+			return RM_ERR_DB;
 	} else {
 		return RM_ERR_INVAL;
 	}
@@ -110,7 +122,8 @@ static int collect_ids(struct store *s, sqlite3_stmt *st, json_t *out_ids, const
 {
 	int src;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		if (out_ids) json_array_append_new(out_ids, json_string(store_col_text(st, 0)));
+		if (out_ids)
+			json_array_append_new(out_ids, json_string(store_col_text(st, 0)));
 	int rc = store_map_rc(s, src, what);
 	store_stmt_done(st);
 	return rc;
@@ -119,7 +132,8 @@ static int collect_ids(struct store *s, sqlite3_stmt *st, json_t *out_ids, const
 int store_hosts_mark_stale_offline(struct store *s, int64_t before_ms, json_t *out_ids)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_HOSTS_STALE);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	sqlite3_bind_int64(st, 1, before_ms);
 	return collect_ids(s, st, out_ids, "hosts stale offline");
 }
@@ -127,12 +141,13 @@ int store_hosts_mark_stale_offline(struct store *s, int64_t before_ms, json_t *o
 int store_host_set_repo_status(struct store *s, const char *host_id, const char *repo_status,
                                const char *error)
 {
-	if (!repo_status || (strcmp(repo_status, "unknown") != 0 &&
-	                     strcmp(repo_status, "ready") != 0 &&
-	                     strcmp(repo_status, "init_failed") != 0))
+	if (!repo_status ||
+	    (strcmp(repo_status, "unknown") != 0 && strcmp(repo_status, "ready") != 0 &&
+	     strcmp(repo_status, "init_failed") != 0))
 		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_SET_REPO_STATUS);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, repo_status);
 	store_bind_text(st, 3, error);
@@ -148,7 +163,8 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
                               long long snapshot_count)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_SET_REPO_STATS);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	if (size_bytes < 0)
 		sqlite3_bind_null(st, 2);
@@ -206,9 +222,11 @@ static json_t *host_row(sqlite3_stmt *st)
 
 json_t *store_host_get(struct store *s, const char *host_id)
 {
-	if (!host_id) return NULL;
+	if (!host_id)
+		return NULL;
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_GET);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	store_bind_text(st, 1, host_id);
 	json_t *h = NULL;
 	int src = sqlite3_step(st);
@@ -223,10 +241,12 @@ json_t *store_host_get(struct store *s, const char *host_id)
 json_t *store_hosts_list(struct store *s)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_HOSTS_LIST);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	json_t *hosts = json_array();
 	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) json_array_append_new(hosts, host_row(st));
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(hosts, host_row(st));
 	int rc = store_map_rc(s, src, "hosts list");
 	store_stmt_done(st);
 	if (rc) {
@@ -239,19 +259,20 @@ json_t *store_hosts_list(struct store *s)
 json_t *store_fleet_summary(struct store *s, int64_t now_ms)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_FLEET_SUMMARY);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	sqlite3_bind_int64(st, 1, now_ms - 24LL * 3600 * 1000);
 	json_t *o = NULL;
 	int src = sqlite3_step(st);
 	if (src == SQLITE_ROW) {
-		o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-		              "hosts_total", (json_int_t)sqlite3_column_int64(st, 0),
-		              "hosts_online", (json_int_t)sqlite3_column_int64(st, 1),
-		              "jobs_24h_succeeded", (json_int_t)sqlite3_column_int64(st, 2),
-		              "jobs_24h_failed", (json_int_t)sqlite3_column_int64(st, 3),
-		              "jobs_running", (json_int_t)sqlite3_column_int64(st, 4),
-		              "repo_bytes_total", (json_int_t)sqlite3_column_int64(st, 5),
-		              "snapshots_total", (json_int_t)sqlite3_column_int64(st, 6));
+		o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "hosts_total",
+		              (json_int_t)sqlite3_column_int64(st, 0), "hosts_online",
+		              (json_int_t)sqlite3_column_int64(st, 1), "jobs_24h_succeeded",
+		              (json_int_t)sqlite3_column_int64(st, 2), "jobs_24h_failed",
+		              (json_int_t)sqlite3_column_int64(st, 3), "jobs_running",
+		              (json_int_t)sqlite3_column_int64(st, 4), "repo_bytes_total",
+		              (json_int_t)sqlite3_column_int64(st, 5), "snapshots_total",
+		              (json_int_t)sqlite3_column_int64(st, 6));
 	} else {
 		store_map_rc(s, src, "fleet summary");
 	}
@@ -268,9 +289,11 @@ static int valid_slot(const char *slot)
 
 int store_cred_put(struct store *s, const char *host_id, const char *slot, const char *ct)
 {
-	if (!host_id || !valid_slot(slot) || !ct) return RM_ERR_INVAL;
+	if (!host_id || !valid_slot(slot) || !ct)
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_CRED_PUT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, slot);
 	store_bind_text(st, 3, ct);
@@ -280,13 +303,16 @@ int store_cred_put(struct store *s, const char *host_id, const char *slot, const
 
 int store_cred_get(struct store *s, const char *host_id, const char *slot, char **ct_out)
 {
-	if (!host_id || !valid_slot(slot)) return RM_ERR_INVAL;
+	if (!host_id || !valid_slot(slot))
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_CRED_GET);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, slot);
 	int rc = store_step_row(s, st, "credential get");
-	if (!rc) *ct_out = rm_xstrdup(store_col_text(st, 0));
+	if (!rc)
+		*ct_out = rm_xstrdup(store_col_text(st, 0));
 	store_stmt_done(st);
 	return rc;
 }
@@ -315,7 +341,8 @@ static int snapshot_insert(struct store *s, const char *host_id, const json_t *s
 		return RM_OK;
 	}
 	sqlite3_stmt *st = store_stmt(s, SQL_SNAP_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, id);
 	store_bind_text(st, 3, short_id && short_id[0] ? short_id : id);
@@ -333,27 +360,33 @@ static int snapshot_insert(struct store *s, const char *host_id, const json_t *s
 int store_snapshots_replace(struct store *s, const char *host_id, const json_t *snapshots,
                             int64_t now_ms)
 {
-	if (!host_id || !json_is_array(snapshots)) return RM_ERR_INVAL;
+	if (!host_id || !json_is_array(snapshots))
+		return RM_ERR_INVAL;
 	int rc = store_host_exists(s, host_id);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	rc = store_tx_begin(s);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	sqlite3_stmt *st = store_stmt(s, SQL_SNAP_DELETE_HOST);
-	if (!st) rc = RM_ERR_DB;
+	if (!st)
+		rc = RM_ERR_DB;
 	if (!rc) {
 		store_bind_text(st, 1, host_id);
 		rc = store_exec_stmt(s, st, "snapshots delete");
 	}
 	size_t i;
 	const json_t *snap;
-	json_array_foreach(snapshots, i, snap) {
-		if (rc) break;
+	json_array_foreach (snapshots, i, snap) {
+		if (rc)
+			break;
 		rc = snapshot_insert(s, host_id, snap);
 	}
 	if (!rc) {
 		/* snapshot_count follows the report (stats.report may refine it later) */
 		st = store_stmt(s, SQL_SNAP_REFRESHED);
-		if (!st) rc = RM_ERR_DB;
+		if (!st)
+			rc = RM_ERR_DB;
 		if (!rc) {
 			store_bind_text(st, 1, host_id);
 			sqlite3_bind_int64(st, 2, now_ms);
@@ -365,17 +398,23 @@ int store_snapshots_replace(struct store *s, const char *host_id, const json_t *
 
 json_t *store_snapshots_list(struct store *s, const char *host_id)
 {
-	if (!host_id) return NULL;
+	if (!host_id)
+		return NULL;
 	json_t *refreshed = NULL;
 	sqlite3_stmt *st = store_stmt(s, SQL_SNAP_REFRESHED_AT);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	store_bind_text(st, 1, host_id);
 	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW) refreshed = store_col_time(st, 0);
-	else if (src != SQLITE_DONE) store_map_rc(s, src, "snapshots refreshed_at");
+	if (src == SQLITE_ROW)
+		refreshed = store_col_time(st, 0);
+	else if (src != SQLITE_DONE)
+		store_map_rc(s, src, "snapshots refreshed_at");
 	store_stmt_done(st);
-	if (src != SQLITE_ROW && src != SQLITE_DONE) return NULL;
-	if (!refreshed) refreshed = json_null();
+	if (src != SQLITE_ROW && src != SQLITE_DONE)
+		return NULL;
+	if (!refreshed)
+		refreshed = json_null();
 
 	st = store_stmt(s, SQL_SNAP_LIST);
 	if (!st) {

@@ -16,8 +16,8 @@ static int is_terminal(const char *status)
 	                  strcmp(status, "cancelled") == 0);
 }
 
-int store_job_create(struct store *s, const char *host_id, const char *kind,
-                     const json_t *args, const char *created_by, char id_out[RM_ULID_BUF])
+int store_job_create(struct store *s, const char *host_id, const char *kind, const json_t *args,
+                     const char *created_by, char id_out[RM_ULID_BUF])
 {
 	if (!host_id || !kind || !kind[0] || strlen(kind) > KIND_MAX ||
 	    (args && !json_is_object(args)))
@@ -25,7 +25,8 @@ int store_job_create(struct store *s, const char *host_id, const char *kind,
 	char id[RM_ULID_LEN + 1];
 	rm_ulid_new(id);
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_INSERT);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, host_id);
 	store_bind_text(st, 3, kind);
@@ -33,19 +34,22 @@ int store_job_create(struct store *s, const char *host_id, const char *kind,
 	sqlite3_bind_int64(st, 5, rm_now_ms());
 	store_bind_text(st, 6, created_by);
 	int rc = store_exec_stmt(s, st, "job create"); /* unknown host: FK -> NOTFOUND */
-	if (!rc) memcpy(id_out, id, sizeof(id));
+	if (!rc)
+		memcpy(id_out, id, sizeof(id));
 	return rc;
 }
 
 int store_job_active_of_kind(struct store *s, const char *host_id, const char *kind, int *out)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_ACTIVE_KIND);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	store_bind_text(st, 2, kind);
 	int src = sqlite3_step(st);
 	int rc = store_map_rc(s, src, "job active of kind");
-	if (!rc) *out = src == SQLITE_ROW;
+	if (!rc)
+		*out = src == SQLITE_ROW;
 	store_stmt_done(st);
 	return rc;
 }
@@ -54,35 +58,43 @@ int store_job_active_of_kind(struct store *s, const char *host_id, const char *k
 static int job_status(struct store *s, const char *job_id, char out[16])
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_STATUS);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, job_id);
 	int rc = store_step_row(s, st, "job status");
-	if (!rc) rm_strlcpy(out, store_col_text(st, 0), 16);
+	if (!rc)
+		rm_strlcpy(out, store_col_text(st, 0), 16);
 	store_stmt_done(st);
 	return rc;
 }
 
 int store_job_set_running(struct store *s, const char *job_id, int64_t started_ms)
 {
-	if (!job_id) return RM_ERR_INVAL;
+	if (!job_id)
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_SET_RUNNING);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, started_ms);
 	int rc = store_exec_stmt(s, st, "job set running");
-	if (rc || sqlite3_changes(s->db) == 1) return rc;
+	if (rc || sqlite3_changes(s->db) == 1)
+		return rc;
 	char status[16];
 	rc = job_status(s, job_id, status);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	return strcmp(status, "running") == 0 ? RM_OK : RM_ERR_CONFLICT;
 }
 
 int store_job_finish(struct store *s, const char *job_id, const char *status, int exit_code,
                      const char *error, const json_t *stats, int64_t finished_ms)
 {
-	if (!job_id || !is_terminal(status)) return RM_ERR_INVAL;
+	if (!job_id || !is_terminal(status))
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_FINISH);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, job_id);
 	store_bind_text(st, 2, status);
 	if (exit_code < 0)
@@ -93,16 +105,19 @@ int store_job_finish(struct store *s, const char *job_id, const char *status, in
 	store_bind_json(st, 5, json_is_object(stats) ? stats : NULL, NULL);
 	sqlite3_bind_int64(st, 6, finished_ms);
 	int rc = store_exec_stmt(s, st, "job finish");
-	if (!rc && sqlite3_changes(s->db) == 0) rc = RM_ERR_NOTFOUND;
+	if (!rc && sqlite3_changes(s->db) == 0)
+		rc = RM_ERR_NOTFOUND;
 	return rc;
 }
 
 int store_jobs_fail_unknown(struct store *s, const char *host_id, const json_t *keep_ids,
                             const char *error, int64_t now_ms, json_t *out_ids)
 {
-	if (!host_id) return RM_ERR_INVAL;
+	if (!host_id)
+		return RM_ERR_INVAL;
 	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_FAIL_UNKNOWN);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, host_id);
 	/* the keep list travels as one bound JSON array, expanded by json_each() */
 	store_bind_json(st, 2, json_is_array(keep_ids) ? keep_ids : NULL, "[]");
@@ -110,23 +125,26 @@ int store_jobs_fail_unknown(struct store *s, const char *host_id, const json_t *
 	sqlite3_bind_int64(st, 4, now_ms);
 	int src;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		if (out_ids) json_array_append_new(out_ids, json_string(store_col_text(st, 0)));
+		if (out_ids)
+			json_array_append_new(out_ids, json_string(store_col_text(st, 0)));
 	int rc = store_map_rc(s, src, "jobs fail unknown");
 	store_stmt_done(st);
 	return rc;
 }
 
-int store_jobs_fail_lost(struct store *s, int64_t before_ms, const char *error,
-                         int64_t now_ms, json_t *out_ids)
+int store_jobs_fail_lost(struct store *s, int64_t before_ms, const char *error, int64_t now_ms,
+                         json_t *out_ids)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_FAIL_LOST);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	sqlite3_bind_int64(st, 1, before_ms);
 	store_bind_text(st, 2, error);
 	sqlite3_bind_int64(st, 3, now_ms);
 	int src;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		if (out_ids) json_array_append_new(out_ids, json_string(store_col_text(st, 0)));
+		if (out_ids)
+			json_array_append_new(out_ids, json_string(store_col_text(st, 0)));
 	int rc = store_map_rc(s, src, "jobs fail lost");
 	store_stmt_done(st);
 	return rc;
@@ -155,9 +173,11 @@ static json_t *job_row(sqlite3_stmt *st)
 
 json_t *store_job_get(struct store *s, const char *job_id)
 {
-	if (!job_id) return NULL;
+	if (!job_id)
+		return NULL;
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_GET);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	store_bind_text(st, 1, job_id);
 	json_t *j = NULL;
 	int src = sqlite3_step(st);
@@ -171,27 +191,35 @@ json_t *store_job_get(struct store *s, const char *job_id)
 
 int store_job_host(struct store *s, const char *job_id, char host_id_out[RM_ULID_BUF])
 {
-	if (!job_id) return RM_ERR_NOTFOUND;
+	if (!job_id)
+		return RM_ERR_NOTFOUND;
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_HOST);
-	if (!st) return RM_ERR_DB;
+	if (!st)
+		return RM_ERR_DB;
 	store_bind_text(st, 1, job_id);
 	int rc = store_step_row(s, st, "job host");
-	if (!rc) rm_strlcpy(host_id_out, store_col_text(st, 0), 27);
+	if (!rc)
+		rm_strlcpy(host_id_out, store_col_text(st, 0), 27);
 	store_stmt_done(st);
 	return rc;
 }
 
 json_t *store_jobs_list(struct store *s, const char *host_id, int limit)
 {
-	if (limit < 1) limit = 1;
-	if (limit > 500) limit = 500;
+	if (limit < 1)
+		limit = 1;
+	if (limit > 500)
+		limit = 500;
 	sqlite3_stmt *st = store_stmt(s, host_id ? SQL_JOBS_LIST_HOST : SQL_JOBS_LIST);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	sqlite3_bind_int(st, 1, limit);
-	if (host_id) store_bind_text(st, 2, host_id);
+	if (host_id)
+		store_bind_text(st, 2, host_id);
 	json_t *jobs = json_array();
 	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) json_array_append_new(jobs, job_row(st));
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(jobs, job_row(st));
 	int rc = store_map_rc(s, src, "jobs list");
 	store_stmt_done(st);
 	if (rc) {
@@ -212,22 +240,28 @@ static int valid_stream(const char *stream)
 int store_log_append(struct store *s, const char *job_id, const struct store_log_line *lines,
                      size_t n, size_t *inserted)
 {
-	if (!job_id || (n && !lines)) return RM_ERR_INVAL;
+	if (!job_id || (n && !lines))
+		return RM_ERR_INVAL;
 	/* Validate everything first: INSERT OR IGNORE would silently drop bad rows. */
 	for (size_t i = 0; i < n; i++)
-		if (!valid_stream(lines[i].stream) || !lines[i].payload) return RM_ERR_INVAL;
+		if (!valid_stream(lines[i].stream) || !lines[i].payload)
+			return RM_ERR_INVAL;
 	char status[16];
 	int rc = job_status(s, job_id, status); /* NOTFOUND before any write */
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (n == 0) {
-		if (inserted) *inserted = 0;
+		if (inserted)
+			*inserted = 0;
 		return RM_OK;
 	}
 	rc = store_tx_begin(s);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	size_t added = 0;
 	sqlite3_stmt *st = store_stmt(s, SQL_LOG_INSERT);
-	if (!st) rc = RM_ERR_DB;
+	if (!st)
+		rc = RM_ERR_DB;
 	if (!rc) {
 		/* job_id stays bound across rows; only the per-line columns are rebound */
 		store_bind_text(st, 1, job_id);
@@ -247,7 +281,8 @@ int store_log_append(struct store *s, const char *job_id, const struct store_log
 	}
 	if (!rc && added) {
 		st = store_stmt(s, SQL_JOB_LOG_COUNT_ADD);
-		if (!st) rc = RM_ERR_DB;
+		if (!st)
+			rc = RM_ERR_DB;
 		if (!rc) {
 			store_bind_text(st, 1, job_id);
 			sqlite3_bind_int64(st, 2, (sqlite3_int64)added);
@@ -255,17 +290,22 @@ int store_log_append(struct store *s, const char *job_id, const struct store_log
 		}
 	}
 	rc = store_tx_end(s, rc);
-	if (!rc && inserted) *inserted = added;
+	if (!rc && inserted)
+		*inserted = added;
 	return rc;
 }
 
 json_t *store_log_list(struct store *s, const char *job_id, long long after_seq, int limit)
 {
-	if (!job_id) return NULL;
-	if (limit < 1) limit = 1;
-	if (limit > 10000) limit = 10000;
+	if (!job_id)
+		return NULL;
+	if (limit < 1)
+		limit = 1;
+	if (limit > 10000)
+		limit = 10000;
 	sqlite3_stmt *st = store_stmt(s, SQL_LOG_LIST);
-	if (!st) return NULL;
+	if (!st)
+		return NULL;
 	store_bind_text(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, after_seq);
 	sqlite3_bind_int(st, 3, limit);
@@ -291,11 +331,15 @@ json_t *store_log_list(struct store *s, const char *job_id, long long after_seq,
 int store_log_each(struct store *s, const char *job_id, long long after_seq, int limit,
                    void (*cb)(void *ud, const struct store_log_row *row), void *ud)
 {
-	if (!job_id) return -1;
-	if (limit < 1) limit = 1;
-	if (limit > 10000) limit = 10000;
+	if (!job_id)
+		return -1;
+	if (limit < 1)
+		limit = 1;
+	if (limit > 10000)
+		limit = 10000;
 	sqlite3_stmt *st = store_stmt(s, SQL_LOG_LIST);
-	if (!st) return -1;
+	if (!st)
+		return -1;
 	store_bind_text(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, after_seq);
 	sqlite3_bind_int(st, 3, limit);
@@ -308,8 +352,10 @@ int store_log_each(struct store *s, const char *job_id, long long after_seq, int
 			.payload = (const char *)sqlite3_column_text(st, 3),
 		};
 		row.payload_len = (size_t)sqlite3_column_bytes(st, 3);
-		if (!row.stream) row.stream = "";
-		if (!row.payload) row.payload = "";
+		if (!row.stream)
+			row.stream = "";
+		if (!row.payload)
+			row.payload = "";
 		cb(ud, &row);
 		n++;
 	}

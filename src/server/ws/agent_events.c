@@ -24,11 +24,14 @@
 
 int agent_job_owned(struct agent_conn *c, const char *job_id)
 {
-	if (!job_id) return RM_ERR_NOTFOUND;
-	if (strcmp(c->last_job, job_id) == 0) return RM_OK;
+	if (!job_id)
+		return RM_ERR_NOTFOUND;
+	if (strcmp(c->last_job, job_id) == 0)
+		return RM_OK;
 	char host[RM_ULID_BUF];
 	int rc = store_job_host(c->hub->app->store, job_id, host);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	if (strcmp(host, c->host_id) != 0) {
 		RM_WARN("agent reported a job of another host", "host_id", c->host_id, "job_id",
 		        job_id);
@@ -42,7 +45,8 @@ static int64_t time_field(const json_t *o, const char *key, int64_t def)
 {
 	const char *s = rmj_str(o, key);
 	int64_t ms;
-	if (s && rm_time_parse(s, &ms) == RM_OK) return ms;
+	if (s && rm_time_parse(s, &ms) == RM_OK)
+		return ms;
 	return def;
 }
 
@@ -58,8 +62,10 @@ static int persist_log(struct agent_hub *h, struct agent_ev *ev)
 {
 	const json_t *lines = json_object_get(ev->payload, "lines");
 	size_t n = json_array_size(lines);
-	if (n == 0) return RM_OK;
-	if (n > LOG_LINES_MAX) n = LOG_LINES_MAX;
+	if (n == 0)
+		return RM_OK;
+	if (n > LOG_LINES_MAX)
+		n = LOG_LINES_MAX;
 	if (h->linebuf_cap < n) {
 		h->linebuf_cap = n < 1024 ? 1024 : n;
 		h->linebuf = rm_xrealloc(h->linebuf, h->linebuf_cap * sizeof h->linebuf[0]);
@@ -73,7 +79,8 @@ static int persist_log(struct agent_hub *h, struct agent_ev *ev)
 		long long seq = rmj_int(l, "seq", -1);
 		const char *stream = rmj_str(l, "stream");
 		const char *payload = rmj_str(l, "payload");
-		if (seq < 0 || !stream || !payload) continue;
+		if (seq < 0 || !stream || !payload)
+			continue;
 		h->linebuf[k].seq = seq;
 		h->linebuf[k].ts_ms = time_field(l, "ts", now);
 		h->linebuf[k].stream = stream;
@@ -91,12 +98,14 @@ static int persist_finished(struct agent_hub *h, struct agent_ev *ev)
 	const char *status = rmj_str(p, "status");
 	const char *error = rmj_str(p, "error");
 	json_t *stats = json_object_get(p, "stats");
-	if (!json_is_object(stats)) stats = NULL;
+	if (!json_is_object(stats))
+		stats = NULL;
 	host_secrets_redact_json(ev->conn->secrets, stats);
 	int rc = store_job_finish(st, ev->job_id, status, (int)rmj_int(p, "exit_code", -1),
 	                          error && error[0] ? error : NULL, stats,
 	                          time_field(p, "finished_at", rm_now_ms()));
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	json_t *job = store_job_get(st, ev->job_id);
 	rc = repo_policy_job_finished(st, ev->conn->host_id, job ? rmj_str(job, "kind") : NULL,
 	                              status, error);
@@ -121,7 +130,8 @@ static int persist_one(struct agent_hub *h, struct agent_ev *ev)
 		if (rc == RM_ERR_NOTFOUND && ev->type == RM_MSG_JOB_STARTED &&
 		    policy_job_seen(st, c->host_id, p) == RM_OK)
 			rc = agent_job_owned(c, job_id);
-		if (rc) return rc;
+		if (rc)
+			return rc;
 		rm_strlcpy(ev->job_id, job_id, sizeof ev->job_id);
 		if (ev->type == RM_MSG_JOB_STARTED)
 			rc = store_job_set_running(st, job_id,
@@ -142,17 +152,19 @@ static int persist_one(struct agent_hub *h, struct agent_ev *ev)
 		json_t *host = store_host_get(st, c->host_id);
 		long long size = rmj_int(p, "total_size", -1);
 		long long count = rmj_int(p, "snapshots_count", -1);
-		if (size < 0 && host) size = rmj_int(host, "repo_size_bytes", 0);
-		if (count < 0 && host) count = rmj_int(host, "snapshot_count", 0);
+		if (size < 0 && host)
+			size = rmj_int(host, "repo_size_bytes", 0);
+		if (count < 0 && host)
+			count = rmj_int(host, "snapshot_count", 0);
 		json_decref(host);
 		rc = store_host_set_repo_stats(st, c->host_id, size < 0 ? 0 : size,
 		                               count < 0 ? 0 : count);
 		break;
 	}
-	default:
-		rc = RM_OK;
+	default: rc = RM_OK;
 	}
-	if (rc == RM_OK) ev->fanout = 1;
+	if (rc == RM_OK)
+		ev->fanout = 1;
 	return rc;
 }
 
@@ -169,9 +181,7 @@ static void fan_out(struct agent_hub *h, struct agent_ev *ev)
 		notify_host_changed(app->notify, ev->conn->host_id);
 		break;
 	case RM_MSG_SNAPSHOTS_REPORT:
-	case RM_MSG_STATS_REPORT:
-		notify_host_changed(app->notify, ev->conn->host_id);
-		break;
+	case RM_MSG_STATS_REPORT: notify_host_changed(app->notify, ev->conn->host_id); break;
 	default: break;
 	}
 }
@@ -193,7 +203,8 @@ void agent_queue_flush(struct agent_hub *h)
 	struct agent_ev *head = h->q_head;
 	h->q_head = h->q_tail = NULL;
 	h->q_len = 0;
-	if (!head) return;
+	if (!head)
+		return;
 	struct store *st = h->app->store;
 	int rc = store_begin(st);
 	for (struct agent_ev *ev = head; ev && !rc; ev = ev->next) {
@@ -201,27 +212,34 @@ void agent_queue_flush(struct agent_hub *h)
 		if (r1 && benign(r1))
 			/* acknowledged (a replay would fail the same way), but never silently */
 			RM_WARN("agent event refused", "host_id", ev->conn->host_id, "type",
-			        proto_type_name(ev->type), "job_id", ev->job_id, "err", rm_strerror(r1));
-		if (!benign(r1)) rc = r1;
+			        proto_type_name(ev->type), "job_id", ev->job_id, "err",
+			        rm_strerror(r1));
+		if (!benign(r1))
+			rc = r1;
 	}
-	if (!rc) rc = store_commit(st);
+	if (!rc)
+		rc = store_commit(st);
 	if (rc) {
 		store_rollback(st);
 		RM_ERROR("persisting agent events failed", "err", rm_strerror(rc));
 		for (struct agent_ev *ev = head; ev; ev = ev->next) {
-			if (ev->conn->ws) ws_close(ev->conn->ws, 1011, "storage error");
+			if (ev->conn->ws)
+				ws_close(ev->conn->ws, 1011, "storage error");
 		}
 	} else {
 		/* acks, grouped per connection */
 		for (struct agent_ev *ev = head; ev; ev = ev->next) {
 			struct agent_conn *c = ev->conn;
-			if (!c->ws) continue;
-			if (!c->acks) c->acks = json_array();
+			if (!c->ws)
+				continue;
+			if (!c->acks)
+				c->acks = json_array();
 			json_array_append_new(c->acks, json_string(ev->id));
 		}
 		for (struct agent_ev *ev = head; ev; ev = ev->next) {
 			struct agent_conn *c = ev->conn;
-			if (!c->acks) continue;
+			if (!c->acks)
+				continue;
 			json_t *ids = c->acks;
 			c->acks = NULL;
 			size_t n = json_array_size(ids);
@@ -234,7 +252,8 @@ void agent_queue_flush(struct agent_hub *h)
 			json_decref(ids);
 		}
 		for (struct agent_ev *ev = head; ev; ev = ev->next)
-			if (ev->fanout) fan_out(h, ev);
+			if (ev->fanout)
+				fan_out(h, ev);
 	}
 	while (head) {
 		struct agent_ev *next = head->next;
@@ -273,4 +292,3 @@ void agent_enqueue(struct agent_hub *h, struct agent_conn *c, struct rm_envelope
 		h->check_active = 1;
 	}
 }
-

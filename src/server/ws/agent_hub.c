@@ -30,15 +30,18 @@
 static size_t bucket_of(const char *id)
 {
 	uint32_t h = 2166136261u;
-	for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
 	return h % HUB_BUCKETS;
 }
 
 static struct agent_conn *map_get(const struct agent_hub *h, const char *host_id)
 {
-	if (!h || !host_id) return NULL;
+	if (!h || !host_id)
+		return NULL;
 	for (struct agent_conn *c = h->buckets[bucket_of(host_id)]; c; c = c->hnext)
-		if (strcmp(c->host_id, host_id) == 0) return c;
+		if (strcmp(c->host_id, host_id) == 0)
+			return c;
 	return NULL;
 }
 
@@ -53,10 +56,13 @@ static void map_put(struct agent_hub *h, struct agent_conn *c)
 
 static void map_del(struct agent_hub *h, struct agent_conn *c)
 {
-	if (!c->in_map) return;
+	if (!c->in_map)
+		return;
 	struct agent_conn **pp = &h->buckets[bucket_of(c->host_id)];
-	while (*pp && *pp != c) pp = &(*pp)->hnext;
-	if (*pp) *pp = c->hnext;
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
 	c->hnext = NULL;
 	c->in_map = 0;
 	h->nconns--;
@@ -64,7 +70,8 @@ static void map_del(struct agent_hub *h, struct agent_conn *c)
 
 void agent_conn_release(struct agent_conn *c)
 {
-	if (c->ws || c->pending > 0) return;
+	if (c->ws || c->pending > 0)
+		return;
 	json_decref(c->acks);
 	host_secrets_free(c->secrets);
 	free(c);
@@ -91,7 +98,8 @@ int agent_conn_send(struct agent_conn *c, enum rm_msg_type t, json_t *payload_ta
 static void conn_send_error(struct agent_conn *c, const char *code, const char *msg,
                             const char *ref)
 {
-	if (!c->ws) return;
+	if (!c->ws)
+		return;
 	char *s = proto_encode_error(code, msg, ref && ref[0] ? ref : NULL);
 	ws_send(c->ws, s, strlen(s));
 	free(s);
@@ -130,16 +138,19 @@ size_t agent_hub_connected_count(const struct agent_hub *h)
 static void hub_note_offline(void *ud, const char *host_id)
 {
 	struct agent_conn *c = map_get(ud, host_id);
-	if (c) c->offline_marked = 1;
+	if (c)
+		c->offline_marked = 1;
 }
 
 static void hub_disconnect(void *ud, const char *host_id, int code, const char *reason)
 {
 	struct agent_hub *h = ud;
 	struct agent_conn *c = map_get(h, host_id);
-	if (!c) return;
+	if (!c)
+		return;
 	map_del(h, c);
-	if (c->ws) ws_close(c->ws, code, reason);
+	if (c->ws)
+		ws_close(c->ws, code, reason);
 }
 
 static const struct presence_ops presence_ops = {
@@ -155,10 +166,10 @@ static const struct presence_ops presence_ops = {
  * the in-memory time is newer). */
 static void seen_add(struct agent_hub *h, struct agent_conn *c, int force)
 {
-	if (c->hb_dirty) return;
-	if (!c->offline_marked &&
-	    (force ? c->last_seen_ms <= c->persisted_ms
-	           : c->last_seen_ms - c->persisted_ms < h->persist_ms))
+	if (c->hb_dirty)
+		return;
+	if (!c->offline_marked && (force ? c->last_seen_ms <= c->persisted_ms
+	                                 : c->last_seen_ms - c->persisted_ms < h->persist_ms))
 		return;
 	if (h->seen_len == h->seen_cap) {
 		h->seen_cap = h->seen_cap ? h->seen_cap * 2 : 256;
@@ -171,14 +182,16 @@ static void seen_add(struct agent_hub *h, struct agent_conn *c, int force)
 /* One transaction for every host seen since the last flush. */
 static void seen_flush(struct agent_hub *h)
 {
-	if (!h->seen_len) return;
+	if (!h->seen_len)
+		return;
 	struct store *st = h->app->store;
 	int64_t now = rm_now_ms();
 	int rc = store_begin(st);
 	for (size_t i = 0; i < h->seen_len && !rc; i++) {
 		struct agent_conn *c = map_get(h, h->seen[i]);
 		rc = store_host_seen(st, h->seen[i], now);
-		if (rc == RM_ERR_NOTFOUND) rc = RM_OK;
+		if (rc == RM_ERR_NOTFOUND)
+			rc = RM_OK;
 		if (!rc && c && c->offline_marked) {
 			rc = store_host_set_status(st, h->seen[i], "online", now);
 			if (!rc) {
@@ -187,16 +200,19 @@ static void seen_flush(struct agent_hub *h)
 			}
 		}
 	}
-	if (!rc) rc = store_commit(st);
+	if (!rc)
+		rc = store_commit(st);
 	if (rc) {
 		store_rollback(st);
 		RM_ERROR("heartbeat batch failed", "err", rm_strerror(rc));
 	}
 	for (size_t i = 0; i < h->seen_len; i++) {
 		struct agent_conn *c = map_get(h, h->seen[i]);
-		if (!c) continue;
+		if (!c)
+			continue;
 		c->hb_dirty = 0;
-		if (!rc) c->persisted_ms = now;
+		if (!rc)
+			c->persisted_ms = now;
 	}
 	h->seen_len = 0;
 }
@@ -234,7 +250,8 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	if (old && old != c) {
 		map_del(h, old);
 		old->replaced = 1;
-		if (old->ws) ws_close(old->ws, 4002, "replaced");
+		if (old->ws)
+			ws_close(old->ws, 4002, "replaced");
 		RM_INFO("agent connection replaced", "host_id", c->host_id);
 	}
 	map_put(h, c);
@@ -244,15 +261,18 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	int rc = store_host_hello(app->store, c->host_id, rmj_str(p, "hostname"), rmj_str(p, "os"),
 	                          rmj_str(p, "arch"), rmj_str(p, "agent_version"),
 	                          rmj_str(p, "restic_version"), now);
-	if (rc) RM_ERROR("host hello update failed", "host_id", c->host_id, "err", rm_strerror(rc));
+	if (rc)
+		RM_ERROR("host hello update failed", "host_id", c->host_id, "err", rm_strerror(rc));
 	json_t *failed = json_array();
 	rc = store_jobs_fail_unknown(app->store, c->host_id, json_object_get(p, "running_jobs"),
 	                             "agent restarted", now, failed);
-	if (rc) RM_ERROR("failing unknown jobs failed", "host_id", c->host_id, "err",
-	                 rm_strerror(rc));
+	if (rc)
+		RM_ERROR("failing unknown jobs failed", "host_id", c->host_id, "err",
+		         rm_strerror(rc));
 	size_t i;
 	json_t *v;
-	json_array_foreach(failed, i, v) notify_job_changed(app->notify, json_string_value(v));
+	json_array_foreach (failed, i, v)
+		notify_job_changed(app->notify, json_string_value(v));
 	json_decref(failed);
 	RM_INFO("agent connected", "host_id", c->host_id, "hostname", rmj_str(p, "hostname"),
 	        "agent_version", rmj_str(p, "agent_version"), "ip", c->ip);
@@ -268,21 +288,28 @@ static void handle_command_result(struct agent_hub *h, struct agent_conn *c,
 {
 	const json_t *p = env->payload;
 	const char *job_id = rmj_str(p, "job_id");
-	if (json_is_true(json_object_get(p, "accepted"))) return;
-	if (agent_job_owned(c, job_id)) return;
+	if (json_is_true(json_object_get(p, "accepted")))
+		return;
+	if (agent_job_owned(c, job_id))
+		return;
 	const char *err = rmj_str(p, "error");
 	char *red = err ? host_secrets_redact(c->secrets, err, strlen(err)) : NULL;
 	char msg[600];
 	snprintf(msg, sizeof msg, "agent refused the command: %s",
-	         red ? red : err && err[0] ? err : "?");
+	         red             ? red
+	         : err && err[0] ? err
+	                         : "?");
 	free(red);
 	char job_status[16] = "";
 	json_t *job = store_job_get(h->app->store, job_id);
-	if (job && rmj_str(job, "status")) rm_strlcpy(job_status, rmj_str(job, "status"), 16);
+	if (job && rmj_str(job, "status"))
+		rm_strlcpy(job_status, rmj_str(job, "status"), 16);
 	json_decref(job);
-	if (strcmp(job_status, "queued") != 0 && strcmp(job_status, "running") != 0) return;
+	if (strcmp(job_status, "queued") != 0 && strcmp(job_status, "running") != 0)
+		return;
 	int rc = store_job_finish(h->app->store, job_id, "failed", -1, msg, NULL, rm_now_ms());
-	if (rc) return;
+	if (rc)
+		return;
 	RM_WARN("agent refused a job", "host_id", c->host_id, "job_id", job_id);
 	notify_job_changed(h->app->notify, job_id);
 	notify_host_changed(h->app->notify, c->host_id);
@@ -294,18 +321,23 @@ static int on_open(struct ws_conn *ws, void *appv)
 {
 	struct app *app = appv;
 	struct agent_hub *h = app->agents;
-	if (!h || h->stopped) return RM_ERR_FORBIDDEN;
+	if (!h || h->stopped)
+		return RM_ERR_FORBIDDEN;
 	const char *auth = ws_conn_header(ws, "authorization");
-	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return RM_ERR_AUTH;
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return RM_ERR_AUTH;
 	const char *bearer = auth + 7;
-	while (*bearer == ' ') bearer++;
+	while (*bearer == ' ')
+		bearer++;
 	size_t bl = strlen(bearer);
-	if (bl == 0 || bl > 256) return RM_ERR_AUTH;
+	if (bl == 0 || bl > 256)
+		return RM_ERR_AUTH;
 	char hash[65], host_id[RM_ULID_BUF];
 	rm_sha256_hex(bearer, bl, hash);
 	int rc = store_host_by_bearer(app->store, hash, host_id);
 	if (rc) {
-		if (rc != RM_ERR_NOTFOUND) RM_ERROR("bearer lookup failed", "err", rm_strerror(rc));
+		if (rc != RM_ERR_NOTFOUND)
+			RM_ERROR("bearer lookup failed", "err", rm_strerror(rc));
 		RM_WARN("agent connection refused: unknown bearer", "ip", ws_conn_remote_ip(ws));
 		return RM_ERR_AUTH;
 	}
@@ -323,7 +355,8 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 	struct app *app = appv;
 	struct agent_hub *h = app->agents;
 	struct agent_conn *c = ws_conn_user(ws);
-	if (!c || !h || h->stopped || !c->ws) return;
+	if (!c || !h || h->stopped || !c->ws)
+		return;
 	struct rm_envelope env;
 	char err[256] = "";
 	int rc = proto_decode(data, len, &env, err, sizeof err);
@@ -379,8 +412,7 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
 		break;
-	default: /* ack, tree.list.result: later capabilities */
-		break;
+	default: /* ack, tree.list.result: later capabilities */ break;
 	}
 out:
 	proto_envelope_cleanup(&env);
@@ -391,7 +423,8 @@ static void on_close(struct ws_conn *ws, void *appv)
 	struct app *app = appv;
 	struct agent_hub *h = app->agents;
 	struct agent_conn *c = ws_conn_user(ws);
-	if (!c) return;
+	if (!c)
+		return;
 	c->ws = NULL;
 	if (c->in_map) {
 		map_del(h, c);
@@ -401,8 +434,10 @@ static void on_close(struct ws_conn *ws, void *appv)
 			int rc = RM_OK;
 			if (c->last_seen_ms > c->persisted_ms)
 				rc = store_host_seen(app->store, c->host_id, c->last_seen_ms);
-			if (!rc) rc = store_host_set_status(app->store, c->host_id, "offline", now);
-			if (rc) RM_ERROR("marking host offline failed", "host_id", c->host_id);
+			if (!rc)
+				rc = store_host_set_status(app->store, c->host_id, "offline", now);
+			if (rc)
+				RM_ERROR("marking host offline failed", "host_id", c->host_id);
 			notify_host_changed(app->notify, c->host_id);
 		}
 		RM_INFO("agent disconnected", "host_id", c->host_id);
@@ -453,14 +488,17 @@ struct agent_hub *agent_hub_new(struct app *app)
 
 void agent_hub_stop(struct agent_hub *h)
 {
-	if (!h || h->stopped) return;
+	if (!h || h->stopped)
+		return;
 	agent_queue_flush(h);
 	for (size_t b = 0; b < HUB_BUCKETS; b++)
 		for (struct agent_conn *c = h->buckets[b]; c; c = c->hnext)
-			if (c->ws) seen_add(h, c, 1);
+			if (c->ws)
+				seen_add(h, c, 1);
 	seen_flush(h);
 	h->stopped = 1;
-	if (h->check_active) uv_check_stop(&h->check);
+	if (h->check_active)
+		uv_check_stop(&h->check);
 	h->check_active = 0;
 	uv_timer_stop(&h->hb_timer);
 	uv_close((uv_handle_t *)&h->check, handle_closed);
@@ -469,7 +507,8 @@ void agent_hub_stop(struct agent_hub *h)
 
 void agent_hub_free(struct agent_hub *h)
 {
-	if (!h) return;
+	if (!h)
+		return;
 	presence_set_provider(h->app->presence, NULL, NULL);
 	/* connections were closed by http_server_stop (on_close freed them) */
 	while (h->q_head) {

@@ -21,22 +21,22 @@
 #define LOG_LINES_MAX 1000
 
 struct agent_conn {
-	struct ws_conn *ws;       /* NULL once closed */
+	struct ws_conn *ws; /* NULL once closed */
 	struct agent_hub *hub;
 	char host_id[RM_ULID_BUF];
 	char ip[64];
 	int hello_done;
 	int in_map;
 	int replaced;
-	int offline_marked;       /* the sweeper marked the host offline while connected */
-	int hb_dirty;             /* host id is in hub->seen */
-	int64_t last_seen_ms;     /* last message (hello/heartbeat), wall clock */
-	int64_t persisted_ms;     /* when last_seen_at was last written for this host */
-	int pending;              /* queued events pointing here */
-	json_t *acks;             /* ids to acknowledge after the current flush */
-	char last_job[RM_ULID_BUF];        /* last job id verified to belong to this host */
+	int offline_marked;           /* the sweeper marked the host offline while connected */
+	int hb_dirty;                 /* host id is in hub->seen */
+	int64_t last_seen_ms;         /* last message (hello/heartbeat), wall clock */
+	int64_t persisted_ms;         /* when last_seen_at was last written for this host */
+	int pending;                  /* queued events pointing here */
+	json_t *acks;                 /* ids to acknowledge after the current flush */
+	char last_job[RM_ULID_BUF];   /* last job id verified to belong to this host */
 	struct host_secrets *secrets; /* redacted from what this agent reports (after hello) */
-	struct agent_conn *hnext; /* hash chain */
+	struct agent_conn *hnext;     /* hash chain */
 };
 
 struct agent_ev {
@@ -63,7 +63,7 @@ struct agent_hub {
 	size_t q_len;
 	char (*seen)[RM_ULID_BUF];
 	size_t seen_len, seen_cap;
-	int64_t persist_ms;       /* per-host last_seen_at write interval */
+	int64_t persist_ms; /* per-host last_seen_at write interval */
 	struct store_log_line *linebuf;
 	size_t linebuf_cap;
 };

@@ -38,7 +38,8 @@ static void broadcast(struct event_hub *h, const char *text)
 {
 	size_t len = strlen(text);
 	for (struct ev_sub *s = h->subs; s; s = s->next) {
-		if (s->done) continue;
+		if (s->done)
+			continue;
 		int rc = ws_send(s->ws, text, len);
 		if (rc == RM_ERR_TOOBIG) {
 			s->done = 1;
@@ -59,18 +60,20 @@ static void flush(struct event_hub *h)
 	h->dirty_jobs = json_object();
 	h->dirty_hosts = json_object();
 	if (h->subs) {
-		json_object_foreach(jobs, key, v) {
+		json_object_foreach (jobs, key, v) {
 			json_t *job = store_job_get(st, key);
-			if (!job) continue;
+			if (!job)
+				continue;
 			json_t *m = json_pack("{s:s,s:o}", "type", "job", "job", job);
 			char *t = rmj_dumps(m);
 			json_decref(m);
 			broadcast(h, t);
 			free(t);
 		}
-		json_object_foreach(hosts, key, v) {
+		json_object_foreach (hosts, key, v) {
 			json_t *host = store_host_get(st, key);
-			if (!host) continue;
+			if (!host)
+				continue;
 			presence_overlay_last_seen(h->app->presence, host);
 			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
 			char *t = rmj_dumps(m);
@@ -92,7 +95,8 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm(struct event_hub *h)
 {
-	if (h->timer_armed || h->stopped) return;
+	if (h->timer_armed || h->stopped)
+		return;
 	h->timer_armed = 1;
 	uv_timer_start(&h->timer, timer_cb, FLUSH_MS, 0);
 }
@@ -101,9 +105,9 @@ static void arm(struct event_hub *h)
 static void on_changed(void *ud, enum notify_kind kind, const char *id)
 {
 	struct event_hub *h = ud;
-	if (!h->subs || h->stopped) return;
-	json_object_set_new(kind == NOTIFY_HOST ? h->dirty_hosts : h->dirty_jobs, id,
-	                    json_true());
+	if (!h->subs || h->stopped)
+		return;
+	json_object_set_new(kind == NOTIFY_HOST ? h->dirty_hosts : h->dirty_jobs, id, json_true());
 	arm(h);
 }
 
@@ -111,11 +115,14 @@ static int on_open(struct ws_conn *ws, void *appv)
 {
 	struct app *app = appv;
 	struct event_hub *h = app->events;
-	if (!h || h->stopped) return RM_ERR_FORBIDDEN;
-	if (strcmp(ws_conn_path(ws), "/api/events") != 0) return RM_ERR_NOTFOUND;
+	if (!h || h->stopped)
+		return RM_ERR_FORBIDDEN;
+	if (strcmp(ws_conn_path(ws), "/api/events") != 0)
+		return RM_ERR_NOTFOUND;
 	struct auth_info info;
 	int rc = browser_auth(ws, app, ROLE_VIEWER, &info);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	struct ev_sub *s = rm_xcalloc(1, sizeof *s);
 	s->ws = ws;
 	s->next = h->subs;
@@ -134,10 +141,13 @@ static void on_close(struct ws_conn *ws, void *appv)
 	struct app *app = appv;
 	struct event_hub *h = app->events;
 	struct ev_sub *s = ws_conn_user(ws);
-	if (!s || !h) return;
+	if (!s || !h)
+		return;
 	struct ev_sub **pp = &h->subs;
-	while (*pp && *pp != s) pp = &(*pp)->next;
-	if (*pp) *pp = s->next;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
 	free(s);
 }
 
@@ -171,7 +181,8 @@ struct event_hub *event_hub_new(struct app *app)
 
 void event_hub_stop(struct event_hub *h)
 {
-	if (!h || h->stopped) return;
+	if (!h || h->stopped)
+		return;
 	h->stopped = 1;
 	uv_timer_stop(&h->timer);
 	uv_close((uv_handle_t *)&h->timer, NULL);
@@ -179,7 +190,8 @@ void event_hub_stop(struct event_hub *h)
 
 void event_hub_free(struct event_hub *h)
 {
-	if (!h) return;
+	if (!h)
+		return;
 	notify_unsubscribe(h->app->notify, on_changed, h);
 	while (h->subs) {
 		struct ev_sub *s = h->subs;

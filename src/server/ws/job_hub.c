@@ -16,7 +16,7 @@
 #include "server/store/store.h"
 #include "server/ws/browser_auth.h"
 
-#define STREAM_QUEUE_MAX (1024u * 1024)   /* drop-and-resync threshold (docs/api.md) */
+#define STREAM_QUEUE_MAX (1024u * 1024) /* drop-and-resync threshold (docs/api.md) */
 #define BACKFILL_PAGE 500
 #define BACKFILL_HIGH_WATER (256u * 1024) /* stop paging while this much is queued */
 
@@ -26,7 +26,7 @@ struct job_sub {
 	struct job_topic *topic;
 	long long cursor; /* highest seq sent */
 	int live;
-	int done;         /* ended / dropped: send nothing more */
+	int done; /* ended / dropped: send nothing more */
 };
 
 struct job_topic {
@@ -49,15 +49,18 @@ static int is_terminal(const char *status)
 
 static struct job_topic *topic_find(struct job_hub *h, const char *job_id)
 {
-	if (!h || !job_id) return NULL;
+	if (!h || !job_id)
+		return NULL;
 	for (struct job_topic *t = h->topics; t; t = t->next)
-		if (strcmp(t->job_id, job_id) == 0) return t;
+		if (strcmp(t->job_id, job_id) == 0)
+			return t;
 	return NULL;
 }
 
 static void sub_drop(struct job_sub *s)
 {
-	if (s->done) return;
+	if (s->done)
+		return;
 	s->done = 1;
 	RM_INFO("job stream subscriber fell behind: resync", "job_id", s->topic->job_id);
 	ws_discard_queue(s->ws);
@@ -67,7 +70,8 @@ static void sub_drop(struct job_sub *s)
 /* Sends text; on overflow drops the subscriber. 0 on success. */
 static int sub_send(struct job_sub *s, const char *text)
 {
-	if (s->done) return -1;
+	if (s->done)
+		return -1;
 	int rc = ws_send(s->ws, text, strlen(text));
 	if (rc == RM_ERR_TOOBIG) {
 		sub_drop(s);
@@ -91,9 +95,12 @@ static int sub_send_json(struct job_sub *s, json_t *msg_take)
 
 static void sub_end(struct job_sub *s, json_t *job)
 {
-	if (s->done) return;
-	if (job && sub_send_json(s, json_pack("{s:s,s:O}", "type", "job", "job", job))) return;
-	if (sub_send_json(s, json_pack("{s:s}", "type", "end"))) return;
+	if (s->done)
+		return;
+	if (job && sub_send_json(s, json_pack("{s:s,s:O}", "type", "job", "job", job)))
+		return;
+	if (sub_send_json(s, json_pack("{s:s}", "type", "end")))
+		return;
 	s->done = 1;
 	ws_close(s->ws, 1000, "end");
 }
@@ -103,7 +110,8 @@ static void sub_pump(struct job_hub *h, struct job_sub *s)
 {
 	struct store *st = h->app->store;
 	while (!s->done && !s->live) {
-		if (ws_queued_bytes(s->ws) > BACKFILL_HIGH_WATER) return; /* on_drain resumes */
+		if (ws_queued_bytes(s->ws) > BACKFILL_HIGH_WATER)
+			return; /* on_drain resumes */
 		json_t *lines = store_log_list(st, s->topic->job_id, s->cursor, BACKFILL_PAGE);
 		if (!lines) {
 			s->done = 1;
@@ -121,7 +129,8 @@ static void sub_pump(struct job_hub *h, struct job_sub *s)
 		if (n < BACKFILL_PAGE) {
 			s->live = 1;
 			json_t *job = store_job_get(st, s->topic->job_id);
-			if (job && is_terminal(rmj_str(job, "status"))) sub_end(s, job);
+			if (job && is_terminal(rmj_str(job, "status")))
+				sub_end(s, job);
 			json_decref(job);
 		}
 	}
@@ -130,18 +139,22 @@ static void sub_pump(struct job_hub *h, struct job_sub *s)
 void job_hub_publish_lines(struct job_hub *h, const char *job_id, const json_t *lines)
 {
 	struct job_topic *t = topic_find(h, job_id);
-	if (!t || !json_is_array(lines)) return;
+	if (!t || !json_is_array(lines))
+		return;
 	for (struct job_sub *s = t->subs; s; s = s->next) {
-		if (s->done || !s->live) continue;
+		if (s->done || !s->live)
+			continue;
 		json_t *out = json_array();
 		size_t i;
 		json_t *l;
 		long long max = s->cursor;
-		json_array_foreach(lines, i, l) {
+		json_array_foreach (lines, i, l) {
 			long long seq = rmj_int(l, "seq", -1);
-			if (seq <= s->cursor) continue;
+			if (seq <= s->cursor)
+				continue;
 			json_array_append(out, l);
-			if (seq > max) max = seq;
+			if (seq > max)
+				max = seq;
 		}
 		if (json_array_size(out) == 0) {
 			json_decref(out);
@@ -155,12 +168,15 @@ void job_hub_publish_lines(struct job_hub *h, const char *job_id, const json_t *
 void job_hub_publish_progress(struct job_hub *h, const char *job_id, const json_t *progress)
 {
 	struct job_topic *t = topic_find(h, job_id);
-	if (!t) return;
+	if (!t)
+		return;
 	char *text = NULL;
 	for (struct job_sub *s = t->subs; s; s = s->next) {
-		if (s->done || !s->live) continue;
+		if (s->done || !s->live)
+			continue;
 		if (!text) {
-			json_t *m = json_pack("{s:s,s:O}", "type", "progress", "progress", progress);
+			json_t *m =
+			    json_pack("{s:s,s:O}", "type", "progress", "progress", progress);
 			text = rmj_dumps(m);
 			json_decref(m);
 		}
@@ -176,12 +192,15 @@ static void on_job_changed(void *ud, enum notify_kind kind, const char *job_id)
 	struct job_hub *h = ud;
 	(void)kind;
 	struct job_topic *t = topic_find(h, job_id);
-	if (!t) return;
+	if (!t)
+		return;
 	json_t *job = store_job_get(h->app->store, job_id);
-	if (!job) return;
+	if (!job)
+		return;
 	int term = is_terminal(rmj_str(job, "status"));
 	for (struct job_sub *s = t->subs; s; s = s->next) {
-		if (s->done || !s->live) continue; /* backfill re-reads the state when done */
+		if (s->done || !s->live)
+			continue; /* backfill re-reads the state when done */
 		if (term)
 			sub_end(s, job);
 		else
@@ -200,12 +219,15 @@ static int parse_path(const char *path, char id[RM_ULID_BUF])
 {
 	const char *pre = "/api/jobs/";
 	size_t pl = strlen(pre);
-	if (!path || strncmp(path, pre, pl) != 0) return RM_ERR_NOTFOUND;
+	if (!path || strncmp(path, pre, pl) != 0)
+		return RM_ERR_NOTFOUND;
 	const char *p = path + pl;
 	const char *slash = strchr(p, '/');
-	if (!slash || strcmp(slash, "/stream") != 0) return RM_ERR_NOTFOUND;
+	if (!slash || strcmp(slash, "/stream") != 0)
+		return RM_ERR_NOTFOUND;
 	size_t n = (size_t)(slash - p);
-	if (n == 0 || n > 26) return RM_ERR_NOTFOUND;
+	if (n == 0 || n > 26)
+		return RM_ERR_NOTFOUND;
 	memcpy(id, p, n);
 	id[n] = 0;
 	return RM_OK;
@@ -215,17 +237,22 @@ static int on_open(struct ws_conn *ws, void *appv)
 {
 	struct app *app = appv;
 	struct job_hub *h = app->jobs;
-	if (!h || app->shutting_down) return RM_ERR_FORBIDDEN;
+	if (!h || app->shutting_down)
+		return RM_ERR_FORBIDDEN;
 	char job_id[RM_ULID_BUF];
-	if (parse_path(ws_conn_path(ws), job_id)) return RM_ERR_NOTFOUND;
+	if (parse_path(ws_conn_path(ws), job_id))
+		return RM_ERR_NOTFOUND;
 	struct auth_info info;
 	int rc = browser_auth(ws, app, ROLE_VIEWER, &info);
-	if (rc) return rc;
+	if (rc)
+		return rc;
 	long long after = 0;
 	const char *as = ws_conn_query(ws, "after_seq");
-	if (as && (rm_parse_i64(as, &after) || after < 0)) after = 0;
+	if (as && (rm_parse_i64(as, &after) || after < 0))
+		after = 0;
 	json_t *job = store_job_get(app->store, job_id);
-	if (!job) return RM_ERR_NOTFOUND;
+	if (!job)
+		return RM_ERR_NOTFOUND;
 	struct job_topic *t = topic_find(h, job_id);
 	if (!t) {
 		t = rm_xcalloc(1, sizeof *t);
@@ -255,7 +282,8 @@ static void on_drain(struct ws_conn *ws, void *appv)
 {
 	struct app *app = appv;
 	struct job_sub *s = ws_conn_user(ws);
-	if (s && app->jobs && !s->live && !s->done) sub_pump(app->jobs, s);
+	if (s && app->jobs && !s->live && !s->done)
+		sub_pump(app->jobs, s);
 }
 
 static void on_close(struct ws_conn *ws, void *appv)
@@ -263,17 +291,22 @@ static void on_close(struct ws_conn *ws, void *appv)
 	struct app *app = appv;
 	struct job_hub *h = app->jobs;
 	struct job_sub *s = ws_conn_user(ws);
-	if (!s || !h) return;
+	if (!s || !h)
+		return;
 	struct job_topic *t = s->topic;
 	struct job_sub **pp = &t->subs;
-	while (*pp && *pp != s) pp = &(*pp)->next;
-	if (*pp) *pp = s->next;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
 	free(s);
 	h->nsubs--;
 	if (!t->subs) {
 		struct job_topic **tp = &h->topics;
-		while (*tp && *tp != t) tp = &(*tp)->next;
-		if (*tp) *tp = t->next;
+		while (*tp && *tp != t)
+			tp = &(*tp)->next;
+		if (*tp)
+			*tp = t->next;
 		free(t);
 	}
 }
@@ -304,7 +337,8 @@ struct job_hub *job_hub_new(struct app *app)
 
 void job_hub_free(struct job_hub *h)
 {
-	if (!h) return;
+	if (!h)
+		return;
 	notify_unsubscribe(h->app->notify, on_job_changed, h);
 	while (h->topics) {
 		struct job_topic *t = h->topics;
