@@ -124,7 +124,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 
 check: deps
-	$(MAKE) lint-calls lint-layers lint-size
+	$(MAKE) lint
 	$(MAKE) asan $(UNIT_BINS) $(REPLAY_BINS) $(BINS)
 	$(MAKE) unit fuzz-replay fuzz-smoke e2e
 
