@@ -10,9 +10,13 @@ export const relEl = (ts) => (ts
   ? html`<time class="rel" data-rel=${ts} datetime=${ts} title=${absTime(ts)} .textContent=${relTime(ts)}></time>`
   : html`<span class="muted">never</span>`);
 
+// An intermittent host (laptop, desktop) that is away is asleep, not broken: it catches up
+// on its schedules when it returns (C2), so it is shown calmly instead of as offline.
+export const isAsleep = (host) => host.status === 'offline' && host.settings && host.settings.mode === 'intermittent';
+
 export function statusDot(host) {
-  let cls = host.status || 'never';
-  let label = cls === 'never' ? 'never seen' : cls;
+  let cls = isAsleep(host) ? 'asleep' : host.status || 'never';
+  let label = cls === 'never' ? 'never seen' : cls === 'asleep' ? 'asleep · will catch up' : cls;
   if (host.running_job) { cls = 'running'; label = `running ${host.running_job.kind || 'job'}`; }
   return html`<span class="dot dot-${cls}" role="img" aria-label=${label} title=${label}></span>`;
 }

@@ -4,7 +4,7 @@ import { subscribe } from '../events.js';
 import { navigate } from '../router.js';
 import { html, render, nothing } from '../html.js';
 import { fmtBytes, fmtNum } from '../util.js';
-import { relEl, statusDot, tagList, tile, none } from '../components.js';
+import { relEl, statusDot, tagList, tile, none, isAsleep } from '../components.js';
 
 export const title = 'Dashboard';
 export const navKey = 'dashboard';
@@ -31,7 +31,7 @@ function sync(h) {
 
 function row(h) {
   const lb = h.last_backup;
-  const rowCls = h.running_job ? 'running' : (h.repo_status === 'init_failed' || (lb && lb.status === 'failed')) ? 'failed' : h.status === 'offline' ? 'offline' : '';
+  const rowCls = h.running_job ? 'running' : (h.repo_status === 'init_failed' || (lb && lb.status === 'failed')) ? 'failed' : isAsleep(h) ? 'asleep' : h.status === 'offline' ? 'offline' : '';
   return html`<div class="host-row ${rowCls}" role="row" data-host-id=${h.id} data-testid="host-row">
 <div role="cell" class="c-dot">${statusDot(h)}</div>
 <div role="cell" class="c-name"><a href="/hosts/${encodeURIComponent(h.id)}" class="mono host-link">${h.hostname}</a>${h.tags && h.tags.length ? html`<span class="tags">${tagList(h.tags)}</span>` : nothing}</div>

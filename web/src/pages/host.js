@@ -7,7 +7,7 @@ import { subscribe } from '../events.js';
 import { navigate } from '../router.js';
 import { html, render, nothing } from '../html.js';
 import { fmtBytes, fmtNum, fmtDuration, absTime, busy, lines } from '../util.js';
-import { relEl, statusDot, tagList, pill, tile, none } from '../components.js';
+import { relEl, statusDot, tagList, pill, tile, none, isAsleep } from '../components.js';
 import { createSources } from './host-sources.js';
 import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
 import { createSettings } from './host-settings.js';
@@ -19,7 +19,7 @@ const REPO = { ready: 'ready', unknown: 'unknown', init_failed: 'init failed' };
 function header(h) {
   const seen = h.status === 'online' ? html`online · last heartbeat ${relEl(h.last_seen_at)}` : h.last_seen_at ? html`last seen ${relEl(h.last_seen_at)}` : 'never connected';
   return html`<div class="host-title">${statusDot(h)}<h1 class="mono" data-testid="host-name">${h.hostname}</h1>
-  <span class="pill pill-${h.running_job ? 'running' : h.status}" data-testid="host-status" data-status=${h.status}>${h.running_job ? `${h.running_job.kind} running` : h.status}</span>
+  <span class="pill pill-${h.running_job ? 'running' : isAsleep(h) ? 'asleep' : h.status}" data-testid="host-status" data-status=${h.status}>${h.running_job ? `${h.running_job.kind} running` : isAsleep(h) ? 'asleep · will catch up' : h.status}</span>
   <span class="tags">${tagList(h.tags)}</span></div>
 <div class="meta mono muted">
   <span>${h.os || '—'}${h.arch ? `·${h.arch}` : nothing}</span>
