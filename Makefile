@@ -18,13 +18,16 @@ CC ?= cc
 # zlib, and libcurl only at enrollment, where it is dlopen'd (headers only at build time).
 COMMON_PKGS := libsodium jansson
 AGENT_PKGS  := $(COMMON_PKGS) libwebsockets libuv openssl
-SERVER_PKGS := $(COMMON_PKGS) libwebsockets libuv sqlite3 libcurl openssl zlib
-PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS))
+# the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets, no libcurl
+# (its unit tests use libcurl as a client: SERVER_TEST_LIBS)
+SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib
+PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null) -lpthread
 AGENT_LIBS  = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 SERVER_LIBS = $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
+SERVER_TEST_LIBS = $(SERVER_LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wpointer-arith \
@@ -91,7 +94,7 @@ $(1)/tests/test_common_%: $(1)/obj/tests/unit/test_common_%.o $(1)/libcommon.a
 	$$(CC) $(3) -o $$@ $$^ $$(COMMON_LIBS) -lm
 $(1)/tests/test_server_%: $(1)/obj/tests/unit/test_server_%.o $(1)/libserver.a $(1)/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(3) -o $$@ $$^ $$(SERVER_LIBS) -lm
+	$$(CC) $(3) -o $$@ $$^ $$(SERVER_TEST_LIBS) -lm
 $(1)/tests/test_agent_%: $(1)/obj/tests/unit/test_agent_%.o $(1)/libagent.a $(1)/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(3) -o $$@ $$^ $$(AGENT_LIBS) -lm
@@ -131,8 +134,12 @@ check: deps
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
 
+# Seeds kept elsewhere: the restic output parser's corpus includes the parser tests'
+# captured fixtures (tests/data/restic), not copies of them.
+FUZZ_SEEDS_restic_output := tests/data/restic
 fuzz-replay: $(REPLAY_BINS)
-	@set -e; for t in $(REPLAY_BINS); do n=$${t##*/replay_fuzz_}; echo "# replay $$n"; $$t tests/fuzz/corpus/$$n; done
+	@set -e; for t in $(REPLAY_BINS); do n=$${t##*/replay_fuzz_}; echo "# replay $$n"; \
+	  $$t tests/fuzz/corpus/$$n $(FUZZ_SEEDS_restic_output:%=$$([ $$n = restic_output ] && echo %)); done
 
 # The latency/memory figures of the hostile-client tests need the machine to themselves;
 # everything else runs two files at a time (each test starts its own servers on free ports;
@@ -194,7 +201,8 @@ FUZZ_SECONDS ?= 10
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); c=tests/fuzz/corpus/$${n#fuzz_}; \
 	  t=$$(mktemp -d); echo "# fuzz $$n for $(FUZZ_SECONDS) s"; \
-	  $(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$t $$c 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	  x=; [ $$n = fuzz_restic_output ] && x=$(FUZZ_SEEDS_restic_output); \
+	  $(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$t $$c $$x 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 	  st=$${PIPESTATUS[0]}; rm -rf $$t; [ $$st -eq 0 ] || { echo "fuzz $$n failed"; exit 1; }; done
 
 format:

@@ -7,13 +7,14 @@
 #include <stdint.h>
 
 #include "agent/ws/outbox.h"
+#include "common/ulid.h"
 
 /* record: u32 len (LE) | u32 fnv1a32(payload) | u8 flags | 3 reserved | payload */
 #define HDR 12
 #define FLAG_ACKED 1u
 
 struct ob_entry {
-	char id[27];
+	char id[RM_ULID_BUF];
 	uint8_t type;
 	uint8_t acked;
 	char *job_id;        /* owned, may be NULL */
@@ -65,7 +66,7 @@ struct outbox {
 };
 
 struct parsed {
-	char id[27];
+	char id[RM_ULID_BUF];
 	int type;
 	char *job_id;
 	uint32_t nlines;
