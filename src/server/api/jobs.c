@@ -1,6 +1,7 @@
 /* Jobs: dispatch (run now), cancel, read, logs and log downloads. */
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "common/ulid.h"
 #include "common/buf.h"
@@ -290,17 +291,26 @@ void api_job_logs(struct http_req *r, void *appv)
 	http_respond_json(r, 200, json_pack("{s:o}", "lines", lines));
 }
 
-/* Log downloads stream page by page as the client reads (never the whole log in memory,
- * never more than one page of work per loop turn): LOG_PAGE lines per pull. */
+/* Log downloads stream page by page as the client reads: never the whole log in memory,
+ * and the pages are read and formatted on the thread pool through a read-only connection
+ * of the download's own (a cold page cache means disk reads; they must not stall the loop).
+ * One read at a time per download: the next pull comes after its page was written. */
 struct log_dl {
+	uv_work_t work;
 	struct app *app;
+	struct store_reader *rd;
+	struct http_req *r; /* valid while the request lives (see log_dl_free) */
 	char job_id[64];
 	long long after;
 	int ndjson;
-	struct rm_buf *out; /* during a pull */
+	int busy;          /* a page read is on the thread pool */
+	int dead;          /* the request ended meanwhile: free when the read returns */
+	int n;             /* rows of the last page, -1 on a store error */
+	struct rm_buf out; /* the page, formatted (thread pool -> loop) */
 };
 
-/* One row as a line: "ts [stream] payload" or the ndjson object (same shape as the API). */
+/* One row as a line: "ts [stream] payload" or the ndjson object (same shape as the API).
+ * Thread pool. */
 static void log_row_cb(void *ud, const struct store_log_row *row)
 {
 	struct log_dl *d = ud;
@@ -313,35 +323,71 @@ static void log_row_cb(void *ud, const struct store_log_row *row)
 		              row->stream, "payload", row->payload, row->payload_len);
 		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s) {
-			rm_buf_append_str(d->out, s);
-			rm_buf_append(d->out, "\n", 1);
+			rm_buf_append_str(&d->out, s);
+			rm_buf_append(&d->out, "\n", 1);
 		}
 		free(s);
 		json_decref(o);
 	} else {
-		rm_buf_appendf(d->out, "%s [%s] ", ts, row->stream);
-		rm_buf_append(d->out, row->payload, row->payload_len);
-		rm_buf_append(d->out, "\n", 1);
+		rm_buf_appendf(&d->out, "%s [%s] ", ts, row->stream);
+		rm_buf_append(&d->out, row->payload, row->payload_len);
+		rm_buf_append(&d->out, "\n", 1);
 	}
+}
+
+static void log_dl_destroy(struct log_dl *d)
+{
+	store_reader_close(d->rd);
+	rm_buf_cleanup(&d->out);
+	free(d);
+}
+
+/* stream_free: the request ended (done, or the client went away) */
+static void log_dl_free(void *p)
+{
+	struct log_dl *d = p;
+	if (d->busy) {
+		d->dead = 1; /* log_after frees it */
+		return;
+	}
+	log_dl_destroy(d);
+}
+
+static void log_work(uv_work_t *w)
+{
+	struct log_dl *d = w->data;
+	d->n = store_reader_log_each(d->rd, d->job_id, d->after, LOG_PAGE, log_row_cb, d);
+}
+
+static void log_after(uv_work_t *w, int status)
+{
+	struct log_dl *d = w->data;
+	d->busy = 0;
+	if (d->dead) {
+		log_dl_destroy(d);
+		return;
+	}
+	if (status || d->n < 0)
+		RM_WARN("log download: read failed, response truncated", "job_id", d->job_id);
+	size_t len = d->out.len;
+	if (len)
+		http_stream_write_take(d->r, rm_buf_take(&d->out), len);
+	if (status || d->n < LOG_PAGE)
+		http_stream_end(d->r);
+	else if (!len)
+		http_stream_write(d->r, "", 0); /* cannot happen with n == LOG_PAGE */
 }
 
 static void log_pull(struct http_req *r, void *ctxv)
 {
 	struct log_dl *d = ctxv;
-	struct rm_buf b;
-	rm_buf_init(&b, 0);
-	d->out = &b;
-	int n = store_log_each(d->app->store, d->job_id, d->after, LOG_PAGE, log_row_cb, d);
-	d->out = NULL;
-	if (n < 0)
-		RM_WARN("log download: store error, response truncated", "job_id", d->job_id);
-	if (b.len) {
-		size_t len = b.len;
-		http_stream_write_take(r, rm_buf_take(&b), len);
-	}
-	rm_buf_cleanup(&b);
-	if (n < LOG_PAGE)
-		http_stream_end(r);
+	d->r = r;
+	d->busy = 1;
+	d->work.data = d;
+	if (uv_queue_work(d->app->loop, &d->work, log_work, log_after) == 0)
+		return;
+	d->busy = 0;
+	http_stream_end(r);
 }
 
 static void log_download(struct http_req *r, struct app *app, int ndjson)
@@ -353,13 +399,19 @@ static void log_download(struct http_req *r, struct app *app, int ndjson)
 	d->app = app;
 	rm_strlcpy(d->job_id, job_id, sizeof d->job_id);
 	d->ndjson = ndjson;
+	rm_buf_init(&d->out, 0);
+	if (store_reader_open(app->store, &d->rd)) {
+		log_dl_destroy(d);
+		api_respond_store_error(r, "log reader", RM_ERR_DB);
+		return;
+	}
 	char *disp =
 	    rm_xasprintf("attachment; filename=\"job-%s.%s\"", job_id, ndjson ? "ndjson" : "log");
 	http_resp_header(r, "content-disposition", disp);
 	http_resp_header(r, "cache-control", "no-store");
 	free(disp);
 	http_respond_stream(r, 200, ndjson ? "application/x-ndjson" : "text/plain; charset=utf-8",
-	                    -1, log_pull, d, free);
+	                    -1, log_pull, d, log_dl_free);
 }
 
 void api_job_log_txt(struct http_req *r, void *app)

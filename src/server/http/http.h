@@ -74,12 +74,16 @@ void http_respond_take(struct http_req *r, int status, const char *content_type,
 /* ---- streaming responses ----
  * For bodies that must not sit in memory whole (log downloads, the agent binary). After
  * http_respond_stream the framework calls pull whenever less than ~128 KiB of the response
- * is queued towards the client. pull runs on the loop and must, before returning, call
- * http_stream_write/http_stream_write_ref at least once or http_stream_end. It is never
- * called again after http_stream_end, nor after the client went away; stream_ctx (passed
- * to pull) is freed with stream_free when the request ends either way (the request's own
- * ctx slot belongs to the api layer). length is the exact body size,
- * or -1 when unknown (chunked transfer coding). HEAD requests get the headers only. */
+ * is queued towards the client (at most once per loop turn per response). pull runs on the
+ * loop and either writes (http_stream_write/_ref/_take) or ends (http_stream_end) before
+ * returning, or starts an asynchronous read (e.g. uv_queue_work) and writes or ends from a
+ * later loop callback; no new pull comes until it did. pull is never called after
+ * http_stream_end, nor after the client went away. stream_ctx (passed to pull) is freed with
+ * stream_free when the request ends, also when the client goes away while an asynchronous
+ * read is under way: from then on r is gone, and the app must not call http_stream_* for it
+ * (it learns this in stream_free). The request's own ctx slot belongs to the api layer.
+ * length is the exact body size, or -1 when unknown (chunked transfer coding). HEAD requests
+ * get the headers only. */
 typedef void (*http_pull_fn)(struct http_req *r, void *ctx);
 void http_respond_stream(struct http_req *r, int status, const char *content_type, long long length,
                          http_pull_fn pull, void *stream_ctx, void (*stream_free)(void *));

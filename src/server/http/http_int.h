@@ -125,6 +125,7 @@ struct http_req {
 	int chunked;
 	int stream_ended;
 	int in_pull;
+	int pull_pending; /* pull returned without writing: an asynchronous read is under way */
 };
 
 struct ip_slot {

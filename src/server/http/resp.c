@@ -511,17 +511,16 @@ static void stream_pump(struct http_req *r)
 	struct conn *c = r->conn;
 
 	if (c && c->state == CS_WRITE && c->req == r && !r->stream_ended && !r->in_pull &&
-	    c->inflight < STREAM_LOW_WATER) {
+	    !r->pull_pending && c->inflight < STREAM_LOW_WATER) {
 		size_t before = c->inflight;
 
 		r->in_pull = 1;
 		r->pull(r, r->stream_ctx);
 		r->in_pull = 0;
-		if (!r->stream_ended && c->inflight == before) {
-			RM_ERROR("http: stream pull wrote nothing; ending the response", "path",
-			         r->path);
-			http_stream_end(r);
-		}
+		/* nothing yet: the app started an asynchronous read and writes (or ends) from a
+		 * later loop callback; no pull until then */
+		if (!r->stream_ended && c->inflight == before)
+			r->pull_pending = 1;
 	}
 	if (c && c->req == r && r->stream_ended && c->writes == 0)
 		conn_request_done(c);
@@ -534,8 +533,11 @@ static void stream_queue(struct http_req *r, const void *data, size_t len, void 
 	char *pre = NULL;
 	unsigned n = 0;
 
+	r->pull_pending = 0;
 	if (!c || r->stream_ended || !len) {
 		free(owned);
+		if (c && !len && !r->stream_ended)
+			stream_schedule(c); /* an empty async result: pull again next turn */
 		return;
 	}
 	if (r->chunked) {
@@ -573,6 +575,7 @@ void http_stream_end(struct http_req *r)
 	if (r->stream_ended)
 		return;
 	r->stream_ended = 1;
+	r->pull_pending = 0;
 	if (c && r->chunked) {
 		uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
 

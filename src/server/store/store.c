@@ -16,6 +16,11 @@ static const char *const sql_text[SQL__COUNT] = { STORE_SQL(STORE_SQL_TEXT) };
 #undef STORE_SQL_TEXT
 #define STORE_SQL_NAME(name, sql) #name,
 static const char *const sql_name[SQL__COUNT] = { STORE_SQL(STORE_SQL_NAME) };
+
+const char *store_sql_text(enum store_sql id)
+{
+	return sql_text[id];
+}
 #undef STORE_SQL_NAME
 
 /* ------------------------------------------------------------------ helpers */
@@ -217,6 +222,7 @@ int store_open(const char *path, struct store **out)
 		return RM_ERR_INVAL;
 	struct store *s = rm_xcalloc(1, sizeof(*s));
 	int rc = RM_OK;
+	s->path = rm_xstrdup(path);
 	/* One connection used from the loop thread only (see store.h). */
 	int src = sqlite3_open_v2(
 	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -264,6 +270,7 @@ void store_close(struct store *s)
 		if (sqlite3_close(s->db) != SQLITE_OK)
 			RM_ERROR("closing database failed", "err", sqlite3_errmsg(s->db));
 	}
+	free(s->path);
 	free(s);
 }
 

@@ -261,4 +261,14 @@ json_t *store_jobs_awaiting(struct store *s, const char *host_id);
 json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, const char *error,
                                    int64_t now_ms);
 
+/* A read-only connection of its own, for work on the thread pool (one thread at a time;
+ * WAL lets it read while the loop writes). Open and close on any thread. */
+struct store_reader;
+int store_reader_open(struct store *s, struct store_reader **out);
+void store_reader_close(struct store_reader *rd); /* NULL ok */
+/* store_log_each on the reader's connection (same rows, same callback). */
+int store_reader_log_each(struct store_reader *rd, const char *job_id, long long after_seq,
+                          int limit, void (*cb)(void *ud, const struct store_log_row *row),
+                          void *ud);
+
 #endif

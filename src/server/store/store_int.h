@@ -197,11 +197,14 @@ enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };
 
 struct store {
 	sqlite3 *db;
+	char *path; /* for read-only connections on the thread pool (store_reader_open) */
 	sqlite3_stmt *stmts[SQL__COUNT];
 	int depth;   /* store_begin nesting (public + internal) */
 	int aborted; /* the outermost transaction was rolled back; unwinding */
 };
 
+/* The SQL text of a statement (for connections other than s->db). */
+const char *store_sql_text(enum store_sql id);
 /* Cached statement, reset and with cleared bindings; NULL (logged) if it cannot be
  * prepared. Call store_stmt_done after the last step so no read stays open. */
 sqlite3_stmt *store_stmt(struct store *s, enum store_sql id);

@@ -363,3 +363,70 @@ int store_log_each(struct store *s, const char *job_id, long long after_seq, int
 	store_stmt_done(st);
 	return rc ? -1 : n;
 }
+
+/* ---- read-only connections for the thread pool ---- */
+struct store_reader {
+	sqlite3 *db;
+	sqlite3_stmt *log_list;
+};
+
+int store_reader_open(struct store *s, struct store_reader **out)
+{
+	struct store_reader *rd = rm_xcalloc(1, sizeof *rd);
+	int src =
+	    sqlite3_open_v2(s->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src != SQLITE_OK) {
+		RM_ERROR("cannot open a read connection", "err",
+		         rd->db ? sqlite3_errmsg(rd->db) : sqlite3_errstr(src));
+		store_reader_close(rd);
+		return RM_ERR_DB;
+	}
+	sqlite3_busy_timeout(rd->db, 5000);
+	/* a sequential scan gains little from a page cache: keep each reader's small (the OS
+	 * caches the file anyway), so concurrent downloads do not add 2 MiB each */
+	sqlite3_exec(rd->db, "PRAGMA cache_size=-256", NULL, NULL, NULL);
+	*out = rd;
+	return RM_OK;
+}
+
+void store_reader_close(struct store_reader *rd)
+{
+	if (!rd)
+		return;
+	sqlite3_finalize(rd->log_list);
+	if (rd->db)
+		sqlite3_close(rd->db);
+	free(rd);
+}
+
+int store_reader_log_each(struct store_reader *rd, const char *job_id, long long after_seq,
+                          int limit, void (*cb)(void *ud, const struct store_log_row *row),
+                          void *ud)
+{
+	if (!rd->log_list && sqlite3_prepare_v2(rd->db, store_sql_text(SQL_LOG_LIST), -1,
+	                                        &rd->log_list, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_stmt *st = rd->log_list;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, after_seq);
+	sqlite3_bind_int(st, 3, limit < 1 ? 1 : limit > 10000 ? 10000 : limit);
+	int src, n = 0;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_log_row row = {
+			.seq = sqlite3_column_int64(st, 0),
+			.ts_ms = sqlite3_column_int64(st, 1),
+			.stream = (const char *)sqlite3_column_text(st, 2),
+			.payload = (const char *)sqlite3_column_text(st, 3),
+		};
+		row.payload_len = (size_t)sqlite3_column_bytes(st, 3);
+		if (!row.stream)
+			row.stream = "";
+		if (!row.payload)
+			row.payload = "";
+		cb(ud, &row);
+		n++;
+	}
+	sqlite3_reset(st);
+	return src == SQLITE_DONE ? n : -1;
+}
