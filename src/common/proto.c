@@ -616,3 +616,17 @@ char *proto_encode_error(const char *code, const char *message, const char *ref_
 		json_object_set_new(p, "ref_id", safe_string(ref_id, ""));
 	return encode("error", p, NULL);
 }
+
+int proto_group_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return 0;
+	}
+	return 1;
+}

@@ -111,4 +111,8 @@ char *proto_encode(enum rm_msg_type t, json_t *payload_take, char id_out[RM_ULID
 /* Error envelope: {"code": code, "message": message, "ref_id": ref_id (omitted if NULL)}. */
 char *proto_encode_error(const char *code, const char *message, const char *ref_id);
 
+/* 1 when s is a source-group name: [a-z0-9][a-z0-9_.-]{0,62}, a restic tag that needs no
+ * quoting anywhere (checked by the server's API and again by the agent). */
+int proto_group_name_ok(const char *s);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/crypto.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -269,17 +270,6 @@ int restic_url_with_userinfo(const char *url, const char *user, const char *pass
 	return RM_OK;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Adds s and, when it holds %XX escapes, its decoded form; wipes what it made. */
 static void add_with_decoded(struct rm_redactor *r, const char *s, size_t n)
 {
@@ -287,9 +277,9 @@ static void add_with_decoded(struct rm_redactor *r, const char *s, size_t n)
 	char *dec = rm_xmalloc(n + 1);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (raw[i] == '%' && i + 2 < n && hexval(raw[i + 1]) >= 0 &&
-		    hexval(raw[i + 2]) >= 0) {
-			dec[k++] = (char)(hexval(raw[i + 1]) << 4 | hexval(raw[i + 2]));
+		if (raw[i] == '%' && i + 2 < n && rm_hex_value(raw[i + 1]) >= 0 &&
+		    rm_hex_value(raw[i + 2]) >= 0) {
+			dec[k++] = (char)(rm_hex_value(raw[i + 1]) << 4 | rm_hex_value(raw[i + 2]));
 			i += 2;
 		} else {
 			dec[k++] = raw[i];

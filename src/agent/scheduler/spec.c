@@ -48,21 +48,6 @@ static int str_clean(const json_t *v, int no_ctl)
 	return 1;
 }
 
-/* [a-z0-9][a-z0-9_.-]{0,62}: a restic tag that needs no quoting anywhere */
-static int name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-			return 0;
-	}
-	return 1;
-}
-
 static int int_in(const json_t *o, const char *key, long long min, long long max, const char *where,
                   char *err, size_t errlen)
 {
@@ -103,7 +88,7 @@ static int check_group(struct spec *s, size_t i, char *err, size_t errlen)
 	sg->name = rmj_str(g, "name");
 	if (!str_clean(json_object_get(g, "id"), 1))
 		return fail(err, errlen, "%s.id: must not contain control characters", where);
-	if (!name_ok(sg->name))
+	if (!proto_group_name_ok(sg->name))
 		return fail(err, errlen, "%s.name: '%s' must match [a-z0-9][a-z0-9_.-]{0,62}",
 		            where, str_clean(json_object_get(g, "name"), 1) ? sg->name : "?");
 	for (size_t k = 0; k < i; k++) {

@@ -6,6 +6,7 @@
 #include "common/ulid.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/proto.h"
 #include "common/log.h"
 #include "server/api/api.h"
 #include "server/app.h"
@@ -36,20 +37,6 @@ json_t *api_host_or_404(struct http_req *r, struct app *app)
 	if (!host)
 		http_respond_error(r, 404, "not_found", "unknown host");
 	return host;
-}
-
-static int name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 1 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-			return 0;
-	}
-	return 1;
 }
 
 /* restic durations: 1y2m3d4h (at least one unit) */
@@ -272,7 +259,7 @@ static void group_save(struct http_req *r, struct app *app, const char *host_id,
 	json_t *hooks = NULL;
 	char *ct = NULL;
 	if (rmj_get_str(in, "name", old_row == NULL, 63, &name, err, sizeof err) || !name ||
-	    !name_ok(name))
+	    !proto_group_name_ok(name))
 		why = "name must match [a-z0-9][a-z0-9_.-]{0,62}";
 	if (!why && !old_row && !json_object_get(in, "includes")) {
 		field = "includes";

@@ -328,6 +328,30 @@ json_t *store_log_list(struct store *s, const char *job_id, long long after_seq,
 	return lines;
 }
 
+/* Steps st (job_logs rows: seq, ts, stream, payload) through cb; the last step's result in
+ * *src; the number of rows. */
+static int log_rows(sqlite3_stmt *st, void (*cb)(void *ud, const struct store_log_row *row),
+                    void *ud, int *src)
+{
+	int n = 0;
+	while ((*src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_log_row row = {
+			.seq = sqlite3_column_int64(st, 0),
+			.ts_ms = sqlite3_column_int64(st, 1),
+			.stream = (const char *)sqlite3_column_text(st, 2),
+			.payload = (const char *)sqlite3_column_text(st, 3),
+		};
+		row.payload_len = (size_t)sqlite3_column_bytes(st, 3);
+		if (!row.stream)
+			row.stream = "";
+		if (!row.payload)
+			row.payload = "";
+		cb(ud, &row);
+		n++;
+	}
+	return n;
+}
+
 int store_log_each(struct store *s, const char *job_id, long long after_seq, int limit,
                    void (*cb)(void *ud, const struct store_log_row *row), void *ud)
 {
@@ -343,22 +367,7 @@ int store_log_each(struct store *s, const char *job_id, long long after_seq, int
 	store_bind_text(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, after_seq);
 	sqlite3_bind_int(st, 3, limit);
-	int src, n = 0;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_log_row row = {
-			.seq = sqlite3_column_int64(st, 0),
-			.ts_ms = sqlite3_column_int64(st, 1),
-			.stream = (const char *)sqlite3_column_text(st, 2),
-			.payload = (const char *)sqlite3_column_text(st, 3),
-		};
-		row.payload_len = (size_t)sqlite3_column_bytes(st, 3);
-		if (!row.stream)
-			row.stream = "";
-		if (!row.payload)
-			row.payload = "";
-		cb(ud, &row);
-		n++;
-	}
+	int src, n = log_rows(st, cb, ud, &src);
 	int rc = store_map_rc(s, src, "log each");
 	store_stmt_done(st);
 	return rc ? -1 : n;
@@ -411,22 +420,7 @@ int store_reader_log_each(struct store_reader *rd, const char *job_id, long long
 	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, after_seq);
 	sqlite3_bind_int(st, 3, limit < 1 ? 1 : limit > 10000 ? 10000 : limit);
-	int src, n = 0;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_log_row row = {
-			.seq = sqlite3_column_int64(st, 0),
-			.ts_ms = sqlite3_column_int64(st, 1),
-			.stream = (const char *)sqlite3_column_text(st, 2),
-			.payload = (const char *)sqlite3_column_text(st, 3),
-		};
-		row.payload_len = (size_t)sqlite3_column_bytes(st, 3);
-		if (!row.stream)
-			row.stream = "";
-		if (!row.payload)
-			row.payload = "";
-		cb(ud, &row);
-		n++;
-	}
+	int src, n = log_rows(st, cb, ud, &src);
 	sqlite3_reset(st);
 	return src == SQLITE_DONE ? n : -1;
 }

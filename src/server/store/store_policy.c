@@ -24,6 +24,29 @@ static json_t *group_row(sqlite3_stmt *st)
 	return g;
 }
 
+/* Steps st to the end, one row(st) per row into a new array; NULL (logged) on error. Ends
+ * the statement's use. */
+static json_t *collect(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
+                       const char *what)
+{
+	json_t *a = json_array();
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, row(st));
+	int rc = store_map_rc(s, src, what);
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static json_t *first_col_str(sqlite3_stmt *st)
+{
+	return store_col_str(st, 0);
+}
+
 int store_group_insert(struct store *s, const char *host_id, const char *name, const json_t *spec,
                        const char *hooks_ct, char id_out[RM_ULID_LEN + 1])
 {
@@ -93,17 +116,7 @@ json_t *store_groups_list(struct store *s, const char *host_id)
 	if (!st)
 		return NULL;
 	store_bind_text(st, 1, host_id);
-	json_t *a = json_array();
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, group_row(st));
-	int rc = store_map_rc(s, src, "groups list");
-	store_stmt_done(st);
-	if (rc) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
+	return collect(s, st, group_row, "groups list");
 }
 
 /* Replaces a schedule's groups; ids of other hosts' groups are silently not linked (the
@@ -132,15 +145,15 @@ static int sched_set_groups(struct store *s, const char *sid, const json_t *grou
 	return rc;
 }
 
-int store_schedule_insert(struct store *s, const char *host_id, const char *cron, int enabled,
-                          const json_t *group_ids, char id_out[RM_ULID_LEN + 1])
+/* Insert or update (same parameters: id, host, cron, enabled, now) + the group links, in
+ * one transaction. */
+static int sched_write(struct store *s, enum store_sql sql, const char *id, const char *host_id,
+                       const char *cron, int enabled, const json_t *group_ids)
 {
-	char id[RM_ULID_LEN + 1];
-	rm_ulid_new(id);
 	int rc = store_tx_begin(s);
 	if (rc)
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, SQL_SCHED_INSERT);
+	sqlite3_stmt *st = store_stmt(s, sql);
 	if (!st)
 		return store_tx_end(s, RM_ERR_DB);
 	store_bind_text(st, 1, id);
@@ -148,10 +161,20 @@ int store_schedule_insert(struct store *s, const char *host_id, const char *cron
 	store_bind_text(st, 3, cron);
 	sqlite3_bind_int(st, 4, enabled ? 1 : 0);
 	sqlite3_bind_int64(st, 5, rm_now_ms());
-	rc = store_exec_stmt(s, st, "schedule insert");
+	rc = store_exec_stmt(s, st, "schedule write");
+	if (!rc && sqlite3_changes(s->db) == 0)
+		rc = RM_ERR_NOTFOUND;
 	if (!rc)
 		rc = sched_set_groups(s, id, group_ids);
-	rc = store_tx_end(s, rc);
+	return store_tx_end(s, rc);
+}
+
+int store_schedule_insert(struct store *s, const char *host_id, const char *cron, int enabled,
+                          const json_t *group_ids, char id_out[RM_ULID_LEN + 1])
+{
+	char id[RM_ULID_LEN + 1];
+	rm_ulid_new(id);
+	int rc = sched_write(s, SQL_SCHED_INSERT, id, host_id, cron, enabled, group_ids);
 	if (!rc)
 		memcpy(id_out, id, sizeof id);
 	return rc;
@@ -160,23 +183,7 @@ int store_schedule_insert(struct store *s, const char *host_id, const char *cron
 int store_schedule_update(struct store *s, const char *host_id, const char *sid, const char *cron,
                           int enabled, const json_t *group_ids)
 {
-	int rc = store_tx_begin(s);
-	if (rc)
-		return rc;
-	sqlite3_stmt *st = store_stmt(s, SQL_SCHED_UPDATE);
-	if (!st)
-		return store_tx_end(s, RM_ERR_DB);
-	store_bind_text(st, 1, sid);
-	store_bind_text(st, 2, host_id);
-	store_bind_text(st, 3, cron);
-	sqlite3_bind_int(st, 4, enabled ? 1 : 0);
-	sqlite3_bind_int64(st, 5, rm_now_ms());
-	rc = store_exec_stmt(s, st, "schedule update");
-	if (!rc && sqlite3_changes(s->db) == 0)
-		rc = RM_ERR_NOTFOUND;
-	if (!rc)
-		rc = sched_set_groups(s, sid, group_ids);
-	return store_tx_end(s, rc);
+	return sched_write(s, SQL_SCHED_UPDATE, sid, host_id, cron, enabled, group_ids);
 }
 
 int store_schedule_delete(struct store *s, const char *host_id, const char *sid)
@@ -323,17 +330,7 @@ json_t *store_hosts_next_run_due(struct store *s, int64_t now_ms)
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, now_ms);
-	json_t *a = json_array();
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, store_col_str(st, 0));
-	int rc = store_map_rc(s, src, "next run due");
-	store_stmt_done(st);
-	if (rc) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
+	return collect(s, st, first_col_str, "next run due");
 }
 
 int store_job_insert_seen(struct store *s, const char *job_id, const char *host_id,
@@ -363,26 +360,25 @@ int store_job_set_awaiting(struct store *s, const char *job_id, int awaiting)
 	return store_exec_stmt(s, st, "job awaiting");
 }
 
+static json_t *awaiting_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:o,s:o,s:I}", "id", store_col_str(st, 0), "kind",
+	                 store_col_str(st, 1), "args", store_col_json(st, 2, json_object()),
+	                 "created_ms", (json_int_t)sqlite3_column_int64(st, 3));
+}
+
+static json_t *expired_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:o}", "id", store_col_str(st, 0), "host_id", store_col_str(st, 1));
+}
+
 json_t *store_jobs_awaiting(struct store *s, const char *host_id)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_AWAITING);
 	if (!st)
 		return NULL;
 	store_bind_text(st, 1, host_id);
-	json_t *a = json_array();
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(
-		    a, json_pack("{s:o,s:o,s:o,s:I}", "id", store_col_str(st, 0), "kind",
-		                 store_col_str(st, 1), "args", store_col_json(st, 2, json_object()),
-		                 "created_ms", (json_int_t)sqlite3_column_int64(st, 3)));
-	int rc = store_map_rc(s, src, "jobs awaiting");
-	store_stmt_done(st);
-	if (rc) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
+	return collect(s, st, awaiting_row, "jobs awaiting");
 }
 
 json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, const char *error,
@@ -394,16 +390,5 @@ json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, c
 	sqlite3_bind_int64(st, 1, created_before_ms);
 	store_bind_text(st, 2, error);
 	sqlite3_bind_int64(st, 3, now_ms);
-	json_t *a = json_array();
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{s:o,s:o}", "id", store_col_str(st, 0),
-		                                   "host_id", store_col_str(st, 1)));
-	int rc = store_map_rc(s, src, "jobs awaiting expire");
-	store_stmt_done(st);
-	if (rc) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
+	return collect(s, st, expired_row, "jobs awaiting expire");
 }
