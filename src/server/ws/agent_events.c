@@ -272,6 +272,8 @@ static void check_cb(uv_check_t *chk)
 	}
 }
 
+#define EVENTS_PER_TX 2000
+
 void agent_enqueue(struct agent_hub *h, struct agent_conn *c, struct rm_envelope *env)
 {
 	struct agent_ev *ev = rm_xcalloc(1, sizeof *ev);
@@ -287,6 +289,13 @@ void agent_enqueue(struct agent_hub *h, struct agent_conn *c, struct rm_envelope
 		h->q_head = ev;
 	h->q_tail = ev;
 	h->q_len++;
+	/* A burst (10,000 agents reporting their scheduled jobs in one minute) can put tens of
+	 * thousands of events in one loop turn; holding them all as JSON until the turn ends
+	 * cost ~0.5 GiB in the storm bench. Commit every EVENTS_PER_TX instead. */
+	if (h->q_len >= EVENTS_PER_TX) {
+		agent_queue_flush(h);
+		return;
+	}
 	if (!h->check_active) {
 		uv_check_start(&h->check, check_cb);
 		h->check_active = 1;
