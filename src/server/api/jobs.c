@@ -374,8 +374,6 @@ static void log_after(uv_work_t *w, int status)
 		http_stream_write_take(d->r, rm_buf_take(&d->out), len);
 	if (status || d->n < LOG_PAGE)
 		http_stream_end(d->r);
-	else if (!len)
-		http_stream_write(d->r, "", 0); /* cannot happen with n == LOG_PAGE */
 }
 
 static void log_pull(struct http_req *r, void *ctxv)

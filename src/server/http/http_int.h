@@ -64,11 +64,18 @@ enum conn_state {
 
 struct http_server;
 struct ws_conn;
+struct conn;
+
+/* A doubly linked list of connections, oldest first. */
+struct conn_list {
+	struct conn *head, *tail;
+};
 
 struct conn {
 	uv_tcp_t tcp; /* tcp.data == this */
 	struct http_server *srv;
-	struct conn *prev, *next; /* srv->conns, oldest first */
+	struct conn *prev, *next; /* in *list */
+	struct conn_list *list;   /* srv->http, or srv->ws once upgraded */
 	struct ip_slot *ip_slot;  /* per-address count while an HTTP connection */
 	char peer[64];
 	enum conn_state state;
@@ -143,7 +150,9 @@ struct http_server {
 	struct http_server_opts opts;
 	struct proxy_list *proxies;
 	char (*etags)[24];
-	struct conn *conns, *conns_tail;
+	/* HTTP connections (eviction walks these, oldest first) and WebSockets apart, so an
+	 * over-cap accept never scans thousands of agent sockets */
+	struct conn_list http, ws;
 	struct ip_slot *ips[IP_BUCKETS];
 	size_t n_conns, n_http;
 	size_t body_bytes;   /* request bodies buffered now */

@@ -70,7 +70,7 @@ void limits_evict_oldest(struct http_server *s, const struct ip_slot *ip)
 {
 	uint64_t now = uv_now(s->loop);
 
-	for (struct conn *c = s->conns; c; c = c->next)
+	for (struct conn *c = s->http.head; c; c = c->next)
 		if (evictable(c, now) && (!ip || c->ip_slot == ip)) {
 			conn_close(c);
 			return;
@@ -99,11 +99,9 @@ static int conn_expired(struct conn *c, uint64_t now)
 	}
 }
 
-void limits_on_sweep(uv_timer_t *t)
+static void sweep_list(struct conn_list *list, uint64_t now)
 {
-	struct http_server *s = t->data;
-	uint64_t now = uv_now(s->loop);
-	struct conn *c = s->conns;
+	struct conn *c = list->head;
 
 	while (c) {
 		struct conn *next = c->next;
@@ -112,4 +110,13 @@ void limits_on_sweep(uv_timer_t *t)
 			conn_close(c);
 		c = next;
 	}
+}
+
+void limits_on_sweep(uv_timer_t *t)
+{
+	struct http_server *s = t->data;
+	uint64_t now = uv_now(s->loop);
+
+	sweep_list(&s->http, now);
+	sweep_list(&s->ws, now);
 }

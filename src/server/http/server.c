@@ -75,20 +75,40 @@ static void on_close_cb(uv_handle_t *h)
 	server_handle_closed(s);
 }
 
+/* Appends c to list (newest last). */
+static void conn_link(struct conn *c, struct conn_list *list)
+{
+	c->list = list;
+	c->next = NULL;
+	c->prev = list->tail;
+	if (list->tail)
+		list->tail->next = c;
+	else
+		list->head = c;
+	list->tail = c;
+}
+
 static void conn_unlink(struct conn *c)
 {
-	struct http_server *s = c->srv;
+	struct conn_list *list = c->list;
 
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		s->conns = c->next;
+		list->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	else
-		s->conns_tail = c->prev;
+		list->tail = c->prev;
 	c->prev = c->next = NULL;
-	s->n_conns--;
+	c->list = NULL;
+}
+
+/* The request body bytes this connection holds leave the server-wide budget. */
+static void body_release(struct conn *c)
+{
+	c->srv->body_bytes -= (size_t)c->body_got;
+	c->body_got = 0;
 }
 
 void conn_close(struct conn *c)
@@ -105,11 +125,10 @@ void conn_close(struct conn *c)
 		c->req = NULL;
 		req_detach(r);
 	}
-	if (c->body_got && c->srv->body_bytes >= (size_t)c->body_got)
-		c->srv->body_bytes -= (size_t)c->body_got;
-	c->body_got = 0;
+	body_release(c);
 	conn_uncount(c);
 	conn_unlink(c);
+	c->srv->n_conns--;
 	uv_close((uv_handle_t *)&c->tcp, on_close_cb);
 }
 
@@ -248,10 +267,7 @@ void conn_request_done(struct conn *c)
 	int drain = r && r->drain_body && c->body_need > 0;
 
 	c->req = NULL;
-	if (c->body_got) {
-		c->srv->body_bytes -= (size_t)c->body_got;
-		c->body_got = 0;
-	}
+	body_release(c);
 	if (r)
 		req_free(r);
 	if (drain) {
@@ -320,6 +336,15 @@ static const char *status_msg(int st)
 	}
 }
 
+/* 1 when the app's dispatch handles path (else the embedded static assets serve it). */
+static int is_api(const struct http_server *s, const char *p)
+{
+	if (s->opts.is_api_path)
+		return s->opts.is_api_path(p);
+	return strncmp(p, "/api/", 5) == 0 || strcmp(p, "/healthz") == 0 ||
+	       strncmp(p, "/install/", 9) == 0 || strncmp(p, "/agent/", 7) == 0;
+}
+
 /* A complete head at the start of c->in: build the request and route it. */
 static void start_request(struct conn *c, const struct http_head *h)
 {
@@ -353,10 +378,7 @@ static void start_request(struct conn *c, const struct http_head *h)
 		http_respond_error(r, 405, "method_not_allowed", "method not allowed");
 		return;
 	}
-	if (!(c->srv->opts.is_api_path ? c->srv->opts.is_api_path(r->path) : 0) &&
-	    !(!c->srv->opts.is_api_path &&
-	      (strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/healthz") == 0 ||
-	       strncmp(r->path, "/install/", 9) == 0 || strncmp(r->path, "/agent/", 7) == 0))) {
+	if (!is_api(c->srv, r->path)) {
 		c->body_need = f.content_length;
 		r->drain_body = f.content_length > 0;
 		static_serve(r);
@@ -538,13 +560,7 @@ static void on_connection(uv_stream_t *ls, int status)
 			uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	/* link (newest last: eviction walks from the oldest) */
-	c->prev = s->conns_tail;
-	if (s->conns_tail)
-		s->conns_tail->next = c;
-	else
-		s->conns = c;
-	s->conns_tail = c;
+	conn_link(c, &s->http); /* newest last: eviction walks from the oldest */
 	s->n_conns++;
 	c->ip_slot = limits_ip_get(s, c->peer);
 	c->ip_slot->count++;
@@ -567,6 +583,8 @@ static void on_connection(uv_stream_t *ls, int status)
 void conn_became_ws(struct conn *c)
 {
 	conn_uncount(c);
+	conn_unlink(c);
+	conn_link(c, &c->srv->ws);
 	c->state = CS_WS;
 	c->deadline = 0;
 }
@@ -657,6 +675,8 @@ void http_server_stop(struct http_server *s)
 	uv_close((uv_handle_t *)&s->sweep, on_server_handle_close);
 	uv_idle_stop(&s->pump_idle);
 	uv_close((uv_handle_t *)&s->pump_idle, on_server_handle_close);
-	while (s->conns)
-		conn_close(s->conns);
+	while (s->ws.head)
+		conn_close(s->ws.head);
+	while (s->http.head)
+		conn_close(s->http.head);
 }
