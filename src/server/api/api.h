@@ -105,6 +105,10 @@ void api_delete_audited(struct http_req *r, struct app *app,
                         const char *action, const char *what);
 /* The host of route param {id}, or NULL after answering 404. New reference. */
 json_t *api_host_or_404(struct http_req *r, struct app *app);
+/* repo.c (C2 repository health) */
+void api_host_repo(struct http_req *r, void *app);
+void api_host_repo_history(struct http_req *r, void *app);
+void api_fleet_repo_history(struct http_req *r, void *app);
 /* schedules.c (C2) */
 void api_schedules_list(struct http_req *r, void *app);
 void api_schedule_create(struct http_req *r, void *app);

@@ -209,11 +209,34 @@ static const char *const m3[] = {
 	NULL,
 };
 
+/* Migration 4: C2 repository health. One row per stats.report (thinned as it ages, see
+ * store_repo.c); raw_bytes = the sum of the snapshots' own sizes when the point was taken.
+ * Backup jobs are found by the snapshot their summary names (restic 0.14 reports the
+ * short id, 0.17+ the full one) so that snapshots show size and file count on every
+ * version. */
+static const char *const m4[] = {
+	"CREATE TABLE repo_history ("
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  ts INTEGER NOT NULL,"
+	"  size_bytes INTEGER NOT NULL,"
+	"  raw_bytes INTEGER,"
+	"  uncompressed_bytes INTEGER,"
+	"  compression_ratio REAL,"
+	"  snapshot_count INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, ts)"
+	") WITHOUT ROWID;",
+	"CREATE INDEX repo_history_ts ON repo_history(ts);",
+	"CREATE INDEX jobs_backup_snapshot ON jobs(host_id, json_extract(stats, '$.snapshot_id'))"
+	"  WHERE kind = 'backup';",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
 	m1,
 	m2,
 	m3,
+	m4,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -212,8 +212,43 @@ int store_snapshots_replace(struct store *s, const char *host_id, const json_t *
 /* Malformed entries (no id, unparsable time) are skipped; snapshot_count becomes the
  * number of stored snapshots (a later stats.report may refine it). NOTFOUND if the host
  * is unknown. */
-/* {"snapshots":[...] newest first, "refreshed_at"|null} */
+/* {"snapshots":[...] newest first, "refreshed_at"|null}; each snapshot's size_bytes /
+ * file_count come from its own summary (restic 0.17+) or else from the backup job that
+ * created it ("size_source": "snapshot" | "job" | null). */
 json_t *store_snapshots_list(struct store *s, const char *host_id);
+
+/* ---- repository health (store_repo.c) ----
+ * One history point per stats.report; -1 / 0 mean "restic did not say". raw_bytes is
+ * computed here: the sum of the host's snapshot sizes (own summary or backup job). */
+struct store_repo_point {
+	long long size_bytes;         /* restic stats --mode raw-data total_size */
+	long long uncompressed_bytes; /* total_uncompressed_size (0.15+, v2 repos) or -1 */
+	double compression_ratio;     /* compression_ratio (0.15+) or 0 */
+	long long snapshot_count;
+};
+/* Adds the point at ts_ms and thins the host's older points (all of the last 2 days, the
+ * newest per hour up to 30 days, the newest per day beyond). */
+int store_repo_history_add(struct store *s, const char *host_id, int64_t ts_ms,
+                           const struct store_repo_point *p);
+/* Recomputes raw_bytes of the host's newest point (after a backup job's stats arrive). */
+int store_repo_raw_refresh(struct store *s, const char *host_id);
+/* Newest point {"time","size_bytes","raw_bytes"|null,"uncompressed_bytes"|null,
+ * "compression_ratio"|null,"snapshot_count"}, json null when there is none; NULL on a
+ * storage error. */
+json_t *store_repo_latest(struct store *s, const char *host_id);
+/* Newest finished (succeeded/failed) job of kind: {"job_id","status","finished_at",
+ * "stats":{},"error"|null}, json null when none; NULL on a storage error. */
+json_t *store_repo_last_job(struct store *s, const char *host_id, const char *kind);
+/* Points since since_ms, oldest first: [{"t" (ms),"size_bytes","raw_bytes"|null,
+ * "snapshot_count"}]; NULL on a storage error. */
+json_t *store_repo_history(struct store *s, const char *host_id, int64_t since_ms);
+/* Finished backups with stats since since_ms (at most the newest 5,000), oldest first:
+ * [{"job_id","status","t" (finished, ms),"duration_s","data_added","files_new",
+ * "files_changed","snapshot_id"}] (unknown values null). */
+json_t *store_repo_backup_points(struct store *s, const char *host_id, int64_t since_ms);
+/* Total repository size of all hosts over time: one point per bucket_ms bucket that had a
+ * report, [{"t","size_bytes"}], each host counted with its newest size so far. */
+json_t *store_repo_fleet_history(struct store *s, int64_t since_ms, int64_t bucket_ms);
 
 /* ---- C2 policies (store_policy.c) ----
  * group row = {"id","host_id","name","spec":{...},"hooks_ct"|null,"created_at","updated_at"}

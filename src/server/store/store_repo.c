@@ -1,0 +1,251 @@
+/* Repository health: the size history written on every stats.report (thinned as it
+ * ages), the newest maintenance job of a kind, per-backup points and the fleet total. */
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/rmtime.h"
+#include "server/store/store_int.h"
+
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS (24 * HOUR_MS)
+/* Thinning: every point of the last 2 days, then the newest point per hour up to 30 days,
+ * then the newest per day: a host reporting every 5 minutes keeps ~1,300 rows for a year. */
+static const struct {
+	int64_t older_than_ms, bucket_ms;
+} thin_rules[] = {
+	{ 2 * DAY_MS, HOUR_MS },
+	{ 30 * DAY_MS, DAY_MS },
+};
+#define BACKUP_POINTS_MAX 5000
+
+static void bind_opt_i64(sqlite3_stmt *st, int i, long long v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static int thin(struct store *s, const char *host_id, int64_t now_ms)
+{
+	int rc = RM_OK;
+	for (size_t i = 0; !rc && i < sizeof thin_rules / sizeof thin_rules[0]; i++) {
+		sqlite3_stmt *st = store_stmt(s, SQL_REPO_HIST_THIN);
+		if (!st)
+			return RM_ERR_DB;
+		store_bind_text(st, 1, host_id);
+		sqlite3_bind_int64(st, 2, now_ms - thin_rules[i].older_than_ms);
+		sqlite3_bind_int64(st, 3, thin_rules[i].bucket_ms);
+		rc = store_exec_stmt(s, st, "repo history thin");
+	}
+	return rc;
+}
+
+int store_repo_history_add(struct store *s, const char *host_id, int64_t ts_ms,
+                           const struct store_repo_point *p)
+{
+	if (!host_id || !p || p->size_bytes < 0)
+		return RM_ERR_INVAL;
+	int rc = store_tx_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_HIST_INSERT);
+	if (!st)
+		return store_tx_end(s, RM_ERR_DB);
+	store_bind_text(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, ts_ms);
+	sqlite3_bind_int64(st, 3, p->size_bytes);
+	bind_opt_i64(st, 4, p->uncompressed_bytes);
+	if (p->compression_ratio > 0)
+		sqlite3_bind_double(st, 5, p->compression_ratio);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_int64(st, 6, p->snapshot_count < 0 ? 0 : p->snapshot_count);
+	rc = store_exec_stmt(s, st, "repo history insert");
+	if (!rc)
+		rc = thin(s, host_id, ts_ms);
+	return store_tx_end(s, rc);
+}
+
+int store_repo_raw_refresh(struct store *s, const char *host_id)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_HIST_RAW_REFRESH);
+	if (!st)
+		return RM_ERR_DB;
+	store_bind_text(st, 1, host_id);
+	return store_exec_stmt(s, st, "repo raw refresh");
+}
+
+json_t *store_repo_latest(struct store *s, const char *host_id)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_LATEST);
+	if (!st)
+		return NULL;
+	store_bind_text(st, 1, host_id);
+	json_t *o = NULL;
+	int rc = store_step_row(s, st, "repo latest");
+	if (rc == RM_OK) {
+		o = json_object();
+		json_object_set_new(o, "time", store_col_time(st, 0));
+		json_object_set_new(o, "size_bytes", store_col_int(st, 1));
+		json_object_set_new(o, "raw_bytes", store_col_int(st, 2));
+		json_object_set_new(o, "uncompressed_bytes", store_col_int(st, 3));
+		json_object_set_new(o, "compression_ratio",
+		                    sqlite3_column_type(st, 4) == SQLITE_NULL
+		                        ? json_null()
+		                        : json_real(sqlite3_column_double(st, 4)));
+		json_object_set_new(o, "snapshot_count", store_col_int(st, 5));
+	} else if (rc == RM_ERR_NOTFOUND) {
+		o = json_null();
+	}
+	store_stmt_done(st);
+	return o;
+}
+
+json_t *store_repo_last_job(struct store *s, const char *host_id, const char *kind)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_LAST_JOB);
+	if (!st)
+		return NULL;
+	store_bind_text(st, 1, host_id);
+	store_bind_text(st, 2, kind);
+	json_t *o = NULL;
+	int rc = store_step_row(s, st, "repo last job");
+	if (rc == RM_OK)
+		o = json_pack("{s:o,s:o,s:o,s:o,s:o}", "job_id", store_col_str(st, 0), "status",
+		              store_col_str(st, 1), "finished_at", store_col_time(st, 2), "stats",
+		              store_col_json(st, 3, json_object()), "error", store_col_str(st, 4));
+	else if (rc == RM_ERR_NOTFOUND)
+		o = json_null();
+	store_stmt_done(st);
+	return o;
+}
+
+json_t *store_repo_history(struct store *s, const char *host_id, int64_t since_ms)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_HIST_LIST);
+	if (!st)
+		return NULL;
+	store_bind_text(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	json_t *arr = json_array();
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:I,s:o,s:o,s:o}", "t",
+		                                     (json_int_t)sqlite3_column_int64(st, 0),
+		                                     "size_bytes", store_col_int(st, 1),
+		                                     "raw_bytes", store_col_int(st, 2),
+		                                     "snapshot_count", store_col_int(st, 3)));
+	int rc = store_map_rc(s, src, "repo history");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* One backup job's chart point from its stored stats (restic's summary). */
+static json_t *backup_point(sqlite3_stmt *st)
+{
+	json_t *stats = store_col_json(st, 4, json_object());
+	json_t *o = json_object();
+	json_object_set_new(o, "job_id", store_col_str(st, 0));
+	json_object_set_new(o, "status", store_col_str(st, 1));
+	json_object_set_new(o, "t", json_integer(sqlite3_column_int64(st, 3)));
+	json_t *d = json_object_get(stats, "total_duration");
+	if (json_is_number(d))
+		json_object_set_new(o, "duration_s", json_real(json_number_value(d)));
+	else if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		json_object_set_new(
+		    o, "duration_s",
+		    json_real((double)(sqlite3_column_int64(st, 3) - sqlite3_column_int64(st, 2)) /
+		              1000.0));
+	static const char *const keys[] = { "data_added", "files_new", "files_changed",
+		                            "snapshot_id" };
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		json_t *v = json_object_get(stats, keys[i]);
+		json_object_set(o, keys[i], v ? v : json_null());
+	}
+	json_decref(stats);
+	return o;
+}
+
+json_t *store_repo_backup_points(struct store *s, const char *host_id, int64_t since_ms)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_BACKUPS);
+	if (!st)
+		return NULL;
+	store_bind_text(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, BACKUP_POINTS_MAX);
+	json_t *arr = json_array();
+	int src;
+	/* newest first from the index: the cap keeps the most recent backups */
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_insert_new(arr, 0, backup_point(st));
+	int rc = store_map_rc(s, src, "repo backups");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* Adds a host's new size to the running total (sizes kept in `last`, keyed by host). */
+static void fleet_set(json_t *last, const char *host_id, long long size, long long *total)
+{
+	*total += size - rmj_int(last, host_id, 0);
+	json_object_set_new(last, host_id, json_integer(size));
+}
+
+json_t *store_repo_fleet_history(struct store *s, int64_t since_ms, int64_t bucket_ms)
+{
+	if (bucket_ms <= 0)
+		return NULL;
+	json_t *last = json_object(), *out = json_array();
+	long long total = 0;
+	sqlite3_stmt *st = store_stmt(s, SQL_REPO_FLEET_BASE);
+	int src = SQLITE_ERROR, rc;
+	if (st) {
+		sqlite3_bind_int64(st, 1, since_ms);
+		while ((src = sqlite3_step(st)) == SQLITE_ROW)
+			fleet_set(last, store_col_text(st, 0), sqlite3_column_int64(st, 1), &total);
+		rc = store_map_rc(s, src, "fleet history base");
+		store_stmt_done(st);
+		if (rc)
+			goto fail;
+	}
+	st = st ? store_stmt(s, SQL_REPO_FLEET_ROWS) : NULL;
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, since_ms);
+	int64_t cur = -1, cur_t = 0;
+	/* one point per bucket, at its last report: the total then (every host counted with
+	 * its newest size so far) */
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t b = sqlite3_column_int64(st, 1) / bucket_ms;
+		if (cur >= 0 && b != cur)
+			json_array_append_new(out, json_pack("{s:I,s:I}", "t", (json_int_t)cur_t,
+			                                     "size_bytes", (json_int_t)total));
+		cur = b;
+		cur_t = sqlite3_column_int64(st, 1);
+		fleet_set(last, store_col_text(st, 0), sqlite3_column_int64(st, 2), &total);
+	}
+	rc = store_map_rc(s, src, "fleet history rows");
+	store_stmt_done(st);
+	if (rc)
+		goto fail;
+	if (cur >= 0)
+		json_array_append_new(out, json_pack("{s:I,s:I}", "t", (json_int_t)cur_t,
+		                                     "size_bytes", (json_int_t)total));
+	json_decref(last);
+	return out;
+fail:
+	json_decref(last);
+	json_decref(out);
+	return NULL;
+}
