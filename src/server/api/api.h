@@ -109,6 +109,11 @@ json_t *api_host_or_404(struct http_req *r, struct app *app);
 void api_host_repo(struct http_req *r, void *app);
 void api_host_repo_history(struct http_req *r, void *app);
 void api_fleet_repo_history(struct http_req *r, void *app);
+/* retention.c: forget --dry-run through the agent (RPC forget.preview) */
+void api_retention_preview(struct http_req *r, void *app);
+/* groups.c: validates a retention object (keep_* 0..10000, keep_within a restic
+ * duration); NULL and *out (new, only the rules in use) or the message and *field. */
+const char *api_check_retention(const json_t *in, json_t **out, const char **field);
 /* schedules.c (C2) */
 void api_schedules_list(struct http_req *r, void *app);
 void api_schedule_create(struct http_req *r, void *app);

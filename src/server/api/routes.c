@@ -43,6 +43,8 @@ static const struct route routes[] = {
 	{ "PUT", "/api/hosts/{id}/groups/{gid}", ROLE_OPERATOR, JSON, api_group_update },
 	{ "DELETE", "/api/hosts/{id}/groups/{gid}", ROLE_OPERATOR, 0, api_group_delete },
 	{ "POST", "/api/hosts/{id}/groups/{gid}/run", ROLE_OPERATOR, JSON, api_group_run },
+	{ "POST", "/api/hosts/{id}/groups/{gid}/retention-preview", ROLE_OPERATOR, JSON,
+	  api_retention_preview },
 	{ "GET", "/api/hosts/{id}/schedules", ROLE_VIEWER, 0, api_schedules_list },
 	{ "POST", "/api/hosts/{id}/schedules", ROLE_OPERATOR, JSON, api_schedule_create },
 	{ "GET", "/api/hosts/{id}/schedules/{sid}", ROLE_VIEWER, 0, api_schedule_get },

@@ -1,0 +1,149 @@
+// C2 repository health and the retention preview, end to end with a real agent and
+// Debian's restic 0.14: after backups, GET /api/hosts/{id}/repo and /repo/history have
+// points; snapshots show size and file count (from their backup jobs: 0.14 snapshots have
+// no summary); the fleet history sums the host; the retention preview runs
+// `restic forget --dry-run` on the agent and changes nothing; an offline host is refused
+// at once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as h from './lib/harness.mjs';
+
+after(h.cleanup);
+
+const S = {};
+const REPO_PW = 'repo-health-pw-3c71';
+
+before(async () => {
+  ({ server: S.server, api: S.api } = await h.startServerWithAdmin());
+  S.sample = h.makeSampleDir({ files: 6 });
+  S.repo = path.join(h.tmpDir('rm-e2e-health-repo-'), 'repo');
+  const tok = await S.api.createEnrollment({ hostname: 'health-1', repo_url: S.repo, repo_password: REPO_PW, initial_paths: [S.sample] });
+  S.agent = await h.startAgent({ server: S.server, token: tok.token });
+  S.hostId = S.agent.hostId;
+  await h.waitHostOnline(S.api, S.hostId);
+  const host = await h.waitRepoStatus(S.api, S.hostId, 'ready', 60000);
+  assert.equal(host.repo_status, 'ready', `${host.repo_error}\n${S.agent.stderr().slice(-2000)}`);
+  const g = await S.api.post(`/api/hosts/${S.hostId}/groups`, { name: 'docs', includes: [S.sample], retention: { keep_last: 5 } });
+  assert.equal(g.status, 201, g.text);
+  S.group = g.body.id;
+});
+
+async function groupBackup() {
+  const r = await S.api.post(`/api/hosts/${S.hostId}/groups/${S.group}/run`, {});
+  assert.equal(r.status, 202, r.text);
+  const job = await S.api.waitJob(r.body.job_id, { timeout: 60000 });
+  assert.equal(job.status, 'succeeded', `${JSON.stringify(job)}\n${S.agent.stderr().slice(-2000)}`);
+  return job;
+}
+
+test('three backups: snapshots carry size and file count on restic 0.14', async () => {
+  S.jobs = [];
+  for (let i = 0; i < 3; i++) {
+    fs.writeFileSync(path.join(S.sample, `added-${i}.bin`), crypto.randomBytes(20000 * (i + 1)));
+    S.jobs.push(await groupBackup());
+  }
+  const snaps = await h.waitFor(async () => {
+    const r = await S.api.get(`/api/hosts/${S.hostId}/snapshots`);
+    return r.body?.snapshots?.length === 3 && r.body.snapshots;
+  }, { timeout: 20000, what: '3 snapshots in the API' });
+  for (const s of snaps) {
+    const job = S.jobs.find((j) => j.stats.snapshot_id === s.short_id);
+    assert.ok(job, `snapshot ${s.short_id} made by one of our jobs`);
+    assert.equal(s.size_bytes, job.stats.total_bytes_processed, JSON.stringify(s));
+    assert.equal(s.file_count, job.stats.total_files_processed, JSON.stringify(s));
+    assert.ok(s.size_bytes > 20000 && s.file_count >= 7, JSON.stringify(s));
+    assert.equal(s.size_source, 'job', '0.14 snapshots have no summary of their own');
+  }
+});
+
+test('repository health: size, raw size, dedup ratio, last jobs, forecast honest about too little data', async () => {
+  const r = await S.api.get(`/api/hosts/${S.hostId}/repo`);
+  assert.equal(r.status, 200, r.text);
+  const o = r.body;
+  const real = JSON.parse(h.restic(['stats', '--json', '--mode', 'raw-data'], { repo: S.repo, password: REPO_PW }).stdout);
+  assert.equal(o.size_bytes, real.total_size, 'size is what restic stats --mode raw-data says');
+  assert.equal(o.snapshot_count, 3);
+  const snaps = (await S.api.get(`/api/hosts/${S.hostId}/snapshots`)).body.snapshots;
+  assert.equal(o.raw_bytes, snaps.reduce((a, s) => a + s.size_bytes, 0), 'raw = the sum of the snapshot sizes');
+  assert.ok(o.dedup_ratio > 0 && o.dedup_ratio < 1, `dedup ${o.dedup_ratio}: three overlapping snapshots dedupe`);
+  assert.equal(o.compression_ratio, null, 'restic 0.14 reports no compression');
+  assert.equal(o.last_check, null);
+  assert.equal(o.last_prune, null);
+  assert.equal(o.last_forget, null);
+  assert.ok('locks' in o);
+  assert.equal(o.forecast.ok, false);
+  assert.equal(o.forecast.reason, 'too_short', JSON.stringify(o.forecast));
+  const bad = await S.api.get('/api/hosts/nope/repo');
+  assert.equal(bad.status, 404);
+});
+
+test('history: a size point per stats report, a point per backup, the fleet total', async () => {
+  const r = await S.api.get(`/api/hosts/${S.hostId}/repo/history?days=7`);
+  assert.equal(r.status, 200, r.text);
+  // init + three backups each report stats
+  assert.ok(r.body.points.length >= 4, `points: ${r.text}`);
+  const last = r.body.points.at(-1);
+  assert.equal(last.snapshot_count, 3);
+  assert.ok(r.body.points.every((p, i, a) => !i || p.t >= a[i - 1].t), 'oldest first');
+  assert.equal(r.body.backups.length, 3);
+  for (const b of r.body.backups) {
+    assert.ok(b.duration_s > 0, JSON.stringify(b));
+    assert.ok(b.data_added > 0, JSON.stringify(b));
+    assert.ok(Number.isInteger(b.files_new) && Number.isInteger(b.files_changed), JSON.stringify(b));
+  }
+  for (const bad of ['0', '-1', 'x', '3651']) {
+    const e = await S.api.get(`/api/hosts/${S.hostId}/repo/history?days=${bad}`);
+    assert.equal(e.status, 400, `days=${bad}: ${e.text}`);
+  }
+  const f = await S.api.get('/api/repo/fleet-history?days=2');
+  assert.equal(f.status, 200, f.text);
+  assert.ok(f.body.points.length >= 1, f.text);
+  assert.equal(f.body.points.at(-1).size_bytes, last.size_bytes, 'one host: the fleet total is its size');
+});
+
+test('retention preview: restic forget --dry-run through the agent; nothing removed', async () => {
+  const url = `/api/hosts/${S.hostId}/groups/${S.group}/retention-preview`;
+  const t0 = Date.now();
+  const r = await S.api.post(url, { retention: { keep_last: 1 } });
+  assert.equal(r.status, 200, r.text);
+  S.previewMs = Date.now() - t0;
+  assert.equal(r.body.group, 'docs');
+  assert.equal(r.body.keep.length, 1, r.text);
+  assert.equal(r.body.remove.length, 2, r.text);
+  const newest = S.jobs.at(-1).stats.snapshot_id;
+  assert.equal(r.body.keep[0].short_id, newest, 'the newest is kept');
+  assert.ok(r.body.keep[0].reasons.includes('last snapshot'), JSON.stringify(r.body.keep[0]));
+  for (const x of r.body.remove) assert.deepEqual(x.reasons, []);
+  // the group's stored retention (keep_last 5) when the body names none: all kept
+  const stored = await S.api.post(url, {});
+  assert.equal(stored.status, 200, stored.text);
+  assert.equal(stored.body.keep.length, 3);
+  assert.equal(stored.body.remove.length, 0);
+  // nothing was forgotten
+  assert.equal(h.resticSnapshots(S.repo, REPO_PW).length, 3);
+  // bad input
+  let e = await S.api.post(url, { retention: { keep_daily: 10001 } });
+  assert.equal(e.status, 422, e.text);
+  assert.equal(e.body.field, 'keep_daily');
+  e = await S.api.post(url, { retention: { keep_within: '7 days' } });
+  assert.equal(e.status, 422, e.text);
+  e = await S.api.post(url, { retention: {} });
+  assert.equal(e.status, 422, e.text);
+  assert.equal(e.body.field, 'retention');
+  e = await S.api.post(`/api/hosts/${S.hostId}/groups/nope/retention-preview`, { retention: { keep_last: 1 } });
+  assert.equal(e.status, 404, e.text);
+});
+
+test('retention preview of an offline host: 409 host_offline at once', async () => {
+  await S.agent.stop();
+  await h.waitFor(async () => (await S.api.host(S.hostId)).status === 'offline', { timeout: 20000, what: 'host offline' });
+  const t0 = Date.now();
+  const r = await S.api.post(`/api/hosts/${S.hostId}/groups/${S.group}/retention-preview`, { retention: { keep_last: 1 } });
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.body.code, 'host_offline');
+  assert.ok(Date.now() - t0 < 2000, 'answered at once');
+  console.log(`# retention preview round trip (3 snapshots, restic 0.14): ${S.previewMs} ms`);
+});
