@@ -259,16 +259,26 @@ TEST(history_thinning_and_fleet)
 
 	/* fleet: beta joins at 500 one day ago; daily buckets sum each host's newest size */
 	add_point(s, b, now - DAY, 500, 1);
-	json_t *f = store_repo_fleet_history(s, now - 3 * DAY, DAY);
-	size_t fn = json_array_size(f);
-	OK(fn >= 3);
-	json_t *lastp = json_array_get(f, fn - 1);
-	EQ_INT(json_integer_value(json_object_get(lastp, "size_bytes")), 1000 + 40 * 144 + 500);
-	EQ_INT(json_integer_value(json_object_get(lastp, "t")), now);
-	/* the first bucket: alpha only (its size carried in from before the range) */
-	OK(json_integer_value(json_object_get(json_array_get(f, 0), "size_bytes")) <
-	   1000 + 40 * 144);
-	json_decref(f);
+	struct store_reader *rd = NULL;
+	EQ_INT(store_reader_open(s, &rd), RM_OK);
+	struct store_fleet_point *f = NULL;
+	size_t fn = 0;
+	EQ_INT(store_reader_fleet_history(rd, now, now - 3 * DAY, DAY, &f, &fn), RM_OK);
+	/* buckets [now-3d, now-2d), [now-2d, now-1d), [now-1d, now), [now]: all had reports */
+	EQ_INT(fn, 4);
+	EQ_INT(f[fn - 1].size_bytes, 1000 + 40 * 144 + 500);
+	EQ_INT(f[fn - 1].t, now);
+	/* beta counts from its report on; alpha's size before the range is carried in */
+	EQ_INT(f[0].size_bytes, 1000 + 38 * 144 - 1);
+	EQ_INT(f[1].size_bytes, 1000 + 39 * 144 - 1);
+	EQ_INT(f[2].size_bytes, 1000 + 40 * 144 - 1 + 500);
+	free(f);
+	/* nothing in range, sizes from before: no points (no report in any bucket) */
+	EQ_INT(store_reader_fleet_history(rd, now - 50 * DAY, now - 60 * DAY, DAY, &f, &fn), RM_OK);
+	EQ_INT(fn, 0);
+	free(f);
+	EQ_INT(store_reader_fleet_history(rd, now, now + 1, DAY, &f, &fn), RM_ERR_INVAL);
+	store_reader_close(rd);
 	store_close(s);
 }
 

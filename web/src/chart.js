@@ -21,6 +21,14 @@ const css = (name, def) => (getComputedStyle(document.documentElement).getProper
 // spec: { key (changes when the series set changes), x: [unix seconds...],
 //   series: [{ label, values: [...], color?, fmt?, scale?: 'y' | 'y2', bars? }], height? }
 // Two scales at most: the first series' on the left, a 'y2' one on the right.
+// At least an hour wide, the points centred: a lone point (a new install) would otherwise
+// get a range of years.
+function xRange(u, min, max) {
+  if (min === null || max === null) { const now = Date.now() / 1000; return [now - 1800, now + 1800]; }
+  const pad = Math.max(0, (3600 - (max - min)) / 2);
+  return [min - pad, max + pad];
+}
+
 export async function drawChart(el, spec) {
   if (!el) return;
   const uPlot = await load();
@@ -45,7 +53,7 @@ export async function drawChart(el, spec) {
     height: spec.height || 200,
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { auto: true, range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] }, ...(right ? { y2: { auto: true, range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } } : {}) },
+    scales: { x: { time: true, range: xRange }, y: { auto: true, range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] }, ...(right ? { y2: { auto: true, range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } } : {}) },
     axes,
     series: [
       {},

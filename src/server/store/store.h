@@ -246,9 +246,6 @@ json_t *store_repo_history(struct store *s, const char *host_id, int64_t since_m
  * [{"job_id","status","t" (finished, ms),"duration_s","data_added","files_new",
  * "files_changed","snapshot_id"}] (unknown values null). */
 json_t *store_repo_backup_points(struct store *s, const char *host_id, int64_t since_ms);
-/* Total repository size of all hosts over time: one point per bucket_ms bucket that had a
- * report, [{"t","size_bytes"}], each host counted with its newest size so far. */
-json_t *store_repo_fleet_history(struct store *s, int64_t since_ms, int64_t bucket_ms);
 
 /* ---- C2 policies (store_policy.c) ----
  * group row = {"id","host_id","name","spec":{...},"hooks_ct"|null,"created_at","updated_at"}
@@ -301,6 +298,16 @@ json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, c
 struct store_reader;
 int store_reader_open(struct store *s, struct store_reader **out);
 void store_reader_close(struct store_reader *rd); /* NULL ok */
+/* Total repository size of all hosts over time, for the thread pool (no JSON): one point
+ * per bucket_ms bucket of [since_ms, now_ms] in which a host reported, at the bucket's last
+ * report, each host counted with its newest size so far (also from before since_ms).
+ * *out (malloc'd, caller frees) and *n on RM_OK; RM_ERR_DB / RM_ERR_INVAL. */
+struct store_fleet_point {
+	int64_t t;
+	long long size_bytes;
+};
+int store_reader_fleet_history(struct store_reader *rd, int64_t now_ms, int64_t since_ms,
+                               int64_t bucket_ms, struct store_fleet_point **out, size_t *n);
 /* store_log_each on the reader's connection (same rows, same callback). */
 int store_reader_log_each(struct store_reader *rd, const char *job_id, long long after_seq,
                           int limit, void (*cb)(void *ud, const struct store_log_row *row),

@@ -222,10 +222,13 @@
 	X(REPO_BACKUPS, "SELECT id, status, started_at, finished_at, stats FROM jobs "           \
 	                "WHERE host_id = ?1 AND kind = 'backup' AND finished_at >= ?2 "          \
 	                "AND stats IS NOT NULL ORDER BY finished_at DESC LIMIT ?3")              \
-	X(REPO_FLEET_BASE, "SELECT host_id, size_bytes, max(ts) FROM repo_history "              \
-	                   "WHERE ts < ?1 GROUP BY host_id")                                     \
-	X(REPO_FLEET_ROWS, "SELECT host_id, ts, size_bytes FROM repo_history WHERE ts >= ?1 "    \
-	                   "ORDER BY ts")                                                        \
+	/* each host's newest size before ?1 (bucket -1), then its newest per bucket of ?2 ms */ \
+	X(REPO_FLEET, "SELECT host_id, b, size_bytes, t FROM ("                                  \
+	              "SELECT host_id, -1 AS b, size_bytes, max(ts) AS t FROM repo_history "     \
+	              "WHERE ts < ?1 GROUP BY host_id UNION ALL "                                \
+	              "SELECT host_id, (ts - ?1) / ?2 AS b, size_bytes, max(ts) AS t "           \
+	              "FROM repo_history WHERE ts >= ?1 GROUP BY host_id, (ts - ?1) / ?2) "      \
+	              "ORDER BY host_id, b")                                                     \
 	X(JOBS_AWAITING_EXPIRE, "UPDATE jobs SET status = 'failed', awaiting_host = 0, "         \
 	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "          \
 	                        "AND status = 'queued' AND created_at < ?1 RETURNING id, host_id")
@@ -240,6 +243,14 @@ struct store {
 	sqlite3_stmt *stmts[SQL__COUNT];
 	int depth;   /* store_begin nesting (public + internal) */
 	int aborted; /* the outermost transaction was rolled back; unwinding */
+};
+
+/* A read-only connection for the thread pool (store_reader_open); its statements are
+ * prepared on first use from the same table. */
+struct store_reader {
+	sqlite3 *db;
+	sqlite3_stmt *log_list;
+	sqlite3_stmt *fleet;
 };
 
 /* The SQL text of a statement (for connections other than s->db). */

@@ -195,57 +195,78 @@ json_t *store_repo_backup_points(struct store *s, const char *host_id, int64_t s
 	return arr;
 }
 
-/* Adds a host's new size to the running total (sizes kept in `last`, keyed by host). */
-static void fleet_set(json_t *last, const char *host_id, long long size, long long *total)
+/* Bucket arrays of a fleet history: the change of the total at each bucket (diff), whether
+ * any host reported in it (seen) and its last report time (t). */
+struct fleet_acc {
+	long long *diff;
+	int64_t *t;
+	char *seen;
+	size_t nb;
+};
+
+/* Rows come ordered by host, then bucket (-1 = the newest size before the range): each
+ * host's size holds from its bucket on until its next one, so the total changes there by
+ * the difference to the host's previous size. */
+static int fleet_rows(sqlite3_stmt *st, struct fleet_acc *a)
 {
-	*total += size - rmj_int(last, host_id, 0);
-	json_object_set_new(last, host_id, json_integer(size));
+	char host[64] = "";
+	long long prev = 0;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		long long b = sqlite3_column_int64(st, 1), size = sqlite3_column_int64(st, 2);
+		if (!h || b >= (long long)a->nb)
+			continue;
+		if (strcmp(h, host) != 0) {
+			rm_strlcpy(host, h, sizeof host);
+			prev = 0;
+		}
+		a->diff[b < 0 ? 0 : b] += size - prev;
+		prev = size;
+		if (b >= 0) {
+			a->seen[b] = 1;
+			if (sqlite3_column_int64(st, 3) > a->t[b])
+				a->t[b] = sqlite3_column_int64(st, 3);
+		}
+	}
+	return src;
 }
 
-json_t *store_repo_fleet_history(struct store *s, int64_t since_ms, int64_t bucket_ms)
+int store_reader_fleet_history(struct store_reader *rd, int64_t now_ms, int64_t since_ms,
+                               int64_t bucket_ms, struct store_fleet_point **out, size_t *n)
 {
-	if (bucket_ms <= 0)
-		return NULL;
-	json_t *last = json_object(), *out = json_array();
-	long long total = 0;
-	sqlite3_stmt *st = store_stmt(s, SQL_REPO_FLEET_BASE);
-	int src = SQLITE_ERROR, rc;
-	if (st) {
-		sqlite3_bind_int64(st, 1, since_ms);
-		while ((src = sqlite3_step(st)) == SQLITE_ROW)
-			fleet_set(last, store_col_text(st, 0), sqlite3_column_int64(st, 1), &total);
-		rc = store_map_rc(s, src, "fleet history base");
-		store_stmt_done(st);
-		if (rc)
-			goto fail;
-	}
-	st = st ? store_stmt(s, SQL_REPO_FLEET_ROWS) : NULL;
-	if (!st)
-		goto fail;
+	if (bucket_ms <= 0 || now_ms < since_ms)
+		return RM_ERR_INVAL;
+	if (!rd->fleet && sqlite3_prepare_v2(rd->db, store_sql_text(SQL_REPO_FLEET), -1, &rd->fleet,
+	                                     NULL) != SQLITE_OK)
+		return RM_ERR_DB;
+	struct fleet_acc a = { .nb = (size_t)((now_ms - since_ms) / bucket_ms) + 1 };
+	a.diff = rm_xcalloc(a.nb, sizeof *a.diff);
+	a.t = rm_xcalloc(a.nb, sizeof *a.t);
+	a.seen = rm_xcalloc(a.nb, 1);
+	sqlite3_stmt *st = rd->fleet;
+	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, since_ms);
-	int64_t cur = -1, cur_t = 0;
-	/* one point per bucket, at its last report: the total then (every host counted with
-	 * its newest size so far) */
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t b = sqlite3_column_int64(st, 1) / bucket_ms;
-		if (cur >= 0 && b != cur)
-			json_array_append_new(out, json_pack("{s:I,s:I}", "t", (json_int_t)cur_t,
-			                                     "size_bytes", (json_int_t)total));
-		cur = b;
-		cur_t = sqlite3_column_int64(st, 1);
-		fleet_set(last, store_col_text(st, 0), sqlite3_column_int64(st, 2), &total);
+	sqlite3_bind_int64(st, 2, bucket_ms);
+	int src = fleet_rows(st, &a);
+	sqlite3_reset(st);
+	struct store_fleet_point *pts = NULL;
+	size_t k = 0;
+	if (src == SQLITE_DONE) {
+		pts = rm_xcalloc(a.nb, sizeof *pts);
+		long long total = 0;
+		for (size_t b = 0; b < a.nb; b++) {
+			total += a.diff[b];
+			if (a.seen[b])
+				pts[k++] = (struct store_fleet_point){ a.t[b], total };
+		}
 	}
-	rc = store_map_rc(s, src, "fleet history rows");
-	store_stmt_done(st);
-	if (rc)
-		goto fail;
-	if (cur >= 0)
-		json_array_append_new(out, json_pack("{s:I,s:I}", "t", (json_int_t)cur_t,
-		                                     "size_bytes", (json_int_t)total));
-	json_decref(last);
-	return out;
-fail:
-	json_decref(last);
-	json_decref(out);
-	return NULL;
+	free(a.diff);
+	free(a.t);
+	free(a.seen);
+	if (src != SQLITE_DONE)
+		return RM_ERR_DB;
+	*out = pts;
+	*n = k;
+	return RM_OK;
 }

@@ -111,9 +111,11 @@ export async function mount(ctx) {
   const body = ctx.el.querySelector('.dash-body');
   const trendEl = ctx.el.querySelector('.fleet-trend');
   let trendBusy = false;
+  let trendAt = 0; // refreshed at most once a minute: a busy fleet finishes jobs all the time
   const loadTrend = async () => {
     if (trendBusy) return;
     trendBusy = true;
+    trendAt = Date.now();
     try {
       const f = await get('/api/repo/fleet-history?days=30', { quiet: true });
       if (!ctx.alive()) return;
@@ -174,7 +176,7 @@ export async function mount(ctx) {
       try {
         const s = await get('/api/fleet/summary', { quiet: true });
         if (ctx.alive()) render(tiles(s), tilesEl);
-        if (ctx.alive()) loadTrend();
+        if (ctx.alive() && Date.now() - trendAt > 60000) loadTrend();
       } catch { /* next event retries */ }
     }, 1000);
   };
