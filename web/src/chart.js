@@ -21,11 +21,12 @@ const css = (name, def) => (getComputedStyle(document.documentElement).getProper
 // spec: { key (changes when the series set changes), x: [unix seconds...],
 //   series: [{ label, values: [...], color?, fmt?, scale?: 'y' | 'y2', bars? }], height? }
 // Two scales at most: the first series' on the left, a 'y2' one on the right.
-// At least an hour wide, the points centred: a lone point (a new install) would otherwise
-// get a range of years.
+// The data's own span plus a margin (bars at the edges stay whole); a lone point (a new
+// install) gets an hour around it instead of uPlot's range of years.
 function xRange(u, min, max) {
   if (min === null || max === null) { const now = Date.now() / 1000; return [now - 1800, now + 1800]; }
-  const pad = Math.max(0, (3600 - (max - min)) / 2);
+  if (max - min < 60) return [min - 1800, max + 1800];
+  const pad = (max - min) * 0.04;
   return [min - pad, max + pad];
 }
 
