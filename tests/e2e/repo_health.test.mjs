@@ -104,6 +104,24 @@ test('history: a size point per stats report, a point per backup, the fleet tota
   assert.equal(f.body.points.at(-1).size_bytes, last.size_bytes, 'one host: the fleet total is its size');
 });
 
+test('the forecast quota is a host setting: set, shown, validated, removed', async () => {
+  const set = `/api/hosts/${S.hostId}/settings`;
+  let r = await S.api.req('PUT', set, { repo_quota_bytes: 500 * 1024 ** 3 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.repo_quota_bytes, 500 * 1024 ** 3);
+  assert.equal((await S.api.get(`/api/hosts/${S.hostId}/repo`)).body.quota_bytes, 500 * 1024 ** 3);
+  for (const bad of [0, -5, 'x', 1.5]) {
+    r = await S.api.req('PUT', set, { repo_quota_bytes: bad });
+    assert.equal(r.status, 422, `${bad}: ${r.text}`);
+    assert.equal(r.body.field, 'repo_quota_bytes');
+  }
+  assert.equal((await S.api.get(set)).body.repo_quota_bytes, 500 * 1024 ** 3, 'bad input changes nothing');
+  r = await S.api.req('PUT', set, { repo_quota_bytes: null });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.repo_quota_bytes, null);
+  assert.equal((await S.api.get(`/api/hosts/${S.hostId}/repo`)).body.quota_bytes, null);
+});
+
 test('retention preview: restic forget --dry-run through the agent; nothing removed', async () => {
   const url = `/api/hosts/${S.hostId}/groups/${S.group}/retention-preview`;
   const t0 = Date.now();
