@@ -208,20 +208,24 @@ static void handle_error(struct agent *a, const json_t *p)
 	        rmj_str(p, "ref_id"));
 }
 
-/* The frame cap (RM_PROTO_MAX_FRAME) bounds a preview: at most this many snapshots per
- * list, the newest kept (restic lists them oldest first). */
-#define PREVIEW_LIST_MAX 1500
+/* The frame cap (RM_PROTO_MAX_FRAME, 1 MiB) bounds a preview: at most this many snapshots
+ * per list, the newest (restic lists them newest first), each without its paths and
+ * hostname (the preview shows id, time, tags and reasons): ~200 bytes a snapshot. */
+#define PREVIEW_LIST_MAX 1000
 
 static int trim_list(json_t *res, const char *key)
 {
 	json_t *l = json_object_get(res, key);
-	size_t n = json_array_size(l);
-	if (n <= PREVIEW_LIST_MAX)
+	size_t i;
+	json_t *e;
+	json_array_foreach (l, i, e) {
+		json_object_del(e, "paths");
+		json_object_del(e, "hostname");
+	}
+	if (json_array_size(l) <= PREVIEW_LIST_MAX)
 		return 0;
-	json_t *keep = json_array();
-	for (size_t i = n - PREVIEW_LIST_MAX; i < n; i++)
-		json_array_append(keep, json_array_get(l, i));
-	json_object_set_new(res, key, keep);
+	while (json_array_size(l) > PREVIEW_LIST_MAX)
+		json_array_remove(l, json_array_size(l) - 1);
 	return 1;
 }
 
