@@ -3,14 +3,16 @@
 //   - the group editor's retention preview lists the group's existing snapshots as kept
 //     (with restic's reasons) or removed, for the retention being typed, before saving;
 //     nothing is removed from the repository;
-//   - the host's Repository tab shows the health numbers and the forecast text, and draws
-//     the repository-size chart and the per-backup chart (canvas present and painted);
+//   - the host's Repository tab shows the health numbers, says there is no forecast yet,
+//     draws the repository-size chart and the per-backup chart (canvas present and
+//     painted), and with ten earlier days of reports shows the forecast text;
 //   - the dashboard draws the fleet's total size chart;
 //   - the Snapshots tab shows size and file count on restic 0.14 (no "—").
 // Fails on any browser console error. Screenshots: tests/e2e/artifacts/repo/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
@@ -141,6 +143,23 @@ test('retention preview, repository charts, fleet chart, snapshot sizes — no c
     assert.match(await page.getByTestId('repo-forecast').textContent(), /No forecast yet/);
     S.sizePx = await assertChartPainted(page, 'repo-size-chart');
     S.backupPx = await assertChartPainted(page, 'repo-backup-chart');
+    await screenshot(page, 'repository-new');
+    // ten earlier days of reports (written into the server's database: nobody waits ten
+    // days), then the 30-day range again: the forecast text appears
+    const db = path.join(S.server.dataDir, 'restic-manager.db');
+    // growing by a twentieth of the first backup's size a day up to its report
+    const first = (await S.api.get(`/api/hosts/${S.hostId}/repo/history`)).body.points.find((p) => p.snapshot_count > 0);
+    const size = first.size_bytes;
+    const now = first.t;
+    const rows = [];
+    const inc = Math.floor(size / 20);
+    for (let d = 10; d >= 1; d--) rows.push(`('${S.hostId}', ${now - d * 86400000}, ${size - d * inc}, ${Math.round(size * 1.6 - d * inc * 1.6)}, NULL, NULL, 3)`);
+    execFileSync('sqlite3', ['-cmd', '.timeout 5000', db, `INSERT INTO repo_history VALUES ${rows.join(',')}`]);
+    await page.getByTestId('repo-range-7').click();
+    await page.locator('[data-testid="repo-forecast"][data-ok="true"]').waitFor({ timeout: T });
+    S.forecastText = await page.getByTestId('repo-forecast').textContent();
+    assert.match(S.forecastText, /^\+\d+(\.\d)? (B|KiB)\/day; 1(\.0)? MiB in [\d,]+ days?$/);
+    await assertChartPainted(page, 'repo-size-chart');
     await screenshot(page, 'repository');
   });
 
@@ -162,5 +181,5 @@ test('retention preview, repository charts, fleet chart, snapshot sizes — no c
   });
 
   assert.deepEqual(errors, [], 'no console errors');
-  console.log(`# painted pixels: size chart ${S.sizePx}, backup chart ${S.backupPx}, fleet chart ${S.fleetPx}`);
+  console.log(`# painted pixels: size chart ${S.sizePx}, backup chart ${S.backupPx}, fleet chart ${S.fleetPx}; forecast "${S.forecastText}"`);
 });

@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as h from './lib/harness.mjs';
@@ -104,12 +105,53 @@ test('history: a size point per stats report, a point per backup, the fleet tota
   assert.equal(f.body.points.at(-1).size_bytes, last.size_bytes, 'one host: the fleet total is its size');
 });
 
+// Ten days of history cannot be waited for: earlier reports go into the server's database
+// directly (sqlite3 CLI, as c2_api does), growing by a twentieth of the first backup's
+// size a day up to that backup's report. Returns the daily step.
+function backfillHistory(server, hostId, first) {
+  const db = path.join(server.dataDir, 'restic-manager.db');
+  const day = 86400000;
+  const step = Math.floor(first.size_bytes / 20);
+  const rows = [];
+  for (let d = 10; d >= 1; d--) rows.push(`('${hostId}', ${first.t - d * day}, ${first.size_bytes - d * step}, NULL, NULL, NULL, 3)`);
+  execFileSync('sqlite3', ['-cmd', '.timeout 5000', db, `INSERT INTO repo_history VALUES ${rows.join(',')}`]);
+  return step;
+}
+
+test('forecast: with 10 days of history, bytes per day and days to the next milestone', async () => {
+  const first = (await S.api.get(`/api/hosts/${S.hostId}/repo/history`)).body.points.find((p) => p.snapshot_count > 0);
+  const step = backfillHistory(S.server, S.hostId, first);
+  const o = (await S.api.get(`/api/hosts/${S.hostId}/repo`)).body;
+  const f = o.forecast;
+  assert.equal(f.ok, true, JSON.stringify(f));
+  assert.equal(f.reason, null);
+  // 10 backfilled + 3 backups (the report of the empty repository after init is left out)
+  assert.equal(f.points, 13, JSON.stringify(f));
+  assert.ok(f.span_days > 9.9, JSON.stringify(f));
+  // `step` a day, then today's backups add more within a minute: steeper, same order
+  assert.ok(f.bytes_per_day > step && f.bytes_per_day < 5 * step, `step ${step}: ${JSON.stringify(f)}`);
+  assert.equal(f.target_kind, 'milestone');
+  assert.ok(f.target_bytes > o.size_bytes && [1024, 10240, 102400, 1048576, 10485760].includes(f.target_bytes), JSON.stringify(f));
+  assert.ok(Math.abs(f.days_to_target - (f.target_bytes - o.size_bytes) / f.bytes_per_day) < 1e-6, JSON.stringify(f));
+  const hist = (await S.api.get(`/api/hosts/${S.hostId}/repo/history?days=3`)).body;
+  assert.ok(hist.points.every((p) => p.t >= Date.now() - 3 * 86400000 - 5000), 'only the days asked for');
+  assert.equal(hist.forecast.ok, true, 'the forecast still looks at 30 days');
+  const fleet = (await S.api.get('/api/repo/fleet-history?days=30')).body;
+  assert.ok(fleet.points.length >= 11, JSON.stringify(fleet.points));
+  assert.equal(fleet.bucket_ms, 86400000);
+  assert.equal(fleet.forecast.ok, true, JSON.stringify(fleet.forecast));
+  S.forecast = f;
+});
+
 test('the forecast quota is a host setting: set, shown, validated, removed', async () => {
   const set = `/api/hosts/${S.hostId}/settings`;
   let r = await S.api.req('PUT', set, { repo_quota_bytes: 500 * 1024 ** 3 });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.repo_quota_bytes, 500 * 1024 ** 3);
-  assert.equal((await S.api.get(`/api/hosts/${S.hostId}/repo`)).body.quota_bytes, 500 * 1024 ** 3);
+  const q = (await S.api.get(`/api/hosts/${S.hostId}/repo`)).body;
+  assert.equal(q.quota_bytes, 500 * 1024 ** 3);
+  assert.equal(q.forecast.target_kind, 'quota');
+  assert.equal(q.forecast.target_bytes, 500 * 1024 ** 3);
   for (const bad of [0, -5, 'x', 1.5]) {
     r = await S.api.req('PUT', set, { repo_quota_bytes: bad });
     assert.equal(r.status, 422, `${bad}: ${r.text}`);
@@ -164,4 +206,5 @@ test('retention preview of an offline host: 409 host_offline at once', async () 
   assert.equal(r.body.code, 'host_offline');
   assert.ok(Date.now() - t0 < 2000, 'answered at once');
   console.log(`# retention preview round trip (3 snapshots, restic 0.14): ${S.previewMs} ms`);
+  console.log(`# forecast after backfill: ${JSON.stringify(S.forecast)}`);
 });

@@ -33,7 +33,9 @@ static int days_param(struct http_req *r)
 	return (int)v;
 }
 
-/* The forecast over points [{"t","size_bytes"}] (oldest first). */
+/* The forecast over points [{"t","size_bytes","snapshot_count"?}] (oldest first). Reports
+ * of an empty repository (snapshot_count 0: right after init) are left out: the first
+ * upload is a step, not the trend. */
 static json_t *forecast_of(const json_t *points, long long quota)
 {
 	size_t n = json_array_size(points), k = 0;
@@ -42,7 +44,7 @@ static json_t *forecast_of(const json_t *points, long long quota)
 	for (size_t i = 0; i < n; i++) {
 		const json_t *p = json_array_get(points, i);
 		long long size = rmj_int(p, "size_bytes", -1);
-		if (size < 0)
+		if (size < 0 || rmj_int(p, "snapshot_count", 1) == 0)
 			continue;
 		t[k] = rmj_int(p, "t", 0);
 		v[k++] = (double)size;

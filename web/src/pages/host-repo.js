@@ -18,7 +18,7 @@ export function forecastText(f) {
     const have = `${f.points} point${f.points === 1 ? '' : 's'} over ${f.span_days < 1 ? `${Math.round(f.span_days * 24)} h` : `${f.span_days.toFixed(1)} days`}`;
     return `No forecast yet: it needs 3 size points over at least a day (${have}).`;
   }
-  const rate = `${f.bytes_per_day >= 0 ? '+' : '−'}${fmtBytes(Math.abs(f.bytes_per_day))}/day`;
+  const rate = `${f.bytes_per_day >= 0 ? '+' : '−'}${fmtBytes(Math.round(Math.abs(f.bytes_per_day)))}/day`;
   const target = `${fmtBytes(f.target_bytes)}${f.target_kind === 'quota' ? ' quota' : ''}`;
   if (f.days_to_target === 0) return `${rate}; ${target} reached`;
   if (f.days_to_target === null || f.days_to_target === undefined) return `${rate}; not growing`;
