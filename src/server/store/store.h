@@ -226,8 +226,9 @@ struct store_repo_point {
 	double compression_ratio;     /* compression_ratio (0.15+) or 0 */
 	long long snapshot_count;
 };
-/* Adds the point at ts_ms and thins the host's older points (all of the last 2 days, the
- * newest per hour up to 30 days, the newest per day beyond). */
+/* Adds the point at ts_ms and, on the host's first report of an hour, thins its older
+ * points (all of the last 2 days, the newest per hour up to 30 days, the newest per day
+ * beyond). */
 int store_repo_history_add(struct store *s, const char *host_id, int64_t ts_ms,
                            const struct store_repo_point *p);
 /* Recomputes raw_bytes of the host's newest point (after a backup job's stats arrive). */

@@ -207,6 +207,7 @@
 	X(REPO_HIST_RAW_REFRESH, "UPDATE repo_history SET raw_bytes = " REPO_RAW_SUM " "         \
 	                         "WHERE host_id = ?1 AND ts = "                                  \
 	                         "(SELECT max(ts) FROM repo_history WHERE host_id = ?1)")        \
+	X(REPO_HIST_LAST, "SELECT max(ts) FROM repo_history WHERE host_id = ?1")                 \
 	X(REPO_HIST_THIN, "DELETE FROM repo_history WHERE host_id = ?1 AND ts < ?2 AND ts "      \
 	                  "NOT IN (SELECT max(ts) FROM repo_history WHERE host_id = ?1 "         \
 	                  "AND ts < ?2 GROUP BY ts / ?3)")                                       \
