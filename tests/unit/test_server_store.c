@@ -140,8 +140,12 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
-	raw("DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
+	/* back to the v1 shape: undo migration 4 (C5 people), 3 (C2 policies) and 2
+	 * (reported_hostname) */
+	raw("DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
+	    "ALTER TABLE sessions DROP COLUMN id; ALTER TABLE sessions DROP COLUMN ip; "
+	    "ALTER TABLE sessions DROP COLUMN user_agent; "
+	    "DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
 	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
 	    "ALTER TABLE jobs DROP COLUMN awaiting_host; "
 	    "ALTER TABLE hosts DROP COLUMN schedule_version; "
