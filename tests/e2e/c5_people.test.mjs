@@ -136,6 +136,9 @@ test('must-show 2: disable ends the user\'s open session and API tokens at once;
   const anon = new h.Api(S.server.url);
   assert.equal((await u.api.get('/api/me')).status, 200);
   assert.equal((await anon.get('/api/hosts', { headers: bearer })).status, 200);
+  // an open live-update stream of that user
+  const ws = await h.wsConnect(`${S.server.url.replace('http', 'ws')}/api/events`,
+    { protocol: 'rm-events.v1', headers: { cookie: u.api.cookieHeader() } });
 
   const d = await S.admin.req('PATCH', `/api/users/${u.id}`, { disabled: true });
   assert.equal(d.status, 200, d.text);
@@ -147,6 +150,10 @@ test('must-show 2: disable ends the user\'s open session and API tokens at once;
   const login = await new h.Api(S.server.url).post('/api/auth/login', { username: 'temp', password: 'temporary password 1' });
   assert.equal(login.status, 401, 'a disabled user cannot sign in');
   assert.equal(sql(`SELECT count(*) FROM sessions WHERE user_id = '${u.id}'`), '0');
+  await ws.waitClosed(5000);
+  assert.equal(ws.closeCode, 4001, 'the live stream is closed too');
+  await assert.rejects(h.wsConnect(`${S.server.url.replace('http', 'ws')}/api/events`,
+    { protocol: 'rm-events.v1', headers: { cookie: u.api.cookieHeader() } }), 'and cannot reopen');
 
   assert.equal((await S.admin.req('PATCH', `/api/users/${u.id}`, { disabled: false })).status, 200);
   const back = new h.Api(S.server.url);

@@ -10,6 +10,7 @@
 #include "common/rmtime.h"
 #include "server/api/api.h"
 #include "server/app.h"
+#include "server/engine/notify.h"
 #include "server/engine/people.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
@@ -120,10 +121,12 @@ static void pwc_hashed(struct http_req *r, struct app *app, int rc, const char *
 			               json_pack("{s:s}", "ip", ud->ip));
 		rc = store_tx_end(app->store, rc);
 	}
-	if (rc)
+	if (rc) {
 		api_respond_store_error(r, "password change", rc);
-	else
+	} else {
+		notify_user_changed(app->notify, ud->user_id);
 		http_respond_json(r, 204, NULL);
+	}
 out:
 	pwc_free(ud);
 }

@@ -13,6 +13,7 @@
 #include "common/rmtime.h"
 #include "server/api/api.h"
 #include "server/app.h"
+#include "server/engine/notify.h"
 #include "server/engine/people.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
@@ -106,6 +107,7 @@ static void setup_done(struct http_req *r, struct app *app, int rc, const char *
 		api_respond_store_error(r, "setup", rc);
 		goto out;
 	}
+	notify_user_changed(app->notify, ud->user_id);
 	RM_INFO("password set through a setup link", "user", ud->username, "ip", ud->ip);
 	api_respond_session(r, app, 200, ud->user_id, ud->username, ud->role, NULL, NULL);
 out:

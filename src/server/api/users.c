@@ -11,6 +11,7 @@
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/notify.h"
 #include "server/engine/people.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
@@ -204,6 +205,7 @@ void api_user_update(struct http_req *r, void *appv)
 		api_respond_store_error(r, "user update", rc);
 		return;
 	}
+	notify_user_changed(app->notify, u.id);
 	http_respond_json(r, 200, json_pack("{s:o}", "user", store_user_json(app->store, u.id)));
 }
 
@@ -225,6 +227,7 @@ void api_user_delete(struct http_req *r, void *appv)
 		api_respond_store_error(r, "user delete", rc);
 		return;
 	}
+	notify_user_changed(app->notify, u.id);
 	http_respond_json(r, 204, NULL);
 }
 
@@ -269,5 +272,6 @@ void api_user_logout(struct http_req *r, void *appv)
 		api_respond_store_error(r, "force logout", rc);
 		return;
 	}
+	notify_user_changed(app->notify, u.id);
 	http_respond_json(r, 204, NULL);
 }
