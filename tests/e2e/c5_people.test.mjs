@@ -331,3 +331,26 @@ test('must-show 6: 1,000 wrong passwords against one account are slowed to < 50 
   assert.equal((await attacker.post('/api/auth/login', { username: 'nobody', password: 'x'.repeat(12) })).status, 429);
   await server.stop();
 });
+
+test('bootstrap, setup links and agent enrollment back off per client address', async () => {
+  const server = await h.startServer();
+  const anon = new h.Api(server.url);
+  const statuses = [];
+  for (let i = 0; i < 21; i++) {
+    const r = await anon.post('/api/bootstrap', { token: `wrong-${i}`, username: 'admin', password: 'correct horse battery' });
+    statuses.push(r.status);
+  }
+  assert.deepEqual(statuses.slice(0, 20), Array(20).fill(401), '20 free failures');
+  assert.equal(statuses[20], 429, 'then the address backs off');
+  // every credential endpoint shares the address's state
+  let r = await anon.post('/api/agents/enroll', { token: 'bogus', hostname: 'x' });
+  assert.equal(r.status, 429, `enroll: ${r.text}`);
+  assert.ok(Number(r.headers['retry-after']) >= 1);
+  assert.equal((await anon.post('/api/setup/check', { token: 'bogus' })).status, 429);
+  // once the lockout passes, the right token works
+  await h.sleep(1100);
+  await anon.bootstrap(server.bootstrapToken);
+  const audit = (await anon.get('/api/audit?action=auth.lockout')).body.entries;
+  assert.ok(audit.some((e) => e.target === '127.0.0.1' && e.detail.key === 'address' && e.detail.via === 'bootstrap'), JSON.stringify(audit));
+  await server.stop();
+});
