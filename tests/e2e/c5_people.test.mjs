@@ -307,19 +307,21 @@ test('must-show 6: 1,000 wrong passwords against one account are slowed to < 50 
       await new h.Api(server.url).login('bystander', 'bystander password 1');
       bystanderMs = Date.now() - b0;
     }
-    await h.sleep(8);
+    await h.sleep(5);
   }
   const windowMs = Date.now() - t0;
-  // the policy doubles the lockout after each further failure (engine/throttle.h), so the
-  // rest of the first minute admits at most this many more checks:
+  // checks inside the first minute; when the 1,000 attempts took less than a minute, the
+  // policy's doubling lockout (engine/throttle.h) bounds the rest of it from the last
+  // Retry-After: at most this many more checks
+  const firstMinute = evalTimes.filter((t) => t < 60000).length;
   let more = 0;
   for (let t = windowMs / 1000, d = Math.max(lastRetry, 1); t + d <= 60; t += d, d *= 2) more++;
   console.log(`# brute force: 1000 attempts in ${windowMs} ms: ${evaluated} evaluated (at ${evalTimes.join(',')} ms), ${refused} refused with 429; ` +
-    `last Retry-After ${lastRetry} s; at most ${evaluated + more} checks in the first minute; bystander signed in in ${bystanderMs} ms`);
+    `last Retry-After ${lastRetry} s; at most ${firstMinute + more} checks in the first minute; bystander signed in in ${bystanderMs} ms`);
   assert.equal(evaluated + refused, 1000);
-  assert.ok(windowMs < 60000, 'the 1,000 attempts fit in the first minute');
-  assert.ok(evaluated <= 12, `${evaluated} evaluated`);
-  assert.ok(evaluated + more < 50, `${evaluated} + ${more} checks in the first minute`);
+  assert.ok(firstMinute >= 5, 'the first 5 failures are checked');
+  assert.ok(firstMinute + more < 50, `${firstMinute} + ${more} checks in the first minute`);
+  assert.ok(evaluated <= 15, `${evaluated} of 1,000 evaluated in ${windowMs} ms`);
   assert.ok(bystanderMs !== null && bystanderMs < 3000, `bystander login took ${bystanderMs} ms`);
   // the right password is refused while locked, and lockouts are audited
   const locked = await new h.Api(server.url).post('/api/auth/login', { username: 'victim', password: 'victim password 123' });
