@@ -127,6 +127,7 @@ test('users page: add a viewer, the setup link signs them in; the viewer\'s UI h
     await vpage.goto(`${S.server.url}/hosts/${S.hostId}`);
     await vpage.getByText('c5-browser-host').first().waitFor();
     assert.equal(await vpage.getByTestId('backup-form').isVisible(), false, 'Back up now hidden');
+    await screenshot(vpage, 'viewer-host');
     await vpage.goto(`${S.server.url}/hosts/${S.hostId}?tab=sources`);
     await vpage.getByTestId('tab-sources-body').waitFor();
     assert.equal(await vpage.getByTestId('group-new').count(), 0, 'no new group');
@@ -136,7 +137,7 @@ test('users page: add a viewer, the setup link signs them in; the viewer\'s UI h
     await vpage.goto(`${S.server.url}/users`);
     await vpage.getByText('Only administrators can manage users.').waitFor();
     assert.equal(await vpage.getByTestId('users-table').count(), 0);
-    await screenshot(vpage, 'viewer-host');
+    await screenshot(vpage, 'viewer-users');
     // and the server refuses anyway
     const r = await vpage.evaluate(async () => (await fetch('/api/users')).status);
     assert.equal(r, 403);
