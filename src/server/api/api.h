@@ -116,6 +116,8 @@ void api_settings_get(struct http_req *r, void *app);
 void api_settings_put(struct http_req *r, void *app);
 /* audit.c */
 void api_audit_list(struct http_req *r, void *app);
+/* metrics.c: GET /metrics (its own auth: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR) */
+void api_metrics(struct http_req *r, void *app);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);

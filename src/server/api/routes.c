@@ -54,6 +54,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list },
 	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
 	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },
+	/* no session: api_metrics checks RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR itself */
+	{ "GET", "/metrics", ROLE_PUBLIC, PUB, api_metrics },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -66,8 +68,8 @@ const struct route *api_routes(size_t *n)
 int api_is_api_path(const char *path)
 {
 	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
-	       strcmp(path, "/healthz") == 0 || strncmp(path, "/install/", 9) == 0 ||
-	       strncmp(path, "/agent/", 7) == 0;
+	       strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
+	       strncmp(path, "/install/", 9) == 0 || strncmp(path, "/agent/", 7) == 0;
 }
 
 static void ctx_free(void *p)
