@@ -117,3 +117,26 @@ test('unpacked into a scratch dpkg root: binaries, units, conffile, man pages, d
     assert.match(r.stdout, /SYNOPSIS/);
   }
 });
+
+test('the server hands out the agent package at /agent/deb (install.sh prefers it on Debian)', async () => {
+  const dir = h.tmpDir('rm-e2e-deb-serve-');
+  const arch = run('dpkg', ['--print-architecture']).trim();
+  const srv = await h.startServer({ env: { RM_AGENT_BINARY_DIR: dir } });
+  let r = await h.httpRequest(`${srv.url}/agent/deb?arch=${arch}`);
+  assert.equal(r.status, 404, 'no package placed yet');
+  fs.copyFileSync(S.agent, path.join(dir, `restic-manager-agent-linux-${arch}.deb`));
+  r = await h.httpRequest(`${srv.url}/agent/deb?arch=${arch}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-type'], 'application/vnd.debian.binary-package');
+  assert.ok(r.buf.equals(fs.readFileSync(S.agent)), 'served bytes = the package');
+  r = await h.httpRequest(`${srv.url}/agent/deb`);
+  assert.equal(r.status, 200, 'default: the server\'s own arch');
+  for (const bad of ['sparc', '../x', 'amd64%2F..']) {
+    r = await h.httpRequest(`${srv.url}/agent/deb?arch=${bad}`);
+    assert.equal(r.status, 404, bad);
+  }
+  const sh = (await h.httpRequest(`${srv.url}/install/install.sh`)).buf.toString();
+  assert.match(sh, /\/agent\/deb\?arch=/);
+  assert.match(sh, /apt-get install -y -q "\$debdir\/restic-manager-agent.deb"/);
+  await srv.stop();
+});

@@ -121,6 +121,7 @@ void api_metrics(struct http_req *r, void *app);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);
+void api_agent_deb(struct http_req *r, void *app);
 /* Unmaps the cached agent binaries (at exit, after the loop ended). */
 void api_agent_binary_cleanup(void);
 

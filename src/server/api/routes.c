@@ -54,6 +54,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list },
 	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
 	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },
+	{ "GET", "/agent/deb", ROLE_PUBLIC, PUB, api_agent_deb },
 	/* no session: api_metrics checks RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR itself */
 	{ "GET", "/metrics", ROLE_PUBLIC, PUB, api_metrics },
 };
