@@ -140,3 +140,26 @@ test('the server hands out the agent package at /agent/deb (install.sh prefers i
   assert.match(sh, /apt-get install -y -q "\$debdir\/restic-manager-agent.deb"/);
   await srv.stop();
 });
+
+// No container engine runs here; this checks what can be checked without one: the
+// image's runtime packages cover the server's shared-library dependencies (the ones
+// dpkg-shlibdeps found for the .deb), it runs as non-root with a volume and a healthcheck.
+test('deploy/Containerfile: runtime packages cover the server libraries; non-root, volume, healthcheck', () => {
+  const cf = fs.readFileSync(path.join(h.repoRoot, 'deploy/Containerfile'), 'utf8');
+  const stages = cf.split(/^FROM /m).slice(1);
+  assert.equal(stages.length, 2, 'multi-stage');
+  assert.match(stages[0], /^docker\.io\/library\/debian:12 AS build/);
+  const runStage = stages[1];
+  assert.match(runStage, /^docker\.io\/library\/debian:12-slim/);
+  const installed = new Set(/apt-get install[^\n]*\n((?:[^\n]*\\\n)*)/.exec(runStage)[1].split(/[\s\\]+/).filter((w) => /^[a-z0-9][a-z0-9.+-]+$/.test(w)));
+  const deps = run('dpkg-deb', ['-f', S.server, 'Depends']).split(',').map((d) => d.trim().split(' ')[0]);
+  for (const d of deps) {
+    if (d === 'libc6' || d === 'adduser') continue;
+    assert.ok(installed.has(d), `runtime stage lacks ${d} (has ${[...installed].join(' ')})`);
+  }
+  assert.match(runStage, /^USER 10001:10001$/m);
+  assert.match(runStage, /^VOLUME \["\/var\/lib\/restic-manager-server"\]$/m);
+  assert.match(runStage, /HEALTHCHECK[^\n]*\\\n\s*CMD curl -fsS[^\n]*\/healthz/);
+  assert.match(runStage, /RM_LISTEN=0\.0\.0\.0:8080/);
+  assert.ok(installed.has('curl'), 'the healthcheck needs curl');
+});
