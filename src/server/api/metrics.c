@@ -6,11 +6,11 @@
  * Everything is read from the store and presence at scrape time; the job duration
  * histogram counts every finished job still in the jobs table (not kept in memory), so
  * it survives restarts and only shrinks when job rows are deleted. */
-#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/crypto.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/api/api.h"
@@ -174,9 +174,7 @@ static int bearer_ok(const char *token, const char *authz)
 {
 	if (!token[0] || !authz || strncasecmp(authz, "Bearer ", 7) != 0)
 		return 0;
-	const char *got = authz + 7;
-	size_t n = strlen(token);
-	return strlen(got) == n && sodium_memcmp(got, token, n) == 0;
+	return rm_str_ct_eq(authz + 7, token);
 }
 
 /* 1 when the client address is inside RM_METRICS_TRUSTED_CIDR; -1 if the list is bad. */
