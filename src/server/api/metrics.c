@@ -138,8 +138,7 @@ static void duration_cb(void *ud, const struct store_metrics_durations *d)
 	rm_buf_appendf(b, "} %lld\n", d->count);
 }
 
-/* The whole exposition into out; RM_OK or a store error. */
-static int metrics_render(struct app *app, struct rm_buf *out)
+int api_metrics_render(struct app *app, struct rm_buf *out)
 {
 	struct scrape sc = { .app = app };
 	for (int i = 0; i < F__COUNT; i++)
@@ -220,7 +219,7 @@ void api_metrics(struct http_req *r, void *appv)
 	}
 	struct rm_buf out;
 	rm_buf_init(&out, METRICS_MAX_BYTES);
-	int rc = metrics_render(app, &out);
+	int rc = api_metrics_render(app, &out);
 	if (rc) {
 		rm_buf_cleanup(&out);
 		api_respond_store_error(r, "metrics", rc);
