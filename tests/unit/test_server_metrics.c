@@ -3,6 +3,7 @@
  * real prometheus) is tests/e2e/c6_metrics.test.mjs. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -143,6 +144,28 @@ TEST(exposition)
 	rm_buf_cleanup(&out);
 }
 
+static void append_durations(void *ud, const struct store_metrics_durations *d)
+{
+	rm_buf_appendf(ud, "%s %s %lld %.3f %lld %lld\n", d->kind, d->status, d->count, d->sum_s,
+	               d->le[0], d->le[STORE_METRICS_NBUCKETS - 1]);
+}
+
+/* The thread-pool variant (own read-only connection) sees what the loop's sees. */
+TEST(durations_read_connection)
+{
+	struct rm_buf a, b;
+	rm_buf_init(&a, 0);
+	rm_buf_init(&b, 0);
+	OK(store_metrics_job_durations(app.store, append_durations, &a) == RM_OK);
+	OK(store_metrics_job_durations_ro(app.store, append_durations, &b) == RM_OK);
+	OK(a.len > 0);
+	OK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	EQ_STR(a.data, "backup failed 2 90120.000 0 1\nbackup succeeded 1 2.500 0 1\n"
+	               "check succeeded 1 1.000 1 1\n");
+	rm_buf_cleanup(&a);
+	rm_buf_cleanup(&b);
+}
+
 TEST(empty_store)
 {
 	struct store *keep = app.store;
@@ -163,13 +186,22 @@ int main(void)
 	rm_log_set_level(RM_LOG_ERROR);
 	config_init(&cfg);
 	app.cfg = &cfg;
-	if (store_open(":memory:", &app.store))
+	char dir[] = "/tmp/rm-test-metrics-XXXXXX", db[64];
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(db, sizeof db, "%s/m.db", dir);
+	if (store_open(db, &app.store))
 		return 1;
 	app.presence = presence_new();
 	RUN(exposition);
+	RUN(durations_read_connection);
 	RUN(empty_store);
 	presence_free(app.presence);
 	store_close(app.store);
 	config_cleanup(&cfg);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
 	return tap_done();
 }

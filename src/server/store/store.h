@@ -296,5 +296,10 @@ struct store_metrics_durations {
 int store_metrics_job_durations(struct store *s,
                                 void (*cb)(void *ud, const struct store_metrics_durations *d),
                                 void *ud);
+/* The same on a read-only connection of its own (opened and closed in the call): for the
+ * thread pool, the scan is O(jobs in the table). Not for ":memory:" stores. */
+int store_metrics_job_durations_ro(struct store *s,
+                                   void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                   void *ud);
 
 #endif

@@ -1,5 +1,6 @@
 /* Read-only projections for the Prometheus exposition (api/metrics.c). */
 #include "common/err.h"
+#include "common/log.h"
 #include "server/store/store_int.h"
 
 /* Must match the sum(d <= ...) columns of METRICS_JOB_DURATIONS (ms there). */
@@ -41,13 +42,10 @@ int store_metrics_hosts(struct store *s, void (*cb)(void *ud, const struct store
 	return rc;
 }
 
-int store_metrics_job_durations(struct store *s,
-                                void (*cb)(void *ud, const struct store_metrics_durations *d),
-                                void *ud)
+/* Steps st (METRICS_JOB_DURATIONS) to the end, calling cb per row; the sqlite rc. */
+static int durations_rows(sqlite3_stmt *st,
+                          void (*cb)(void *ud, const struct store_metrics_durations *d), void *ud)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_METRICS_JOB_DURATIONS);
-	if (!st)
-		return RM_ERR_DB;
 	int src;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_metrics_durations d = {
@@ -60,7 +58,42 @@ int store_metrics_job_durations(struct store *s,
 			d.le[i] = sqlite3_column_int64(st, 4 + i);
 		cb(ud, &d);
 	}
-	int rc = store_map_rc(s, src, "metrics job durations");
+	return src;
+}
+
+int store_metrics_job_durations(struct store *s,
+                                void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                void *ud)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_METRICS_JOB_DURATIONS);
+	if (!st)
+		return RM_ERR_DB;
+	int rc = store_map_rc(s, durations_rows(st, cb, ud), "metrics job durations");
 	store_stmt_done(st);
+	return rc;
+}
+
+int store_metrics_job_durations_ro(struct store *s,
+                                   void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                   void *ud)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int src = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		src = sqlite3_prepare_v2(db, store_sql_text(SQL_METRICS_JOB_DURATIONS), -1, &st,
+		                         NULL);
+	}
+	if (src == SQLITE_OK)
+		src = durations_rows(st, cb, ud);
+	int rc = RM_OK;
+	if (src != SQLITE_DONE) {
+		RM_ERROR("metrics job durations (read connection)", "err",
+		         db ? sqlite3_errmsg(db) : sqlite3_errstr(src));
+		rc = RM_ERR_DB;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	return rc;
 }
