@@ -6,6 +6,7 @@
  * Everything is read from the store and presence at scrape time; the job duration
  * histogram counts every finished job still in the jobs table (not kept in memory), so
  * it survives restarts and only shrinks when job rows are deleted. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <uv.h>
@@ -44,32 +45,22 @@ static const struct {
 struct scrape {
 	struct app *app;
 	struct rm_buf fam[F__COUNT];
+	struct rm_buf lbl; /* the current host's escaped label pairs */
 	long long hosts, connected;
-	int oom;
 };
 
 /* Appends s as a label value: backslash, double quote and newline escaped. */
 static void put_label(struct rm_buf *b, const char *s)
 {
-	for (const char *p = s ? s : ""; *p; p++) {
-		const char *esc = *p == '\\'   ? "\\\\"
-		                  : *p == '"'  ? "\\\""
-		                  : *p == '\n' ? "\\n"
-		                               : NULL;
-		if (esc)
-			rm_buf_append_str(b, esc);
-		else
-			rm_buf_append(b, p, 1);
+	for (const char *p = s ? s : ""; *p;) {
+		size_t run = strcspn(p, "\\\"\n");
+		rm_buf_append(b, p, run);
+		p += run;
+		if (!*p)
+			break;
+		rm_buf_append_str(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
+		p++;
 	}
-}
-
-static void put_host_labels(struct rm_buf *b, const char *name, const struct store_metrics_host *h)
-{
-	rm_buf_appendf(b, "%s{host_id=\"", name);
-	put_label(b, h->id);
-	rm_buf_append_str(b, "\",host=\"");
-	put_label(b, h->hostname);
-	rm_buf_append_str(b, "\"");
 }
 
 static void put_family_header(struct rm_buf *b, const char *name, const char *type,
@@ -78,39 +69,52 @@ static void put_family_header(struct rm_buf *b, const char *name, const char *ty
 	rm_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* name{host_id="...",host="..."<extra>} value\n; lbl is the host's escaped label pairs. */
+static void put_sample(struct rm_buf *b, const char *name, const struct rm_buf *lbl,
+                       const char *value)
+{
+	rm_buf_append_str(b, name);
+	rm_buf_append(b, lbl->data, lbl->len);
+	rm_buf_append_str(b, value);
+}
+
 static void host_cb(void *ud, const struct store_metrics_host *h)
 {
 	struct scrape *sc = ud;
 	int online = presence_is_connected(sc->app->presence, h->id);
 	sc->hosts++;
 	sc->connected += online;
+	struct rm_buf *lbl = &sc->lbl;
+	rm_buf_reset(lbl);
+	rm_buf_append_str(lbl, "{host_id=\"");
+	put_label(lbl, h->id);
+	rm_buf_append_str(lbl, "\",host=\"");
+	put_label(lbl, h->hostname);
+	rm_buf_append_str(lbl, "\"");
 	struct rm_buf *b = &sc->fam[F_INFO];
-	put_host_labels(b, fams[F_INFO].name, h);
-	const char *keys[] = { "os", "arch", "agent_version" };
-	const char *vals[] = { h->os, h->arch, h->agent_version };
-	for (size_t i = 0; i < 3; i++) {
-		rm_buf_appendf(b, ",%s=\"", keys[i]);
-		put_label(b, vals[i]);
-		rm_buf_append_str(b, "\"");
-	}
-	rm_buf_append_str(b, "} 1\n");
-	put_host_labels(&sc->fam[F_ONLINE], fams[F_ONLINE].name, h);
-	rm_buf_appendf(&sc->fam[F_ONLINE], "} %d\n", online);
+	put_sample(b, fams[F_INFO].name, lbl, ",os=\"");
+	put_label(b, h->os);
+	rm_buf_append_str(b, "\",arch=\"");
+	put_label(b, h->arch);
+	rm_buf_append_str(b, "\",agent_version=\"");
+	put_label(b, h->agent_version);
+	rm_buf_append_str(b, "\"} 1\n");
+	put_sample(&sc->fam[F_ONLINE], fams[F_ONLINE].name, lbl, online ? "} 1\n" : "} 0\n");
+	char v[48];
 	if (h->last_backup_status && h->last_backup_finished_ms > 0) {
-		put_host_labels(&sc->fam[F_LAST_TS], fams[F_LAST_TS].name, h);
-		rm_buf_appendf(&sc->fam[F_LAST_TS], "} %lld.%03lld\n",
-		               (long long)(h->last_backup_finished_ms / 1000),
-		               (long long)(h->last_backup_finished_ms % 1000));
-		put_host_labels(&sc->fam[F_LAST_OK], fams[F_LAST_OK].name, h);
-		rm_buf_appendf(&sc->fam[F_LAST_OK], "} %d\n",
-		               strcmp(h->last_backup_status, "succeeded") == 0);
+		snprintf(v, sizeof v, "} %lld.%03lld\n",
+		         (long long)(h->last_backup_finished_ms / 1000),
+		         (long long)(h->last_backup_finished_ms % 1000));
+		put_sample(&sc->fam[F_LAST_TS], fams[F_LAST_TS].name, lbl, v);
+		put_sample(&sc->fam[F_LAST_OK], fams[F_LAST_OK].name, lbl,
+		           strcmp(h->last_backup_status, "succeeded") == 0 ? "} 1\n" : "} 0\n");
 	}
 	if (h->repo_size_bytes >= 0) {
-		put_host_labels(&sc->fam[F_REPO], fams[F_REPO].name, h);
-		rm_buf_appendf(&sc->fam[F_REPO], "} %lld\n", h->repo_size_bytes);
+		snprintf(v, sizeof v, "} %lld\n", h->repo_size_bytes);
+		put_sample(&sc->fam[F_REPO], fams[F_REPO].name, lbl, v);
 	}
-	put_host_labels(&sc->fam[F_SNAPS], fams[F_SNAPS].name, h);
-	rm_buf_appendf(&sc->fam[F_SNAPS], "} %lld\n", h->snapshot_count);
+	snprintf(v, sizeof v, "} %lld\n", h->snapshot_count);
+	put_sample(&sc->fam[F_SNAPS], fams[F_SNAPS].name, lbl, v);
 }
 
 static void put_kind_status(struct rm_buf *b, const char *name, const char *suffix,
@@ -146,6 +150,7 @@ static int render_loop_part(struct app *app, struct rm_buf *out)
 	struct scrape sc = { .app = app };
 	for (int i = 0; i < F__COUNT; i++)
 		rm_buf_init(&sc.fam[i], METRICS_MAX_BYTES);
+	rm_buf_init(&sc.lbl, 0);
 	int rc = store_metrics_hosts(app->store, host_cb, &sc);
 	if (!rc) {
 		put_family_header(out, "rm_build_info", "gauge", "Server build (always 1).");
@@ -168,6 +173,7 @@ static int render_loop_part(struct app *app, struct rm_buf *out)
 	}
 	for (int i = 0; i < F__COUNT; i++)
 		rm_buf_cleanup(&sc.fam[i]);
+	rm_buf_cleanup(&sc.lbl);
 	return rc;
 }
 
