@@ -17,6 +17,9 @@ static int is_public_path(const char *m, const char *p)
 		{ "POST", "/api/agents/enroll" },
 		{ "GET", "/install/install.sh" },
 		{ "GET", "/agent/binary" },
+		{ "GET", "/agent/deb" },
+		/* no session: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR, checked by api_metrics */
+		{ "GET", "/metrics" },
 	};
 	for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++)
 		if (strcmp(pub[i][0], m) == 0 && strcmp(pub[i][1], p) == 0)
