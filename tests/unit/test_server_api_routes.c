@@ -199,6 +199,7 @@ TEST(api_paths)
 	OK(api_is_api_path("/healthz"));
 	OK(api_is_api_path("/install/install.sh"));
 	OK(api_is_api_path("/agent/binary"));
+	OK(api_is_api_path("/metrics"));
 	OK(!api_is_api_path("/"));
 	OK(!api_is_api_path("/assets/app.js"));
 	OK(!api_is_api_path("/apix"));
