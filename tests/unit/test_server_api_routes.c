@@ -19,6 +19,9 @@ static int is_public_path(const char *m, const char *p)
 		{ "POST", "/api/setup" },
 		{ "GET", "/install/install.sh" },
 		{ "GET", "/agent/binary" },
+		{ "GET", "/agent/deb" },
+		/* no session: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR, checked by api_metrics */
+		{ "GET", "/metrics" },
 	};
 	for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++)
 		if (strcmp(pub[i][0], m) == 0 && strcmp(pub[i][1], p) == 0)
@@ -200,6 +203,7 @@ TEST(api_paths)
 	OK(api_is_api_path("/healthz"));
 	OK(api_is_api_path("/install/install.sh"));
 	OK(api_is_api_path("/agent/binary"));
+	OK(api_is_api_path("/metrics"));
 	OK(!api_is_api_path("/"));
 	OK(!api_is_api_path("/assets/app.js"));
 	OK(!api_is_api_path("/apix"));

@@ -147,9 +147,15 @@ void api_settings_get(struct http_req *r, void *app);
 void api_settings_put(struct http_req *r, void *app);
 /* audit.c */
 void api_audit_list(struct http_req *r, void *app);
+/* metrics.c: GET /metrics (its own auth: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR) */
+void api_metrics(struct http_req *r, void *app);
+struct rm_buf;
+/* The whole exposition appended to out (tests); RM_OK or a store error. */
+int api_metrics_render(struct app *app, struct rm_buf *out);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);
+void api_agent_deb(struct http_req *r, void *app);
 /* Unmaps the cached agent binaries (at exit, after the loop ended). */
 void api_agent_binary_cleanup(void);
 

@@ -72,6 +72,9 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/tokens/{id}", ROLE_VIEWER, 0, api_token_delete },
 	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
 	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },
+	{ "GET", "/agent/deb", ROLE_PUBLIC, PUB, api_agent_deb },
+	/* no session: api_metrics checks RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR itself */
+	{ "GET", "/metrics", ROLE_PUBLIC, PUB, api_metrics },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -84,8 +87,8 @@ const struct route *api_routes(size_t *n)
 int api_is_api_path(const char *path)
 {
 	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
-	       strcmp(path, "/healthz") == 0 || strncmp(path, "/install/", 9) == 0 ||
-	       strncmp(path, "/agent/", 7) == 0;
+	       strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
+	       strncmp(path, "/install/", 9) == 0 || strncmp(path, "/agent/", 7) == 0;
 }
 
 static void ctx_free(void *p)

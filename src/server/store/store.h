@@ -323,4 +323,35 @@ int store_reader_log_each(struct store_reader *rd, const char *job_id, long long
                           int limit, void (*cb)(void *ud, const struct store_log_row *row),
                           void *ud);
 
+/* ---- Prometheus exposition (store_metrics.c) ----
+ * One row per host, by id; strings borrowed for the callback only (NULL when unset),
+ * times in ms since the epoch (0 = none), repo_size_bytes < 0 = unknown. */
+struct store_metrics_host {
+	const char *id, *hostname, *status, *os, *arch, *agent_version;
+	const char *last_backup_status; /* NULL: no finished backup yet */
+	int64_t last_backup_finished_ms;
+	long long repo_size_bytes, snapshot_count;
+};
+int store_metrics_hosts(struct store *s, void (*cb)(void *ud, const struct store_metrics_host *h),
+                        void *ud);
+/* Durations (finished - started) of every finished job still in the jobs table, grouped
+ * by kind and status, counted into the cumulative buckets STORE_METRICS_BUCKETS (seconds;
+ * le="+Inf" is count). */
+#define STORE_METRICS_NBUCKETS 10
+extern const double store_metrics_buckets_s[STORE_METRICS_NBUCKETS];
+struct store_metrics_durations {
+	const char *kind, *status;
+	long long count;
+	double sum_s;
+	long long le[STORE_METRICS_NBUCKETS]; /* cumulative: jobs with duration <= bucket */
+};
+int store_metrics_job_durations(struct store *s,
+                                void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                void *ud);
+/* The same on a read-only connection of its own (opened and closed in the call): for the
+ * thread pool, the scan is O(jobs in the table). Not for ":memory:" stores. */
+int store_metrics_job_durations_ro(struct store *s,
+                                   void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                   void *ud);
+
 #endif

@@ -233,7 +233,20 @@
 	                 "ORDER BY created_at, id")                                            \
 	X(JOBS_AWAITING_EXPIRE, "UPDATE jobs SET status = 'failed', awaiting_host = 0, "       \
 	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "        \
-	                        "AND status = 'queued' AND created_at < ?1 RETURNING id, host_id")
+	                        "AND status = 'queued' AND created_at < ?1 "                   \
+	                        "RETURNING id, host_id")                                       \
+	/* Prometheus exposition (store_metrics.c) */                                          \
+	X(METRICS_HOSTS, "SELECT id, hostname, status, last_backup_status, "                   \
+	                 "last_backup_finished_at, repo_size_bytes, snapshot_count, os, "      \
+	                 "arch, agent_version FROM hosts ORDER BY id")                         \
+	X(METRICS_JOB_DURATIONS,                                                               \
+	  "SELECT kind, status, count(*), coalesce(sum(d), 0), sum(d <= 1000), "               \
+	  "sum(d <= 10000), sum(d <= 60000), sum(d <= 300000), sum(d <= 900000), "             \
+	  "sum(d <= 1800000), sum(d <= 3600000), sum(d <= 7200000), sum(d <= 21600000), "      \
+	  "sum(d <= 86400000) FROM (SELECT kind, status, "                                     \
+	  "max(finished_at - started_at, 0) AS d FROM jobs "                                   \
+	  "WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) "                         \
+	  "GROUP BY kind, status ORDER BY kind, status")
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };
