@@ -51,8 +51,10 @@ export function createPreview(s, env) {
     }
     update();
   };
+  const online = () => !s.host || s.host.status === 'online';
   const schedule = (form, ed) => {
     clearTimeout(timer);
+    if (!online()) return; // the button still asks, and says why it cannot
     timer = setTimeout(() => { if (s.gedit === ed && form.isConnected) run(form, ed); }, 800);
   };
   const view = (ed) => {
@@ -60,7 +62,7 @@ export function createPreview(s, env) {
     const p = s.rprev && s.rprev.key === ed.key ? s.rprev : null;
     const res = p && p.res;
     return html`<div class="rp" data-testid="retention-preview" aria-live="polite" aria-busy=${p && p.busy ? 'true' : 'false'}>
-<div class="card-head"><span class="small">${res ? html`<b data-testid="rp-summary">${fmtNum(res.keep.length)} kept · ${fmtNum(res.remove.length)} removed</b>${res.truncated ? ' (newest snapshots only)' : ''}` : html`<span class="muted">Which snapshots would this retention keep?</span>`}${p && p.busy ? html` <span class="muted">checking…</span>` : nothing}</span>
+<div class="card-head"><span class="small">${res ? html`<b data-testid="rp-summary">${fmtNum(res.keep.length)} kept · ${fmtNum(res.remove.length)} removed</b>${res.truncated ? ' (newest snapshots only)' : ''}` : html`<span class="muted">${online() ? 'Which snapshots would this retention keep?' : 'The preview needs the host online.'}</span>`}${p && p.busy ? html` <span class="muted">checking…</span>` : nothing}</span>
 <button type="button" class="btn btn-sm" data-testid="rp-run" @click=${(ev) => run(ev.currentTarget.form, ed)}>Preview</button></div>
 ${p && p.error ? html`<p class="form-error" role="alert" data-testid="rp-error">${p.error}</p>` : nothing}
 ${res ? table(res) : nothing}</div>`;
