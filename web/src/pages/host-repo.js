@@ -40,7 +40,7 @@ const forgetWhat = (j) => html`<div class="small muted">${j.kept !== null && j.k
 function locks(l) {
   if (l === null || l === undefined) return html`<span class="muted">—</span>`;
   if (!l.length) return html`<span class="muted">none</span>`;
-  return html`${fmtNum(l.length)} <span class="small muted">${l.map((k) => `${k.exclusive ? 'exclusive' : 'shared'} by ${k.hostname || '?'} pid ${k.pid ?? '?'}`).join(' · ')}</span>`;
+  return html`${fmtNum(l.length)}${l.map((k) => html`<div class="small muted" data-testid="repo-lock">${k.exclusive ? 'exclusive' : 'shared'} · ${k.username ? `${k.username}@` : ''}${k.hostname || '?'} pid ${k.pid ?? '?'}${k.time ? html` · ${relEl(k.time)}` : nothing}</div>`)}`;
 }
 
 function tiles(r) {
