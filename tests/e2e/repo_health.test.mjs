@@ -143,6 +143,34 @@ test('forecast: with 10 days of history, bytes per day and days to the next mile
   S.forecast = f;
 });
 
+test('last check / prune / forget come from the newest such job, in the stats shapes of the maintenance kinds', async () => {
+  // the kinds themselves are another piece of work: their finished rows, as the agent
+  // would report them, go into the database directly
+  const db = path.join(S.server.dataDir, 'restic-manager.db');
+  const t = Date.now();
+  const row = (id, kind, status, stats, ago, error = null) =>
+    `('${id}', '${S.hostId}', '${kind}', '${status}', '${JSON.stringify(stats)}', ${error ? `'${error}'` : 'NULL'}, ${t - ago - 1000}, ${t - ago})`;
+  execFileSync('sqlite3', ['-cmd', '.timeout 5000', db, 'INSERT INTO jobs (id, host_id, kind, status, stats, error, created_at, finished_at) VALUES ' + [
+    row('01JCHECKOLD000000000000000', 'check', 'succeeded', { ok: true, errors: 0, read_data_subset: '5%' }, 60000),
+    row('01JCHECKNEW000000000000000', 'check', 'failed', { ok: false, errors: 2, read_data_subset: '10%' }, 1000, 'check found 2 errors'),
+    row('01JPRUNE000000000000000000', 'prune', 'succeeded', { freed_bytes: 123456, packs_removed: 3 }, 2000),
+    row('01JFORGET00000000000000000', 'forget', 'succeeded', { groups: [{ group: 'docs', kept: 2, removed: 1 }], kept: 2, removed: 1 }, 3000),
+    row('01JFORGETRUN0000000000000', 'forget', 'running', {}, 0).replace(`, ${t}`, ', NULL'),
+  ].join(',')]);
+  const o = (await S.api.get(`/api/hosts/${S.hostId}/repo`)).body;
+  assert.equal(o.last_check.job_id, '01JCHECKNEW000000000000000', 'the newest check');
+  assert.equal(o.last_check.status, 'failed');
+  assert.equal(o.last_check.ok, false);
+  assert.equal(o.last_check.errors, 2);
+  assert.equal(o.last_check.read_data_subset, '10%');
+  assert.equal(o.last_check.error, 'check found 2 errors');
+  assert.equal(o.last_prune.freed_bytes, 123456);
+  assert.equal(o.last_prune.stats.packs_removed, 3);
+  assert.equal(o.last_forget.job_id, '01JFORGET00000000000000000', 'a running forget is not the last one');
+  assert.equal(o.last_forget.kept, 2);
+  assert.equal(o.last_forget.removed, 1);
+});
+
 test('the forecast quota is a host setting: set, shown, validated, removed', async () => {
   const set = `/api/hosts/${S.hostId}/settings`;
   let r = await S.api.req('PUT', set, { repo_quota_bytes: 500 * 1024 ** 3 });
