@@ -257,8 +257,9 @@ static const char *const m5[] = {
 	"  PRIMARY KEY (host_id, ts)"
 	") WITHOUT ROWID;",
 	"CREATE INDEX repo_history_ts ON repo_history(ts);",
+	/* json_valid: a row with malformed stats can neither fail this migration nor a query */
 	"CREATE INDEX jobs_backup_snapshot ON jobs(host_id, json_extract(stats, '$.snapshot_id'))"
-	"  WHERE kind = 'backup';",
+	"  WHERE kind = 'backup' AND json_valid(stats);",
 	NULL,
 };
 

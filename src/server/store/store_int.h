@@ -34,6 +34,7 @@
  * the short id, 0.17+ the full one); uses the jobs_backup_snapshot expression index. */
 #define SNAP_JOB_STATS                                                                   \
 	"(SELECT j.stats FROM jobs j WHERE j.host_id = s.host_id AND j.kind = 'backup' " \
+	"AND json_valid(j.stats) "                                                       \
 	"AND json_extract(j.stats, '$.snapshot_id') IN (s.snapshot_id, s.short_id) "     \
 	"ORDER BY j.finished_at DESC LIMIT 1)"
 /* The sum of host ?1's snapshot sizes (their own or their backup job's); NULL if none is
@@ -266,7 +267,7 @@
 	                 "ORDER BY finished_at DESC, id DESC LIMIT 1")                           \
 	X(REPO_BACKUPS, "SELECT id, status, started_at, finished_at, stats FROM jobs "           \
 	                "WHERE host_id = ?1 AND kind = 'backup' AND finished_at >= ?2 "          \
-	                "AND stats IS NOT NULL ORDER BY finished_at DESC LIMIT ?3")              \
+	                "AND json_valid(stats) ORDER BY finished_at DESC LIMIT ?3")              \
 	/* each host's newest size before ?1 (bucket -1), then its newest per bucket of ?2 ms */ \
 	X(REPO_FLEET, "SELECT host_id, b, size_bytes, t FROM ("                                  \
 	              "SELECT host_id, -1 AS b, size_bytes, max(ts) AS t FROM repo_history "     \
