@@ -16,6 +16,7 @@ struct event_hub;
 struct api_cache;
 struct notify;
 struct presence;
+struct oidc;
 
 struct app {
 	uv_loop_t *loop;
@@ -31,6 +32,7 @@ struct app {
 	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
 };
 
 #endif

@@ -140,8 +140,10 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
-	raw("DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
+	/* back to the v1 shape: undo migration 4 (SSO users), 3 (C2 policies) and 2
+	 * (reported_hostname) */
+	raw("DROP INDEX users_oidc_sub; ALTER TABLE users DROP COLUMN oidc_sub; "
+	    "DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
 	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
 	    "ALTER TABLE jobs DROP COLUMN awaiting_host; "
 	    "ALTER TABLE hosts DROP COLUMN schedule_version; "

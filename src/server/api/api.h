@@ -57,6 +57,13 @@ typedef void (*api_pw_done)(struct http_req *r, struct app *app, int rc, const c
                             void *ud);
 void api_pw_run(struct app *app, struct http_req *r, const char *password, const char *verify_hash,
                 api_pw_done done, void *ud);
+/* oidc_api.c: single sign-on */
+void api_auth_config(struct http_req *r, void *app);
+void api_oidc_login(struct http_req *r, void *app);
+void api_oidc_callback(struct http_req *r, void *app);
+/* Logout's answer: 200 {"redirect_url"} (the provider's end_session_endpoint) for an SSO
+ * user when the provider advertised one, else 204. */
+void api_oidc_logout_respond(struct http_req *r, struct app *app, const char *user_id);
 /* enroll.c */
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);

@@ -209,11 +209,21 @@ static const char *const m3[] = {
 	NULL,
 };
 
+/* Migration 4: single sign-on. Users created on first OIDC sign-in are keyed by the
+ * provider's subject (never by email); NULL for local users. Their pw_hash is "!sso",
+ * which no password verifies. */
+static const char *const m4[] = {
+	"ALTER TABLE users ADD COLUMN oidc_sub TEXT;",
+	"CREATE UNIQUE INDEX users_oidc_sub ON users(oidc_sub) WHERE oidc_sub IS NOT NULL;",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
 	m1,
 	m2,
 	m3,
+	m4,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

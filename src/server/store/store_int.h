@@ -65,6 +65,16 @@
 	                  "WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?3")     \
 	X(ENROLL_STATE, "SELECT used_at, expires_at FROM enrollment_tokens "                   \
 	                "WHERE token_hash = ?1")                                               \
+	/* single sign-on users (store_oidc.c) */                                              \
+	X(USER_BY_OIDC_SUB, "SELECT id, username, role, pw_hash, disabled FROM users "         \
+	                    "WHERE oidc_sub = ?1")                                             \
+	X(USER_NAME_TAKEN, "SELECT 1 FROM users WHERE username = ?1")                          \
+	X(USER_INSERT_OIDC, "INSERT INTO users(id, username, role, pw_hash, disabled, "        \
+	                    "oidc_sub, created_at, updated_at) "                               \
+	                    "VALUES (?1, ?2, ?3, '!sso', 0, ?4, ?5, ?5)")                      \
+	X(USER_OIDC_SET_ROLE, "UPDATE users SET role = ?2, updated_at = ?3 "                   \
+	                      "WHERE id = ?1 AND oidc_sub IS NOT NULL")                        \
+	X(USER_IS_OIDC, "SELECT 1 FROM users WHERE id = ?1 AND oidc_sub IS NOT NULL")          \
 	/* hosts */                                                                            \
 	X(HOST_INSERT, "INSERT INTO hosts(id, hostname, tags, initial_paths, bearer_hash, "    \
 	               "created_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")         \
