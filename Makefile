@@ -188,7 +188,7 @@ $(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 # server parsers that fuzz targets reach without the HTTP/DB layers
 FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c src/server/http/parse.c \
-                   src/server/http/wsframe.c
+                   src/server/http/wsframe.c src/server/engine/jwt.c
 fuzz:
 	@mkdir -p $(B)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
