@@ -83,12 +83,14 @@ test('config endpoint tells the UI about SSO', async () => {
   assert.ok(!server.allStderr().includes(idp.clientSecret), 'client secret in the server log');
 });
 
-test('sign in through the browser lands as the mapped role; JIT users keyed by sub', { timeout: 120000 }, async () => {
+test('sign in through the browser lands as the mapped role; JIT users keyed by sub', { timeout: 120000 }, async (t) => {
   const cases = [['alice', 'alice', 'admin'], ['bob', 'bob', 'operator'], ['dave', 'dave.viewer-x', 'viewer']];
   for (const [user, username, role] of cases) {
     let page;
     try {
+      const t0 = Date.now();
       page = await ssoSignIn(user);
+      t.diagnostic(`${user}: SSO button -> dashboard in ${Date.now() - t0} ms (incl. the provider's login page)`);
       await waitFor(async () => (await page.getByTestId('whoami').textContent()).includes(`${username} · ${role}`),
         { timeout: 10000, what: `whoami ${username} · ${role}` });
       assert.equal(new URL(page.url()).pathname, '/');
@@ -100,6 +102,8 @@ test('sign in through the browser lands as the mapped role; JIT users keyed by s
       if (page) await page.close();
     }
   }
+  const ms = [...server.stderr().matchAll(/method=oidc ip=\S+ callback_ms=(\d+)/g)].map((m) => Number(m[1]));
+  t.diagnostic(`server callback (code exchange + JWKS + userinfo + user/session), ms: ${ms.join(', ')}`);
   // a second sign-in of the same sub reuses the user (no alice-2)
   const page = await ssoSignIn('alice');
   assert.match(await page.getByTestId('whoami').textContent(), /alice · admin/);
@@ -187,6 +191,27 @@ test('logout of an SSO user redirects to the provider end_session_endpoint', { t
   const r = await page.context().cookies(server.url);
   assert.ok(!r.some((c) => c.name === 'rm_session' && c.value), 'session cookie cleared');
   await page.close();
+});
+
+test('ES256-signed ID tokens (second client) sign in too; tampering still refused', { timeout: 60000 }, async () => {
+  await server.stop();
+  Object.assign(server.env, { RM_OIDC_CLIENT_ID: idp.esClientId });
+  await server.start();
+  try {
+    let page = await ssoSignIn('bob');
+    assert.match(await page.getByTestId('whoami').textContent(), /bob · operator/);
+    await page.close();
+    idp.tamper = 'signature';
+    page = await ssoSignIn('bob', { expectLanded: false });
+    assert.equal(await page.getByTestId('sso-error-code').textContent(), 'bad_signature');
+    assert.match(server.stderr(), /reason=bad_signature detail=ES256/);
+    await page.close();
+  } finally {
+    idp.tamper = null;
+    await server.stop();
+    Object.assign(server.env, { RM_OIDC_CLIENT_ID: idp.clientId });
+    await server.start();
+  }
 });
 
 test('local login off: password sign-in refused, form hidden; break glass turns it back on', { timeout: 60000 }, async () => {

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/rmtime.h"
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/config.h"
@@ -134,6 +135,7 @@ struct sso_ud {
 	struct http_req *r;
 	struct app *app;
 	char ip[64];
+	int64_t t0_ms;
 };
 
 static struct sso_ud *sso_ud_new(struct http_req *r, struct app *app)
@@ -142,6 +144,7 @@ static struct sso_ud *sso_ud_new(struct http_req *r, struct app *app)
 	u->r = r;
 	u->app = app;
 	rm_strlcpy(u->ip, http_req_remote_ip(r) ? http_req_remote_ip(r) : "", sizeof u->ip);
+	u->t0_ms = rm_now_ms();
 	return u;
 }
 
@@ -238,7 +241,10 @@ static void sso_sign_in(struct sso_ud *ud, const struct oidc_result *res)
 		api_respond_store_error(ud->r, "sso sign-in", rc);
 		return;
 	} else {
-		RM_INFO("user logged in", "user", u.username, "method", "oidc", "ip", ud->ip);
+		char ms[24];
+		snprintf(ms, sizeof ms, "%lld", (long long)(rm_now_ms() - ud->t0_ms));
+		RM_INFO("user logged in", "user", u.username, "method", "oidc", "ip", ud->ip,
+		        "callback_ms", ms);
 		auth_set_cookie(ud->r, app, token);
 		char *nx = oidc_http_escape(res->next);
 		char *en = rm_xasprintf("/login?sso=1&next=%s", nx);

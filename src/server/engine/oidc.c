@@ -16,7 +16,7 @@
 #include "server/engine/oidc_int.h"
 
 #define PENDING_MAX 1000
-#define INFLIGHT_MAX 3
+#define INFLIGHT_MAX 8 /* provider requests queued in the pool at once */
 
 int oidc_create(const struct server_config *cfg, struct oidc **out, char *err, size_t errlen)
 {
@@ -256,6 +256,16 @@ static struct oidc_job *job_new(struct oidc *o, void *ud)
 
 int oidc_begin(struct oidc *o, uv_loop_t *loop, const char *next, oidc_begin_cb done, void *ud)
 {
+	struct oidc_disc *d = rm_xcalloc(1, sizeof *d);
+	if (oidc_disc_cached(o, d)) { /* the common case: no provider request needed */
+		struct oidc_pending *p = pending_add(o, next);
+		char *url = auth_url(o, d, p);
+		free(d);
+		done(ud, RM_OK, url, p->state);
+		free(url);
+		return RM_OK;
+	}
+	free(d);
 	if (o->inflight >= INFLIGHT_MAX)
 		return RM_ERR_AGAIN;
 	struct oidc_pending *p = pending_add(o, next);

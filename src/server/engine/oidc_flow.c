@@ -72,6 +72,16 @@ static int fetch_discovery(struct oidc *o, struct oidc_disc *d, char *err, size_
 	return rc;
 }
 
+int oidc_disc_cached(struct oidc *o, struct oidc_disc *d)
+{
+	pthread_mutex_lock(&o->mu);
+	int fresh = o->have_disc && rm_now_ms() - o->disc_ms < DISC_TTL_MS;
+	if (fresh)
+		*d = o->disc;
+	pthread_mutex_unlock(&o->mu);
+	return fresh;
+}
+
 int oidc_flow_discovery(struct oidc *o, struct oidc_disc *d, char *err, size_t errlen)
 {
 	int64_t now = rm_now_ms();

@@ -47,6 +47,8 @@ struct oidc {
 	long long now_for_test;
 };
 
+/* 1 and d filled when a fresh discovery document is cached (any thread). */
+int oidc_disc_cached(struct oidc *o, struct oidc_disc *d);
 /* pool side (oidc_flow.c): fills d from the cache or the provider. */
 int oidc_flow_discovery(struct oidc *o, struct oidc_disc *d, char *err, size_t errlen);
 /* pool side: the whole callback flow for one pending login; fills res. */

@@ -58,25 +58,27 @@ function tamperToken(idToken, mode, keys) {
   }
 }
 
-// { issuer, clientId, clientSecret, close(), idp.tamper, tokenRequests }
+// { issuer, clientId, esClientId, clientSecret, close(), idp.tamper, tokenRequests }
 export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg = 'RS256' }) {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const keys = makeKeys();
   const clientId = 'restic-manager';
   const clientSecret = crypto.randomBytes(24).toString('base64url');
-  const idp = { issuer, clientId, clientSecret, tamper: null, tokenRequests: 0, keys };
+  // clientId signs ID tokens with RS256 (idTokenAlg), `${clientId}-es` with ES256
+  const idp = { issuer, clientId, esClientId: `${clientId}-es`, clientSecret, tamper: null, tokenRequests: 0, keys };
+  const client = (id, alg) => ({
+    client_id: id,
+    client_secret: clientSecret,
+    redirect_uris: [redirectUri],
+    post_logout_redirect_uris: [postLogoutRedirectUri],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: alg,
+  });
   const provider = new Provider(issuer, {
-    clients: [{
-      client_id: clientId,
-      client_secret: clientSecret,
-      redirect_uris: [redirectUri],
-      post_logout_redirect_uris: [postLogoutRedirectUri],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: idTokenAlg,
-    }],
+    clients: [client(clientId, idTokenAlg), client(idp.esClientId, 'ES256')],
     jwks: keys.jwks,
     cookies: { keys: [crypto.randomBytes(16).toString('hex')] },
     claims: {
