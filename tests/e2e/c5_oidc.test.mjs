@@ -214,6 +214,23 @@ test('ES256-signed ID tokens (second client) sign in too; tampering still refuse
   }
 });
 
+test('key rotation at the provider: an unknown kid refetches the JWKS once', { timeout: 60000 }, async () => {
+  // warm the server's JWKS cache, then let the refetch rate limit (10 s) pass
+  let page = await ssoSignIn('alice');
+  await page.close();
+  const warmed = Date.now();
+  await waitFor(() => Date.now() - warmed > 10500, { timeout: 15000, interval: 250, what: 'JWKS refetch window' });
+  const before = idp.jwksRequests;
+  idp.rotateKeys();
+  page = await ssoSignIn('alice');
+  assert.match(await page.getByTestId('whoami').textContent(), /alice · admin/);
+  await page.close();
+  assert.equal(idp.jwksRequests, before + 1, 'one JWKS refetch for the new kid');
+  page = await ssoSignIn('bob');
+  await page.close();
+  assert.equal(idp.jwksRequests, before + 1, 'the new keys are cached');
+});
+
 test('local login off: password sign-in refused, form hidden; break glass turns it back on', { timeout: 60000 }, async () => {
   await server.stop();
   Object.assign(server.env, { RM_LOCAL_LOGIN: 'false' });
@@ -225,6 +242,7 @@ test('local login off: password sign-in refused, form hidden; break glass turns 
   });
   assert.equal(r.status, 403);
   assert.equal(JSON.parse(r.buf).code, 'local_login_disabled');
+  await browser.context.clearCookies();
   const page = await browser.context.newPage();
   await page.goto(`${server.url}/login`);
   await page.getByTestId('login-sso').waitFor();

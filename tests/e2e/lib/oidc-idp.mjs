@@ -18,11 +18,13 @@ export const IDP_USERS = {
   dave: { groups: ['staff'], email: 'Dave.Viewer+x@example.test', name: 'Dave' },
 };
 
+let keyGen = 0;
 function makeKeys() {
+  keyGen++;
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const rsaJwk = { ...rsa.privateKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
-  const ecJwk = { ...ec.privateKey.export({ format: 'jwk' }), kid: 'ec-1', alg: 'ES256', use: 'sig' };
+  const rsaJwk = { ...rsa.privateKey.export({ format: 'jwk' }), kid: `rsa-${keyGen}`, alg: 'RS256', use: 'sig' };
+  const ecJwk = { ...ec.privateKey.export({ format: 'jwk' }), kid: `ec-${keyGen}`, alg: 'ES256', use: 'sig' };
   return { rsa, ec, jwks: { keys: [rsaJwk, ecJwk] } };
 }
 
@@ -59,14 +61,16 @@ function tamperToken(idToken, mode, keys) {
 }
 
 // { issuer, clientId, esClientId, clientSecret, close(), idp.tamper, tokenRequests }
+// { issuer, clientId, esClientId, clientSecret, tamper, tokenRequests, jwksRequests,
+//   rotateKeys(), close() }. rotateKeys() swaps in a provider with new signing keys (new
+//   kids) on the same port: what a key rotation looks like to the relying party.
 export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg = 'RS256' }) {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const keys = makeKeys();
   const clientId = 'restic-manager';
   const clientSecret = crypto.randomBytes(24).toString('base64url');
   // clientId signs ID tokens with RS256 (idTokenAlg), `${clientId}-es` with ES256
-  const idp = { issuer, clientId, esClientId: `${clientId}-es`, clientSecret, tamper: null, tokenRequests: 0, keys };
+  const idp = { issuer, clientId, esClientId: `${clientId}-es`, clientSecret, tamper: null, tokenRequests: 0, jwksRequests: 0 };
   const client = (id, alg) => ({
     client_id: id,
     client_secret: clientSecret,
@@ -77,49 +81,58 @@ export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg 
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: alg,
   });
-  const provider = new Provider(issuer, {
-    clients: [client(clientId, idTokenAlg), client(idp.esClientId, 'ES256')],
-    jwks: keys.jwks,
-    cookies: { keys: [crypto.randomBytes(16).toString('hex')] },
-    claims: {
-      openid: ['sub'],
-      profile: ['preferred_username', 'name'],
-      email: ['email'],
-      groups: ['groups'],
-    },
-    scopes: ['openid', 'profile', 'email', 'groups'],
-    conformIdTokenClaims: false, // groups etc. in the ID token too
-    features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
-    pkce: { required: () => true },
-    async findAccount(ctx, sub) {
-      const u = IDP_USERS[sub];
-      if (!u) return undefined;
-      return {
-        accountId: sub,
-        async claims() {
-          return { sub, preferred_username: sub === 'dave' ? undefined : sub, email: u.email, name: u.name, groups: u.groups };
-        },
-      };
-    },
-    async loadExistingGrant(ctx) {
-      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-      grant.addOIDCScope('openid profile email groups');
-      await grant.save();
-      return grant;
-    },
-  });
-  provider.use(async (ctx, next) => {
-    await next();
-    if (ctx.oidc?.route === 'token') {
-      idp.tokenRequests++;
-      if (idp.tamper && ctx.body && ctx.body.id_token) {
-        ctx.body = { ...ctx.body, id_token: tamperToken(ctx.body.id_token, idp.tamper, keys) };
+  let handler;
+  const build = () => {
+    const keys = makeKeys();
+    idp.keys = keys;
+    const provider = new Provider(issuer, {
+      clients: [client(clientId, idTokenAlg), client(idp.esClientId, 'ES256')],
+      jwks: keys.jwks,
+      cookies: { keys: [crypto.randomBytes(16).toString('hex')] },
+      claims: {
+        openid: ['sub'],
+        profile: ['preferred_username', 'name'],
+        email: ['email'],
+        groups: ['groups'],
+      },
+      scopes: ['openid', 'profile', 'email', 'groups'],
+      conformIdTokenClaims: false, // groups etc. in the ID token too
+      features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+      pkce: { required: () => true },
+      async findAccount(ctx, sub) {
+        const u = IDP_USERS[sub];
+        if (!u) return undefined;
+        return {
+          accountId: sub,
+          async claims() {
+            return { sub, preferred_username: sub === 'dave' ? undefined : sub, email: u.email, name: u.name, groups: u.groups };
+          },
+        };
+      },
+      async loadExistingGrant(ctx) {
+        const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+        if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+        const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+        grant.addOIDCScope('openid profile email groups');
+        await grant.save();
+        return grant;
+      },
+    });
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.oidc?.route === 'jwks') idp.jwksRequests++;
+      if (ctx.oidc?.route === 'token') {
+        idp.tokenRequests++;
+        if (idp.tamper && ctx.body && ctx.body.id_token) {
+          ctx.body = { ...ctx.body, id_token: tamperToken(ctx.body.id_token, idp.tamper, keys) };
+        }
       }
-    }
-  });
-  const server = http.createServer(provider.callback());
+    });
+    handler = provider.callback();
+  };
+  build();
+  idp.rotateKeys = build;
+  const server = http.createServer((req, res) => handler(req, res));
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
   idp.close = () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); });
   return idp;
