@@ -1,6 +1,6 @@
 // C5 single sign-on against a real certified OpenID Provider (panva's oidc-provider, in
 // this process): sign in through Chromium and land as the mapped role; a user in no mapped
-// group is refused; tampered ID tokens (signature, audience, expiry, nonce, alg none) and
+// group is refused (erin: groups only in userinfo, so the merge is exercised); tampered ID tokens (signature, audience, expiry, nonce, alg none) and
 // a bad or replayed state are refused with an error page, an audit line and no session;
 // JIT users are keyed by sub; RP-initiated logout; local login off + break glass.
 import { test, before, after } from 'node:test';
@@ -84,7 +84,7 @@ test('config endpoint tells the UI about SSO', async () => {
 });
 
 test('sign in through the browser lands as the mapped role; JIT users keyed by sub', { timeout: 120000 }, async (t) => {
-  const cases = [['alice', 'alice', 'admin'], ['bob', 'bob', 'operator'], ['dave', 'dave.viewer-x', 'viewer']];
+  const cases = [['alice', 'alice', 'admin'], ['bob', 'bob', 'operator'], ['dave', 'dave.viewer-x', 'viewer'], ['erin', 'erin', 'operator']];
   for (const [user, username, role] of cases) {
     let page;
     try {
@@ -110,7 +110,7 @@ test('sign in through the browser lands as the mapped role; JIT users keyed by s
   await page.close();
   const audit = (await admin.get('/api/audit?limit=200')).body.entries;
   const created = audit.filter((e) => e.action === 'user.create').map((e) => e.target).sort();
-  assert.deepEqual(created, ['alice', 'bob', 'dave.viewer-x']);
+  assert.deepEqual(created, ['alice', 'bob', 'dave.viewer-x', 'erin']);
   // an SSO user has no password
   const pw = await httpRequest(`${server.url}/api/auth/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: '!sso' }),

@@ -16,6 +16,8 @@ export const IDP_USERS = {
   bob: { groups: ['ops'], email: 'bob@example.test', name: 'Bob Operator' },
   carol: { groups: ['marketing'], email: 'carol@example.test', name: 'Carol Nogroup' },
   dave: { groups: ['staff'], email: 'Dave.Viewer+x@example.test', name: 'Dave' },
+  // erin's groups come only from userinfo (not in her ID token): the userinfo merge
+  erin: { groups: ['ops'], email: 'erin@example.test', name: 'Erin', userinfoOnly: true },
 };
 
 let keyGen = 0;
@@ -104,8 +106,9 @@ export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg 
         if (!u) return undefined;
         return {
           accountId: sub,
-          async claims() {
-            return { sub, preferred_username: sub === 'dave' ? undefined : sub, email: u.email, name: u.name, groups: u.groups };
+          async claims(use) {
+            const groups = u.userinfoOnly && use === 'id_token' ? undefined : u.groups;
+            return { sub, preferred_username: sub === 'dave' ? undefined : sub, email: u.email, name: u.name, groups };
           },
         };
       },
