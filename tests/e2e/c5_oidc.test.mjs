@@ -1,8 +1,9 @@
 // C5 single sign-on against a real certified OpenID Provider (panva's oidc-provider, in
-// this process): sign in through Chromium and land as the mapped role; a user in no mapped
-// group is refused (erin: groups only in userinfo, so the merge is exercised); tampered ID tokens (signature, audience, expiry, nonce, alg none) and
-// a bad or replayed state are refused with an error page, an audit line and no session;
-// JIT users are keyed by sub; RP-initiated logout; local login off + break glass.
+// this process): sign in through Chromium and land as the mapped role (erin's groups come
+// only from userinfo: the merge); a user in no mapped group is refused; tampered ID
+// tokens (signature, audience, expiry, nonce, alg none) and a bad or replayed state are
+// refused with an error page, an audit line and no session; JIT users are keyed by sub;
+// ES256; key rotation; RP-initiated logout; local login off + break glass.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, screenshot } from './lib/browser.mjs';
