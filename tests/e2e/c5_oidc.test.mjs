@@ -181,6 +181,45 @@ test('bad, foreign and replayed state are refused', { timeout: 60000 }, async ()
   assert.ok(!r.buf.toString().includes('<script>'));
 });
 
+test('a stalled provider ties up neither the loop nor the thread pool', { timeout: 90000 }, async (t) => {
+  const N = 6;
+  const STALL = 2500;
+  const states = [];
+  for (let i = 0; i < N; i++) {
+    const r = await httpRequest(`${server.url}/api/auth/oidc/login`);
+    assert.equal(r.status, 302);
+    states.push(new URL(r.headers.location).searchParams.get('state'));
+  }
+  idp.stallTokenMs = STALL;
+  idp.stalled = 0;
+  try {
+    const t0 = Date.now();
+    const calls = states.map((st) => httpRequest(`${server.url}/api/auth/oidc/callback?state=${st}&code=bogus`,
+      { headers: { cookie: `rm_oidc_state=${st}` }, timeout: 60000 }));
+    await waitFor(() => idp.stalled >= 1, { timeout: 10000, what: 'a callback at the token endpoint' });
+    const h0 = Date.now();
+    const health = await httpRequest(`${server.url}/healthz`);
+    const healthMs = Date.now() - h0;
+    assert.equal(health.status, 200);
+    const l0 = Date.now();
+    const login = await httpRequest(`${server.url}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'correct horse battery' }),
+    });
+    const loginMs = Date.now() - l0;
+    assert.equal(login.status, 200);
+    // at most 2 callbacks wait on the provider at once (POOL_MAX)
+    assert.ok(idp.stalled <= 2, `stalled ${idp.stalled}`);
+    const res = await Promise.all(calls);
+    const total = Date.now() - t0;
+    for (const r of res) assert.match(r.buf.toString(), /token_exchange_failed/);
+    assert.ok(total >= STALL * Math.ceil(N / 2) - 200, `queued in waves of 2: ${total} ms`);
+    assert.ok(healthMs < 1000 && loginMs < STALL, `healthz ${healthMs} ms, password login ${loginMs} ms`);
+    t.diagnostic(`${N} callbacks stalled ${STALL} ms each at the provider: /healthz ${healthMs} ms, password login ${loginMs} ms, all callbacks done in ${total} ms`);
+  } finally {
+    idp.stallTokenMs = 0;
+  }
+});
+
 test('logout of an SSO user redirects to the provider end_session_endpoint', { timeout: 60000 }, async () => {
   const page = await ssoSignIn('bob');
   await page.getByTestId('signout').click();

@@ -16,7 +16,8 @@
 #include "server/engine/oidc_int.h"
 
 #define PENDING_MAX 1000
-#define INFLIGHT_MAX 8 /* provider requests queued in the pool at once */
+#define INFLIGHT_MAX 64 /* sign-ins admitted at once (running + waiting), else 503 */
+#define POOL_MAX 2      /* thread-pool threads that may wait on the provider at once */
 
 int oidc_create(const struct server_config *cfg, struct oidc **out, char *err, size_t errlen)
 {
@@ -188,6 +189,10 @@ struct oidc_job {
 	oidc_begin_cb bdone;
 	oidc_finish_cb fdone;
 	void *ud;
+	uv_work_cb work;
+	uv_after_work_cb after;
+	struct oidc_job *next_q; /* waiting for a pool slot */
+	int in_pool;
 };
 
 static char *auth_url(struct oidc *o, const struct oidc_disc *d, const struct oidc_pending *p)
@@ -235,9 +240,50 @@ static void job_end(struct oidc_job *j)
 		really_free(o);
 }
 
+/* Starts waiting jobs while fewer than POOL_MAX run: a slow provider can tie up at most
+ * POOL_MAX of libuv's pool threads (Argon2 and log reads share them). */
+static void pump(struct oidc *o)
+{
+	while (o->running < POOL_MAX && o->waitq) {
+		struct oidc_job *j = o->waitq;
+		o->waitq = j->next_q;
+		if (!o->waitq)
+			o->waitq_tail = NULL;
+		if (uv_queue_work(o->loop, &j->w, j->work, j->after) == 0) {
+			o->running++;
+			j->in_pool = 1;
+		} else
+			j->after(&j->w, UV_ECANCELED); /* answers "unavailable", frees j */
+	}
+}
+
+static void job_queue(struct oidc_job *j, uv_work_cb work, uv_after_work_cb after)
+{
+	struct oidc *o = j->o;
+	j->work = work;
+	j->after = after;
+	if (o->waitq_tail)
+		o->waitq_tail->next_q = j;
+	else
+		o->waitq = j;
+	o->waitq_tail = j;
+	pump(o);
+}
+
+/* every after-work callback starts with this: one pool slot is free again */
+static void slot_free(struct oidc_job *j)
+{
+	if (j->in_pool) {
+		j->in_pool = 0;
+		j->o->running--;
+	}
+	pump(j->o);
+}
+
 static void begin_after(uv_work_t *w, int status)
 {
 	struct oidc_job *j = w->data;
+	slot_free(j);
 	if (status == UV_ECANCELED)
 		j->rc = RM_ERR_AGAIN;
 	j->bdone(j->ud, j->rc, j->rc ? NULL : j->url, j->rc ? NULL : j->p.state);
@@ -270,14 +316,10 @@ int oidc_begin(struct oidc *o, uv_loop_t *loop, const char *next, oidc_begin_cb 
 		return RM_ERR_AGAIN;
 	struct oidc_pending *p = pending_add(o, next);
 	struct oidc_job *j = job_new(o, ud);
+	o->loop = loop;
 	j->p = *p;
 	j->bdone = done;
-	if (uv_queue_work(loop, &j->w, begin_work, begin_after)) {
-		free(pending_take(o, p->state));
-		j->bdone = NULL;
-		job_end(j);
-		return RM_ERR_AGAIN;
-	}
+	job_queue(j, begin_work, begin_after);
 	return RM_OK;
 }
 
@@ -290,6 +332,7 @@ static void finish_work(uv_work_t *w)
 static void finish_after(uv_work_t *w, int status)
 {
 	struct oidc_job *j = w->data;
+	slot_free(j);
 	if (status == UV_ECANCELED) {
 		j->res.rc = RM_ERR_AGAIN;
 		j->res.reason = "unavailable";
@@ -329,9 +372,7 @@ int oidc_finish(struct oidc *o, uv_loop_t *loop, const char *state, const char *
 	j->code = rm_xstrdup(code);
 	j->res.rc = RM_ERR_AUTH;
 	j->fdone = done;
-	if (uv_queue_work(loop, &j->w, finish_work, finish_after)) {
-		j->res.reason = "unavailable";
-		finish_after(&j->w, 0);
-	}
+	o->loop = loop;
+	job_queue(j, finish_work, finish_after);
 	return RM_OK;
 }

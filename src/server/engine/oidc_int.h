@@ -3,6 +3,7 @@
 /* Private to engine/oidc*.c: the relying party's state and the pool-side flow. */
 #include <pthread.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "server/engine/jwt.h"
 #include "server/engine/oidc.h"
@@ -27,6 +28,8 @@ struct oidc_pending {
 	int64_t created_ms;
 };
 
+struct oidc_job;
+
 struct oidc {
 	/* settings (immutable after create) */
 	char *issuer, *client_id, *client_secret, *redirect_url, *scopes, *groups_claim;
@@ -42,7 +45,10 @@ struct oidc {
 	/* loop thread only */
 	struct oidc_pending *pending;
 	int n_pending;
-	int inflight;
+	int inflight; /* admitted jobs (running + waiting) */
+	int running;  /* jobs in the thread pool */
+	struct oidc_job *waitq, *waitq_tail;
+	uv_loop_t *loop;
 	int closing;
 	long long now_for_test;
 };

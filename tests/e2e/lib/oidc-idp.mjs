@@ -64,6 +64,7 @@ function tamperToken(idToken, mode, keys) {
 
 // { issuer, clientId, esClientId, clientSecret, close(), idp.tamper, tokenRequests }
 // { issuer, clientId, esClientId, clientSecret, tamper, tokenRequests, jwksRequests,
+//   stallTokenMs (the token endpoint answers that much later), stalled,
 //   rotateKeys(), close() }. rotateKeys() swaps in a provider with new signing keys (new
 //   kids) on the same port: what a key rotation looks like to the relying party.
 export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg = 'RS256' }) {
@@ -72,7 +73,7 @@ export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg 
   const clientId = 'restic-manager';
   const clientSecret = crypto.randomBytes(24).toString('base64url');
   // clientId signs ID tokens with RS256 (idTokenAlg), `${clientId}-es` with ES256
-  const idp = { issuer, clientId, esClientId: `${clientId}-es`, clientSecret, tamper: null, tokenRequests: 0, jwksRequests: 0 };
+  const idp = { issuer, clientId, esClientId: `${clientId}-es`, clientSecret, tamper: null, tokenRequests: 0, jwksRequests: 0, stallTokenMs: 0, stalled: 0 };
   const client = (id, alg) => ({
     client_id: id,
     client_secret: clientSecret,
@@ -122,6 +123,10 @@ export async function startIdp({ redirectUri, postLogoutRedirectUri, idTokenAlg 
       },
     });
     provider.use(async (ctx, next) => {
+      if (idp.stallTokenMs && ctx.path === '/token') {
+        idp.stalled++;
+        await new Promise((resolve) => { setTimeout(resolve, idp.stallTokenMs); });
+      }
       await next();
       if (ctx.oidc?.route === 'jwks') idp.jwksRequests++;
       if (ctx.oidc?.route === 'token') {
