@@ -90,11 +90,6 @@ const char *oidc_button_label(const struct oidc *o)
 	return o->button_label;
 }
 
-void oidc_set_now_for_test(struct oidc *o, long long now_s)
-{
-	o->now_for_test = now_s;
-}
-
 char *oidc_logout_url(struct oidc *o)
 {
 	pthread_mutex_lock(&o->mu);

@@ -77,7 +77,4 @@ typedef void (*oidc_finish_cb)(void *ud, const struct oidc_result *res);
 int oidc_finish(struct oidc *o, uv_loop_t *loop, const char *state, const char *cookie_state,
                 const char *code, oidc_finish_cb done, void *ud);
 
-/* Test hooks: clock for claim checks (0 = real). */
-void oidc_set_now_for_test(struct oidc *o, long long now_s);
-
 #endif

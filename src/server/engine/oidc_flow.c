@@ -232,7 +232,7 @@ static json_t *check_id_token(struct oidc *o, const struct oidc_disc *d, const c
 			.issuer = o->issuer,
 			.audience = o->client_id,
 			.nonce = p->nonce,
-			.now_s = o->now_for_test ? o->now_for_test : rm_now_ms() / 1000,
+			.now_s = rm_now_ms() / 1000,
 			.skew_s = CLOCK_SKEW_S,
 			.max_age_s = ID_TOKEN_MAX_AGE_S,
 		};

@@ -50,7 +50,6 @@ struct oidc {
 	struct oidc_job *waitq, *waitq_tail;
 	uv_loop_t *loop;
 	int closing;
-	long long now_for_test;
 };
 
 /* 1 and d filled when a fresh discovery document is cached (any thread). */
