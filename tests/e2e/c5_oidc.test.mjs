@@ -76,12 +76,20 @@ async function auditFailures() {
   return r.body.entries.filter((e) => e.action === 'login.failed');
 }
 
-test('config endpoint tells the UI about SSO', async () => {
+test('config endpoint tells the UI about SSO; the login page shows the button', { timeout: 30000 }, async () => {
   const r = await httpRequest(`${server.url}/api/auth/config`);
   assert.equal(r.status, 200);
   assert.deepEqual(JSON.parse(r.buf), { sso: true, sso_label: 'Sign in with Example SSO', local_login: true });
   // the client secret is never logged
   assert.ok(!server.allStderr().includes(idp.clientSecret), 'client secret in the server log');
+  // the login page offers both ways in
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/login`);
+  assert.equal(await page.getByTestId('login-sso').textContent(), 'Sign in with Example SSO');
+  await page.getByTestId('login-form').waitFor();
+  await screenshot(page, 'c5-login-sso');
+  await page.close();
 });
 
 test('sign in through the browser lands as the mapped role; JIT users keyed by sub', { timeout: 120000 }, async (t) => {
