@@ -16,6 +16,7 @@ struct event_hub;
 struct api_cache;
 struct notify;
 struct presence;
+struct throttle;
 struct oidc;
 
 struct app {
@@ -30,6 +31,7 @@ struct app {
 	struct notify *notify;     /* engine/notify.c: host/job changed -> subscribers */
 	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
 	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
+	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */

@@ -120,6 +120,15 @@ test('sign in through the browser lands as the mapped role; JIT users keyed by s
   const audit = (await admin.get('/api/audit?limit=200')).body.entries;
   const created = audit.filter((e) => e.action === 'user.create').map((e) => e.target).sort();
   assert.deepEqual(created, ['alice', 'bob', 'dave.viewer-x', 'erin']);
+  // the Users page tells SSO users apart; they get no setup link (no password)
+  const users = (await admin.get('/api/users')).body.users;
+  const alice = users.find((u) => u.username === 'alice');
+  assert.equal(alice.source, 'oidc');
+  assert.equal(alice.setup_pending, false);
+  assert.equal(users.find((u) => u.username === 'admin').source, 'local');
+  const link = await admin.post(`/api/users/${alice.id}/setup-link`);
+  assert.equal(link.status, 409);
+  assert.equal(link.body.code, 'sso_user');
   // an SSO user has no password
   const pw = await httpRequest(`${server.url}/api/auth/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: '!sso' }),

@@ -18,8 +18,13 @@ static int is_public_path(const char *m, const char *p)
 		{ "GET", "/api/auth/oidc/login" },
 		{ "GET", "/api/auth/oidc/callback" },
 		{ "POST", "/api/agents/enroll" },
+		{ "POST", "/api/setup/check" }, /* C5 setup links: the token is the credential */
+		{ "POST", "/api/setup" },
 		{ "GET", "/install/install.sh" },
 		{ "GET", "/agent/binary" },
+		{ "GET", "/agent/deb" },
+		/* no session: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR, checked by api_metrics */
+		{ "GET", "/metrics" },
 	};
 	for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++)
 		if (strcmp(pub[i][0], m) == 0 && strcmp(pub[i][1], p) == 0)
@@ -48,6 +53,8 @@ TEST(every_route_has_a_role)
 			OK(eff >= ROLE_OPERATOR);
 		if (strcmp(t[i].pattern, "/api/enrollment-tokens") == 0)
 			EQ_INT(eff, ROLE_OPERATOR);
+		if (strncmp(t[i].pattern, "/api/users", 10) == 0) /* C5: people are admin's */
+			EQ_INT(eff, ROLE_ADMIN);
 	}
 }
 
@@ -199,6 +206,7 @@ TEST(api_paths)
 	OK(api_is_api_path("/healthz"));
 	OK(api_is_api_path("/install/install.sh"));
 	OK(api_is_api_path("/agent/binary"));
+	OK(api_is_api_path("/metrics"));
 	OK(!api_is_api_path("/"));
 	OK(!api_is_api_path("/assets/app.js"));
 	OK(!api_is_api_path("/apix"));
