@@ -140,9 +140,10 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2
-	 * (reported_hostname) */
-	raw("DROP TABLE repo_history; DROP INDEX jobs_backup_snapshot; "
+	/* back to the v1 shape: undo migration 6 (SSO users), 5 (repo health), 4 (C5 people),
+	 * 3 (C2 policies) and 2 (reported_hostname) */
+	raw("DROP INDEX users_oidc_sub; ALTER TABLE users DROP COLUMN oidc_sub; "
+	    "DROP TABLE repo_history; DROP INDEX jobs_backup_snapshot; "
 	    "DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
 	    "ALTER TABLE sessions DROP COLUMN id; ALTER TABLE sessions DROP COLUMN ip; "
 	    "ALTER TABLE sessions DROP COLUMN user_agent; "

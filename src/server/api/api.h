@@ -88,6 +88,13 @@ void api_token_delete(struct http_req *r, void *app);
 /* setup.c (C5, public): one-time setup links */
 void api_setup_check(struct http_req *r, void *app);
 void api_setup(struct http_req *r, void *app);
+/* oidc_api.c: single sign-on */
+void api_auth_config(struct http_req *r, void *app);
+void api_oidc_login(struct http_req *r, void *app);
+void api_oidc_callback(struct http_req *r, void *app);
+/* Logout's answer: 200 {"redirect_url"} (the provider's end_session_endpoint) for an SSO
+ * user when the provider advertised one, else 204. */
+void api_oidc_logout_respond(struct http_req *r, struct app *app, const char *user_id);
 /* enroll.c */
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);

@@ -263,9 +263,18 @@ static const char *const m5[] = {
 	NULL,
 };
 
+/* Migration 6: single sign-on. Users created on first OIDC sign-in are keyed by the
+ * provider's subject (never by email); NULL for local users. Their pw_hash is "!sso",
+ * which no password verifies. */
+static const char *const m6[] = {
+	"ALTER TABLE users ADD COLUMN oidc_sub TEXT;",
+	"CREATE UNIQUE INDEX users_oidc_sub ON users(oidc_sub) WHERE oidc_sub IS NOT NULL;",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5,
+	m1, m2, m3, m4, m5, m6,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

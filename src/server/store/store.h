@@ -52,6 +52,16 @@ int store_user_create(struct store *s, const char *username, const char *pw_hash
                       char id_out[RM_ULID_BUF]);
 int store_user_by_name(struct store *s, const char *username, struct store_user *out);
 int store_user_by_id(struct store *s, const char *id, struct store_user *out);
+/* ---- single sign-on users (store_oidc.c) ---- */
+int store_user_by_oidc_sub(struct store *s, const char *sub, struct store_user *out);
+/* Creates an SSO user named base, or base-2, base-3 ... (the first free name); no usable
+ * password. CONFLICT if sub already has a user. name_out gets the chosen name. */
+int store_user_create_oidc(struct store *s, const char *base, const char *role, const char *sub,
+                           char id_out[RM_ULID_BUF], char name_out[65]);
+/* Role of an SSO user (kept in step with the provider's groups at each sign-in). */
+int store_user_oidc_set_role(struct store *s, const char *id, const char *role);
+/* 1 if the user signs in through SSO, 0 if not (or unknown). */
+int store_user_is_oidc(struct store *s, const char *id);
 
 /* ---- sessions (token stored as SHA-256 hex) ---- */
 struct store_session {

@@ -23,7 +23,8 @@
 #define USER_COLS                                                                  \
 	"u.id, u.username, u.role, u.disabled, u.pw_hash = '', u.created_at, "     \
 	"u.updated_at, (SELECT count(*) FROM sessions s WHERE s.user_id = u.id), " \
-	"(SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) FROM users u "
+	"(SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id), "             \
+	"u.oidc_sub IS NOT NULL FROM users u "
 
 #define JOB_COLS                                                                         \
 	"j.id, j.host_id, h.hostname, j.kind, j.status, j.args, j.exit_code, j.error, "  \
@@ -104,6 +105,16 @@
 	                "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1 "              \
 	                "AND t.expires_at > ?2 AND u.disabled = 0")                              \
 	X(TOKEN_TOUCH, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")                  \
+	/* single sign-on users (store_oidc.c) */                                                \
+	X(USER_BY_OIDC_SUB, "SELECT id, username, role, pw_hash, disabled FROM users "           \
+	                    "WHERE oidc_sub = ?1")                                               \
+	X(USER_NAME_TAKEN, "SELECT 1 FROM users WHERE username = ?1")                            \
+	X(USER_INSERT_OIDC, "INSERT INTO users(id, username, role, pw_hash, disabled, "          \
+	                    "oidc_sub, created_at, updated_at) "                                 \
+	                    "VALUES (?1, ?2, ?3, '!sso', 0, ?4, ?5, ?5)")                        \
+	X(USER_OIDC_SET_ROLE, "UPDATE users SET role = ?2, updated_at = ?3 "                     \
+	                      "WHERE id = ?1 AND oidc_sub IS NOT NULL")                          \
+	X(USER_IS_OIDC, "SELECT 1 FROM users WHERE id = ?1 AND oidc_sub IS NOT NULL")            \
 	/* audit */                                                                              \
 	X(AUDIT_INSERT, "INSERT INTO audit_log(id, ts, actor, action, target, detail) "          \
 	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                       \
