@@ -15,6 +15,10 @@
  *   "stats"     restic stats --json --mode raw-data
  *   "unlock"    restic unlock
  *   "version"   restic version
+ *   "restore"   restic restore --json SNAP --target T [--include P]... [--no-ownership]
+ *               [--verify]   args: snapshot_id (hex), target (absolute), includes
+ *               (absolute), no_ownership, verify (bools)
+ *   "ls"        restic ls --json SNAP   args: snapshot_id
  * args (borrowed, may be NULL except for backup): {"paths":[..] (backup: required,
  * non-empty), "tags":[..], "excludes":[..], "exclude_caches": bool, "one_file_system":
  * bool, "limit_upload_kib" (or "limit_upload"): KiB/s, "limit_download_kib" (or

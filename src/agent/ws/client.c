@@ -422,6 +422,16 @@ static void lws_log_emit(int level, const char *line)
 
 /* ================================================================= lifecycle */
 
+/* `restic restore --help`: which restore flags this restic has (--no-ownership is 0.17+). */
+static void help_done(void *ud, const char *text)
+{
+	struct agent *a = ud;
+	runner_set_features(a->runner, a->restic_version, text);
+	if (a->stopping)
+		return;
+	do_connect(a);
+}
+
 static void probe_done(void *ud, const char *version)
 {
 	struct agent *a = ud;
@@ -434,6 +444,10 @@ static void probe_done(void *ud, const char *version)
 		        a->restic_path);
 	if (a->stopping)
 		return;
+	if (*version) {
+		restic_probe_restore_help(a->loop, a->restic_path, help_done, a);
+		return;
+	}
 	do_connect(a);
 }
 

@@ -100,7 +100,16 @@ int agent_submit_job(struct agent *a, const char *job_id, const char *kind, cons
 	if ((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && a->sec &&
 	    !secrets_get(a->sec, "admin", &s))
 		slot = "admin";
-	if (a->sec && !secrets_get(a->sec, slot, &s)) {
+	/* a cross-host restore brings a one-job read credential for the source host's
+	 * repository: used for this job only, never stored (the runner wipes its copy) */
+	const json_t *src = json_object_get(args, "source_repo");
+	if (!strcmp(kind, "restore") && json_is_object(src) && rmj_str(src, "repo_url") &&
+	    rmj_str(src, "repo_password")) {
+		creds.repo_url = rmj_str(src, "repo_url");
+		creds.repo_username = rmj_str(src, "repo_username");
+		creds.repo_password = rmj_str(src, "repo_password");
+		cp = &creds;
+	} else if (a->sec && !secrets_get(a->sec, slot, &s)) {
 		creds.repo_url = s.repo_url;
 		creds.repo_username = s.repo_username;
 		creds.repo_password = s.repo_password;
@@ -249,8 +258,10 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 		break;
 	}
 out:
-	if (env.type == RM_MSG_CONFIG_UPDATE || env.type == RM_MSG_SCHEDULE_SET)
-		rmj_wipe(env.root); /* credentials, hooks: now only in their encrypted stores */
+	if (env.type == RM_MSG_CONFIG_UPDATE || env.type == RM_MSG_SCHEDULE_SET ||
+	    env.type == RM_MSG_COMMAND_RUN)
+		rmj_wipe(env.root); /* credentials, hooks: now only in their encrypted stores
+		                     * (a restore's temporary one: only in the job's memory) */
 	proto_envelope_cleanup(&env);
 	return rc;
 }

@@ -114,6 +114,11 @@ void api_schedule_delete(struct http_req *r, void *app);
 void api_cron_preview(struct http_req *r, void *app);
 void api_settings_get(struct http_req *r, void *app);
 void api_settings_put(struct http_req *r, void *app);
+/* restores.c (C3) */
+void api_restore_create(struct http_req *r, void *app);
+void api_drill_get(struct http_req *r, void *app);
+void api_drill_put(struct http_req *r, void *app);
+void api_drill_run(struct http_req *r, void *app);
 /* audit.c */
 void api_audit_list(struct http_req *r, void *app);
 /* install.c */

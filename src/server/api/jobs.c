@@ -97,6 +97,8 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, 
 			                      "queued", offline);
 			if (rmj_str(args, "group"))
 				json_object_set(d, "group", json_object_get(args, "group"));
+			if (strcmp(kind, "restore") == 0) /* audited with its paths and target */
+				json_object_set_new(d, "args", json_deep_copy(args));
 			rc = api_audit(app, api_actor(r), audit_action, job_id, d);
 		}
 		rc = store_tx_end(app->store, rc);

@@ -51,6 +51,11 @@ static const struct route routes[] = {
 	{ "POST", "/api/cron/preview", ROLE_VIEWER, JSON, api_cron_preview },
 	{ "GET", "/api/hosts/{id}/settings", ROLE_VIEWER, 0, api_settings_get },
 	{ "PUT", "/api/hosts/{id}/settings", ROLE_OPERATOR, JSON, api_settings_put },
+	/* C3: in-place and cross-host restores additionally need admin (checked in the handler) */
+	{ "POST", "/api/hosts/{id}/restores", ROLE_OPERATOR, JSON, api_restore_create },
+	{ "GET", "/api/hosts/{id}/drill", ROLE_VIEWER, 0, api_drill_get },
+	{ "PUT", "/api/hosts/{id}/drill", ROLE_OPERATOR, JSON, api_drill_put },
+	{ "POST", "/api/hosts/{id}/drill/run", ROLE_OPERATOR, 0, api_drill_run },
 	{ "GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list },
 	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
 	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },

@@ -17,7 +17,16 @@
 	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "         \
 	"h.running_job_kind, h.running_job_status, h.reported_hostname, "             \
 	"h.schedule_version, h.schedule_acked_version, h.timezone, h.settings, "      \
-	"h.next_run_at, h.utc_offset_s FROM hosts h "
+	"h.next_run_at, h.utc_offset_s, " DRILL_COLS "FROM hosts h "
+
+/* restore drills (C3): derived from the drill jobs, served by jobs_host_kind_finished */
+#define DRILL_COLS                                                                            \
+	"(SELECT max(d.finished_at) FROM jobs d WHERE d.host_id = h.id AND d.kind = 'drill' " \
+	"AND d.status = 'succeeded'), "                                                       \
+	"(SELECT d.status || ' ' || d.finished_at FROM jobs d WHERE d.host_id = h.id "        \
+	"AND d.kind = 'drill' AND d.finished_at IS NOT NULL "                                 \
+	"ORDER BY d.finished_at DESC LIMIT 1), "                                              \
+	"(SELECT max(d.created_at) FROM jobs d WHERE d.host_id = h.id AND d.kind = 'drill') "
 
 #define JOB_COLS                                                                         \
 	"j.id, j.host_id, h.hostname, j.kind, j.status, j.args, j.exit_code, j.error, "  \
@@ -89,6 +98,10 @@
 	                       "snapshot_count = ?3 WHERE id = ?1")                            \
 	X(HOST_GET, "SELECT " HOST_COLS "WHERE h.id = ?1")                                     \
 	X(HOSTS_LIST, "SELECT " HOST_COLS "ORDER BY h.hostname, h.id")                         \
+	X(DRILL_CANDIDATES, "SELECT h.id, h.settings, h.snapshot_count, "                      \
+	                    "coalesce((SELECT max(d.created_at) FROM jobs d "                  \
+	                    "WHERE d.host_id = h.id AND d.kind = 'drill'), h.created_at) "     \
+	                    "FROM hosts h WHERE h.status = 'online'")                          \
 	X(FLEET_SUMMARY,                                                                       \
 	  "SELECT (SELECT count(*) FROM hosts), "                                              \
 	  "(SELECT count(*) FROM hosts WHERE status = 'online'), "                             \
