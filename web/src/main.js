@@ -12,6 +12,7 @@ import * as pendingPage from './pages/pending.js';
 import * as hostPage from './pages/host.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
+import * as restorePage from './pages/restore-wizard.js';
 
 const routes = [
   [/^\/bootstrap$/, bootstrapPage, { public: true }],
@@ -19,6 +20,7 @@ const routes = [
   [/^\/$/, dashboardPage, {}],
   [/^\/hosts\/new$/, hostNewPage, {}],
   [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
+  [/^\/hosts\/([^/]+)\/restore$/, restorePage, {}],
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
   [/^\/jobs\/([^/]+)$/, jobPage, {}],
   [/^\/audit$/, auditPage, {}],

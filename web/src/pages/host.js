@@ -11,6 +11,7 @@ import { relEl, statusDot, tagList, pill, tile, none, isAsleep } from '../compon
 import { createSources } from './host-sources.js';
 import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
 import { createSettings } from './host-settings.js';
+import { createDrill } from './host-drill.js';
 
 export const title = 'Host';
 
@@ -43,6 +44,7 @@ function vitals(h, sched) {
     tile('Next run', html`${next ? relEl(next) : html`<span class="muted">none scheduled</span>`} ${sync}`, 'vital-next-run'),
     tile('Repo size', h.repo_size_bytes === null || h.repo_size_bytes === undefined ? none : fmtBytes(h.repo_size_bytes), 'vital-repo-size'),
     tile('Snapshots', fmtNum(h.snapshot_count || 0), 'vital-snapshots'),
+    tile('Proven restorable', h.last_drill_ok_at ? relEl(h.last_drill_ok_at) : html`<span class="muted">not yet</span>`, 'vital-restorable'),
   ];
 }
 
@@ -96,12 +98,14 @@ function tabs(s, enc, onTab) {
 
 // s: { host, snaps, jobs, groups, sched, tab, error, ... }; paths: the form's initial text
 // (bound once: a live host update must not overwrite what the user typed).
-const overview = (s, paths, viewer, onSubmit, more) => html`<div class="host-grid">
+const overview = (s, paths, viewer, onSubmit, more, drill) => html`<div class="host-grid">
   <div class="host-main">
     <section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(s.snaps, 10, more)}</div></section>
     <section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Recent jobs</h2><div>${jobList(s.jobs.slice(0, 20))}</div><div>${chart(s.jobs)}</div></section>
   </div>
   <aside class="host-side">
+    ${viewer ? nothing : html`<a class="btn btn-block" href="/hosts/${encodeURIComponent(s.host.id)}/restore" data-testid="restore-start">Restore files…</a>`}
+    ${drill.view()}
     <form class="card" data-testid="backup-form" novalidate ?hidden=${viewer} @submit=${onSubmit}>
       <h2>Back up now</h2>
       <div class="field"><label for="bk-paths">Paths <span class="muted">(one per line)</span></label>
@@ -174,6 +178,8 @@ export async function mount(ctx) {
   const sources = createSources(st, env);
   const schedules = createSchedules(st, env);
   const settings = createSettings(st, env);
+  const drill = createDrill(st, env);
+  drill.load().then(() => { if (ctx.alive()) update(); });
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
@@ -188,11 +194,11 @@ export async function mount(ctx) {
     if (st.tab === 'schedules') return schedules.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
     if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0)}</div></section>`;
-    return overview(st, paths, viewer, onSubmit, more);
+    return overview(st, paths, viewer, onSubmit, more, drill);
   };
   const update = () => render(html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span class="mono">${st.host.hostname}</span></nav>
 <section class="host-head" data-testid="host-header">${header(st.host)}</section>
-<section class="tiles tiles-4" data-testid="host-vitals" aria-label="vitals">${vitals(st.host, st.sched)}</section>
+<section class="tiles tiles-5" data-testid="host-vitals" aria-label="vitals">${vitals(st.host, st.sched)}</section>
 ${tabs(st, enc, onTab)}
 <div class="tab-body" data-testid="tab-${st.tab}-body">${body()}</div>`, ctx.el);
 
