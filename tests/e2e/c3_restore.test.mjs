@@ -4,6 +4,7 @@
 // repository failing the drill).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as h from './lib/harness.mjs';
@@ -175,6 +176,45 @@ test('cross-host: host A\'s snapshot restored onto host B with a path map; the c
   // the source credential is admin-only and never an operator's
   const bad = await restore(S.api, S.hostB, { snapshot_id: S.snap.id, source_host_id: 'nope', paths: [from] });
   assert.equal(bad.status, 404, bad.text);
+});
+
+test('a slow restore streams progress (files, bytes, current file) and cancel stops it', async () => {
+  // restic 0.14 prints no restore progress: the agent counts what lands in the target
+  const src = h.tmpDir('rm-e2e-restore-big-');
+  const big = path.join(src, 'big.bin');
+  const fd = fs.openSync(big, 'w');
+  for (let i = 0; i < 24; i++) fs.writeSync(fd, crypto.randomBytes(1 << 20)); // incompressible: ~12 s at 2 MiB/s
+  fs.closeSync(fd);
+  fs.writeFileSync(path.join(src, 'small.txt'), 'small\n');
+  const repo = path.join(h.tmpDir('rm-e2e-restore-repo-c-'), 'repo');
+  const tok = await S.api.createEnrollment({ hostname: 'e2e-restore-c', repo_url: repo, repo_password: 'restore-repo-c-pw-77aa', initial_paths: [src] });
+  const agent = await h.startAgent({ server: S.server, token: tok.token, restic: h.makeResticWrapper(['--limit-download', '2048']) });
+  await h.waitHostOnline(S.api, agent.hostId);
+  await h.waitRepoStatus(S.api, agent.hostId, 'ready', 60000);
+  const snap = await backupAndSnapshot(S.api, agent.hostId, [src]);
+  const target = path.join(h.tmpDir('rm-e2e-restore-slow-'), 'out');
+  const r = await restore(S.api, agent.hostId, { snapshot_id: snap.id, paths: [big], target: { mode: 'new', path: target } });
+  assert.equal(r.status, 202, r.text);
+  const ws = await h.wsConnect(`${S.api.base.replace(/^http/, 'ws')}/api/jobs/${r.body.job_id}/stream`,
+    { protocol: 'rm-stream.v1', headers: { Cookie: S.api.cookieHeader(), Origin: S.api.base } });
+  const prog = await ws.waitMessage((m) => m.type === 'progress' && m.progress?.files_done >= 1 && m.progress?.current_file, 30000, 'restore progress')
+    .catch(async (e) => { e.message += `\n${JSON.stringify(ws.messages).slice(0, 3000)}\n${JSON.stringify(await S.api.job(r.body.job_id))}\n${agent.stderr().slice(-3000)}`; throw e; });
+  assert.equal(prog.progress.current_file, path.join(target, big), JSON.stringify(prog));
+  assert.ok(prog.progress.bytes_done > 0, JSON.stringify(prog));
+  const c = await S.api.post(`/api/jobs/${r.body.job_id}/cancel`);
+  assert.equal(c.status, 202, c.text);
+  const job = await S.api.waitJob(r.body.job_id, { timeout: 30000 });
+  assert.equal(job.status, 'cancelled', JSON.stringify(job));
+  await h.waitFor(() => agent.children().length === 0, { timeout: 10000, what: 'restic gone after cancel' });
+  ws.destroy();
+  // the next restore runs (stale lock removed first)
+  const small = path.join(src, 'small.txt');
+  const r2 = await restore(S.api, agent.hostId, { snapshot_id: snap.id, paths: [small], target: { mode: 'new', path: target } });
+  const j2 = await S.api.waitJob(r2.body.job_id, { timeout: 60000 });
+  assert.equal(j2.status, 'succeeded', JSON.stringify(j2));
+  assert.equal(fs.readFileSync(path.join(target, small), 'utf8'), 'small\n');
+  await agent.stop();
+  h.assertNoSanitizer(agent.allStderr(), 'agent C');
 });
 
 test('restore drill: runs on its cadence, host shows last proven restorable; a corrupted repository fails it', async () => {

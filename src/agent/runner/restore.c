@@ -209,7 +209,7 @@ static void count_done(struct walk *w, void *ud)
 		return;
 	s->w = NULL;
 	json_t *pr = json_pack("{s:I,s:I}", "files_done", (json_int_t)w->files, "bytes_done",
-	                       (json_int_t)w->bytes);
+	                       (json_int_t)w->written);
 	if (w->current)
 		json_object_set_new(pr, "current_file", json_string(w->current));
 	if (!s->json_seen && r->p)
@@ -225,6 +225,9 @@ static void restore_start(struct runner *r, struct job *j)
 		runner_log_event(r, "cannot create %s: %s", s->target, strerror(errno));
 	runner_log_event(r, "restoring to %s%s", s->target,
 	                 s->map ? " (through a staging directory, paths remapped)" : "");
+	if (geteuid() != 0)
+		runner_log_event(r, "warning: the agent does not run as root: ownership is not "
+		                    "restored and paths it cannot write are skipped");
 	runner_proc_start(r, &step_restore, ROLE_DRIVER, j->argv[0]);
 	if (!r->feat_restore_json)
 		uv_timer_start(&r->aux_timer, count_tick, COUNT_EVERY_MS, COUNT_EVERY_MS);

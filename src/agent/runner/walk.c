@@ -179,6 +179,10 @@ static void count(struct walk *w, const char *path, int depth, long long *seen)
 			return;
 		w->files++;
 		w->bytes += (long long)st.st_size;
+		/* restic 0.14 sizes a file first and fills it in as blobs arrive: count what
+		 * is allocated so far for progress */
+		long long alloc = (long long)st.st_blocks * 512;
+		w->written += alloc < (long long)st.st_size ? alloc : (long long)st.st_size;
 		if ((int64_t)st.st_ctime >= w->newest) {
 			w->newest = (int64_t)st.st_ctime;
 			free(w->current);

@@ -24,7 +24,8 @@ struct walk_req {
 
 struct walk {
 	uv_work_t work;
-	long long files, bytes; /* results */
+	long long files, bytes; /* results: regular files and their sizes */
+	long long written;      /* bytes allocated to them so far (<= bytes) */
 	char *current;          /* newest counted file (by ctime), or NULL */
 	char *error;            /* a move failed: why */
 	/* private */
