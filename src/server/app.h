@@ -28,6 +28,7 @@ struct app {
 	struct event_hub *events;  /* ws/event_hub.c: browser dashboard events */
 	struct notify *notify;     /* engine/notify.c: host/job changed -> subscribers */
 	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
+	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };
