@@ -125,8 +125,10 @@ TEST(fixture_0_14)
 	EQ_INT(idx_list(r, "/data/d1/sub", 0, 0, 100, 1 << 20, e, &pg), RM_OK);
 	EQ_STR(name_at(e, 0), "f2");
 	unsigned t;
-	EQ_INT(idx_stat(r, "/data/a.txt", &t), RM_OK);
+	uint64_t sz;
+	EQ_INT(idx_stat(r, "/data/a.txt", &t, &sz), RM_OK);
 	EQ_INT(t, IDX_T_FILE);
+	EQ_INT(sz, 14);
 	EQ_INT(idx_list(r, "/data/a.txt", 0, 0, 100, 1 << 20, e, &pg), RM_ERR_INVAL);
 	EQ_INT(idx_list(r, "/data/a.txt/x", 0, 0, 100, 1 << 20, e, &pg), RM_ERR_NOTFOUND);
 	EQ_INT(idx_list(r, "/nope", 0, 0, 100, 1 << 20, e, &pg), RM_ERR_NOTFOUND);

@@ -77,8 +77,8 @@ struct idx_page {
  * bad cursor; RM_ERR_PROTO/RM_ERR_IO: damaged index. */
 int idx_list(struct idx_reader *r, const char *path, uint64_t start_index, uint64_t start_off,
              size_t limit, size_t max_bytes, json_t *entries, struct idx_page *page);
-/* Looks path up: its type in *type (root: IDX_T_DIR). RM_ERR_NOTFOUND / RM_ERR_INVAL. */
-int idx_stat(struct idx_reader *r, const char *path, unsigned *type);
+/* Looks path up: its type (root: IDX_T_DIR) and size. RM_ERR_NOTFOUND / RM_ERR_INVAL. */
+int idx_stat(struct idx_reader *r, const char *path, unsigned *type, uint64_t *size);
 
 /* 1 when p is a path the browser may send: absolute, at most 4096 bytes, no NUL, no
  * control characters, no "." / ".." / empty components (a trailing '/' is allowed). */

@@ -184,12 +184,14 @@ static int lookup(struct idx_reader *r, uint32_t id, const char *name, size_t nl
 }
 
 /* Walks path from the root: the directory id of the last component, or its type. */
-static int resolve(struct idx_reader *r, const char *path, uint32_t *dir_id, unsigned *type)
+static int resolve(struct idx_reader *r, const char *path, uint32_t *dir_id, unsigned *type,
+                   uint64_t *size)
 {
 	if (!idx_path_ok(path))
 		return RM_ERR_INVAL;
 	uint32_t id = 0;
 	*type = IDX_T_DIR;
+	*size = 0;
 	for (const char *c = path + 1; *c;) {
 		const char *e = strchr(c, '/');
 		size_t l = e ? (size_t)(e - c) : strlen(c);
@@ -200,6 +202,7 @@ static int resolve(struct idx_reader *r, const char *path, uint32_t *dir_id, uns
 		if (rc)
 			return rc;
 		*type = rec.type;
+		*size = rec.size;
 		id = rec.dir_id;
 		c += l + (e ? 1 : 0);
 	}
@@ -209,10 +212,10 @@ static int resolve(struct idx_reader *r, const char *path, uint32_t *dir_id, uns
 	return RM_OK;
 }
 
-int idx_stat(struct idx_reader *r, const char *path, unsigned *type)
+int idx_stat(struct idx_reader *r, const char *path, unsigned *type, uint64_t *size)
 {
 	uint32_t id;
-	return resolve(r, path, &id, type);
+	return resolve(r, path, &id, type, size);
 }
 
 static json_t *entry_json(const struct rec *e)
@@ -234,9 +237,10 @@ int idx_list(struct idx_reader *r, const char *path, uint64_t start_index, uint6
 {
 	uint32_t id;
 	unsigned type;
+	uint64_t size;
 	struct run run;
 	memset(page, 0, sizeof *page);
-	int rc = resolve(r, path, &id, &type);
+	int rc = resolve(r, path, &id, &type, &size);
 	if (rc)
 		return rc;
 	if (type != IDX_T_DIR)

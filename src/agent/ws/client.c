@@ -67,6 +67,16 @@ void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take)
 	send_text(a, proto_encode(t, payload_take, NULL), 0);
 }
 
+int agent_try_send(struct agent *a, enum rm_msg_type t, json_t *payload_take, size_t limit)
+{
+	char *text = proto_encode(t, payload_take, NULL);
+	int rc = a->connected ? msgq_push(&a->sendq, text, strlen(text), limit) : RM_ERR_AGAIN;
+	free(text);
+	if (rc == RM_OK)
+		kick(a);
+	return rc;
+}
+
 void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *request_id,
                      json_t *payload_take)
 {
@@ -206,6 +216,7 @@ static void conn_reset(struct agent *a)
 	msgq_clear(&a->sendq);
 	rm_buf_reset(&a->rx);
 	a->rx_toobig = 0;
+	agent_browse_conn_lost(a);
 	if (a->ob)
 		outbox_rewind(a->ob);
 }
@@ -610,6 +621,7 @@ void agent_stop(struct agent *a)
 	}
 	scheduler_free(a->sched); /* before the runner: it submits to it */
 	a->sched = NULL;
+	agent_browse_stop(a);
 	if (a->runner) {
 		runner_free(a->runner);
 		a->runner = NULL;
