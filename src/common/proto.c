@@ -224,7 +224,6 @@ static const char *const e_dump_format[] = { "raw", "tar", "zip", NULL };
 static const struct rm_field f_snapshot_diff[] = {
 	{ "from", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "to", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "max", RM_FT_INT, O, 0, NULL, NULL }, /* paths listed, default and cap 10000 */
 	{ NULL },
 };
 static const struct rm_field f_snapshot_diff_result[] = {
