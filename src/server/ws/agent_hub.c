@@ -20,6 +20,7 @@
 #include "server/engine/presence.h"
 #include "server/engine/policy.h"
 #include "server/engine/repo_policy.h"
+#include "server/engine/download.h"
 #include "server/engine/rpc.h"
 #include "server/store/store.h"
 #include "server/ws/job_hub.h"
@@ -158,6 +159,7 @@ static void hub_disconnect(void *ud, const char *host_id, int code, const char *
 		return;
 	map_del(h, c);
 	rpc_host_gone(h->app, host_id);
+	dl_host_gone(h->app, host_id);
 	if (c->ws)
 		ws_close(c->ws, code, reason);
 }
@@ -421,7 +423,11 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
 		break;
-	case RM_MSG_TREE_LIST_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
+	case RM_MSG_TREE_LIST_RESULT:
+	case RM_MSG_SNAPSHOT_DIFF_RESULT:
+	case RM_MSG_STREAM_OPEN_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
+	case RM_MSG_STREAM_DATA:
+	case RM_MSG_STREAM_END: dl_deliver(app, c->host_id, env.type, env.payload); break;
 	default: /* ack */ break;
 	}
 out:
@@ -439,6 +445,7 @@ static void on_close(struct ws_conn *ws, void *appv)
 	if (c->in_map) {
 		map_del(h, c);
 		rpc_host_gone(app, c->host_id);
+		dl_host_gone(app, c->host_id);
 		if (!h->stopped && !app->shutting_down) {
 			int64_t now = rm_now_ms();
 			/* "agent lost" runs from the last message: persist it if it was deferred */
