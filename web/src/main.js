@@ -12,6 +12,8 @@ import * as pendingPage from './pages/pending.js';
 import * as hostPage from './pages/host.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
+import * as snapshotPage from './pages/snapshot.js';
+import * as snapshotDiffPage from './pages/snapshot-diff.js';
 
 const routes = [
   [/^\/bootstrap$/, bootstrapPage, { public: true }],
@@ -20,6 +22,8 @@ const routes = [
   [/^\/hosts\/new$/, hostNewPage, {}],
   [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
+  [/^\/hosts\/([^/]+)\/snapshots\/([^/]+)$/, snapshotPage, {}],
+  [/^\/hosts\/([^/]+)\/diff$/, snapshotDiffPage, {}],
   [/^\/jobs\/([^/]+)$/, jobPage, {}],
   [/^\/audit$/, auditPage, {}],
 ];
