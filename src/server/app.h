@@ -16,6 +16,8 @@ struct event_hub;
 struct api_cache;
 struct notify;
 struct presence;
+struct rpc;
+struct dl_list;
 
 struct app {
 	uv_loop_t *loop;
@@ -28,6 +30,8 @@ struct app {
 	struct event_hub *events;  /* ws/event_hub.c: browser dashboard events */
 	struct notify *notify;     /* engine/notify.c: host/job changed -> subscribers */
 	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
+	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
+	struct dl_list *downloads; /* engine/download.c: snapshot downloads (lazy) */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };

@@ -19,8 +19,10 @@
 #include "server/http/router.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/download.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
+#include "server/engine/rpc.h"
 #include "server/engine/sweeper.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
@@ -116,6 +118,7 @@ static void begin_shutdown(void)
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;
+	rpc_stop(app->rpc);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -212,6 +215,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->loop = loop;
 	app->notify = notify_new();
 	app->presence = presence_new();
+	app->rpc = rpc_new(app);
 	app->agents = agent_hub_new(app);
 	app->jobs = job_hub_new(app);
 	app->events = event_hub_new(app);
@@ -310,6 +314,8 @@ int main(int argc, char **argv)
 	event_hub_free(app->events);
 	api_cache_free(app);
 	api_agent_binary_cleanup();
+	rpc_free(app->rpc);
+	dl_free_all(app);
 	presence_free(app->presence);
 	notify_free(app->notify);
 	store_close(app->store);

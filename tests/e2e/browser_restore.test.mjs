@@ -1,5 +1,6 @@
 // Browser: the restore wizard end to end with a real server, agent and restic — host page
-// → "Restore files…" → snapshot → select two paths → new directory → confirm → the live
+// → "Restore files…" → snapshot → browse the snapshot tree and tick a directory and a file
+// → new directory → confirm → the live
 // job page shows the restore's summary; the files are on disk with the original bytes.
 // Then the drill card: run a drill now, its job page says restorable, the host page shows
 // "last proven restorable". Fails on any browser console error.
@@ -86,7 +87,16 @@ test('restore wizard: browse, select, restore, watch the job', { timeout: 120000
   await step('paths', async () => {
     await page.getByTestId('wizard-next').click();
     await page.getByText('Select at least one file or directory.').waitFor();
-    await page.getByTestId('pick-paths').fill(`${path.join(S.src, 'keep')}\n${path.join(S.src, 'also/b.bin')}`);
+    // browse the snapshot tree down to the source and tick a directory and a file
+    const row = (p) => page.locator(`[data-testid="tree-row"][data-path="${p}"]`);
+    const parts = S.src.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = '/' + parts.slice(0, i).join('/');
+      await row(p).locator('[data-testid="tree-toggle"]').first().click();
+    }
+    await row(path.join(S.src, 'keep')).locator('[data-testid="tree-select"]').first().check();
+    await row(path.join(S.src, 'also')).locator('[data-testid="tree-toggle"]').first().click();
+    await row(path.join(S.src, 'also/b.bin')).locator('[data-testid="tree-select"]').first().check();
     await page.getByTestId('selected-count').filter({ hasText: '2 selected' }).waitFor();
     await screenshot(page, '2-paths');
     await page.getByTestId('wizard-next').click();

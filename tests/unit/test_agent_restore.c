@@ -185,7 +185,7 @@ TEST(restore_help_probe)
 TEST(ls_nodes_014)
 {
 	size_t n = 0;
-	char *d = slurp("0.14-ls.json", &n);
+	char *d = slurp("0.14-ls-small.json", &n);
 	int nodes = 0, files = 0;
 	long long bytes = 0;
 	for (char *line = d, *nl; line && *line; line = nl ? nl + 1 : NULL) {

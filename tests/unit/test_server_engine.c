@@ -11,6 +11,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/engine/creds.h"
+#include "server/engine/rpc.h"
+#include "server/app.h"
 #include "server/engine/host_secrets.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
@@ -211,7 +213,8 @@ struct fake_hub {
 	json_t *last;
 };
 
-static int fake_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *p)
+static int fake_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *p,
+                     char id_out[RM_ULID_BUF])
 {
 	struct fake_hub *f = ud;
 	if (strcmp(host_id, "h1") != 0) {
@@ -219,6 +222,8 @@ static int fake_send(void *ud, const char *host_id, enum rm_msg_type type, json_
 		return RM_ERR_NOTFOUND;
 	}
 	f->sent++;
+	if (id_out)
+		snprintf(id_out, RM_ULID_BUF, "req%d", f->sent);
 	f->last_type = type;
 	json_decref(f->last);
 	f->last = p;
@@ -286,6 +291,87 @@ TEST(presence)
 	presence_free(p);
 }
 
+struct rpc_seen {
+	int calls;
+	enum rpc_status st;
+	char value[32];
+};
+
+static void rpc_done(void *ctx, enum rpc_status st, const json_t *result)
+{
+	struct rpc_seen *s = ctx;
+	s->calls++;
+	s->st = st;
+	snprintf(s->value, sizeof s->value, "%s", result ? rmj_str(result, "v") : "(null)");
+}
+
+static json_t *result_for(int n, const char *v)
+{
+	char id[16];
+	snprintf(id, sizeof id, "req%d", n);
+	return json_pack("{s:s,s:s}", "request_id", id, "v", v);
+}
+
+TEST(rpc_calls)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct app app = { .loop = &loop };
+	app.presence = presence_new();
+	app.rpc = rpc_new(&app);
+	struct fake_hub f = { .seen = 1 };
+	presence_set_provider(app.presence, &fake_ops, &f);
+	struct rpc_seen a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	/* offline host: NULL at once, never called back */
+	OK(rpc_start(&app, "h2", RM_MSG_TREE_LIST, json_object(), 1000, rpc_done, &a) == NULL);
+	/* answered: req1; a second answer and a foreign host's answer are ignored */
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &a) != NULL);
+	json_t *r = result_for(1, "x");
+	rpc_deliver(&app, "h9", r);
+	EQ_INT(a.calls, 0);
+	rpc_deliver(&app, "h1", r);
+	rpc_deliver(&app, "h1", r);
+	json_decref(r);
+	EQ_INT(a.calls, 1);
+	EQ_INT(a.st, RPC_OK);
+	EQ_STR(a.value, "x");
+	/* remote error */
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &b) != NULL);
+	r = json_pack("{s:s,s:{s:s,s:s}}", "request_id", "req2", "error", "code", "nope", "message",
+	              "m");
+	rpc_deliver(&app, "h1", r);
+	json_decref(r);
+	EQ_INT(b.st, RPC_REMOTE_ERROR);
+	/* abandoned: never called; lost with the host; timed out on the loop */
+	struct rpc_call *ab =
+	    rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &c);
+	rpc_abandon(ab);
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &d) != NULL);
+	EQ_INT((int)rpc_pending_count(app.rpc), 2);
+	rpc_host_gone(&app, "h1");
+	EQ_INT(c.calls, 0);
+	EQ_INT(d.calls, 1);
+	EQ_INT(d.st, RPC_LOST);
+	struct rpc_seen e = { 0 };
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 20, rpc_done, &e) != NULL);
+	uint64_t t0 = uv_hrtime();
+	while (e.calls == 0 && uv_hrtime() - t0 < 5000000000ULL)
+		uv_run(&loop, UV_RUN_ONCE);
+	EQ_INT(e.st, RPC_TIMEOUT);
+	/* stop ends the rest as lost */
+	struct rpc_seen g = { 0 };
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &g) != NULL);
+	rpc_stop(app.rpc);
+	EQ_INT(g.st, RPC_LOST);
+	EQ_INT((int)rpc_pending_count(app.rpc), 0);
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &g) == NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	EQ_INT(uv_loop_close(&loop), 0);
+	rpc_free(app.rpc);
+	json_decref(f.last);
+	presence_free(app.presence);
+}
+
 TEST(sessions)
 {
 	struct store *st = fresh("sessions");
@@ -323,6 +409,7 @@ int main(void)
 	RUN(redact_rate);
 	RUN(notify);
 	RUN(presence);
+	RUN(rpc_calls);
 	RUN(sessions);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -13,6 +13,8 @@ import * as hostPage from './pages/host.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
 import * as restorePage from './pages/restore-wizard.js';
+import * as snapshotPage from './pages/snapshot.js';
+import * as snapshotDiffPage from './pages/snapshot-diff.js';
 
 const routes = [
   [/^\/bootstrap$/, bootstrapPage, { public: true }],
@@ -22,6 +24,8 @@ const routes = [
   [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
   [/^\/hosts\/([^/]+)\/restore$/, restorePage, {}],
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
+  [/^\/hosts\/([^/]+)\/snapshots\/([^/]+)$/, snapshotPage, {}],
+  [/^\/hosts\/([^/]+)\/diff$/, snapshotDiffPage, {}],
   [/^\/jobs\/([^/]+)$/, jobPage, {}],
   [/^\/audit$/, auditPage, {}],
 ];

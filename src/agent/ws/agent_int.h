@@ -42,11 +42,28 @@ struct agent {
 	struct secrets *sec;
 	struct runner *runner;
 	struct scheduler *sched;
+	struct browse *browse; /* snapshot browsing, created on first use (browse_rpc.c) */
+	struct dumps *dumps;
 };
 
 /* Encodes and queues for this connection (dropped when not connected or the send queue
  * is full). payload ownership passes to the callee. */
 void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take);
+/* RPC answers (server engine/rpc.h): a `<request>.result` envelope carrying request_id.
+ * reply takes payload (NULL = empty); error sends {"error": {code, message}}. Ephemeral:
+ * dropped when not connected (the server's call then ends lost or timed out). */
+void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *request_id,
+                     json_t *payload_take);
+void agent_rpc_error(struct agent *a, enum rm_msg_type result_type, const char *request_id,
+                     const char *code, const char *message);
+/* Like agent_send_msg, but says whether the message was queued: RM_ERR_AGAIN when not
+ * connected, RM_ERR_TOOBIG when the queue holds limit bytes or more. */
+int agent_try_send(struct agent *a, enum rm_msg_type t, json_t *payload_take, size_t limit);
+/* browse_rpc.c: tree.list, snapshot.diff, stream.open/ack/cancel; connection lost (every
+ * download ends); stop (children killed, everything freed). */
+void agent_handle_browse(struct agent *a, const struct rm_envelope *env);
+void agent_browse_conn_lost(struct agent *a);
+void agent_browse_stop(struct agent *a);
 /* An `error` envelope; ref may be NULL or "". */
 void agent_send_error(struct agent *a, const char *code, const char *msg, const char *ref);
 /* Sends hello (running jobs + terminal events still in the outbox) and marks it sent. */

@@ -217,13 +217,6 @@ static void handle_error(struct agent *a, const json_t *p)
 	        rmj_str(p, "ref_id"));
 }
 
-static void handle_tree_list(struct agent *a, const struct rm_envelope *env)
-{
-	json_t *r = json_pack("{s:s,s:[],s:s}", "request_id", env->id, "entries", "error",
-	                      "tree.list is not supported by this agent");
-	agent_send_msg(a, RM_MSG_TREE_LIST_RESULT, r);
-}
-
 int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 {
 	struct rm_envelope env;
@@ -252,7 +245,11 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 	case RM_MSG_SCHEDULE_SET: handle_schedule_set(a, &env); break;
 	case RM_MSG_COMMAND_CANCEL: handle_command_cancel(a, env.payload); break;
 	case RM_MSG_ERROR: handle_error(a, env.payload); break;
-	case RM_MSG_TREE_LIST: handle_tree_list(a, &env); break;
+	case RM_MSG_TREE_LIST:
+	case RM_MSG_SNAPSHOT_DIFF:
+	case RM_MSG_STREAM_OPEN:
+	case RM_MSG_STREAM_ACK:
+	case RM_MSG_STREAM_CANCEL: agent_handle_browse(a, &env); break;
 	default:
 		RM_DEBUG("message type not handled by this agent yet", "type", env.type_name);
 		break;

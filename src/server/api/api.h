@@ -68,6 +68,10 @@ void api_host_snapshots(struct http_req *r, void *app);
 void api_fleet_summary(struct http_req *r, void *app);
 /* Frees the cached /api/hosts and /api/fleet/summary bodies (app->api_cache); at exit. */
 void api_cache_free(struct app *app);
+/* browse.c, download.c: snapshot browsing through the host's agent */
+void api_snapshot_tree(struct http_req *r, void *app);
+void api_snapshot_diff(struct http_req *r, void *app);
+void api_snapshot_download(struct http_req *r, void *app);
 /* jobs.c */
 void api_job_create(struct http_req *r, void *app);
 void api_jobs_list(struct http_req *r, void *app);

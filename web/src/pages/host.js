@@ -49,18 +49,20 @@ function vitals(h, sched) {
 }
 
 const byTimeDesc = (a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0);
-function snapshots(s, limit, more) {
+function snapshots(s, limit, more, enc) {
   const all = ((s && s.snapshots) || []).slice().sort(byTimeDesc);
   const snaps = limit ? all.slice(0, limit) : all;
   if (!snaps.length) return html`<div class="empty empty-sm" data-testid="snapshots-empty"><p class="muted">No snapshots yet. Run a backup to create the first one.</p></div>`;
+  const older = (x) => all[all.indexOf(x) + 1];
   const row = (x) => html`<tr data-testid="snapshot-row" data-snapshot-id=${x.id}>
 <td class="mono" title=${x.id}>${x.short_id || String(x.id).slice(0, 8)}</td>
 <td class="mono">${absTime(x.time)}</td>
 <td class="mono paths">${(x.paths || []).join(' · ')}</td>
 <td>${tagList(x.tags)}</td>
 <td class="num">${x.size_bytes ? fmtBytes(x.size_bytes) : none}</td>
-<td class="num">${x.file_count ? fmtNum(x.file_count) : none}</td></tr>`;
-  return html`<div class="table-wrap"><table class="table" data-testid="snapshots-table"><thead><tr><th>ID</th><th>Time</th><th>Paths</th><th>Tags</th><th class="num">Size</th><th class="num">Files</th></tr></thead><tbody>${snaps.map(row)}</tbody></table></div>
+<td class="num">${x.file_count ? fmtNum(x.file_count) : none}</td>
+<td class="actions">${enc ? html`<a class="btn btn-sm" data-testid="snapshot-browse" href="/hosts/${enc}/snapshots/${encodeURIComponent(x.id)}">Browse</a>${older(x) ? html` <a class="btn btn-sm" data-testid="snapshot-diff" title="Compare with the previous snapshot" href="/hosts/${enc}/diff?from=${encodeURIComponent(older(x).id)}&to=${encodeURIComponent(x.id)}">Diff</a>` : nothing}` : nothing}</td></tr>`;
+  return html`<div class="table-wrap"><table class="table" data-testid="snapshots-table"><thead><tr><th>ID</th><th>Time</th><th>Paths</th><th>Tags</th><th class="num">Size</th><th class="num">Files</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${snaps.map(row)}</tbody></table></div>
 <p class="muted small">${all.length > snaps.length ? html`${snaps.length} of ${all.length} · ${more} · ` : nothing}${s.refreshed_at ? html`snapshot list refreshed ${relEl(s.refreshed_at)}` : nothing}</p>`;
 }
 
@@ -100,7 +102,7 @@ function tabs(s, enc, onTab) {
 // (bound once: a live host update must not overwrite what the user typed).
 const overview = (s, paths, viewer, onSubmit, more, drill) => html`<div class="host-grid">
   <div class="host-main">
-    <section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(s.snaps, 10, more)}</div></section>
+    <section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(s.snaps, 10, more, encodeURIComponent(s.host.id))}</div></section>
     <section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Recent jobs</h2><div>${jobList(s.jobs.slice(0, 20))}</div><div>${chart(s.jobs)}</div></section>
   </div>
   <aside class="host-side">
@@ -193,7 +195,7 @@ export async function mount(ctx) {
     if (st.tab === 'sources') return html`${sources.view()}${settings.view()}`;
     if (st.tab === 'schedules') return schedules.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
-    if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0)}</div></section>`;
+    if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0, null, enc)}</div></section>`;
     return overview(st, paths, viewer, onSubmit, more, drill);
   };
   const update = () => render(html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span class="mono">${st.host.hostname}</span></nav>

@@ -1,26 +1,14 @@
-// What to restore: the snapshot's paths as quick picks plus any path typed by hand (one per
-// line). pathPicker({hostId, snapshot, selected: Set, onChange(Set)}) is a lit template; the
-// snapshot tree browser (snapshot-tree.js) plugs in here when it is available.
+// What to restore: the snapshot tree with multi-select (snapshot-tree.js, browsed through
+// the agent's index) plus paths typed by hand (one per line) for when the host is offline or
+// the path is known. pathPicker({hostId, snapshot, treeSel: Set, typed: [], onTree(Set),
+// onTyped([])}) is a lit template; the selection is the union of both.
 import { html } from '../html.js';
 import { lines } from '../util.js';
+import { snapshotTree } from './snapshot-tree.js';
 
-export function pathPicker({ snapshot, selected, onChange }) {
-  const roots = (snapshot && snapshot.paths) || [];
-  const typed = [...selected].filter((p) => !roots.includes(p));
-  const toggle = (p) => (ev) => {
-    const next = new Set(selected);
-    if (ev.currentTarget.checked) next.add(p); else next.delete(p);
-    selected = next;
-    onChange(next);
-  };
-  const onText = (ev) => {
-    const next = new Set([...selected].filter((p) => roots.includes(p)));
-    for (const p of lines(ev.currentTarget.value)) next.add(p);
-    selected = next;
-    onChange(next);
-  };
-  return html`<fieldset class="field" data-testid="path-picker"><legend>Backed-up paths</legend>
-${roots.map((p, i) => html`<label class="check"><input type="checkbox" id="pp-root-${i}" .checked=${selected.has(p)} @change=${toggle(p)} data-testid="pick-root" data-path=${p}> <span class="mono">${p}</span></label>`)}</fieldset>
-<div class="field"><label for="pp-typed">Files or directories inside the snapshot <span class="muted">(absolute, one per line)</span></label>
-<textarea id="pp-typed" class="mono" rows="4" spellcheck="false" data-testid="pick-paths" .value=${typed.join('\n')} @input=${onText}></textarea></div>`;
+export function pathPicker({ hostId, snapshot, treeSel, typed, onTree, onTyped }) {
+  return html`<div class="field" data-testid="path-picker"><span class="label">Browse the snapshot and tick files or directories</span>
+${snapshotTree({ hostId, snapshotId: snapshot.id, selectable: true, selected: treeSel, onChange: onTree })}</div>
+<div class="field"><label for="pp-typed">Or type paths inside the snapshot <span class="muted">(absolute, one per line)</span></label>
+<textarea id="pp-typed" class="mono" rows="3" spellcheck="false" data-testid="pick-paths" .value=${typed.join('\n')} @input=${(ev) => onTyped(lines(ev.currentTarget.value))}></textarea></div>`;
 }

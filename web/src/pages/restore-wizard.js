@@ -15,6 +15,8 @@ export const title = 'Restore';
 const STEPS = [['snapshot', 'Snapshot'], ['paths', 'What'], ['target', 'Where'], ['confirm', 'Confirm']];
 const byTimeDesc = (a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0);
 
+// The paths to restore: ticked in the tree or typed, each once.
+const selection = (s) => [...new Set([...s.treeSel, ...s.typed])];
 const badPath = (p) => !p.startsWith('/') || p.includes('\0') || p.split('/').includes('..');
 
 function stepper(s) {
@@ -70,7 +72,7 @@ ${stepper(s)}
 <form class="card form wizard" data-testid="restore-wizard" novalidate @submit=${on.next}>
   <h2>${STEPS.find(([k]) => k === s.step)[1]}</h2>
   ${s.step === 'snapshot' ? snapshotStep(s, on) : nothing}
-  ${s.step === 'paths' ? html`<div data-region="picker"></div><p class="muted small" data-testid="selected-count">${fmtNum(s.selected.size)} selected</p>` : nothing}
+  ${s.step === 'paths' ? html`<div data-region="picker"></div><p class="muted small" data-testid="selected-count">${fmtNum(selection(s).length)} selected</p>` : nothing}
   ${s.step === 'target' ? targetStep(s, on) : nothing}
   ${s.step === 'confirm' ? confirmStep(s) : nothing}
   <p class="form-error" role="alert" ?hidden=${!s.error} data-testid="wizard-error">${s.error}</p>
@@ -104,7 +106,7 @@ export async function mount(ctx) {
   ctx.title = `Restore · ${host.hostname}`;
   const s = {
     host, role, hosts: hosts.hosts || [], snaps: snaps.snapshots || [], step: 'snapshot', error: '',
-    snapshot: null, selected: new Set(), paths: [], mode: 'new', target: '', confirm: '',
+    snapshot: null, treeSel: new Set(), typed: [], paths: [], mode: 'new', target: '', confirm: '',
     targetHost: '', mapText: '', map: [],
   };
   const want = ctx.query.get('snapshot');
@@ -116,7 +118,7 @@ export async function mount(ctx) {
   const form = () => ctx.el.querySelector('form');
   const fail = (m, field) => { s.error = m; update(); if (field) field.focus(); };
   const on = {
-    pickSnapshot(x) { s.snapshot = x; s.selected = new Set(); update(); },
+    pickSnapshot(x) { s.snapshot = x; s.treeSel = new Set(); s.typed = []; update(); },
     mode(v) {
       const f = form();
       if (f.target) s.target = f.target.value.trim();
@@ -133,7 +135,7 @@ export async function mount(ctx) {
         if (!s.snapshot) return fail('Pick a snapshot.');
         s.step = 'paths';
       } else if (s.step === 'paths') {
-        const picked = [...s.selected];
+        const picked = selection(s);
         if (!picked.length) return fail('Select at least one file or directory.');
         const bad = picked.find(badPath);
         if (bad) return fail(`Paths must be absolute, without "..": ${bad}`);
@@ -176,9 +178,11 @@ export async function mount(ctx) {
     render(view(s, on), ctx.el);
     const el = ctx.el.querySelector('[data-region="picker"]');
     if (el) {
+      const count = () => { const c = ctx.el.querySelector('[data-testid="selected-count"]'); if (c) c.textContent = `${fmtNum(selection(s).length)} selected`; };
       render(pathPicker({
-        hostId: s.host.id, snapshot: s.snapshot, selected: s.selected,
-        onChange: (set) => { s.selected = set; const c = ctx.el.querySelector('[data-testid="selected-count"]'); if (c) c.textContent = `${fmtNum(set.size)} selected`; },
+        hostId: s.host.id, snapshot: s.snapshot, treeSel: s.treeSel, typed: s.typed,
+        onTree: (set) => { s.treeSel = set; s.error = ''; update(); },
+        onTyped: (arr) => { s.typed = arr; count(); },
       }), el);
     }
   };
