@@ -123,6 +123,7 @@ test('bad input changes nothing: 404 unknown snapshot, 422 paths/target, 400 sha
     [{ snapshot_id: S.snap.id, paths: [`${S.src}/a\u0000b`] }, 400], // NUL: refused by the JSON parser
     [{ snapshot_id: S.snap.id, paths: [] }, 422],
     [{ snapshot_id: S.snap.id, paths: [file], target: { mode: 'new', path: 'not/absolute' } }, 422],
+    [{ snapshot_id: S.snap.id, paths: [file], target: { mode: 'new', path: '/' } }, 422], // that is in place
     [{ snapshot_id: S.snap.id, paths: [file], target: { mode: 'sideways' } }, 422],
     [{ snapshot_id: S.snap.id, paths: [file], path_map: [{ from: 'x', to: '/y' }] }, 422],
     [{ paths: [file] }, 400],
@@ -209,10 +210,16 @@ test('a slow restore streams progress (files, bytes, current file) and cancel st
   ws.destroy();
   // the next restore runs (stale lock removed first)
   const small = path.join(src, 'small.txt');
-  const r2 = await restore(S.api, agent.hostId, { snapshot_id: snap.id, paths: [small], target: { mode: 'new', path: target } });
+  // a new-directory restore never writes over files: the half-filled target is refused
+  const again = await restore(S.api, agent.hostId, { snapshot_id: snap.id, paths: [small], target: { mode: 'new', path: target } });
+  const ja = await S.api.waitJob(again.body.job_id, { timeout: 60000 });
+  assert.equal(ja.status, 'failed', JSON.stringify(ja));
+  assert.match(ja.error, /not an empty directory/);
+  const target2 = path.join(path.dirname(target), 'out2');
+  const r2 = await restore(S.api, agent.hostId, { snapshot_id: snap.id, paths: [small], target: { mode: 'new', path: target2 } });
   const j2 = await S.api.waitJob(r2.body.job_id, { timeout: 60000 });
   assert.equal(j2.status, 'succeeded', JSON.stringify(j2));
-  assert.equal(fs.readFileSync(path.join(target, small), 'utf8'), 'small\n');
+  assert.equal(fs.readFileSync(path.join(target2, small), 'utf8'), 'small\n');
   await agent.stop();
   h.assertNoSanitizer(agent.allStderr(), 'agent C');
 });

@@ -218,9 +218,33 @@ static void count_done(struct walk *w, void *ud)
 		json_decref(pr);
 }
 
+/* A "new directory" restore must not write over anything: its target is absent or an empty
+ * directory (restoring over existing files is the in-place restore, which needs admin). */
+static int target_is_fresh(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT;
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
 static void restore_start(struct runner *r, struct job *j)
 {
 	struct rst *s = j->drv;
+	if (!s->in_place && !target_is_fresh(s->target)) {
+		char *e = rm_xasprintf("target %s exists and is not an empty directory: a "
+		                       "new-directory restore never writes over files",
+		                       s->target);
+		runner_log_event(r, "%s", e);
+		runner_job_finish(r, "failed", -1, e);
+		free(e);
+		return;
+	}
 	if (!s->in_place && walk_mkdirs(s->target, 0700) != 0)
 		runner_log_event(r, "cannot create %s: %s", s->target, strerror(errno));
 	runner_log_event(r, "restoring to %s%s", s->target,

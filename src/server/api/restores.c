@@ -97,7 +97,8 @@ static int restore_validate(struct http_req *r, const json_t *b, const json_t *h
 		                  "target.mode must be \"new\" or \"in_place\"");
 		return 1;
 	}
-	if (q->target && q->target[0] && (why = path_problem(q->target))) {
+	if (q->target && q->target[0] &&
+	    ((why = path_problem(q->target)) || !strcmp(q->target, "/"))) {
 		api_respond_field(r, 422, "invalid_target", "target.path",
 		                  "target.path must be an absolute path without '..'");
 		return 1;

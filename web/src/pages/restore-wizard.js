@@ -43,7 +43,7 @@ function targetStep(s, on) {
 ${radio('new', html`a new directory on <b class="mono">${s.host.hostname}</b>`, 'target-new')}
 ${radio('in_place', html`the original location on <b class="mono">${s.host.hostname}</b> (overwrites files; admin)`, 'target-in-place', !admin)}
 ${radio('other', 'another host (admin)', 'target-other', !admin || !others.length)}</fieldset>
-${s.mode === 'new' || s.mode === 'other' ? html`<div class="field"><label for="rw-target">Directory <span class="muted">(absolute; empty = $HOME/rm-restore/&lt;job-id&gt;/ of the agent)</span></label>
+${s.mode === 'new' || s.mode === 'other' ? html`<div class="field"><label for="rw-target">Directory <span class="muted">(absolute, new or empty; blank = $HOME/rm-restore/&lt;job-id&gt;/ of the agent)</span></label>
   <input id="rw-target" name="target" class="mono" autocomplete="off" spellcheck="false" value=${s.target} data-testid="target-path"></div>` : nothing}
 ${s.mode === 'other' ? html`<div class="field"><label for="rw-host">Target host</label>
   <select id="rw-host" name="host" data-testid="target-host">${others.map((h) => html`<option value=${h.id} ?selected=${s.targetHost === h.id}>${h.hostname}</option>`)}</select></div>
