@@ -161,3 +161,16 @@ test('drill card: run a drill now, then the host shows last proven restorable', 
   });
   assert.deepEqual(S.browser.errors, [], 'browser console errors');
 });
+
+test('a snapshot row\'s Restore link opens the wizard on that snapshot', { timeout: 60000 }, async () => {
+  const { page } = S.browser;
+  await step('snapshot-restore-link', async () => {
+    await page.goto(`${S.server.url}/hosts/${S.hostId}`);
+    await page.getByTestId('snapshot-restore').first().click();
+    await page.waitForURL(/\/restore\?snapshot=[0-9a-f]+$/, { timeout: T });
+    await page.getByTestId('path-picker').waitFor();
+    assert.equal(await page.getByTestId('step-paths').getAttribute('aria-current'), 'step');
+    await page.getByTestId('snapshot-tree').waitFor();
+  });
+  assert.deepEqual(S.browser.errors, [], 'browser console errors');
+});

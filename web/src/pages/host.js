@@ -61,7 +61,7 @@ function snapshots(s, limit, more, enc) {
 <td>${tagList(x.tags)}</td>
 <td class="num">${x.size_bytes ? fmtBytes(x.size_bytes) : none}</td>
 <td class="num">${x.file_count ? fmtNum(x.file_count) : none}</td>
-<td class="actions">${enc ? html`<a class="btn btn-sm" data-testid="snapshot-browse" href="/hosts/${enc}/snapshots/${encodeURIComponent(x.id)}">Browse</a>${older(x) ? html` <a class="btn btn-sm" data-testid="snapshot-diff" title="Compare with the previous snapshot" href="/hosts/${enc}/diff?from=${encodeURIComponent(older(x).id)}&to=${encodeURIComponent(x.id)}">Diff</a>` : nothing}` : nothing}</td></tr>`;
+<td class="actions">${enc ? html`<a class="btn btn-sm" data-testid="snapshot-browse" href="/hosts/${enc}/snapshots/${encodeURIComponent(x.id)}">Browse</a> <a class="btn btn-sm" data-testid="snapshot-restore" href="/hosts/${enc}/restore?snapshot=${encodeURIComponent(x.id)}">Restore</a>${older(x) ? html` <a class="btn btn-sm" data-testid="snapshot-diff" title="Compare with the previous snapshot" href="/hosts/${enc}/diff?from=${encodeURIComponent(older(x).id)}&to=${encodeURIComponent(x.id)}">Diff</a>` : nothing}` : nothing}</td></tr>`;
   return html`<div class="table-wrap"><table class="table" data-testid="snapshots-table"><thead><tr><th>ID</th><th>Time</th><th>Paths</th><th>Tags</th><th class="num">Size</th><th class="num">Files</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${snaps.map(row)}</tbody></table></div>
 <p class="muted small">${all.length > snaps.length ? html`${snaps.length} of ${all.length} · ${more} · ` : nothing}${s.refreshed_at ? html`snapshot list refreshed ${relEl(s.refreshed_at)}` : nothing}</p>`;
 }
