@@ -22,6 +22,8 @@ function writeTree(root) {
     'photos/cat.bin': Buffer.alloc(150000, 7),
     'photos/deep/dog.bin': Buffer.alloc(90000, 3),
     'other/skip.txt': 'not selected\n',
+    'odd/[x]*.txt': 'a name that is a glob\n', // unescaped, --include would match xx.txt
+    'odd/xx.txt': 'must not come along\n',
   };
   for (const [rel, data] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
@@ -107,6 +109,15 @@ test('multi-select: two directories in one job, nothing else', async () => {
   for (const rel of ['docs/report.txt', 'docs/notes.md', 'photos/cat.bin', 'photos/deep/dog.bin'])
     assert.deepEqual(fs.readFileSync(path.join(target, S.src, rel)), Buffer.from(S.files[rel]), rel);
   assert.equal(fs.existsSync(path.join(target, S.src, 'other')), false, 'unselected directory not restored');
+  // a path is a path: glob characters in a name are not a pattern
+  const odd = path.join(S.src, 'odd/[x]*.txt');
+  const t2 = path.join(path.dirname(target), 'odd-out');
+  const r2 = await restore(S.api, S.hostA, { snapshot_id: S.snap.id, paths: [odd], target: { mode: 'new', path: t2 } });
+  assert.equal(r2.status, 202, r2.text);
+  const j2 = await S.api.waitJob(r2.body.job_id, { timeout: 60000 });
+  assert.equal(j2.status, 'succeeded', JSON.stringify(j2));
+  assert.equal(fs.readFileSync(path.join(t2, odd), 'utf8'), S.files['odd/[x]*.txt']);
+  assert.deepEqual(fs.readdirSync(path.join(t2, S.src, 'odd')), ['[x]*.txt']);
   assert.equal(job.stats.files_restored, 4, JSON.stringify(job.stats));
   const logs = await S.api.logs(r.body.job_id);
   const cmd = logs.find((l) => /restic restore/.test(l.payload))?.payload || '';
@@ -239,7 +250,7 @@ test('restore drill: runs on its cadence, host shows last proven restorable; a c
   assert.equal(drill.created_by, 'system:drill');
   assert.equal(drill.stats.ok, true);
   assert.equal(drill.stats.mismatches, 0);
-  assert.equal(drill.stats.files_checked, 5, JSON.stringify(drill.stats));
+  assert.equal(drill.stats.files_checked, 7, JSON.stringify(drill.stats));
   assert.ok(drill.stats.bytes_checked > 240000, JSON.stringify(drill.stats));
   assert.equal(drill.stats.snapshot_id, S.snap.id);
   const host = await S.api.host(S.hostA);

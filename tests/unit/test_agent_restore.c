@@ -49,13 +49,14 @@ TEST(argv_restore)
 {
 	char **a = NULL;
 	char err[128] = "";
-	json_t *args = json_pack("{s:s,s:s,s:[s,s],s:b,s:b}", "snapshot_id", "0123abcd", "target",
+	json_t *args = json_pack("{s:s,s:s,s:[s,s,s],s:b,s:b}", "snapshot_id", "0123abcd", "target",
 	                         "/home/u/rm-restore/J1", "includes", "/etc/a b", "/srv",
-	                         "no_ownership", 1, "verify", 0);
+	                         "/d/x[1]*?.txt", "no_ownership", 1, "verify", 0);
 	OK(restic_argv_build("restic", "restore", args, "h", &a, err, sizeof err) == RM_OK);
 	OK(argv_eq(a, (const char *const[]){ "restic", "restore", "--json", "0123abcd", "--target",
 	                                     "/home/u/rm-restore/J1", "--include", "/etc/a b",
-	                                     "--include", "/srv", "--no-ownership", NULL }));
+	                                     "--include", "/srv", "--include",
+	                                     "/d/x\\[1\\]\\*\\?.txt", "--no-ownership", NULL }));
 	restic_argv_free(a);
 	json_decref(args);
 	/* bad input never becomes an argv: option-looking ids, relative or ".." paths */

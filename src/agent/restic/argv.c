@@ -177,11 +177,16 @@ static int build_restore(struct vec *a, const json_t *args, const char *hostname
 	                    errlen);
 	if (rc)
 		return rc;
-	for (size_t i = before + 1; i < a->n; i += 2)
+	for (size_t i = before + 1; i < a->n; i += 2) {
 		if (!restic_abs_path_valid(a->v[i])) {
 			set_err(err, errlen, "includes must be absolute paths without '..'");
 			return RM_ERR_INVAL;
 		}
+		/* paths, not patterns: "/srv/a[1]" restores that directory only */
+		char *esc = restic_include_escape(a->v[i]);
+		free(a->v[i]);
+		a->v[i] = esc;
+	}
 	static const char *const flags[][2] = { { "no_ownership", "--no-ownership" },
 		                                { "verify", "--verify" } };
 	for (size_t i = 0; i < 2; i++) {

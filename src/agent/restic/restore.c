@@ -170,6 +170,19 @@ int restic_abs_path_valid(const char *p)
 	return 1;
 }
 
+char *restic_include_escape(const char *p)
+{
+	size_t n = strlen(p);
+	char *o = rm_xmalloc(2 * n + 1), *q = o;
+	for (; *p; p++) {
+		if (strchr("*?[]\\", *p))
+			*q++ = '\\';
+		*q++ = *p;
+	}
+	*q = '\0';
+	return o;
+}
+
 int restic_path_is_pattern(const char *p)
 {
 	return p && strpbrk(p, "*?[\\") != NULL;

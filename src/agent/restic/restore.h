@@ -37,5 +37,8 @@ int restic_abs_path_valid(const char *p);
 
 /* 1 if restic's --include would treat p as a pattern (it holds * ? [ or \). */
 int restic_path_is_pattern(const char *p);
+/* p with * ? [ ] and \ escaped by a backslash, so that --include matches exactly that path
+ * (restic matches includes with filepath.Match, per path component). Caller frees. */
+char *restic_include_escape(const char *p);
 
 #endif

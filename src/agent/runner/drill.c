@@ -8,6 +8,7 @@
  *     restic restore SNAP --target <state>/drill/<job>/<n> --include F... [--verify]
  *     sizes on disk vs the snapshot's, then the scratch copy is deleted
  *
+ * Includes are escaped (restic_include_escape): a file named "a[1].txt" is that file.
  * The job fails when restic fails or a sampled file is missing or has the wrong size, and
  * when nothing could be checked (no snapshot, no file): a drill that proves nothing must
  * not read as "restorable". */
@@ -117,7 +118,7 @@ static void on_ls_line(struct runner *r, struct proc *p, const char *line, size_
 	if (!restic_ls_node(line, len, &o, &n))
 		return;
 	if (strcmp(n.type, "file") == 0 && n.size <= d->max_bytes &&
-	    restic_abs_path_valid(n.path) && !restic_path_is_pattern(n.path)) {
+	    restic_abs_path_valid(n.path)) {
 		json_t *e = json_pack("{s:s,s:I}", "path", n.path, "size", (json_int_t)n.size);
 		d->seen++;
 		if ((long long)json_array_size(d->sample) < d->want_files) {

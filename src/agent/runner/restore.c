@@ -319,6 +319,8 @@ static void restore_step_done(struct runner *r, struct job *j, struct proc *p)
 		q.map = s->map;
 	}
 	s->w = walk_start(r->loop, &q, final_done, r);
+	if (!s->w)
+		runner_job_finish(r, "failed", -1, "cannot queue the post-restore work");
 }
 
 const struct kind_driver runner_restore_driver = {
