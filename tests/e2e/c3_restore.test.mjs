@@ -190,6 +190,35 @@ test('cross-host: host A\'s snapshot restored onto host B with a path map; the c
   assert.equal(bad.status, 404, bad.text);
 });
 
+test('roles: operators restore to new directories; in place and cross-host need admin; viewers neither', async () => {
+  const user = async (username, role) => {
+    const r = await S.api.post('/api/users', { username, role });
+    assert.equal(r.status, 201, r.text);
+    const api = new h.Api(S.server.url);
+    const set = await api.post('/api/setup', { token: r.body.setup_token, password: `${username}-long-password-8812` });
+    assert.equal(set.status, 200, set.text);
+    return api;
+  };
+  const op = await user('restore-op', 'operator');
+  const viewer = await user('restore-viewer', 'viewer');
+  const file = path.join(S.src, 'docs/notes.md');
+  const inPlace = { snapshot_id: S.snap.id, paths: [file], target: { mode: 'in_place', confirm_hostname: 'e2e-restore-a' } };
+  const cross = { snapshot_id: S.snap.id, source_host_id: S.hostA, paths: [file] };
+  for (const [api, body, host, want] of [[op, inPlace, S.hostA, 403], [op, cross, S.hostB, 403], [viewer, { snapshot_id: S.snap.id, paths: [file] }, S.hostA, 403]]) {
+    const r = await restore(api, host, body);
+    assert.equal(r.status, want, `${JSON.stringify(body)}: ${r.status} ${r.text}`);
+  }
+  assert.equal((await viewer.get(`/api/hosts/${S.hostA}/drill`)).status, 200, 'viewers see the drill state');
+  assert.equal((await viewer.req('PUT', `/api/hosts/${S.hostA}/drill`, { enabled: false })).status, 403);
+  const t = path.join(h.tmpDir('rm-e2e-restore-op-'), 'out');
+  const ok = await restore(op, S.hostA, { snapshot_id: S.snap.id, paths: [file], target: { mode: 'new', path: t } });
+  assert.equal(ok.status, 202, ok.text);
+  const job = await S.api.waitJob(ok.body.job_id, { timeout: 60000 });
+  assert.equal(job.status, 'succeeded', JSON.stringify(job));
+  assert.equal(job.created_by, 'restore-op');
+  assert.deepEqual(fs.readFileSync(path.join(t, file)), Buffer.from(S.files['docs/notes.md']));
+});
+
 test('a slow restore streams progress (files, bytes, current file) and cancel stops it', async () => {
   // restic 0.14 prints no restore progress: the agent counts what lands in the target
   const src = h.tmpDir('rm-e2e-restore-big-');
