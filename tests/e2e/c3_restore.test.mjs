@@ -138,6 +138,7 @@ test('bad input changes nothing: 404 unknown snapshot, 422 paths/target, 400 sha
     [{ snapshot_id: S.snap.id, paths: [file], target: { mode: 'sideways' } }, 422],
     [{ snapshot_id: S.snap.id, paths: [file], path_map: [{ from: 'x', to: '/y' }] }, 422],
     [{ paths: [file] }, 400],
+    [{ snapshot_id: S.snap.id, paths: [file], target: '/tmp/x' }, 400],
   ];
   for (const [body, want] of cases) {
     const r = await restore(S.api, S.hostA, body);

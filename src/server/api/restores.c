@@ -3,7 +3,6 @@
  *                                        in place, or from another host's repository)
  *   GET|PUT /api/hosts/{id}/drill        drill cadence + "last proven restorable"
  *   POST /api/hosts/{id}/drill/run       a drill now */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,10 +72,12 @@ static int restore_validate(struct http_req *r, const json_t *b, const json_t *h
 {
 	char err[160];
 	const json_t *t = json_object_get(b, "target");
+	if (t && !json_is_object(t)) {
+		api_respond_invalid(r, "field 'target' must be an object");
+		return 1;
+	}
 	if (rmj_get_str(b, "snapshot_id", 1, 64, &q->snap, err, sizeof err) ||
 	    rmj_get_str(b, "source_host_id", 0, 64, &q->source, err, sizeof err) ||
-	    (t && !json_is_object(t) &&
-	     (snprintf(err, sizeof err, "target must be an object"), 1)) ||
 	    rmj_get_str(t, "mode", 0, 16, &q->mode, err, sizeof err) ||
 	    rmj_get_str(t, "path", 0, 4096, &q->target, err, sizeof err) ||
 	    rmj_get_str(t, "confirm_hostname", 0, 255, &q->confirm, err, sizeof err)) {
