@@ -39,11 +39,11 @@ static const struct rm_field f_hello[] = {
 	{ "arch", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "running_jobs", RM_FT_STRING_ARRAY, R, 0, NULL, NULL },
 	{ "boot_time", RM_FT_TIME, O, 0, NULL, NULL },
-	/* C2: the host's IANA time zone ("" unknown), its UTC offset now, and the
-	 * schedule.set version in force on the agent (0 = none) */
+	/* C2: IANA time zone ("" unknown), UTC offset now, schedule.set version in force */
 	{ "timezone", RM_FT_STRING, O, 64, NULL, NULL },
 	{ "utc_offset_s", RM_FT_INT, O, 0, NULL, NULL },
 	{ "schedule_version", RM_FT_INT, O, 0, NULL, NULL },
+	{ "uid", RM_FT_INT, O, 0, NULL, NULL }, /* C3: effective uid (restores warn if not 0) */
 	{ NULL },
 };
 static const struct rm_field f_heartbeat[] = {

@@ -75,6 +75,9 @@ test('a deleted file comes back through the API: new directory (default target) 
   assert.deepEqual(fs.readFileSync(path.join(target, file)), original, 'restored bytes equal the original');
   assert.equal(fs.existsSync(file), false, 'a new-directory restore leaves the source alone');
   assert.equal(job.args.snapshot_id, S.snap.id, 'the job carries the full snapshot id');
+  // the agent reports its uid; a restore onto an agent that is not root says so
+  assert.equal((await S.api.host(S.hostA)).agent_uid, process.getuid());
+  assert.equal(r.body.warning === undefined, process.getuid() === 0, `warning: ${r.body.warning}`);
 
   // in place: admin + the typed host name
   const bad = await restore(S.api, S.hostA, { snapshot_id: S.snap.id, paths: [file], target: { mode: 'in_place' } });

@@ -140,9 +140,9 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 4 (C5 people), 3 (C2 policies) and 2
-	 * (reported_hostname) */
-	raw("DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
+	/* back to the v1 shape: undo migration 5 (C3 agent_uid), 4 (C5 people), 3 (C2
+	 * policies) and 2 (reported_hostname) */
+	raw("ALTER TABLE hosts DROP COLUMN agent_uid; DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
 	    "ALTER TABLE sessions DROP COLUMN id; ALTER TABLE sessions DROP COLUMN ip; "
 	    "ALTER TABLE sessions DROP COLUMN user_agent; "
 	    "DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
@@ -784,12 +784,14 @@ TEST(hosts_list_shape_and_summary)
 		                                 "settings",
 		                                 "next_run",
 		                                 "utc_offset_s",
+		                                 "agent_uid",
 		                                 "last_drill_ok_at",
 		                                 "last_drill",
 		                                 "last_drill_created_at",
 		                                 NULL };
 	OK(has_exact_keys(h0, host_keys));
 	OK(json_is_null(json_object_get(h0, "last_drill_ok_at"))); /* C3: never drilled */
+	OK(json_is_null(json_object_get(h0, "agent_uid")));        /* not reported */
 	OK(json_is_null(json_object_get(h0, "last_drill")));
 	OK(has_exact_keys(h1, host_keys));
 	EQ_STR(json_string_value(json_object_get(h0, "hostname")), "alpha"); /* by hostname */
@@ -873,6 +875,14 @@ TEST(drill_projection)
 	json_decref(h);
 	h = store_host_get(s, b);
 	OK(json_is_null(json_object_get(h, "last_drill_ok_at")));
+	json_decref(h);
+	EQ_INT(store_host_set_agent_uid(s, b, 1000), RM_OK);
+	h = store_host_get(s, b);
+	EQ_INT(json_integer_value(json_object_get(h, "agent_uid")), 1000);
+	json_decref(h);
+	EQ_INT(store_host_set_agent_uid(s, b, -1), RM_OK);
+	h = store_host_get(s, b);
+	OK(json_is_null(json_object_get(h, "agent_uid")));
 	json_decref(h);
 	store_close(s);
 }

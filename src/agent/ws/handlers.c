@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/host.h"
 #include "agent/runner/runner.h"
@@ -32,13 +33,13 @@ void agent_send_hello(struct agent *a)
 	rm_time_fmt(a->boot_ms, boot);
 	char tz[65];
 	host_timezone(tz, sizeof tz);
-	json_t *p =
-	    json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I}", "protocol_version",
-	              RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
-	              a->restic_version ? a->restic_version : "", "hostname", a->hostname, "os",
-	              "linux", "arch", host_arch(), "running_jobs", running, "boot_time", boot,
-	              "timezone", tz, "utc_offset_s", (json_int_t)host_utc_offset_s(),
-	              "schedule_version", (json_int_t)scheduler_version(a->sched));
+	json_t *p = json_pack(
+	    "{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I,s:I}", "protocol_version",
+	    RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
+	    a->restic_version ? a->restic_version : "", "hostname", a->hostname, "os", "linux",
+	    "arch", host_arch(), "running_jobs", running, "boot_time", boot, "timezone", tz,
+	    "utc_offset_s", (json_int_t)host_utc_offset_s(), "schedule_version",
+	    (json_int_t)scheduler_version(a->sched), "uid", (json_int_t)geteuid());
 	agent_send_msg(a, RM_MSG_HELLO, p);
 	a->hello_sent = 1;
 }

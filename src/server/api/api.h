@@ -119,6 +119,10 @@ void api_job_log_ndjson(struct http_req *r, void *app);
 void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, const char *kind,
                       const json_t *args, const json_t *wire_extra, const char *audit_action,
                       int queue_if_offline);
+/* Same; resp_extra (borrowed, may be NULL) is merged into the 202 body (e.g. a warning). */
+void api_job_dispatch_ex(struct http_req *r, struct app *app, const char *host_id, const char *kind,
+                         const json_t *args, const json_t *wire_extra, const char *audit_action,
+                         int queue_if_offline, const json_t *resp_extra);
 /* Validates backup paths (docs/api.md): NULL if fine, else a static message. */
 const char *api_paths_problem(const json_t *paths, int allow_empty);
 /* groups.c (C2) */

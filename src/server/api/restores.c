@@ -181,7 +181,15 @@ void api_restore_create(struct http_req *r, void *appv)
 		json_object_set(args, "path_map", (json_t *)q.map);
 	if (src)
 		json_object_set_new(args, "source_host_id", json_string(q.source));
-	api_job_dispatch(r, app, host_id, "restore", args, wire, "restore.create", 0);
+	/* an agent that is not root restores neither ownership nor what it cannot write */
+	json_t *uid = json_object_get(host, "agent_uid");
+	json_t *extra = json_is_integer(uid) && json_integer_value(uid) != 0
+	                    ? json_pack("{s:s}", "warning",
+	                                "the target agent does not run as root: file ownership "
+	                                "is not restored and paths it cannot write are skipped")
+	                    : NULL;
+	api_job_dispatch_ex(r, app, host_id, "restore", args, wire, "restore.create", 0, extra);
+	json_decref(extra);
 out:
 	if (wire)
 		rmj_wipe(wire);

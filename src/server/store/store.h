@@ -190,6 +190,8 @@ json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown
 json_t *store_hosts_list(struct store *s);                    /* {"hosts":[...]} by hostname */
 /* Host projections also carry "last_drill_ok_at" (newest succeeded drill job, "last proven
  * restorable"), "last_drill" {status, finished_at} | null and "last_drill_created_at". */
+/* C3: the agent's effective uid from its hello (< 0: unknown, stored as NULL). */
+int store_host_set_agent_uid(struct store *s, const char *host_id, long long uid);
 /* Online hosts for the drill cadence: [{id, settings, snapshot_count,
  * last_drill_created_ms (never drilled: the host's created_at, so that the first drill
  * comes one interval after enrollment)}]. NULL on a store error. */

@@ -218,9 +218,10 @@ static json_t *host_row(sqlite3_stmt *st)
 	json_object_set_new(h, "settings", store_col_json(st, 25, json_object()));
 	json_object_set_new(h, "next_run", store_col_time(st, 26));
 	json_object_set_new(h, "utc_offset_s", store_col_int(st, 27));
-	/* C3 restore drills: "last proven restorable" */
-	json_object_set_new(h, "last_drill_ok_at", store_col_time(st, 28));
-	const char *ld = (const char *)sqlite3_column_text(st, 29);
+	/* C3: the agent's uid (null = not reported) and "last proven restorable" */
+	json_object_set_new(h, "agent_uid", store_col_int(st, 28));
+	json_object_set_new(h, "last_drill_ok_at", store_col_time(st, 29));
+	const char *ld = (const char *)sqlite3_column_text(st, 30);
 	long long ld_ms = 0;
 	char ld_status[16] = "";
 	if (ld && sscanf(ld, "%15s %lld", ld_status, &ld_ms) == 2) {
@@ -230,7 +231,7 @@ static json_t *host_row(sqlite3_stmt *st)
 		                    json_pack("{s:s,s:s}", "status", ld_status, "finished_at", ts));
 	} else
 		json_object_set_new(h, "last_drill", json_null());
-	json_object_set_new(h, "last_drill_created_at", store_col_time(st, 30));
+	json_object_set_new(h, "last_drill_created_at", store_col_time(st, 31));
 	return h;
 }
 
@@ -268,6 +269,19 @@ json_t *store_hosts_list(struct store *s)
 		return NULL;
 	}
 	return json_pack("{s:o}", "hosts", hosts);
+}
+
+int store_host_set_agent_uid(struct store *s, const char *host_id, long long uid)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_HOST_SET_AGENT_UID);
+	if (!st)
+		return RM_ERR_DB;
+	store_bind_text(st, 1, host_id);
+	if (uid < 0)
+		sqlite3_bind_null(st, 2);
+	else
+		sqlite3_bind_int64(st, 2, uid);
+	return update_one(s, st, "host set agent uid");
 }
 
 json_t *store_drill_candidates(struct store *s)

@@ -17,7 +17,7 @@
 	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "         \
 	"h.running_job_kind, h.running_job_status, h.reported_hostname, "             \
 	"h.schedule_version, h.schedule_acked_version, h.timezone, h.settings, "      \
-	"h.next_run_at, h.utc_offset_s, " DRILL_COLS "FROM hosts h "
+	"h.next_run_at, h.utc_offset_s, h.agent_uid, " DRILL_COLS "FROM hosts h "
 
 /* restore drills (C3): derived from the drill jobs, served by jobs_host_kind_finished */
 #define DRILL_COLS                                                                            \
@@ -129,6 +129,7 @@
 	              "agent_version = coalesce(?5, agent_version), "                          \
 	              "restic_version = coalesce(?6, restic_version), "                        \
 	              "status = 'online', last_seen_at = ?7 WHERE id = ?1")                    \
+	X(HOST_SET_AGENT_UID, "UPDATE hosts SET agent_uid = ?2 WHERE id = ?1")                 \
 	X(HOST_SEEN, "UPDATE hosts SET last_seen_at = ?2 WHERE id = ?1")                       \
 	X(HOST_SET_ONLINE, "UPDATE hosts SET status = 'online', last_seen_at = ?2 "            \
 	                   "WHERE id = ?1")                                                    \

@@ -274,6 +274,9 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	                          rmj_str(p, "restic_version"), now);
 	if (rc)
 		RM_ERROR("host hello update failed", "host_id", c->host_id, "err", rm_strerror(rc));
+	rc = store_host_set_agent_uid(app->store, c->host_id, rmj_int(p, "uid", -1));
+	if (rc)
+		RM_ERROR("host uid update failed", "host_id", c->host_id, "err", rm_strerror(rc));
 	json_t *failed = json_array();
 	rc = store_jobs_fail_unknown(app->store, c->host_id, json_object_get(p, "running_jobs"),
 	                             "agent restarted", now, failed);
