@@ -6,7 +6,7 @@
 import { get, post, session } from '../api.js';
 import { navigate } from '../router.js';
 import { html, render, nothing } from '../html.js';
-import { absTime, busy, fmtBytes, fmtNum, lines } from '../util.js';
+import { absTime, busy, fmtBytes, fmtNum, lines, toast } from '../util.js';
 import { tagList } from '../components.js';
 import { pathPicker } from './restore-paths.js';
 
@@ -168,6 +168,7 @@ export async function mount(ctx) {
     await busy(f.querySelector('button[type=submit]'), async () => {
       try {
         const r = await post(`/api/hosts/${encodeURIComponent(onto)}/restores`, body, { quiet: true });
+        if (r.warning) toast(r.warning, 'warn', 10000);
         navigate(`/jobs/${encodeURIComponent(r.job_id)}`);
       } catch (e) {
         if (e.status !== 401) fail(e.message);
