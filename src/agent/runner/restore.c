@@ -38,7 +38,9 @@ struct rst {
 	json_t *map; /* [{from,to}] or NULL */
 	int in_place;
 	int json_seen;
-	struct walk *w; /* running on the thread pool */
+	struct walk *w;   /* running on the thread pool */
+	uint64_t w_start; /* uv_now when it started */
+	uint64_t next_ms; /* no count before: a walk costs at most ~20% of the time */
 };
 
 static void rst_free(void *p)
@@ -188,8 +190,9 @@ static void count_tick(uv_timer_t *t)
 	struct runner *r = t->data;
 	struct job *j = r->cur;
 	struct rst *s = j ? j->drv : NULL;
-	if (!s || s->json_seen || s->w)
+	if (!s || s->json_seen || s->w || uv_now(r->loop) < s->next_ms)
 		return;
+	s->w_start = uv_now(r->loop);
 	struct walk_req q = { .since_s = j->started_ms / 1000 - 1 };
 	q.roots = final_roots(s, &q.nroots);
 	if (s->map) { /* still in the staging dir */
@@ -208,6 +211,10 @@ static void count_done(struct walk *w, void *ud)
 	if (!s || s->w != w)
 		return;
 	s->w = NULL;
+	/* a large tree takes a while to count: back off so counting stays a fraction of
+	 * the restore's I/O */
+	uint64_t took = uv_now(r->loop) - s->w_start;
+	s->next_ms = uv_now(r->loop) + (took * 4 > COUNT_EVERY_MS ? took * 4 : 0);
 	json_t *pr = json_pack("{s:I,s:I}", "files_done", (json_int_t)w->files, "bytes_done",
 	                       (json_int_t)w->written);
 	if (w->current)
