@@ -39,11 +39,11 @@ static const struct rm_field f_hello[] = {
 	{ "arch", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "running_jobs", RM_FT_STRING_ARRAY, R, 0, NULL, NULL },
 	{ "boot_time", RM_FT_TIME, O, 0, NULL, NULL },
-	/* C2: the host's IANA time zone ("" unknown), its UTC offset now, and the
-	 * schedule.set version in force on the agent (0 = none) */
+	/* C2: IANA time zone ("" unknown), UTC offset now, schedule.set version in force */
 	{ "timezone", RM_FT_STRING, O, 64, NULL, NULL },
 	{ "utc_offset_s", RM_FT_INT, O, 0, NULL, NULL },
 	{ "schedule_version", RM_FT_INT, O, 0, NULL, NULL },
+	{ "uid", RM_FT_INT, O, 0, NULL, NULL }, /* C3: effective uid (restores warn if not 0) */
 	{ NULL },
 };
 static const struct rm_field f_heartbeat[] = {
@@ -211,12 +211,69 @@ static const struct rm_field f_stats_report[] = {
 static const struct rm_field f_tree_list[] = {
 	{ "snapshot_id", RM_FT_STRING, R, 128, NULL, NULL },
 	{ "path", RM_FT_STRING, R, 0, NULL, NULL },
+	{ "cursor", RM_FT_STRING, O, 64, NULL, NULL }, /* next_cursor of the previous page */
+	{ "limit", RM_FT_INT, O, 0, NULL, NULL },      /* entries per page, 1..10000 */
 	{ NULL },
 };
 static const struct rm_field f_tree_list_result[] = {
 	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "entries", RM_FT_ARRAY, O, 100000, NULL, NULL },
 	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL }, /* {code, message}: see engine/rpc.h */
+	{ "path", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "next_cursor", RM_FT_STRING, O, 64, NULL, NULL }, /* null/absent: last page */
+	{ "total", RM_FT_INT, O, 0, NULL, NULL },           /* children of the directory */
+	{ NULL },
+};
+static const char *const e_dump_format[] = { "raw", "tar", "zip", NULL };
+static const struct rm_field f_snapshot_diff[] = {
+	{ "from", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "to", RM_FT_STRING, R, 64, NULL, NULL },
+	{ NULL },
+};
+static const struct rm_field f_snapshot_diff_result[] = {
+	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "added", RM_FT_STRING_ARRAY, O, 10000, NULL, NULL },
+	{ "removed", RM_FT_STRING_ARRAY, O, 10000, NULL, NULL },
+	{ "changed", RM_FT_STRING_ARRAY, O, 10000, NULL, NULL },
+	{ "truncated", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ "stats", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
+};
+static const struct rm_field f_stream_open[] = {
+	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "snapshot_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "path", RM_FT_STRING, R, 0, NULL, NULL },
+	{ "format", RM_FT_STRING, O, 0, NULL, e_dump_format }, /* directories; default tar */
+	{ "window", RM_FT_INT, O, 0, NULL, NULL },             /* bytes in flight before an ack */
+	{ NULL },
+};
+static const struct rm_field f_stream_open_result[] = {
+	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "stream_id", RM_FT_STRING, O, 64, NULL, NULL },
+	{ "type", RM_FT_STRING, O, 16, NULL, NULL }, /* file | dir | symlink | ... */
+	{ "size", RM_FT_INT, O, 0, NULL, NULL },     /* files */
+	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
+};
+static const struct rm_field f_stream_data[] = {
+	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "data", RM_FT_STRING, R, 256 * 1024, NULL, NULL }, /* base64 */
+	{ NULL },
+};
+static const struct rm_field f_stream_ack[] = {
+	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "bytes", RM_FT_INT, R, 0, NULL, NULL }, /* total bytes consumed so far */
+	{ NULL },
+};
+static const struct rm_field f_stream_end[] = {
+	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "bytes", RM_FT_INT, O, 0, NULL, NULL }, /* total bytes sent */
+	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
+};
+static const struct rm_field f_stream_cancel[] = {
+	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ NULL },
 };
 static const struct rm_field f_forget_preview[] = {
@@ -275,6 +332,16 @@ static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
 	                            f_forget_preview },
 	[RM_MSG_FORGET_PREVIEW_RESULT] = { RM_MSG_FORGET_PREVIEW_RESULT, "forget.preview.result",
 	                                   A2S, f_forget_preview_result },
+	[RM_MSG_SNAPSHOT_DIFF] = { RM_MSG_SNAPSHOT_DIFF, "snapshot.diff", S2A, f_snapshot_diff },
+	[RM_MSG_SNAPSHOT_DIFF_RESULT] = { RM_MSG_SNAPSHOT_DIFF_RESULT, "snapshot.diff.result", A2S,
+	                                  f_snapshot_diff_result },
+	[RM_MSG_STREAM_OPEN] = { RM_MSG_STREAM_OPEN, "stream.open", S2A, f_stream_open },
+	[RM_MSG_STREAM_OPEN_RESULT] = { RM_MSG_STREAM_OPEN_RESULT, "stream.open.result", A2S,
+	                                f_stream_open_result },
+	[RM_MSG_STREAM_DATA] = { RM_MSG_STREAM_DATA, "stream.data", A2S, f_stream_data },
+	[RM_MSG_STREAM_ACK] = { RM_MSG_STREAM_ACK, "stream.ack", S2A, f_stream_ack },
+	[RM_MSG_STREAM_END] = { RM_MSG_STREAM_END, "stream.end", A2S, f_stream_end },
+	[RM_MSG_STREAM_CANCEL] = { RM_MSG_STREAM_CANCEL, "stream.cancel", S2A, f_stream_cancel },
 };
 #undef A2S
 #undef S2A

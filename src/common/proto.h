@@ -41,6 +41,15 @@ enum rm_msg_type {
 	RM_MSG_ERROR,            /* both ways: {"code","message","ref_id"?} */
 	RM_MSG_FORGET_PREVIEW,   /* server -> agent (rpc): retention preview, forget --dry-run */
 	RM_MSG_FORGET_PREVIEW_RESULT, /* agent -> server, payload.request_id = its id */
+	/* C3 browsing (docs/internals/protocol.md "Snapshot browsing and downloads") */
+	RM_MSG_SNAPSHOT_DIFF,        /* server -> agent (rpc) */
+	RM_MSG_SNAPSHOT_DIFF_RESULT, /* agent -> server */
+	RM_MSG_STREAM_OPEN,          /* server -> agent (rpc): a download */
+	RM_MSG_STREAM_OPEN_RESULT,   /* agent -> server: type and size, then stream.data */
+	RM_MSG_STREAM_DATA,          /* agent -> server, ephemeral: base64 bytes */
+	RM_MSG_STREAM_ACK,           /* server -> agent: bytes consumed (the credit window) */
+	RM_MSG_STREAM_END,           /* agent -> server: done, or error */
+	RM_MSG_STREAM_CANCEL,        /* server -> agent: the browser went away */
 	RM_MSG__COUNT
 };
 

@@ -59,12 +59,25 @@ static const struct {
 	                       "\"compression_ratio\":2.5,\"compression_space_saving\":60}" },
 	{ RM_MSG_TREE_LIST, "{\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/etc\"}" },
 	{ RM_MSG_TREE_LIST_RESULT, "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"entries\":"
-	                           "[{\"name\":\"x\",\"type\":\"file\"}]}" },
+	                           "[{\"name\":\"x\",\"type\":\"file\"}],\"path\":\"/etc\","
+	                           "\"next_cursor\":\"1.40\",\"total\":2}" },
 	{ RM_MSG_ERROR, "{\"code\":\"malformed\",\"message\":\"bad\",\"ref_id\":\"abc\"}" },
 	{ RM_MSG_FORGET_PREVIEW, "{\"group\":\"etc\",\"retention\":{\"keep_last\":2}}" },
 	{ RM_MSG_FORGET_PREVIEW_RESULT,
 	  "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"keep\":[{\"id\":\"ab\","
 	  "\"reasons\":[\"last snapshot\"]}],\"remove\":[],\"truncated\":false}" },
+	{ RM_MSG_SNAPSHOT_DIFF, "{\"from\":\"4f1c0d8e\",\"to\":\"5a2b3c4d\"}" },
+	{ RM_MSG_SNAPSHOT_DIFF_RESULT, "{\"request_id\":\"r1\",\"added\":[\"/a\"],\"removed\":[],"
+	                               "\"changed\":[\"/b\"],\"truncated\":false,\"stats\":{}}" },
+	{ RM_MSG_STREAM_OPEN, "{\"stream_id\":\"s1\",\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/a\","
+	                      "\"format\":\"tar\",\"window\":1048576}" },
+	{ RM_MSG_STREAM_OPEN_RESULT,
+	  "{\"request_id\":\"r1\",\"stream_id\":\"s1\",\"type\":\"file\","
+	  "\"size\":5}" },
+	{ RM_MSG_STREAM_DATA, "{\"stream_id\":\"s1\",\"data\":\"aGVsbG8=\"}" },
+	{ RM_MSG_STREAM_ACK, "{\"stream_id\":\"s1\",\"bytes\":5}" },
+	{ RM_MSG_STREAM_END, "{\"stream_id\":\"s1\",\"bytes\":5}" },
+	{ RM_MSG_STREAM_CANCEL, "{\"stream_id\":\"s1\"}" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 

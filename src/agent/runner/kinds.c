@@ -73,6 +73,10 @@ const struct step_def runner_post_hook_step = {
 	.hook = HOOK_POST,
 };
 
+/* restore and drill: their steps are run by their drivers (restore.c, drill.c) */
+static const struct step_def step_restore_main = { .name = "restore" };
+static const struct step_def step_drill_main = { .name = "drill" };
+
 /* ------------------------------------------------------------------ kinds */
 
 static const struct kind_def kinds[] = {
@@ -80,6 +84,8 @@ static const struct kind_def kinds[] = {
 	{ "backup", 1, &step_backup, { &step_snapshots, &step_stats } },
 	{ "snapshots", 0, &step_snapshots, { NULL } },
 	{ "unlock", 0, &runner_unlock_step, { NULL } },
+	{ "restore", 0, &step_restore_main, { NULL }, &runner_restore_driver },
+	{ "drill", 0, &step_drill_main, { NULL }, &runner_drill_driver },
 };
 
 const struct kind_def *runner_kind_find(const char *name)

@@ -31,6 +31,7 @@ enum step_out {
 	OUT_PROGRESS, /* restic --json message lines: status -> job.progress, summary -> the
 	                * job's stats, errors remembered; the rest are log lines */
 	OUT_DOCUMENT, /* one JSON document, collected (capped) for the step's report */
+	OUT_LINES,    /* every stdout line goes to the step's line callback (not logged) */
 };
 
 enum step_hook { HOOK_NONE = 0, HOOK_PRE, HOOK_POST };
@@ -48,6 +49,26 @@ struct step_def {
 	int unlocks;   /* success clears the runner's unlock_needed */
 	/* On success: parses the collected output and emits its report. NULL = none. */
 	void (*report)(struct runner *r, struct proc *p);
+	/* OUT_LINES: one stdout line (NUL-terminated, valid UTF-8). */
+	void (*line)(struct runner *r, struct proc *p, const char *line, size_t len);
+	/* OUT_PROGRESS: restic status / summary objects when the default (backup) reading
+	 * does not fit, e.g. restore's. NULL = the backup parsers. */
+	void (*status)(struct runner *r, const json_t *status);
+	void (*summary)(struct runner *r, const json_t *summary);
+};
+
+/* Kinds whose steps depend on what earlier steps found (restore, drill): the driver
+ * builds argvs as it goes and decides the job's outcome. */
+struct job;
+struct kind_driver {
+	/* At submit: validates args and sets j->drv. RM_ERR_INVAL with a message. */
+	int (*prepare)(struct runner *r, struct job *j, const json_t *args, char *err,
+	               size_t errlen);
+	/* Starts the first step (after a stale-lock unlock, if one was needed). */
+	void (*start)(struct runner *r, struct job *j);
+	/* A ROLE_DRIVER step ended (takes p); the driver starts the next or finishes. */
+	void (*step_done)(struct runner *r, struct job *j, struct proc *p);
+	void (*free)(void *drv);
 };
 
 /* A job kind: its main step, then the steps that follow a successful main step.
@@ -58,6 +79,7 @@ struct kind_def {
 	int hooks;
 	const struct step_def *main;
 	const struct step_def *then[RUNNER_MAX_THEN + 1]; /* NULL-terminated */
+	const struct kind_driver *driver;                 /* NULL: main + then */
 };
 
 /* kinds.c: the table. NULL when unknown. */
@@ -66,7 +88,7 @@ const struct kind_def *runner_kind_find(const char *name);
 extern const struct step_def runner_unlock_step;
 extern const struct step_def runner_pre_hook_step, runner_post_hook_step;
 
-enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK };
+enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK, ROLE_DRIVER };
 
 /* A job's hooks (from its args), all NULL/0 for kinds without hooks. */
 struct job_hooks {
@@ -102,6 +124,8 @@ struct job {
 	char *error;
 	int warnings;
 	json_t *stats;
+	void *drv; /* the kind driver's state */
+	int64_t started_ms;
 };
 
 struct proc {
@@ -149,6 +173,11 @@ struct runner {
 	json_t *log_lines;
 	uint64_t last_progress;
 	int progress_sent;
+
+	uv_timer_t aux_timer;  /* for kind drivers (restore progress) */
+	int feat_no_ownership; /* restore --no-ownership (0.17+), probed */
+	int feat_verify;       /* restore --verify, probed */
+	int feat_restore_json; /* restore prints JSON status (0.16+) */
 
 	int freeing;
 	int timers_open;
@@ -206,6 +235,12 @@ void runner_log_flush(struct runner *r);
 void runner_log_timer_cb(uv_timer_t *t);
 /* job.progress from a restic status message, at most once per second. */
 void runner_emit_progress(struct runner *r, const json_t *status);
+
+/* restore.c / drill.c: the kind drivers */
+extern const struct kind_driver runner_restore_driver, runner_drill_driver;
+/* The restic argv for kind (argv[0] = the runner's restic). NULL + message on bad args. */
+char **runner_argv(struct runner *r, const char *kind, const json_t *args, char *err,
+                   size_t errlen);
 
 /* markers.c */
 void runner_marker_write(struct runner *r, const struct job *j, int pid);

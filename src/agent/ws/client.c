@@ -67,6 +67,16 @@ void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take)
 	send_text(a, proto_encode(t, payload_take, NULL), 0);
 }
 
+int agent_try_send(struct agent *a, enum rm_msg_type t, json_t *payload_take, size_t limit)
+{
+	char *text = proto_encode(t, payload_take, NULL);
+	int rc = a->connected ? msgq_push(&a->sendq, text, strlen(text), limit) : RM_ERR_AGAIN;
+	free(text);
+	if (rc == RM_OK)
+		kick(a);
+	return rc;
+}
+
 void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *request_id,
                      json_t *payload_take)
 {
@@ -206,6 +216,7 @@ static void conn_reset(struct agent *a)
 	msgq_clear(&a->sendq);
 	rm_buf_reset(&a->rx);
 	a->rx_toobig = 0;
+	agent_browse_conn_lost(a);
 	if (a->ob)
 		outbox_rewind(a->ob);
 }
@@ -437,6 +448,16 @@ static void lws_log_emit(int level, const char *line)
 
 /* ================================================================= lifecycle */
 
+/* `restic restore --help`: which restore flags this restic has (--no-ownership is 0.17+). */
+static void help_done(void *ud, const char *text)
+{
+	struct agent *a = ud;
+	runner_set_features(a->runner, a->restic_version, text);
+	if (a->stopping)
+		return;
+	do_connect(a);
+}
+
 static void probe_done(void *ud, const char *version)
 {
 	struct agent *a = ud;
@@ -449,6 +470,10 @@ static void probe_done(void *ud, const char *version)
 		        a->restic_path);
 	if (a->stopping)
 		return;
+	if (*version) {
+		restic_probe_restore_help(a->loop, a->restic_path, help_done, a);
+		return;
+	}
 	do_connect(a);
 }
 
@@ -610,6 +635,7 @@ void agent_stop(struct agent *a)
 	}
 	scheduler_free(a->sched); /* before the runner: it submits to it */
 	a->sched = NULL;
+	agent_browse_stop(a);
 	if (a->runner) {
 		runner_free(a->runner);
 		a->runner = NULL;

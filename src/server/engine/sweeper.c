@@ -10,6 +10,7 @@
 #include "common/rmtime.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/drill.h"
 #include "server/engine/notify.h"
 #include "server/engine/policy.h"
 #include "server/engine/presence.h"
@@ -61,6 +62,7 @@ void sweeper_run_once(struct app *app)
 		RM_ERROR("sweeper: purging setup links failed", "err", rm_strerror(rc));
 	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 	policy_expire_awaiting(app);
+	drill_sweep(app); /* C3: restore drills on their cadence */
 }
 
 static void timer_cb(uv_timer_t *t)

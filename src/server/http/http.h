@@ -94,6 +94,10 @@ void http_stream_write_ref(struct http_req *r, const void *data, size_t len);
 /* Takes ownership of data (malloc'd). */
 void http_stream_write_take(struct http_req *r, void *data, size_t len);
 void http_stream_end(struct http_req *r);
+/* Ends a streamed response as failed: the connection is closed at once, without the last
+ * chunk, so the client sees a cut transfer instead of a complete-looking file. stream_free
+ * runs before this returns: the caller must not touch its stream context afterwards. */
+void http_stream_abort(struct http_req *r);
 
 /* ---- WebSocket endpoints ----
  * on_open runs before the 101 is sent, so a

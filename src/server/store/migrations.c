@@ -272,9 +272,16 @@ static const char *const m6[] = {
 	NULL,
 };
 
+/* Migration 7: C3 restores. The agent's effective uid from its hello (NULL = not reported):
+ * a restore onto an agent that is not root cannot restore ownership, and the API says so. */
+static const char *const m7[] = {
+	"ALTER TABLE hosts ADD COLUMN agent_uid INTEGER;",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6,
+	m1, m2, m3, m4, m5, m6, m7,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

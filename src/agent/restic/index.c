@@ -1,0 +1,316 @@
+/* Snapshot index: the `restic ls --json` line parser and the builder (see index.h). */
+#include "agent/restic/index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/restic/index_int.h"
+#include "common/err.h"
+#include "common/rmtime.h"
+
+static const char *const type_names[] = { "file",    "dir",  "symlink", "dev",
+	                                  "chardev", "fifo", "socket",  "other" };
+
+const char *idx_type_name(unsigned t)
+{
+	return t <= IDX_T_OTHER ? type_names[t] : "other";
+}
+
+static unsigned type_from(const char *s)
+{
+	for (unsigned i = 0; s && i < IDX_T_OTHER; i++)
+		if (!strcmp(s, type_names[i]))
+			return i;
+	return IDX_T_OTHER;
+}
+
+static int64_t mtime_ms(const char *s)
+{
+	int64_t ms = 0;
+	return rm_time_parse(s, &ms) ? 0 : ms;
+}
+
+enum idx_line idx_parse_ls_line(const char *line, size_t len, json_t **hold, struct idx_node *out)
+{
+	*hold = NULL;
+	memset(out, 0, sizeof *out);
+	if (len < 2 || line[0] != '{')
+		return IDX_LINE_OTHER;
+	json_t *o = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+	const char *st = json_string_value(json_object_get(o, "struct_type"));
+	if (!st)
+		st = json_string_value(json_object_get(o, "message_type"));
+	if (!st || strcmp(st, "node")) {
+		enum idx_line t =
+		    st && !strcmp(st, "snapshot") ? IDX_LINE_SNAPSHOT : IDX_LINE_OTHER;
+		json_decref(o);
+		return t;
+	}
+	json_t *jn = json_object_get(o, "name"), *jp = json_object_get(o, "path");
+	if (!json_is_string(jn) || !json_is_string(jp))
+		goto bad;
+	out->name = json_string_value(jn);
+	out->name_len = json_string_length(jn);
+	out->path = json_string_value(jp);
+	out->path_len = json_string_length(jp);
+	if (!out->name_len || out->name_len > IDX_NAME_MAX ||
+	    memchr(out->name, '/', out->name_len) || memchr(out->name, 0, out->name_len) ||
+	    memchr(out->path, 0, out->path_len))
+		goto bad;
+	/* path = <parent>/<name> */
+	if (out->path_len < out->name_len + 1 ||
+	    memcmp(out->path + out->path_len - out->name_len, out->name, out->name_len) ||
+	    out->path[out->path_len - out->name_len - 1] != '/' || out->path[0] != '/')
+		goto bad;
+	out->type = type_from(json_string_value(json_object_get(o, "type")));
+	json_t *sz = json_object_get(o, "size"), *md = json_object_get(o, "mode");
+	out->size = json_is_integer(sz) && json_integer_value(sz) > 0
+	                ? (uint64_t)json_integer_value(sz)
+	                : 0;
+	out->mode = json_is_integer(md) ? (uint32_t)(json_integer_value(md) & 07777) : 0;
+	out->mtime_ms = mtime_ms(json_string_value(json_object_get(o, "mtime")));
+	*hold = o;
+	return IDX_LINE_NODE;
+bad:
+	json_decref(o);
+	memset(out, 0, sizeof *out);
+	return IDX_LINE_OTHER;
+}
+
+/* ---------------------------------------------------------------- builder */
+struct dirinfo {
+	uint64_t bytes; /* run length; during finish: the write cursor */
+	uint32_t count;
+};
+struct frame {
+	size_t len; /* of the directory's path in b->cur */
+	uint32_t id;
+};
+
+struct idx_builder {
+	char *spool_path;
+	FILE *spool;
+	int failed;
+	uint64_t nodes;
+	struct dirinfo *dirs;
+	size_t ndirs, cap_dirs;
+	struct frame *stack;
+	size_t depth, cap_stack;
+	char *cur; /* the path of the innermost open directory */
+	size_t cap_cur;
+};
+
+int idx_builder_new(const char *spool_path, struct idx_builder **out)
+{
+	FILE *f = fopen(spool_path, "w+xe");
+	if (!f)
+		return RM_ERR_IO;
+	struct idx_builder *b = rm_xcalloc(1, sizeof *b);
+	b->spool_path = rm_xstrdup(spool_path);
+	b->spool = f;
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
+	b->cap_dirs = 1024;
+	b->dirs = rm_xcalloc(b->cap_dirs, sizeof *b->dirs);
+	b->ndirs = 1; /* the root */
+	b->cap_stack = 64;
+	b->stack = rm_xcalloc(b->cap_stack, sizeof *b->stack);
+	b->depth = 1; /* stack[0] = root, path "" */
+	b->cap_cur = 256;
+	b->cur = rm_xcalloc(1, b->cap_cur);
+	*out = b;
+	return RM_OK;
+}
+
+uint64_t idx_builder_nodes(const struct idx_builder *b)
+{
+	return b->nodes;
+}
+
+/* Pops to n's parent; RM_ERR_PROTO when it is not on the stack. */
+static int find_parent(struct idx_builder *b, const struct idx_node *n, uint32_t *parent)
+{
+	size_t pl = n->path_len - n->name_len - 1;
+	while (b->depth > 1 && b->stack[b->depth - 1].len > pl)
+		b->depth--;
+	const struct frame *top = &b->stack[b->depth - 1];
+	if (top->len != pl || memcmp(b->cur, n->path, pl))
+		return RM_ERR_PROTO;
+	*parent = top->id;
+	return RM_OK;
+}
+
+static void push_dir(struct idx_builder *b, const struct idx_node *n, uint32_t id)
+{
+	if (b->depth == b->cap_stack) {
+		b->cap_stack *= 2;
+		b->stack = rm_xrealloc(b->stack, b->cap_stack * sizeof *b->stack);
+	}
+	if (n->path_len + 1 > b->cap_cur) {
+		while (n->path_len + 1 > b->cap_cur)
+			b->cap_cur *= 2;
+		b->cur = rm_xrealloc(b->cur, b->cap_cur);
+	}
+	memcpy(b->cur, n->path, n->path_len);
+	b->cur[n->path_len] = 0;
+	b->stack[b->depth].len = n->path_len;
+	b->stack[b->depth].id = id;
+	b->depth++;
+}
+
+int idx_builder_add(struct idx_builder *b, const struct idx_node *n)
+{
+	uint32_t parent, id = IDX_NO_DIR;
+	if (b->failed)
+		return RM_ERR_PROTO;
+	if (!n->name_len || n->name_len > IDX_NAME_MAX || n->path_len < n->name_len + 1 ||
+	    find_parent(b, n, &parent)) {
+		b->failed = 1;
+		return RM_ERR_PROTO;
+	}
+	if (n->type == IDX_T_DIR) {
+		if (b->ndirs >= IDX_NO_DIR) {
+			b->failed = 1;
+			return RM_ERR_TOOBIG;
+		}
+		if (b->ndirs == b->cap_dirs) {
+			b->cap_dirs *= 2;
+			b->dirs = rm_xrealloc(b->dirs, b->cap_dirs * sizeof *b->dirs);
+		}
+		id = (uint32_t)b->ndirs++;
+		memset(&b->dirs[id], 0, sizeof b->dirs[id]);
+		push_dir(b, n, id);
+	}
+	unsigned char rec[4 + IDX_REC_HDR];
+	idx_put32(rec, parent);
+	idx_rec_encode(rec + 4, n, id);
+	if (fwrite(rec, 1, sizeof rec, b->spool) != sizeof rec ||
+	    fwrite(n->name, 1, n->name_len, b->spool) != n->name_len) {
+		b->failed = 1;
+		return RM_ERR_IO;
+	}
+	b->dirs[parent].count++;
+	b->dirs[parent].bytes += IDX_REC_HDR + n->name_len;
+	b->nodes++;
+	return RM_OK;
+}
+
+static int write_all_at(int fd, const void *p, size_t n, uint64_t off)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = pwrite(fd, c, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return RM_ERR_IO;
+		c += w, n -= (size_t)w, off += (uint64_t)w;
+	}
+	return RM_OK;
+}
+
+/* Second pass: every spooled record to its directory's run. */
+static int scatter(struct idx_builder *b, int fd)
+{
+	unsigned char hdr[4 + IDX_REC_HDR];
+	char name[IDX_NAME_MAX];
+	if (fflush(b->spool) || fseeko(b->spool, 0, SEEK_SET))
+		return RM_ERR_IO;
+	for (uint64_t i = 0; i < b->nodes; i++) {
+		if (fread(hdr, 1, sizeof hdr, b->spool) != sizeof hdr)
+			return RM_ERR_IO;
+		uint32_t parent = idx_get32(hdr);
+		size_t nl = idx_get16(hdr + 4);
+		if (parent >= b->ndirs || nl > IDX_NAME_MAX || fread(name, 1, nl, b->spool) != nl)
+			return RM_ERR_IO;
+		uint64_t at = IDX_HDR + b->dirs[parent].bytes;
+		if (write_all_at(fd, hdr + 4, IDX_REC_HDR, at) ||
+		    write_all_at(fd, name, nl, at + IDX_REC_HDR))
+			return RM_ERR_IO;
+		b->dirs[parent].bytes += IDX_REC_HDR + nl;
+	}
+	return RM_OK;
+}
+
+/* Run offsets from the run lengths; returns the data length. */
+static uint64_t layout(struct idx_builder *b)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < b->ndirs; i++) {
+		uint64_t len = b->dirs[i].bytes;
+		b->dirs[i].bytes = off;
+		off += len;
+	}
+	return off;
+}
+
+static int write_dirtab(struct idx_builder *b, int fd, uint64_t at)
+{
+	unsigned char e[IDX_DIRENT * 256];
+	size_t n = 0;
+	uint64_t start = 0;
+	for (size_t i = 0; i < b->ndirs; i++) {
+		/* after scatter, bytes is the END of the run: start = end - run length */
+		idx_put64(e + n, start);
+		idx_put32(e + n + 8, b->dirs[i].count);
+		idx_put32(e + n + 12, 0);
+		start = b->dirs[i].bytes;
+		n += IDX_DIRENT;
+		if (n == sizeof e || i + 1 == b->ndirs) {
+			if (write_all_at(fd, e, n, at))
+				return RM_ERR_IO;
+			at += n;
+			n = 0;
+		}
+	}
+	return RM_OK;
+}
+
+int idx_builder_finish(struct idx_builder *b, const char *out_path)
+{
+	if (b->failed)
+		return RM_ERR_PROTO;
+	char *tmp = rm_xasprintf("%s.tmp", out_path);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? RM_ERR_IO : RM_OK;
+	uint64_t data_len = layout(b);
+	if (!rc)
+		rc = scatter(b, fd);
+	if (!rc)
+		rc = write_dirtab(b, fd, IDX_HDR + data_len);
+	if (!rc) {
+		unsigned char h[IDX_HDR] = "RMIDX001";
+		memset(h + 8, 0, sizeof h - 8);
+		idx_put32(h + 8, 1);
+		idx_put32(h + 12, (uint32_t)b->ndirs);
+		idx_put64(h + 16, b->nodes);
+		idx_put64(h + 24, IDX_HDR + data_len);
+		idx_put64(h + 32, data_len);
+		rc = write_all_at(fd, h, sizeof h, 0);
+	}
+	if (fd >= 0 && close(fd) && !rc)
+		rc = RM_ERR_IO;
+	if (!rc && rename(tmp, out_path))
+		rc = RM_ERR_IO;
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+void idx_builder_free(struct idx_builder *b)
+{
+	if (!b)
+		return;
+	if (b->spool)
+		fclose(b->spool);
+	unlink(b->spool_path);
+	free(b->spool_path);
+	free(b->dirs);
+	free(b->stack);
+	free(b->cur);
+	free(b);
+}
