@@ -11,7 +11,7 @@
 #include "common/log.h"
 
 #define KILL_GRACE_MS 3000
-#define READ_BUF (64 * 1024)
+#define READ_BUF (256 * 1024) /* dump streams: one binary frame per read */
 
 struct rchild {
 	struct rchild_opts o;

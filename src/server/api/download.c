@@ -77,15 +77,19 @@ static void deflate_into(struct dlreq *d, const unsigned char *p, size_t n, int 
 	} while (d->z.avail_out == 0 || (flush == Z_FINISH && d->z.avail_in));
 }
 
-/* Hands what is pending to the response and acknowledges it; ends when the agent did. */
+/* Called when the response owes a pull: hands what is pending to the response,
+ * acknowledges it to the agent and ends when the agent did; with nothing to write it keeps
+ * the pull owed (pull_waiting) for the next chunk. */
 static void flush(struct dlreq *d)
 {
 	struct http_req *r = d->r;
-	d->pull_waiting = 0;
 	if (d->ended && d->gzip) {
 		deflate_into(d, NULL, 0, Z_FINISH);
 		d->gzip = 0;
 	}
+	/* a pull is owed something: only a write or the end settles it (gzip may have
+	 * produced nothing from this chunk yet) */
+	d->pull_waiting = !d->out_len && !d->ended;
 	if (d->out_len) {
 		http_stream_write_take(r, d->out, d->out_len);
 		d->out = NULL;
@@ -104,10 +108,7 @@ static void pull(struct http_req *r, void *ctx)
 {
 	struct dlreq *d = ctx;
 	(void)r;
-	if (d->out_len || d->ended)
-		flush(d);
-	else
-		d->pull_waiting = 1;
+	flush(d); /* writes, ends, or acknowledges what gzip swallowed and waits */
 }
 
 static void start_response(struct dlreq *d)
