@@ -1,12 +1,13 @@
 /* Fuzz target: arbitrary `restic ls --json` output through the ls-line parser and the
  * index builder, then every directory the input named listed back from the index (plus a
- * few hostile paths and cursors). Replayed over tests/fuzz/corpus/snapshot_index. */
+ * few hostile paths and cursors); every line also goes through the diff-line parser. Replayed over tests/fuzz/corpus/snapshot_index. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/restic/diff.h"
 #include "agent/restic/index.h"
 #include "common/err.h"
 
@@ -49,8 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (p < end) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
 		size_t n = e ? (size_t)(e - p) : (size_t)(end - p);
-		json_t *hold = NULL;
+		json_t *hold = NULL, *st = NULL;
 		struct idx_node nd;
+		char *dpath = NULL;
+		if (restic_parse_diff_line(p, n, &dpath, &st) != DIFF_LINE_OTHER && !dpath && !st)
+			abort();
+		free(dpath);
+		json_decref(st);
 		if (idx_parse_ls_line(p, n, &hold, &nd) == IDX_LINE_NODE) {
 			if (strlen(nd.name) != nd.name_len)
 				abort();

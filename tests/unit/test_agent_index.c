@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/restic/diff.h"
 #include "agent/restic/index.h"
 #include "common/err.h"
 #include "tap.h"
@@ -209,6 +210,62 @@ TEST(out_of_order_and_damage)
 	EQ_INT(idx_open("/nonexistent/x.idx", &r), RM_ERR_NOTFOUND);
 }
 
+/* restic 0.14's real `diff --json` output, and newer/odd shapes */
+TEST(diff_lines)
+{
+	char *text = slurp("tests/data/restic/0.14-diff.json");
+	OK(text != NULL);
+	int counts[5] = { 0 };
+	json_t *stats = NULL;
+	for (char *p = text ? text : "", *e; *p; p = e + (*e ? 1 : 0)) {
+		e = strchr(p, '\n');
+		if (!e)
+			e = p + strlen(p);
+		char *path = NULL;
+		json_t *st = NULL;
+		enum diff_line t = restic_parse_diff_line(p, (size_t)(e - p), &path, &st);
+		counts[t]++;
+		if (t == DIFF_LINE_ADDED)
+			EQ_STR(path, "/data/d2/new");
+		if (t == DIFF_LINE_REMOVED)
+			EQ_STR(path, "/data/d1/f1");
+		if (t == DIFF_LINE_CHANGED)
+			EQ_STR(path, "/data/a.txt");
+		if (st) {
+			json_decref(stats);
+			stats = st;
+		}
+		free(path);
+	}
+	EQ_INT(counts[DIFF_LINE_ADDED], 1);
+	EQ_INT(counts[DIFF_LINE_REMOVED], 1);
+	EQ_INT(counts[DIFF_LINE_CHANGED], 1);
+	EQ_INT(counts[DIFF_LINE_STATS], 1);
+	EQ_INT(json_integer_value(json_object_get(stats, "changed_files")), 1);
+	EQ_INT(json_integer_value(json_object_get(json_object_get(stats, "added"), "files")), 1);
+	json_decref(stats);
+	free(text);
+	const char *odd[] = { "{\"message_type\":\"change\",\"path\":\"/x\",\"modifier\":\"TM\"}",
+		              "{\"message_type\":\"change\",\"path\":\"/x\",\"modifier\":\"?\"}" };
+	for (size_t i = 0; i < 2; i++) {
+		char *path = NULL;
+		json_t *st = NULL;
+		EQ_INT(restic_parse_diff_line(odd[i], strlen(odd[i]), &path, &st),
+		       DIFF_LINE_CHANGED);
+		free(path);
+	}
+	const char *bad[] = {
+		"", "+    /data/x", "{\"message_type\":\"change\",\"modifier\":\"+\"}",
+		"{\"message_type\":\"change\",\"path\":\"/a\\u0000\",\"modifier\":\"+\"}"
+	};
+	for (size_t i = 0; i < 4; i++) {
+		char *path = NULL;
+		json_t *st = NULL;
+		EQ_INT(restic_parse_diff_line(bad[i], strlen(bad[i]), &path, &st), DIFF_LINE_OTHER);
+		OK(path == NULL && st == NULL);
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/rm-idx-XXXXXX");
@@ -218,6 +275,7 @@ int main(void)
 	RUN(fixture_0_14);
 	RUN(paging);
 	RUN(out_of_order_and_damage);
+	RUN(diff_lines);
 	test_rm_rf(dir);
 	return tap_done();
 }
