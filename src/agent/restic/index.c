@@ -212,27 +212,53 @@ static int write_all_at(int fd, const void *p, size_t n, uint64_t off)
 	return RM_OK;
 }
 
-/* Second pass: every spooled record to its directory's run. */
+/* Second pass: every spooled record to its directory's run. Consecutive siblings (files
+ * between two subdirectories) are contiguous in the output too: they go out in one write. */
+struct wbuf {
+	unsigned char *p;
+	size_t len;
+	uint64_t at; /* file offset of p[0] */
+};
+#define WBUF (256 * 1024)
+
+static int wbuf_put(struct wbuf *w, int fd, const unsigned char *rec, size_t n, uint64_t at)
+{
+	if (w->len && (at != w->at + w->len || w->len + n > WBUF)) {
+		if (write_all_at(fd, w->p, w->len, w->at))
+			return RM_ERR_IO;
+		w->len = 0;
+	}
+	if (!w->len)
+		w->at = at;
+	memcpy(w->p + w->len, rec, n);
+	w->len += n;
+	return RM_OK;
+}
+
 static int scatter(struct idx_builder *b, int fd)
 {
-	unsigned char hdr[4 + IDX_REC_HDR];
-	char name[IDX_NAME_MAX];
-	if (fflush(b->spool) || fseeko(b->spool, 0, SEEK_SET))
-		return RM_ERR_IO;
-	for (uint64_t i = 0; i < b->nodes; i++) {
-		if (fread(hdr, 1, sizeof hdr, b->spool) != sizeof hdr)
-			return RM_ERR_IO;
-		uint32_t parent = idx_get32(hdr);
-		size_t nl = idx_get16(hdr + 4);
-		if (parent >= b->ndirs || nl > IDX_NAME_MAX || fread(name, 1, nl, b->spool) != nl)
-			return RM_ERR_IO;
-		uint64_t at = IDX_HDR + b->dirs[parent].bytes;
-		if (write_all_at(fd, hdr + 4, IDX_REC_HDR, at) ||
-		    write_all_at(fd, name, nl, at + IDX_REC_HDR))
-			return RM_ERR_IO;
+	unsigned char rec[4 + IDX_REC_HDR + IDX_NAME_MAX]; /* parent id, record, name */
+	struct wbuf w = { rm_xmalloc(WBUF + sizeof rec), 0, 0 };
+	int rc = fflush(b->spool) || fseeko(b->spool, 0, SEEK_SET) ? RM_ERR_IO : RM_OK;
+	for (uint64_t i = 0; !rc && i < b->nodes; i++) {
+		if (fread(rec, 1, 4 + IDX_REC_HDR, b->spool) != 4 + IDX_REC_HDR) {
+			rc = RM_ERR_IO;
+			break;
+		}
+		uint32_t parent = idx_get32(rec);
+		size_t nl = idx_get16(rec + 4);
+		if (parent >= b->ndirs || nl > IDX_NAME_MAX ||
+		    fread(rec + 4 + IDX_REC_HDR, 1, nl, b->spool) != nl) {
+			rc = RM_ERR_IO;
+			break;
+		}
+		rc = wbuf_put(&w, fd, rec + 4, IDX_REC_HDR + nl, IDX_HDR + b->dirs[parent].bytes);
 		b->dirs[parent].bytes += IDX_REC_HDR + nl;
 	}
-	return RM_OK;
+	if (!rc && w.len && write_all_at(fd, w.p, w.len, w.at))
+		rc = RM_ERR_IO;
+	free(w.p);
+	return rc;
 }
 
 /* Run offsets from the run lengths; returns the data length. */
