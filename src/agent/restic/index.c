@@ -20,67 +20,6 @@ const char *idx_type_name(unsigned t)
 	return t <= IDX_T_OTHER ? type_names[t] : "other";
 }
 
-static unsigned type_from(const char *s)
-{
-	for (unsigned i = 0; s && i < IDX_T_OTHER; i++)
-		if (!strcmp(s, type_names[i]))
-			return i;
-	return IDX_T_OTHER;
-}
-
-static int64_t mtime_ms(const char *s)
-{
-	int64_t ms = 0;
-	return rm_time_parse(s, &ms) ? 0 : ms;
-}
-
-enum idx_line idx_parse_ls_line(const char *line, size_t len, json_t **hold, struct idx_node *out)
-{
-	*hold = NULL;
-	memset(out, 0, sizeof *out);
-	if (len < 2 || line[0] != '{')
-		return IDX_LINE_OTHER;
-	json_t *o = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
-	const char *st = json_string_value(json_object_get(o, "struct_type"));
-	if (!st)
-		st = json_string_value(json_object_get(o, "message_type"));
-	if (!st || strcmp(st, "node")) {
-		enum idx_line t =
-		    st && !strcmp(st, "snapshot") ? IDX_LINE_SNAPSHOT : IDX_LINE_OTHER;
-		json_decref(o);
-		return t;
-	}
-	json_t *jn = json_object_get(o, "name"), *jp = json_object_get(o, "path");
-	if (!json_is_string(jn) || !json_is_string(jp))
-		goto bad;
-	out->name = json_string_value(jn);
-	out->name_len = json_string_length(jn);
-	out->path = json_string_value(jp);
-	out->path_len = json_string_length(jp);
-	if (!out->name_len || out->name_len > IDX_NAME_MAX ||
-	    memchr(out->name, '/', out->name_len) || memchr(out->name, 0, out->name_len) ||
-	    memchr(out->path, 0, out->path_len))
-		goto bad;
-	/* path = <parent>/<name> */
-	if (out->path_len < out->name_len + 1 ||
-	    memcmp(out->path + out->path_len - out->name_len, out->name, out->name_len) ||
-	    out->path[out->path_len - out->name_len - 1] != '/' || out->path[0] != '/')
-		goto bad;
-	out->type = type_from(json_string_value(json_object_get(o, "type")));
-	json_t *sz = json_object_get(o, "size"), *md = json_object_get(o, "mode");
-	out->size = json_is_integer(sz) && json_integer_value(sz) > 0
-	                ? (uint64_t)json_integer_value(sz)
-	                : 0;
-	out->mode = json_is_integer(md) ? (uint32_t)(json_integer_value(md) & 07777) : 0;
-	out->mtime_ms = mtime_ms(json_string_value(json_object_get(o, "mtime")));
-	*hold = o;
-	return IDX_LINE_NODE;
-bad:
-	json_decref(o);
-	memset(out, 0, sizeof *out);
-	return IDX_LINE_OTHER;
-}
-
 /* ---------------------------------------------------------------- builder */
 struct dirinfo {
 	uint64_t bytes; /* run length; during finish: the write cursor */
