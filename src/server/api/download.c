@@ -140,6 +140,8 @@ static void on_end(void *ctx, const char *code, const char *msg)
 	struct dlreq *d = ctx;
 	d->ended = 1;
 	if (!d->streaming) {
+		if (!code && d->length > 0)
+			code = "size_mismatch", msg = "restic dump gave no bytes for a non-empty file";
 		if (code) {
 			/* nothing sent yet: a clean error */
 			dl_close(d->dl);
@@ -151,6 +153,9 @@ static void on_end(void *ctx, const char *code, const char *msg)
 		start_response(d);
 		return;
 	}
+	/* a file whose bytes do not add up to the announced length must not look complete */
+	if (!code && d->length >= 0 && d->raw_consumed + d->raw_pending != (uint64_t)d->length)
+		code = "size_mismatch", msg = "restic dump gave another size than the index";
 	if (code) {
 		RM_WARN("download cut short", "host_id", d->host_id, "code", code, "message", msg);
 		http_stream_abort(d->r); /* frees d */
