@@ -141,7 +141,8 @@ static void on_end(void *ctx, const char *code, const char *msg)
 	d->ended = 1;
 	if (!d->streaming) {
 		if (!code && d->length > 0)
-			code = "size_mismatch", msg = "restic dump gave no bytes for a non-empty file";
+			code = "size_mismatch",
+			msg = "restic dump gave no bytes for a non-empty file";
 		if (code) {
 			/* nothing sent yet: a clean error */
 			dl_close(d->dl);
