@@ -18,6 +18,7 @@ struct notify;
 struct presence;
 struct rpc;
 struct dl_list;
+struct throttle;
 
 struct app {
 	uv_loop_t *loop;
@@ -32,6 +33,7 @@ struct app {
 	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
 	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
 	struct dl_list *downloads; /* engine/download.c: snapshot downloads (lazy) */
+	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };

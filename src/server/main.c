@@ -24,6 +24,7 @@
 #include "server/engine/presence.h"
 #include "server/engine/rpc.h"
 #include "server/engine/sweeper.h"
+#include "server/engine/throttle.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 #include "server/ws/agent_hub.h"
@@ -214,6 +215,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	char err[512];
 	app->loop = loop;
 	app->notify = notify_new();
+	app->throttle = throttle_new();
 	app->presence = presence_new();
 	app->rpc = rpc_new(app);
 	app->agents = agent_hub_new(app);
@@ -318,6 +320,7 @@ int main(int argc, char **argv)
 	dl_free_all(app);
 	presence_free(app->presence);
 	notify_free(app->notify);
+	throttle_free(app->throttle);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);
