@@ -111,7 +111,11 @@ export async function benchBrowse({ bin, record }) {
     const lsS = Math.min(ls1, ls2);
     const hwmBefore = statusKiB(agent.pid, 'VmHWM');
     const t0 = process.hrtime.bigint();
-    const first = await api.get(`/api/hosts/${hostId}/snapshots/${snap}/tree?path=/`);
+    let first;
+    for (let i = 0; i < 20; i++) { // a 504 (the RPC's 120 s) means the agent is still indexing
+      first = await api.get(`/api/hosts/${hostId}/snapshots/${snap}/tree?path=/`);
+      if (first.status !== 504) break;
+    }
     const firstS = Number(process.hrtime.bigint() - t0) / 1e9;
     if (first.status !== 200) throw new Error(`first expansion: ${first.status} ${first.text}`);
     const hwm = statusKiB(agent.pid, 'VmHWM');
