@@ -12,9 +12,9 @@
 #include "common/json.h"
 #include "common/log.h"
 
-#define MAX_STREAMS 2 /* x window x 4/3 (base64) stays under STREAM_QUEUE_LIMIT */
+#define MAX_STREAMS 2 /* x WINDOW_MAX stays under browse_rpc.c STREAM_QUEUE_LIMIT */
 #define WINDOW_DEFAULT (1024 * 1024)
-#define WINDOW_MAX (2 * 1024 * 1024)
+#define WINDOW_MAX (4 * 1024 * 1024)
 
 struct stream {
 	struct stream *next;

@@ -12,7 +12,7 @@
 #include "common/log.h"
 
 /* stream.data may fill the send queue only up to here: the rest stays for control traffic */
-#define STREAM_QUEUE_LIMIT (3u * 1024 * 1024)
+#define STREAM_QUEUE_LIMIT (10u * 1024 * 1024)
 
 static void answer(void *ud, const char *request_id, json_t *result_take, const char *code,
                    const char *msg, enum rm_msg_type t)

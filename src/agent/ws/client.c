@@ -38,7 +38,9 @@
 #define RETRY_PROTO_MISMATCH_MS (10 * 60 * 1000)
 #define STABLE_CONN_MS 30000
 #define FLUSH_DELAY_MS 50
-#define SENDQ_MAX (4u * 1024 * 1024) /* per-connection queue (hello, heartbeats, results) */
+#define SENDQ_MAX     \
+	(12u * 1024 * \
+	 1024) /* per-connection queue (hello, heartbeats, results, download frames: 2 x 4 MiB windows) */
 
 /* ================================================================= send queue */
 

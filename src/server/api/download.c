@@ -20,7 +20,7 @@
 #include "server/http/http.h"
 
 #define OPEN_TIMEOUT_MS 120000 /* may index the snapshot first */
-#define WINDOW (1024 * 1024)
+#define WINDOW (4 * 1024 * 1024)
 
 struct dlreq {
 	struct http_req *r;
