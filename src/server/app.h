@@ -19,6 +19,7 @@ struct presence;
 struct rpc;
 struct dl_list;
 struct throttle;
+struct oidc;
 
 struct app {
 	uv_loop_t *loop;
@@ -36,6 +37,7 @@ struct app {
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
 };
 
 #endif

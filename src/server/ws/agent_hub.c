@@ -424,6 +424,7 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
 		break;
 	case RM_MSG_TREE_LIST_RESULT:
+	case RM_MSG_FORGET_PREVIEW_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
 	case RM_MSG_SNAPSHOT_DIFF_RESULT:
 	case RM_MSG_STREAM_OPEN_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
 	case RM_MSG_STREAM_DATA:
