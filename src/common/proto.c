@@ -1,6 +1,7 @@
 /* The wire protocol: ONE table of every message type with its payload schema, and the
  * envelope codec that validates frames against it (docs/internals/protocol.md). */
 #include "common/proto.h"
+#include "common/proto_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,58 +225,6 @@ static const struct rm_field f_tree_list_result[] = {
 	{ "total", RM_FT_INT, O, 0, NULL, NULL },           /* children of the directory */
 	{ NULL },
 };
-static const char *const e_dump_format[] = { "raw", "tar", "zip", NULL };
-static const struct rm_field f_snapshot_diff[] = {
-	{ "from", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "to", RM_FT_STRING, R, 64, NULL, NULL },
-	{ NULL },
-};
-static const struct rm_field f_snapshot_diff_result[] = {
-	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "added", RM_FT_STRING_ARRAY, O, 10000, NULL, NULL },
-	{ "removed", RM_FT_STRING_ARRAY, O, 10000, NULL, NULL },
-	{ "changed", RM_FT_STRING_ARRAY, O, 10000, NULL, NULL },
-	{ "truncated", RM_FT_BOOL, O, 0, NULL, NULL },
-	{ "stats", RM_FT_OBJECT, O, 0, NULL, NULL },
-	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL },
-	{ NULL },
-};
-static const struct rm_field f_stream_open[] = {
-	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "snapshot_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "path", RM_FT_STRING, R, 0, NULL, NULL },
-	{ "format", RM_FT_STRING, O, 0, NULL, e_dump_format }, /* directories; default tar */
-	{ "window", RM_FT_INT, O, 0, NULL, NULL },             /* bytes in flight before an ack */
-	{ NULL },
-};
-static const struct rm_field f_stream_open_result[] = {
-	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "stream_id", RM_FT_STRING, O, 64, NULL, NULL },
-	{ "type", RM_FT_STRING, O, 16, NULL, NULL }, /* file | dir | symlink | ... */
-	{ "size", RM_FT_INT, O, 0, NULL, NULL },     /* files */
-	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL },
-	{ NULL },
-};
-static const struct rm_field f_stream_data[] = {
-	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "data", RM_FT_STRING, R, 256 * 1024, NULL, NULL }, /* base64 */
-	{ NULL },
-};
-static const struct rm_field f_stream_ack[] = {
-	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "bytes", RM_FT_INT, R, 0, NULL, NULL }, /* total bytes consumed so far */
-	{ NULL },
-};
-static const struct rm_field f_stream_end[] = {
-	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "bytes", RM_FT_INT, O, 0, NULL, NULL }, /* total bytes sent */
-	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL },
-	{ NULL },
-};
-static const struct rm_field f_stream_cancel[] = {
-	{ "stream_id", RM_FT_STRING, R, 64, NULL, NULL },
-	{ NULL },
-};
 static const struct rm_field f_forget_preview[] = {
 	{ "group", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "retention", RM_FT_OBJECT, R, 0, NULL, NULL },
@@ -332,16 +281,16 @@ static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
 	                            f_forget_preview },
 	[RM_MSG_FORGET_PREVIEW_RESULT] = { RM_MSG_FORGET_PREVIEW_RESULT, "forget.preview.result",
 	                                   A2S, f_forget_preview_result },
-	[RM_MSG_SNAPSHOT_DIFF] = { RM_MSG_SNAPSHOT_DIFF, "snapshot.diff", S2A, f_snapshot_diff },
+	[RM_MSG_SNAPSHOT_DIFF] = { RM_MSG_SNAPSHOT_DIFF, "snapshot.diff", S2A, rm_f_snapshot_diff },
 	[RM_MSG_SNAPSHOT_DIFF_RESULT] = { RM_MSG_SNAPSHOT_DIFF_RESULT, "snapshot.diff.result", A2S,
-	                                  f_snapshot_diff_result },
-	[RM_MSG_STREAM_OPEN] = { RM_MSG_STREAM_OPEN, "stream.open", S2A, f_stream_open },
+	                                  rm_f_snapshot_diff_result },
+	[RM_MSG_STREAM_OPEN] = { RM_MSG_STREAM_OPEN, "stream.open", S2A, rm_f_stream_open },
 	[RM_MSG_STREAM_OPEN_RESULT] = { RM_MSG_STREAM_OPEN_RESULT, "stream.open.result", A2S,
-	                                f_stream_open_result },
-	[RM_MSG_STREAM_DATA] = { RM_MSG_STREAM_DATA, "stream.data", A2S, f_stream_data },
-	[RM_MSG_STREAM_ACK] = { RM_MSG_STREAM_ACK, "stream.ack", S2A, f_stream_ack },
-	[RM_MSG_STREAM_END] = { RM_MSG_STREAM_END, "stream.end", A2S, f_stream_end },
-	[RM_MSG_STREAM_CANCEL] = { RM_MSG_STREAM_CANCEL, "stream.cancel", S2A, f_stream_cancel },
+	                                rm_f_stream_open_result },
+	[RM_MSG_STREAM_DATA] = { RM_MSG_STREAM_DATA, "stream.data", A2S, rm_f_stream_data },
+	[RM_MSG_STREAM_ACK] = { RM_MSG_STREAM_ACK, "stream.ack", S2A, rm_f_stream_ack },
+	[RM_MSG_STREAM_END] = { RM_MSG_STREAM_END, "stream.end", A2S, rm_f_stream_end },
+	[RM_MSG_STREAM_CANCEL] = { RM_MSG_STREAM_CANCEL, "stream.cancel", S2A, rm_f_stream_cancel },
 };
 #undef A2S
 #undef S2A

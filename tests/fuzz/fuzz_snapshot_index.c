@@ -1,12 +1,13 @@
 /* Fuzz target: arbitrary `restic ls --json` output through the ls-line parser and the
  * index builder, then every directory the input named listed back from the index (plus a
- * few hostile paths and cursors). Replayed over tests/fuzz/corpus/snapshot_index. */
+ * few hostile paths and cursors); every line also goes through the diff-line parser. Replayed over tests/fuzz/corpus/snapshot_index. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/restic/diff.h"
 #include "agent/restic/index.h"
 #include "common/err.h"
 
@@ -35,6 +36,20 @@ static void list_all(const char *idx, json_t *dirs)
 	idx_close(r);
 }
 
+/* Differential: a line the fast parser takes as a node must be a JSON object jansson
+ * reads (when it is valid UTF-8) with the same name and path. */
+static void same_as_jansson(const char *line, size_t n, const struct idx_node *nd)
+{
+	json_t *o = json_loadb(line, n, 0, NULL);
+	if (!o)
+		return; /* e.g. invalid UTF-8 the agent's line splitter would have replaced */
+	const char *name = json_string_value(json_object_get(o, "name"));
+	const char *path = json_string_value(json_object_get(o, "path"));
+	if (!name || !path || strcmp(name, nd->name) || strcmp(path, nd->path))
+		abort();
+	json_decref(o);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char spool[64], idx[64];
@@ -45,20 +60,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (idx_builder_new(spool, &b))
 		return 0;
 	json_t *dirs = json_array();
+	struct idx_scratch sc = { 0 };
 	const char *p = (const char *)data, *end = p + size;
 	while (p < end) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
 		size_t n = e ? (size_t)(e - p) : (size_t)(end - p);
-		json_t *hold = NULL;
+		json_t *st = NULL;
 		struct idx_node nd;
-		if (idx_parse_ls_line(p, n, &hold, &nd) == IDX_LINE_NODE) {
-			if (strlen(nd.name) != nd.name_len)
+		char *dpath = NULL;
+		if (restic_parse_diff_line(p, n, &dpath, &st) != DIFF_LINE_OTHER && !dpath && !st)
+			abort();
+		free(dpath);
+		json_decref(st);
+		if (idx_parse_ls_line(p, n, &sc, &nd) == IDX_LINE_NODE) {
+			if (strlen(nd.name) != nd.name_len || strlen(nd.path) != nd.path_len)
 				abort();
+			same_as_jansson(p, n, &nd);
 			if (nd.type == IDX_T_DIR && json_array_size(dirs) < 64)
 				json_array_append_new(dirs, json_stringn(nd.path, nd.path_len));
 			(void)idx_builder_add(b, &nd);
 		}
-		json_decref(hold);
 		p += n + 1;
 	}
 	if (idx_builder_finish(b, idx) == RM_OK)
@@ -66,5 +87,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	idx_builder_free(b);
 	unlink(idx);
 	json_decref(dirs);
+	idx_scratch_free(&sc);
 	return 0;
 }

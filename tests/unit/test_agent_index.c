@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/restic/diff.h"
 #include "agent/restic/index.h"
 #include "common/err.h"
 #include "tap.h"
@@ -17,6 +18,7 @@ static int build_from_lines(const char *text, const char *out)
 	char spool[128];
 	snprintf(spool, sizeof spool, "%s/spool", dir);
 	struct idx_builder *b = NULL;
+	struct idx_scratch sc = { 0 };
 	int rc = idx_builder_new(spool, &b);
 	if (rc)
 		return rc;
@@ -24,16 +26,15 @@ static int build_from_lines(const char *text, const char *out)
 	while (*p) {
 		const char *e = strchr(p, '\n');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		json_t *hold = NULL;
 		struct idx_node nd;
-		if (idx_parse_ls_line(p, n, &hold, &nd) == IDX_LINE_NODE)
+		if (idx_parse_ls_line(p, n, &sc, &nd) == IDX_LINE_NODE)
 			rc = rc ? rc : idx_builder_add(b, &nd);
-		json_decref(hold);
 		p += n + (e ? 1 : 0);
 	}
 	if (!rc)
 		rc = idx_builder_finish(b, out);
 	idx_builder_free(b);
+	idx_scratch_free(&sc);
 	return rc;
 }
 
@@ -56,22 +57,33 @@ static const char *name_at(json_t *a, size_t i)
 
 TEST(parse_lines)
 {
-	json_t *h = NULL;
+	struct idx_scratch sc = { 0 };
 	struct idx_node n;
 	const char *snap =
 	    "{\"time\":\"2026-12-03T11:38:50Z\",\"id\":\"ab\",\"struct_type\":\"snapshot\"}";
-	EQ_INT(idx_parse_ls_line(snap, strlen(snap), &h, &n), IDX_LINE_SNAPSHOT);
-	OK(h == NULL);
+	EQ_INT(idx_parse_ls_line(snap, strlen(snap), &sc, &n), IDX_LINE_SNAPSHOT);
 	/* 0.17+: message_type as well; struct_type wins */
 	const char *node = "{\"name\":\"a b\",\"type\":\"file\",\"path\":\"/x/a b\",\"size\":7,"
 	                   "\"mode\":420,\"mtime\":\"2026-12-03T11:38:50.104147242+01:00\","
 	                   "\"struct_type\":\"node\",\"message_type\":\"node\"}";
-	EQ_INT(idx_parse_ls_line(node, strlen(node), &h, &n), IDX_LINE_NODE);
+	EQ_INT(idx_parse_ls_line(node, strlen(node), &sc, &n), IDX_LINE_NODE);
+	EQ_STR(n.name, "a b");
+	EQ_INT(n.path_len, 6);
 	EQ_INT(n.size, 7);
 	EQ_INT(n.mode, 0644);
 	EQ_INT(n.type, IDX_T_FILE);
 	EQ_INT(n.mtime_ms, 1796294330104LL);
-	json_decref(h);
+	/* escapes, nested values skipped, unknown fields, whitespace */
+	const char *esc =
+	    "{ \"extra\": {\"a\":[1,{\"b\":\"}\"}]}, \"name\" : \"\\u00e9t\\u00e9 \\ud83d\\ude00\\n\","
+	    " \"path\":\"/x\\/y/\\u00e9t\\u00e9 \\ud83d\\ude00\\n\", \"type\":\"dir\", \"size\":null,"
+	    " \"mode\":2147484141, \"struct_type\":\"node\" }";
+	EQ_INT(idx_parse_ls_line(esc, strlen(esc), &sc, &n), IDX_LINE_NODE);
+	EQ_STR(n.name, "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80\n");
+	EQ_STR(n.path, "/x/y/\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80\n");
+	EQ_INT(n.type, IDX_T_DIR);
+	EQ_INT(n.mode, 0755);
+	EQ_INT(n.size, 0);
 	const char *bad[] = {
 		"",
 		"{",
@@ -82,11 +94,18 @@ TEST(parse_lines)
 		"{\"name\":\"b\",\"type\":\"file\",\"path\":\"b\",\"struct_type\":\"node\"}",
 		"{\"name\":\"\",\"type\":\"file\",\"path\":\"/\",\"struct_type\":\"node\"}",
 		"{\"name\":\"a\\u0000\",\"type\":\"file\",\"path\":\"/a\\u0000\",\"struct_type\":\"node\"}",
+		"{\"name\":\"a\\ud800\",\"type\":\"file\",\"path\":\"/a\\ud800\",\"struct_type\":\"node\"}",
+		"{\"name\":\"a\",\"path\":\"/a\",\"struct_type\":\"node\"} trailing",
+		"{\"name\":\"a\",\"path\":\"/a\",\"struct_type\":\"node\"",
+		"{\"name\":\"a\",\"path\":\"/a\",\"struct_type\":\"node\",}",
+		"{\"name\":\"a\" \"path\":\"/a\",\"struct_type\":\"node\"}",
+		"{\"name\":\"a\",\"path\":\"/a\",\"x\":[1,2}, \"struct_type\":\"node\"}",
+		"{\"name\":\"a\\q\",\"path\":\"/a\\q\",\"struct_type\":\"node\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		EQ_INT(idx_parse_ls_line(bad[i], strlen(bad[i]), &h, &n), IDX_LINE_OTHER);
-		OK(h == NULL);
+		EQ_INT(idx_parse_ls_line(bad[i], strlen(bad[i]), &sc, &n), IDX_LINE_OTHER);
 	}
+	idx_scratch_free(&sc);
 }
 
 TEST(fixture_0_14)
@@ -209,6 +228,62 @@ TEST(out_of_order_and_damage)
 	EQ_INT(idx_open("/nonexistent/x.idx", &r), RM_ERR_NOTFOUND);
 }
 
+/* restic 0.14's real `diff --json` output, and newer/odd shapes */
+TEST(diff_lines)
+{
+	char *text = slurp("tests/data/restic/0.14-diff.json");
+	OK(text != NULL);
+	int counts[5] = { 0 };
+	json_t *stats = NULL;
+	for (char *p = text ? text : "", *e; *p; p = e + (*e ? 1 : 0)) {
+		e = strchr(p, '\n');
+		if (!e)
+			e = p + strlen(p);
+		char *path = NULL;
+		json_t *st = NULL;
+		enum diff_line t = restic_parse_diff_line(p, (size_t)(e - p), &path, &st);
+		counts[t]++;
+		if (t == DIFF_LINE_ADDED)
+			EQ_STR(path, "/data/d2/new");
+		if (t == DIFF_LINE_REMOVED)
+			EQ_STR(path, "/data/d1/f1");
+		if (t == DIFF_LINE_CHANGED)
+			EQ_STR(path, "/data/a.txt");
+		if (st) {
+			json_decref(stats);
+			stats = st;
+		}
+		free(path);
+	}
+	EQ_INT(counts[DIFF_LINE_ADDED], 1);
+	EQ_INT(counts[DIFF_LINE_REMOVED], 1);
+	EQ_INT(counts[DIFF_LINE_CHANGED], 1);
+	EQ_INT(counts[DIFF_LINE_STATS], 1);
+	EQ_INT(json_integer_value(json_object_get(stats, "changed_files")), 1);
+	EQ_INT(json_integer_value(json_object_get(json_object_get(stats, "added"), "files")), 1);
+	json_decref(stats);
+	free(text);
+	const char *odd[] = { "{\"message_type\":\"change\",\"path\":\"/x\",\"modifier\":\"TM\"}",
+		              "{\"message_type\":\"change\",\"path\":\"/x\",\"modifier\":\"?\"}" };
+	for (size_t i = 0; i < 2; i++) {
+		char *path = NULL;
+		json_t *st = NULL;
+		EQ_INT(restic_parse_diff_line(odd[i], strlen(odd[i]), &path, &st),
+		       DIFF_LINE_CHANGED);
+		free(path);
+	}
+	const char *bad[] = {
+		"", "+    /data/x", "{\"message_type\":\"change\",\"modifier\":\"+\"}",
+		"{\"message_type\":\"change\",\"path\":\"/a\\u0000\",\"modifier\":\"+\"}"
+	};
+	for (size_t i = 0; i < 4; i++) {
+		char *path = NULL;
+		json_t *st = NULL;
+		EQ_INT(restic_parse_diff_line(bad[i], strlen(bad[i]), &path, &st), DIFF_LINE_OTHER);
+		OK(path == NULL && st == NULL);
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/rm-idx-XXXXXX");
@@ -218,6 +293,7 @@ int main(void)
 	RUN(fixture_0_14);
 	RUN(paging);
 	RUN(out_of_order_and_damage);
+	RUN(diff_lines);
 	test_rm_rf(dir);
 	return tap_done();
 }

@@ -583,6 +583,33 @@ TEST(validate_payload_direct)
 	json_decref(p);
 }
 
+TEST(stream_frames)
+{
+	unsigned char f[RM_STREAM_FRAME_HDR_MAX + 8];
+	char id[RM_PROTO_ID_MAX + 1];
+	const unsigned char *data = NULL;
+	size_t n = 0, h = proto_stream_frame_header("01ARZ3NDEKTSV4RRFFQ69G5FAV", f);
+	EQ_INT(h, 28);
+	memcpy(f + h, "abc", 3);
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_OK);
+	EQ_STR(id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+	EQ_INT(n, 3);
+	OK(data && !memcmp(data, "abc", 3));
+	EQ_INT(proto_stream_frame_parse(f, h, id, &data, &n), RM_OK); /* empty data */
+	EQ_INT(n, 0);
+	EQ_INT(proto_stream_frame_parse(f, 1, id, &data, &n), RM_ERR_PROTO);
+	EQ_INT(proto_stream_frame_parse(f, h - 1, id, &data, &n), RM_ERR_PROTO); /* cut id */
+	f[0] = 2;
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_ERR_PROTO); /* version */
+	f[0] = RM_STREAM_FRAME_V;
+	f[5] = '/';
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_ERR_PROTO); /* id chars */
+	f[1] = 0;
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_ERR_PROTO);
+	f[1] = 65;
+	EQ_INT(proto_stream_frame_parse(f, sizeof f, id, &data, &n), RM_ERR_PROTO);
+}
+
 int main(void)
 {
 	RUN(table_consistent);
@@ -593,5 +620,6 @@ int main(void)
 	RUN(envelope_errors);
 	RUN(encode_round_trip);
 	RUN(validate_payload_direct);
+	RUN(stream_frames);
 	return tap_done();
 }

@@ -20,67 +20,6 @@ const char *idx_type_name(unsigned t)
 	return t <= IDX_T_OTHER ? type_names[t] : "other";
 }
 
-static unsigned type_from(const char *s)
-{
-	for (unsigned i = 0; s && i < IDX_T_OTHER; i++)
-		if (!strcmp(s, type_names[i]))
-			return i;
-	return IDX_T_OTHER;
-}
-
-static int64_t mtime_ms(const char *s)
-{
-	int64_t ms = 0;
-	return rm_time_parse(s, &ms) ? 0 : ms;
-}
-
-enum idx_line idx_parse_ls_line(const char *line, size_t len, json_t **hold, struct idx_node *out)
-{
-	*hold = NULL;
-	memset(out, 0, sizeof *out);
-	if (len < 2 || line[0] != '{')
-		return IDX_LINE_OTHER;
-	json_t *o = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
-	const char *st = json_string_value(json_object_get(o, "struct_type"));
-	if (!st)
-		st = json_string_value(json_object_get(o, "message_type"));
-	if (!st || strcmp(st, "node")) {
-		enum idx_line t =
-		    st && !strcmp(st, "snapshot") ? IDX_LINE_SNAPSHOT : IDX_LINE_OTHER;
-		json_decref(o);
-		return t;
-	}
-	json_t *jn = json_object_get(o, "name"), *jp = json_object_get(o, "path");
-	if (!json_is_string(jn) || !json_is_string(jp))
-		goto bad;
-	out->name = json_string_value(jn);
-	out->name_len = json_string_length(jn);
-	out->path = json_string_value(jp);
-	out->path_len = json_string_length(jp);
-	if (!out->name_len || out->name_len > IDX_NAME_MAX ||
-	    memchr(out->name, '/', out->name_len) || memchr(out->name, 0, out->name_len) ||
-	    memchr(out->path, 0, out->path_len))
-		goto bad;
-	/* path = <parent>/<name> */
-	if (out->path_len < out->name_len + 1 ||
-	    memcmp(out->path + out->path_len - out->name_len, out->name, out->name_len) ||
-	    out->path[out->path_len - out->name_len - 1] != '/' || out->path[0] != '/')
-		goto bad;
-	out->type = type_from(json_string_value(json_object_get(o, "type")));
-	json_t *sz = json_object_get(o, "size"), *md = json_object_get(o, "mode");
-	out->size = json_is_integer(sz) && json_integer_value(sz) > 0
-	                ? (uint64_t)json_integer_value(sz)
-	                : 0;
-	out->mode = json_is_integer(md) ? (uint32_t)(json_integer_value(md) & 07777) : 0;
-	out->mtime_ms = mtime_ms(json_string_value(json_object_get(o, "mtime")));
-	*hold = o;
-	return IDX_LINE_NODE;
-bad:
-	json_decref(o);
-	memset(out, 0, sizeof *out);
-	return IDX_LINE_OTHER;
-}
-
 /* ---------------------------------------------------------------- builder */
 struct dirinfo {
 	uint64_t bytes; /* run length; during finish: the write cursor */
@@ -212,27 +151,53 @@ static int write_all_at(int fd, const void *p, size_t n, uint64_t off)
 	return RM_OK;
 }
 
-/* Second pass: every spooled record to its directory's run. */
+/* Second pass: every spooled record to its directory's run. Consecutive siblings (files
+ * between two subdirectories) are contiguous in the output too: they go out in one write. */
+struct wbuf {
+	unsigned char *p;
+	size_t len;
+	uint64_t at; /* file offset of p[0] */
+};
+#define WBUF (256 * 1024)
+
+static int wbuf_put(struct wbuf *w, int fd, const unsigned char *rec, size_t n, uint64_t at)
+{
+	if (w->len && (at != w->at + w->len || w->len + n > WBUF)) {
+		if (write_all_at(fd, w->p, w->len, w->at))
+			return RM_ERR_IO;
+		w->len = 0;
+	}
+	if (!w->len)
+		w->at = at;
+	memcpy(w->p + w->len, rec, n);
+	w->len += n;
+	return RM_OK;
+}
+
 static int scatter(struct idx_builder *b, int fd)
 {
-	unsigned char hdr[4 + IDX_REC_HDR];
-	char name[IDX_NAME_MAX];
-	if (fflush(b->spool) || fseeko(b->spool, 0, SEEK_SET))
-		return RM_ERR_IO;
-	for (uint64_t i = 0; i < b->nodes; i++) {
-		if (fread(hdr, 1, sizeof hdr, b->spool) != sizeof hdr)
-			return RM_ERR_IO;
-		uint32_t parent = idx_get32(hdr);
-		size_t nl = idx_get16(hdr + 4);
-		if (parent >= b->ndirs || nl > IDX_NAME_MAX || fread(name, 1, nl, b->spool) != nl)
-			return RM_ERR_IO;
-		uint64_t at = IDX_HDR + b->dirs[parent].bytes;
-		if (write_all_at(fd, hdr + 4, IDX_REC_HDR, at) ||
-		    write_all_at(fd, name, nl, at + IDX_REC_HDR))
-			return RM_ERR_IO;
+	unsigned char rec[4 + IDX_REC_HDR + IDX_NAME_MAX]; /* parent id, record, name */
+	struct wbuf w = { rm_xmalloc(WBUF + sizeof rec), 0, 0 };
+	int rc = fflush(b->spool) || fseeko(b->spool, 0, SEEK_SET) ? RM_ERR_IO : RM_OK;
+	for (uint64_t i = 0; !rc && i < b->nodes; i++) {
+		if (fread(rec, 1, 4 + IDX_REC_HDR, b->spool) != 4 + IDX_REC_HDR) {
+			rc = RM_ERR_IO;
+			break;
+		}
+		uint32_t parent = idx_get32(rec);
+		size_t nl = idx_get16(rec + 4);
+		if (parent >= b->ndirs || nl > IDX_NAME_MAX ||
+		    fread(rec + 4 + IDX_REC_HDR, 1, nl, b->spool) != nl) {
+			rc = RM_ERR_IO;
+			break;
+		}
+		rc = wbuf_put(&w, fd, rec + 4, IDX_REC_HDR + nl, IDX_HDR + b->dirs[parent].bytes);
 		b->dirs[parent].bytes += IDX_REC_HDR + nl;
 	}
-	return RM_OK;
+	if (!rc && w.len && write_all_at(fd, w.p, w.len, w.at))
+		rc = RM_ERR_IO;
+	free(w.p);
+	return rc;
 }
 
 /* Run offsets from the run lengths; returns the data length. */

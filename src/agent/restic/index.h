@@ -40,11 +40,19 @@ struct idx_node {
 };
 
 enum idx_line { IDX_LINE_OTHER = 0, IDX_LINE_SNAPSHOT, IDX_LINE_NODE };
+/* Reusable buffer for the unescaped strings of one line (ls_line.c). */
+struct idx_scratch {
+	char *buf;
+	size_t cap;
+};
+void idx_scratch_free(struct idx_scratch *s);
 /* One line of `restic ls --json`, keyed on struct_type (0.14-0.16 have no message_type on
- * node lines). For IDX_LINE_NODE, *hold keeps the strings of out alive (json_decref it);
- * a node without a usable name/path (empty, NUL, '/' in the name, not under its path) is
- * IDX_LINE_OTHER. *hold is NULL for other lines. Never fails on any input. */
-enum idx_line idx_parse_ls_line(const char *line, size_t len, json_t **hold, struct idx_node *out);
+ * node lines; message_type is the fallback). For IDX_LINE_NODE, out's strings live in sc
+ * until the next call. A node without a usable name/path (empty, NUL, '/' in the name, not
+ * the last component of its path, path not absolute) is IDX_LINE_OTHER. Never fails on any
+ * input (lines are valid UTF-8 without NUL, see restic/lines.h; others are tolerated). */
+enum idx_line idx_parse_ls_line(const char *line, size_t len, struct idx_scratch *sc,
+                                struct idx_node *out);
 
 /* ---------------------------------------------------------------- building */
 struct idx_builder;

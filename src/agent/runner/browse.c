@@ -33,6 +33,21 @@ int browse_snap_id_ok(const char *s)
 	return 1;
 }
 
+/* Spools and half-written indexes of builds that a previous agent process left behind. */
+static void remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if ((l > 6 && !strcmp(e->d_name + l - 6, ".spool")) ||
+		    (l > 8 && !strcmp(e->d_name + l - 8, ".idx.tmp")))
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 struct browse *browse_new(const struct browse_opts *o)
 {
 	struct browse *b = rm_xcalloc(1, sizeof *b);
@@ -43,6 +58,7 @@ struct browse *browse_new(const struct browse_opts *o)
 	b->index_dir = rm_xasprintf("%s/index", o->state_dir);
 	if (mkdir(b->index_dir, 0700) && errno != EEXIST)
 		RM_WARN("cannot create the snapshot index directory", "dir", b->index_dir);
+	remove_leftovers(b->index_dir);
 	return b;
 }
 

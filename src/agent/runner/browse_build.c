@@ -20,6 +20,7 @@ struct build {
 	struct rchild *child;
 	struct waiter *waiters;
 	int bad_order, saw_snapshot;
+	struct idx_scratch sc;
 	uv_work_t work;
 	int work_rc;
 	char *out_path;
@@ -49,6 +50,7 @@ static void finish(struct build *x, const char *code, const char *msg)
 		w = n;
 	}
 	idx_builder_free(x->ib);
+	idx_scratch_free(&x->sc);
 	free(x->out_path);
 	free(x);
 }
@@ -56,9 +58,8 @@ static void finish(struct build *x, const char *code, const char *msg)
 static void on_line(void *ud, const char *line, size_t len)
 {
 	struct build *x = ud;
-	json_t *hold = NULL;
 	struct idx_node n;
-	enum idx_line t = idx_parse_ls_line(line, len, &hold, &n);
+	enum idx_line t = idx_parse_ls_line(line, len, &x->sc, &n);
 	if (t == IDX_LINE_SNAPSHOT)
 		x->saw_snapshot = 1;
 	if (t == IDX_LINE_NODE && idx_builder_add(x->ib, &n) && !x->bad_order) {
@@ -67,7 +68,6 @@ static void on_line(void *ud, const char *line, size_t len)
 		        x->snap);
 		rchild_kill(x->child);
 	}
-	json_decref(hold);
 }
 
 static void work_cb(uv_work_t *w)
@@ -82,6 +82,7 @@ static void after_work_cb(uv_work_t *w, int status)
 	x->in_work = 0;
 	if (x->orphan) {
 		idx_builder_free(x->ib);
+		idx_scratch_free(&x->sc);
 		free(x->out_path);
 		free(x);
 		return;
@@ -194,6 +195,7 @@ void browse_builds_free(struct browse *b)
 			continue;
 		}
 		idx_builder_free(x->ib);
+		idx_scratch_free(&x->sc);
 		free(x->out_path);
 		free(x);
 	}

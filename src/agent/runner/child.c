@@ -1,6 +1,7 @@
 /* A restic child for snapshot browsing (see child.h). */
 #include "agent/runner/child.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "common/log.h"
 
 #define KILL_GRACE_MS 3000
-#define READ_BUF (64 * 1024)
+#define READ_BUF (256 * 1024) /* dump streams: one binary frame per read */
 
 struct rchild {
 	struct rchild_opts o;
@@ -164,6 +165,9 @@ static int spawn(struct rchild *c, char **argv)
 		return RM_ERR_IO;
 	}
 	c->out_open = c->err_open = 1;
+	uv_os_fd_t fd;
+	if (c->o.on_data && !uv_fileno((uv_handle_t *)&c->out, &fd))
+		(void)fcntl(fd, F_SETPIPE_SZ, READ_BUF * 4); /* fewer wake-ups per MiB dumped */
 	uv_read_start((uv_stream_t *)&c->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&c->err, alloc_cb, read_cb);
 	return RM_OK;

@@ -2,6 +2,7 @@
 #include "agent/runner/dump.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,9 @@
 #include "common/json.h"
 #include "common/log.h"
 
-#define MAX_STREAMS 2     /* x window x 4/3 (base64) stays under STREAM_QUEUE_LIMIT */
-#define CHUNK (48 * 1024) /* raw bytes per stream.data (64 KiB of base64) */
+#define MAX_STREAMS 2 /* x WINDOW_MAX stays under browse_rpc.c STREAM_QUEUE_LIMIT */
 #define WINDOW_DEFAULT (1024 * 1024)
-#define WINDOW_MAX (2 * 1024 * 1024)
+#define WINDOW_MAX (4 * 1024 * 1024)
 
 struct stream {
 	struct stream *next;
@@ -91,20 +91,14 @@ static struct stream *find(struct dumps *d, const char *id)
 static void on_data(void *ud, const char *buf, size_t n)
 {
 	struct stream *s = ud;
-	char b64[CHUNK / 3 * 4 + 8];
-	while (n && !s->failed) {
-		size_t k = n < CHUNK ? n : CHUNK;
-		sodium_bin2base64(b64, sizeof b64, (const unsigned char *)buf, k,
-		                  sodium_base64_VARIANT_ORIGINAL);
-		if (s->d->io.data(s->d->io.ud, s->id, b64)) {
-			s->failed =
-			    1; /* the connection's queue is full: this stream cannot go on */
-			rchild_kill(s->child);
-			break;
-		}
-		s->sent += k;
-		buf += k, n -= k;
+	if (s->failed)
+		return;
+	if (s->d->io.data(s->d->io.ud, s->id, buf, n)) {
+		s->failed = 1; /* the connection's queue is full: this stream cannot go on */
+		rchild_kill(s->child);
+		return;
 	}
+	s->sent += n;
 	if (s->sent - s->acked >= s->window)
 		rchild_pause(s->child);
 }
@@ -113,6 +107,12 @@ static void on_done(void *ud, int code, const char *err)
 {
 	struct stream *s = ud;
 	struct dumps *d = s->d;
+	char sent[24];
+	snprintf(sent, sizeof sent, "%llu", (unsigned long long)s->sent);
+	RM_INFO("download stream ended", "stream_id", s->id, "bytes", sent, "error",
+	        s->cancelled ? "cancelled"
+	        : code       ? (err ? err : "restic failed")
+	                     : "");
 	s->child = NULL;
 	if (!s->cancelled) {
 		if (s->failed)

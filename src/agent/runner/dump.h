@@ -2,7 +2,7 @@
 #define RM_AGENT_RUNNER_DUMP_H
 /* Downloads from a snapshot: `restic dump` streamed to the server over the agent's
  * connection (docs/internals/protocol.md, "Snapshot browsing and downloads").
- * stream.open -> stream.open.result {type, size} -> stream.data (base64 chunks) while the
+ * stream.open -> stream.open.result {type, size} -> binary data frames while the
  * bytes in flight (sent - acknowledged by stream.ack) stay under the window; restic's
  * stdout is not read while the window is full, so a slow browser pauses restic itself.
  * stream.end closes it; stream.cancel (or a lost connection) kills restic.
@@ -20,8 +20,9 @@ struct dump_io {
 	/* stream.open.result: result_take ({stream_id,type,size}) or code + msg */
 	void (*open_result)(void *ud, const char *request_id, json_t *result_take, const char *code,
 	                    const char *msg);
-	/* stream.data; non-zero: the connection cannot take it (the stream is aborted) */
-	int (*data)(void *ud, const char *stream_id, const char *b64);
+	/* the bytes (a binary frame); non-zero: the connection cannot take them (the stream
+	 * is aborted) */
+	int (*data)(void *ud, const char *stream_id, const void *buf, size_t n);
 	/* stream.end; code NULL = complete */
 	void (*end)(void *ud, const char *stream_id, uint64_t bytes, const char *code,
 	            const char *msg);

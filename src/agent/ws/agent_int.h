@@ -56,9 +56,9 @@ void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *
                      json_t *payload_take);
 void agent_rpc_error(struct agent *a, enum rm_msg_type result_type, const char *request_id,
                      const char *code, const char *message);
-/* Like agent_send_msg, but says whether the message was queued: RM_ERR_AGAIN when not
- * connected, RM_ERR_TOOBIG when the queue holds limit bytes or more. */
-int agent_try_send(struct agent *a, enum rm_msg_type t, json_t *payload_take, size_t limit);
+/* Queues a binary frame (stream data, see browse_rpc.c): RM_ERR_AGAIN when not connected,
+ * RM_ERR_TOOBIG when the queue would hold more than limit bytes. */
+int agent_try_send_binary(struct agent *a, const void *data, size_t len, size_t limit);
 /* browse_rpc.c: tree.list, snapshot.diff, stream.open/ack/cancel; connection lost (every
  * download ends); stop (children killed, everything freed). */
 void agent_handle_browse(struct agent *a, const struct rm_envelope *env);

@@ -1,5 +1,6 @@
 /* The browsing RPCs on the agent's connection: tree.list, snapshot.diff and the download
  * streams (runner/browse.h, runner/dump.h). Created on first use. Loop thread only. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/runner/browse.h"
@@ -11,7 +12,7 @@
 #include "common/log.h"
 
 /* stream.data may fill the send queue only up to here: the rest stays for control traffic */
-#define STREAM_QUEUE_LIMIT (3u * 1024 * 1024)
+#define STREAM_QUEUE_LIMIT (10u * 1024 * 1024)
 
 static void answer(void *ud, const char *request_id, json_t *result_take, const char *code,
                    const char *msg, enum rm_msg_type t)
@@ -38,11 +39,14 @@ static void open_answer(void *ud, const char *rid, json_t *res, const char *code
 	answer(ud, rid, res, code, msg, RM_MSG_STREAM_OPEN_RESULT);
 }
 
-static int stream_data(void *ud, const char *stream_id, const char *b64)
+static int stream_data(void *ud, const char *stream_id, const void *buf, size_t n)
 {
-	return agent_try_send(ud, RM_MSG_STREAM_DATA,
-	                      json_pack("{s:s,s:s}", "stream_id", stream_id, "data", b64),
-	                      STREAM_QUEUE_LIMIT);
+	unsigned char *f = rm_xmalloc(RM_STREAM_FRAME_HDR_MAX + n);
+	size_t h = proto_stream_frame_header(stream_id, f);
+	memcpy(f + h, buf, n);
+	int rc = agent_try_send_binary(ud, f, h + n, STREAM_QUEUE_LIMIT);
+	free(f);
+	return rc;
 }
 
 static void stream_end(void *ud, const char *stream_id, uint64_t bytes, const char *code,

@@ -38,7 +38,9 @@
 #define RETRY_PROTO_MISMATCH_MS (10 * 60 * 1000)
 #define STABLE_CONN_MS 30000
 #define FLUSH_DELAY_MS 50
-#define SENDQ_MAX (4u * 1024 * 1024) /* per-connection queue (hello, heartbeats, results) */
+#define SENDQ_MAX     \
+	(12u * 1024 * \
+	 1024) /* per-connection queue (hello, heartbeats, results, download frames: 2 x 4 MiB windows) */
 
 /* ================================================================= send queue */
 
@@ -67,11 +69,10 @@ void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take)
 	send_text(a, proto_encode(t, payload_take, NULL), 0);
 }
 
-int agent_try_send(struct agent *a, enum rm_msg_type t, json_t *payload_take, size_t limit)
+int agent_try_send_binary(struct agent *a, const void *data, size_t len, size_t limit)
 {
-	char *text = proto_encode(t, payload_take, NULL);
-	int rc = a->connected ? msgq_push(&a->sendq, text, strlen(text), limit) : RM_ERR_AGAIN;
-	free(text);
+	int rc =
+	    a->connected ? msgq_push_flags(&a->sendq, data, len, limit, MSGQ_BINARY) : RM_ERR_AGAIN;
 	if (rc == RM_OK)
 		kick(a);
 	return rc;
@@ -283,7 +284,8 @@ static int on_writeable(struct agent *a, struct lws *wsi)
 	size_t mlen = 0;
 	unsigned char *m = msgq_peek(&a->sendq, &mlen);
 	if (m) {
-		int n = lws_write(wsi, m, mlen, LWS_WRITE_TEXT); /* header goes in the headroom */
+		int bin = msgq_peek_flags(&a->sendq) & MSGQ_BINARY;
+		int n = lws_write(wsi, m, mlen, bin ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 		msgq_pop(&a->sendq);
 		if (n < 0)
 			return -1;

@@ -20,7 +20,7 @@
 #include "server/http/http.h"
 
 #define OPEN_TIMEOUT_MS 120000 /* may index the snapshot first */
-#define WINDOW (1024 * 1024)
+#define WINDOW (4 * 1024 * 1024)
 
 struct dlreq {
 	struct http_req *r;
@@ -77,15 +77,19 @@ static void deflate_into(struct dlreq *d, const unsigned char *p, size_t n, int 
 	} while (d->z.avail_out == 0 || (flush == Z_FINISH && d->z.avail_in));
 }
 
-/* Hands what is pending to the response and acknowledges it; ends when the agent did. */
+/* Called when the response owes a pull: hands what is pending to the response,
+ * acknowledges it to the agent and ends when the agent did; with nothing to write it keeps
+ * the pull owed (pull_waiting) for the next chunk. */
 static void flush(struct dlreq *d)
 {
 	struct http_req *r = d->r;
-	d->pull_waiting = 0;
 	if (d->ended && d->gzip) {
 		deflate_into(d, NULL, 0, Z_FINISH);
 		d->gzip = 0;
 	}
+	/* a pull is owed something: only a write or the end settles it (gzip may have
+	 * produced nothing from this chunk yet) */
+	d->pull_waiting = !d->out_len && !d->ended;
 	if (d->out_len) {
 		http_stream_write_take(r, d->out, d->out_len);
 		d->out = NULL;
@@ -104,10 +108,7 @@ static void pull(struct http_req *r, void *ctx)
 {
 	struct dlreq *d = ctx;
 	(void)r;
-	if (d->out_len || d->ended)
-		flush(d);
-	else
-		d->pull_waiting = 1;
+	flush(d); /* writes, ends, or acknowledges what gzip swallowed and waits */
 }
 
 static void start_response(struct dlreq *d)
@@ -139,6 +140,9 @@ static void on_end(void *ctx, const char *code, const char *msg)
 	struct dlreq *d = ctx;
 	d->ended = 1;
 	if (!d->streaming) {
+		if (!code && d->length > 0)
+			code = "size_mismatch",
+			msg = "restic dump gave no bytes for a non-empty file";
 		if (code) {
 			/* nothing sent yet: a clean error */
 			dl_close(d->dl);
@@ -150,6 +154,9 @@ static void on_end(void *ctx, const char *code, const char *msg)
 		start_response(d);
 		return;
 	}
+	/* a file whose bytes do not add up to the announced length must not look complete */
+	if (!code && d->length >= 0 && d->raw_consumed + d->raw_pending != (uint64_t)d->length)
+		code = "size_mismatch", msg = "restic dump gave another size than the index";
 	if (code) {
 		RM_WARN("download cut short", "host_id", d->host_id, "code", code, "message", msg);
 		http_stream_abort(d->r); /* frees d */

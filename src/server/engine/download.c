@@ -139,6 +139,22 @@ void dl_deliver(struct app *app, const char *host_id, enum rm_msg_type type, con
 		end(d, NULL, NULL);
 }
 
+void dl_deliver_frame(struct app *app, const char *host_id, const unsigned char *frame, size_t len)
+{
+	char id[RM_PROTO_ID_MAX + 1];
+	const unsigned char *p;
+	size_t n;
+	if (proto_stream_frame_parse(frame, len, id, &p, &n)) {
+		RM_WARN("malformed download frame from an agent ignored", "host_id", host_id);
+		return;
+	}
+	struct dl *d = find(app, host_id, id);
+	if (!d || d->ended)
+		return;
+	d->received += n;
+	d->sink.data(d->ctx, p, n);
+}
+
 void dl_host_gone(struct app *app, const char *host_id)
 {
 	int again = 1;

@@ -35,6 +35,8 @@ size_t dl_count(struct app *app);
 /* From the agent hub: stream.data / stream.end of host_id. Unknown streams are ignored
  * (late chunks after a cancel); a chunk that is not base64 ends the stream. */
 void dl_deliver(struct app *app, const char *host_id, enum rm_msg_type type, const json_t *payload);
+/* From the agent hub: a binary data frame of host_id (proto_stream_frame_parse). */
+void dl_deliver_frame(struct app *app, const char *host_id, const unsigned char *frame, size_t len);
 /* From the agent hub: the connection closed. */
 void dl_host_gone(struct app *app, const char *host_id);
 void dl_free_all(struct app *app); /* at exit */

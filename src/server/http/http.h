@@ -124,6 +124,9 @@ struct ws_endpoint {
 	void (*on_close)(struct ws_conn *c, void *app);
 	/* optional: the outgoing queue became empty again after having been non-empty */
 	void (*on_drain)(struct ws_conn *c, void *app);
+	/* optional: an unfragmented binary message (others, and every binary message when
+	 * this is NULL, close the connection with 1003) */
+	void (*on_binary)(struct ws_conn *c, void *app, const unsigned char *data, size_t len);
 };
 
 const char *ws_conn_path(const struct ws_conn *c);

@@ -467,6 +467,14 @@ static void on_close(struct ws_conn *ws, void *appv)
 	agent_conn_release(c);
 }
 
+/* Download data (engine/download.h): only from an agent that said hello. */
+static void on_binary(struct ws_conn *ws, void *appv, const unsigned char *data, size_t len)
+{
+	struct agent_conn *c = ws_conn_user(ws);
+	if (c && c->hello_done)
+		dl_deliver_frame(appv, c->host_id, data, len);
+}
+
 static const struct ws_endpoint endpoint = {
 	.path = "/ws/agent",
 	.subprotocol = RM_PROTO_SUBPROTOCOL,
@@ -476,6 +484,7 @@ static const struct ws_endpoint endpoint = {
 	.on_message = on_message,
 	.on_close = on_close,
 	.on_drain = NULL,
+	.on_binary = on_binary,
 };
 
 const struct ws_endpoint *agent_hub_endpoint(void)

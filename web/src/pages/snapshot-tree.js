@@ -68,8 +68,17 @@ class SnapshotTree extends HTMLElement {
       d.total = r.total ?? null;
     } catch (e) {
       if (key !== this.key) return;
+      if ((e.code === 'agent_timeout' || e.code === 'busy') && (d.retries = (d.retries || 0) + 1) <= 10) {
+        // a very large snapshot is still being indexed on the host: ask again
+        d.loading = false;
+        d.note = 'still indexing this snapshot on the host…';
+        this.update();
+        setTimeout(() => { if (key === this.key) this.load(path, more); }, 2000);
+        return;
+      }
       d.error = e.code === 'host_offline' ? 'The host is offline: browsing needs its agent.' : (e.message || 'failed');
     }
+    d.note = null;
     d.loading = false;
     this.update();
   }
@@ -114,7 +123,7 @@ ${isOpen ? this.children(path, depth + 1) : nothing}</li>`;
 
   children(path, depth) {
     const d = this.dirs.get(path);
-    if (!d || (d.loading && !d.entries.length)) return html`<div class="tree-msg muted small" style="padding-left:${depth * 1.1 + 1.5}rem" data-testid="tree-loading"><span class="spinner" aria-hidden="true"></span> loading…</div>`;
+    if (!d || ((d.loading || d.note) && !d.entries.length)) return html`<div class="tree-msg muted small" style="padding-left:${depth * 1.1 + 1.5}rem" data-testid="tree-loading"><span class="spinner" aria-hidden="true"></span> ${(d && d.note) || 'loading…'}</div>`;
     if (d.error) return html`<div class="tree-msg error small" style="padding-left:${depth * 1.1 + 1.5}rem" data-testid="tree-error">${d.error} <button type="button" class="btn btn-sm" @click=${() => this.load(path)}>Retry</button></div>`;
     if (!d.entries.length) return html`<div class="tree-msg muted small" style="padding-left:${depth * 1.1 + 1.5}rem">empty directory</div>`;
     return html`<ul class="tree" role="group">${d.entries.map((e) => this.row(path, e, depth))}</ul>
