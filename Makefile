@@ -18,16 +18,17 @@ CC ?= cc
 # zlib, and libcurl only at enrollment, where it is dlopen'd (headers only at build time).
 COMMON_PKGS := libsodium jansson
 AGENT_PKGS  := $(COMMON_PKGS) libwebsockets libuv openssl
-# the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets, no libcurl
-# (its unit tests use libcurl as a client: SERVER_TEST_LIBS)
-SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib
+# the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets; libcurl only
+# for outbound alert deliveries (engine/channels*.c: webhook, ntfy, SMTP via curl_multi on
+# the loop)
+SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null) -lpthread
 AGENT_LIBS  = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 SERVER_LIBS = $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
-SERVER_TEST_LIBS = $(SERVER_LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
+SERVER_TEST_LIBS = $(SERVER_LIBS)
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wpointer-arith \

@@ -16,6 +16,7 @@ struct event_hub;
 struct api_cache;
 struct notify;
 struct presence;
+struct alerts;
 
 struct app {
 	uv_loop_t *loop;
@@ -28,6 +29,7 @@ struct app {
 	struct event_hub *events;  /* ws/event_hub.c: browser dashboard events */
 	struct notify *notify;     /* engine/notify.c: host/job changed -> subscribers */
 	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
+	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 };

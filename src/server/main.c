@@ -1,5 +1,6 @@
 /* restic-manager-server: config, data dir + secret key, store, bootstrap token, HTTP/WS
  * server on one libuv loop, graceful shutdown on SIGTERM/SIGINT. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
@@ -19,6 +20,7 @@
 #include "server/http/router.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/alerts.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/engine/sweeper.h"
@@ -111,6 +113,7 @@ static void begin_shutdown(void)
 	uv_close((uv_handle_t *)&g_sigint, NULL);
 	sweeper_stop(g_sweeper);
 	g_sweeper = NULL;
+	alerts_stop(app->alerts); /* answers channel tests still waiting */
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
 	event_hub_stop(app->events);
@@ -216,6 +219,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->jobs = job_hub_new(app);
 	app->events = event_hub_new(app);
 	g_sweeper = sweeper_start(app);
+	alerts_start(app);
 
 	struct ws_endpoint endpoints[3];
 	endpoints[0] = *agent_hub_endpoint();
@@ -237,6 +241,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 		RM_ERROR("cannot start HTTP server", "listen", cfg->listen, "err", err);
 		app->shutting_down = 1;
 		sweeper_stop(g_sweeper);
+		alerts_stop(app->alerts);
 		agent_hub_stop(app->agents);
 		event_hub_stop(app->events);
 		uv_run(loop, UV_RUN_DEFAULT);
@@ -267,6 +272,10 @@ int main(int argc, char **argv)
 		return rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "error: cannot initialise libcurl\n");
+		return 1;
+	}
 	if (rm_crypto_init()) {
 		fprintf(stderr, "error: cannot initialise libsodium\n");
 		return 1;
@@ -305,6 +314,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	alerts_free(app->alerts);
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);
@@ -316,5 +326,6 @@ int main(int argc, char **argv)
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);
 	rm_log_clear_secrets();
+	curl_global_cleanup();
 	return exit_code;
 }

@@ -140,8 +140,11 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
-	raw("DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
+	/* back to the v1 shape: undo migration 4 (C4 alerts), 3 (C2 policies) and 2
+	 * (reported_hostname) */
+	raw("DROP TABLE deliveries; DROP TABLE channels; DROP TABLE alerts; "
+	    "DROP TABLE alert_rules; "
+	    "DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
 	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
 	    "ALTER TABLE jobs DROP COLUMN awaiting_host; "
 	    "ALTER TABLE hosts DROP COLUMN schedule_version; "

@@ -8,7 +8,8 @@
  * order, on the loop thread; they must not (un)subscribe from inside a callback. */
 struct notify;
 
-enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2 };
+/* NOTIFY_ALERTS: the set of alerts changed (id "alerts"; the open count may differ). */
+enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2, NOTIFY_ALERTS = 4 };
 
 /* id is borrowed for the duration of the call. */
 typedef void (*notify_fn)(void *ud, enum notify_kind kind, const char *id);
@@ -22,5 +23,6 @@ void notify_unsubscribe(struct notify *n, notify_fn fn, void *ud);
 /* n NULL or id NULL: no-op. */
 void notify_host_changed(struct notify *n, const char *host_id);
 void notify_job_changed(struct notify *n, const char *job_id);
+void notify_alerts_changed(struct notify *n);
 
 #endif

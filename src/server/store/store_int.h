@@ -24,172 +24,267 @@
 	"j.stats, j.created_at, j.started_at, j.finished_at, j.created_by, j.log_lines " \
 	"FROM jobs j JOIN hosts h ON h.id = j.host_id "
 
-#define STORE_SQL(X)                                                                           \
-	/* settings */                                                                         \
-	X(SETTING_GET, "SELECT value FROM settings WHERE key = ?1")                            \
-	X(SETTING_SET, "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) "     \
-	               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "               \
-	               "updated_at = excluded.updated_at")                                     \
-	X(SETTING_DEL, "DELETE FROM settings WHERE key = ?1")                                  \
-	/* users */                                                                            \
-	X(USER_COUNT, "SELECT count(*) FROM users")                                            \
-	X(USER_INSERT, "INSERT INTO users(id, username, role, pw_hash, disabled, "             \
-	               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)")           \
-	X(USER_BY_NAME, "SELECT id, username, role, pw_hash, disabled FROM users "             \
-	                "WHERE username = ?1")                                                 \
-	X(USER_BY_ID, "SELECT id, username, role, pw_hash, disabled FROM users "               \
-	              "WHERE id = ?1")                                                         \
-	/* sessions */                                                                         \
-	X(SESSION_INSERT, "INSERT INTO sessions(token_hash, user_id, csrf_token, "             \
-	                  "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")               \
-	X(SESSION_GET, "SELECT s.user_id, u.username, u.role, s.csrf_token, s.expires_at "     \
-	               "FROM sessions s JOIN users u ON u.id = s.user_id "                     \
-	               "WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0")     \
-	X(SESSION_DEL, "DELETE FROM sessions WHERE token_hash = ?1")                           \
-	X(SESSION_PURGE, "DELETE FROM sessions WHERE expires_at <= ?1")                        \
-	/* audit */                                                                            \
-	X(AUDIT_INSERT, "INSERT INTO audit_log(id, ts, actor, action, target, detail) "        \
-	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                     \
-	X(AUDIT_LIST, "SELECT id, ts, actor, action, target, detail FROM audit_log "           \
-	              "ORDER BY ts DESC, id DESC LIMIT ?1")                                    \
-	X(AUDIT_LIST_ACTION, "SELECT id, ts, actor, action, target, detail FROM audit_log "    \
-	                     "WHERE action = ?2 ORDER BY ts DESC, id DESC LIMIT ?1")           \
-	/* enrollment tokens */                                                                \
-	X(ENROLL_INSERT, "INSERT INTO enrollment_tokens(token_hash, hostname, tags, "          \
-	                 "initial_paths, creds_ct, expires_at, created_by, created_at) "       \
-	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                            \
-	X(ENROLL_GET, "SELECT token_hash, hostname, tags, initial_paths, creds_ct, "           \
-	              "expires_at, used_at, host_id FROM enrollment_tokens "                   \
-	              "WHERE token_hash = ?1")                                                 \
-	X(ENROLL_CONSUME, "UPDATE enrollment_tokens SET used_at = ?3, host_id = ?2 "           \
-	                  "WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?3")     \
-	X(ENROLL_STATE, "SELECT used_at, expires_at FROM enrollment_tokens "                   \
-	                "WHERE token_hash = ?1")                                               \
-	/* hosts */                                                                            \
-	X(HOST_INSERT, "INSERT INTO hosts(id, hostname, tags, initial_paths, bearer_hash, "    \
-	               "created_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")         \
-	X(HOST_BY_BEARER, "SELECT id FROM hosts WHERE bearer_hash = ?1")                       \
-	X(HOST_EXISTS, "SELECT 1 FROM hosts WHERE id = ?1")                                    \
-	X(HOST_HELLO, "UPDATE hosts SET "                                                      \
-	              "reported_hostname = coalesce(nullif(?2, ''), reported_hostname), "      \
-	              "os = coalesce(?3, os), arch = coalesce(?4, arch), "                     \
-	              "agent_version = coalesce(?5, agent_version), "                          \
-	              "restic_version = coalesce(?6, restic_version), "                        \
-	              "status = 'online', last_seen_at = ?7 WHERE id = ?1")                    \
-	X(HOST_SEEN, "UPDATE hosts SET last_seen_at = ?2 WHERE id = ?1")                       \
-	X(HOST_SET_ONLINE, "UPDATE hosts SET status = 'online', last_seen_at = ?2 "            \
-	                   "WHERE id = ?1")                                                    \
-	X(HOST_SET_OFFLINE, "UPDATE hosts SET status = 'offline' WHERE id = ?1")               \
-	X(HOSTS_STALE, "UPDATE hosts SET status = 'offline' WHERE status = 'online' "          \
-	               "AND last_seen_at < ?1 RETURNING id")                                   \
-	X(HOST_SET_REPO_STATUS, "UPDATE hosts SET repo_status = ?2, repo_error = ?3 "          \
-	                        "WHERE id = ?1")                                               \
-	X(HOST_REPO_STATUS, "SELECT repo_status FROM hosts WHERE id = ?1")                     \
-	X(HOST_SET_REPO_STATS, "UPDATE hosts SET repo_size_bytes = ?2, "                       \
-	                       "snapshot_count = ?3 WHERE id = ?1")                            \
-	X(HOST_GET, "SELECT " HOST_COLS "WHERE h.id = ?1")                                     \
-	X(HOSTS_LIST, "SELECT " HOST_COLS "ORDER BY h.hostname, h.id")                         \
-	X(FLEET_SUMMARY,                                                                       \
-	  "SELECT (SELECT count(*) FROM hosts), "                                              \
-	  "(SELECT count(*) FROM hosts WHERE status = 'online'), "                             \
-	  "(SELECT count(*) FROM jobs WHERE finished_at >= ?1 AND status = 'succeeded'), "     \
-	  "(SELECT count(*) FROM jobs WHERE finished_at >= ?1 AND status = 'failed'), "        \
-	  "(SELECT count(*) FROM jobs WHERE status IN ('queued','running')), "                 \
-	  "(SELECT coalesce(sum(repo_size_bytes), 0) FROM hosts), "                            \
-	  "(SELECT coalesce(sum(snapshot_count), 0) FROM hosts)")                              \
-	/* host credentials */                                                                 \
-	X(CRED_PUT, "INSERT INTO host_credentials(host_id, slot, ciphertext, updated_at) "     \
-	            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(host_id, slot) DO UPDATE SET "        \
-	            "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")      \
-	X(CRED_GET, "SELECT ciphertext FROM host_credentials WHERE host_id = ?1 "              \
-	            "AND slot = ?2")                                                           \
-	/* jobs */                                                                             \
-	X(JOB_INSERT, "INSERT INTO jobs(id, host_id, kind, status, args, created_at, "         \
-	              "created_by) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6)")                 \
-	X(JOB_ACTIVE_KIND, "SELECT 1 FROM jobs WHERE host_id = ?1 AND kind = ?2 "              \
-	                   "AND status IN ('queued','running') LIMIT 1")                       \
-	X(JOB_SET_RUNNING, "UPDATE jobs SET status = 'running', started_at = ?2 "              \
-	                   "WHERE id = ?1 AND status = 'queued'")                              \
-	X(JOB_STATUS, "SELECT status FROM jobs WHERE id = ?1")                                 \
-	X(JOB_FINISH, "UPDATE jobs SET status = ?2, exit_code = ?3, error = ?4, "              \
-	              "stats = ?5, finished_at = ?6 WHERE id = ?1")                            \
-	X(JOBS_FAIL_UNKNOWN, "UPDATE jobs SET status = 'failed', error = ?3, "                 \
-	                     "finished_at = ?4 WHERE host_id = ?1 "                            \
-	                     "AND status IN ('queued','running') AND awaiting_host = 0 "       \
-	                     "AND id NOT IN (SELECT value FROM json_each(?2)) RETURNING id")   \
-	X(JOBS_FAIL_LOST, "UPDATE jobs SET status = 'failed', error = ?2, finished_at = ?3 "   \
-	                  "WHERE status IN ('queued','running') AND awaiting_host = 0 "        \
-	                  "AND host_id IN "                                                    \
-	                  "(SELECT id FROM hosts WHERE status = 'offline' "                    \
-	                  "AND last_seen_at < ?1) RETURNING id")                               \
-	X(JOB_GET, "SELECT " JOB_COLS "WHERE j.id = ?1")                                       \
-	X(JOB_HOST, "SELECT host_id FROM jobs WHERE id = ?1")                                  \
-	X(JOBS_LIST, "SELECT " JOB_COLS "ORDER BY j.created_at DESC, j.id DESC LIMIT ?1")      \
-	X(JOBS_LIST_HOST, "SELECT " JOB_COLS "WHERE j.host_id = ?2 "                           \
-	                  "ORDER BY j.created_at DESC, j.id DESC LIMIT ?1")                    \
-	X(JOB_LOG_COUNT_ADD, "UPDATE jobs SET log_lines = log_lines + ?2 WHERE id = ?1")       \
-	/* job logs */                                                                         \
-	X(LOG_INSERT, "INSERT OR IGNORE INTO job_logs(job_id, seq, ts, stream, payload) "      \
-	              "VALUES (?1, ?2, ?3, ?4, ?5)")                                           \
-	X(LOG_LIST, "SELECT seq, ts, stream, payload FROM job_logs WHERE job_id = ?1 "         \
-	            "AND seq > ?2 ORDER BY seq LIMIT ?3")                                      \
-	/* snapshots */                                                                        \
-	X(SNAP_DELETE_HOST, "DELETE FROM snapshots WHERE host_id = ?1")                        \
-	X(SNAP_INSERT, "INSERT OR REPLACE INTO snapshots(host_id, snapshot_id, short_id, "     \
-	               "time, hostname, paths, tags, size_bytes, file_count) "                 \
-	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                          \
-	X(SNAP_REFRESHED, "UPDATE hosts SET snapshots_refreshed_at = ?2, snapshot_count = "    \
-	                  "(SELECT count(*) FROM snapshots WHERE host_id = ?1) WHERE id = ?1") \
-	X(SNAP_LIST, "SELECT snapshot_id, short_id, time, hostname, paths, tags, "             \
-	             "size_bytes, file_count FROM snapshots WHERE host_id = ?1 "               \
-	             "ORDER BY time DESC, snapshot_id")                                        \
-	X(SNAP_REFRESHED_AT, "SELECT snapshots_refreshed_at FROM hosts WHERE id = ?1")         \
-	/* C2 policies (store_policy.c) */                                                     \
-	X(GROUP_INSERT, "INSERT INTO source_groups(id, host_id, name, spec, hooks_ct, "        \
-	                "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")         \
-	X(GROUP_UPDATE, "UPDATE source_groups SET name = ?3, spec = ?4, hooks_ct = ?5, "       \
-	                "updated_at = ?6 WHERE id = ?1 AND host_id = ?2")                      \
-	X(GROUP_DELETE, "DELETE FROM source_groups WHERE id = ?1 AND host_id = ?2")            \
-	X(GROUP_GET, "SELECT id, host_id, name, spec, hooks_ct, created_at, updated_at "       \
-	             "FROM source_groups WHERE id = ?1 AND host_id = ?2")                      \
-	X(GROUPS_LIST, "SELECT id, host_id, name, spec, hooks_ct, created_at, updated_at "     \
-	               "FROM source_groups WHERE host_id = ?1 ORDER BY name")                  \
-	X(SCHED_INSERT, "INSERT INTO schedules(id, host_id, cron, enabled, created_at, "       \
-	                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")                         \
-	X(SCHED_UPDATE, "UPDATE schedules SET cron = ?3, enabled = ?4, updated_at = ?5 "       \
-	                "WHERE id = ?1 AND host_id = ?2")                                      \
-	X(SCHED_DELETE, "DELETE FROM schedules WHERE id = ?1 AND host_id = ?2")                \
-	X(SCHED_GROUPS_CLEAR, "DELETE FROM schedule_groups WHERE schedule_id = ?1")            \
-	X(SCHED_GROUP_ADD, "INSERT INTO schedule_groups(schedule_id, group_id) "               \
-	                   "SELECT ?1, g.id FROM source_groups g, schedules s "                \
-	                   "WHERE g.id = ?2 AND s.id = ?1 AND g.host_id = s.host_id")          \
-	X(SCHEDS_LIST, "SELECT s.id, s.host_id, s.cron, s.enabled, s.created_at, "             \
-	               "s.updated_at FROM schedules s WHERE s.host_id = ?1 "                   \
-	               "AND (?2 IS NULL OR s.id = ?2) ORDER BY s.created_at, s.id")            \
-	X(SCHED_GROUP_IDS, "SELECT group_id FROM schedule_groups WHERE schedule_id = ?1 "      \
-	                   "ORDER BY group_id")                                                \
-	X(SCHED_LAST_RUN, "SELECT id, status, created_at FROM jobs WHERE schedule_id = ?1 "    \
-	                  "ORDER BY created_at DESC, id DESC LIMIT 1")                         \
-	X(HOST_POLICY_BUMP, "UPDATE hosts SET schedule_version = schedule_version + 1 "        \
-	                    "WHERE id = ?1 RETURNING schedule_version")                        \
-	X(HOST_POLICY_ACK, "UPDATE hosts SET schedule_acked_version = ?2 WHERE id = ?1 "       \
-	                   "AND ?2 <= schedule_version")                                       \
-	X(HOST_TZ_SET, "UPDATE hosts SET timezone = ?2, utc_offset_s = ?3 WHERE id = ?1")      \
-	X(HOST_SETTINGS_SET, "UPDATE hosts SET settings = ?2 WHERE id = ?1")                   \
-	X(HOST_NEXT_RUN_SET, "UPDATE hosts SET next_run_at = ?2 WHERE id = ?1")                \
-	X(HOSTS_NEXT_RUN_DUE, "SELECT id FROM hosts WHERE next_run_at IS NOT NULL "            \
-	                      "AND next_run_at <= ?1 LIMIT 500")                               \
-	X(JOB_INSERT_SEEN, "INSERT INTO jobs(id, host_id, kind, status, args, created_at, "    \
-	                   "started_at, created_by, schedule_id) "                             \
-	                   "VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?5, ?6, ?7) "               \
-	                   "ON CONFLICT(id) DO NOTHING")                                       \
-	X(JOB_SET_AWAITING, "UPDATE jobs SET awaiting_host = ?2 WHERE id = ?1")                \
-	X(JOBS_AWAITING, "SELECT id, kind, args, created_at FROM jobs WHERE host_id = ?1 "     \
-	                 "AND awaiting_host = 1 AND status = 'queued' "                        \
-	                 "ORDER BY created_at, id")                                            \
-	X(JOBS_AWAITING_EXPIRE, "UPDATE jobs SET status = 'failed', awaiting_host = 0, "       \
-	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "        \
-	                        "AND status = 'queued' AND created_at < ?1 RETURNING id, host_id")
+#define STORE_SQL(X)                                                                               \
+	/* settings */                                                                             \
+	X(SETTING_GET, "SELECT value FROM settings WHERE key = ?1")                                \
+	X(SETTING_SET, "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) "         \
+	               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "                   \
+	               "updated_at = excluded.updated_at")                                         \
+	X(SETTING_DEL, "DELETE FROM settings WHERE key = ?1")                                      \
+	/* users */                                                                                \
+	X(USER_COUNT, "SELECT count(*) FROM users")                                                \
+	X(USER_INSERT, "INSERT INTO users(id, username, role, pw_hash, disabled, "                 \
+	               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)")               \
+	X(USER_BY_NAME, "SELECT id, username, role, pw_hash, disabled FROM users "                 \
+	                "WHERE username = ?1")                                                     \
+	X(USER_BY_ID, "SELECT id, username, role, pw_hash, disabled FROM users "                   \
+	              "WHERE id = ?1")                                                             \
+	/* sessions */                                                                             \
+	X(SESSION_INSERT, "INSERT INTO sessions(token_hash, user_id, csrf_token, "                 \
+	                  "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")                   \
+	X(SESSION_GET, "SELECT s.user_id, u.username, u.role, s.csrf_token, s.expires_at "         \
+	               "FROM sessions s JOIN users u ON u.id = s.user_id "                         \
+	               "WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0")         \
+	X(SESSION_DEL, "DELETE FROM sessions WHERE token_hash = ?1")                               \
+	X(SESSION_PURGE, "DELETE FROM sessions WHERE expires_at <= ?1")                            \
+	/* audit */                                                                                \
+	X(AUDIT_INSERT, "INSERT INTO audit_log(id, ts, actor, action, target, detail) "            \
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                         \
+	X(AUDIT_LIST, "SELECT id, ts, actor, action, target, detail FROM audit_log "               \
+	              "ORDER BY ts DESC, id DESC LIMIT ?1")                                        \
+	X(AUDIT_LIST_ACTION, "SELECT id, ts, actor, action, target, detail FROM audit_log "        \
+	                     "WHERE action = ?2 ORDER BY ts DESC, id DESC LIMIT ?1")               \
+	/* enrollment tokens */                                                                    \
+	X(ENROLL_INSERT, "INSERT INTO enrollment_tokens(token_hash, hostname, tags, "              \
+	                 "initial_paths, creds_ct, expires_at, created_by, created_at) "           \
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                \
+	X(ENROLL_GET, "SELECT token_hash, hostname, tags, initial_paths, creds_ct, "               \
+	              "expires_at, used_at, host_id FROM enrollment_tokens "                       \
+	              "WHERE token_hash = ?1")                                                     \
+	X(ENROLL_CONSUME, "UPDATE enrollment_tokens SET used_at = ?3, host_id = ?2 "               \
+	                  "WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?3")         \
+	X(ENROLL_STATE, "SELECT used_at, expires_at FROM enrollment_tokens "                       \
+	                "WHERE token_hash = ?1")                                                   \
+	/* hosts */                                                                                \
+	X(HOST_INSERT, "INSERT INTO hosts(id, hostname, tags, initial_paths, bearer_hash, "        \
+	               "created_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")             \
+	X(HOST_BY_BEARER, "SELECT id FROM hosts WHERE bearer_hash = ?1")                           \
+	X(HOST_EXISTS, "SELECT 1 FROM hosts WHERE id = ?1")                                        \
+	X(HOST_HELLO, "UPDATE hosts SET "                                                          \
+	              "reported_hostname = coalesce(nullif(?2, ''), reported_hostname), "          \
+	              "os = coalesce(?3, os), arch = coalesce(?4, arch), "                         \
+	              "agent_version = coalesce(?5, agent_version), "                              \
+	              "restic_version = coalesce(?6, restic_version), "                            \
+	              "status = 'online', last_seen_at = ?7 WHERE id = ?1")                        \
+	X(HOST_SEEN, "UPDATE hosts SET last_seen_at = ?2 WHERE id = ?1")                           \
+	X(HOST_SET_ONLINE, "UPDATE hosts SET status = 'online', last_seen_at = ?2 "                \
+	                   "WHERE id = ?1")                                                        \
+	X(HOST_SET_OFFLINE, "UPDATE hosts SET status = 'offline' WHERE id = ?1")                   \
+	X(HOSTS_STALE, "UPDATE hosts SET status = 'offline' WHERE status = 'online' "              \
+	               "AND last_seen_at < ?1 RETURNING id")                                       \
+	X(HOST_SET_REPO_STATUS, "UPDATE hosts SET repo_status = ?2, repo_error = ?3 "              \
+	                        "WHERE id = ?1")                                                   \
+	X(HOST_REPO_STATUS, "SELECT repo_status FROM hosts WHERE id = ?1")                         \
+	X(HOST_SET_REPO_STATS, "UPDATE hosts SET repo_size_bytes = ?2, "                           \
+	                       "snapshot_count = ?3 WHERE id = ?1")                                \
+	X(HOST_GET, "SELECT " HOST_COLS "WHERE h.id = ?1")                                         \
+	X(HOSTS_LIST, "SELECT " HOST_COLS "ORDER BY h.hostname, h.id")                             \
+	X(FLEET_SUMMARY,                                                                           \
+	  "SELECT (SELECT count(*) FROM hosts), "                                                  \
+	  "(SELECT count(*) FROM hosts WHERE status = 'online'), "                                 \
+	  "(SELECT count(*) FROM jobs WHERE finished_at >= ?1 AND status = 'succeeded'), "         \
+	  "(SELECT count(*) FROM jobs WHERE finished_at >= ?1 AND status = 'failed'), "            \
+	  "(SELECT count(*) FROM jobs WHERE status IN ('queued','running')), "                     \
+	  "(SELECT coalesce(sum(repo_size_bytes), 0) FROM hosts), "                                \
+	  "(SELECT coalesce(sum(snapshot_count), 0) FROM hosts)")                                  \
+	/* host credentials */                                                                     \
+	X(CRED_PUT, "INSERT INTO host_credentials(host_id, slot, ciphertext, updated_at) "         \
+	            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(host_id, slot) DO UPDATE SET "            \
+	            "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")          \
+	X(CRED_GET, "SELECT ciphertext FROM host_credentials WHERE host_id = ?1 "                  \
+	            "AND slot = ?2")                                                               \
+	/* jobs */                                                                                 \
+	X(JOB_INSERT, "INSERT INTO jobs(id, host_id, kind, status, args, created_at, "             \
+	              "created_by) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6)")                     \
+	X(JOB_ACTIVE_KIND, "SELECT 1 FROM jobs WHERE host_id = ?1 AND kind = ?2 "                  \
+	                   "AND status IN ('queued','running') LIMIT 1")                           \
+	X(JOB_SET_RUNNING, "UPDATE jobs SET status = 'running', started_at = ?2 "                  \
+	                   "WHERE id = ?1 AND status = 'queued'")                                  \
+	X(JOB_STATUS, "SELECT status FROM jobs WHERE id = ?1")                                     \
+	X(JOB_FINISH, "UPDATE jobs SET status = ?2, exit_code = ?3, error = ?4, "                  \
+	              "stats = ?5, finished_at = ?6 WHERE id = ?1")                                \
+	X(JOBS_FAIL_UNKNOWN, "UPDATE jobs SET status = 'failed', error = ?3, "                     \
+	                     "finished_at = ?4 WHERE host_id = ?1 "                                \
+	                     "AND status IN ('queued','running') AND awaiting_host = 0 "           \
+	                     "AND id NOT IN (SELECT value FROM json_each(?2)) RETURNING id")       \
+	X(JOBS_FAIL_LOST, "UPDATE jobs SET status = 'failed', error = ?2, finished_at = ?3 "       \
+	                  "WHERE status IN ('queued','running') AND awaiting_host = 0 "            \
+	                  "AND host_id IN "                                                        \
+	                  "(SELECT id FROM hosts WHERE status = 'offline' "                        \
+	                  "AND last_seen_at < ?1) RETURNING id")                                   \
+	X(JOB_GET, "SELECT " JOB_COLS "WHERE j.id = ?1")                                           \
+	X(JOB_HOST, "SELECT host_id FROM jobs WHERE id = ?1")                                      \
+	X(JOBS_LIST, "SELECT " JOB_COLS "ORDER BY j.created_at DESC, j.id DESC LIMIT ?1")          \
+	X(JOBS_LIST_HOST, "SELECT " JOB_COLS "WHERE j.host_id = ?2 "                               \
+	                  "ORDER BY j.created_at DESC, j.id DESC LIMIT ?1")                        \
+	X(JOB_LOG_COUNT_ADD, "UPDATE jobs SET log_lines = log_lines + ?2 WHERE id = ?1")           \
+	/* job logs */                                                                             \
+	X(LOG_INSERT, "INSERT OR IGNORE INTO job_logs(job_id, seq, ts, stream, payload) "          \
+	              "VALUES (?1, ?2, ?3, ?4, ?5)")                                               \
+	X(LOG_LIST, "SELECT seq, ts, stream, payload FROM job_logs WHERE job_id = ?1 "             \
+	            "AND seq > ?2 ORDER BY seq LIMIT ?3")                                          \
+	/* snapshots */                                                                            \
+	X(SNAP_DELETE_HOST, "DELETE FROM snapshots WHERE host_id = ?1")                            \
+	X(SNAP_INSERT, "INSERT OR REPLACE INTO snapshots(host_id, snapshot_id, short_id, "         \
+	               "time, hostname, paths, tags, size_bytes, file_count) "                     \
+	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                              \
+	X(SNAP_REFRESHED, "UPDATE hosts SET snapshots_refreshed_at = ?2, snapshot_count = "        \
+	                  "(SELECT count(*) FROM snapshots WHERE host_id = ?1) WHERE id = ?1")     \
+	X(SNAP_LIST, "SELECT snapshot_id, short_id, time, hostname, paths, tags, "                 \
+	             "size_bytes, file_count FROM snapshots WHERE host_id = ?1 "                   \
+	             "ORDER BY time DESC, snapshot_id")                                            \
+	X(SNAP_REFRESHED_AT, "SELECT snapshots_refreshed_at FROM hosts WHERE id = ?1")             \
+	/* C2 policies (store_policy.c) */                                                         \
+	X(GROUP_INSERT, "INSERT INTO source_groups(id, host_id, name, spec, hooks_ct, "            \
+	                "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")             \
+	X(GROUP_UPDATE, "UPDATE source_groups SET name = ?3, spec = ?4, hooks_ct = ?5, "           \
+	                "updated_at = ?6 WHERE id = ?1 AND host_id = ?2")                          \
+	X(GROUP_DELETE, "DELETE FROM source_groups WHERE id = ?1 AND host_id = ?2")                \
+	X(GROUP_GET, "SELECT id, host_id, name, spec, hooks_ct, created_at, updated_at "           \
+	             "FROM source_groups WHERE id = ?1 AND host_id = ?2")                          \
+	X(GROUPS_LIST, "SELECT id, host_id, name, spec, hooks_ct, created_at, updated_at "         \
+	               "FROM source_groups WHERE host_id = ?1 ORDER BY name")                      \
+	X(SCHED_INSERT, "INSERT INTO schedules(id, host_id, cron, enabled, created_at, "           \
+	                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")                             \
+	X(SCHED_UPDATE, "UPDATE schedules SET cron = ?3, enabled = ?4, updated_at = ?5 "           \
+	                "WHERE id = ?1 AND host_id = ?2")                                          \
+	X(SCHED_DELETE, "DELETE FROM schedules WHERE id = ?1 AND host_id = ?2")                    \
+	X(SCHED_GROUPS_CLEAR, "DELETE FROM schedule_groups WHERE schedule_id = ?1")                \
+	X(SCHED_GROUP_ADD, "INSERT INTO schedule_groups(schedule_id, group_id) "                   \
+	                   "SELECT ?1, g.id FROM source_groups g, schedules s "                    \
+	                   "WHERE g.id = ?2 AND s.id = ?1 AND g.host_id = s.host_id")              \
+	X(SCHEDS_LIST, "SELECT s.id, s.host_id, s.cron, s.enabled, s.created_at, "                 \
+	               "s.updated_at FROM schedules s WHERE s.host_id = ?1 "                       \
+	               "AND (?2 IS NULL OR s.id = ?2) ORDER BY s.created_at, s.id")                \
+	X(SCHED_GROUP_IDS, "SELECT group_id FROM schedule_groups WHERE schedule_id = ?1 "          \
+	                   "ORDER BY group_id")                                                    \
+	X(SCHED_LAST_RUN, "SELECT id, status, created_at FROM jobs WHERE schedule_id = ?1 "        \
+	                  "ORDER BY created_at DESC, id DESC LIMIT 1")                             \
+	X(HOST_POLICY_BUMP, "UPDATE hosts SET schedule_version = schedule_version + 1 "            \
+	                    "WHERE id = ?1 RETURNING schedule_version")                            \
+	X(HOST_POLICY_ACK, "UPDATE hosts SET schedule_acked_version = ?2 WHERE id = ?1 "           \
+	                   "AND ?2 <= schedule_version")                                           \
+	X(HOST_TZ_SET, "UPDATE hosts SET timezone = ?2, utc_offset_s = ?3 WHERE id = ?1")          \
+	X(HOST_SETTINGS_SET, "UPDATE hosts SET settings = ?2 WHERE id = ?1")                       \
+	X(HOST_NEXT_RUN_SET, "UPDATE hosts SET next_run_at = ?2 WHERE id = ?1")                    \
+	X(HOSTS_NEXT_RUN_DUE, "SELECT id FROM hosts WHERE next_run_at IS NOT NULL "                \
+	                      "AND next_run_at <= ?1 LIMIT 500")                                   \
+	X(JOB_INSERT_SEEN, "INSERT INTO jobs(id, host_id, kind, status, args, created_at, "        \
+	                   "started_at, created_by, schedule_id) "                                 \
+	                   "VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?5, ?6, ?7) "                   \
+	                   "ON CONFLICT(id) DO NOTHING")                                           \
+	X(JOB_SET_AWAITING, "UPDATE jobs SET awaiting_host = ?2 WHERE id = ?1")                    \
+	X(JOBS_AWAITING, "SELECT id, kind, args, created_at FROM jobs WHERE host_id = ?1 "         \
+	                 "AND awaiting_host = 1 AND status = 'queued' "                            \
+	                 "ORDER BY created_at, id")                                                \
+	X(JOBS_AWAITING_EXPIRE, "UPDATE jobs SET status = 'failed', awaiting_host = 0, "           \
+	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "            \
+	                        "AND status = 'queued' AND created_at < ?1 RETURNING id, host_id") \
+	STORE_SQL_C4(X)
+
+#define ALERT_COLS                                                                      \
+	"a.id, a.rule, a.severity, a.host_id, h.hostname, a.grp, a.state, a.title, "    \
+	"a.message, a.job_id, a.count, a.first_at, a.last_at, a.acked_by, a.acked_at, " \
+	"a.resolved_by, a.resolved_at, a.resolution FROM alerts a "                     \
+	"LEFT JOIN hosts h ON h.id = a.host_id "
+#define CHANNEL_COLS                                                            \
+	"id, name, kind, enabled, config, secret_ct, min_severity, host_tags, " \
+	"created_at, updated_at FROM channels "
+#define DELIVERY_COLS                                                                   \
+	"d.id, d.channel_id, d.alert_id, d.event, d.status, d.attempts, d.last_error, " \
+	"d.payload, d.next_at, d.created_at, d.updated_at FROM deliveries d "
+#define AUDIT_WHERE                                                                        \
+	"FROM audit_log WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) " \
+	"AND (?3 IS NULL OR instr(coalesce(target, ''), ?3) > 0) "                         \
+	"AND (?4 IS NULL OR ts >= ?4) AND (?5 IS NULL OR ts < ?5) "
+#define AUDIT_SORT_KEY                                                \
+	"(CASE ?6 WHEN 'actor' THEN actor WHEN 'action' THEN action " \
+	"WHEN 'target' THEN coalesce(target, '') ELSE ts END)"
+
+/* C4 alerts, channels, deliveries, audit queries (store_alerts.c, store_channels.c) */
+#define STORE_SQL_C4(X)                                                                         \
+	X(RULES_GET, "SELECT rule, enabled, params FROM alert_rules ORDER BY rule")             \
+	X(RULE_PUT, "INSERT INTO alert_rules(rule, enabled, params, updated_at) "               \
+	            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(rule) DO UPDATE SET "                  \
+	            "enabled = excluded.enabled, params = excluded.params, "                    \
+	            "updated_at = excluded.updated_at")                                         \
+	X(ALERT_ACTIVE, "SELECT " ALERT_COLS "WHERE a.rule = ?1 AND "                           \
+	                "coalesce(a.host_id, '') = coalesce(?2, '') AND a.grp = ?3 "            \
+	                "AND a.state <> 'resolved'")                                            \
+	X(ALERT_JOB_SEEN, "SELECT 1 FROM alerts WHERE job_id = ?2 AND rule = ?1 LIMIT 1")       \
+	X(ALERT_INSERT, "INSERT INTO alerts(id, rule, severity, host_id, grp, state, title, "   \
+	                "message, job_id, count, first_at, last_at) "                           \
+	                "VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, 1, ?9, ?9)")           \
+	X(ALERT_BUMP, "UPDATE alerts SET count = count + 1, last_at = ?2, "                     \
+	              "job_id = coalesce(?3, job_id), message = ?4 WHERE id = ?1")              \
+	X(ALERT_ACK, "UPDATE alerts SET state = 'acked', acked_by = ?2, acked_at = ?3 "         \
+	             "WHERE id = ?1 AND state = 'open'")                                        \
+	X(ALERT_RESOLVE, "UPDATE alerts SET state = 'resolved', resolved_by = ?2, "             \
+	                 "resolved_at = ?3, resolution = ?4 "                                   \
+	                 "WHERE id = ?1 AND state <> 'resolved'")                               \
+	X(ALERT_GET, "SELECT " ALERT_COLS "WHERE a.id = ?1")                                    \
+	X(ALERTS_LIST, "SELECT " ALERT_COLS "WHERE (?1 IS NULL OR a.state = ?1 OR "             \
+	               "(?1 = 'active' AND a.state <> 'resolved')) "                            \
+	               "AND (?2 IS NULL OR a.host_id = ?2) "                                    \
+	               "ORDER BY a.last_at DESC, a.id DESC LIMIT ?3")                           \
+	X(ALERTS_COUNT, "SELECT count(*) FROM alerts WHERE state = ?1")                         \
+	X(ALERTS_ACTIVE_RULE, "SELECT " ALERT_COLS "WHERE a.rule = ?1 "                         \
+	                      "AND a.state <> 'resolved'")                                      \
+	X(ALERT_HOSTS_SILENT, "SELECT id, hostname, last_seen_at, settings, tags FROM hosts "   \
+	                      "WHERE status = 'offline' AND last_seen_at < ?1")                 \
+	X(ALERT_SCHEDULE_HOSTS,                                                                 \
+	  "SELECT h.id, h.hostname, h.settings, s.cron, s.created_at, "                         \
+	  "(SELECT max(j.finished_at) FROM jobs j WHERE j.host_id = h.id "                      \
+	  "AND j.kind = 'backup' AND j.status = 'succeeded'), h.utc_offset_s "                  \
+	  "FROM schedules s JOIN hosts h ON h.id = s.host_id "                                  \
+	  "WHERE s.enabled = 1 ORDER BY h.id")                                                  \
+	X(BACKUP_STATS_RECENT, "SELECT stats FROM jobs WHERE host_id = ?1 AND kind = 'backup' " \
+	                       "AND status = 'succeeded' AND id <> ?3 AND stats IS NOT NULL "   \
+	                       "AND coalesce(json_extract(args, '$.group'), '') = ?2 "          \
+	                       "ORDER BY finished_at DESC LIMIT ?4")                            \
+	X(CHANNEL_INSERT, "INSERT INTO channels(id, name, kind, enabled, config, secret_ct, "   \
+	                  "min_severity, host_tags, created_at, updated_at) "                   \
+	                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")                    \
+	X(CHANNEL_UPDATE, "UPDATE channels SET name = ?2, enabled = ?3, config = ?4, "          \
+	                  "secret_ct = CASE WHEN ?6 THEN ?5 ELSE secret_ct END, "               \
+	                  "min_severity = ?7, host_tags = ?8, updated_at = ?9 WHERE id = ?1")   \
+	X(CHANNEL_DELETE, "DELETE FROM channels WHERE id = ?1")                                 \
+	X(CHANNEL_GET, "SELECT " CHANNEL_COLS "WHERE id = ?1")                                  \
+	X(CHANNELS_LIST, "SELECT " CHANNEL_COLS "ORDER BY name")                                \
+	X(DELIVERY_INSERT, "INSERT INTO deliveries(id, channel_id, alert_id, event, status, "   \
+	                   "attempts, payload, next_at, created_at, updated_at) "               \
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?8)")                    \
+	X(DELIVERIES_DUE, "SELECT " DELIVERY_COLS "WHERE d.status = 'pending' "                 \
+	                  "AND d.next_at <= ?1 ORDER BY d.next_at LIMIT ?2")                    \
+	X(DELIVERY_SET, "UPDATE deliveries SET status = ?2, attempts = ?3, last_error = ?4, "   \
+	                "next_at = ?5, updated_at = ?6 WHERE id = ?1")                          \
+	X(DELIVERIES_RESET, "UPDATE deliveries SET status = 'pending', next_at = ?1 "           \
+	                    "WHERE status = 'sending'")                                         \
+	X(DELIVERIES_LIST, "SELECT " DELIVERY_COLS "WHERE d.channel_id = ?1 "                   \
+	                   "ORDER BY d.created_at DESC, d.id DESC LIMIT ?2")                    \
+	X(DELIVERIES_RECENT, "SELECT count(*) FROM deliveries WHERE channel_id = ?1 "           \
+	                     "AND event = 'raised' AND created_at >= ?2")                       \
+	X(DELIVERIES_HELD, "SELECT " DELIVERY_COLS "WHERE d.channel_id = ?1 "                   \
+	                   "AND d.status = 'held' ORDER BY d.created_at")                       \
+	X(DELIVERIES_HELD_CHANNELS, "SELECT channel_id, min(created_at) FROM deliveries "       \
+	                            "WHERE status = 'held' GROUP BY channel_id")                \
+	X(DELIVERIES_DIGESTED, "UPDATE deliveries SET status = 'digested', updated_at = ?2 "    \
+	                       "WHERE channel_id = ?1 AND status = 'held'")                     \
+	X(AUDIT_QUERY, "SELECT id, ts, actor, action, target, detail " AUDIT_WHERE              \
+	               "ORDER BY CASE WHEN ?7 = 0 THEN " AUDIT_SORT_KEY " END ASC, "            \
+	               "CASE WHEN ?7 = 1 THEN " AUDIT_SORT_KEY " END DESC, ts DESC, id DESC "   \
+	               "LIMIT ?8 OFFSET ?9")                                                    \
+	X(AUDIT_COUNT, "SELECT count(*) " AUDIT_WHERE)
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };
