@@ -181,8 +181,8 @@ test('a failed backup raises backup_failed → webhook (HMAC), email, ntfy withi
   const job = await runGroup(S.broken, { want: 'failed' });
   const hookMsg = await h.waitFor(() => S.hook.got.find((m) => { const b = JSON.parse(m.body); return b.event === 'raised' && b.alert?.rule === 'backup_failed'; }),
     { timeout: 60000, what: 'webhook alert' });
-  S.latency = hookMsg.at - t0;
-  assert.ok(S.latency < 60000);
+  S.latency = hookMsg.at - Date.parse(job.finished_at);
+  assert.ok(hookMsg.at - t0 < 60000);
   const body = JSON.parse(hookMsg.body);
   assert.equal(hookMsg.headers['x-rm-signature'], hmac(hookMsg.body));
   assert.equal(body.alert.host_id, S.hostId);
@@ -320,8 +320,8 @@ test('a receiver that never answers delays neither other channels nor the API (m
   const tJob = Date.now();
   const msg = await h.waitFor(() => S.hook.got.find((m) => JSON.parse(m.body).alert?.job_id === job.id), { timeout: 30000, what: 'webhook despite a hung channel' });
   await h.waitFor(() => hole.socks.length > 0, { timeout: 10000, what: 'the hung receiver was contacted' });
-  S.hookDelay = msg.at - tJob;
-  assert.ok(msg.at - t0 < 5000 + (tJob - t0), `webhook ${msg.at - tJob} ms after the job finished`);
+  S.hookDelay = msg.at - Date.parse(job.finished_at);
+  assert.ok(S.hookDelay < 5000, `webhook ${S.hookDelay} ms after the job finished`);
   // API latency while a transfer hangs
   const lat = [];
   for (let i = 0; i < 10; i++) {
@@ -363,7 +363,7 @@ test('no_recent_backup fires for a host whose schedule stopped producing backups
   r = await S.api.req('PUT', '/api/alert-rules', { rules: [{ rule: 'no_recent_backup', enabled: false }] });
   assert.equal(r.status, 200);
   await h.waitFor(async () => (await alertsOf('no_recent_backup', 'active')).length === 0, { timeout: 10000, what: 'cleared' });
-  console.log(`# figures: failure->webhook ${S.latency} ms; webhook with a hung channel ${S.hookDelay} ms after the job; API max ${S.apiLatency} ms during the hang; hung cut off after ${S.hungCut} ms`);
+  console.log(`# figures: job finished->webhook ${S.latency} ms; job finished->webhook with a hung channel ${S.hookDelay} ms after the job; API max ${S.apiLatency} ms during the hang; hung cut off after ${S.hungCut} ms`);
   h.assertNoSanitizer(S.server.allStderr(), 'server');
 });
 

@@ -14,10 +14,11 @@ struct cio;
 struct alerts {
 	struct app *app;
 	struct cio *io;
-	uv_timer_t tick;    /* time-based rules, digests, due deliveries */
-	uv_timer_t kick;    /* dirty jobs, then a delivery scan (next loop turn) */
-	uv_timer_t retry;   /* the next retry of a failed delivery */
-	json_t *dirty_jobs; /* set of job ids to evaluate */
+	uv_timer_t tick;     /* time-based rules, digests, due deliveries */
+	uv_timer_t kick;     /* dirty jobs, then a delivery scan (next loop turn) */
+	uv_timer_t retry;    /* the next retry of a failed delivery */
+	json_t *dirty_jobs;  /* set of job ids to evaluate */
+	int64_t last_nrb_ms; /* last no_recent_backup evaluation */
 	int stopped;
 	int closing; /* timers being closed */
 };

@@ -1,6 +1,6 @@
 /* C4 time-based rules, evaluated every sweep interval: agent_offline (always-on hosts
  * silent for after_minutes) and no_recent_backup (a host with an enabled schedule and no
- * successful backup for factor x the schedule's interval; intermittent hosts after
+ * successful backup of one of its schedules for factor x that schedule's interval; intermittent hosts after
  * intermittent_days). Each resolves itself when its condition is gone. */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/app.h"
+#include "server/config.h"
 #include "server/engine/alerts_int.h"
 #include "server/store/store.h"
 
@@ -88,34 +89,35 @@ static int64_t cron_interval(const char *expr, int64_t now_s)
 	return t2 > t1 ? t2 - t1 : 0;
 }
 
-struct nrb_host {
-	const char *id, *name;
-	int intermittent;
-	int64_t interval_s, ref_ms;
-	int has_success;
-};
-
-static void nrb_judge(struct app *app, const struct rule_cfg *c, const struct nrb_host *h,
-                      int64_t now, json_t *late)
+/* One enabled schedule: late when its newest successful backup (or, without one, its
+ * creation) is older than the rule's limit; raises for the host and records it in late. */
+static void nrb_judge(struct app *app, const struct rule_cfg *c, const json_t *r, int64_t now,
+                      json_t *late)
 {
-	if (!h->id || h->interval_s <= 0)
+	const char *hid = rmj_str(r, "host_id");
+	int64_t iv = cron_interval(rmj_str(r, "cron"), now / 1000);
+	if (!hid || iv <= 0)
 		return;
-	int64_t limit_ms = h->intermittent
-	                       ? (int64_t)(c->p[P_NRB_INTERMITTENT_DAYS] * 86400000.0)
-	                       : (int64_t)(c->p[P_NRB_FACTOR] * (double)h->interval_s * 1000.0);
-	if (now - h->ref_ms <= limit_ms)
+	int inter = intermittent(json_object_get(r, "settings"));
+	json_t *ls = json_object_get(r, "last_success_ms");
+	int64_t ref = json_is_integer(ls) ? json_integer_value(ls) : rmj_int(r, "created_ms", now);
+	int64_t limit_ms = inter ? (int64_t)(c->p[P_NRB_INTERMITTENT_DAYS] * 86400000.0)
+	                         : (int64_t)(c->p[P_NRB_FACTOR] * (double)iv * 1000.0);
+	if (now - ref <= limit_ms || json_object_get(late, hid))
 		return;
-	json_object_set_new(late, h->id, json_true());
+	json_object_set_new(late, hid, json_true());
+	const char *name = rmj_str(r, "hostname");
 	char since[RM_TIME_STRLEN], every[32], lim[32];
-	rm_time_fmt(h->ref_ms, since);
-	fmt_duration(every, sizeof every, h->interval_s);
+	rm_time_fmt(ref, since);
+	fmt_duration(every, sizeof every, iv);
 	fmt_duration(lim, sizeof lim, limit_ms / 1000);
-	char *title = rm_xasprintf("No recent backup: %s", h->name);
-	char *msg = rm_xasprintf("Host %s has had no successful backup %s %s (its schedule runs "
-	                         "every %s; expected within %s).",
-	                         h->name, h->has_success ? "since" : "since its schedule began at",
-	                         since, every, lim);
-	alerts_raise(app, "no_recent_backup", c->severity, h->id, "", title, msg);
+	char *title = rm_xasprintf("No recent backup: %s", name);
+	char *msg =
+	    rm_xasprintf("Host %s has had no successful backup %s %s (schedule \"%s\" runs "
+	                 "every %s; expected within %s).",
+	                 name, json_is_integer(ls) ? "since" : "since its schedule began at", since,
+	                 rmj_str(r, "cron"), every, lim);
+	alerts_raise(app, "no_recent_backup", c->severity, hid, "", title, msg);
 	free(title);
 	free(msg);
 }
@@ -127,32 +129,14 @@ static void tick_no_recent(struct app *app, int64_t now)
 		return;
 	json_t *late = json_object();
 	json_t *rows = c.enabled ? store_alert_schedule_hosts(app->store) : NULL;
-	struct nrb_host cur = { 0 };
+	if (c.enabled && !rows) {
+		json_decref(late);
+		return; /* storage error: judge nothing, clear nothing */
+	}
 	size_t i;
 	json_t *r;
-	json_array_foreach (rows, i, r) {
-		const char *hid = rmj_str(r, "host_id");
-		if (!cur.id || strcmp(cur.id, hid) != 0) {
-			nrb_judge(app, &c, &cur, now, late);
-			memset(&cur, 0, sizeof cur);
-			cur.id = hid;
-			cur.name = rmj_str(r, "hostname");
-			cur.intermittent = intermittent(json_object_get(r, "settings"));
-			cur.ref_ms = INT64_MAX;
-		}
-		int64_t iv = cron_interval(rmj_str(r, "cron"), now / 1000);
-		if (iv > cur.interval_s)
-			cur.interval_s = iv;
-		json_t *ls = json_object_get(r, "last_success_ms");
-		int64_t created = rmj_int(r, "created_ms", now);
-		if (json_is_integer(ls)) {
-			cur.has_success = 1;
-			cur.ref_ms = json_integer_value(ls);
-		} else if (!cur.has_success && created < cur.ref_ms) {
-			cur.ref_ms = created;
-		}
-	}
-	nrb_judge(app, &c, &cur, now, late);
+	json_array_foreach (rows, i, r)
+		nrb_judge(app, &c, r, now, late);
 	json_decref(rows);
 	json_t *active = store_alerts_active_of_rule(app->store, "no_recent_backup");
 	json_array_foreach (active, i, r) {
@@ -172,7 +156,14 @@ void alerts_tick(struct app *app)
 		return;
 	int64_t now = rm_now_ms();
 	tick_offline(app, now);
-	tick_no_recent(app, now);
+	/* one query per enabled schedule: every 10 sweeps (at most once a minute) */
+	int64_t every = app->cfg->sweep_interval_ms * 10;
+	if (every > 60000)
+		every = 60000;
+	if (now - a->last_nrb_ms >= every) {
+		a->last_nrb_ms = now;
+		tick_no_recent(app, now);
+	}
 	alerts_digest_flush(app);
 	alerts_deliver_scan(a);
 }

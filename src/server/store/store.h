@@ -299,7 +299,9 @@ json_t *store_alerts_active_of_rule(struct store *s, const char *rule); /* array
  * "settings":{},"tags":[]}]; NULL on error. */
 json_t *store_alert_hosts_silent(struct store *s, int64_t before_ms);
 /* One row per enabled schedule: [{"host_id","hostname","settings":{},"cron",
- * "created_ms","last_success_ms"|null,"utc_offset_s"|null}] by host; NULL on error. */
+ * "created_ms","last_success_ms"|null,"utc_offset_s"|null,"schedule_id"}] by host, where
+ * last_success_ms is the newest succeeded backup the schedule started or of one of its
+ * groups; NULL on error. */
 json_t *store_alert_schedule_hosts(struct store *s);
 /* stats objects of the host's last `limit` succeeded backups of group grp ("" = none)
  * other than exclude_job_id, newest first; NULL on error. */

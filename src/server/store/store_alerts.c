@@ -260,6 +260,7 @@ static json_t *schedule_row(sqlite3_stmt *st)
 	json_object_set_new(h, "created_ms", store_col_int(st, 4));
 	json_object_set_new(h, "last_success_ms", store_col_int(st, 5));
 	json_object_set_new(h, "utc_offset_s", store_col_int(st, 6));
+	json_object_set_new(h, "schedule_id", store_col_str(st, 7));
 	return h;
 }
 

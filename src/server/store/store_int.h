@@ -245,7 +245,9 @@
 	X(ALERT_SCHEDULE_HOSTS,                                                                 \
 	  "SELECT h.id, h.hostname, h.settings, s.cron, s.created_at, "                         \
 	  "(SELECT max(j.finished_at) FROM jobs j WHERE j.host_id = h.id "                      \
-	  "AND j.kind = 'backup' AND j.status = 'succeeded'), h.utc_offset_s "                  \
+	  "AND j.kind = 'backup' AND j.status = 'succeeded' AND (j.schedule_id = s.id OR "      \
+	  "json_extract(j.args, '$.group_id') IN (SELECT sg.group_id FROM schedule_groups sg "  \
+	  "WHERE sg.schedule_id = s.id))), h.utc_offset_s, s.id "                               \
 	  "FROM schedules s JOIN hosts h ON h.id = s.host_id "                                  \
 	  "WHERE s.enabled = 1 ORDER BY h.id")                                                  \
 	X(BACKUP_STATS_RECENT, "SELECT stats FROM jobs WHERE host_id = ?1 AND kind = 'backup' " \
