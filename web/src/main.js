@@ -12,6 +12,10 @@ import * as pendingPage from './pages/pending.js';
 import * as hostPage from './pages/host.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
+import * as alertsPage from './pages/alerts.js';
+import * as channelsPage from './pages/channels.js';
+import * as rulesPage from './pages/rules.js';
+import { attachAlertCount, detachAlertCount } from './alertcount.js';
 
 const routes = [
   [/^\/bootstrap$/, bootstrapPage, { public: true }],
@@ -22,6 +26,9 @@ const routes = [
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
   [/^\/jobs\/([^/]+)$/, jobPage, {}],
   [/^\/audit$/, auditPage, {}],
+  [/^\/alerts$/, alertsPage, {}],
+  [/^\/alerts\/channels$/, channelsPage, {}],
+  [/^\/alerts\/rules$/, rulesPage, {}],
 ];
 
 const app = document.getElementById('app');
@@ -68,6 +75,7 @@ async function signOut(ev) {
     try { await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
   });
   setSession(null);
+  detachAlertCount();
   navigate('/login', { replace: true });
 }
 
@@ -78,6 +86,7 @@ function chrome(active) {
   <a href="/" class="brand" aria-label="restic-manager home"><span class="brand-mark" aria-hidden="true"></span>restic-manager</a>
   <nav class="nav" aria-label="main">
     ${link('/', 'Dashboard', 'dashboard', 'nav-dashboard')}
+    ${u ? html`<a href="/alerts" class="nav-link${active === 'alerts' ? ' active' : ''}" aria-current=${active === 'alerts' ? 'page' : nothing} data-testid="nav-alerts">Alerts <span id="nav-alerts-slot"></span></a>` : nothing}
     ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', 'nav-add-host') : nothing}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
   </nav>
@@ -92,6 +101,7 @@ const publicShell = html`<main id="main" class="main main-center" tabindex="-1">
 // would: no element, listener or focus survives into the next page.
 const mountShell = (seq, tpl) => {
   render(keyed(seq, tpl), app);
+  attachAlertCount(document.getElementById('nav-alerts-slot'));
   return document.getElementById('main');
 };
 
