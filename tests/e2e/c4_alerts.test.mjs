@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import * as h from './lib/harness.mjs';
 
 const S = { servers: [], procs: [] };
@@ -55,10 +55,12 @@ async function blackhole() {
   return { url: `http://127.0.0.1:${port}/hook`, socks };
 }
 
-async function startSmtp() {
+// tls: {cert, key} -> STARTTLS offered (and required) by the server.
+async function startSmtp(tls) {
   const port = await h.freePort();
   const dir = path.join(h.tmpDir('rm-e2e-maildir-'), 'mail'); // Maildir creates it
-  const p = spawn(PY, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', dir],
+  const tlsArgs = tls ? ['--tlscert', tls.cert, '--tlskey', tls.key] : [];
+  const p = spawn(PY, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, ...tlsArgs, '-c', 'aiosmtpd.handlers.Mailbox', dir],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => { err += d; });
@@ -73,6 +75,16 @@ async function startSmtp() {
     return fs.readdirSync(nd).sort().map((f) => fs.readFileSync(path.join(nd, f), 'utf8'));
   };
   return { port, dir, mails };
+}
+
+// A self-signed certificate for 127.0.0.1 (the channel trusts it through config.ca_file).
+function selfSigned() {
+  const dir = h.tmpDir('rm-e2e-tls-');
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
 }
 
 const hmac = (body) => 'sha256=' + crypto.createHmac('sha256', HOOK_SECRET).update(body).digest('hex');
@@ -138,6 +150,8 @@ test('channels: validation, secrets write-only, roles', async () => {
   r = await S.api.post('/api/channels', { name: 'ntfy', kind: 'ntfy', config: { url: S.ntfy.url, topic: 'backups' }, secret: NTFY_TOKEN });
   assert.equal(r.status, 201, r.text);
   S.ntfyId = r.body.id;
+  r = await S.api.post('/api/channels', { name: 'ntfy-basic', kind: 'ntfy', config: { url: `${S.ntfy.url}/`, topic: 'basic', username: 'bob' }, secret: 'bob-ntfy-pw' });
+  assert.equal(r.status, 201, r.text);
   r = await S.api.post('/api/channels', {
     name: 'mail', kind: 'smtp', secret: SMTP_PW,
     config: { host: '127.0.0.1', port: S.smtp.port, tls: 'none', from: 'rm@example.test', to: ['ops@example.test'] },
@@ -146,7 +160,7 @@ test('channels: validation, secrets write-only, roles', async () => {
   S.mailId = r.body.id;
   // SMTP auth over plain text is refused by aiosmtpd: keep this one without a user
   const list = await S.api.get('/api/channels');
-  assert.equal(list.body.channels.length, 3);
+  assert.equal(list.body.channels.length, 4);
   for (const s of [HOOK_SECRET, NTFY_TOKEN, SMTP_PW]) assert.ok(!list.text.includes(s), 'no secret in the list');
   // at rest: the database file holds no secret in clear text
   const db = fs.readFileSync(path.join(S.server.dataDir, 'restic-manager.db'));
@@ -176,6 +190,27 @@ test('channel test button: a real message, the result, the delivery log', async 
   await h.waitFor(() => S.smtp.mails().some((x) => /Test message from restic-manager/.test(x)), { timeout: 10000, what: 'test email' });
 });
 
+test('SMTP with STARTTLS (required) to a server with a private certificate', async () => {
+  const tls = selfSigned();
+  const smtps = await startSmtp(tls);
+  let r = await S.api.post('/api/channels', {
+    name: 'mail-tls', kind: 'smtp', enabled: false,
+    config: { host: '127.0.0.1', port: smtps.port, tls: 'starttls', ca_file: tls.cert, from: 'rm@example.test', to: ['sec@example.test'] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const id = r.body.id;
+  r = await S.api.post(`/api/channels/${id}/test`);
+  assert.equal(r.body.ok, true, r.text);
+  await h.waitFor(() => smtps.mails().some((x) => /Test message from restic-manager/.test(x)), { timeout: 10000, what: 'email over STARTTLS' });
+  // without trusting the certificate the transfer fails (verification is on)
+  r = await S.api.req('PUT', `/api/channels/${id}`, { config: { host: '127.0.0.1', port: smtps.port, tls: 'starttls', from: 'rm@example.test', to: ['sec@example.test'] } });
+  assert.equal(r.status, 200, r.text);
+  r = await S.api.post(`/api/channels/${id}/test`);
+  assert.equal(r.body.ok, false, r.text);
+  assert.match(r.body.error, /certificate|SSL/i);
+  assert.equal((await S.api.del(`/api/channels/${id}`)).status, 204);
+});
+
 test('a failed backup raises backup_failed → webhook (HMAC), email, ntfy within 60 s; next success resolves', async () => {
   const t0 = Date.now();
   const job = await runGroup(S.broken, { want: 'failed' });
@@ -203,6 +238,8 @@ test('a failed backup raises backup_failed → webhook (HMAC), email, ntfy withi
   assert.equal(nt.headers.priority, 'high');
   assert.equal(nt.headers.authorization, `Bearer ${NTFY_TOKEN}`);
   assert.equal(nt.headers.click, `https://rm.example.test/jobs/${job.id}`);
+  const basic = await h.waitFor(() => S.ntfy.got.find((m) => m.url === '/basic'), { timeout: 30000, what: 'ntfy basic-auth request' });
+  assert.equal(basic.headers.authorization, `Basic ${Buffer.from('bob:bob-ntfy-pw').toString('base64')}`);
 
   const open = await alertsOf('backup_failed', 'open');
   assert.equal(open.length, 1);
@@ -370,7 +407,7 @@ test('no_recent_backup fires for a host whose schedule stopped producing backups
 test('audit: filters, sorting, paging, CSV export', async () => {
   let r = await S.api.get('/api/audit?action=channel.create&sort=target&order=asc&limit=2');
   assert.equal(r.status, 200, r.text);
-  assert.ok(r.body.total >= 5, r.text);
+  assert.ok(r.body.total >= 6, r.text);
   assert.equal(r.body.entries.length, 2);
   assert.ok(r.body.entries[0].target <= r.body.entries[1].target);
   const p2 = await S.api.get('/api/audit?action=channel.create&sort=target&order=asc&limit=2&offset=2');
@@ -384,7 +421,7 @@ test('audit: filters, sorting, paging, CSV export', async () => {
   assert.match(csv.headers['content-type'], /text\/csv/);
   const lines = csv.text.trim().split('\r\n');
   assert.equal(lines[0], 'time,actor,action,target,detail');
-  assert.ok(lines.length >= 6, csv.text);
+  assert.ok(lines.length >= 7, csv.text);
   assert.ok(lines.slice(1).every((l) => l.includes('"channel.create"')));
   for (const s of [HOOK_SECRET, NTFY_TOKEN, SMTP_PW]) assert.ok(!csv.text.includes(s));
 });

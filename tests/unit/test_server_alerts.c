@@ -3,6 +3,7 @@
  * auto-resolve, backup_anomaly, agent_offline (always-on vs intermittent), the digest
  * hold, rule validation, channel validation and secrets at rest. */
 #include <curl/curl.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,21 @@ TEST(anomaly)
 	teardown();
 }
 
+/* Test-only: held deliveries as if created ms earlier (a second connection). */
+static void age_held(int64_t ms)
+{
+	char path[320], sql[200];
+	snprintf(path, sizeof path, "%s/a%d.db", tmpdir, dbn);
+	sqlite3 *db = NULL;
+	sqlite3_open(path, &db);
+	sqlite3_busy_timeout(db, 5000);
+	snprintf(sql, sizeof sql,
+	         "UPDATE deliveries SET created_at = created_at - %lld WHERE status = 'held'",
+	         (long long)ms);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
 TEST(agent_offline_and_digest)
 {
 	setup();
@@ -245,6 +261,22 @@ TEST(agent_offline_and_digest)
 	}
 	EQ_INT(held, 2);
 	EQ_INT(other, 10);
+	json_decref(d);
+	/* five minutes later the held ones go out as one digest */
+	age_held(5 * 60 * 1000 + 1000);
+	alerts_tick(&app);
+	d = store_deliveries_list(app.store, c.id, 100);
+	int digested = 0, digests = 0;
+	json_array_foreach (d, i, v) {
+		digested += strcmp(rmj_str(v, "status"), "digested") == 0;
+		if (strcmp(rmj_str(v, "event"), "digest") == 0) {
+			digests++;
+			OK(strstr(rmj_str(json_object_get(v, "payload"), "text"),
+			          "2 more alerts") != NULL);
+		}
+	}
+	EQ_INT(digested, 2);
+	EQ_INT(digests, 1);
 	json_decref(d);
 	json_decref(cfgj);
 	json_decref(tags);

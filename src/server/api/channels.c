@@ -166,6 +166,10 @@ static void test_done(void *ud, const struct cio_result *res, const char *delive
 void api_channel_test(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
+	json_t *c = channel_or_404(r, app);
+	if (!c)
+		return;
+	json_decref(c);
 	const char *id = http_req_param(r, "id");
 	int rc = api_audit(app, api_actor(r), "channel.test", id, NULL);
 	if (!rc) {

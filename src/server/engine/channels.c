@@ -200,11 +200,27 @@ static int smtp_config(const json_t *in, json_t *cfg, const char **field, char *
 	return RM_OK;
 }
 
+/* Optional for every kind: a CA bundle (PEM file on the server) for receivers whose TLS
+ * certificate a private CA signed. */
+static int ca_file(const json_t *in, json_t *cfg, const char **field, char *err, size_t errlen)
+{
+	const char *ca = NULL;
+	if (str_field(in, "ca_file", 0, 4096, &ca, "config.ca_file", field, err, errlen))
+		return RM_ERR_INVAL;
+	if (ca && ca[0] && ca[0] != '/')
+		FAIL("config.ca_file", "config.ca_file must be an absolute path");
+	if (ca && ca[0])
+		json_object_set_new(cfg, "ca_file", json_string(ca));
+	return RM_OK;
+}
+
 static int kind_config(const char *kind, const json_t *in, json_t *cfg, const char **field,
                        char *err, size_t errlen)
 {
 	if (!json_is_object(in))
 		FAIL("config", "field 'config' must be an object");
+	if (ca_file(in, cfg, field, err, errlen))
+		return RM_ERR_INVAL;
 	if (strcmp(kind, "webhook") == 0)
 		return webhook_config(in, cfg, field, err, errlen);
 	if (strcmp(kind, "ntfy") == 0)

@@ -193,6 +193,10 @@ static void build_smtp(const json_t *row, const char *did, const json_t *payload
 	cio_xfer_smtp(x, from, buf_str(&m), m.len);
 	rm_buf_cleanup(&m);
 	CURL *e = cio_xfer_easy(x);
+	/* a connection upgraded by STARTTLS is not matched on its TLS settings when curl
+	 * looks for one to reuse: one connection per message */
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	const char *tls = rmj_str(cfg, "tls");
 	curl_easy_setopt(e, CURLOPT_USE_SSL,
 	                 tls && strcmp(tls, "starttls") == 0 ? (long)CURLUSESSL_ALL
@@ -239,6 +243,9 @@ int channel_build(struct app *app, const json_t *row, const char *did, const jso
 	char *url = target_url(row);
 	struct cio_xfer *x = cio_xfer_new(url, (long)app->cfg->alert_timeout_ms);
 	free(url);
+	const char *ca = rmj_str(json_object_get(row, "config"), "ca_file");
+	if (ca)
+		curl_easy_setopt(cio_xfer_easy(x), CURLOPT_CAINFO, ca);
 	const char *kind = rmj_str(row, "kind");
 	if (strcmp(kind, "webhook") == 0)
 		build_webhook(app, row, did, payload, x, secret);
