@@ -189,6 +189,7 @@ $(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 # server parsers that fuzz targets reach without the HTTP/DB layers
 FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c src/server/http/parse.c \
+                   src/server/engine/channels.c \
                    src/server/http/wsframe.c
 fuzz:
 	@mkdir -p $(B)/fuzz

@@ -262,6 +262,14 @@ TEST(agent_offline_and_digest)
 	EQ_INT(held, 2);
 	EQ_INT(other, 10);
 	json_decref(d);
+	/* the receiver never answers here (the loop does not run): 4 in flight, the rest wait */
+	alerts_tick(&app);
+	d = store_deliveries_list(app.store, c.id, 100);
+	int sending = 0;
+	json_array_foreach (d, i, v)
+		sending += strcmp(rmj_str(v, "status"), "sending") == 0;
+	EQ_INT(sending, 4);
+	json_decref(d);
 	/* five minutes later the held ones go out as one digest */
 	age_held(5 * 60 * 1000 + 1000);
 	alerts_tick(&app);

@@ -299,6 +299,7 @@ struct alerts *alerts_start(struct app *app)
 	a->app = app;
 	a->io = cio_new(app->loop);
 	a->dirty_jobs = json_object();
+	a->inflight = json_object();
 	uv_timer_init(app->loop, &a->tick);
 	uv_timer_init(app->loop, &a->kick);
 	uv_timer_init(app->loop, &a->retry);
@@ -336,5 +337,6 @@ void alerts_free(struct alerts *a)
 	if (!a)
 		return;
 	json_decref(a->dirty_jobs);
+	json_decref(a->inflight);
 	free(a);
 }

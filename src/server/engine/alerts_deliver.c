@@ -2,7 +2,8 @@
  * engine/channels_io, retried with backoff (alert_retry_base_ms x 4^(attempt-1)) up to
  * alert_max_attempts, then failed. When a channel got more than DIGEST_MAX "raised"
  * deliveries within DIGEST_WINDOW, further ones are held and go out as one digest once
- * the window since the first held one has passed. */
+ * the window since the first held one has passed. At most MAX_INFLIGHT_CHANNEL transfers
+ * per channel run at once, so a receiver that hangs cannot take the slots of others. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@
 #include "server/engine/channels_io.h"
 #include "server/store/store.h"
 
-#define MAX_INFLIGHT 32
+#define MAX_INFLIGHT 64
+#define MAX_INFLIGHT_CHANNEL 4 /* a hung receiver holds at most this many transfers */
 #define DIGEST_MAX 10
 #define DIGEST_WINDOW_MS (5 * 60 * 1000)
 #define SCAN_BATCH 64
@@ -100,11 +102,21 @@ void alerts_enqueue(struct app *app, const json_t *alert, const char *event)
 struct send_ctx {
 	struct alerts *a;
 	char id[RM_ULID_BUF];
+	char channel_id[RM_ULID_BUF];
 	int attempts;
 	int test;
 	alerts_test_fn test_done;
 	void *test_ud;
 };
+
+static void inflight_add(struct alerts *a, const char *cid, int d)
+{
+	long long n = json_integer_value(json_object_get(a->inflight, cid)) + d;
+	if (n > 0)
+		json_object_set_new(a->inflight, cid, json_integer(n));
+	else
+		json_object_del(a->inflight, cid);
+}
 
 static void retry_cb(uv_timer_t *t)
 {
@@ -128,6 +140,7 @@ static void send_done(void *ud, const struct cio_result *res)
 	struct send_ctx *x = ud;
 	struct alerts *a = x->a;
 	struct app *app = a->app;
+	inflight_add(a, x->channel_id, -1);
 	if (!a->stopped) {
 		if (res->ok) {
 			store_delivery_set(app->store, x->id, "sent", x->attempts, NULL, -1);
@@ -171,12 +184,15 @@ static int send_one(struct alerts *a, const json_t *d, int test, alerts_test_fn 
 	struct send_ctx *x = rm_xcalloc(1, sizeof *x);
 	x->a = a;
 	snprintf(x->id, sizeof x->id, "%s", id);
+	snprintf(x->channel_id, sizeof x->channel_id, "%s", rmj_str(d, "channel_id"));
 	x->attempts = attempts;
 	x->test = test;
 	x->test_done = fn;
 	x->test_ud = ud;
 	store_delivery_set(app->store, id, "sending", attempts, NULL, -1);
 	rc = cio_start(a->io, xf, send_done, x);
+	if (!rc)
+		inflight_add(a, x->channel_id, 1);
 	if (rc) {
 		free(x);
 		store_delivery_set(app->store, id, "failed", attempts, "cannot start the transfer",
@@ -192,12 +208,23 @@ void alerts_deliver_scan(struct alerts *a)
 	int room = MAX_INFLIGHT - cio_active(a->io);
 	if (room <= 0)
 		return;
-	json_t *due =
-	    store_deliveries_due(a->app->store, rm_now_ms(), room < SCAN_BATCH ? room : SCAN_BATCH);
+	json_t *full = json_array();
+	const char *cid;
+	json_t *n;
+	json_object_foreach (a->inflight, cid, n)
+		if (json_integer_value(n) >= MAX_INFLIGHT_CHANNEL)
+			json_array_append_new(full, json_string(cid));
+	json_t *due = store_deliveries_due(a->app->store, rm_now_ms(),
+	                                   room < SCAN_BATCH ? room : SCAN_BATCH, full);
+	json_decref(full);
 	size_t i;
 	json_t *d;
-	json_array_foreach (due, i, d)
-		send_one(a, d, 0, NULL, NULL);
+	json_array_foreach (due, i, d) {
+		/* the batch may hold more rows of one channel than it has slots left */
+		cid = rmj_str(d, "channel_id");
+		if (json_integer_value(json_object_get(a->inflight, cid)) < MAX_INFLIGHT_CHANNEL)
+			send_one(a, d, 0, NULL, NULL);
+	}
 	json_decref(due);
 }
 

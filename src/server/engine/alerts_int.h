@@ -18,6 +18,7 @@ struct alerts {
 	uv_timer_t kick;     /* dirty jobs, then a delivery scan (next loop turn) */
 	uv_timer_t retry;    /* the next retry of a failed delivery */
 	json_t *dirty_jobs;  /* set of job ids to evaluate */
+	json_t *inflight;    /* channel id -> transfers in flight */
 	int64_t last_nrb_ms; /* last no_recent_backup evaluation */
 	int stopped;
 	int closing; /* timers being closed */

@@ -329,7 +329,9 @@ json_t *store_channels_list(struct store *s);                             /* NUL
 int store_delivery_insert(struct store *s, const char *channel_id, const char *alert_id,
                           const char *event, const char *status, const json_t *payload,
                           int64_t next_ms, char id_out[RM_ULID_BUF]);
-json_t *store_deliveries_due(struct store *s, int64_t now_ms, int limit); /* NULL: error */
+/* pending rows due by now_ms, oldest first, of channels not in skip (array of ids, may be
+ * NULL); NULL on error. */
+json_t *store_deliveries_due(struct store *s, int64_t now_ms, int limit, const json_t *skip);
 /* next_ms < 0: NULL. last_error NULL clears. */
 int store_delivery_set(struct store *s, const char *id, const char *status, int attempts,
                        const char *last_error, int64_t next_ms);

@@ -155,13 +155,14 @@ static json_t *delivery_row(sqlite3_stmt *st)
 	return d;
 }
 
-json_t *store_deliveries_due(struct store *s, int64_t now_ms, int limit)
+json_t *store_deliveries_due(struct store *s, int64_t now_ms, int limit, const json_t *skip)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_DELIVERIES_DUE);
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int(st, 2, limit);
+	store_bind_json(st, 3, skip, "[]");
 	return rows(s, st, delivery_row, "deliveries due");
 }
 

@@ -267,7 +267,8 @@
 	                   "attempts, payload, next_at, created_at, updated_at) "               \
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?8)")                    \
 	X(DELIVERIES_DUE, "SELECT " DELIVERY_COLS "WHERE d.status = 'pending' "                 \
-	                  "AND d.next_at <= ?1 ORDER BY d.next_at LIMIT ?2")                    \
+	                  "AND d.next_at <= ?1 AND d.channel_id NOT IN "                        \
+	                  "(SELECT value FROM json_each(?3)) ORDER BY d.next_at LIMIT ?2")      \
 	X(DELIVERY_SET, "UPDATE deliveries SET status = ?2, attempts = ?3, last_error = ?4, "   \
 	                "next_at = ?5, updated_at = ?6 WHERE id = ?1")                          \
 	X(DELIVERIES_RESET, "UPDATE deliveries SET status = 'pending', next_at = ?1 "           \
