@@ -113,9 +113,9 @@ static void begin_shutdown(void)
 	uv_close((uv_handle_t *)&g_sigint, NULL);
 	sweeper_stop(g_sweeper);
 	g_sweeper = NULL;
-	alerts_stop(app->alerts); /* answers channel tests still waiting */
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
+	alerts_stop(app->alerts); /* evaluates what was flushed; answers channel tests waiting */
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;

@@ -159,6 +159,40 @@ TEST(job_kinds_dedupe_resolve)
 	teardown();
 }
 
+TEST(order_and_catch_up)
+{
+	setup();
+	char h[RM_ULID_BUF], f[RM_ULID_BUF], ok[RM_ULID_BUF], j[RM_ULID_BUF];
+	mk_host("late", h);
+	/* a success that finished before the failure (replayed late) clears nothing */
+	json_t *args = json_object();
+	store_job_create(app.store, h, "backup", args, "t", ok);
+	store_job_finish(app.store, ok, "succeeded", 0, NULL, NULL, rm_now_ms() - 60000);
+	mk_job(h, "backup", NULL, "failed", NULL, f);
+	alerts_eval_job(&app, ok);
+	json_t *a = active("backup_failed", h, "");
+	OK(a != NULL);
+	json_decref(a);
+	/* jobs finished while nothing evaluated them (a crash): evaluated at the next start */
+	store_job_create(app.store, h, "prune", args, "t", j);
+	store_job_finish(app.store, j, "failed", 1, "x", NULL, rm_now_ms());
+	json_decref(args);
+	OK(active("prune_failed", h, "") == NULL);
+	alerts_stop(app.alerts); /* evaluates the dirty set only: this job was never notified */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	alerts_free(app.alerts);
+	app.alerts = NULL;
+	alerts_start(&app);
+	uv_run(&loop, UV_RUN_NOWAIT); /* the start's kick */
+	a = active("prune_failed", h, "");
+	OK(a != NULL);
+	json_decref(a);
+	a = active("backup_failed", h, "");
+	EQ_INT(rmj_int(a, "count", 0), 1); /* re-evaluation changed nothing */
+	json_decref(a);
+	teardown();
+}
+
 TEST(anomaly)
 {
 	setup();
@@ -407,6 +441,7 @@ int main(void)
 		return 1;
 	}
 	RUN(job_kinds_dedupe_resolve);
+	RUN(order_and_catch_up);
 	RUN(anomaly);
 	RUN(agent_offline_and_digest);
 	RUN(rules_validation);

@@ -17,10 +17,23 @@
 #include "server/engine/notify.h"
 #include "server/store/store.h"
 
+#define CATCH_UP_MS (60 * 60 * 1000) /* jobs re-evaluated at start */
+
 struct raise_in {
 	const char *rule, *host_id, *grp, *job_id, *title, *message;
 	const char *severity;
+	int64_t at_ms; /* when it happened (the job's finish); 0 = now */
 };
+
+/* The job's finished_at in ms (now when absent). */
+static int64_t finished_ms(const json_t *job)
+{
+	int64_t t = 0;
+	const char *s = rmj_str(job, "finished_at");
+	if (!s || rm_time_parse(s, &t))
+		t = rm_now_ms();
+	return t;
+}
 
 /* Raises (rule, host, group) once: a job already counted is ignored; an active alert is
  * bumped for a new job (time-based rules leave it as it is); else a new alert row and its
@@ -36,7 +49,7 @@ static void raise_alert(struct app *app, const struct raise_in *in)
 	if (rc == RM_OK) {
 		if (in->job_id)
 			store_alert_bump(st, rmj_str(active, "id"), in->job_id, in->message,
-			                 rm_now_ms());
+			                 in->at_ms ? in->at_ms : rm_now_ms());
 		json_decref(active);
 		notify_alerts_changed(app->notify);
 		return;
@@ -50,7 +63,7 @@ static void raise_alert(struct app *app, const struct raise_in *in)
 		                     .title = in->title,
 		                     .message = in->message,
 		                     .job_id = in->job_id,
-		                     .at_ms = rm_now_ms() };
+		                     .at_ms = in->at_ms ? in->at_ms : rm_now_ms() };
 	char id[RM_ULID_BUF];
 	if (store_alert_insert(st, &n, id))
 		return;
@@ -63,15 +76,18 @@ static void raise_alert(struct app *app, const struct raise_in *in)
 	notify_alerts_changed(app->notify);
 }
 
-/* Resolves the active alert of (rule, host, group), if any, with a resolution message. */
+/* Resolves the active alert of (rule, host, group), if any, with a resolution message --
+ * unless it was last seen after not_before_ms (a success older than the failure that
+ * raised it, e.g. replayed late, clears nothing). */
 static void clear_alert(struct app *app, const char *rule, const char *host_id, const char *grp,
-                        const char *resolution)
+                        const char *resolution, int64_t not_before_ms)
 {
 	json_t *active = NULL;
 	if (store_alert_find_active(app->store, rule, host_id, grp, &active))
 		return;
 	const char *id = rmj_str(active, "id");
-	if (store_alert_resolve(app->store, id, "system", resolution, rm_now_ms()) == RM_OK) {
+	if (rmj_int(active, "last_ms", 0) <= not_before_ms &&
+	    store_alert_resolve(app->store, id, "system", resolution, rm_now_ms()) == RM_OK) {
 		RM_INFO("alert resolved", "alert_id", id, "rule", rule);
 		json_t *a = store_alert_get(app->store, id);
 		if (a)
@@ -85,7 +101,7 @@ static void clear_alert(struct app *app, const char *rule, const char *host_id, 
 void alerts_clear(struct app *app, const char *rule, const char *host_id, const char *grp,
                   const char *resolution)
 {
-	clear_alert(app, rule, host_id, grp, resolution);
+	clear_alert(app, rule, host_id, grp, resolution, INT64_MAX);
 }
 
 void alerts_raise(struct app *app, const char *rule, const char *severity, const char *host_id,
@@ -168,7 +184,8 @@ static void eval_anomaly(struct app *app, const json_t *job, const char *grp)
 		               .grp = grp,
 		               .job_id = rmj_str(job, "id"),
 		               .title = title,
-		               .message = msg };
+		               .message = msg,
+		               .at_ms = finished_ms(job) };
 	raise_alert(app, &in);
 	free(title);
 	free(msg);
@@ -197,7 +214,8 @@ static void eval_failed(struct app *app, const json_t *job, const char *rule, co
 		               .grp = grp,
 		               .job_id = rmj_str(job, "id"),
 		               .title = title,
-		               .message = msg };
+		               .message = msg,
+		               .at_ms = finished_ms(job) };
 	raise_alert(app, &in);
 	free(title);
 	free(msg);
@@ -216,14 +234,15 @@ void alerts_eval_job(struct app *app, const char *job_id)
 	if (status && strcmp(status, "failed") == 0 && rule) {
 		eval_failed(app, job, rule, grp);
 	} else if (status && strcmp(status, "succeeded") == 0) {
+		int64_t fin = finished_ms(job);
 		if (rule) {
 			char *why = rm_xasprintf("the next %s succeeded (job %s)", kind, job_id);
-			clear_alert(app, rule, rmj_str(job, "host_id"), grp, why);
+			clear_alert(app, rule, rmj_str(job, "host_id"), grp, why, fin);
 			free(why);
 		}
 		if (kind && strcmp(kind, "backup") == 0) {
 			clear_alert(app, "no_recent_backup", rmj_str(job, "host_id"), "",
-			            "a backup succeeded");
+			            "a backup succeeded", fin);
 			eval_anomaly(app, job, grp);
 		}
 	}
@@ -309,8 +328,16 @@ struct alerts *alerts_start(struct app *app)
 	uint64_t iv = (uint64_t)app->cfg->sweep_interval_ms;
 	uv_timer_start(&a->tick, tick_cb, iv, iv);
 	notify_subscribe(app->notify, NOTIFY_JOB, on_job, a);
-	/* transfers cut short by a restart go out again */
+	/* transfers cut short by a restart go out again; jobs that finished while the last
+	 * run was stopping (or just before a crash) are evaluated now -- in finish order, and
+	 * evaluation is idempotent */
 	store_deliveries_reset_sending(app->store, rm_now_ms());
+	json_t *recent = store_jobs_finished_since(app->store, rm_now_ms() - CATCH_UP_MS, 20000);
+	size_t i;
+	json_t *v;
+	json_array_foreach (recent, i, v)
+		json_object_set_new(a->dirty_jobs, json_string_value(v), json_true());
+	json_decref(recent);
 	app->alerts = a;
 	uv_timer_start(&a->kick, kick_cb, 0, 0);
 	return a;
@@ -320,6 +347,7 @@ void alerts_stop(struct alerts *a)
 {
 	if (!a || a->stopped)
 		return;
+	kick_cb(&a->kick); /* what the last loop turns finished (deliveries go out next start) */
 	a->stopped = 1;
 	notify_unsubscribe(a->app->notify, on_job, a);
 	cio_stop(a->io);

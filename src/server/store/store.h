@@ -303,6 +303,8 @@ json_t *store_alert_hosts_silent(struct store *s, int64_t before_ms);
  * last_success_ms is the newest succeeded backup the schedule started or of one of its
  * groups; NULL on error. */
 json_t *store_alert_schedule_hosts(struct store *s);
+/* ids of jobs finished at or after since_ms, oldest first (at most limit); NULL: error. */
+json_t *store_jobs_finished_since(struct store *s, int64_t since_ms, int limit);
 /* stats objects of the host's last `limit` succeeded backups of group grp ("" = none)
  * other than exclude_job_id, newest first; NULL on error. */
 json_t *store_backup_stats_recent(struct store *s, const char *host_id, const char *grp,

@@ -289,3 +289,18 @@ json_t *store_backup_stats_recent(struct store *s, const char *host_id, const ch
 	sqlite3_bind_int(st, 4, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
 	return rows(s, st, stats_row, "backup stats recent");
 }
+
+static json_t *id_row(sqlite3_stmt *st)
+{
+	return store_col_str(st, 0);
+}
+
+json_t *store_jobs_finished_since(struct store *s, int64_t since_ms, int limit)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_FINISHED_SINCE);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int(st, 2, limit);
+	return rows(s, st, id_row, "jobs finished since");
+}

@@ -225,7 +225,7 @@
 	X(ALERT_INSERT, "INSERT INTO alerts(id, rule, severity, host_id, grp, state, title, "   \
 	                "message, job_id, count, first_at, last_at) "                           \
 	                "VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, 1, ?9, ?9)")           \
-	X(ALERT_BUMP, "UPDATE alerts SET count = count + 1, last_at = ?2, "                     \
+	X(ALERT_BUMP, "UPDATE alerts SET count = count + 1, last_at = max(last_at, ?2), "       \
 	              "job_id = coalesce(?3, job_id), message = ?4 WHERE id = ?1")              \
 	X(ALERT_ACK, "UPDATE alerts SET state = 'acked', acked_by = ?2, acked_at = ?3 "         \
 	             "WHERE id = ?1 AND state = 'open'")                                        \
@@ -250,6 +250,8 @@
 	  "WHERE sg.schedule_id = s.id))), h.utc_offset_s, s.id "                               \
 	  "FROM schedules s JOIN hosts h ON h.id = s.host_id "                                  \
 	  "WHERE s.enabled = 1 ORDER BY h.id")                                                  \
+	X(JOBS_FINISHED_SINCE, "SELECT id FROM jobs WHERE finished_at >= ?1 "                   \
+	                       "ORDER BY finished_at, id LIMIT ?2")                             \
 	X(BACKUP_STATS_RECENT, "SELECT stats FROM jobs WHERE host_id = ?1 AND kind = 'backup' " \
 	                       "AND status = 'succeeded' AND id <> ?3 AND stats IS NOT NULL "   \
 	                       "AND coalesce(json_extract(args, '$.group'), '') = ?2 "          \
