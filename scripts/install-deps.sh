@@ -9,7 +9,8 @@ pkgs=(build-essential pkg-config git
       libsqlite3-dev libsodium-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev
       restic nodejs npm curl procps)
 if [[ ${1:-} != --demo ]]; then
-  pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk python3-aiosmtpd)
+  pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk
+        prometheus lintian python3-aiosmtpd)  # promtool + a real prometheus (c6_metrics); lintian (make deb check); aiosmtpd (c4_alerts)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -68,6 +68,11 @@ void notify_job_changed(struct notify *n, const char *job_id)
 	publish(n, NOTIFY_JOB, job_id);
 }
 
+void notify_user_changed(struct notify *n, const char *user_id)
+{
+	publish(n, NOTIFY_USER, user_id);
+}
+
 void notify_alerts_changed(struct notify *n)
 {
 	publish(n, NOTIFY_ALERTS, "alerts");

@@ -11,6 +11,8 @@ export const navKey = 'audit';
 
 const PAGE = 50;
 const ACTIONS = ['bootstrap', 'login', 'logout', 'enrollment_token.create', 'host.enroll', 'job.dispatch', 'job.cancel', 'group.run',
+  'user.create', 'user.setup', 'user.setup_link', 'user.role', 'user.disable', 'user.enable', 'user.logout', 'user.delete',
+  'account.password', 'account.session_end', 'account.sessions_end', 'token.create', 'token.revoke', 'auth.lockout',
   'alert.ack', 'alert.resolve', 'alert_rules.update', 'channel.create', 'channel.update', 'channel.delete', 'channel.test'];
 const FILTERS = ['actor', 'action', 'target', 'from', 'to'];
 
