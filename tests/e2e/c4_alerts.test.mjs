@@ -369,8 +369,14 @@ test('a receiver that never answers delays neither other channels nor the API (m
   }
   S.apiLatency = Math.max(...lat);
   assert.ok(S.apiLatency < 1000, `API answered in ${lat} ms`);
+  // the agent is not stalled either: a backup runs start to finish while the hang lasts
+  const groups = (await S.api.get(`/api/hosts/${S.hostId}/groups`)).body.groups;
+  const def = groups.find((g) => g.name === 'default');
+  const b0 = Date.now();
+  await runGroup(def.id, { want: 'succeeded' });
+  S.backupDuringHang = Date.now() - b0;
   const hung = await S.api.get(`/api/channels/${S.hungId}/deliveries`);
-  assert.equal(hung.body.deliveries[0].status, 'sending', 'the hung delivery is still in flight');
+  assert.equal(hung.body.deliveries[0].status, 'sending', `the hung delivery is still in flight after the backup (${S.backupDuringHang} ms)`);
   // 500: retried with backoff, then failed with the reason
   const d = await h.waitFor(async () => { const x = await S.api.get(`/api/channels/${S.f500Id}/deliveries`); const y = x.body.deliveries.find((e) => e.event === 'raised'); return y && y.status === 'failed' && y; },
     { timeout: 20000, what: '500 delivery failed after retries' });
@@ -400,7 +406,7 @@ test('no_recent_backup fires for a host whose schedule stopped producing backups
   r = await S.api.req('PUT', '/api/alert-rules', { rules: [{ rule: 'no_recent_backup', enabled: false }] });
   assert.equal(r.status, 200);
   await h.waitFor(async () => (await alertsOf('no_recent_backup', 'active')).length === 0, { timeout: 10000, what: 'cleared' });
-  console.log(`# figures: job finished->webhook ${S.latency} ms; job finished->webhook with a hung channel ${S.hookDelay} ms after the job; API max ${S.apiLatency} ms during the hang; hung cut off after ${S.hungCut} ms`);
+  console.log(`# figures: job finished->webhook ${S.latency} ms; job finished->webhook with a hung channel ${S.hookDelay} ms after the job; API max ${S.apiLatency} ms during the hang; a backup ran in ${S.backupDuringHang} ms during the hang; hung cut off after ${S.hungCut} ms`);
   h.assertNoSanitizer(S.server.allStderr(), 'server');
 });
 

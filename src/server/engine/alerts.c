@@ -283,8 +283,12 @@ static void kick_cb(uv_timer_t *t)
 	a->dirty_jobs = json_object();
 	const char *id;
 	json_t *v;
+	/* one transaction: an alert and its deliveries commit together */
+	int rc = json_object_size(jobs) ? store_tx_begin(a->app->store) : RM_ERR_NOTFOUND;
 	json_object_foreach (jobs, id, v)
 		alerts_eval_job(a->app, id);
+	if (rc == RM_OK)
+		store_tx_end(a->app->store, RM_OK);
 	json_decref(jobs);
 	alerts_deliver_scan(a);
 }

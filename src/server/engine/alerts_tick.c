@@ -155,6 +155,7 @@ void alerts_tick(struct app *app)
 	if (!a || a->stopped)
 		return;
 	int64_t now = rm_now_ms();
+	int rc = store_tx_begin(app->store); /* alerts and their deliveries commit together */
 	tick_offline(app, now);
 	/* one query per enabled schedule: every 10 sweeps (at most once a minute) */
 	int64_t every = app->cfg->sweep_interval_ms * 10;
@@ -165,5 +166,7 @@ void alerts_tick(struct app *app)
 		tick_no_recent(app, now);
 	}
 	alerts_digest_flush(app);
+	if (rc == RM_OK)
+		store_tx_end(app->store, RM_OK);
 	alerts_deliver_scan(a);
 }

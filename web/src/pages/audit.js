@@ -9,7 +9,7 @@ import { navigate } from '../router.js';
 export const title = 'Audit';
 export const navKey = 'audit';
 
-const PAGE = 50;
+const PAGE = 500; // as before paging existed: one page holds what the old page showed
 const ACTIONS = ['bootstrap', 'login', 'logout', 'enrollment_token.create', 'host.enroll', 'job.dispatch', 'job.cancel', 'group.run',
   'user.create', 'user.setup', 'user.setup_link', 'user.role', 'user.disable', 'user.enable', 'user.logout', 'user.delete',
   'account.password', 'account.session_end', 'account.sessions_end', 'token.create', 'token.revoke', 'auth.lockout',
