@@ -4,7 +4,7 @@
 import { get, post, put, del, session } from '../api.js';
 import { html, render, nothing } from '../html.js';
 import { absTime, busy, toast } from '../util.js';
-import { relEl, pill } from '../components.js';
+import { relEl } from '../components.js';
 
 export const title = 'Alert channels';
 export const navKey = 'alerts';
@@ -46,7 +46,7 @@ ${kindFields(e.kind, c)}
 const testResult = (r) => (r ? html`<span class="small ${r.ok ? 'sync sync-ok' : 'sync sync-behind'}" data-testid="channel-test-result" data-ok=${r.ok ? 'true' : 'false'}>${r.ok ? `sent (${r.status || 'ok'}, ${r.elapsed_ms} ms)` : `failed: ${r.error}`}</span>` : nothing);
 
 const deliveries = (list) => html`<table class="table small" data-testid="deliveries"><thead><tr><th>When</th><th>Event</th><th>Status</th><th>Attempts</th><th>Last error</th></tr></thead>
-<tbody>${list.map((d) => html`<tr data-testid="delivery-row"><td title=${absTime(d.created_at)}>${relEl(d.created_at)}</td><td class="mono">${d.event}</td><td>${pill(d.status === 'sent' ? 'succeeded' : d.status === 'failed' ? 'failed' : 'running')} <span class="mono small">${d.status}</span></td><td class="num">${d.attempts}</td><td class="mono small">${d.last_error || ''}</td></tr>`)}</tbody></table>`;
+<tbody>${list.map((d) => html`<tr data-testid="delivery-row"><td title=${absTime(d.created_at)}>${relEl(d.created_at)}</td><td class="mono">${d.event}</td><td><span class="pill pill-${d.status === 'sent' ? 'succeeded' : d.status === 'failed' ? 'failed' : 'running'}" data-status=${d.status}>${d.status}</span></td><td class="num">${d.attempts}</td><td class="mono small">${d.last_error || ''}</td></tr>`)}</tbody></table>`;
 
 function row(c, st, h) {
   const target = c.kind === 'smtp' ? `${c.config.host}:${c.config.port} → ${(c.config.to || []).join(', ')}` : c.kind === 'ntfy' ? `${c.config.url} / ${c.config.topic}` : c.config.url;
