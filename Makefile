@@ -20,8 +20,8 @@ CC ?= cc
 COMMON_PKGS := libsodium jansson
 AGENT_PKGS  := $(COMMON_PKGS) libwebsockets libuv openssl
 # the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets; libcurl only
-# for outbound alert deliveries (engine/channels*.c: webhook, ntfy, SMTP via curl_multi on
-# the loop)
+# for outbound requests (OIDC provider: engine/oidc_http.c, run in the thread pool) and
+# alert deliveries (engine/channels*.c: webhook, ntfy, SMTP via curl_multi on the loop)
 SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -196,7 +196,7 @@ FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 # server parsers that fuzz targets reach without the HTTP/DB layers
 FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c src/server/http/parse.c \
                    src/server/engine/channels.c \
-                   src/server/http/wsframe.c
+                   src/server/http/wsframe.c src/server/engine/jwt.c
 fuzz:
 	@mkdir -p $(B)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \

@@ -17,6 +17,7 @@ struct api_cache;
 struct notify;
 struct presence;
 struct throttle;
+struct oidc;
 struct alerts;
 
 struct app {
@@ -35,6 +36,7 @@ struct app {
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
 };
 
 #endif

@@ -15,6 +15,9 @@
  *   "stats"     restic stats --json --mode raw-data
  *   "unlock"    restic unlock
  *   "version"   restic version
+ *   "forget-preview"  restic forget --no-lock --dry-run --json --tag G --group-by host,tags
+ *               --keep-last N ... [--keep-within D]; args {"group", "retention":
+ *               {keep_last..keep_yearly, keep_within}}, at least one rule
  * args (borrowed, may be NULL except for backup): {"paths":[..] (backup: required,
  * non-empty), "tags":[..], "excludes":[..], "exclude_caches": bool, "one_file_system":
  * bool, "limit_upload_kib" (or "limit_upload"): KiB/s, "limit_download_kib" (or
