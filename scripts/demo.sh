@@ -95,6 +95,16 @@ api() {
 	BODY=$(cat "$RESP")
 }
 
+wait_until_soft() { # wait_until_soft SECONDS COMMAND... (1 on timeout)
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 5))); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 wait_until() { # wait_until SECONDS DESCRIPTION COMMAND...
 	local secs=$1 what=$2 i
 	shift 2
@@ -221,6 +231,40 @@ if ! grep -q '"\*/10 \* \* \* \*"' <<<"$BODY"; then
 fi
 api GET "/api/hosts/$HOST_ID"
 say "next scheduled backup: $(jget .next_run <<<"$BODY") (every 10 minutes, run by the agent)"
+
+# ---------------------------------------------------------------- a restore (C3)
+# The file restored from the snapshot just taken, into a new directory on the host.
+api GET "/api/hosts/$HOST_ID/snapshots"
+SNAP_ID=$(grep -o '"id":"[0-9a-f]\{64\}"' <<<"$BODY" | head -n1 | cut -d'"' -f4 || true)
+if [ -n "$SNAP_ID" ]; then
+	api POST "/api/hosts/$HOST_ID/restores" "{\"snapshot_id\":$(jstr "$SNAP_ID"),\"paths\":[$(jstr "$SAMPLE/README.txt")],\"target\":{\"mode\":\"new\",\"path\":$(jstr "$DATA/restored/$(date +%s)")}}"
+	if [ "$STATUS" = 202 ]; then
+		JOB_ID=$(jget .job_id <<<"$BODY")
+		wait_until 120 "the restore to finish" job_done
+		api GET "/api/jobs/$JOB_ID"
+		say "restore $JOB_STATUS: $(jget .stats.files_restored <<<"$BODY") file(s) into $(jget .stats.target <<<"$BODY")"
+	else
+		say "warning: starting the restore failed: HTTP $STATUS $BODY"
+	fi
+fi
+
+# ---------------------------------------------------------------- an alert (C4)
+# A backup of a path that does not exist fails and raises a backup_failed alert (see the
+# Alerts page); the next successful backup resolves it by itself.
+api POST "/api/hosts/$HOST_ID/jobs" "{\"kind\":\"backup\",\"paths\":[$(jstr "$DATA/no-such-dir")]}"
+if [ "$STATUS" = 202 ]; then
+	JOB_ID=$(jget .job_id <<<"$BODY")
+	wait_until 120 "the failing backup to finish" job_done
+	alert_open() {
+		api GET "/api/alerts?state=open"
+		grep -q '"rule":"backup_failed"' <<<"$BODY"
+	}
+	if wait_until_soft 30 alert_open; then
+		say "alert raised: backup_failed on this host (Alerts page; resolved by the next good backup)"
+	else
+		say "warning: no backup_failed alert appeared"
+	fi
+fi
 
 printf 'demo ready: %s user=admin password=%s\n' "$URL" "$ADMIN_PW"
 
