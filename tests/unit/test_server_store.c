@@ -141,7 +141,9 @@ TEST(migration_from_v1)
 	OK(latest >= 2);
 	store_close(s);
 	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
-	raw("DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
+	raw("ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
+	    "ALTER TABLE hosts DROP COLUMN locks_at; "
+	    "DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
 	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
 	    "ALTER TABLE jobs DROP COLUMN awaiting_host; "
 	    "ALTER TABLE hosts DROP COLUMN schedule_version; "

@@ -16,6 +16,7 @@
 #include "common/rmtime.h"
 #include "common/ulid.h"
 #include "server/app.h"
+#include "server/engine/care.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/store/store.h"
@@ -322,9 +323,10 @@ json_t *policy_spec(struct app *app, const char *host_id)
 			json_object_del(settings, "limit_upload_kib");
 		if (json_is_null(json_object_get(settings, "limit_download_kib")))
 			json_object_del(settings, "limit_download_kib");
-		spec = json_pack("{s:I,s:o,s:o,s:o}", "version",
+		spec = json_pack("{s:I,s:o,s:o,s:o,s:o}", "version",
 		                 (json_int_t)rmj_int(host, "schedule_version", 0), "schedules", sa,
-		                 "groups", ga, "settings", settings);
+		                 "groups", ga, "settings", settings, "maintenance",
+		                 care_spec_maintenance(app, host_id));
 	}
 	json_decref(host);
 	json_decref(groups);
@@ -507,6 +509,11 @@ void policy_dispatch_awaiting(struct app *app, const char *host_id)
 			                   extra); /* shares the strings: wiped with wire below */
 			json_decref(extra);
 			json_decref(grow);
+		}
+		if (care_kind(rmj_str(j, "kind"))) {
+			json_t *extra = care_wire_extra(app, host_id, rmj_str(j, "kind"));
+			json_object_update(wire, extra); /* the admin slot: wiped with wire below */
+			json_decref(extra);
 		}
 		int rc = store_job_set_awaiting(app->store, id, 0);
 		if (!rc)

@@ -209,11 +209,20 @@ static const char *const m3[] = {
 	NULL,
 };
 
+/* C2 repository care: maintenance cadences per host, the latest lock list per host. */
+static const char *const m4[] = {
+	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
+	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
+	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
 	m1,
 	m2,
 	m3,
+	m4,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
