@@ -9,7 +9,7 @@ pkgs=(build-essential pkg-config git
       libsqlite3-dev libsodium-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev
       restic nodejs npm curl procps)
 if [[ ${1:-} != --demo ]]; then
-  pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk)
+  pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk rclone)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

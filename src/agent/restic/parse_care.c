@@ -166,9 +166,13 @@ static void prune_line(const char *line, size_t len, json_t *o, int *found)
 	} else if ((v = after_label(line, len, "deleting unreferenced packs", &n)) ||
 	           (v = after_label(line, len, "removing", &n))) {
 		/* "removing 3 old packs" (0.12+) */
-		long long k = strtoll(v, NULL, 10);
-		if (k > 0 && memmem(v, n, "packs", 5))
-			json_object_set_new(o, "packs_removed", json_integer(k));
+		char tmp[64];
+		size_t k = n < sizeof tmp - 1 ? n : sizeof tmp - 1;
+		memcpy(tmp, v, k);
+		tmp[k] = 0;
+		long long packs = strtoll(tmp, NULL, 10);
+		if (packs > 0 && strstr(tmp, "packs"))
+			json_object_set_new(o, "packs_removed", json_integer(packs));
 	}
 }
 
