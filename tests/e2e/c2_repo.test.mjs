@@ -191,7 +191,24 @@ test('cadences: defaults, validation, update', async () => {
   assert.equal(r.body.check.read_data_subset, '1/5');
   assert.equal(r.body.check.enabled, false);
   assert.equal(r.body.check.next_run, null);
+  assert.ok(r.body.prune.next_run, r.text);
   assert.equal(r.body.prune.cron, '30 2 * * 6');
+  // the agent runs the cadences itself (no admin slot): a check every minute
+  const t0 = Date.now();
+  r = await S.api.req('PUT', `/api/hosts/${S.hostId}/maintenance`, { check: { cron: '* * * * *', enabled: true } });
+  assert.equal(r.status, 200, r.text);
+  const sched = await h.waitFor(async () => {
+    const l = await S.api.get(`/api/jobs?host_id=${S.hostId}&limit=50`);
+    return (l.body.jobs || []).find((j) => j.kind === 'check' && j.created_by === 'schedule');
+  }, { timeout: 100000, interval: 500, what: 'a check the agent started on its cadence' });
+  S.figures.sched_check_after_ms = Date.now() - t0;
+  const sj = await S.api.waitJob(sched.id, { timeout: 60000 });
+  assert.equal(sj.status, 'succeeded', JSON.stringify(sj));
+  assert.equal(sj.stats.read_data_subset, '1/5');
+  assert.equal(sj.args.schedule_id, 'maint:check');
+  r = await S.api.req('PUT', `/api/hosts/${S.hostId}/maintenance`, { check: { enabled: false } });
+  assert.equal(r.status, 200, r.text);
+  await h.waitFor(async () => (await S.api.host(S.hostId)).schedule_in_sync, { timeout: 15000, what: 'agent in sync' });
   for (const bad of [{ kind: 'check', read_data_subset: '0%' }, { kind: 'check', read_data_subset: 'x/y' }, { kind: 'check', read_data_subset: '150%' }]) {
     r = await S.api.post(`/api/hosts/${S.hostId}/jobs`, bad);
     assert.equal(r.status, 422, `${JSON.stringify(bad)}: ${r.text}`);

@@ -133,12 +133,14 @@ static void on_emit(void *ud, int type, json_t *payload_take)
 		kick(a);
 }
 
-/* The scheduler's jobs: backups, with the repository credentials of the moment. */
+/* The scheduler's jobs: backups, and the maintenance kinds its started_extra names
+ * ("kind"), with the repository credentials of the moment. */
 static int sched_submit(void *ud, const char *job_id, const json_t *args,
                         const json_t *started_extra)
 {
 	const char *why = NULL;
-	int rc = agent_submit_job(ud, job_id, "backup", args, started_extra, &why);
+	const char *kind = rmj_str(started_extra, "kind");
+	int rc = agent_submit_job(ud, job_id, kind ? kind : "backup", args, started_extra, &why);
 	if (rc && rc != RM_ERR_NOTFOUND)
 		RM_WARN("scheduled job not queued", "job_id", job_id, "error", why);
 	return rc == RM_ERR_NOTFOUND ? RM_OK : rc; /* restic missing: reported as a failed job */

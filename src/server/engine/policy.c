@@ -433,13 +433,13 @@ int policy_job_seen(struct store *st, const char *host_id, const json_t *started
 	const char *job_id = rmj_str(started, "job_id");
 	const char *kind = rmj_str(started, "kind");
 	if (!origin || strcmp(origin, "run_now") == 0 || !job_id || !rm_ulid_valid(job_id) ||
-	    !kind || strcmp(kind, "backup") != 0)
+	    !kind || (strcmp(kind, "backup") != 0 && !care_kind(kind)))
 		return RM_ERR_INVAL;
 	json_t *args = json_object();
 	json_t *a = json_object_get(started, "args");
 	if (json_is_object(a)) {
-		const char *keep[] = { "paths", "tags", "excludes" };
-		for (size_t i = 0; i < 3; i++)
+		const char *keep[] = { "paths", "tags", "excludes", "groups", "read_data_subset" };
+		for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
 			if (json_object_get(a, keep[i]))
 				json_object_set(args, keep[i], json_object_get(a, keep[i]));
 	}
