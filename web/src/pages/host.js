@@ -11,6 +11,7 @@ import { relEl, statusDot, tagList, pill, tile, none, isAsleep } from '../compon
 import { createSources } from './host-sources.js';
 import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
 import { createSettings } from './host-settings.js';
+import { createMaintenance } from './host-maintenance.js';
 
 export const title = 'Host';
 
@@ -87,7 +88,7 @@ function chart(jobs) {
 <figcaption class="muted small mono">duration · last ${pts.length} · max ${fmtDuration(max)}</figcaption></figure>`;
 }
 
-const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots']];
+const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots'], ['maintenance', 'Maintenance']];
 
 function tabs(s, enc, onTab) {
   const count = { sources: s.groups ? s.groups.length : null, schedules: s.sched ? (s.sched.schedules || []).length : null, snapshots: s.snaps && s.snaps.snapshots ? s.snaps.snapshots.length : null };
@@ -174,6 +175,7 @@ export async function mount(ctx) {
   const sources = createSources(st, env);
   const schedules = createSchedules(st, env);
   const settings = createSettings(st, env);
+  const maintenance = createMaintenance(st, env);
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
@@ -186,6 +188,7 @@ export async function mount(ctx) {
   const body = () => {
     if (st.tab === 'sources') return html`${sources.view()}${settings.view()}`;
     if (st.tab === 'schedules') return schedules.view();
+    if (st.tab === 'maintenance') return maintenance.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
     if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0)}</div></section>`;
     return overview(st, paths, viewer, onSubmit, more);
@@ -250,6 +253,7 @@ ${tabs(st, enc, onTab)}
     } else if (msg.type === 'job' && msg.job && msg.job.host_id === id) {
       const done = ['succeeded', 'failed', 'cancelled'].includes(msg.job.status);
       refetch({ snaps: done, sched: done });
+      if (done) maintenance.refresh();
     }
   });
   ctx.onCleanup(() => { unsub(); clearTimeout(refetchTimer); clearTimeout(pollTimer); schedules.cleanup(); });
