@@ -214,9 +214,16 @@ void runner_locks_step_done(struct runner *r, struct job *j, struct proc *p)
 	int ok = runner_proc_ok(p);
 	const struct step_def *d = p->def;
 	if (j->cancelled) {
+		int retry = ls->purpose == LOCKS_RETRY;
 		runner_proc_free(p);
 		runner_locks_cleanup(ls);
-		runner_job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
+		if (retry) { /* the main step ran: its post-hook follows, also on a cancel */
+			j->main_ran = 1;
+			j->status = "cancelled";
+			runner_after_main(r, j);
+		} else {
+			runner_job_finish(r, "cancelled", EXIT_CANCELLED, NULL);
+		}
 		return;
 	}
 	if (d == &step_list_locks) {

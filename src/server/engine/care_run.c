@@ -172,8 +172,7 @@ int care_dispatch(struct app *app, const char *host_id, const char *kind, const 
 		return RM_OK; /* policy_dispatch_awaiting sends it when the agent connects */
 	json_t *wire = json_deep_copy(args);
 	json_t *extra = care_wire_extra(app, host_id, kind);
-	json_object_update(wire, extra);
-	rmj_wipe(extra);
+	json_object_update(wire, extra); /* shares the strings: wiped with wire below */
 	json_decref(extra);
 	rc = presence_send_command(app->presence, host_id, job_id, kind, wire);
 	rmj_wipe(wire);
