@@ -535,8 +535,8 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 	int have_key = agent_config_secrets_key(c, key) == RM_OK;
 	if (!have_key)
 		RM_WARN("no valid secrets_key in config; repository credentials cannot be stored");
-	else
-		secrets_open(a->state_dir, key, &a->sec); /* corrupt: logged, keeps running */
+	else if (secrets_open(a->state_dir, key, &a->sec) == RM_OK) /* corrupt: logged */
+		secrets_drop_legacy_admin(a->sec);
 
 	char *obdir = rm_xasprintf("%s/outbox", a->state_dir);
 	struct outbox_opts oo = {
