@@ -169,6 +169,12 @@ void api_admin_creds_put(struct http_req *r, void *appv)
 		rc = store_tx_begin(app->store);
 	if (!rc) {
 		rc = store_cred_put(app->store, host_id, "admin", ct);
+		json_t *m = rc ? NULL : store_host_maintenance(app->store, host_id);
+		if (m) { /* the server's cadences start now: no catch-up for the past */
+			json_object_set_new(m, "since_ms", json_integer(rm_now_ms()));
+			rc = store_host_maintenance_set(app->store, host_id, m);
+			json_decref(m);
+		}
 		if (!rc) {
 			char *red = rm_redact_url(url);
 			rc = api_audit(app, api_actor(r), "host.admin_credentials.set", host_id,
