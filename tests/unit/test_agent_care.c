@@ -202,6 +202,18 @@ TEST(check_errors)
 	OK(!restic_check_error_line("no errors were found", 20));
 	OK(!restic_check_error_line("check snapshots, trees and blobs", 32));
 	OK(restic_check_error_line("{\"message_type\":\"error\",\"message\":\"x\"}", 38));
+	/* the captured 0.14 check of a corrupted pack: exactly one error line */
+	size_t n;
+	char *d = slurp("0.14-check-corrupt.out", &n);
+	int errors = 0;
+	for (char *p = d, *nl; p < d + n; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(d + n - p));
+		if (!nl)
+			nl = d + n;
+		errors += restic_check_error_line(p, (size_t)(nl - p));
+	}
+	EQ_INT(errors, 1);
+	free(d);
 }
 
 static int alive_pid;
