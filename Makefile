@@ -4,6 +4,7 @@
 #   make demo     deps + build + server + local agent + first snapshot
 #   make bench    benchmarks (bench/), not part of check
 #   make fuzz     libFuzzer targets with clang (build/fuzz)
+#   make deb      .deb packages for server and agent (build/deb)
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -112,7 +113,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
 
 .PHONY: all deps check unit fuzz-replay fuzz-smoke e2e demo bench fuzz clean format asan lint-layers \
-        lint lint-format lint-calls lint-size
+        lint lint-format lint-calls lint-size deb
 # keep objects of chained pattern rules (test and replay objects)
 .SECONDARY:
 all: $(BINS)
@@ -171,6 +172,11 @@ lint-calls:
 	else echo "lint-calls: ok"; fi
 lint-size:
 	node tools/check-size.mjs
+
+# Debian packages (dpkg-deb, no debhelper) of the release binaries into $(B)/deb; checked
+# by tests/e2e/c6_deb.test.mjs (lintian + unpack into a scratch dpkg root).
+deb: $(BINS)
+	scripts/build-deb.sh $(B) $(B)/deb $(VERSION) $(COMMIT)
 
 demo:
 	@scripts/install-deps.sh --demo

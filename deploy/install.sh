@@ -9,10 +9,13 @@
 # disabling them. Test overrides: --prefix DIR (default /usr/local), --config-dir DIR
 # (default /etc/restic-manager), --state-dir DIR (default /var/lib/restic-manager),
 # --binary FILE (use a local agent binary instead of downloading it).
+# On Debian/Ubuntu (root, default paths) the server's agent package (/agent/deb) is
+# preferred when it has one: apt-get installs it with its dependencies and its own unit;
+# --no-deb installs the bare binary instead.
 set -euo pipefail
 
 SERVER="" TOKEN="" PIN="" PREFIX="/usr/local" CONFIG_DIR="/etc/restic-manager"
-STATE_DIR="/var/lib/restic-manager" BINARY="" NO_SYSTEMD=0
+STATE_DIR="/var/lib/restic-manager" BINARY="" NO_SYSTEMD=0 NO_DEB=0 USE_DEB=0
 UNIT_NAME="restic-manager-agent.service"
 
 say()  { printf '==> %s\n' "$*"; }
@@ -20,7 +23,7 @@ warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-	sed -n '2,12p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
+	sed -n '2,15p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--state-dir) STATE_DIR="${2:-}"; shift 2 ;;
 	--binary) BINARY="${2:-}"; shift 2 ;;
 	--no-systemd) NO_SYSTEMD=1; shift ;;
+	--no-deb) NO_DEB=1; shift ;;
 	--server=*|--token=*|--cert-pin=*|--prefix=*|--config-dir=*|--state-dir=*|--binary=*)
 		k="${1%%=*}"; v="${1#*=}"; shift; set -- "$k" "$v" "$@" ;;
 	-h|--help) usage 0 ;;
@@ -81,25 +85,46 @@ if [ -n "$PIN" ] && [[ "$SERVER" == https://* ]]; then
 	CURL_TLS=(-k)
 fi
 
-# ---------------------------------------------------------------- binary
-tmp="$(mktemp "$BIN_DIR/.restic-manager-agent.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
-if [ -n "$BINARY" ]; then
-	say "installing agent from $BINARY"
-	cp "$BINARY" "$tmp"
-else
-	url="$SERVER/agent/binary?os=$OS&arch=$ARCH"
-	say "downloading $url"
-	curl -fsSL "${CURL_TLS[@]}" --retry 3 -o "$tmp" "$url" \
-		|| die "download failed: $url (does the server have an agent build for $OS/$ARCH?)"
+# ---------------------------------------------------------------- package (Debian/Ubuntu)
+if [ -z "$BINARY" ] && [ "$NO_DEB" -eq 0 ] && [ "$(id -u)" -eq 0 ] && [ "$PREFIX" = /usr/local ] \
+	&& [ "$CONFIG_DIR" = /etc/restic-manager ] && [ "$STATE_DIR" = /var/lib/restic-manager ] \
+	&& [ -f /etc/debian_version ] && command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
+	debdir="$(mktemp -d)"
+	url="$SERVER/agent/deb?arch=$(dpkg --print-architecture)"
+	if curl -fsSL "${CURL_TLS[@]}" --retry 3 -o "$debdir/restic-manager-agent.deb" "$url" 2>/dev/null; then
+		say "installing the agent package from $url"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$debdir/restic-manager-agent.deb" \
+			|| die "apt-get could not install the agent package (rerun with --no-deb for the bare binary)"
+		USE_DEB=1
+		BIN=/usr/bin/restic-manager-agent
+		say "installed $("$BIN" --version)"
+	else
+		say "the server offers no agent package for this architecture: installing the binary"
+	fi
+	rm -rf "$debdir"
 fi
-[ -s "$tmp" ] || die "downloaded agent binary is empty"
-chmod 755 "$tmp"
-"$tmp" --version >/dev/null 2>&1 || die "the agent binary does not run on this host (missing libraries? apt-get install libwebsockets17 libwebsockets-evlib-uv libuv1 libsodium23 libjansson4 libcurl4)"
-if [ -f "$BIN" ]; then cp -p "$BIN" "$BIN.prev" 2>/dev/null || true; fi
-mv -f "$tmp" "$BIN"
-trap - EXIT
-say "installed $("$BIN" --version)"
+
+# ---------------------------------------------------------------- binary
+if [ "$USE_DEB" -eq 0 ]; then
+	tmp="$(mktemp "$BIN_DIR/.restic-manager-agent.XXXXXX")"
+	trap 'rm -f "$tmp"' EXIT
+	if [ -n "$BINARY" ]; then
+		say "installing agent from $BINARY"
+		cp "$BINARY" "$tmp"
+	else
+		url="$SERVER/agent/binary?os=$OS&arch=$ARCH"
+		say "downloading $url"
+		curl -fsSL "${CURL_TLS[@]}" --retry 3 -o "$tmp" "$url" \
+			|| die "download failed: $url (does the server have an agent build for $OS/$ARCH?)"
+	fi
+	[ -s "$tmp" ] || die "downloaded agent binary is empty"
+	chmod 755 "$tmp"
+	"$tmp" --version >/dev/null 2>&1 || die "the agent binary does not run on this host (missing libraries? apt-get install libwebsockets17 libwebsockets-evlib-uv libuv1 libsodium23 libjansson4 libcurl4)"
+	if [ -f "$BIN" ]; then cp -p "$BIN" "$BIN.prev" 2>/dev/null || true; fi
+	mv -f "$tmp" "$BIN"
+	trap - EXIT
+	say "installed $("$BIN" --version)"
+fi
 
 # ---------------------------------------------------------------- restic
 RESTIC="$(command -v restic || true)"
@@ -124,7 +149,12 @@ have_systemd=0
 if [ "$NO_SYSTEMD" -eq 0 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 	have_systemd=1
 fi
-if [ "$have_systemd" -eq 1 ]; then
+if [ "$have_systemd" -eq 1 ] && [ "$USE_DEB" -eq 1 ]; then
+	# the package ships the unit (it starts once agent.yaml exists)
+	systemctl enable "$UNIT_NAME" >/dev/null 2>&1 || true
+	systemctl restart "$UNIT_NAME"
+	say "service started: systemctl status $UNIT_NAME / journalctl -u $UNIT_NAME -f"
+elif [ "$have_systemd" -eq 1 ]; then
 	unit="/etc/systemd/system/$UNIT_NAME"
 	say "installing systemd unit $unit"
 	cat > "$unit.tmp" <<UNIT

@@ -9,7 +9,8 @@ pkgs=(build-essential pkg-config git
       libsqlite3-dev libsodium-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev
       restic nodejs npm curl procps)
 if [[ ${1:-} != --demo ]]; then
-  pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk rclone)
+  pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk
+        prometheus lintian rclone)  # promtool + a real prometheus (c6_metrics); lintian (make deb check); rclone (c2_appendonly)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -231,7 +231,7 @@ static const struct rm_field f_tree_list[] = {
 static const struct rm_field f_tree_list_result[] = {
 	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "entries", RM_FT_ARRAY, O, 100000, NULL, NULL },
-	{ "error", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL }, /* {code, message}: see engine/rpc.h */
 	{ NULL },
 };
 static const struct rm_field f_error[] = {

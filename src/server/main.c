@@ -21,7 +21,9 @@
 #include "server/config.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
+#include "server/engine/rpc.h"
 #include "server/engine/sweeper.h"
+#include "server/engine/throttle.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 #include "server/ws/agent_hub.h"
@@ -116,6 +118,7 @@ static void begin_shutdown(void)
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;
+	rpc_stop(app->rpc);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -211,7 +214,9 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	char err[512];
 	app->loop = loop;
 	app->notify = notify_new();
+	app->throttle = throttle_new();
 	app->presence = presence_new();
+	app->rpc = rpc_new(app);
 	app->agents = agent_hub_new(app);
 	app->jobs = job_hub_new(app);
 	app->events = event_hub_new(app);
@@ -310,8 +315,10 @@ int main(int argc, char **argv)
 	event_hub_free(app->events);
 	api_cache_free(app);
 	api_agent_binary_cleanup();
+	rpc_free(app->rpc);
 	presence_free(app->presence);
 	notify_free(app->notify);
+	throttle_free(app->throttle);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);

@@ -58,7 +58,7 @@ static const struct {
 	                       "\"raw_size\":4}" },
 	{ RM_MSG_TREE_LIST, "{\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/etc\"}" },
 	{ RM_MSG_TREE_LIST_RESULT, "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"entries\":"
-	                           "[{\"name\":\"x\",\"type\":\"file\"}],\"error\":\"\"}" },
+	                           "[{\"name\":\"x\",\"type\":\"file\"}]}" },
 	{ RM_MSG_ERROR, "{\"code\":\"malformed\",\"message\":\"bad\",\"ref_id\":\"abc\"}" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))

@@ -15,8 +15,13 @@ static int is_public_path(const char *m, const char *p)
 		{ "POST", "/api/bootstrap" },
 		{ "POST", "/api/auth/login" },
 		{ "POST", "/api/agents/enroll" },
+		{ "POST", "/api/setup/check" }, /* C5 setup links: the token is the credential */
+		{ "POST", "/api/setup" },
 		{ "GET", "/install/install.sh" },
 		{ "GET", "/agent/binary" },
+		{ "GET", "/agent/deb" },
+		/* no session: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR, checked by api_metrics */
+		{ "GET", "/metrics" },
 	};
 	for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++)
 		if (strcmp(pub[i][0], m) == 0 && strcmp(pub[i][1], p) == 0)
@@ -45,6 +50,8 @@ TEST(every_route_has_a_role)
 			OK(eff >= ROLE_OPERATOR);
 		if (strcmp(t[i].pattern, "/api/enrollment-tokens") == 0)
 			EQ_INT(eff, ROLE_OPERATOR);
+		if (strncmp(t[i].pattern, "/api/users", 10) == 0) /* C5: people are admin's */
+			EQ_INT(eff, ROLE_ADMIN);
 	}
 }
 
@@ -196,6 +203,7 @@ TEST(api_paths)
 	OK(api_is_api_path("/healthz"));
 	OK(api_is_api_path("/install/install.sh"));
 	OK(api_is_api_path("/agent/binary"));
+	OK(api_is_api_path("/metrics"));
 	OK(!api_is_api_path("/"));
 	OK(!api_is_api_path("/assets/app.js"));
 	OK(!api_is_api_path("/apix"));

@@ -10,11 +10,16 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/rmtime.h"
 #include "server/engine/creds.h"
+#include "server/engine/rpc.h"
+#include "server/app.h"
 #include "server/engine/host_secrets.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
+#include "server/engine/people.h"
 #include "server/engine/session.h"
+#include "server/engine/throttle.h"
 #include "server/store/store.h"
 #include "tap.h"
 
@@ -211,7 +216,8 @@ struct fake_hub {
 	json_t *last;
 };
 
-static int fake_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *p)
+static int fake_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *p,
+                     char id_out[RM_ULID_BUF])
 {
 	struct fake_hub *f = ud;
 	if (strcmp(host_id, "h1") != 0) {
@@ -219,6 +225,8 @@ static int fake_send(void *ud, const char *host_id, enum rm_msg_type type, json_
 		return RM_ERR_NOTFOUND;
 	}
 	f->sent++;
+	if (id_out)
+		snprintf(id_out, RM_ULID_BUF, "req%d", f->sent);
 	f->last_type = type;
 	json_decref(f->last);
 	f->last = p;
@@ -286,6 +294,87 @@ TEST(presence)
 	presence_free(p);
 }
 
+struct rpc_seen {
+	int calls;
+	enum rpc_status st;
+	char value[32];
+};
+
+static void rpc_done(void *ctx, enum rpc_status st, const json_t *result)
+{
+	struct rpc_seen *s = ctx;
+	s->calls++;
+	s->st = st;
+	snprintf(s->value, sizeof s->value, "%s", result ? rmj_str(result, "v") : "(null)");
+}
+
+static json_t *result_for(int n, const char *v)
+{
+	char id[16];
+	snprintf(id, sizeof id, "req%d", n);
+	return json_pack("{s:s,s:s}", "request_id", id, "v", v);
+}
+
+TEST(rpc_calls)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct app app = { .loop = &loop };
+	app.presence = presence_new();
+	app.rpc = rpc_new(&app);
+	struct fake_hub f = { .seen = 1 };
+	presence_set_provider(app.presence, &fake_ops, &f);
+	struct rpc_seen a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	/* offline host: NULL at once, never called back */
+	OK(rpc_start(&app, "h2", RM_MSG_TREE_LIST, json_object(), 1000, rpc_done, &a) == NULL);
+	/* answered: req1; a second answer and a foreign host's answer are ignored */
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &a) != NULL);
+	json_t *r = result_for(1, "x");
+	rpc_deliver(&app, "h9", r);
+	EQ_INT(a.calls, 0);
+	rpc_deliver(&app, "h1", r);
+	rpc_deliver(&app, "h1", r);
+	json_decref(r);
+	EQ_INT(a.calls, 1);
+	EQ_INT(a.st, RPC_OK);
+	EQ_STR(a.value, "x");
+	/* remote error */
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &b) != NULL);
+	r = json_pack("{s:s,s:{s:s,s:s}}", "request_id", "req2", "error", "code", "nope", "message",
+	              "m");
+	rpc_deliver(&app, "h1", r);
+	json_decref(r);
+	EQ_INT(b.st, RPC_REMOTE_ERROR);
+	/* abandoned: never called; lost with the host; timed out on the loop */
+	struct rpc_call *ab =
+	    rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &c);
+	rpc_abandon(ab);
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &d) != NULL);
+	EQ_INT((int)rpc_pending_count(app.rpc), 2);
+	rpc_host_gone(&app, "h1");
+	EQ_INT(c.calls, 0);
+	EQ_INT(d.calls, 1);
+	EQ_INT(d.st, RPC_LOST);
+	struct rpc_seen e = { 0 };
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 20, rpc_done, &e) != NULL);
+	uint64_t t0 = uv_hrtime();
+	while (e.calls == 0 && uv_hrtime() - t0 < 5000000000ULL)
+		uv_run(&loop, UV_RUN_ONCE);
+	EQ_INT(e.st, RPC_TIMEOUT);
+	/* stop ends the rest as lost */
+	struct rpc_seen g = { 0 };
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &g) != NULL);
+	rpc_stop(app.rpc);
+	EQ_INT(g.st, RPC_LOST);
+	EQ_INT((int)rpc_pending_count(app.rpc), 0);
+	OK(rpc_start(&app, "h1", RM_MSG_TREE_LIST, json_object(), 5000, rpc_done, &g) == NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	EQ_INT(uv_loop_close(&loop), 0);
+	rpc_free(app.rpc);
+	json_decref(f.last);
+	presence_free(app.presence);
+}
+
 TEST(sessions)
 {
 	struct store *st = fresh("sessions");
@@ -311,6 +400,178 @@ TEST(sessions)
 	store_close(st);
 }
 
+/* One scripted attacker against one username, on a simulated clock: every attempt waits
+ * for nothing but the server's answer (50 ms apart), 1,000 of them. */
+TEST(throttle_brute_force_minute)
+{
+	struct throttle *t = throttle_new();
+	int64_t start = 1000000, now = start;
+	int evaluated_first_minute = 0, evaluated = 0, refused = 0;
+	for (int i = 0; i < 1000; i++, now += 50) {
+		if (throttle_wait_ms(t, "u:victim", now) ||
+		    throttle_wait_ms(t, "ip:10.0.0.9", now)) {
+			refused++;
+			continue;
+		}
+		throttle_begin(t, "u:victim", now);
+		throttle_begin(t, "ip:10.0.0.9", now);
+		throttle_end(t, "u:victim", 1, now);
+		throttle_end(t, "ip:10.0.0.9", 1, now);
+		evaluated++;
+		if (now - start < 60000)
+			evaluated_first_minute++;
+	}
+	printf("# simulated: %d of 1000 attempts evaluated (%d in the first minute), %d refused\n",
+	       evaluated, evaluated_first_minute, refused);
+	OK(evaluated_first_minute < 50);
+	OK(evaluated_first_minute >= THROTTLE_USER_FREE);
+	/* 1000 attempts 50 ms apart span 50 s: 5 free + 1 s, 2 s, 4 s, 8 s, 16 s lockouts */
+	EQ_INT(evaluated, 10);
+	/* another user from another address is not slowed */
+	EQ_INT(throttle_wait_ms(t, "u:bystander", now), 0);
+	EQ_INT(throttle_wait_ms(t, "ip:10.0.0.10", now), 0);
+	/* a full hour of hammering: the lockout stops growing at 15 min */
+	for (int64_t end = now + 3600 * 1000LL; now < end; now += 1000) {
+		if (throttle_wait_ms(t, "u:victim", now))
+			continue;
+		throttle_begin(t, "u:victim", now);
+		throttle_end(t, "u:victim", 1, now);
+	}
+	int64_t w = throttle_wait_ms(t, "u:victim", now);
+	OK(w > 0 && w <= THROTTLE_MAX_MS);
+	throttle_free(t);
+}
+
+TEST(throttle_rules)
+{
+	struct throttle *t = throttle_new();
+	int64_t now = 5000;
+	/* 4 failures then a success: a username key is cleared */
+	for (int i = 0; i < 4; i++) {
+		throttle_begin(t, "u:a", now);
+		EQ_INT(throttle_end(t, "u:a", 1, now), 0);
+	}
+	throttle_begin(t, "u:a", now);
+	throttle_end(t, "u:a", 0, now);
+	EQ_INT(throttle_failures(t, "u:a"), 0);
+	/* an address key is not: 20 free failures, then a 1 s lockout, then 2 s */
+	for (int i = 0; i < THROTTLE_IP_FREE - 1; i++) {
+		throttle_begin(t, "ip:x", now);
+		EQ_INT(throttle_end(t, "ip:x", 1, now), 0);
+	}
+	throttle_begin(t, "ip:x", now);
+	throttle_end(t, "ip:x", 0, now);
+	EQ_INT(throttle_failures(t, "ip:x"), THROTTLE_IP_FREE - 1);
+	throttle_begin(t, "ip:x", now);
+	EQ_INT(throttle_end(t, "ip:x", 1, now), 1000);
+	EQ_INT(throttle_wait_ms(t, "ip:x", now + 400), 600);
+	EQ_INT(throttle_wait_ms(t, "ip:x", now + 1000), 0);
+	throttle_begin(t, "ip:x", now + 1000);
+	EQ_INT(throttle_end(t, "ip:x", 1, now + 1000), 2000);
+	/* past the free allowance only one check is in flight: parallel requests wait */
+	for (int i = 0; i < THROTTLE_USER_FREE; i++) {
+		EQ_INT(throttle_wait_ms(t, "u:p", now), 0);
+		throttle_begin(t, "u:p", now);
+	}
+	OK(throttle_wait_ms(t, "u:p", now) > 0);
+	for (int i = 0; i < THROTTLE_USER_FREE; i++)
+		throttle_end(t, "u:p", 1, now);
+	EQ_INT(throttle_wait_ms(t, "u:p", now), 1000);
+	/* forgotten after an hour without failures */
+	EQ_INT(throttle_wait_ms(t, "u:p", now + THROTTLE_FORGET_MS + 1), 0);
+	throttle_begin(t, "u:p", now + THROTTLE_FORGET_MS + 1);
+	EQ_INT(throttle_end(t, "u:p", 1, now + THROTTLE_FORGET_MS + 1), 0);
+	EQ_INT(throttle_failures(t, "u:p"), 1);
+	/* a full table keeps the locked keys and drops the old unlocked ones */
+	char k[32];
+	for (int i = 0; i < THROTTLE_MAX_KEYS + 10; i++) {
+		snprintf(k, sizeof k, "u:spray%d", i);
+		throttle_begin(t, k, now + 2000);
+		throttle_end(t, k, 1, now + 2000);
+	}
+	OK(throttle_wait_ms(t, "ip:x", now + 2000) > 0);
+	/* NULL table: no throttling */
+	EQ_INT(throttle_wait_ms(NULL, "u:a", now), 0);
+	throttle_free(t);
+}
+
+TEST(people_policy)
+{
+	OK(people_username_ok("a"));
+	OK(people_username_ok("ops.team_1-x"));
+	OK(!people_username_ok(""));
+	OK(!people_username_ok("Admin"));
+	OK(!people_username_ok("a b"));
+	OK(!people_username_ok("a@b"));
+	char long_name[70];
+	memset(long_name, 'a', 65);
+	long_name[65] = 0;
+	OK(!people_username_ok(long_name));
+	long_name[64] = 0;
+	OK(people_username_ok(long_name));
+	OK(people_password_problem("bob", "short") != NULL);
+	OK(people_password_problem("bobbobbobbob", "BOBBOBBOBBOB") != NULL);
+	OK(people_password_problem("bob", "PASSWORD1234") != NULL);
+	OK(people_password_problem("bob", "correct horse battery staple") != NULL);
+	OK(people_password_problem("bob", "a decent passphrase") == NULL);
+	char hash[65], h2[65];
+	char *tok = people_new_api_token(hash);
+	OK(people_is_api_token(tok));
+	EQ_INT(strlen(tok), 4 + 43);
+	rm_sha256_hex(tok, strlen(tok), h2);
+	EQ_STR(hash, h2);
+	free(tok);
+	tok = people_new_setup_token(hash);
+	OK(!people_is_api_token(tok));
+	free(tok);
+}
+
+TEST(api_tokens)
+{
+	struct store *st = fresh("tokens");
+	char uid[27], tid[27], tid2[27];
+	EQ_INT(store_user_create(st, "carl", "hash", "operator", uid), RM_OK);
+	char hash[65], vhash[65];
+	char *tok = people_new_api_token(hash);
+	char *vtok = people_new_api_token(vhash);
+	int64_t now = rm_now_ms();
+	EQ_INT(store_token_create(st, uid, "ci", hash, NULL, now + 60000, tid), RM_OK);
+	EQ_INT(store_token_create(st, uid, "ro", vhash, "viewer", now + 60000, tid2), RM_OK);
+	struct auth_info info;
+	EQ_INT(session_lookup_token(st, tok, now, &info), RM_OK);
+	EQ_INT(info.role, ROLE_OPERATOR);
+	EQ_INT(info.via_token, 1);
+	EQ_INT(info.via_cookie, 0);
+	EQ_STR(info.token_id, tid);
+	EQ_STR(info.username, "carl");
+	EQ_INT(session_lookup_token(st, vtok, now, &info), RM_OK);
+	EQ_INT(info.role, ROLE_VIEWER);
+	/* never above the user's current role */
+	EQ_INT(store_user_set_role(st, uid, "viewer"), RM_OK);
+	EQ_INT(session_lookup_token(st, tok, now, &info), RM_OK);
+	EQ_INT(info.role, ROLE_VIEWER);
+	EQ_INT(store_user_set_role(st, uid, "admin"), RM_OK);
+	EQ_INT(session_lookup_token(st, vtok, now, &info), RM_OK);
+	EQ_INT(info.role, ROLE_VIEWER);
+	/* expired, disabled user, revoked */
+	EQ_INT(session_lookup_token(st, tok, now + 60000, &info), RM_ERR_AUTH);
+	EQ_INT(store_user_set_disabled(st, uid, 1), RM_OK);
+	EQ_INT(session_lookup_token(st, tok, now, &info), RM_ERR_AUTH);
+	EQ_INT(store_user_set_disabled(st, uid, 0), RM_OK);
+	EQ_INT(store_token_delete(st, uid, tid), RM_OK);
+	EQ_INT(session_lookup_token(st, tok, now, &info), RM_ERR_AUTH);
+	EQ_INT(session_lookup_token(st, "rmt_nope", now, &info), RM_ERR_AUTH);
+	EQ_INT(session_lookup_token(st, NULL, now, &info), RM_ERR_AUTH);
+	json_t *l = store_tokens_list(st, uid);
+	EQ_INT(json_array_size(json_object_get(l, "tokens")), 1);
+	OK(json_is_string(
+	    json_object_get(json_array_get(json_object_get(l, "tokens"), 0), "last_used_at")));
+	json_decref(l);
+	free(tok);
+	free(vtok);
+	store_close(st);
+}
+
 int main(void)
 {
 	rm_crypto_init();
@@ -323,7 +584,12 @@ int main(void)
 	RUN(redact_rate);
 	RUN(notify);
 	RUN(presence);
+	RUN(rpc_calls);
 	RUN(sessions);
+	RUN(throttle_brute_force_minute);
+	RUN(throttle_rules);
+	RUN(people_policy);
+	RUN(api_tokens);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd))

@@ -140,9 +140,13 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 3 (C2 policies) and 2 (reported_hostname) */
+	/* back to the v1 shape: undo migration 5 (C2 care), 4 (C5 people), 3 (C2 policies) and 2
+	 * (reported_hostname) */
 	raw("ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
 	    "ALTER TABLE hosts DROP COLUMN locks_at; "
+	    "DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
+	    "ALTER TABLE sessions DROP COLUMN id; ALTER TABLE sessions DROP COLUMN ip; "
+	    "ALTER TABLE sessions DROP COLUMN user_agent; "
 	    "DROP TABLE schedule_groups; DROP TABLE schedules; DROP TABLE source_groups; "
 	    "DROP INDEX jobs_schedule; ALTER TABLE jobs DROP COLUMN schedule_id; "
 	    "ALTER TABLE jobs DROP COLUMN awaiting_host; "
@@ -248,6 +252,97 @@ TEST(users_sessions)
 	EQ_INT(store_session_delete(s, "h2"), RM_OK);
 	EQ_INT(store_session_purge_expired(s, now + 1000), RM_OK);
 	EQ_INT(raw_int("SELECT count(*) FROM sessions"), 0);
+	store_close(s);
+}
+
+/* C5: user administration, setup links, sessions by id, API tokens. */
+TEST(people)
+{
+	struct store *s = fresh();
+	char a[27], b[27], tid[27];
+	EQ_INT(store_user_create(s, "root", "$argon2id$x", "admin", a), RM_OK);
+	EQ_INT(store_user_create(s, "newbie", "", "viewer", b), RM_OK);
+	json_t *l = store_users_list(s);
+	json_t *users = json_object_get(l, "users");
+	EQ_INT(json_array_size(users), 2);
+	json_t *nb = json_array_get(users, 0);
+	EQ_STR(json_string_value(json_object_get(nb, "username")), "newbie");
+	OK(json_is_true(json_object_get(nb, "setup_pending")));
+	EQ_STR(json_string_value(json_object_get(nb, "source")), "local");
+	json_decref(l);
+	long long n = -1;
+	EQ_INT(store_admins_enabled_except(s, a, &n), RM_OK);
+	EQ_INT(n, 0);
+	EQ_INT(store_admins_enabled_except(s, b, &n), RM_OK);
+	EQ_INT(n, 1);
+	EQ_INT(store_user_set_role(s, b, "boss"), RM_ERR_INVAL);
+	EQ_INT(store_user_set_role(s, "nope", "viewer"), RM_ERR_NOTFOUND);
+	EQ_INT(store_user_set_role(s, b, "admin"), RM_OK);
+	EQ_INT(store_admins_enabled_except(s, a, &n), RM_OK);
+	EQ_INT(n, 1);
+	EQ_INT(store_user_set_disabled(s, b, 1), RM_OK);
+	EQ_INT(store_admins_enabled_except(s, a, &n), RM_OK);
+	EQ_INT(n, 0);
+
+	/* setup links: one per user, single use, expire */
+	int64_t now = 1800000000000LL, exp = 0;
+	char uid[27];
+	EQ_INT(store_setup_token_put(s, b, "s1", now + 1000), RM_OK);
+	EQ_INT(store_setup_token_peek(s, "s1", now, uid, &exp), RM_ERR_NOTFOUND); /* disabled */
+	EQ_INT(store_user_set_disabled(s, b, 0), RM_OK);
+	EQ_INT(store_setup_token_peek(s, "s1", now, uid, &exp), RM_OK);
+	EQ_STR(uid, b);
+	EQ_INT(exp, now + 1000);
+	EQ_INT(store_setup_token_put(s, b, "s2", now + 1000), RM_OK); /* replaces s1 */
+	EQ_INT(store_setup_token_peek(s, "s1", now, uid, NULL), RM_ERR_NOTFOUND);
+	EQ_INT(store_setup_token_consume(s, "s2", now + 1000, uid), RM_ERR_NOTFOUND); /* expired */
+	EQ_INT(store_setup_token_consume(s, "s2", now, uid), RM_OK);
+	EQ_STR(uid, b);
+	EQ_INT(store_setup_token_consume(s, "s2", now, uid), RM_ERR_NOTFOUND);
+	EQ_INT(store_user_set_password(s, b, "$argon2id$new"), RM_OK);
+	EQ_INT(store_setup_token_put(s, b, "s3", now - 1), RM_OK);
+	EQ_INT(store_setup_tokens_purge(s, now), RM_OK);
+	EQ_INT(raw_int("SELECT count(*) FROM user_setup_tokens"), 0);
+
+	/* sessions by public id */
+	int64_t t = rm_now_ms();
+	EQ_INT(store_session_create(s, "ha", b, "c1", t + 60000), RM_OK);
+	EQ_INT(store_session_create(s, "hb", b, "c2", t + 60000), RM_OK);
+	EQ_INT(store_session_note_client(s, "ha", "10.1.2.3", "curl/8"), RM_OK);
+	json_t *ss = store_user_sessions(s, b, "ha", t);
+	json_t *arr = json_object_get(ss, "sessions");
+	EQ_INT(json_array_size(arr), 2);
+	const char *other = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		json_t *e = json_array_get(arr, i);
+		EQ_INT(strlen(json_string_value(json_object_get(e, "id"))), 32);
+		OK(!json_object_get(e, "token_hash"));
+		if (json_is_true(json_object_get(e, "current")))
+			EQ_STR(json_string_value(json_object_get(e, "ip")), "10.1.2.3");
+		else
+			other = json_string_value(json_object_get(e, "id"));
+	}
+	OK(other != NULL);
+	EQ_INT(store_session_delete_id(s, a, other), RM_ERR_NOTFOUND); /* not root's */
+	EQ_INT(store_session_delete_id(s, b, other), RM_OK);
+	json_decref(ss);
+	EQ_INT(store_session_create(s, "hc", b, "c3", t + 60000), RM_OK);
+	EQ_INT(store_user_sessions_end(s, b, "ha"), RM_OK);
+	EQ_INT(raw_int("SELECT count(*) FROM sessions"), 1);
+	EQ_INT(store_user_sessions_end(s, b, NULL), RM_OK);
+	EQ_INT(raw_int("SELECT count(*) FROM sessions"), 0);
+
+	/* tokens: delete cascades with the user */
+	EQ_INT(store_token_create(s, b, "ci", "th", "superuser", t + 1000, tid), RM_ERR_INVAL);
+	EQ_INT(store_token_create(s, b, "ci", "th", NULL, t + 1000, tid), RM_OK);
+	EQ_INT(store_token_create(s, b, "ci2", "th", NULL, t + 1000, tid), RM_ERR_CONFLICT);
+	EQ_INT(store_token_delete(s, a, tid), RM_ERR_NOTFOUND);
+	EQ_INT(store_session_create(s, "hd", b, "c4", t + 60000), RM_OK);
+	EQ_INT(store_user_delete(s, b), RM_OK);
+	EQ_INT(store_user_delete(s, b), RM_ERR_NOTFOUND);
+	EQ_INT(raw_int("SELECT count(*) FROM api_tokens"), 0);
+	EQ_INT(raw_int("SELECT count(*) FROM sessions"), 0);
+	OK(store_user_json(s, b) == NULL);
 	store_close(s);
 }
 
@@ -825,6 +920,7 @@ int main(void)
 	}
 	RUN(migrations);
 	RUN(migration_from_v1);
+	RUN(people);
 	RUN(settings_and_tx);
 	RUN(users_sessions);
 	RUN(enrollment);

@@ -12,16 +12,22 @@ import * as pendingPage from './pages/pending.js';
 import * as hostPage from './pages/host.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
+import * as usersPage from './pages/users.js';
+import * as accountPage from './pages/account.js';
+import * as setupPage from './pages/setup.js';
 
 const routes = [
   [/^\/bootstrap$/, bootstrapPage, { public: true }],
   [/^\/login$/, loginPage, { public: true }],
+  [/^\/setup$/, setupPage, { public: true }],
   [/^\/$/, dashboardPage, {}],
   [/^\/hosts\/new$/, hostNewPage, {}],
   [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
   [/^\/jobs\/([^/]+)$/, jobPage, {}],
   [/^\/audit$/, auditPage, {}],
+  [/^\/users$/, usersPage, {}],
+  [/^\/account$/, accountPage, {}],
 ];
 
 const app = document.getElementById('app');
@@ -79,9 +85,10 @@ function chrome(active) {
   <nav class="nav" aria-label="main">
     ${link('/', 'Dashboard', 'dashboard', 'nav-dashboard')}
     ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', 'nav-add-host') : nothing}
+    ${u && u.role === 'admin' ? link('/users', 'Users', 'users', 'nav-users') : nothing}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
   </nav>
-  <div class="who">${u ? html`<span class="mono muted" data-testid="whoami">${u.username} · ${u.role}</span>
+  <div class="who">${u ? html`<a href="/account" class="mono muted nav-link${active === 'account' ? ' active' : ''}" data-testid="whoami" title="Account: password, sessions, API tokens">${u.username} · ${u.role}</a>
     <button type="button" class="btn btn-ghost btn-sm" data-testid="signout" @click=${signOut}>Sign out</button>` : nothing}</div>
 </header><main id="main" class="main" tabindex="-1"></main>`;
 }

@@ -47,6 +47,13 @@ struct agent {
 /* Encodes and queues for this connection (dropped when not connected or the send queue
  * is full). payload ownership passes to the callee. */
 void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take);
+/* RPC answers (server engine/rpc.h): a `<request>.result` envelope carrying request_id.
+ * reply takes payload (NULL = empty); error sends {"error": {code, message}}. Ephemeral:
+ * dropped when not connected (the server's call then ends lost or timed out). */
+void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *request_id,
+                     json_t *payload_take);
+void agent_rpc_error(struct agent *a, enum rm_msg_type result_type, const char *request_id,
+                     const char *code, const char *message);
 /* An `error` envelope; ref may be NULL or "". */
 void agent_send_error(struct agent *a, const char *code, const char *msg, const char *ref);
 /* Sends hello (running jobs + terminal events still in the outbox) and marks it sent. */

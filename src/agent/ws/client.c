@@ -67,6 +67,21 @@ void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take)
 	send_text(a, proto_encode(t, payload_take, NULL), 0);
 }
 
+void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *request_id,
+                     json_t *payload_take)
+{
+	json_t *p = payload_take ? payload_take : json_object();
+	json_object_set_new(p, "request_id", json_string(request_id ? request_id : ""));
+	agent_send_msg(a, result_type, p);
+}
+
+void agent_rpc_error(struct agent *a, enum rm_msg_type result_type, const char *request_id,
+                     const char *code, const char *message)
+{
+	json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
+	agent_rpc_reply(a, result_type, request_id, json_pack("{s:o}", "error", e));
+}
+
 void agent_send_error(struct agent *a, const char *code, const char *msg, const char *ref)
 {
 	send_text(a, proto_encode_error(code, msg, ref && *ref ? ref : NULL), 0);

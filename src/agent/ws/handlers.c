@@ -220,9 +220,8 @@ static void handle_error(struct agent *a, const json_t *p)
 
 static void handle_tree_list(struct agent *a, const struct rm_envelope *env)
 {
-	json_t *r = json_pack("{s:s,s:[],s:s}", "request_id", env->id, "entries", "error",
-	                      "tree.list is not supported by this agent");
-	agent_send_msg(a, RM_MSG_TREE_LIST_RESULT, r);
+	agent_rpc_error(a, RM_MSG_TREE_LIST_RESULT, env->id, "unsupported",
+	                "tree.list is not supported by this agent");
 }
 
 int agent_handle_frame(struct agent *a, const char *buf, size_t len)

@@ -57,6 +57,37 @@ typedef void (*api_pw_done)(struct http_req *r, struct app *app, int rc, const c
                             void *ud);
 void api_pw_run(struct app *app, struct http_req *r, const char *password, const char *verify_hash,
                 api_pw_done done, void *ud);
+/* guard.c: backoff after failed credential checks (engine/throttle.h). */
+/* Answers 429 throttled + Retry-After and returns 1 while username (may be NULL) or the
+ * client address is locked; else 0. */
+int api_guard_refuse(struct http_req *r, struct app *app, const char *username);
+/* Around one credential check: begin before it, end after it (failed 1/0) with what
+ * ("login", "setup", ...) for the audit row of a lockout. ip is copied by the caller
+ * (the request may be gone when the check ends). */
+void api_guard_begin(struct app *app, const char *username, const char *ip);
+void api_guard_end(struct app *app, const char *username, const char *ip, int failed,
+                   const char *what);
+/* A failed synchronous check (bad token) by the request's address. */
+void api_guard_failed(struct app *app, struct http_req *r, const char *what);
+/* users.c (C5, admin) */
+void api_users_list(struct http_req *r, void *app);
+void api_user_create(struct http_req *r, void *app);
+void api_user_get(struct http_req *r, void *app);
+void api_user_update(struct http_req *r, void *app);
+void api_user_delete(struct http_req *r, void *app);
+void api_user_setup_link(struct http_req *r, void *app);
+void api_user_logout(struct http_req *r, void *app);
+/* account.c (C5, self service) */
+void api_account_sessions(struct http_req *r, void *app);
+void api_account_sessions_end(struct http_req *r, void *app);
+void api_account_session_end(struct http_req *r, void *app);
+void api_account_password(struct http_req *r, void *app);
+void api_tokens_list(struct http_req *r, void *app);
+void api_token_create(struct http_req *r, void *app);
+void api_token_delete(struct http_req *r, void *app);
+/* setup.c (C5, public): one-time setup links */
+void api_setup_check(struct http_req *r, void *app);
+void api_setup(struct http_req *r, void *app);
 /* enroll.c */
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);
@@ -126,9 +157,15 @@ void api_settings_get(struct http_req *r, void *app);
 void api_settings_put(struct http_req *r, void *app);
 /* audit.c */
 void api_audit_list(struct http_req *r, void *app);
+/* metrics.c: GET /metrics (its own auth: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR) */
+void api_metrics(struct http_req *r, void *app);
+struct rm_buf;
+/* The whole exposition appended to out (tests); RM_OK or a store error. */
+int api_metrics_render(struct app *app, struct rm_buf *out);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);
+void api_agent_deb(struct http_req *r, void *app);
 /* Unmaps the cached agent binaries (at exit, after the loop ended). */
 void api_agent_binary_cleanup(void);
 

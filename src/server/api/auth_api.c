@@ -108,6 +108,12 @@ void api_respond_session(struct http_req *r, struct app *app, int status, const 
 	int rc = store_tx_begin(app->store);
 	if (!rc) {
 		rc = session_create(app->store, user_id, app->cfg->session_ttl_s, &token, csrf);
+		if (!rc) {
+			char h[65];
+			rm_sha256_hex(token, strlen(token), h);
+			rc = store_session_note_client(app->store, h, http_req_remote_ip(r),
+			                               http_req_header(r, "user-agent"));
+		}
 		if (!rc && audit_action)
 			rc = api_audit(app, username, audit_action, username,
 			               json_incref(detail_take));
@@ -132,13 +138,17 @@ struct login_ud {
 	struct store_user u;
 	int found;
 	char ip[64];
+	char key[65]; /* the username as typed: the throttle key */
 };
 
 static void login_done(struct http_req *r, struct app *app, int rc, const char *hash, void *udv)
 {
 	struct login_ud *ud = udv;
+	int ok = rc == RM_OK && ud->found;
+	/* a hashing failure (RM_ERR_AGAIN) is nobody's failed attempt */
+	api_guard_end(app, ud->key, ud->ip, !ok && rc != RM_ERR_AGAIN, "login");
 	if (r) {
-		if (rc == RM_OK && ud->found) {
+		if (ok) {
 			RM_INFO("user logged in", "user", ud->u.username, "ip", ud->ip);
 			api_respond_session(r, app, 200, ud->u.id, ud->u.username, ud->u.role,
 			                    "login", json_pack("{s:s}", "ip", ud->ip));
@@ -165,16 +175,22 @@ void api_login(struct http_req *r, void *appv)
 		api_respond_invalid(r, err);
 		return;
 	}
+	if (api_guard_refuse(r, app, username))
+		return;
 	struct login_ud *ud = rm_xcalloc(1, sizeof *ud);
 	rm_strlcpy(ud->ip, http_req_remote_ip(r) ? http_req_remote_ip(r) : "", sizeof ud->ip);
+	rm_strlcpy(ud->key, username, sizeof ud->key);
 	int rc = store_user_by_name(app->store, username, &ud->u);
-	if (rc == RM_OK && !ud->u.disabled) {
+	/* a user without a password (setup link not used yet) cannot sign in; like an
+	 * unknown or disabled user it costs the same dummy hash */
+	if (rc == RM_OK && !ud->u.disabled && ud->u.pw_hash[0]) {
 		ud->found = 1;
 	} else if (rc && rc != RM_ERR_NOTFOUND) {
 		free(ud);
 		api_respond_store_error(r, "user lookup", rc);
 		return;
 	}
+	api_guard_begin(app, ud->key, ud->ip);
 	api_pw_run(app, r, password, ud->found ? ud->u.pw_hash : "", login_done, ud);
 }
 

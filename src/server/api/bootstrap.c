@@ -11,6 +11,7 @@
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/people.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 
@@ -56,19 +57,6 @@ void api_bootstrap_status(struct http_req *r, void *appv)
 		return;
 	}
 	http_respond_json(r, 200, json_pack("{s:b}", "needed", n == 0));
-}
-
-static int valid_username(const char *u)
-{
-	size_t n = strlen(u);
-	if (n < 1 || n > 64)
-		return 0;
-	for (const char *c = u; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-' || *c == '@'))
-			return 0;
-	}
-	return 1;
 }
 
 struct boot_ud {
@@ -139,6 +127,8 @@ void api_bootstrap(struct http_req *r, void *appv)
 	}
 	const char *token = NULL, *username = NULL, *password = NULL;
 	char err[160];
+	if (api_guard_refuse(r, app, NULL))
+		return;
 	if (rmj_get_str(b, "token", 1, 256, &token, err, sizeof err)) {
 		http_respond_error(r, 401, "bad_token", "missing or invalid bootstrap token");
 		return;
@@ -155,6 +145,7 @@ void api_bootstrap(struct http_req *r, void *appv)
 	free(stored);
 	if (!ok) {
 		RM_WARN("bootstrap with a wrong token", "ip", http_req_remote_ip(r));
+		api_guard_failed(app, r, "bootstrap");
 		http_respond_error(r, 401, "bad_token", "missing or invalid bootstrap token");
 		return;
 	}
@@ -163,12 +154,13 @@ void api_bootstrap(struct http_req *r, void *appv)
 		api_respond_invalid(r, err);
 		return;
 	}
-	if (!valid_username(username)) {
-		api_respond_invalid(r, "field 'username' must be 1-64 of [A-Za-z0-9._@-]");
+	if (!people_username_ok(username)) {
+		api_respond_invalid(r, "field 'username' must be 1-64 of [a-z0-9._-]");
 		return;
 	}
-	if (strlen(password) < 12) {
-		api_respond_invalid(r, "field 'password' must be at least 12 characters");
+	const char *problem = people_password_problem(username, password);
+	if (problem) {
+		api_respond_field(r, 400, "weak_password", "password", problem);
 		return;
 	}
 	struct boot_ud *ud = rm_xcalloc(1, sizeof *ud);

@@ -266,6 +266,8 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	const char *token = NULL, *hostname = NULL, *os = NULL, *arch = NULL, *av = NULL,
 	           *rv = NULL;
 	char err[160];
+	if (api_guard_refuse(r, app, NULL))
+		return;
 	if (rmj_get_str(b, "token", 1, 256, &token, err, sizeof err)) {
 		http_respond_error(r, 401, "bad_token", "missing or invalid enrollment token");
 		return;
@@ -283,6 +285,7 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	int rc = enroll_lookup(app, token, hash, &e);
 	if (rc == RM_ERR_NOTFOUND) {
 		RM_WARN("agent enroll with an unknown token", "ip", http_req_remote_ip(r));
+		api_guard_failed(app, r, "enroll");
 		http_respond_error(r, 401, "bad_token", "missing or invalid enrollment token");
 		return;
 	}

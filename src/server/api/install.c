@@ -1,5 +1,6 @@
-/* Agent distribution: /install/install.sh (embedded asset) and /agent/binary. */
+/* Agent distribution: /install/install.sh (embedded asset), /agent/binary and /agent/deb. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -203,4 +204,34 @@ void api_agent_binary_cleanup(void)
 		bin_map_unref(g_maps[i]);
 		g_maps[i] = NULL;
 	}
+}
+
+/* GET /agent/deb?arch=amd64|arm64: <agent_binary_dir>/restic-manager-agent-linux-<arch>.deb
+ * (copy the package `make deb` built there). Small (~100 KiB): read whole. */
+#define AGENT_DEB_MAX (64u * 1024 * 1024)
+void api_agent_deb(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	const char *q = http_req_query(r, "arch");
+	const char *arch = q ? pick(arch_allowed, q) : native_arch();
+	if (!arch) {
+		http_respond_error(r, 404, "not_found", "no agent package for this arch");
+		return;
+	}
+	char *path =
+	    rm_xasprintf("%s/restic-manager-agent-linux-%s.deb", app->cfg->agent_binary_dir, arch);
+	char *data = NULL;
+	size_t len = 0;
+	int rc = rm_read_file(path, AGENT_DEB_MAX, &data, &len);
+	free(path);
+	if (rc || len == 0) {
+		free(data);
+		http_respond_error(r, 404, "not_found", "agent package not available");
+		return;
+	}
+	char disp[96];
+	snprintf(disp, sizeof disp, "attachment; filename=\"restic-manager-agent_%s.deb\"", arch);
+	http_resp_header(r, "content-disposition", disp);
+	http_resp_header(r, "cache-control", "no-store");
+	http_respond_take(r, 200, "application/vnd.debian.binary-package", data, len);
 }

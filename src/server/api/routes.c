@@ -10,6 +10,7 @@
 #include "common/rmtime.h"
 #include "server/api/api.h"
 #include "server/app.h"
+#include "server/engine/people.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 
@@ -57,8 +58,28 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/hosts/{id}/admin-credentials", ROLE_ADMIN, 0, api_admin_creds_delete },
 	{ "GET", "/api/hosts/{id}/locks", ROLE_VIEWER, 0, api_locks_get },
 	{ "GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list },
+	/* C5 people and access */
+	{ "POST", "/api/setup/check", ROLE_PUBLIC, PUB | JSON, api_setup_check },
+	{ "POST", "/api/setup", ROLE_PUBLIC, PUB | JSON, api_setup },
+	{ "GET", "/api/users", ROLE_ADMIN, 0, api_users_list },
+	{ "POST", "/api/users", ROLE_ADMIN, JSON, api_user_create },
+	{ "GET", "/api/users/{id}", ROLE_ADMIN, 0, api_user_get },
+	{ "PATCH", "/api/users/{id}", ROLE_ADMIN, JSON, api_user_update },
+	{ "DELETE", "/api/users/{id}", ROLE_ADMIN, 0, api_user_delete },
+	{ "POST", "/api/users/{id}/setup-link", ROLE_ADMIN, 0, api_user_setup_link },
+	{ "POST", "/api/users/{id}/logout", ROLE_ADMIN, 0, api_user_logout },
+	{ "GET", "/api/account/sessions", ROLE_VIEWER, 0, api_account_sessions },
+	{ "DELETE", "/api/account/sessions", ROLE_VIEWER, 0, api_account_sessions_end },
+	{ "DELETE", "/api/account/sessions/{sid}", ROLE_VIEWER, 0, api_account_session_end },
+	{ "POST", "/api/account/password", ROLE_VIEWER, JSON, api_account_password },
+	{ "GET", "/api/tokens", ROLE_VIEWER, 0, api_tokens_list },
+	{ "POST", "/api/tokens", ROLE_VIEWER, JSON, api_token_create },
+	{ "DELETE", "/api/tokens/{id}", ROLE_VIEWER, 0, api_token_delete },
 	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
 	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },
+	{ "GET", "/agent/deb", ROLE_PUBLIC, PUB, api_agent_deb },
+	/* no session: api_metrics checks RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR itself */
+	{ "GET", "/metrics", ROLE_PUBLIC, PUB, api_metrics },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -71,8 +92,8 @@ const struct route *api_routes(size_t *n)
 int api_is_api_path(const char *path)
 {
 	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
-	       strcmp(path, "/healthz") == 0 || strncmp(path, "/install/", 9) == 0 ||
-	       strncmp(path, "/agent/", 7) == 0;
+	       strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
+	       strncmp(path, "/install/", 9) == 0 || strncmp(path, "/agent/", 7) == 0;
 }
 
 static void ctx_free(void *p)
@@ -138,6 +159,55 @@ static int is_json_content_type(const char *ct)
 	return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
 }
 
+/* A personal API token travels only in the Authorization header: one in the query string
+ * would end up in logs and browser history. */
+static int token_in_query(struct http_req *r)
+{
+	if (http_req_query(r, "access_token") || http_req_query(r, "api_token"))
+		return 1;
+	return people_is_api_token(http_req_query(r, "token"));
+}
+
+/* Fills api_ctx(r)->auth from "Authorization: Bearer rmt_..." (an API token: no CSRF,
+ * a bad one is 401 on a non-public route) or else from the session cookie. 0 after
+ * answering. Other bearers (agents') are not ours to judge here. */
+static int authenticate(struct http_req *r, struct app *app, int min_role)
+{
+	struct api_ctx *ctx = api_ctx(r);
+	if (token_in_query(r)) {
+		http_respond_error(r, 400, "token_in_query",
+		                   "send API tokens in the Authorization header, never in the URL");
+		return 0;
+	}
+	const char *authz = http_req_header(r, "authorization");
+	const char *bearer = NULL;
+	if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+		bearer = authz + 7;
+		while (*bearer == ' ')
+			bearer++;
+		if (!people_is_api_token(bearer))
+			bearer = NULL;
+	}
+	int rc = RM_OK;
+	if (bearer) {
+		rc = session_lookup_token(app->store, bearer, rm_now_ms(), &ctx->auth);
+		if (rc == RM_ERR_AUTH && min_role > ROLE_PUBLIC) {
+			http_respond_error(r, 401, "unauthenticated",
+			                   "invalid, expired or revoked API token");
+			return 0;
+		}
+	} else {
+		const char *cookie = http_req_cookie(r, AUTH_COOKIE);
+		if (cookie && cookie[0])
+			rc = session_lookup(app->store, cookie, rm_now_ms(), &ctx->auth);
+	}
+	if (rc && rc != RM_ERR_AUTH) {
+		api_respond_store_error(r, "session", rc);
+		return 0;
+	}
+	return 1;
+}
+
 void api_dispatch(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
@@ -159,16 +229,10 @@ void api_dispatch(struct http_req *r, void *appv)
 		http_respond_error(r, 503, "unavailable", "server is shutting down");
 		return;
 	}
-	struct api_ctx *ctx = api_ctx(r);
-	const char *cookie = http_req_cookie(r, AUTH_COOKIE);
-	if (cookie && cookie[0]) {
-		int rc = session_lookup(app->store, cookie, rm_now_ms(), &ctx->auth);
-		if (rc && rc != RM_ERR_AUTH) {
-			api_respond_store_error(r, "session", rc);
-			return;
-		}
-	}
 	int min_role = auth_effective_role(rt);
+	if (!authenticate(r, app, min_role))
+		return;
+	struct api_ctx *ctx = api_ctx(r);
 	switch (auth_check(&ctx->auth, min_role, method, http_req_header(r, "x-csrf-token"))) {
 	case AUTH_ALLOW: break;
 	case AUTH_UNAUTHENTICATED:

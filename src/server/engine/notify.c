@@ -67,3 +67,8 @@ void notify_job_changed(struct notify *n, const char *job_id)
 {
 	publish(n, NOTIFY_JOB, job_id);
 }
+
+void notify_user_changed(struct notify *n, const char *user_id)
+{
+	publish(n, NOTIFY_USER, user_id);
+}

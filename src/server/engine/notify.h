@@ -8,7 +8,7 @@
  * order, on the loop thread; they must not (un)subscribe from inside a callback. */
 struct notify;
 
-enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2 };
+enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2, NOTIFY_USER = 4 };
 
 /* id is borrowed for the duration of the call. */
 typedef void (*notify_fn)(void *ud, enum notify_kind kind, const char *id);
@@ -22,5 +22,8 @@ void notify_unsubscribe(struct notify *n, notify_fn fn, void *ud);
 /* n NULL or id NULL: no-op. */
 void notify_host_changed(struct notify *n, const char *host_id);
 void notify_job_changed(struct notify *n, const char *job_id);
+/* A user's access changed (disabled, deleted, role, signed out, password): open browser
+ * streams of that user are closed so that they authenticate again. */
+void notify_user_changed(struct notify *n, const char *user_id);
 
 #endif

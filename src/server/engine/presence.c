@@ -30,14 +30,20 @@ void presence_set_provider(struct presence *p, const struct presence_ops *ops, v
 	p->ud = ops ? ud : NULL;
 }
 
-int presence_send(struct presence *p, const char *host_id, enum rm_msg_type type,
-                  json_t *payload_take)
+int presence_send_id(struct presence *p, const char *host_id, enum rm_msg_type type,
+                     json_t *payload_take, char id_out[RM_ULID_BUF])
 {
 	if (!p || !p->ops || !host_id) {
 		json_decref(payload_take);
 		return RM_ERR_NOTFOUND;
 	}
-	return p->ops->send(p->ud, host_id, type, payload_take);
+	return p->ops->send(p->ud, host_id, type, payload_take, id_out);
+}
+
+int presence_send(struct presence *p, const char *host_id, enum rm_msg_type type,
+                  json_t *payload_take)
+{
+	return presence_send_id(p, host_id, type, payload_take, NULL);
 }
 
 int presence_send_command(struct presence *p, const char *host_id, const char *job_id,

@@ -9,13 +9,16 @@
 #include <stdint.h>
 
 #include "common/proto.h"
+#include "common/ulid.h"
 
 struct presence;
 
 struct presence_ops {
 	/* Sends a server->agent message to a connected host (after its hello); takes payload.
-	 * RM_OK, RM_ERR_NOTFOUND (not connected), RM_ERR_TOOBIG / RM_ERR_IO (socket). */
-	int (*send)(void *ud, const char *host_id, enum rm_msg_type type, json_t *payload_take);
+	 * RM_OK, RM_ERR_NOTFOUND (not connected), RM_ERR_TOOBIG / RM_ERR_IO (socket).
+	 * id_out (may be NULL) receives the envelope id. */
+	int (*send)(void *ud, const char *host_id, enum rm_msg_type type, json_t *payload_take,
+	            char id_out[RM_ULID_BUF]);
 	/* Wall-clock ms of the last hello/heartbeat of a connected host, 0 when not connected. */
 	int64_t (*last_seen)(void *ud, const char *host_id);
 	/* The store marked this host offline (silent too long) while it may be connected. */
@@ -31,6 +34,9 @@ void presence_set_provider(struct presence *p, const struct presence_ops *ops, v
 
 int presence_send(struct presence *p, const char *host_id, enum rm_msg_type type,
                   json_t *payload_take);
+/* The same, giving the envelope's id (RPC requests are answered by it). */
+int presence_send_id(struct presence *p, const char *host_id, enum rm_msg_type type,
+                     json_t *payload_take, char id_out[RM_ULID_BUF]);
 /* command.run {job_id, kind, args} (args borrowed, may be NULL). */
 int presence_send_command(struct presence *p, const char *host_id, const char *job_id,
                           const char *kind, const json_t *args);

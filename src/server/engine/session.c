@@ -56,6 +56,36 @@ int session_lookup(struct store *st, const char *token, int64_t now_ms, struct a
 	return RM_OK;
 }
 
+int session_lookup_token(struct store *st, const char *token, int64_t now_ms, struct auth_info *out)
+{
+	if (!token || !token[0] || strlen(token) > TOKEN_MAX)
+		return RM_ERR_AUTH;
+	char hash[65];
+	rm_sha256_hex(token, strlen(token), hash);
+	struct store_token_auth a;
+	int rc = store_token_lookup(st, hash, now_ms, &a);
+	if (rc == RM_ERR_NOTFOUND)
+		return RM_ERR_AUTH;
+	if (rc)
+		return rc;
+	int role = session_role_from_name(a.user_role);
+	if (role < 0)
+		return RM_ERR_AUTH;
+	int trole = a.token_role[0] ? session_role_from_name(a.token_role) : role;
+	if (trole < 0)
+		return RM_ERR_AUTH;
+	if (now_ms - a.last_used_ms >= 60 * 1000)
+		(void)store_token_touch(st, a.id, now_ms); /* best effort: never fails a request */
+	memset(out, 0, sizeof *out);
+	out->authenticated = 1;
+	out->role = trole < role ? trole : role;
+	out->via_token = 1;
+	rm_strlcpy(out->user_id, a.user_id, sizeof out->user_id);
+	rm_strlcpy(out->username, a.username, sizeof out->username);
+	rm_strlcpy(out->token_id, a.id, sizeof out->token_id);
+	return RM_OK;
+}
+
 int session_create(struct store *st, const char *user_id, long long ttl_s, char **token_out,
                    char csrf_out[64])
 {

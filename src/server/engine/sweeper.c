@@ -57,6 +57,9 @@ void sweeper_run_once(struct app *app)
 	rc = store_session_purge_expired(st, now);
 	if (rc)
 		RM_ERROR("sweeper: purging sessions failed", "err", rm_strerror(rc));
+	rc = store_setup_tokens_purge(st, now);
+	if (rc)
+		RM_ERROR("sweeper: purging setup links failed", "err", rm_strerror(rc));
 	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 	policy_expire_awaiting(app);
 	care_sweep(app); /* forget/prune cadences of hosts with an admin slot */

@@ -209,8 +209,40 @@ static const char *const m3[] = {
 	NULL,
 };
 
-/* C2 repository care: maintenance cadences per host, the latest lock list per host. */
+/* Migration 4: C5 people and access. Sessions get a public id (the token hash never
+ * leaves the server) and the client that opened them; one-time setup links and personal
+ * API tokens are stored as SHA-256 hex of the secret. A user created by an admin has an
+ * empty pw_hash until the setup link is used. */
 static const char *const m4[] = {
+	"ALTER TABLE sessions ADD COLUMN id TEXT;",
+	"ALTER TABLE sessions ADD COLUMN ip TEXT;",
+	"ALTER TABLE sessions ADD COLUMN user_agent TEXT;",
+	"UPDATE sessions SET id = lower(hex(randomblob(16))) WHERE id IS NULL;",
+	"CREATE UNIQUE INDEX sessions_id ON sessions(id);",
+	"CREATE TABLE user_setup_tokens ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	");",
+	"CREATE INDEX user_setup_tokens_user ON user_setup_tokens(user_id);",
+	"CREATE TABLE api_tokens ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  role TEXT CHECK (role IS NULL OR role IN ('admin','operator','viewer')),"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER"
+	");",
+	"CREATE INDEX api_tokens_user ON api_tokens(user_id);",
+	NULL,
+};
+
+/* Migration 5: C2 repository care: maintenance cadences per host, the latest lock list per
+ * host. */
+static const char *const m5[] = {
 	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
 	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
 	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
@@ -219,10 +251,7 @@ static const char *const m4[] = {
 
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1,
-	m2,
-	m3,
-	m4,
+	m1, m2, m3, m4, m5,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

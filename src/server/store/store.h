@@ -69,6 +69,58 @@ int store_session_get(struct store *s, const char *token_hash, int64_t now_ms,
 int store_session_delete(struct store *s, const char *token_hash); /* RM_OK if absent */
 int store_session_purge_expired(struct store *s, int64_t now_ms);
 
+/* ---- people (C5, store_people.c) ----
+ * user row = {"id","username","role","disabled","source":"local","setup_pending",
+ * "created_at","updated_at","sessions":N,"tokens":N}; setup_pending: no password yet. */
+json_t *store_users_list(struct store *s);                /* {"users":[...]}, NULL on error */
+json_t *store_user_json(struct store *s, const char *id); /* NULL if unknown or error */
+/* NOTFOUND if the user is unknown; INVAL for a bad role. */
+int store_user_set_role(struct store *s, const char *id, const char *role);
+int store_user_set_disabled(struct store *s, const char *id, int disabled);
+int store_user_set_password(struct store *s, const char *id, const char *pw_hash);
+int store_user_delete(struct store *s, const char *id); /* cascades sessions, tokens, links */
+/* Enabled admins other than id. */
+int store_admins_enabled_except(struct store *s, const char *id, long long *out);
+/* Ends the user's sessions, all but keep_hash (NULL: all). */
+int store_user_sessions_end(struct store *s, const char *user_id, const char *keep_hash);
+/* {"sessions":[{"id","created_at","expires_at","ip","user_agent","current"}]} unexpired,
+ * newest first; current: the one whose token hash is current_hash. NULL on error. */
+json_t *store_user_sessions(struct store *s, const char *user_id, const char *current_hash,
+                            int64_t now_ms);
+int store_session_delete_id(struct store *s, const char *user_id, const char *sid); /* NOTFOUND */
+int store_session_note_client(struct store *s, const char *token_hash, const char *ip,
+                              const char *user_agent);
+/* Setup links: put replaces the user's previous link. peek: the user of an unexpired
+ * link of an enabled user (NOTFOUND otherwise); consume deletes it atomically (NOTFOUND
+ * if it was already used or expired). */
+int store_setup_token_put(struct store *s, const char *user_id, const char *token_hash,
+                          int64_t expires_ms);
+int store_setup_token_peek(struct store *s, const char *token_hash, int64_t now_ms,
+                           char user_id_out[RM_ULID_BUF], int64_t *expires_ms);
+int store_setup_token_consume(struct store *s, const char *token_hash, int64_t now_ms,
+                              char user_id_out[RM_ULID_BUF]);
+int store_setup_tokens_purge(struct store *s, int64_t now_ms);
+/* Personal API tokens. role NULL: the user's role. */
+int store_token_create(struct store *s, const char *user_id, const char *name,
+                       const char *token_hash, const char *role, int64_t expires_ms,
+                       char id_out[RM_ULID_BUF]);
+/* {"tokens":[{"id","name","role"|null,"created_at","expires_at","last_used_at"|null}]} */
+json_t *store_tokens_list(struct store *s, const char *user_id);
+int store_token_delete(struct store *s, const char *user_id, const char *id); /* NOTFOUND */
+int store_user_tokens_delete(struct store *s, const char *user_id);
+struct store_token_auth {
+	char id[RM_ULID_BUF];
+	char user_id[RM_ULID_BUF];
+	char username[65];
+	char user_role[16];
+	char token_role[16]; /* "" = the user's role */
+	int64_t last_used_ms;
+};
+/* NOTFOUND if unknown, expired, or the user is disabled. */
+int store_token_lookup(struct store *s, const char *token_hash, int64_t now_ms,
+                       struct store_token_auth *out);
+int store_token_touch(struct store *s, const char *id, int64_t now_ms);
+
 /* ---- audit log ----
  * actor: username or "agent:<host_id>" or "system"; detail may be NULL (borrowed). */
 int store_audit(struct store *s, const char *actor, const char *action, const char *target,
@@ -290,5 +342,36 @@ void store_reader_close(struct store_reader *rd); /* NULL ok */
 int store_reader_log_each(struct store_reader *rd, const char *job_id, long long after_seq,
                           int limit, void (*cb)(void *ud, const struct store_log_row *row),
                           void *ud);
+
+/* ---- Prometheus exposition (store_metrics.c) ----
+ * One row per host, by id; strings borrowed for the callback only (NULL when unset),
+ * times in ms since the epoch (0 = none), repo_size_bytes < 0 = unknown. */
+struct store_metrics_host {
+	const char *id, *hostname, *status, *os, *arch, *agent_version;
+	const char *last_backup_status; /* NULL: no finished backup yet */
+	int64_t last_backup_finished_ms;
+	long long repo_size_bytes, snapshot_count;
+};
+int store_metrics_hosts(struct store *s, void (*cb)(void *ud, const struct store_metrics_host *h),
+                        void *ud);
+/* Durations (finished - started) of every finished job still in the jobs table, grouped
+ * by kind and status, counted into the cumulative buckets STORE_METRICS_BUCKETS (seconds;
+ * le="+Inf" is count). */
+#define STORE_METRICS_NBUCKETS 10
+extern const double store_metrics_buckets_s[STORE_METRICS_NBUCKETS];
+struct store_metrics_durations {
+	const char *kind, *status;
+	long long count;
+	double sum_s;
+	long long le[STORE_METRICS_NBUCKETS]; /* cumulative: jobs with duration <= bucket */
+};
+int store_metrics_job_durations(struct store *s,
+                                void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                void *ud);
+/* The same on a read-only connection of its own (opened and closed in the call): for the
+ * thread pool, the scan is O(jobs in the table). Not for ":memory:" stores. */
+int store_metrics_job_durations_ro(struct store *s,
+                                   void (*cb)(void *ud, const struct store_metrics_durations *d),
+                                   void *ud);
 
 #endif

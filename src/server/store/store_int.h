@@ -19,6 +19,12 @@
 	"h.schedule_version, h.schedule_acked_version, h.timezone, h.settings, "      \
 	"h.next_run_at, h.utc_offset_s FROM hosts h "
 
+/* users as the API shows them (store_people.c user_json) */
+#define USER_COLS                                                                  \
+	"u.id, u.username, u.role, u.disabled, u.pw_hash = '', u.created_at, "     \
+	"u.updated_at, (SELECT count(*) FROM sessions s WHERE s.user_id = u.id), " \
+	"(SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id) FROM users u "
+
 #define JOB_COLS                                                                         \
 	"j.id, j.host_id, h.hostname, j.kind, j.status, j.args, j.exit_code, j.error, "  \
 	"j.stats, j.created_at, j.started_at, j.finished_at, j.created_by, j.log_lines " \
@@ -41,12 +47,50 @@
 	              "WHERE id = ?1")                                                         \
 	/* sessions */                                                                         \
 	X(SESSION_INSERT, "INSERT INTO sessions(token_hash, user_id, csrf_token, "             \
-	                  "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")               \
+	                  "created_at, expires_at, id) VALUES (?1, ?2, ?3, ?4, ?5, "           \
+	                  "lower(hex(randomblob(16))))")                                       \
 	X(SESSION_GET, "SELECT s.user_id, u.username, u.role, s.csrf_token, s.expires_at "     \
 	               "FROM sessions s JOIN users u ON u.id = s.user_id "                     \
 	               "WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0")     \
 	X(SESSION_DEL, "DELETE FROM sessions WHERE token_hash = ?1")                           \
 	X(SESSION_PURGE, "DELETE FROM sessions WHERE expires_at <= ?1")                        \
+	/* people (store_people.c) */                                                          \
+	X(USERS_LIST, "SELECT " USER_COLS "ORDER BY u.username")                               \
+	X(USER_ROW, "SELECT " USER_COLS "WHERE u.id = ?1")                                     \
+	X(USER_SET_ROLE, "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1")          \
+	X(USER_SET_DISABLED, "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE id = ?1")  \
+	X(USER_SET_PASSWORD, "UPDATE users SET pw_hash = ?2, updated_at = ?3 WHERE id = ?1")   \
+	X(USER_DELETE, "DELETE FROM users WHERE id = ?1")                                      \
+	X(ADMINS_OTHER, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 "    \
+	                "AND id != ?1")                                                        \
+	X(USER_SESSIONS_END, "DELETE FROM sessions WHERE user_id = ?1 "                        \
+	                     "AND (?2 IS NULL OR token_hash != ?2)")                           \
+	X(USER_SESSIONS_LIST, "SELECT id, created_at, expires_at, ip, user_agent, "            \
+	                      "token_hash = ?2 FROM sessions WHERE user_id = ?1 "              \
+	                      "AND expires_at > ?3 ORDER BY created_at DESC, id")              \
+	X(SESSION_DEL_ID, "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2")               \
+	X(SESSION_NOTE_CLIENT, "UPDATE sessions SET ip = ?2, user_agent = ?3 "                 \
+	                       "WHERE token_hash = ?1")                                        \
+	X(SETUP_CLEAR, "DELETE FROM user_setup_tokens WHERE user_id = ?1")                     \
+	X(SETUP_INSERT, "INSERT INTO user_setup_tokens(token_hash, user_id, created_at, "      \
+	                "expires_at) VALUES (?1, ?2, ?3, ?4)")                                 \
+	X(SETUP_PEEK, "SELECT t.user_id, t.expires_at FROM user_setup_tokens t "               \
+	              "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1 "              \
+	              "AND t.expires_at > ?2 AND u.disabled = 0")                              \
+	X(SETUP_CONSUME, "DELETE FROM user_setup_tokens WHERE token_hash = ?1 "                \
+	                 "AND expires_at > ?2 RETURNING user_id")                              \
+	X(SETUP_PURGE, "DELETE FROM user_setup_tokens WHERE expires_at <= ?1")                 \
+	X(TOKEN_INSERT, "INSERT INTO api_tokens(id, user_id, name, token_hash, role, "         \
+	                "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")         \
+	X(TOKENS_LIST, "SELECT id, name, role, created_at, expires_at, last_used_at "          \
+	               "FROM api_tokens WHERE user_id = ?1 ORDER BY created_at DESC, id DESC") \
+	X(TOKEN_DELETE, "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2")               \
+	X(USER_TOKENS_DELETE, "DELETE FROM api_tokens WHERE user_id = ?1")                     \
+	X(TOKEN_LOOKUP, "SELECT t.id, t.user_id, u.username, u.role, t.role, "                 \
+	                "coalesce(t.last_used_at, 0) FROM api_tokens t "                       \
+	                "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1 "            \
+	                "AND t.expires_at > ?2 AND u.disabled = 0")                            \
+	X(TOKEN_TOUCH, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")                \
 	/* audit */                                                                            \
 	X(AUDIT_INSERT, "INSERT INTO audit_log(id, ts, actor, action, target, detail) "        \
 	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                     \
@@ -203,7 +247,20 @@
 	                      "WHERE status = 'online' AND id <> ?1 LIMIT 1000")               \
 	X(JOBS_AWAITING_EXPIRE, "UPDATE jobs SET status = 'failed', awaiting_host = 0, "       \
 	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "        \
-	                        "AND status = 'queued' AND created_at < ?1 RETURNING id, host_id")
+	                        "AND status = 'queued' AND created_at < ?1 "                   \
+	                        "RETURNING id, host_id")                                       \
+	/* Prometheus exposition (store_metrics.c) */                                          \
+	X(METRICS_HOSTS, "SELECT id, hostname, status, last_backup_status, "                   \
+	                 "last_backup_finished_at, repo_size_bytes, snapshot_count, os, "      \
+	                 "arch, agent_version FROM hosts ORDER BY id")                         \
+	X(METRICS_JOB_DURATIONS,                                                               \
+	  "SELECT kind, status, count(*), coalesce(sum(d), 0), sum(d <= 1000), "               \
+	  "sum(d <= 10000), sum(d <= 60000), sum(d <= 300000), sum(d <= 900000), "             \
+	  "sum(d <= 1800000), sum(d <= 3600000), sum(d <= 7200000), sum(d <= 21600000), "      \
+	  "sum(d <= 86400000) FROM (SELECT kind, status, "                                     \
+	  "max(finished_at - started_at, 0) AS d FROM jobs "                                   \
+	  "WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) "                         \
+	  "GROUP BY kind, status ORDER BY kind, status")
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };

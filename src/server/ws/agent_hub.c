@@ -20,6 +20,7 @@
 #include "server/engine/presence.h"
 #include "server/engine/policy.h"
 #include "server/engine/repo_policy.h"
+#include "server/engine/rpc.h"
 #include "server/store/store.h"
 #include "server/ws/job_hub.h"
 
@@ -81,11 +82,17 @@ void agent_conn_release(struct agent_conn *c)
 
 int agent_conn_send(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take)
 {
+	return agent_conn_send_id(c, t, payload_take, NULL);
+}
+
+int agent_conn_send_id(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take,
+                       char id_out[RM_ULID_BUF])
+{
 	if (!c->ws) {
 		json_decref(payload_take);
 		return RM_ERR_IO;
 	}
-	char *s = proto_encode(t, payload_take, NULL);
+	char *s = proto_encode(t, payload_take, id_out);
 	int rc = ws_send(c->ws, s, strlen(s));
 	free(s);
 	if (rc == RM_ERR_TOOBIG) {
@@ -112,7 +119,8 @@ void agent_conn_ack(struct agent_conn *c, const char *id)
 
 /* ---------------------------------------------------------------- presence provider */
 
-static int hub_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *payload_take)
+static int hub_send(void *ud, const char *host_id, enum rm_msg_type type, json_t *payload_take,
+                    char id_out[RM_ULID_BUF])
 {
 	struct agent_hub *h = ud;
 	struct agent_conn *c = map_get(h, host_id);
@@ -120,7 +128,7 @@ static int hub_send(void *ud, const char *host_id, enum rm_msg_type type, json_t
 		json_decref(payload_take);
 		return RM_ERR_NOTFOUND;
 	}
-	return agent_conn_send(c, type, payload_take);
+	return agent_conn_send_id(c, type, payload_take, id_out);
 }
 
 static int64_t hub_last_seen(void *ud, const char *host_id)
@@ -149,6 +157,7 @@ static void hub_disconnect(void *ud, const char *host_id, int code, const char *
 	if (!c)
 		return;
 	map_del(h, c);
+	rpc_host_gone(h->app, host_id);
 	if (c->ws)
 		ws_close(c->ws, code, reason);
 }
@@ -412,7 +421,8 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
 		break;
-	default: /* ack, tree.list.result: later capabilities */ break;
+	case RM_MSG_TREE_LIST_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
+	default: /* ack */ break;
 	}
 out:
 	proto_envelope_cleanup(&env);
@@ -428,6 +438,7 @@ static void on_close(struct ws_conn *ws, void *appv)
 	c->ws = NULL;
 	if (c->in_map) {
 		map_del(h, c);
+		rpc_host_gone(app, c->host_id);
 		if (!h->stopped && !app->shutting_down) {
 			int64_t now = rm_now_ms();
 			/* "agent lost" runs from the last message: persist it if it was deferred */

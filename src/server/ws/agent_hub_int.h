@@ -71,6 +71,8 @@ struct agent_hub {
 /* agent_hub.c */
 void agent_conn_release(struct agent_conn *c);
 int agent_conn_send(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take);
+int agent_conn_send_id(struct agent_conn *c, enum rm_msg_type t, json_t *payload_take,
+                       char id_out[RM_ULID_BUF]);
 void agent_conn_ack(struct agent_conn *c, const char *id);
 /* agent_events.c */
 /* RM_OK when job_id belongs to the connection's host (cached per connection). */

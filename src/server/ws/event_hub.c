@@ -22,6 +22,7 @@ struct ev_sub {
 	struct ev_sub *next;
 	struct ws_conn *ws;
 	int done;
+	char user_id[RM_ULID_BUF];
 };
 
 struct event_hub {
@@ -107,6 +108,15 @@ static void on_changed(void *ud, enum notify_kind kind, const char *id)
 	struct event_hub *h = ud;
 	if (!h->subs || h->stopped)
 		return;
+	if (kind == NOTIFY_USER) { /* re-authenticate that user's streams */
+		for (struct ev_sub *s = h->subs; s; s = s->next) {
+			if (!s->done && strcmp(s->user_id, id) == 0) {
+				s->done = 1;
+				ws_close(s->ws, 4001, "session changed");
+			}
+		}
+		return;
+	}
 	json_object_set_new(kind == NOTIFY_HOST ? h->dirty_hosts : h->dirty_jobs, id, json_true());
 	arm(h);
 }
@@ -125,6 +135,7 @@ static int on_open(struct ws_conn *ws, void *appv)
 		return rc;
 	struct ev_sub *s = rm_xcalloc(1, sizeof *s);
 	s->ws = ws;
+	rm_strlcpy(s->user_id, info.user_id, sizeof s->user_id);
 	s->next = h->subs;
 	h->subs = s;
 	ws_conn_set_user(ws, s);
@@ -175,7 +186,7 @@ struct event_hub *event_hub_new(struct app *app)
 	h->timer.data = h;
 	h->dirty_hosts = json_object();
 	h->dirty_jobs = json_object();
-	notify_subscribe(app->notify, NOTIFY_HOST | NOTIFY_JOB, on_changed, h);
+	notify_subscribe(app->notify, NOTIFY_HOST | NOTIFY_JOB | NOTIFY_USER, on_changed, h);
 	return h;
 }
 

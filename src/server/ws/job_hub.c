@@ -27,6 +27,7 @@ struct job_sub {
 	long long cursor; /* highest seq sent */
 	int live;
 	int done; /* ended / dropped: send nothing more */
+	char user_id[RM_ULID_BUF];
 };
 
 struct job_topic {
@@ -187,10 +188,26 @@ void job_hub_publish_progress(struct job_hub *h, const char *job_id, const json_
 
 /* engine/notify subscriber (jobs): the row changed (state, stats): re-read and send; ends
  * the streams when terminal. */
+/* A user's access changed: close their streams (they authenticate again). */
+static void close_user(struct job_hub *h, const char *user_id)
+{
+	for (struct job_topic *t = h->topics; t; t = t->next) {
+		for (struct job_sub *s = t->subs; s; s = s->next) {
+			if (!s->done && strcmp(s->user_id, user_id) == 0) {
+				s->done = 1;
+				ws_close(s->ws, 4001, "session changed");
+			}
+		}
+	}
+}
+
 static void on_job_changed(void *ud, enum notify_kind kind, const char *job_id)
 {
 	struct job_hub *h = ud;
-	(void)kind;
+	if (kind == NOTIFY_USER) {
+		close_user(h, job_id);
+		return;
+	}
 	struct job_topic *t = topic_find(h, job_id);
 	if (!t)
 		return;
@@ -262,6 +279,7 @@ static int on_open(struct ws_conn *ws, void *appv)
 	}
 	struct job_sub *s = rm_xcalloc(1, sizeof *s);
 	s->ws = ws;
+	rm_strlcpy(s->user_id, info.user_id, sizeof s->user_id);
 	s->topic = t;
 	s->cursor = after;
 	s->next = t->subs;
@@ -331,7 +349,7 @@ struct job_hub *job_hub_new(struct app *app)
 {
 	struct job_hub *h = rm_xcalloc(1, sizeof *h);
 	h->app = app;
-	notify_subscribe(app->notify, NOTIFY_JOB, on_job_changed, h);
+	notify_subscribe(app->notify, NOTIFY_JOB | NOTIFY_USER, on_job_changed, h);
 	return h;
 }
 

@@ -103,8 +103,9 @@ function portAccepts(port) {
   });
 }
 
-// Spawns a registered process in its own group; collects stderr (and stdout) text.
-function spawnTracked(cmd, args, { env, cwd, stdout = 'pipe' } = {}) {
+// Spawns a registered process in its own group (killed by cleanup()); collects stderr (and
+// stdout) text.
+export function spawnTracked(cmd, args, { env, cwd, stdout = 'pipe' } = {}) {
   const proc = spawn(cmd, args, { env, cwd, detached: true, stdio: ['ignore', stdout, 'pipe'] });
   procs.add(proc);
   const h = { proc, err: '', out: '' };

@@ -8,7 +8,9 @@ import { navigate } from '../router.js';
 export const title = 'Audit';
 export const navKey = 'audit';
 
-const ACTIONS = ['bootstrap', 'login', 'logout', 'enrollment_token.create', 'host.enroll', 'job.dispatch', 'job.cancel'];
+const ACTIONS = ['bootstrap', 'login', 'logout', 'enrollment_token.create', 'host.enroll', 'job.dispatch', 'job.cancel',
+  'user.create', 'user.setup', 'user.setup_link', 'user.role', 'user.disable', 'user.enable', 'user.logout', 'user.delete',
+  'account.password', 'account.session_end', 'account.sessions_end', 'token.create', 'token.revoke', 'auth.lockout'];
 
 const detailText = (d) => {
   if (d === null || d === undefined || d === '') return '';
