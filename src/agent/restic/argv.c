@@ -212,20 +212,7 @@ static int build_forget(struct vec *a, const json_t *args, const char *hostname,
 
 int restic_subset_ok(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-	char *end = NULL;
-	if (n == 0 || n > 24)
-		return 0;
-	if (s[n - 1] == '%') {
-		double v = strtod(s, &end);
-		return end == s + n - 1 && s[0] >= '0' && s[0] <= '9' && v > 0 && v <= 100;
-	}
-	const char *slash = strchr(s, '/');
-	if (!slash || slash == s || !slash[1] || strspn(s, "0123456789/") != n ||
-	    strchr(slash + 1, '/'))
-		return 0;
-	long long a = strtoll(s, NULL, 10), b = strtoll(slash + 1, NULL, 10);
-	return a >= 1 && b >= 1 && a <= b && b <= 1000000;
+	return proto_read_data_subset_ok(s);
 }
 
 /* check [--read-data-subset X] */

@@ -18,24 +18,6 @@
 #include "server/http/http.h"
 #include "server/store/store.h"
 
-/* N% (0 < N <= 100) or n/m (1 <= n <= m). */
-static int subset_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 24)
-		return 0;
-	char *end = NULL;
-	if (s[n - 1] == '%') {
-		double v = strtod(s, &end);
-		return s[0] >= '0' && s[0] <= '9' && end == s + n - 1 && v > 0 && v <= 100;
-	}
-	const char *sl = strchr(s, '/');
-	if (!sl || sl == s || !sl[1] || strchr(sl + 1, '/') || strspn(s, "0123456789/") != n)
-		return 0;
-	long long a = strtoll(s, NULL, 10), b = strtoll(sl + 1, NULL, 10);
-	return a >= 1 && a <= b && b <= 1000000;
-}
-
 void api_job_create_care(struct http_req *r, struct app *app, const char *host_id, const char *kind,
                          const json_t *b)
 {
@@ -66,7 +48,7 @@ void api_job_create_care(struct http_req *r, struct app *app, const char *host_i
 			json_object_set_new(args, "group", json_string(group));
 	} else if (!strcmp(kind, "check")) {
 		if (rmj_get_str(b, "read_data_subset", 0, 24, &sub, err, sizeof err) ||
-		    (sub && !subset_ok(sub))) {
+		    (sub && !proto_read_data_subset_ok(sub))) {
 			api_respond_field(r, 422, "invalid_field", "read_data_subset",
 			                  "read_data_subset must be N% (0 < N <= 100) or n/m");
 			return;

@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "common/rmtime.h"
 #include "common/ulid.h"
 #include "server/app.h"
@@ -92,15 +93,7 @@ static const char *merge_one(const char *kind, const json_t *in, json_t *dst)
 			}
 			json_decref(runs);
 		} else if (!strcmp(k, "read_data_subset") && !strcmp(kind, "check")) {
-			const char *s = json_string_value(v);
-			char *end = NULL;
-			double pct = s ? strtod(s, &end) : 0;
-			int ok =
-			    s && ((end && end[0] == '%' && !end[1] && end != s && pct > 0 &&
-			           pct <= 100) ||
-			          (strchr(s, '/') && strspn(s, "0123456789/") == strlen(s) &&
-			           strtoll(s, NULL, 10) >= 1 &&
-			           strtoll(s, NULL, 10) <= strtoll(strchr(s, '/') + 1, NULL, 10)));
+			int ok = proto_read_data_subset_ok(json_string_value(v));
 			if (!ok)
 				return "check.read_data_subset must be N% (0 < N <= 100) or n/m";
 		} else {
