@@ -246,6 +246,8 @@ static const char *const m5[] = {
 	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
 	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
 	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
+	/* the spec gained "maintenance": every agent gets it on its next hello */
+	"UPDATE hosts SET schedule_version = schedule_version + 1 WHERE schedule_version > 0;",
 	NULL,
 };
 
