@@ -19,9 +19,9 @@ CC ?= cc
 # zlib, and libcurl only at enrollment, where it is dlopen'd (headers only at build time).
 COMMON_PKGS := libsodium jansson
 AGENT_PKGS  := $(COMMON_PKGS) libwebsockets libuv openssl
-# the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets, no libcurl
-# (its unit tests use libcurl as a client: SERVER_TEST_LIBS)
-SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib
+# the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets; libcurl only
+# for outbound requests (OIDC provider: engine/oidc_http.c, run in the thread pool)
+SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -194,7 +194,7 @@ $(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 # server parsers that fuzz targets reach without the HTTP/DB layers
 FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c src/server/http/parse.c \
-                   src/server/http/wsframe.c
+                   src/server/http/wsframe.c src/server/engine/jwt.c
 fuzz:
 	@mkdir -p $(B)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \

@@ -1,5 +1,6 @@
 // Builds the single-page web UI into <outdir> (default build/web):
 //   app-XXXXXXXX.js, app-XXXXXXXX.css (hashed, minified, no source maps), index.html,
+//   chunk-XXXXXXXX.js (code split off behind a dynamic import(), e.g. the chart library),
 //   install/install.sh (copied from deploy/install.sh when present).
 // usage: node web/build.mjs <outdir>
 import fs from 'node:fs';
@@ -42,7 +43,7 @@ fs.mkdirSync(out, { recursive: true });
 
 // Drop stale bundles so the embedder only sees the current build.
 for (const f of fs.readdirSync(out)) {
-  if (/^app-[A-Za-z0-9]+\.(js|css)(\.map)?$/.test(f) || f === 'index.html') fs.rmSync(path.join(out, f));
+  if (/^(app|chunk)-[A-Za-z0-9]+\.(js|css)(\.map)?$/.test(f) || f === 'index.html') fs.rmSync(path.join(out, f));
 }
 
 const result = await esbuild.build({
@@ -55,6 +56,9 @@ const result = await esbuild.build({
   legalComments: 'none',
   outdir: out,
   entryNames: '[name]-[hash]',
+  // the chart library (uPlot) loads only when a page draws a chart
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   assetNames: '[name]-[hash]',
   metafile: true,
   logLevel: 'warning',
@@ -85,3 +89,7 @@ for (const f of [js, css, 'index.html'].filter(Boolean)) {
   gz += zlib.gzipSync(data, { level: 9 }).length;
 }
 console.log(`web: ${[js, css].filter(Boolean).join(' ')} — ${(raw / 1024).toFixed(1)} KiB raw, ${(gz / 1024).toFixed(1)} KiB gzipped (${gz} bytes)`);
+for (const f of outputs.filter((o) => /^chunk-.*\.js$/.test(o))) {
+  const data = fs.readFileSync(path.join(out, f));
+  console.log(`web: lazy ${f} — ${(data.length / 1024).toFixed(1)} KiB raw, ${(zlib.gzipSync(data, { level: 9 }).length / 1024).toFixed(1)} KiB gzipped`);
+}

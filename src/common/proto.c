@@ -221,6 +221,10 @@ static const struct rm_field f_stats_report[] = {
 	{ "total_file_count", RM_FT_INT, O, 0, NULL, NULL },
 	{ "snapshots_count", RM_FT_INT, O, 0, NULL, NULL },
 	{ "raw_size", RM_FT_INT, O, 0, NULL, NULL },
+	/* restic 0.15+ on a v2 repository (stats --mode raw-data) */
+	{ "total_uncompressed_size", RM_FT_INT, O, 0, NULL, NULL },
+	{ "compression_ratio", RM_FT_NUMBER, O, 0, NULL, NULL },
+	{ "compression_space_saving", RM_FT_NUMBER, O, 0, NULL, NULL },
 	{ NULL },
 };
 static const struct rm_field f_tree_list[] = {
@@ -231,6 +235,19 @@ static const struct rm_field f_tree_list[] = {
 static const struct rm_field f_tree_list_result[] = {
 	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "entries", RM_FT_ARRAY, O, 100000, NULL, NULL },
+	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL }, /* {code, message}: see engine/rpc.h */
+	{ NULL },
+};
+static const struct rm_field f_forget_preview[] = {
+	{ "group", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "retention", RM_FT_OBJECT, R, 0, NULL, NULL },
+	{ NULL },
+};
+static const struct rm_field f_forget_preview_result[] = {
+	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
+	{ "keep", RM_FT_ARRAY, O, 10000, NULL, NULL },
+	{ "remove", RM_FT_ARRAY, O, 10000, NULL, NULL },
+	{ "truncated", RM_FT_BOOL, O, 0, NULL, NULL },
 	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL }, /* {code, message}: see engine/rpc.h */
 	{ NULL },
 };
@@ -273,6 +290,10 @@ static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
 	[RM_MSG_TREE_LIST_RESULT] = { RM_MSG_TREE_LIST_RESULT, "tree.list.result", A2S,
 	                              f_tree_list_result },
 	[RM_MSG_ERROR] = { RM_MSG_ERROR, "error", A2S | S2A, f_error },
+	[RM_MSG_FORGET_PREVIEW] = { RM_MSG_FORGET_PREVIEW, "forget.preview", S2A,
+	                            f_forget_preview },
+	[RM_MSG_FORGET_PREVIEW_RESULT] = { RM_MSG_FORGET_PREVIEW_RESULT, "forget.preview.result",
+	                                   A2S, f_forget_preview_result },
 };
 #undef A2S
 #undef S2A

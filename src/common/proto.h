@@ -39,6 +39,8 @@ enum rm_msg_type {
 	RM_MSG_TREE_LIST,        /* server -> agent (rpc; answer correlated by envelope id) */
 	RM_MSG_TREE_LIST_RESULT, /* agent -> server, payload.request_id = tree.list id */
 	RM_MSG_ERROR,            /* both ways: {"code","message","ref_id"?} */
+	RM_MSG_FORGET_PREVIEW,   /* server -> agent (rpc): retention preview, forget --dry-run */
+	RM_MSG_FORGET_PREVIEW_RESULT, /* agent -> server, payload.request_id = its id */
 	RM_MSG__COUNT
 };
 

@@ -17,6 +17,7 @@ struct api_cache;
 struct notify;
 struct presence;
 struct throttle;
+struct oidc;
 
 struct app {
 	uv_loop_t *loop;
@@ -33,6 +34,7 @@ struct app {
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
 };
 
 #endif

@@ -59,6 +59,29 @@ static const struct cfg_key cfg_table[] = {
 	{ "agent_binary_dir", "RM_AGENT_BINARY_DIR", CFG_STR, F(agent_binary_dir), NULL, 0, 0, 0,
 	  "directory holding restic-manager-agent for /agent/binary (default: the server "
 	  "executable's directory)" },
+	{ "oidc_issuer", "RM_OIDC_ISSUER", CFG_STR, F(oidc_issuer), "", 0, 0, 0,
+	  "OpenID Connect issuer URL; enables single sign-on (empty = off)" },
+	{ "oidc_client_id", "RM_OIDC_CLIENT_ID", CFG_STR, F(oidc_client_id), "", 0, 0, 0,
+	  "OIDC client id registered at the provider" },
+	{ "oidc_client_secret", "RM_OIDC_CLIENT_SECRET", CFG_STR, F(oidc_client_secret), "", 0, 0,
+	  CFG_SECRET, "OIDC client secret (empty = public client, PKCE only)" },
+	{ "oidc_redirect_url", "RM_OIDC_REDIRECT_URL", CFG_STR, F(oidc_redirect_url), "", 0, 0, 0,
+	  "OIDC redirect URL (default <base_url>/api/auth/oidc/callback)" },
+	{ "oidc_scopes", "RM_OIDC_SCOPES", CFG_STR, F(oidc_scopes), "openid profile email", 0, 0, 0,
+	  "space-separated scopes requested (must include openid)" },
+	{ "oidc_groups_claim", "RM_OIDC_GROUPS_CLAIM", CFG_STR, F(oidc_groups_claim), "groups", 0,
+	  0, 0, "claim (ID token or userinfo) holding the user's groups" },
+	{ "oidc_role_map", "RM_OIDC_ROLE_MAP", CFG_STR, F(oidc_role_map), "", 0, 0, 0,
+	  "group=role pairs, e.g. \"ops-admins=admin,ops=operator,staff=viewer\"" },
+	{ "oidc_default_role", "RM_OIDC_DEFAULT_ROLE", CFG_STR, F(oidc_default_role), "", 0, 0, 0,
+	  "role for users in no mapped group (empty = refuse them)" },
+	{ "oidc_button_label", "RM_OIDC_BUTTON_LABEL", CFG_STR, F(oidc_button_label),
+	  "Sign in with SSO", 0, 0, 0, "label of the single sign-on button" },
+	{ "local_login", "RM_LOCAL_LOGIN", CFG_BOOL, F(local_login), "true", 0, 1, 0,
+	  "allow username/password sign-in (false requires oidc_issuer)" },
+	{ "local_login_break_glass", "RM_LOCAL_LOGIN_BREAK_GLASS", CFG_BOOL,
+	  F(local_login_break_glass), "false", 0, 1, 0,
+	  "turn password sign-in back on even when local_login is false" },
 };
 #undef F
 #define CFG_N (sizeof cfg_table / sizeof cfg_table[0])
@@ -437,6 +460,18 @@ int config_finalize(struct server_config *cfg, char *err, size_t errlen)
 		free(cfg->agent_binary_dir);
 		cfg->agent_binary_dir = exe_dir();
 	}
+	if (cfg->oidc_issuer[0] && strncmp(cfg->oidc_issuer, "https://", 8) != 0 &&
+	    strncmp(cfg->oidc_issuer, "http://", 7) != 0) {
+		snprintf(err, errlen, "oidc_issuer: must start with https:// (or http://)");
+		return RM_ERR_INVAL;
+	}
+	if (!cfg->local_login && !cfg->oidc_issuer[0]) {
+		snprintf(err, errlen,
+		         "local_login: false requires oidc_issuer (nobody could sign in)");
+		return RM_ERR_INVAL;
+	}
+	if (cfg->local_login_break_glass)
+		cfg->local_login = 1;
 	if (cfg->offline_after_s >= cfg->job_lost_after_s) {
 		/* allowed, but lost-after counts from last_seen so keep it sane */
 	}

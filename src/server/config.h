@@ -28,6 +28,18 @@ struct server_config {
 	long long job_lost_after_s;
 	long long sweep_interval_ms;
 	char *agent_binary_dir; /* default: directory of the server executable */
+	/* single sign-on (OIDC; engine/oidc.c). Off unless oidc_issuer is set. */
+	char *oidc_issuer;
+	char *oidc_client_id;
+	char *oidc_client_secret; /* secret: never printed or logged */
+	char *oidc_redirect_url;  /* default <base_url>/api/auth/oidc/callback */
+	char *oidc_scopes;
+	char *oidc_groups_claim;
+	char *oidc_role_map;     /* "group=role,..." */
+	char *oidc_default_role; /* "" = deny users in no mapped group */
+	char *oidc_button_label;
+	int local_login;             /* password sign-in (false needs oidc_issuer) */
+	int local_login_break_glass; /* forces local_login back on */
 };
 
 /* Sets every key to its default (strings malloc'd). */

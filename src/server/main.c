@@ -19,6 +19,7 @@
 #include "server/http/router.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/oidc.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/engine/rpc.h"
@@ -292,6 +293,13 @@ int main(int argc, char **argv)
 	rm_log_set_level(lvl);
 	if (cfg.metrics_token[0])
 		rm_log_add_secret(cfg.metrics_token);
+	if (oidc_create(&cfg, &g_app.oidc, err, sizeof err)) {
+		fprintf(stderr, "error: configuration: %s\n", err);
+		config_cleanup(&cfg);
+		return 2;
+	}
+	if (cfg.local_login_break_glass)
+		RM_WARN("break glass: password sign-in forced on (RM_LOCAL_LOGIN_BREAK_GLASS)");
 
 	int exit_code = 1;
 	struct app *app = &g_app;
@@ -319,6 +327,7 @@ int main(int argc, char **argv)
 	presence_free(app->presence);
 	notify_free(app->notify);
 	throttle_free(app->throttle);
+	oidc_free(app->oidc);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);

@@ -70,11 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o = NULL;
 	if (restic_parse_stats(s, size, &o) == RM_OK)
 		json_decref(o);
+	o = NULL;
+	if (restic_parse_forget(s, size, &o) == RM_OK) {
+		if (!json_is_array(json_object_get(o, "keep")) ||
+		    !json_is_array(json_object_get(o, "remove")))
+			abort();
+		json_decref(o);
+	}
 	if (restic_parse_version(s, size, &v) == RM_OK)
 		free(v);
 	/* repository care */
 	o = NULL;
-	if (restic_parse_forget(s, size, &o) == RM_OK) {
+	if (restic_parse_forget_counts(s, size, &o) == RM_OK) {
 		if (!json_is_object(o) || json_integer_value(json_object_get(o, "removed")) < 0)
 			abort();
 		json_decref(o);

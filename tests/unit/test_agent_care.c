@@ -104,24 +104,24 @@ TEST(parse_forget)
 	size_t n;
 	char *d = slurp("0.14-forget.json", &n);
 	json_t *o = NULL;
-	EQ_INT(restic_parse_forget(d, n, &o), RM_OK);
+	EQ_INT(restic_parse_forget_counts(d, n, &o), RM_OK);
 	EQ_INT(rmj_int(o, "kept", -1), 1);
 	EQ_INT(rmj_int(o, "removed", -1), 1);
 	EQ_INT(json_array_size(json_object_get(o, "removed_ids")), 1);
 	json_decref(o);
 	free(d);
 	d = slurp("0.17-forget.json", &n);
-	EQ_INT(restic_parse_forget(d, n, &o), RM_OK);
+	EQ_INT(restic_parse_forget_counts(d, n, &o), RM_OK);
 	EQ_INT(rmj_int(o, "kept", -1), 1);
 	EQ_INT(rmj_int(o, "removed", -1), 2);
 	json_decref(o);
 	free(d);
-	EQ_INT(restic_parse_forget("", 0, &o), RM_OK); /* nothing printed */
+	EQ_INT(restic_parse_forget_counts("", 0, &o), RM_OK); /* nothing printed */
 	EQ_INT(rmj_int(o, "removed", -1), 0);
 	json_decref(o);
 	o = NULL;
-	EQ_INT(restic_parse_forget("{\"a\":1}", 7, &o), RM_ERR_PROTO);
-	EQ_INT(restic_parse_forget("[{\"keep\":3}]", 12, &o), RM_ERR_PROTO);
+	EQ_INT(restic_parse_forget_counts("{\"a\":1}", 7, &o), RM_ERR_PROTO);
+	EQ_INT(restic_parse_forget_counts("[{\"keep\":3}]", 12, &o), RM_ERR_PROTO);
 	OK(o == NULL);
 }
 

@@ -592,7 +592,11 @@ TEST(parse_stats)
 	d = slurp("0.17-stats-raw-data.json", &n);
 	OK(restic_parse_stats(d, n, &o) == RM_OK);
 	EQ_INT(json_integer_value(json_object_get(o, "total_size")), 314801533);
-	EQ_INT(json_object_size(o), 3);
+	/* total_size, total_file_count, snapshots_count + the 0.15+ compression fields */
+	EQ_INT(json_object_size(o), 6);
+	EQ_INT(json_integer_value(json_object_get(o, "total_uncompressed_size")), 629603066);
+	OK(json_real_value(json_object_get(o, "compression_ratio")) == 2.0);
+	OK(json_real_value(json_object_get(o, "compression_space_saving")) == 50.0);
 	json_decref(o);
 	free(d);
 	o = NULL;
@@ -601,6 +605,49 @@ TEST(parse_stats)
 	EQ_INT(restic_parse_stats("{\"total_size\":1,\"snapshots_count\":\"x\"}", 38, &o),
 	       RM_ERR_PROTO);
 	OK(o == NULL);
+}
+
+static void check_forget(const char *fixture, int has_size)
+{
+	size_t n;
+	json_t *o = NULL;
+	char *d = slurp(fixture, &n);
+	OK(restic_parse_forget(d, n, &o) == RM_OK);
+	free(d);
+	json_t *keep = json_object_get(o, "keep"), *rm = json_object_get(o, "remove");
+	EQ_INT(json_array_size(keep), 1);
+	EQ_INT(json_array_size(rm), 2);
+	json_t *k = json_array_get(keep, 0);
+	EQ_STR(json_string_value(json_object_get(k, "short_id")), "530d7a77");
+	json_t *why = json_object_get(k, "reasons");
+	EQ_INT(json_array_size(why), 2);
+	EQ_STR(json_string_value(json_array_get(why, 0)), "last snapshot");
+	EQ_STR(json_string_value(json_array_get(why, 1)), "daily snapshot");
+	json_t *r0 = json_array_get(rm, 0);
+	EQ_STR(json_string_value(json_object_get(r0, "short_id")), "68b68919");
+	EQ_INT(json_array_size(json_object_get(r0, "reasons")), 0);
+	EQ_STR(json_string_value(json_object_get(r0, "time")), "2026-12-03T11:38:55.213Z");
+	EQ_INT(json_object_get(r0, "size_bytes") != NULL, has_size);
+	json_decref(o);
+}
+
+TEST(parse_forget)
+{
+	check_forget("0.14-forget-dry-run.json", 0);
+	check_forget("0.17-forget-dry-run.json", 1);
+	json_t *o = NULL;
+	EQ_INT(restic_parse_forget("{}", 2, &o), RM_ERR_PROTO);
+	EQ_INT(restic_parse_forget("[", 1, &o), RM_ERR_PROTO);
+	OK(o == NULL);
+	/* no groups (nothing matched the tag): empty lists; odd members skipped */
+	OK(restic_parse_forget("[]", 2, &o) == RM_OK);
+	EQ_INT(json_array_size(json_object_get(o, "keep")), 0);
+	json_decref(o);
+	const char *odd = "[1,{\"keep\":[{\"id\":\"ab\"},{\"id\":\"cd\",\"time\":\"t\"}],"
+	                  "\"reasons\":[{\"snapshot\":{\"time\":\"t\"},\"matches\":[1,\"x\"]}]}]";
+	OK(restic_parse_forget(odd, strlen(odd), &o) == RM_OK);
+	EQ_INT(json_array_size(json_object_get(o, "keep")), 1);
+	json_decref(o);
 }
 
 TEST(parse_version)
@@ -695,6 +742,7 @@ int main(void)
 	RUN(parse_init_exists);
 	RUN(parse_snapshots);
 	RUN(parse_stats);
+	RUN(parse_forget);
 	RUN(parse_version);
 	RUN(garbage_lines);
 	return tap_done();

@@ -55,11 +55,16 @@ static const struct {
 	  "\"paths\":[\"/etc\"],\"tags\":[\"daily\"],\"size_bytes\":123,"
 	  "\"file_count\":4}],\"truncated\":false}" },
 	{ RM_MSG_STATS_REPORT, "{\"total_size\":1,\"total_file_count\":2,\"snapshots_count\":3,"
-	                       "\"raw_size\":4}" },
+	                       "\"raw_size\":4,\"total_uncompressed_size\":5,"
+	                       "\"compression_ratio\":2.5,\"compression_space_saving\":60}" },
 	{ RM_MSG_TREE_LIST, "{\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/etc\"}" },
 	{ RM_MSG_TREE_LIST_RESULT, "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"entries\":"
 	                           "[{\"name\":\"x\",\"type\":\"file\"}]}" },
 	{ RM_MSG_ERROR, "{\"code\":\"malformed\",\"message\":\"bad\",\"ref_id\":\"abc\"}" },
+	{ RM_MSG_FORGET_PREVIEW, "{\"group\":\"etc\",\"retention\":{\"keep_last\":2}}" },
+	{ RM_MSG_FORGET_PREVIEW_RESULT,
+	  "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"keep\":[{\"id\":\"ab\","
+	  "\"reasons\":[\"last snapshot\"]}],\"remove\":[],\"truncated\":false}" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 

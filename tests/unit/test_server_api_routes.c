@@ -14,6 +14,9 @@ static int is_public_path(const char *m, const char *p)
 		{ "GET", "/api/bootstrap/status" },
 		{ "POST", "/api/bootstrap" },
 		{ "POST", "/api/auth/login" },
+		{ "GET", "/api/auth/config" },
+		{ "GET", "/api/auth/oidc/login" },
+		{ "GET", "/api/auth/oidc/callback" },
 		{ "POST", "/api/agents/enroll" },
 		{ "POST", "/api/setup/check" }, /* C5 setup links: the token is the credential */
 		{ "POST", "/api/setup" },

@@ -1,4 +1,5 @@
 /* Config table: defaults, file parsing, env precedence, validation, printing. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,10 +146,55 @@ TEST(errors)
 	config_cleanup(&c);
 }
 
+/* Single sign-on keys: local login off needs an issuer; break glass turns it back on; the
+ * client secret is never printed. */
+TEST(sso_keys)
+{
+	struct server_config c;
+	char err[256];
+	config_init(&c);
+	EQ_INT(c.local_login, 1);
+	EQ_STR(c.oidc_groups_claim, "groups");
+	EQ_INT(config_apply_text(&c, "local_login: false\n", "f", err, sizeof err), RM_OK);
+	EQ_INT(config_finalize(&c, err, sizeof err), RM_ERR_INVAL);
+	OK(strstr(err, "oidc_issuer") != NULL);
+	config_cleanup(&c);
+
+	config_init(&c);
+	EQ_INT(config_apply_text(&c,
+	                         "local_login: false\noidc_issuer: https://id.test\n"
+	                         "oidc_client_secret: s3cr3t-value\n",
+	                         "f", err, sizeof err),
+	       RM_OK);
+	EQ_INT(config_finalize(&c, err, sizeof err), RM_OK);
+	EQ_INT(c.local_login, 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	config_print(&c, f);
+	fclose(f);
+	OK(strstr(buf, "s3cr3t-value") == NULL);
+	OK(strstr(buf, "oidc_client_secret: \"[redacted]\"") != NULL);
+	free(buf);
+	env_n = 0;
+	env_keys[env_n] = "RM_LOCAL_LOGIN_BREAK_GLASS";
+	env_vals[env_n++] = "1";
+	EQ_INT(config_apply_env(&c, fake_getenv, err, sizeof err), RM_OK);
+	EQ_INT(config_finalize(&c, err, sizeof err), RM_OK);
+	EQ_INT(c.local_login, 1);
+	config_cleanup(&c);
+
+	config_init(&c);
+	EQ_INT(config_apply_text(&c, "oidc_issuer: ftp://id.test\n", "f", err, sizeof err), RM_OK);
+	EQ_INT(config_finalize(&c, err, sizeof err), RM_ERR_INVAL);
+	config_cleanup(&c);
+}
+
 int main(void)
 {
 	RUN(defaults);
 	RUN(file_and_env_precedence);
 	RUN(errors);
+	RUN(sso_keys);
 	return tap_done();
 }

@@ -140,10 +140,12 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 5 (C2 care), 4 (C5 people), 3 (C2 policies) and 2
-	 * (reported_hostname) */
+	/* back to the v1 shape: undo migration 7 (C2 care), 6 (SSO users), 5 (repo health), 4 (C5 people),
+	 * 3 (C2 policies) and 2 (reported_hostname) */
 	raw("ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
 	    "ALTER TABLE hosts DROP COLUMN locks_at; "
+	    "DROP INDEX users_oidc_sub; ALTER TABLE users DROP COLUMN oidc_sub; "
+	    "DROP TABLE repo_history; DROP INDEX jobs_backup_snapshot; "
 	    "DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
 	    "ALTER TABLE sessions DROP COLUMN id; ALTER TABLE sessions DROP COLUMN ip; "
 	    "ALTER TABLE sessions DROP COLUMN user_agent; "
@@ -702,13 +704,16 @@ TEST(snapshots)
 	json_t *s0 = json_array_get(arr, 0), *s1 = json_array_get(arr, 1);
 	static const char *const snap_keys[] = { "id",         "short_id",   "time",
 		                                 "hostname",   "paths",      "tags",
-		                                 "size_bytes", "file_count", NULL };
+		                                 "size_bytes", "file_count", "size_source",
+		                                 NULL };
 	OK(has_exact_keys(s0, snap_keys));
 	EQ_STR(json_string_value(json_object_get(s0, "id")), "bbbb2222"); /* newest first */
 	OK(json_is_null(json_object_get(s0, "size_bytes")));
 	EQ_STR(json_string_value(json_object_get(s1, "time")), "2026-01-01T09:00:00.500Z");
 	EQ_INT(json_integer_value(json_object_get(s1, "size_bytes")), 4096);
 	EQ_INT(json_integer_value(json_object_get(s1, "file_count")), 12);
+	EQ_STR(json_string_value(json_object_get(s1, "size_source")), "snapshot");
+	OK(json_is_null(json_object_get(s0, "size_source")));
 	EQ_STR(json_string_value(json_array_get(json_object_get(s1, "tags"), 0)), "daily");
 	json_decref(l);
 	json_t *hj = store_host_get(s, h);

@@ -70,10 +70,13 @@ function loadMe() {
 }
 
 async function signOut(ev) {
+  let out = null;
   await busy(ev.currentTarget, async () => {
-    try { await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
+    try { out = await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
   });
   setSession(null);
+  // single sign-on: also end the provider's session (RP-initiated logout)
+  if (out && out.redirect_url && /^https?:\/\//.test(out.redirect_url)) { location.assign(out.redirect_url); return; }
   navigate('/login', { replace: true });
 }
 

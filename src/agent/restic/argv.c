@@ -247,6 +247,55 @@ static int build_cat_lock(struct vec *a, const json_t *args, const char *hostnam
 	return RM_OK;
 }
 
+/* The retention preview (forget.preview): args {"group", "retention": {keep_last..
+ * keep_yearly: N, keep_within: "1y2m3d4h"}} -> --tag G --group-by host,tags --keep-*.
+ * At least one rule (restic forget without one removes nothing and prints no JSON). */
+static int build_forget_preview(struct vec *a, const json_t *args, const char *hostname, char *err,
+                                size_t errlen)
+{
+	static const char *const keeps[] = { "keep_last",   "keep_hourly",  "keep_daily",
+		                             "keep_weekly", "keep_monthly", "keep_yearly" };
+	const char *group = rmj_str(args, "group");
+	const json_t *ret = json_object_get(args, "retention");
+	if (!group || !proto_group_name_ok(group) || !json_is_object(ret)) {
+		set_err(err, errlen, "a valid group and a retention object are required");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, "--tag");
+	vec_push(a, group);
+	vec_push(a, "--group-by");
+	vec_push(a, "host,tags");
+	size_t rules = 0;
+	for (size_t i = 0; i < sizeof keeps / sizeof keeps[0]; i++) {
+		long long n = 0;
+		if (rmj_get_int(ret, keeps[i], 0, 0, 1000000, &n, err, errlen))
+			return RM_ERR_INVAL;
+		if (n <= 0)
+			continue;
+		char flag[32];
+		snprintf(flag, sizeof flag, "--%s", keeps[i]);
+		flag[6] = '-'; /* --keep_last -> --keep-last */
+		vec_push(a, flag);
+		vec_push_take(a, rm_xasprintf("%lld", n));
+		rules++;
+	}
+	const char *within = rmj_str(ret, "keep_within");
+	if (within && within[0]) {
+		if (strlen(within) > 32 || strspn(within, "0123456789ymwdh") != strlen(within)) {
+			set_err(err, errlen, "keep_within must look like 1y2m3d4h");
+			return RM_ERR_INVAL;
+		}
+		vec_push(a, "--keep-within");
+		vec_push(a, within);
+		rules++;
+	}
+	if (!rules) {
+		set_err(err, errlen, "the retention has no keep rule");
+		return RM_ERR_INVAL;
+	}
+	return RM_OK;
+}
+
 /* One row per kind: the fixed words after the restic path, then an optional builder for
  * what depends on args. A new restic command is a row (and a builder if it takes args). */
 static const struct argv_kind {
@@ -267,6 +316,10 @@ static const struct argv_kind {
 	{ "list-locks", { "list", "locks", "--no-lock" }, NULL },
 	{ "cat-lock", { "cat", "lock" }, build_cat_lock },
 	{ "unlock-all", { "unlock", "--remove-all" }, NULL },
+	/* read-only: --no-lock never waits for, nor blocks, a running job */
+	{ "forget-preview",
+	  { "forget", "--no-lock", "--dry-run", "--json" },
+	  build_forget_preview },
 };
 
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,

@@ -23,6 +23,9 @@
  *   "list-locks" restic list locks --no-lock
  *   "cat-lock"  restic cat lock ID --no-lock  args {"id": 64 hex digits}
  *   "unlock-all" restic unlock --remove-all (only when every lock is proven dead)
+ *   "forget-preview"  restic forget --no-lock --dry-run --json --tag G --group-by host,tags
+ *               --keep-last N ... [--keep-within D]; args {"group", "retention":
+ *               {keep_last..keep_yearly, keep_within}}, at least one rule
  * args (borrowed, may be NULL except for backup): {"paths":[..] (backup: required,
  * non-empty), "tags":[..], "excludes":[..], "exclude_caches": bool, "one_file_system":
  * bool, "limit_upload_kib" (or "limit_upload"): KiB/s, "limit_download_kib" (or

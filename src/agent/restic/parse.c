@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/rmtime.h"
 
 static json_t *load(const char *buf, size_t len, size_t max)
@@ -343,9 +344,76 @@ int restic_parse_snapshots(const char *buf, size_t len, size_t max, json_t **out
 	return RM_OK;
 }
 
+/* The reasons entry of a kept snapshot: by id (0.17+), else the same position when its
+ * time matches (restic appends keep[] and reasons[] together, <= 0.16 has no id there). */
+static const json_t *forget_reason(const json_t *reasons, size_t pos, const json_t *snap)
+{
+	const char *id = rmj_str(snap, "id");
+	size_t i;
+	const json_t *r;
+	json_array_foreach (reasons, i, r) {
+		const char *rid = rmj_str(json_object_get(r, "snapshot"), "id");
+		if (rid && id && strcmp(rid, id) == 0)
+			return r;
+	}
+	r = json_array_get(reasons, pos);
+	const char *rt = rmj_str(json_object_get(r, "snapshot"), "time");
+	const char *st = rmj_str(snap, "time");
+	if (rt && st && strcmp(rt, st) == 0)
+		return r;
+	return NULL;
+}
+
+static void forget_collect(const json_t *group, const char *list, json_t *out, int keep)
+{
+	const json_t *snaps = json_object_get(group, list);
+	const json_t *reasons = json_object_get(group, "reasons");
+	size_t i;
+	const json_t *s;
+	json_array_foreach (snaps, i, s) {
+		json_t *e = json_is_object(s) ? snapshot_entry(s) : NULL;
+		if (!e)
+			continue;
+		json_t *why = json_array();
+		const json_t *r = keep ? forget_reason(reasons, i, s) : NULL;
+		const json_t *m = json_object_get(r, "matches");
+		size_t k;
+		const json_t *v;
+		json_array_foreach (m, k, v)
+			if (json_is_string(v))
+				json_array_append_new(why, json_string(json_string_value(v)));
+		json_object_set_new(e, "reasons", why);
+		json_array_append_new(out, e);
+	}
+}
+
+int restic_parse_forget(const char *buf, size_t len, json_t **out)
+{
+	json_t *doc = load(buf, len, RESTIC_JSON_DOC_MAX);
+	if (!json_is_array(doc)) {
+		json_decref(doc);
+		return RM_ERR_PROTO;
+	}
+	json_t *keep = json_array(), *remove = json_array();
+	size_t i;
+	const json_t *g;
+	json_array_foreach (doc, i, g) {
+		if (!json_is_object(g))
+			continue;
+		forget_collect(g, "keep", keep, 1);
+		forget_collect(g, "remove", remove, 0);
+	}
+	json_decref(doc);
+	*out = json_pack("{s:o,s:o}", "keep", keep, "remove", remove);
+	return RM_OK;
+}
+
 int restic_parse_stats(const char *buf, size_t len, json_t **out)
 {
-	static const char *const keys[] = { "total_size", "total_file_count", "snapshots_count" };
+	static const char *const keys[] = { "total_size", "total_file_count", "snapshots_count",
+		                            "total_uncompressed_size" };
+	/* 0.15+ on a v2 repository with --mode raw-data: ratios as reals */
+	static const char *const reals[] = { "compression_ratio", "compression_space_saving" };
 	json_t *doc = load(buf, len, RESTIC_JSON_LINE_MAX);
 	if (!doc)
 		return RM_ERR_PROTO;
@@ -360,6 +428,14 @@ int restic_parse_stats(const char *buf, size_t len, json_t **out)
 			goto bad;
 		if (r > 0)
 			json_object_set_new(o, keys[i], json_integer(v));
+	}
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		double d;
+		int r = get_num(doc, reals[i], &d);
+		if (r < 0)
+			goto bad;
+		if (r > 0 && d > 0)
+			json_object_set_new(o, reals[i], json_real(d));
 	}
 	json_decref(doc);
 	*out = o;

@@ -51,6 +51,14 @@ int restic_parse_snapshots(const char *buf, size_t len, size_t max, json_t **out
  * are present; extra ones ignored). RM_ERR_PROTO if not an object with total_size. */
 int restic_parse_stats(const char *buf, size_t len, json_t **out);
 
+/* `forget --dry-run --json` document (an array of groups {tags, host, paths, keep[],
+ * remove[], reasons[]}) -> {"keep":[...],"remove":[...]} over all groups, each entry
+ * {id, short_id, time, paths, tags, reasons:[...]} (reasons: the kept snapshot's
+ * matches, e.g. "last snapshot", "daily snapshot"; removed ones get []). Reasons are
+ * matched by snapshot id (0.17+) or else by position and time (<= 0.16 has no id there).
+ * Entries without id/time are skipped. */
+int restic_parse_forget(const char *buf, size_t len, json_t **out);
+
 /* "restic 0.14.0 compiled with go1.19.8 on linux/amd64" -> "0.14.0" (caller frees).
  * Also accepts 0.17+'s `version --json` {"version":"0.17.3",...}. */
 int restic_parse_version(const char *buf, size_t len, char **out);

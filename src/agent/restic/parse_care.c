@@ -26,7 +26,7 @@ static int blank(const char *buf, size_t len)
 	return 1;
 }
 
-int restic_parse_forget(const char *buf, size_t len, json_t **out)
+int restic_parse_forget_counts(const char *buf, size_t len, json_t **out)
 {
 	if (!buf || blank(buf, len)) {
 		if (!buf && len)

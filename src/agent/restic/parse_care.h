@@ -9,7 +9,7 @@
 /* `forget --json` document (one array of groups: tags, host, paths, keep[], remove[],
  * reasons[]; 0.9.5+) -> {"kept":N,"removed":N,"removed_ids":["id",...]} summed over the
  * groups. An empty document (restic printed nothing) counts as no groups. */
-int restic_parse_forget(const char *buf, size_t len, json_t **out);
+int restic_parse_forget_counts(const char *buf, size_t len, json_t **out);
 
 /* prune's text output (0.14 up to 0.19) -> {"freed_bytes":N, "blobs_removed":N,
  * "remaining_bytes":N, "unused_bytes_after":N, "packs_removed":N} with the fields found.

@@ -50,7 +50,8 @@ static void report_forget(struct runner *r, struct proc *p)
 	struct job *j = r->cur;
 	json_t *o = NULL;
 	const char *name = j->group_idx < j->n_groups ? j->group_names[j->group_idx] : "";
-	if (p->collect_overflow || restic_parse_forget(p->collect.data, p->collect.len, &o)) {
+	if (p->collect_overflow ||
+	    restic_parse_forget_counts(p->collect.data, p->collect.len, &o)) {
 		runner_log_event(r, "cannot parse the output of restic forget");
 		return;
 	}

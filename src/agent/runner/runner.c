@@ -407,14 +407,15 @@ void runner_free(struct runner *r)
 	uv_timer_stop(&r->log_timer);
 	uv_timer_stop(&r->kick_timer);
 	runner_proc_terminate(r);
-	/* poll until the child is gone, then close the timers */
+	runner_previews_stop(r);
+	/* poll until the children are gone, then close the timers */
 	uv_timer_start(&r->kick_timer, runner_destroy_when_idle, 0, 20);
 }
 
 static void runner_destroy_when_idle(uv_timer_t *t)
 {
 	struct runner *r = t->data;
-	if (r->p)
+	if (r->p || r->previews)
 		return;
 	job_free(r->cur);
 	r->cur = NULL;

@@ -61,6 +61,20 @@ int runner_submit(struct runner *r, const char *job_id, const char *kind, const 
  * group (RM_GROUP for the hooks). */
 int runner_submit_ex(struct runner *r, const char *job_id, const char *kind, const json_t *args,
                      const struct runner_creds *creds, const json_t *started_extra);
+/* Retention preview, beside the job queue (read-only, restic --no-lock): runs
+ * `restic forget --dry-run --json` for args {"group", "retention":{...}} (see
+ * restic_argv_build "forget-preview") and calls done exactly once on the loop with
+ * RM_OK and {"keep":[...],"remove":[...]} (restic_parse_forget; result ownership passes),
+ * or an error code and a message (credentials scrubbed). On a non-zero return done is
+ * never called and err says why: RM_ERR_NOTFOUND (no restic), RM_ERR_INVAL (bad args, no
+ * repository), RM_ERR_AGAIN (2 previews already running), RM_ERR_CHILD. Not called at all
+ * when runner_free comes first. Times out after 90 s. tag (copied, < 80 bytes, e.g. the
+ * request id) is handed back to done. */
+typedef void (*runner_preview_fn)(void *ud, const char *tag, int rc, json_t *result_take,
+                                  const char *error);
+int runner_forget_preview(struct runner *r, const json_t *args, const struct runner_creds *creds,
+                          const char *tag, runner_preview_fn done, void *ud, char *err,
+                          size_t errlen);
 /* SIGTERM, SIGKILL after cancel_grace_ms; the job ends "cancelled" with exit 130.
  * A queued job is cancelled at once. RM_ERR_NOTFOUND if unknown. */
 int runner_cancel(struct runner *r, const char *job_id);

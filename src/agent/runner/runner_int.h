@@ -183,8 +183,15 @@ struct runner {
 
 	int freeing;
 	int timers_open;
+	struct preview *previews; /* preview.c: retention previews running beside the queue */
+	int n_previews;
 	char readbuf[65536];
 };
+
+/* preview.c: kills the running previews (their answers are dropped); runner_free waits
+ * until r->previews is empty. */
+struct preview;
+void runner_previews_stop(struct runner *r);
 
 /* runner.c: called by proc.c once a step's process and pipes are all closed. */
 void runner_step_done(struct runner *r, struct proc *p);

@@ -218,6 +218,68 @@ static void handle_error(struct agent *a, const json_t *p)
 	        rmj_str(p, "ref_id"));
 }
 
+/* The frame cap (RM_PROTO_MAX_FRAME, 1 MiB) bounds a preview: at most this many snapshots
+ * per list, the newest (restic lists them newest first), each without its paths and
+ * hostname (the preview shows id, time, tags and reasons): ~200 bytes a snapshot. */
+#define PREVIEW_LIST_MAX 1000
+
+static int trim_list(json_t *res, const char *key)
+{
+	json_t *l = json_object_get(res, key);
+	size_t i;
+	json_t *e;
+	json_array_foreach (l, i, e) {
+		json_object_del(e, "paths");
+		json_object_del(e, "hostname");
+	}
+	if (json_array_size(l) <= PREVIEW_LIST_MAX)
+		return 0;
+	while (json_array_size(l) > PREVIEW_LIST_MAX)
+		json_array_remove(l, json_array_size(l) - 1);
+	return 1;
+}
+
+static void preview_done(void *ud, const char *request_id, int rc, json_t *res, const char *error)
+{
+	struct agent *a = ud;
+	if (rc) {
+		RM_WARN("retention preview failed", "error", error);
+		agent_rpc_error(a, RM_MSG_FORGET_PREVIEW_RESULT, request_id, "restic_failed",
+		                error ? error : "restic forget --dry-run failed");
+		json_decref(res);
+		return;
+	}
+	int cut = trim_list(res, "keep");
+	cut |= trim_list(res, "remove");
+	if (cut)
+		json_object_set_new(res, "truncated", json_true());
+	agent_rpc_reply(a, RM_MSG_FORGET_PREVIEW_RESULT, request_id, res);
+}
+
+/* forget.preview: restic forget --dry-run with the proposed retention, everyday slot
+ * (read-only, so an append-only credential is enough). */
+static void handle_forget_preview(struct agent *a, const struct rm_envelope *env)
+{
+	struct secrets_slot s;
+	struct runner_creds creds = { 0 }, *cp = NULL;
+	if (a->sec && !secrets_get(a->sec, "repo", &s)) {
+		creds.repo_url = s.repo_url;
+		creds.repo_username = s.repo_username;
+		creds.repo_password = s.repo_password;
+		cp = &creds;
+	}
+	char err[256] = "runner unavailable";
+	int rc = a->runner ? runner_forget_preview(a->runner, env->payload, cp, env->id,
+	                                           preview_done, a, err, sizeof err)
+	                   : RM_ERR_INVAL;
+	if (rc)
+		agent_rpc_error(a, RM_MSG_FORGET_PREVIEW_RESULT, env->id,
+		                rc == RM_ERR_AGAIN   ? "busy"
+		                : rc == RM_ERR_INVAL ? "invalid"
+		                                     : "unavailable",
+		                err);
+}
+
 static void handle_tree_list(struct agent *a, const struct rm_envelope *env)
 {
 	agent_rpc_error(a, RM_MSG_TREE_LIST_RESULT, env->id, "unsupported",
@@ -253,6 +315,7 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 	case RM_MSG_COMMAND_CANCEL: handle_command_cancel(a, env.payload); break;
 	case RM_MSG_ERROR: handle_error(a, env.payload); break;
 	case RM_MSG_TREE_LIST: handle_tree_list(a, &env); break;
+	case RM_MSG_FORGET_PREVIEW: handle_forget_preview(a, &env); break;
 	default:
 		RM_DEBUG("message type not handled by this agent yet", "type", env.type_name);
 		break;

@@ -88,6 +88,13 @@ void api_token_delete(struct http_req *r, void *app);
 /* setup.c (C5, public): one-time setup links */
 void api_setup_check(struct http_req *r, void *app);
 void api_setup(struct http_req *r, void *app);
+/* oidc_api.c: single sign-on */
+void api_auth_config(struct http_req *r, void *app);
+void api_oidc_login(struct http_req *r, void *app);
+void api_oidc_callback(struct http_req *r, void *app);
+/* Logout's answer: 200 {"redirect_url"} (the provider's end_session_endpoint) for an SSO
+ * user when the provider advertised one, else 204. */
+void api_oidc_logout_respond(struct http_req *r, struct app *app, const char *user_id);
 /* enroll.c */
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);
@@ -146,6 +153,15 @@ void api_delete_audited(struct http_req *r, struct app *app,
                         const char *action, const char *what);
 /* The host of route param {id}, or NULL after answering 404. New reference. */
 json_t *api_host_or_404(struct http_req *r, struct app *app);
+/* repo.c (C2 repository health) */
+void api_host_repo(struct http_req *r, void *app);
+void api_host_repo_history(struct http_req *r, void *app);
+void api_fleet_repo_history(struct http_req *r, void *app);
+/* retention.c: forget --dry-run through the agent (RPC forget.preview) */
+void api_retention_preview(struct http_req *r, void *app);
+/* groups.c: validates a retention object (keep_* 0..10000, keep_within a restic
+ * duration); NULL and *out (new, only the rules in use) or the message and *field. */
+const char *api_check_retention(const json_t *in, json_t **out, const char **field);
 /* schedules.c (C2) */
 void api_schedules_list(struct http_req *r, void *app);
 void api_schedule_create(struct http_req *r, void *app);

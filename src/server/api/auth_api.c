@@ -170,6 +170,11 @@ void api_login(struct http_req *r, void *appv)
 	json_t *b = api_body(r);
 	const char *username = NULL, *password = NULL;
 	char err[160];
+	if (!app->cfg->local_login) {
+		http_respond_error(r, 403, "local_login_disabled",
+		                   "password sign-in is turned off; use single sign-on");
+		return;
+	}
 	if (rmj_get_str(b, "username", 1, 64, &username, err, sizeof err) ||
 	    rmj_get_str(b, "password", 1, 1024, &password, err, sizeof err)) {
 		api_respond_invalid(r, err);
@@ -213,7 +218,7 @@ void api_logout(struct http_req *r, void *appv)
 		return;
 	}
 	auth_clear_cookie(r, app);
-	http_respond_json(r, 204, NULL);
+	api_oidc_logout_respond(r, app, c->auth.user_id);
 }
 
 void api_me(struct http_req *r, void *appv)

@@ -62,7 +62,7 @@ static int duration_ok(const char *s)
 static const char *const keep_keys[] = { "keep_last",   "keep_hourly",  "keep_daily",
 	                                 "keep_weekly", "keep_monthly", "keep_yearly" };
 
-static const char *check_retention(const json_t *in, json_t **out, const char **field)
+const char *api_check_retention(const json_t *in, json_t **out, const char **field)
 {
 	static char msg[160];
 	if (!json_is_object(in)) {
@@ -169,7 +169,7 @@ static const char *merge_spec(const json_t *in, json_t *spec, const char **field
 	}
 	if ((v = json_object_get(in, "retention"))) {
 		json_t *ret = NULL;
-		if ((why = check_retention(v, &ret, field)))
+		if ((why = api_check_retention(v, &ret, field)))
 			return why;
 		json_object_set_new(spec, "retention", ret);
 	}

@@ -215,14 +215,51 @@ void api_cron_preview(struct http_req *r, void *appv)
 	http_respond_json(r, 200, json_pack("{s:o}", "next_runs", runs));
 }
 
+/* What the API shows: the effective agent settings plus the server-only quota. */
+static json_t *settings_view(const json_t *stored)
+{
+	json_t *v = policy_settings_effective(stored);
+	json_t *q = json_object_get(stored, "repo_quota_bytes");
+	json_object_set_new(v, "repo_quota_bytes", json_is_integer(q) ? json_copy(q) : json_null());
+	return v;
+}
+
 void api_settings_get(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	json_t *host = api_host_or_404(r, app);
 	if (!host)
 		return;
-	http_respond_json(r, 200, policy_settings_effective(json_object_get(host, "settings")));
+	http_respond_json(r, 200, settings_view(json_object_get(host, "settings")));
 	json_decref(host);
+}
+
+/* The numeric settings (null removes one): bandwidth limits, and the repository quota the
+ * growth forecast aims at (GET /api/hosts/{id}/repo). Returns the bad field (err filled)
+ * or NULL. */
+static const char *numeric_settings(const json_t *in, json_t *s, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		long long min, max;
+	} nums[] = {
+		{ "limit_upload_kib", 0, 10000000 },
+		{ "limit_download_kib", 0, 10000000 },
+		{ "repo_quota_bytes", 1, 1LL << 60 },
+	};
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		json_t *v = json_object_get(in, nums[i].key);
+		long long x;
+		if (!v)
+			continue;
+		if (json_is_null(v))
+			json_object_del(s, nums[i].key);
+		else if (rmj_get_int(in, nums[i].key, 1, nums[i].min, nums[i].max, &x, err, errlen))
+			return nums[i].key;
+		else
+			json_object_set_new(s, nums[i].key, json_integer(x));
+	}
+	return NULL;
 }
 
 void api_settings_put(struct http_req *r, void *appv)
@@ -239,21 +276,9 @@ void api_settings_put(struct http_req *r, void *appv)
 	}
 	char err[160];
 	const char *why = NULL, *field = NULL;
-	static const char *const bw[] = { "limit_upload_kib", "limit_download_kib" };
-	for (int i = 0; i < 2 && !why; i++) {
-		json_t *v = json_object_get(in, bw[i]);
-		long long x;
-		if (!v)
-			continue;
-		if (json_is_null(v)) {
-			json_object_del(s, bw[i]);
-		} else if (rmj_get_int(in, bw[i], 1, 0, 10000000, &x, err, sizeof err)) {
-			why = err;
-			field = bw[i];
-		} else {
-			json_object_set_new(s, bw[i], json_integer(x));
-		}
-	}
+	field = numeric_settings(in, s, err, sizeof err);
+	if (field)
+		why = err;
 	const char *mode = NULL, *shell = NULL;
 	long long timeout = 0;
 	if (!why &&
@@ -301,7 +326,7 @@ void api_settings_put(struct http_req *r, void *appv)
 		goto out;
 	}
 	policy_changed(app, host_id);
-	http_respond_json(r, 200, policy_settings_effective(s));
+	http_respond_json(r, 200, settings_view(s));
 out:
 	json_decref(s);
 	json_decref(host);

@@ -237,6 +237,12 @@ void api_user_setup_link(struct http_req *r, void *appv)
 	struct store_user u;
 	if (!user_or_404(r, app, &u))
 		return;
+	if (store_user_is_oidc(app->store, u.id)) {
+		http_respond_error(r, 409, "sso_user",
+		                   "%s signs in through single sign-on and has no password",
+		                   u.username);
+		return;
+	}
 	json_t *out = json_object();
 	int rc = store_tx_begin(app->store);
 	if (!rc) {

@@ -240,9 +240,41 @@ static const char *const m4[] = {
 	NULL,
 };
 
-/* Migration 5: C2 repository care: maintenance cadences per host, the latest lock list per
- * host. */
+/* Migration 5: C2 repository health. One row per stats.report (thinned as it ages, see
+ * store_repo.c); raw_bytes = the sum of the snapshots' own sizes when the point was taken.
+ * Backup jobs are found by the snapshot their summary names (restic 0.14 reports the
+ * short id, 0.17+ the full one) so that snapshots show size and file count on every
+ * version. */
 static const char *const m5[] = {
+	"CREATE TABLE repo_history ("
+	"  host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  ts INTEGER NOT NULL,"
+	"  size_bytes INTEGER NOT NULL,"
+	"  raw_bytes INTEGER,"
+	"  uncompressed_bytes INTEGER,"
+	"  compression_ratio REAL,"
+	"  snapshot_count INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, ts)"
+	") WITHOUT ROWID;",
+	"CREATE INDEX repo_history_ts ON repo_history(ts);",
+	/* json_valid: a row with malformed stats can neither fail this migration nor a query */
+	"CREATE INDEX jobs_backup_snapshot ON jobs(host_id, json_extract(stats, '$.snapshot_id'))"
+	"  WHERE kind = 'backup' AND json_valid(stats);",
+	NULL,
+};
+
+/* Migration 6: single sign-on. Users created on first OIDC sign-in are keyed by the
+ * provider's subject (never by email); NULL for local users. Their pw_hash is "!sso",
+ * which no password verifies. */
+static const char *const m6[] = {
+	"ALTER TABLE users ADD COLUMN oidc_sub TEXT;",
+	"CREATE UNIQUE INDEX users_oidc_sub ON users(oidc_sub) WHERE oidc_sub IS NOT NULL;",
+	NULL,
+};
+
+/* Migration 7: C2 repository care: maintenance cadences per host, the latest lock list per
+ * host. */
+static const char *const m7[] = {
 	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
 	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
 	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
@@ -253,7 +285,7 @@ static const char *const m5[] = {
 
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5,
+	m1, m2, m3, m4, m5, m6, m7,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

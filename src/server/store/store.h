@@ -52,6 +52,16 @@ int store_user_create(struct store *s, const char *username, const char *pw_hash
                       char id_out[RM_ULID_BUF]);
 int store_user_by_name(struct store *s, const char *username, struct store_user *out);
 int store_user_by_id(struct store *s, const char *id, struct store_user *out);
+/* ---- single sign-on users (store_oidc.c) ---- */
+int store_user_by_oidc_sub(struct store *s, const char *sub, struct store_user *out);
+/* Creates an SSO user named base, or base-2, base-3 ... (the first free name); no usable
+ * password. CONFLICT if sub already has a user. name_out gets the chosen name. */
+int store_user_create_oidc(struct store *s, const char *base, const char *role, const char *sub,
+                           char id_out[RM_ULID_BUF], char name_out[65]);
+/* Role of an SSO user (kept in step with the provider's groups at each sign-in). */
+int store_user_oidc_set_role(struct store *s, const char *id, const char *role);
+/* 1 if the user signs in through SSO, 0 if not (or unknown). */
+int store_user_is_oidc(struct store *s, const char *id);
 
 /* ---- sessions (token stored as SHA-256 hex) ---- */
 struct store_session {
@@ -284,8 +294,41 @@ int store_snapshots_replace(struct store *s, const char *host_id, const json_t *
 /* Malformed entries (no id, unparsable time) are skipped; snapshot_count becomes the
  * number of stored snapshots (a later stats.report may refine it). NOTFOUND if the host
  * is unknown. */
-/* {"snapshots":[...] newest first, "refreshed_at"|null} */
+/* {"snapshots":[...] newest first, "refreshed_at"|null}; each snapshot's size_bytes /
+ * file_count come from its own summary (restic 0.17+) or else from the backup job that
+ * created it ("size_source": "snapshot" | "job" | null). */
 json_t *store_snapshots_list(struct store *s, const char *host_id);
+
+/* ---- repository health (store_repo.c) ----
+ * One history point per stats.report; -1 / 0 mean "restic did not say". raw_bytes is
+ * computed here: the sum of the host's snapshot sizes (own summary or backup job). */
+struct store_repo_point {
+	long long size_bytes;         /* restic stats --mode raw-data total_size */
+	long long uncompressed_bytes; /* total_uncompressed_size (0.15+, v2 repos) or -1 */
+	double compression_ratio;     /* compression_ratio (0.15+) or 0 */
+	long long snapshot_count;
+};
+/* Adds the point at ts_ms and, on the host's first report of an hour, thins its older
+ * points (all of the last 2 days, the newest per hour up to 30 days, the newest per day
+ * beyond). */
+int store_repo_history_add(struct store *s, const char *host_id, int64_t ts_ms,
+                           const struct store_repo_point *p);
+/* Recomputes raw_bytes of the host's newest point (after a backup job's stats arrive). */
+int store_repo_raw_refresh(struct store *s, const char *host_id);
+/* Newest point {"time","size_bytes","raw_bytes"|null,"uncompressed_bytes"|null,
+ * "compression_ratio"|null,"snapshot_count"}, json null when there is none; NULL on a
+ * storage error. */
+json_t *store_repo_latest(struct store *s, const char *host_id);
+/* Newest finished (succeeded/failed) job of kind: {"job_id","status","finished_at",
+ * "stats":{},"error"|null}, json null when none; NULL on a storage error. */
+json_t *store_repo_last_job(struct store *s, const char *host_id, const char *kind);
+/* Points since since_ms, oldest first: [{"t" (ms),"size_bytes","raw_bytes"|null,
+ * "snapshot_count"}]; NULL on a storage error. */
+json_t *store_repo_history(struct store *s, const char *host_id, int64_t since_ms);
+/* Finished backups with stats since since_ms (at most the newest 5,000), oldest first:
+ * [{"job_id","status","t" (finished, ms),"duration_s","data_added","files_new",
+ * "files_changed","snapshot_id"}] (unknown values null). */
+json_t *store_repo_backup_points(struct store *s, const char *host_id, int64_t since_ms);
 
 /* ---- C2 policies (store_policy.c) ----
  * group row = {"id","host_id","name","spec":{...},"hooks_ct"|null,"created_at","updated_at"}
@@ -338,6 +381,16 @@ json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, c
 struct store_reader;
 int store_reader_open(struct store *s, struct store_reader **out);
 void store_reader_close(struct store_reader *rd); /* NULL ok */
+/* Total repository size of all hosts over time, for the thread pool (no JSON): one point
+ * per bucket_ms bucket of [since_ms, now_ms] in which a host reported, at the bucket's last
+ * report, each host counted with its newest size so far (also from before since_ms).
+ * *out (malloc'd, caller frees) and *n on RM_OK; RM_ERR_DB / RM_ERR_INVAL. */
+struct store_fleet_point {
+	int64_t t;
+	long long size_bytes;
+};
+int store_reader_fleet_history(struct store_reader *rd, int64_t now_ms, int64_t since_ms,
+                               int64_t bucket_ms, struct store_fleet_point **out, size_t *n);
 /* store_log_each on the reader's connection (same rows, same callback). */
 int store_reader_log_each(struct store_reader *rd, const char *job_id, long long after_seq,
                           int limit, void (*cb)(void *ud, const struct store_log_row *row),

@@ -396,6 +396,31 @@ int store_snapshots_replace(struct store *s, const char *host_id, const json_t *
 	return store_tx_end(s, rc);
 }
 
+/* size_bytes / file_count from the snapshot's own summary (restic 0.17+), else from the
+ * stats of the backup job that created it (column 8; every version); size_source says
+ * which ("snapshot" | "job" | null when neither knows). */
+static void snapshot_sizes(sqlite3_stmt *st, json_t *o)
+{
+	json_t *size = store_col_int(st, 6), *files = store_col_int(st, 7);
+	const char *src = json_is_null(size) ? NULL : "snapshot";
+	json_t *job = store_col_json(st, 8, json_null());
+	json_t *js = json_object_get(job, "total_bytes_processed");
+	json_t *jf = json_object_get(job, "total_files_processed");
+	if (json_is_null(size) && json_is_integer(js)) {
+		json_decref(size);
+		size = json_incref(js);
+		src = "job";
+	}
+	if (json_is_null(files) && json_is_integer(jf)) {
+		json_decref(files);
+		files = json_incref(jf);
+	}
+	json_decref(job);
+	json_object_set_new(o, "size_bytes", size);
+	json_object_set_new(o, "file_count", files);
+	json_object_set_new(o, "size_source", rmj_str_or_null(src));
+}
+
 json_t *store_snapshots_list(struct store *s, const char *host_id)
 {
 	if (!host_id)
@@ -431,8 +456,7 @@ json_t *store_snapshots_list(struct store *s, const char *host_id)
 		json_object_set_new(o, "hostname", store_col_str(st, 3));
 		json_object_set_new(o, "paths", store_col_json(st, 4, json_array()));
 		json_object_set_new(o, "tags", store_col_json(st, 5, json_array()));
-		json_object_set_new(o, "size_bytes", store_col_int(st, 6));
-		json_object_set_new(o, "file_count", store_col_int(st, 7));
+		snapshot_sizes(st, o);
 		json_array_append_new(list, o);
 	}
 	int rc = store_map_rc(s, src, "snapshots list");

@@ -373,11 +373,7 @@ int store_log_each(struct store *s, const char *job_id, long long after_seq, int
 	return rc ? -1 : n;
 }
 
-/* ---- read-only connections for the thread pool ---- */
-struct store_reader {
-	sqlite3 *db;
-	sqlite3_stmt *log_list;
-};
+/* ---- read-only connections for the thread pool (struct in store_int.h) ---- */
 
 int store_reader_open(struct store *s, struct store_reader **out)
 {
@@ -403,6 +399,7 @@ void store_reader_close(struct store_reader *rd)
 	if (!rd)
 		return;
 	sqlite3_finalize(rd->log_list);
+	sqlite3_finalize(rd->fleet);
 	if (rd->db)
 		sqlite3_close(rd->db);
 	free(rd);

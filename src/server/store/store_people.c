@@ -15,8 +15,8 @@ static int valid_role(const char *role)
 	                strcmp(role, "viewer") == 0);
 }
 
-/* One USER_COLS row. "source" is "local" until users carry an identity provider subject
- * (single sign-on adds it). */
+/* One USER_COLS row. "source": "oidc" for users created by single sign-on (they carry
+ * the provider's subject), else "local". */
 static json_t *user_json(sqlite3_stmt *st)
 {
 	json_t *u = json_object();
@@ -24,7 +24,7 @@ static json_t *user_json(sqlite3_stmt *st)
 	json_object_set_new(u, "username", store_col_str(st, 1));
 	json_object_set_new(u, "role", store_col_str(st, 2));
 	json_object_set_new(u, "disabled", json_boolean(sqlite3_column_int(st, 3)));
-	json_object_set_new(u, "source", json_string("local"));
+	json_object_set_new(u, "source", json_string(sqlite3_column_int(st, 9) ? "oidc" : "local"));
 	json_object_set_new(u, "setup_pending", json_boolean(sqlite3_column_int(st, 4)));
 	json_object_set_new(u, "created_at", store_col_time(st, 5));
 	json_object_set_new(u, "updated_at", store_col_time(st, 6));

@@ -107,10 +107,29 @@ static int persist_finished(struct agent_hub *h, struct agent_ev *ev)
 	if (rc)
 		return rc;
 	json_t *job = store_job_get(st, ev->job_id);
-	rc = repo_policy_job_finished(st, ev->conn->host_id, job ? rmj_str(job, "kind") : NULL,
-	                              status, error);
+	const char *kind = job ? rmj_str(job, "kind") : NULL;
+	rc = repo_policy_job_finished(st, ev->conn->host_id, kind, status, error);
+	/* the stats.report of this backup came first: count its snapshot's size now */
+	if (!rc && stats && kind && strcmp(kind, "backup") == 0)
+		rc = store_repo_raw_refresh(st, ev->conn->host_id);
 	json_decref(job);
 	return rc;
+}
+
+/* A size history point per stats.report (a report without total_size adds none). */
+static int stats_history(struct store *st, const char *host_id, const json_t *p, long long size,
+                         long long count)
+{
+	if (rmj_int(p, "total_size", -1) < 0)
+		return RM_OK;
+	json_t *ratio = json_object_get(p, "compression_ratio");
+	struct store_repo_point pt = {
+		.size_bytes = size,
+		.uncompressed_bytes = rmj_int(p, "total_uncompressed_size", -1),
+		.compression_ratio = json_is_number(ratio) ? json_number_value(ratio) : 0,
+		.snapshot_count = count,
+	};
+	return store_repo_history_add(st, host_id, rm_now_ms(), &pt);
 }
 
 static int persist_one(struct agent_hub *h, struct agent_ev *ev)
@@ -166,6 +185,8 @@ static int persist_one(struct agent_hub *h, struct agent_ev *ev)
 		json_decref(host);
 		rc = store_host_set_repo_stats(st, c->host_id, size < 0 ? 0 : size,
 		                               count < 0 ? 0 : count);
+		if (!rc)
+			rc = stats_history(st, c->host_id, p, size, count);
 		break;
 	}
 	default: rc = RM_OK;

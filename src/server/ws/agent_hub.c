@@ -421,7 +421,8 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));
 		break;
-	case RM_MSG_TREE_LIST_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
+	case RM_MSG_TREE_LIST_RESULT:
+	case RM_MSG_FORGET_PREVIEW_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
 	default: /* ack */ break;
 	}
 out:

@@ -1,10 +1,13 @@
-// Dashboard: fleet tiles + one row per host, kept live over /api/events.
+// Dashboard: fleet tiles, the fleet's total repository size over 30 days (chart +
+// forecast), one row per host, kept live over /api/events.
 import { get } from '../api.js';
 import { subscribe } from '../events.js';
 import { navigate } from '../router.js';
 import { html, render, nothing } from '../html.js';
 import { fmtBytes, fmtNum } from '../util.js';
 import { relEl, statusDot, tagList, tile, none, isAsleep } from '../components.js';
+import { drawChart, fmt } from '../chart.js';
+import { forecastText } from './host-repo.js';
 
 export const title = 'Dashboard';
 export const navKey = 'dashboard';
@@ -58,6 +61,10 @@ function tiles(s) {
   ];
 }
 
+const fleetTrend = (f) => html`<div class="card-head"><h2 id="fleet-trend-h">Total repository size <span class="muted small">(30 days)</span></h2>
+<span class="forecast mono small" data-testid="fleet-forecast">${forecastText(f.forecast)}</span></div>
+${f.points.length ? html`<div class="chart" data-testid="fleet-chart" role="img" aria-label="total repository size, 30 days"></div>` : html`<p class="muted" data-testid="fleet-chart-empty">No size reports yet.</p>`}`;
+
 const empty = html`<div class="empty" data-testid="empty-state">
   <h2>No hosts yet</h2>
   <p class="muted">Add a host to mint a one-time enrollment token, then run the install command on that machine. restic must already be installed there.</p>
@@ -98,9 +105,26 @@ export async function mount(ctx) {
   // Two regions rendered on their own: a summary refresh never re-diffs 1,000 host rows.
   render(html`<div class="page-head"><h1>Fleet</h1><a href="/hosts/new" class="btn btn-primary" data-testid="add-host">+ Add host</a></div>
 <section class="tiles" data-testid="fleet-tiles" aria-label="fleet summary"></section>
+<section class="card fleet-trend" aria-labelledby="fleet-trend-h"></section>
 <section data-testid="dashboard" class="dash-body" @click=${onRowClick}></section>`, ctx.el);
   const tilesEl = ctx.el.querySelector('.tiles');
   const body = ctx.el.querySelector('.dash-body');
+  const trendEl = ctx.el.querySelector('.fleet-trend');
+  let trendBusy = false;
+  let trendAt = 0; // refreshed at most once a minute: a busy fleet finishes jobs all the time
+  const loadTrend = async () => {
+    if (trendBusy) return;
+    trendBusy = true;
+    trendAt = Date.now();
+    try {
+      const f = await get('/api/repo/fleet-history?days=30', { quiet: true });
+      if (!ctx.alive()) return;
+      render(fleetTrend(f), trendEl);
+      const el = trendEl.querySelector('[data-testid="fleet-chart"]');
+      if (el) drawChart(el, { key: 'fleet', x: f.points.map((p) => p.t / 1000), series: [{ label: 'total stored', values: f.points.map((p) => p.size_bytes), fmt: fmt.bytes, fill: true }], height: 160 });
+    } catch { /* the fleet view works without it */ } finally { trendBusy = false; }
+  };
+  loadTrend();
   render(html`<p class="muted">Loading…</p>`, body);
   const [hostsRes, summary] = await p;
   if (!ctx.alive()) return;
@@ -152,6 +176,7 @@ export async function mount(ctx) {
       try {
         const s = await get('/api/fleet/summary', { quiet: true });
         if (ctx.alive()) render(tiles(s), tilesEl);
+        if (ctx.alive() && Date.now() - trendAt > 60000) loadTrend();
       } catch { /* next event retries */ }
     }, 1000);
   };

@@ -1,12 +1,14 @@
 // Host page, Sources tab: the host's source groups (what to back up, how long to keep it),
 // a group editor that validates as you type and shows the server's 422 field errors next to
 // the field, run now, delete with confirmation. Hooks are shown and edited by admins only
-// (the API leaves their text out for everyone else and refuses their edits).
+// (the API leaves their text out for everyone else and refuses their edits). Editing a
+// saved group's retention previews it against the group's snapshots (retention-preview.js).
 import { post, put, del } from '../api.js';
 import { navigate } from '../router.js';
 import { html, nothing, keyed } from '../html.js';
 import { busy, toast, lines, fmtNum } from '../util.js';
 import { none } from '../components.js';
+import { createPreview, isRetentionField } from './retention-preview.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const DURATION_RE = /^(\d+[ymwdh])+$/;
@@ -175,7 +177,8 @@ function groupEditor(ed, h) {
 ${area(ed, 'excludes', 'Exclude patterns', (g.excludes || []).join('\n'), 4, '(one per line, restic --exclude)')}</div>
 <div class="checks">${checkbox('exclude_caches', 'Skip cache directories (CACHEDIR.TAG)', g.exclude_caches)}${checkbox('one_file_system', 'Stay on one file system', g.one_file_system)}</div>
 <fieldset class="fs"><legend>Retention <span class="muted">(restic forget; empty or 0 = not used)</span></legend>
-<div class="grid7">${KEEP.map(([k, label]) => num(ed, k, label, r[k] || ''))}${input(ed, 'keep_within', 'Keep within', r.keep_within || '', '(7d, 1y2m)')}</div></fieldset>
+<div class="grid7">${KEEP.map(([k, label]) => num(ed, k, label, r[k] || ''))}${input(ed, 'keep_within', 'Keep within', r.keep_within || '', '(7d, 1y2m)')}</div>
+${h.preview.view(ed)}</fieldset>
 <fieldset class="fs"><legend>Retries and bandwidth</legend>
 <div class="grid4">${num(ed, 'retry_max', 'Retries', g.retry_max ?? 3, '(0–10)')}${num(ed, 'retry_backoff_s', 'Retry backoff', g.retry_backoff_s ?? 300, '(s)')}
 ${num(ed, 'limit_upload_kib', 'Upload limit', g.limit_upload_kib, '(KiB/s, empty = host default)')}${num(ed, 'limit_download_kib', 'Download limit', g.limit_download_kib, '(KiB/s, empty = host default)')}</div></fieldset>
@@ -195,7 +198,7 @@ export function createSources(s, env) {
   const { enc, update, afterChange } = env;
   let keySeq = 0;
   const focus = (sel) => { const el = document.querySelector(sel); if (el) el.focus(); };
-  const h = { admin: env.admin, operator: env.operator };
+  const h = { admin: env.admin, operator: env.operator, preview: createPreview(s, env) };
   h.set = (o) => { Object.assign(s, o); update(); };
   h.open = (g) => {
     h.set({ gedit: { key: ++keySeq, id: g ? g.id : null, group: g || NEW_GROUP, errors: {}, error: '' }, gconfirm: null });
@@ -209,6 +212,7 @@ export function createSources(s, env) {
     if (!n || !ed) return;
     const m = check(ev.currentTarget, n);
     if ((ed.errors[n] || '') !== m) { ed.errors = { ...ed.errors, [n]: m }; update(); }
+    if (isRetentionField(n) && !m) h.preview.schedule(ev.currentTarget, ed);
   };
   // a 422/409 answer: next to its field when the server names one
   const refused = (ed, form, e) => {
@@ -268,5 +272,5 @@ export function createSources(s, env) {
 ${groupList(s, h)}</section>
 ${s.gedit ? keyed(s.gedit.key, groupEditor(s.gedit, h)) : nothing}`;
 
-  return { view };
+  return { view, cleanup: h.preview.cleanup };
 }

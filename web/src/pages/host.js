@@ -1,5 +1,6 @@
 // Host detail: header and tabs — Overview (vitals, back up now, latest snapshots, recent
-// jobs) · Sources (host-sources.js) · Schedules (host-schedules.js) · Jobs · Snapshots.
+// jobs) · Sources (host-sources.js) · Schedules (host-schedules.js) · Repository
+// (host-repo.js: health, trends, forecast) · Jobs · Snapshots.
 // The tab is in the URL (?tab=); switching tabs keeps the page (no refetch). Live via
 // /api/events; the schedules' agent sync state is polled while the agent lags behind.
 import { get, post, session } from '../api.js';
@@ -11,6 +12,7 @@ import { relEl, statusDot, tagList, pill, tile, none, isAsleep } from '../compon
 import { createSources } from './host-sources.js';
 import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
 import { createSettings } from './host-settings.js';
+import { createRepo } from './host-repo.js';
 import { createMaintenance } from './host-maintenance.js';
 
 export const title = 'Host';
@@ -88,7 +90,7 @@ function chart(jobs) {
 <figcaption class="muted small mono">duration · last ${pts.length} · max ${fmtDuration(max)}</figcaption></figure>`;
 }
 
-const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots'], ['maintenance', 'Maintenance']];
+const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots'], ['maintenance', 'Maintenance']];
 
 function tabs(s, enc, onTab) {
   const count = { sources: s.groups ? s.groups.length : null, schedules: s.sched ? (s.sched.schedules || []).length : null, snapshots: s.snaps && s.snaps.snapshots ? s.snaps.snapshots.length : null };
@@ -175,12 +177,15 @@ export async function mount(ctx) {
   const sources = createSources(st, env);
   const schedules = createSchedules(st, env);
   const settings = createSettings(st, env);
+  const repo = createRepo(st, env);
+  if (st.tab === 'repo') repo.load();
   const maintenance = createMaintenance(st, env);
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
     if (st.tab === k) return;
     st.tab = k;
+    if (k === 'repo') repo.load();
     history.pushState(null, '', ev.currentTarget.getAttribute('href'));
     update();
   };
@@ -188,16 +193,19 @@ export async function mount(ctx) {
   const body = () => {
     if (st.tab === 'sources') return html`${sources.view()}${settings.view()}`;
     if (st.tab === 'schedules') return schedules.view();
+    if (st.tab === 'repo') return repo.view();
     if (st.tab === 'maintenance') return maintenance.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
     if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0)}</div></section>`;
     return overview(st, paths, viewer, onSubmit, more);
   };
-  const update = () => render(html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span class="mono">${st.host.hostname}</span></nav>
+  const update = () => { renderPage(); afterRender(); };
+  const renderPage = () => render(html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span class="mono">${st.host.hostname}</span></nav>
 <section class="host-head" data-testid="host-header">${header(st.host)}</section>
 <section class="tiles tiles-4" data-testid="host-vitals" aria-label="vitals">${vitals(st.host, st.sched)}</section>
 ${tabs(st, enc, onTab)}
 <div class="tab-body" data-testid="tab-${st.tab}-body">${body()}</div>`, ctx.el);
+  const afterRender = () => { if (st.tab === 'repo') repo.afterRender(ctx.el); };
 
   async function onSubmit(ev) {
     ev.preventDefault();
@@ -233,6 +241,7 @@ ${tabs(st, enc, onTab)}
         if (!ctx.alive()) return;
         if (s) st.snaps = s;
         st.jobs = j.jobs || [];
+        if (st.tab === 'repo' && what.snaps) repo.load();
         update();
       } catch { /* ignore */ }
     }, 300);
@@ -256,5 +265,5 @@ ${tabs(st, enc, onTab)}
       if (done) maintenance.refresh();
     }
   });
-  ctx.onCleanup(() => { unsub(); clearTimeout(refetchTimer); clearTimeout(pollTimer); schedules.cleanup(); });
+  ctx.onCleanup(() => { unsub(); clearTimeout(refetchTimer); clearTimeout(pollTimer); schedules.cleanup(); sources.cleanup(); });
 }
