@@ -161,6 +161,9 @@ test('stale locks: a kill -9 leftover is removed and the job retried; a live one
   assert.equal(r.body.locks[0].pid, live.child.pid);
   assert.equal(r.body.locks[0].hostname, os.hostname());
   assert.ok(r.body.locks[0].age_s >= 0 && r.body.locks[0].age_s < 120, r.text);
+  const health = await S.api.get(`/api/hosts/${S.hostId}/repo`);
+  assert.equal(health.status, 200, health.text);
+  assert.equal(health.body.locks.length, 1, 'the health view shows the lock too');
   const failed = await runJob({ kind: 'prune' }, 'failed');
   assert.ok(h.resticLocks(S.repo, REPO_PW).includes(live.id), 'still not removed after the retry');
   assert.match(failed.error || '', /lock/i, failed.error);
@@ -239,5 +242,7 @@ test('check passes, then fails on a corrupted pack file', async () => {
   const m = (await S.api.get(`/api/hosts/${S.hostId}/maintenance`)).body;
   assert.equal(m.check.last_run.status, 'failed');
   assert.equal(m.check.last_run.stats.ok, false);
+  const health = (await S.api.get(`/api/hosts/${S.hostId}/repo`)).body;
+  assert.equal(health.last_check.status, 'failed', 'the host\'s health shows the failed check');
   console.log(`# figures: ${JSON.stringify(S.figures)}`);
 });
