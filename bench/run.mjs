@@ -4,6 +4,7 @@
 //
 //   N=2000 (fleet size)  M=20 (log agents)  LINES=50000 (per log agent)
 //   HB_MS=1000 (simulated heartbeat interval)  BENCH_SMALL=1 (small dataset for the overhead run)  ONLY=fleet,logs,... (subset)
+//   BROWSE_FILES=1000000 BROWSE_DIRS=1000 BROWSE_BIG_MIB=1024 BROWSE_SAMPLES=300 (bench/browse.mjs)
 //   STORM_N=10000 (schedule storm agents)  STORM_SPREAD_MS=0 (spread of the storm's starts)
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, Api, wsConnect, waitFor, cleanup } from '../tests/e2e/lib/harness.mjs';
+import { benchBrowse } from './browse.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = process.env.RM_BENCH_BIN || path.join(root, 'build');
@@ -19,7 +21,7 @@ const M = Number(process.env.M || 20);
 const LINES = Number(process.env.LINES || 50000);
 const SMALL = process.env.BENCH_SMALL === '1';
 const HB_MS = Number(process.env.HB_MS || 1000); // simulated heartbeat interval (agents default to 30 s)
-const ONLY = (process.env.ONLY || 'fleet,logs,dispatch,api,overhead,ui,storm').split(',');
+const ONLY = (process.env.ONLY || 'fleet,logs,dispatch,api,overhead,ui,storm,browse').split(',');
 const STORM_N = Number(process.env.STORM_N || 10000);
 const STORM_SPREAD_MS = Number(process.env.STORM_SPREAD_MS || 0);
 
@@ -524,6 +526,7 @@ try {
   if (ONLY.includes('api')) await benchApi();
   if (ONLY.includes('overhead')) await benchOverhead();
   if (ONLY.includes('storm')) await benchStorm();
+  if (ONLY.includes('browse')) await benchBrowse({ bin, record });
 } catch (e) {
   if (lastServer) {
     console.error(`server ${lastServer.alive() ? 'still running' : `exited (${lastServer.proc.exitCode ?? lastServer.proc.signalCode})`}; its stderr ends with:`);

@@ -9,6 +9,7 @@
 struct msgq_item {
 	struct msgq_item *next;
 	size_t len;
+	unsigned flags;
 	unsigned char data[]; /* headroom spare bytes, the message, a NUL */
 };
 
@@ -39,6 +40,16 @@ void msgq_cleanup(struct msgq *q)
 
 int msgq_push(struct msgq *q, const void *data, size_t len, size_t limit)
 {
+	return msgq_push_flags(q, data, len, limit, 0);
+}
+
+unsigned msgq_peek_flags(const struct msgq *q)
+{
+	return q->head ? q->head->flags : 0;
+}
+
+int msgq_push_flags(struct msgq *q, const void *data, size_t len, size_t limit, unsigned flags)
+{
 	size_t cap = limit ? limit : q->max_bytes;
 	if (q->max_bytes && q->max_bytes < cap)
 		cap = q->max_bytes;
@@ -47,6 +58,7 @@ int msgq_push(struct msgq *q, const void *data, size_t len, size_t limit)
 	struct msgq_item *m = rm_xmalloc(sizeof *m + q->headroom + len + 1);
 	m->next = NULL;
 	m->len = len;
+	m->flags = flags;
 	if (len)
 		memcpy(m->data + q->headroom, data, len);
 	m->data[q->headroom + len] = 0;

@@ -26,6 +26,11 @@ void msgq_clear(struct msgq *q);
  * so that droppable traffic can leave room for the rest. RM_OK or RM_ERR_TOOBIG (not
  * queued). */
 int msgq_push(struct msgq *q, const void *data, size_t len, size_t limit);
+/* Same, with flags kept with the message (e.g. MSGQ_BINARY for a transport's frame type). */
+#define MSGQ_BINARY 1u
+int msgq_push_flags(struct msgq *q, const void *data, size_t len, size_t limit, unsigned flags);
+/* The front message's flags (0 when empty). */
+unsigned msgq_peek_flags(const struct msgq *q);
 /* The front message: its first byte (q->headroom writable bytes precede it, a NUL follows
  * it) and its length in *len. Borrowed until msgq_pop/msgq_clear. NULL when empty. */
 unsigned char *msgq_peek(const struct msgq *q, size_t *len);

@@ -1,6 +1,7 @@
 /* The wire protocol: ONE table of every message type with its payload schema, and the
  * envelope codec that validates frames against it (docs/internals/protocol.md). */
 #include "common/proto.h"
+#include "common/proto_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +40,11 @@ static const struct rm_field f_hello[] = {
 	{ "arch", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "running_jobs", RM_FT_STRING_ARRAY, R, 0, NULL, NULL },
 	{ "boot_time", RM_FT_TIME, O, 0, NULL, NULL },
-	/* C2: the host's IANA time zone ("" unknown), its UTC offset now, and the
-	 * schedule.set version in force on the agent (0 = none) */
+	/* C2: IANA time zone ("" unknown), UTC offset now, schedule.set version in force */
 	{ "timezone", RM_FT_STRING, O, 64, NULL, NULL },
 	{ "utc_offset_s", RM_FT_INT, O, 0, NULL, NULL },
 	{ "schedule_version", RM_FT_INT, O, 0, NULL, NULL },
+	{ "uid", RM_FT_INT, O, 0, NULL, NULL }, /* C3: effective uid (restores warn if not 0) */
 	{ NULL },
 };
 static const struct rm_field f_heartbeat[] = {
@@ -230,12 +231,17 @@ static const struct rm_field f_stats_report[] = {
 static const struct rm_field f_tree_list[] = {
 	{ "snapshot_id", RM_FT_STRING, R, 128, NULL, NULL },
 	{ "path", RM_FT_STRING, R, 0, NULL, NULL },
+	{ "cursor", RM_FT_STRING, O, 64, NULL, NULL }, /* next_cursor of the previous page */
+	{ "limit", RM_FT_INT, O, 0, NULL, NULL },      /* entries per page, 1..10000 */
 	{ NULL },
 };
 static const struct rm_field f_tree_list_result[] = {
 	{ "request_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "entries", RM_FT_ARRAY, O, 100000, NULL, NULL },
 	{ "error", RM_FT_OBJECT, O, 0, NULL, NULL }, /* {code, message}: see engine/rpc.h */
+	{ "path", RM_FT_STRING, O, 0, NULL, NULL },
+	{ "next_cursor", RM_FT_STRING, O, 64, NULL, NULL }, /* null/absent: last page */
+	{ "total", RM_FT_INT, O, 0, NULL, NULL },           /* children of the directory */
 	{ NULL },
 };
 static const struct rm_field f_forget_preview[] = {
@@ -294,6 +300,16 @@ static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
 	                            f_forget_preview },
 	[RM_MSG_FORGET_PREVIEW_RESULT] = { RM_MSG_FORGET_PREVIEW_RESULT, "forget.preview.result",
 	                                   A2S, f_forget_preview_result },
+	[RM_MSG_SNAPSHOT_DIFF] = { RM_MSG_SNAPSHOT_DIFF, "snapshot.diff", S2A, rm_f_snapshot_diff },
+	[RM_MSG_SNAPSHOT_DIFF_RESULT] = { RM_MSG_SNAPSHOT_DIFF_RESULT, "snapshot.diff.result", A2S,
+	                                  rm_f_snapshot_diff_result },
+	[RM_MSG_STREAM_OPEN] = { RM_MSG_STREAM_OPEN, "stream.open", S2A, rm_f_stream_open },
+	[RM_MSG_STREAM_OPEN_RESULT] = { RM_MSG_STREAM_OPEN_RESULT, "stream.open.result", A2S,
+	                                rm_f_stream_open_result },
+	[RM_MSG_STREAM_DATA] = { RM_MSG_STREAM_DATA, "stream.data", A2S, rm_f_stream_data },
+	[RM_MSG_STREAM_ACK] = { RM_MSG_STREAM_ACK, "stream.ack", S2A, rm_f_stream_ack },
+	[RM_MSG_STREAM_END] = { RM_MSG_STREAM_END, "stream.end", A2S, rm_f_stream_end },
+	[RM_MSG_STREAM_CANCEL] = { RM_MSG_STREAM_CANCEL, "stream.cancel", S2A, rm_f_stream_cancel },
 };
 #undef A2S
 #undef S2A
@@ -669,21 +685,4 @@ int proto_group_name_ok(const char *s)
 			return 0;
 	}
 	return 1;
-}
-
-int proto_read_data_subset_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	char *end = NULL;
-	if (n == 0 || n > 24)
-		return 0;
-	if (s[n - 1] == '%') {
-		double v = strtod(s, &end);
-		return s[0] >= '0' && s[0] <= '9' && end == s + n - 1 && v > 0 && v <= 100;
-	}
-	const char *sl = strchr(s, '/');
-	if (!sl || sl == s || !sl[1] || strchr(sl + 1, '/') || strspn(s, "0123456789/") != n)
-		return 0;
-	long long a = strtoll(s, NULL, 10), b = strtoll(sl + 1, NULL, 10);
-	return a >= 1 && a <= b && b <= 1000000;
 }

@@ -41,6 +41,15 @@ enum rm_msg_type {
 	RM_MSG_ERROR,            /* both ways: {"code","message","ref_id"?} */
 	RM_MSG_FORGET_PREVIEW,   /* server -> agent (rpc): retention preview, forget --dry-run */
 	RM_MSG_FORGET_PREVIEW_RESULT, /* agent -> server, payload.request_id = its id */
+	/* C3 browsing (docs/internals/protocol.md "Snapshot browsing and downloads") */
+	RM_MSG_SNAPSHOT_DIFF,        /* server -> agent (rpc) */
+	RM_MSG_SNAPSHOT_DIFF_RESULT, /* agent -> server */
+	RM_MSG_STREAM_OPEN,          /* server -> agent (rpc): a download */
+	RM_MSG_STREAM_OPEN_RESULT,   /* agent -> server: type and size, then stream.data */
+	RM_MSG_STREAM_DATA,          /* agent -> server, ephemeral: base64 bytes */
+	RM_MSG_STREAM_ACK,           /* server -> agent: bytes consumed (the credit window) */
+	RM_MSG_STREAM_END,           /* agent -> server: done, or error */
+	RM_MSG_STREAM_CANCEL,        /* server -> agent: the browser went away */
 	RM_MSG__COUNT
 };
 
@@ -112,6 +121,17 @@ int proto_validate_payload(enum rm_msg_type t, const json_t *payload, char *err,
 char *proto_encode(enum rm_msg_type t, json_t *payload_take, char id_out[RM_ULID_BUF]);
 /* Error envelope: {"code": code, "message": message, "ref_id": ref_id (omitted if NULL)}. */
 char *proto_encode_error(const char *code, const char *message, const char *ref_id);
+
+/* Download data as binary WebSocket frames (agent -> server; the JSON stream.data carries
+ * the same as base64): byte 0 = RM_STREAM_FRAME_V, byte 1 = L (1..64), L bytes of
+ * stream_id, then the data. proto_stream_frame_parse: RM_OK or RM_ERR_PROTO; id gets the
+ * NUL-terminated stream id, *data and *n the bytes (borrowed from frame). */
+#define RM_STREAM_FRAME_V 1
+#define RM_STREAM_FRAME_HDR_MAX (2 + RM_PROTO_ID_MAX)
+int proto_stream_frame_parse(const unsigned char *frame, size_t len, char id[RM_PROTO_ID_MAX + 1],
+                             const unsigned char **data, size_t *n);
+/* Writes the header for id into out (RM_STREAM_FRAME_HDR_MAX bytes); returns its length. */
+size_t proto_stream_frame_header(const char *id, unsigned char *out);
 
 /* 1 when s is a source-group name: [a-z0-9][a-z0-9_.-]{0,62}, a restic tag that needs no
  * quoting anywhere (checked by the server's API and again by the agent). */

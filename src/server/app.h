@@ -16,6 +16,8 @@ struct event_hub;
 struct api_cache;
 struct notify;
 struct presence;
+struct rpc;
+struct dl_list;
 struct throttle;
 struct oidc;
 
@@ -31,6 +33,7 @@ struct app {
 	struct notify *notify;     /* engine/notify.c: host/job changed -> subscribers */
 	struct presence *presence; /* engine/presence.c: connected agents (the agent hub) */
 	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
+	struct dl_list *downloads; /* engine/download.c: snapshot downloads (lazy) */
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */

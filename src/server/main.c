@@ -20,6 +20,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/oidc.h"
+#include "server/engine/download.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/engine/rpc.h"
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 	api_cache_free(app);
 	api_agent_binary_cleanup();
 	rpc_free(app->rpc);
+	dl_free_all(app);
 	presence_free(app->presence);
 	notify_free(app->notify);
 	throttle_free(app->throttle);

@@ -7,6 +7,7 @@
 #include "agent/restic/lines.h"
 #include "agent/restic/parse.h"
 #include "agent/restic/parse_care.h"
+#include "agent/restic/restore.h"
 #include "common/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,9 +27,13 @@ static void on_line(void *ud, const char *line, size_t len)
 				abort();
 			json_decref(x);
 		}
+		if (restic_restore_status(o, &x) == RM_OK)
+			json_decref(x);
 		break;
 	case RESTIC_LINE_SUMMARY:
 		if (restic_parse_summary(o, &x) == RM_OK)
+			json_decref(x);
+		if (restic_restore_summary(o, &x) == RM_OK)
 			json_decref(x);
 		break;
 	case RESTIC_LINE_ERROR:
@@ -45,6 +50,14 @@ static void on_line(void *ud, const char *line, size_t len)
 	(void)restic_output_is_already_initialized(line);
 	(void)restic_output_is_locked(line, len);
 	(void)restic_check_error_line(line, len);
+	struct restic_node node;
+	if (restic_ls_node(line, len, &o, &node)) {
+		if (!node.path || !node.type || node.size < 0)
+			abort();
+		json_decref(o);
+	}
+	(void)restic_help_has_flag(line, len, "--no-ownership");
+	(void)restic_abs_path_valid(line);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

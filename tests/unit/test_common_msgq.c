@@ -52,9 +52,29 @@ TEST(caps)
 	msgq_cleanup(&q);
 }
 
+/* flags travel with their message (the agent's binary download frames) */
+TEST(flags)
+{
+	struct msgq q;
+	size_t len = 0;
+	msgq_init(&q, 0, 4);
+	EQ_INT(msgq_peek_flags(&q), 0);
+	EQ_INT(msgq_push(&q, "text", 4, 0), RM_OK);
+	EQ_INT(msgq_push_flags(&q, "\x01\x02", 2, 0, MSGQ_BINARY), RM_OK);
+	EQ_INT(msgq_peek_flags(&q), 0);
+	msgq_pop(&q);
+	EQ_INT(msgq_peek_flags(&q), MSGQ_BINARY);
+	OK(msgq_peek(&q, &len) != NULL);
+	EQ_INT(len, 2);
+	msgq_pop(&q);
+	EQ_INT(msgq_peek_flags(&q), 0);
+	msgq_cleanup(&q);
+}
+
 int main(void)
 {
 	RUN(fifo_and_headroom);
 	RUN(caps);
+	RUN(flags);
 	return tap_done();
 }

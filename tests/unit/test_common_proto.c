@@ -59,12 +59,25 @@ static const struct {
 	                       "\"compression_ratio\":2.5,\"compression_space_saving\":60}" },
 	{ RM_MSG_TREE_LIST, "{\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/etc\"}" },
 	{ RM_MSG_TREE_LIST_RESULT, "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"entries\":"
-	                           "[{\"name\":\"x\",\"type\":\"file\"}]}" },
+	                           "[{\"name\":\"x\",\"type\":\"file\"}],\"path\":\"/etc\","
+	                           "\"next_cursor\":\"1.40\",\"total\":2}" },
 	{ RM_MSG_ERROR, "{\"code\":\"malformed\",\"message\":\"bad\",\"ref_id\":\"abc\"}" },
 	{ RM_MSG_FORGET_PREVIEW, "{\"group\":\"etc\",\"retention\":{\"keep_last\":2}}" },
 	{ RM_MSG_FORGET_PREVIEW_RESULT,
 	  "{\"request_id\":\"01ARZ3NDEKTSV4RRFFQ69G5FAV\",\"keep\":[{\"id\":\"ab\","
 	  "\"reasons\":[\"last snapshot\"]}],\"remove\":[],\"truncated\":false}" },
+	{ RM_MSG_SNAPSHOT_DIFF, "{\"from\":\"4f1c0d8e\",\"to\":\"5a2b3c4d\"}" },
+	{ RM_MSG_SNAPSHOT_DIFF_RESULT, "{\"request_id\":\"r1\",\"added\":[\"/a\"],\"removed\":[],"
+	                               "\"changed\":[\"/b\"],\"truncated\":false,\"stats\":{}}" },
+	{ RM_MSG_STREAM_OPEN, "{\"stream_id\":\"s1\",\"snapshot_id\":\"4f1c0d8e\",\"path\":\"/a\","
+	                      "\"format\":\"tar\",\"window\":1048576}" },
+	{ RM_MSG_STREAM_OPEN_RESULT,
+	  "{\"request_id\":\"r1\",\"stream_id\":\"s1\",\"type\":\"file\","
+	  "\"size\":5}" },
+	{ RM_MSG_STREAM_DATA, "{\"stream_id\":\"s1\",\"data\":\"aGVsbG8=\"}" },
+	{ RM_MSG_STREAM_ACK, "{\"stream_id\":\"s1\",\"bytes\":5}" },
+	{ RM_MSG_STREAM_END, "{\"stream_id\":\"s1\",\"bytes\":5}" },
+	{ RM_MSG_STREAM_CANCEL, "{\"stream_id\":\"s1\"}" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -570,6 +583,33 @@ TEST(validate_payload_direct)
 	json_decref(p);
 }
 
+TEST(stream_frames)
+{
+	unsigned char f[RM_STREAM_FRAME_HDR_MAX + 8];
+	char id[RM_PROTO_ID_MAX + 1];
+	const unsigned char *data = NULL;
+	size_t n = 0, h = proto_stream_frame_header("01ARZ3NDEKTSV4RRFFQ69G5FAV", f);
+	EQ_INT(h, 28);
+	memcpy(f + h, "abc", 3);
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_OK);
+	EQ_STR(id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+	EQ_INT(n, 3);
+	OK(data && !memcmp(data, "abc", 3));
+	EQ_INT(proto_stream_frame_parse(f, h, id, &data, &n), RM_OK); /* empty data */
+	EQ_INT(n, 0);
+	EQ_INT(proto_stream_frame_parse(f, 1, id, &data, &n), RM_ERR_PROTO);
+	EQ_INT(proto_stream_frame_parse(f, h - 1, id, &data, &n), RM_ERR_PROTO); /* cut id */
+	f[0] = 2;
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_ERR_PROTO); /* version */
+	f[0] = RM_STREAM_FRAME_V;
+	f[5] = '/';
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_ERR_PROTO); /* id chars */
+	f[1] = 0;
+	EQ_INT(proto_stream_frame_parse(f, h + 3, id, &data, &n), RM_ERR_PROTO);
+	f[1] = 65;
+	EQ_INT(proto_stream_frame_parse(f, sizeof f, id, &data, &n), RM_ERR_PROTO);
+}
+
 int main(void)
 {
 	RUN(table_consistent);
@@ -580,5 +620,6 @@ int main(void)
 	RUN(envelope_errors);
 	RUN(encode_round_trip);
 	RUN(validate_payload_direct);
+	RUN(stream_frames);
 	return tap_done();
 }

@@ -139,6 +139,9 @@ void http_stream_write_take(struct http_req *r, void *data, size_t len)
 void http_stream_end(struct http_req *r)
 {
 }
+void http_stream_abort(struct http_req *r) /* C3 downloads (api/download.c) */
+{
+}
 
 static void req_done(struct http_req *r)
 {

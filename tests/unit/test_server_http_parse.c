@@ -234,9 +234,29 @@ TEST(ws_frames)
 	OK(!ws_utf8_valid((const unsigned char *)"\xe2\x82", 2));         /* truncated */
 }
 
+/* the word-at-a-time unmask equals the byte loop at every alignment, offset and length */
+TEST(unmask_words)
+{
+	static unsigned char a[100], b[100];
+	const unsigned char mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
+	int bad = 0;
+	for (size_t start = 0; start < 9; start++)
+		for (size_t n = 0; n + start <= 90; n += 7)
+			for (uint64_t off = 0; off < 4; off++) {
+				for (size_t i = 0; i < sizeof a; i++)
+					a[i] = b[i] = (unsigned char)(i * 31 + 7);
+				ws_unmask(a + start, n, mask, off);
+				for (size_t i = 0; i < n; i++)
+					b[start + i] ^= mask[(off + i) & 3];
+				bad += memcmp(a, b, sizeof a) != 0;
+			}
+	EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	RUN(head_basic);
+	RUN(unmask_words);
 	RUN(head_refusals);
 	RUN(framing_rules);
 	RUN(targets_and_queries);

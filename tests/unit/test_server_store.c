@@ -140,10 +140,10 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 7 (C2 care), 6 (SSO users), 5 (repo health), 4 (C5 people),
-	 * 3 (C2 policies) and 2 (reported_hostname) */
+	/* back to the v1 shape: undo migration 8 (C2 care), 7 (C3 agent_uid), 6 (SSO users), 5 (repo
+	 * health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
 	raw("ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
-	    "ALTER TABLE hosts DROP COLUMN locks_at; "
+	    "ALTER TABLE hosts DROP COLUMN locks_at; ALTER TABLE hosts DROP COLUMN agent_uid; "
 	    "DROP INDEX users_oidc_sub; ALTER TABLE users DROP COLUMN oidc_sub; "
 	    "DROP TABLE repo_history; DROP INDEX jobs_backup_snapshot; "
 	    "DROP TABLE api_tokens; DROP TABLE user_setup_tokens; DROP INDEX sessions_id; "
@@ -791,8 +791,15 @@ TEST(hosts_list_shape_and_summary)
 		                                 "settings",
 		                                 "next_run",
 		                                 "utc_offset_s",
+		                                 "agent_uid",
+		                                 "last_drill_ok_at",
+		                                 "last_drill",
+		                                 "last_drill_created_at",
 		                                 NULL };
 	OK(has_exact_keys(h0, host_keys));
+	OK(json_is_null(json_object_get(h0, "last_drill_ok_at"))); /* C3: never drilled */
+	OK(json_is_null(json_object_get(h0, "agent_uid")));        /* not reported */
+	OK(json_is_null(json_object_get(h0, "last_drill")));
 	OK(has_exact_keys(h1, host_keys));
 	EQ_STR(json_string_value(json_object_get(h0, "hostname")), "alpha"); /* by hostname */
 	OK(json_is_null(json_object_get(h0, "last_backup")));
@@ -843,6 +850,47 @@ TEST(hosts_list_shape_and_summary)
 	f = store_fleet_summary(s, now + 25LL * 3600 * 1000);
 	EQ_INT(json_integer_value(json_object_get(f, "jobs_24h_succeeded")), 0);
 	json_decref(f);
+	store_close(s);
+}
+
+/* C3: "last proven restorable" and the drill cadence candidates come from drill jobs */
+TEST(drill_projection)
+{
+	struct store *s = fresh();
+	char a[27], b[27], j1[RM_ULID_BUF], j2[RM_ULID_BUF], j3[RM_ULID_BUF];
+	mk_host(s, "alpha", "ba", a);
+	mk_host(s, "beta", "bb", b);
+	EQ_INT(store_host_set_status(s, a, "online", 1000), RM_OK);
+	json_t *c = store_drill_candidates(s);
+	EQ_INT(json_array_size(c), 1); /* only online hosts */
+	EQ_STR(json_string_value(json_object_get(json_array_get(c, 0), "id")), a);
+	OK(json_integer_value(json_object_get(json_array_get(c, 0), "last_drill_created_ms")) > 0);
+	json_decref(c);
+	EQ_INT(store_job_create(s, a, "drill", NULL, "system:drill", j1), RM_OK);
+	EQ_INT(store_job_finish(s, j1, "succeeded", 0, NULL, NULL, 5000), RM_OK);
+	EQ_INT(store_job_create(s, a, "drill", NULL, "system:drill", j2), RM_OK);
+	EQ_INT(store_job_finish(s, j2, "failed", 1, "mismatch", NULL, 9000), RM_OK);
+	EQ_INT(store_job_create(s, a, "backup", NULL, "alice", j3), RM_OK);
+	EQ_INT(store_job_finish(s, j3, "succeeded", 0, NULL, NULL, 12000), RM_OK);
+	json_t *h = store_host_get(s, a);
+	EQ_STR(json_string_value(json_object_get(h, "last_drill_ok_at")),
+	       "1970-01-01T00:00:05.000Z");
+	json_t *ld = json_object_get(h, "last_drill");
+	EQ_STR(json_string_value(json_object_get(ld, "status")), "failed");
+	EQ_STR(json_string_value(json_object_get(ld, "finished_at")), "1970-01-01T00:00:09.000Z");
+	OK(json_is_string(json_object_get(h, "last_drill_created_at")));
+	json_decref(h);
+	h = store_host_get(s, b);
+	OK(json_is_null(json_object_get(h, "last_drill_ok_at")));
+	json_decref(h);
+	EQ_INT(store_host_set_agent_uid(s, b, 1000), RM_OK);
+	h = store_host_get(s, b);
+	EQ_INT(json_integer_value(json_object_get(h, "agent_uid")), 1000);
+	json_decref(h);
+	EQ_INT(store_host_set_agent_uid(s, b, -1), RM_OK);
+	h = store_host_get(s, b);
+	OK(json_is_null(json_object_get(h, "agent_uid")));
+	json_decref(h);
 	store_close(s);
 }
 
@@ -935,6 +983,7 @@ int main(void)
 	RUN(log_rate);
 	RUN(snapshots);
 	RUN(hosts_list_shape_and_summary);
+	RUN(drill_projection);
 	RUN(hosts_list_1000);
 	RUN(audit);
 	/* clean up the temp dir */

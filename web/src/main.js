@@ -12,6 +12,9 @@ import * as pendingPage from './pages/pending.js';
 import * as hostPage from './pages/host.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
+import * as restorePage from './pages/restore-wizard.js';
+import * as snapshotPage from './pages/snapshot.js';
+import * as snapshotDiffPage from './pages/snapshot-diff.js';
 import * as usersPage from './pages/users.js';
 import * as accountPage from './pages/account.js';
 import * as setupPage from './pages/setup.js';
@@ -23,7 +26,10 @@ const routes = [
   [/^\/$/, dashboardPage, {}],
   [/^\/hosts\/new$/, hostNewPage, {}],
   [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
+  [/^\/hosts\/([^/]+)\/restore$/, restorePage, {}],
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
+  [/^\/hosts\/([^/]+)\/snapshots\/([^/]+)$/, snapshotPage, {}],
+  [/^\/hosts\/([^/]+)\/diff$/, snapshotDiffPage, {}],
   [/^\/jobs\/([^/]+)$/, jobPage, {}],
   [/^\/audit$/, auditPage, {}],
   [/^\/users$/, usersPage, {}],

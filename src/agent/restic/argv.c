@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/restic/restore.h"
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/err.h"
@@ -296,6 +297,73 @@ static int build_forget_preview(struct vec *a, const json_t *args, const char *h
 	return RM_OK;
 }
 
+/* restore: --json SNAP --target T [--include P]... [--no-ownership] [--verify] */
+static int build_restore(struct vec *a, const json_t *args, const char *hostname, char *err,
+                         size_t errlen)
+{
+	const char *snap = NULL, *target = NULL;
+	(void)hostname;
+	int rc = rmj_get_str(args, "snapshot_id", 1, 64, &snap, err, errlen);
+	if (!rc)
+		rc = rmj_get_str(args, "target", 1, MAX_ITEM_LEN, &target, err, errlen);
+	if (rc)
+		return rc;
+	if (!restic_snapshot_id_valid(snap)) {
+		set_err(err, errlen, "snapshot_id must be 8-64 hex digits");
+		return RM_ERR_INVAL;
+	}
+	if (!restic_abs_path_valid(target)) {
+		set_err(err, errlen, "target must be an absolute path without '..'");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, snap);
+	vec_push(a, "--target");
+	vec_push(a, target);
+	size_t before = a->n;
+	rc = push_str_array(a, args, "includes", "--include", 0, MAX_PATHS, MAX_ITEM_LEN, err,
+	                    errlen);
+	if (rc)
+		return rc;
+	for (size_t i = before + 1; i < a->n; i += 2) {
+		if (!restic_abs_path_valid(a->v[i])) {
+			set_err(err, errlen, "includes must be absolute paths without '..'");
+			return RM_ERR_INVAL;
+		}
+		/* paths, not patterns: "/srv/a[1]" restores that directory only */
+		char *esc = restic_include_escape(a->v[i]);
+		free(a->v[i]);
+		a->v[i] = esc;
+	}
+	static const char *const flags[][2] = { { "no_ownership", "--no-ownership" },
+		                                { "verify", "--verify" } };
+	for (size_t i = 0; i < 2; i++) {
+		int on = 0;
+		rc = rmj_get_bool(args, flags[i][0], 0, &on, err, errlen);
+		if (rc)
+			return rc;
+		if (on)
+			vec_push(a, flags[i][1]);
+	}
+	return RM_OK;
+}
+
+/* ls: --json SNAP */
+static int build_ls(struct vec *a, const json_t *args, const char *hostname, char *err,
+                    size_t errlen)
+{
+	const char *snap = NULL;
+	(void)hostname;
+	int rc = rmj_get_str(args, "snapshot_id", 1, 64, &snap, err, errlen);
+	if (rc)
+		return rc;
+	if (!restic_snapshot_id_valid(snap)) {
+		set_err(err, errlen, "snapshot_id must be 8-64 hex digits");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, snap);
+	return RM_OK;
+}
+
 /* One row per kind: the fixed words after the restic path, then an optional builder for
  * what depends on args. A new restic command is a row (and a builder if it takes args). */
 static const struct argv_kind {
@@ -320,6 +388,8 @@ static const struct argv_kind {
 	{ "forget-preview",
 	  { "forget", "--no-lock", "--dry-run", "--json" },
 	  build_forget_preview },
+	{ "restore", { "restore", "--json" }, build_restore },
+	{ "ls", { "ls", "--json" }, build_ls },
 };
 
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,

@@ -26,6 +26,10 @@
  *   "forget-preview"  restic forget --no-lock --dry-run --json --tag G --group-by host,tags
  *               --keep-last N ... [--keep-within D]; args {"group", "retention":
  *               {keep_last..keep_yearly, keep_within}}, at least one rule
+ *   "restore"   restic restore --json SNAP --target T [--include P]... [--no-ownership]
+ *               [--verify]   args: snapshot_id (hex), target (absolute), includes
+ *               (absolute), no_ownership, verify (bools)
+ *   "ls"        restic ls --json SNAP   args: snapshot_id
  * args (borrowed, may be NULL except for backup): {"paths":[..] (backup: required,
  * non-empty), "tags":[..], "excludes":[..], "exclude_caches": bool, "one_file_system":
  * bool, "limit_upload_kib" (or "limit_upload"): KiB/s, "limit_download_kib" (or

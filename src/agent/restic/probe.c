@@ -15,9 +15,10 @@ struct probe {
 	uv_timer_t timer;
 	int open_handles;
 	int failed;
-	char buf[512];
+	char buf[16384];
 	size_t len;
 	restic_probe_cb cb;
+	restic_probe_text_cb text_cb;
 	void *ud;
 };
 
@@ -29,6 +30,11 @@ static void probe_closed(uv_handle_t *h)
 	/* "restic 0.14.0 compiled with go1.19.8 on linux/amd64" */
 	char ver[64] = "";
 	pr->buf[pr->len] = 0;
+	if (pr->text_cb) {
+		pr->text_cb(pr->ud, pr->failed ? NULL : pr->buf);
+		free(pr);
+		return;
+	}
 	if (!pr->failed && !strncmp(pr->buf, "restic ", 7)) {
 		const char *v = pr->buf + 7;
 		size_t n = strcspn(v, " \r\n");
@@ -107,15 +113,32 @@ static void probe_timeout(uv_timer_t *t)
 	probe_close_io(pr);
 }
 
+static int probe_run(uv_loop_t *loop, const char *restic, char **args, struct probe *pr);
+
 int restic_probe_version(uv_loop_t *loop, const char *restic, restic_probe_cb cb, void *ud)
 {
 	struct probe *pr = rm_xcalloc(1, sizeof *pr);
 	pr->cb = cb;
 	pr->ud = ud;
+	char *args[] = { (char *)restic, "version", NULL };
+	return probe_run(loop, restic, args, pr);
+}
+
+int restic_probe_restore_help(uv_loop_t *loop, const char *restic, restic_probe_text_cb cb,
+                              void *ud)
+{
+	struct probe *pr = rm_xcalloc(1, sizeof *pr);
+	pr->text_cb = cb;
+	pr->ud = ud;
+	char *args[] = { (char *)restic, "restore", "--help", NULL };
+	return probe_run(loop, restic, args, pr);
+}
+
+static int probe_run(uv_loop_t *loop, const char *restic, char **args, struct probe *pr)
+{
 	uv_pipe_init(loop, &pr->out, 0);
 	uv_timer_init(loop, &pr->timer);
 	pr->out.data = pr->timer.data = pr->proc.data = pr;
-	char *args[] = { (char *)restic, "version", NULL };
 	char *env[] = { "PATH=" RESTIC_SAFE_PATH, "HOME=/nonexistent",
 		        "RESTIC_CACHE_DIR=/nonexistent", NULL };
 	uv_stdio_container_t stdio[3] = {

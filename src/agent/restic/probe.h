@@ -12,4 +12,10 @@ typedef void (*restic_probe_cb)(void *ud, const char *version);
  * reported through cb with "" (on a later loop turn). */
 int restic_probe_version(uv_loop_t *loop, const char *restic, restic_probe_cb cb, void *ud);
 
+/* text: the output of `<restic> restore --help` (at most 16 KiB, NUL-terminated,
+ * borrowed for the call), or NULL when it could not be run. Same rules as above. */
+typedef void (*restic_probe_text_cb)(void *ud, const char *text);
+int restic_probe_restore_help(uv_loop_t *loop, const char *restic, restic_probe_text_cb cb,
+                              void *ud);
+
 #endif

@@ -137,6 +137,10 @@ const struct step_def runner_post_hook_step = {
 	.hook = HOOK_POST,
 };
 
+/* restore and drill: their steps are run by their drivers (restore.c, drill.c) */
+static const struct step_def step_restore_main = { .name = "restore" };
+static const struct step_def step_drill_main = { .name = "drill" };
+
 /* ------------------------------------------------------------------ kinds */
 
 static const struct kind_def kinds[] = {
@@ -147,6 +151,8 @@ static const struct kind_def kinds[] = {
 	{ "forget", 0, &step_forget, { &step_snapshots, &step_stats }, .per_group = 1 },
 	{ "prune", 0, &step_prune, { &step_stats } },
 	{ "check", 0, &step_check, { NULL } },
+	{ "restore", 0, &step_restore_main, { NULL }, &runner_restore_driver },
+	{ "drill", 0, &step_drill_main, { NULL }, &runner_drill_driver },
 };
 
 const struct kind_def *runner_kind_find(const char *name)

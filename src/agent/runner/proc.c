@@ -56,6 +56,10 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 	if (!is_err && p->def->out == OUT_TEXT &&
 	    (rm_buf_append(&p->collect, line, len) || rm_buf_append(&p->collect, "\n", 1)))
 		p->collect_overflow = 1;
+	if (!is_err && p->def->out == OUT_LINES) {
+		p->def->line(r, p, line, len);
+		return;
+	}
 	if (!is_err && p->def->out == OUT_DOCUMENT) {
 		/* a JSON document: collected, not logged */
 		if (rm_buf_append(&p->collect, line, len) || rm_buf_append(&p->collect, "\n", 1))
@@ -65,12 +69,19 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 	if (p->def->out == OUT_PROGRESS) {
 		json_t *o = NULL;
 		enum restic_line_type t = restic_parse_line(line, len, &o);
-		if (t == RESTIC_LINE_STATUS) {
+		if (t == RESTIC_LINE_STATUS && p->def->status) {
+			p->def->status(r, o);
+			json_decref(o);
+			return;
+		}
+		if (t == RESTIC_LINE_SUMMARY && p->def->summary) {
+			p->def->summary(r, o);
+		} else if (t == RESTIC_LINE_STATUS) {
 			runner_emit_progress(r, o);
 			json_decref(o);
 			return;
 		}
-		if (t == RESTIC_LINE_SUMMARY) {
+		if (t == RESTIC_LINE_SUMMARY && !p->def->summary) {
 			json_t *st = NULL;
 			if (restic_parse_summary(o, &st) == RM_OK) {
 				json_decref(r->cur->stats);

@@ -10,16 +10,19 @@
  *   [then...]     after a successful main step (e.g. snapshots -> snapshots.report,
  *                 stats -> stats.report); their failures are logged, not fatal */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "agent/restic/argv.h"
+#include "agent/restic/restore.h"
 #include "agent/runner/runner_int.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/rmtime.h"
 
 #define JOB_ID_MAX 64
 
@@ -61,6 +64,8 @@ static void job_free(struct job *j)
 	json_decref(j->lock_peers);
 	free(j->check_subset);
 	runner_locks_cleanup(&j->ls);
+	if (j->drv && j->kind->driver)
+		j->kind->driver->free(j->drv);
 	free(j);
 }
 
@@ -136,6 +141,10 @@ static void pre_done(struct runner *r, struct job *j, struct proc *p)
 		runner_log_event(r, "stale repository locks removed");
 	}
 	runner_proc_free(p);
+	if (!j->cancelled && j->kind->driver) {
+		j->kind->driver->start(r, j);
+		return;
+	}
 	if (!j->cancelled) {
 		runner_proc_start(r, j->kind->main, ROLE_MAIN, runner_main_argv(j));
 		return;
@@ -277,6 +286,7 @@ void runner_step_done(struct runner *r, struct proc *p)
 	case ROLE_MAIN: main_done(r, j, p); break;
 	case ROLE_THEN: then_done(r, j, p); break;
 	case ROLE_LOCKS: runner_locks_step_done(r, j, p); break;
+	case ROLE_DRIVER: j->kind->driver->step_done(r, j, p); break;
 	case ROLE_HOOK: break; /* handled above */
 	}
 }
@@ -284,6 +294,7 @@ void runner_step_done(struct runner *r, struct proc *p)
 static void job_start(struct runner *r, struct job *j)
 {
 	r->cur = j;
+	j->started_ms = rm_now_ms();
 	emit_started(r, j);
 	if (j->no_restic) {
 		runner_job_finish(r, "failed", EXIT_NOT_FOUND, "restic not found");
@@ -315,6 +326,8 @@ void runner_start_restic(struct runner *r, struct job *j)
 		runner_log_event(
 		    r, "a previous run was interrupted; removing stale repository locks first");
 		runner_proc_start(r, &runner_unlock_step, ROLE_PRE, j->argv_unlock);
+	} else if (j->kind->driver) {
+		j->kind->driver->start(r, j);
 	} else {
 		runner_proc_start(r, j->kind->main, ROLE_MAIN, runner_main_argv(j));
 	}
@@ -372,8 +385,10 @@ int runner_new(const struct runner_opts *opts, struct runner **out)
 	uv_timer_init(r->loop, &r->kill_timer);
 	uv_timer_init(r->loop, &r->kick_timer);
 	uv_timer_init(r->loop, &r->hook_timer);
+	uv_timer_init(r->loop, &r->aux_timer);
 	r->log_timer.data = r->kill_timer.data = r->kick_timer.data = r->hook_timer.data = r;
-	r->timers_open = 4;
+	r->aux_timer.data = r;
+	r->timers_open = 5;
 	*out = r;
 	return RM_OK;
 }
@@ -422,7 +437,9 @@ static void runner_destroy_when_idle(uv_timer_t *t)
 	uv_timer_stop(&r->kick_timer);
 	uv_timer_stop(&r->kill_timer);
 	uv_timer_stop(&r->hook_timer);
+	uv_timer_stop(&r->aux_timer);
 	uv_close((uv_handle_t *)&r->hook_timer, timer_close_cb);
+	uv_close((uv_handle_t *)&r->aux_timer, timer_close_cb);
 	uv_close((uv_handle_t *)&r->log_timer, timer_close_cb);
 	uv_close((uv_handle_t *)&r->kill_timer, timer_close_cb);
 	uv_close((uv_handle_t *)&r->kick_timer, timer_close_cb);
@@ -476,9 +493,10 @@ static int job_build_argv(struct runner *r, struct job *j, const json_t *args, c
                           size_t errlen)
 {
 	const char *rp = r->restic_path ? r->restic_path : "restic";
-	int rc = j->kind->per_group ? job_build_group_argv(r, j, args, err, errlen)
-	                            : restic_argv_build(rp, j->kind->main->name, args, r->hostname,
-	                                                &j->argv[0], err, errlen);
+	int rc = j->kind->driver      ? j->kind->driver->prepare(r, j, args, err, errlen)
+	         : j->kind->per_group ? job_build_group_argv(r, j, args, err, errlen)
+	                              : restic_argv_build(rp, j->kind->main->name, args,
+	                                                  r->hostname, &j->argv[0], err, errlen);
 	for (size_t i = 0; !rc && j->kind->then[i]; i++)
 		rc = restic_argv_build(rp, j->kind->then[i]->name, NULL, NULL, &j->argv[1 + i], err,
 		                       errlen);
@@ -486,6 +504,27 @@ static int job_build_argv(struct runner *r, struct job *j, const json_t *args, c
 		rc = restic_argv_build(rp, runner_unlock_step.name, NULL, NULL, &j->argv_unlock,
 		                       err, errlen);
 	return rc;
+}
+
+char **runner_argv(struct runner *r, const char *kind, const json_t *args, char *err, size_t errlen)
+{
+	char **argv = NULL;
+	const char *rp = r->restic_path ? r->restic_path : "restic";
+	if (restic_argv_build(rp, kind, args, r->hostname, &argv, err, errlen))
+		return NULL;
+	return argv;
+}
+
+void runner_set_features(struct runner *r, const char *version, const char *restore_help)
+{
+	if (!r)
+		return;
+	int maj = 0, min = 0;
+	if (version && sscanf(version, "%d.%d", &maj, &min) == 2)
+		r->feat_restore_json = maj > 0 || min >= 16;
+	size_t n = restore_help ? strlen(restore_help) : 0;
+	r->feat_no_ownership = restic_help_has_flag(restore_help, n, "--no-ownership");
+	r->feat_verify = restic_help_has_flag(restore_help, n, "--verify");
 }
 
 int runner_submit(struct runner *r, const char *job_id, const char *kind, const json_t *args,

@@ -47,7 +47,11 @@ int runner_new(const struct runner_opts *opts, struct runner **out);
  * The loop must keep running until the handles are closed. NULL ok. */
 void runner_free(struct runner *r);
 
-/* Queues a job. kind: "init" | "backup" | "snapshots" | "unlock" (others -> RM_ERR_INVAL).
+/* Queues a job. kind: "init" | "backup" | "snapshots" | "unlock" | "restore" | "drill"
+ * (others -> RM_ERR_INVAL). restore args: {"snapshot_id", "target" (absolute; absent =
+ * $HOME/rm-restore/<job-id>), "includes":[abs paths], "mode":"new"|"in_place",
+ * "path_map":[{"from","to"}] (moves restored paths after the restore)}; drill args:
+ * {"sample_files" (default 20), "max_bytes" (default 200 MiB)}.
  * args (borrowed): {"paths":[...], "tags":[...], "excludes":[...]}.
  * RM_ERR_CONFLICT if job_id is already queued/running, RM_ERR_INVAL on bad args,
  * RM_ERR_NOTFOUND when restic is missing (the job is then reported as failed through
@@ -78,6 +82,11 @@ int runner_forget_preview(struct runner *r, const json_t *args, const struct run
 /* SIGTERM, SIGKILL after cancel_grace_ms; the job ends "cancelled" with exit 130.
  * A queued job is cancelled at once. RM_ERR_NOTFOUND if unknown. */
 int runner_cancel(struct runner *r, const char *job_id);
+/* What the installed restic can do, probed at run time: version ("0.14.0", "" unknown)
+ * and the text of `restic restore --help` (NULL unknown). Restores use --no-ownership
+ * (new-directory targets) and drills --verify only when the help offers them; restore
+ * progress comes from restic's JSON from 0.16, else from counting restored files. */
+void runner_set_features(struct runner *r, const char *version, const char *restore_help);
 /* Appends the ids of queued + running jobs to arr (a json array). */
 void runner_active_ids(const struct runner *r, json_t *arr);
 size_t runner_active_count(const struct runner *r);

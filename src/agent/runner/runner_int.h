@@ -34,6 +34,7 @@ enum step_out {
 	OUT_DOCUMENT, /* one JSON document, collected (capped) for the step's report */
 	OUT_TEXT,     /* every line is a log line, and stdout is also collected for the
 	               * step's report (prune's text summary) */
+	OUT_LINES,    /* every stdout line goes to the step's line callback (not logged) */
 };
 
 enum step_hook { HOOK_NONE = 0, HOOK_PRE, HOOK_POST };
@@ -53,6 +54,26 @@ struct step_def {
 	void (*report)(struct runner *r, struct proc *p);
 	int report_always; /* report also when the main step failed (check) */
 	int count_errors;  /* count check's error lines into proc.errors */
+	/* OUT_LINES: one stdout line (NUL-terminated, valid UTF-8). */
+	void (*line)(struct runner *r, struct proc *p, const char *line, size_t len);
+	/* OUT_PROGRESS: restic status / summary objects when the default (backup) reading
+	 * does not fit, e.g. restore's. NULL = the backup parsers. */
+	void (*status)(struct runner *r, const json_t *status);
+	void (*summary)(struct runner *r, const json_t *summary);
+};
+
+/* Kinds whose steps depend on what earlier steps found (restore, drill): the driver
+ * builds argvs as it goes and decides the job's outcome. */
+struct job;
+struct kind_driver {
+	/* At submit: validates args and sets j->drv. RM_ERR_INVAL with a message. */
+	int (*prepare)(struct runner *r, struct job *j, const json_t *args, char *err,
+	               size_t errlen);
+	/* Starts the first step (after a stale-lock unlock, if one was needed). */
+	void (*start)(struct runner *r, struct job *j);
+	/* A ROLE_DRIVER step ended (takes p); the driver starts the next or finishes. */
+	void (*step_done)(struct runner *r, struct job *j, struct proc *p);
+	void (*free)(void *drv);
 };
 
 /* A job kind: its main step, then the steps that follow a successful main step.
@@ -63,6 +84,7 @@ struct kind_def {
 	int hooks;
 	const struct step_def *main;
 	const struct step_def *then[RUNNER_MAX_THEN + 1]; /* NULL-terminated */
+	const struct kind_driver *driver;                 /* NULL: main + then */
 	int per_group; /* main step once per entry of args.groups (forget) */
 	int locks;     /* the job is the safe stale-lock flow (locks.c), no main step */
 };
@@ -73,7 +95,7 @@ const struct kind_def *runner_kind_find(const char *name);
 extern const struct step_def runner_unlock_step;
 extern const struct step_def runner_pre_hook_step, runner_post_hook_step;
 
-enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK, ROLE_LOCKS };
+enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK, ROLE_LOCKS, ROLE_DRIVER };
 
 /* Why the lock flow runs: as an "unlock" job, or once before retrying a main step that
  * failed because the repository was locked. */
@@ -131,6 +153,8 @@ struct job {
 	int lock_retried;   /* the lock flow ran once already */
 	json_t *lock_peers; /* {"hostname":"idle"|"busy"} from the server, NULL = none */
 	struct lockscan ls;
+	void *drv; /* the kind driver's state */
+	int64_t started_ms;
 };
 
 struct proc {
@@ -180,6 +204,11 @@ struct runner {
 	json_t *log_lines;
 	uint64_t last_progress;
 	int progress_sent;
+
+	uv_timer_t aux_timer;  /* for kind drivers (restore progress) */
+	int feat_no_ownership; /* restore --no-ownership (0.17+), probed */
+	int feat_verify;       /* restore --verify, probed */
+	int feat_restore_json; /* restore prints JSON status (0.16+) */
 
 	int freeing;
 	int timers_open;
@@ -254,6 +283,12 @@ void runner_lock_judge(json_t *lock, const char *my_host, const json_t *peers,
                        int (*pid_alive)(long long pid), int64_t now_ms);
 /* Releases the lock flow's state. */
 void runner_locks_cleanup(struct lockscan *ls);
+
+/* restore.c / drill.c: the kind drivers */
+extern const struct kind_driver runner_restore_driver, runner_drill_driver;
+/* The restic argv for kind (argv[0] = the runner's restic). NULL + message on bad args. */
+char **runner_argv(struct runner *r, const char *kind, const json_t *args, char *err,
+                   size_t errlen);
 
 /* markers.c */
 void runner_marker_write(struct runner *r, const struct job *j, int pid);

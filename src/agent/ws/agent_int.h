@@ -42,6 +42,8 @@ struct agent {
 	struct secrets *sec;
 	struct runner *runner;
 	struct scheduler *sched;
+	struct browse *browse; /* snapshot browsing, created on first use (browse_rpc.c) */
+	struct dumps *dumps;
 };
 
 /* Encodes and queues for this connection (dropped when not connected or the send queue
@@ -54,6 +56,14 @@ void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *
                      json_t *payload_take);
 void agent_rpc_error(struct agent *a, enum rm_msg_type result_type, const char *request_id,
                      const char *code, const char *message);
+/* Queues a binary frame (stream data, see browse_rpc.c): RM_ERR_AGAIN when not connected,
+ * RM_ERR_TOOBIG when the queue would hold more than limit bytes. */
+int agent_try_send_binary(struct agent *a, const void *data, size_t len, size_t limit);
+/* browse_rpc.c: tree.list, snapshot.diff, stream.open/ack/cancel; connection lost (every
+ * download ends); stop (children killed, everything freed). */
+void agent_handle_browse(struct agent *a, const struct rm_envelope *env);
+void agent_browse_conn_lost(struct agent *a);
+void agent_browse_stop(struct agent *a);
 /* An `error` envelope; ref may be NULL or "". */
 void agent_send_error(struct agent *a, const char *code, const char *msg, const char *ref);
 /* Sends hello (running jobs + terminal events still in the outbox) and marks it sent. */

@@ -38,7 +38,9 @@
 #define RETRY_PROTO_MISMATCH_MS (10 * 60 * 1000)
 #define STABLE_CONN_MS 30000
 #define FLUSH_DELAY_MS 50
-#define SENDQ_MAX (4u * 1024 * 1024) /* per-connection queue (hello, heartbeats, results) */
+#define SENDQ_MAX     \
+	(12u * 1024 * \
+	 1024) /* per-connection queue (hello, heartbeats, results, download frames: 2 x 4 MiB windows) */
 
 /* ================================================================= send queue */
 
@@ -65,6 +67,15 @@ static void send_text(struct agent *a, char *text, int droppable)
 void agent_send_msg(struct agent *a, enum rm_msg_type t, json_t *payload_take)
 {
 	send_text(a, proto_encode(t, payload_take, NULL), 0);
+}
+
+int agent_try_send_binary(struct agent *a, const void *data, size_t len, size_t limit)
+{
+	int rc =
+	    a->connected ? msgq_push_flags(&a->sendq, data, len, limit, MSGQ_BINARY) : RM_ERR_AGAIN;
+	if (rc == RM_OK)
+		kick(a);
+	return rc;
 }
 
 void agent_rpc_reply(struct agent *a, enum rm_msg_type result_type, const char *request_id,
@@ -208,6 +219,7 @@ static void conn_reset(struct agent *a)
 	msgq_clear(&a->sendq);
 	rm_buf_reset(&a->rx);
 	a->rx_toobig = 0;
+	agent_browse_conn_lost(a);
 	if (a->ob)
 		outbox_rewind(a->ob);
 }
@@ -274,7 +286,8 @@ static int on_writeable(struct agent *a, struct lws *wsi)
 	size_t mlen = 0;
 	unsigned char *m = msgq_peek(&a->sendq, &mlen);
 	if (m) {
-		int n = lws_write(wsi, m, mlen, LWS_WRITE_TEXT); /* header goes in the headroom */
+		int bin = msgq_peek_flags(&a->sendq) & MSGQ_BINARY;
+		int n = lws_write(wsi, m, mlen, bin ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 		msgq_pop(&a->sendq);
 		if (n < 0)
 			return -1;
@@ -439,6 +452,16 @@ static void lws_log_emit(int level, const char *line)
 
 /* ================================================================= lifecycle */
 
+/* `restic restore --help`: which restore flags this restic has (--no-ownership is 0.17+). */
+static void help_done(void *ud, const char *text)
+{
+	struct agent *a = ud;
+	runner_set_features(a->runner, a->restic_version, text);
+	if (a->stopping)
+		return;
+	do_connect(a);
+}
+
 static void probe_done(void *ud, const char *version)
 {
 	struct agent *a = ud;
@@ -451,6 +474,10 @@ static void probe_done(void *ud, const char *version)
 		        a->restic_path);
 	if (a->stopping)
 		return;
+	if (*version) {
+		restic_probe_restore_help(a->loop, a->restic_path, help_done, a);
+		return;
+	}
 	do_connect(a);
 }
 
@@ -612,6 +639,7 @@ void agent_stop(struct agent *a)
 	}
 	scheduler_free(a->sched); /* before the runner: it submits to it */
 	a->sched = NULL;
+	agent_browse_stop(a);
 	if (a->runner) {
 		runner_free(a->runner);
 		a->runner = NULL;

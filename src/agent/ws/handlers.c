@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/host.h"
 #include "agent/runner/runner.h"
@@ -32,13 +33,13 @@ void agent_send_hello(struct agent *a)
 	rm_time_fmt(a->boot_ms, boot);
 	char tz[65];
 	host_timezone(tz, sizeof tz);
-	json_t *p =
-	    json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I}", "protocol_version",
-	              RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
-	              a->restic_version ? a->restic_version : "", "hostname", a->hostname, "os",
-	              "linux", "arch", host_arch(), "running_jobs", running, "boot_time", boot,
-	              "timezone", tz, "utc_offset_s", (json_int_t)host_utc_offset_s(),
-	              "schedule_version", (json_int_t)scheduler_version(a->sched));
+	json_t *p = json_pack(
+	    "{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I,s:I}", "protocol_version",
+	    RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
+	    a->restic_version ? a->restic_version : "", "hostname", a->hostname, "os", "linux",
+	    "arch", host_arch(), "running_jobs", running, "boot_time", boot, "timezone", tz,
+	    "utc_offset_s", (json_int_t)host_utc_offset_s(), "schedule_version",
+	    (json_int_t)scheduler_version(a->sched), "uid", (json_int_t)geteuid());
 	agent_send_msg(a, RM_MSG_HELLO, p);
 	a->hello_sent = 1;
 }
@@ -102,10 +103,14 @@ int agent_submit_job(struct agent *a, const char *job_id, const char *kind, cons
 	struct secrets_slot s;
 	struct runner_creds creds = { 0 }, *cp = NULL;
 	/* forget/prune with the admin slot: the server sends it inside command.run, just in
-	 * time; it lives only in this job's memory (the runner wipes it) and never on disk */
+	 * time; it lives only in this job's memory (the runner wipes it) and never on disk.
+	 * A cross-host restore brings a one-job read credential for the source host's
+	 * repository the same way. */
 	const json_t *adm = json_object_get(args, "admin_credentials");
-	if ((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && json_is_object(adm) &&
-	    rmj_str(adm, "repo_url") && rmj_str(adm, "repo_password")) {
+	const json_t *src = json_object_get(args, "source_repo");
+	if (!((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && json_is_object(adm)))
+		adm = !strcmp(kind, "restore") && json_is_object(src) ? src : NULL;
+	if (adm && rmj_str(adm, "repo_url") && rmj_str(adm, "repo_password")) {
 		creds.repo_url = rmj_str(adm, "repo_url");
 		creds.repo_username = rmj_str(adm, "repo_username");
 		creds.repo_password = rmj_str(adm, "repo_password");
@@ -280,12 +285,6 @@ static void handle_forget_preview(struct agent *a, const struct rm_envelope *env
 		                err);
 }
 
-static void handle_tree_list(struct agent *a, const struct rm_envelope *env)
-{
-	agent_rpc_error(a, RM_MSG_TREE_LIST_RESULT, env->id, "unsupported",
-	                "tree.list is not supported by this agent");
-}
-
 int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 {
 	struct rm_envelope env;
@@ -314,8 +313,12 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 	case RM_MSG_SCHEDULE_SET: handle_schedule_set(a, &env); break;
 	case RM_MSG_COMMAND_CANCEL: handle_command_cancel(a, env.payload); break;
 	case RM_MSG_ERROR: handle_error(a, env.payload); break;
-	case RM_MSG_TREE_LIST: handle_tree_list(a, &env); break;
 	case RM_MSG_FORGET_PREVIEW: handle_forget_preview(a, &env); break;
+	case RM_MSG_TREE_LIST:
+	case RM_MSG_SNAPSHOT_DIFF:
+	case RM_MSG_STREAM_OPEN:
+	case RM_MSG_STREAM_ACK:
+	case RM_MSG_STREAM_CANCEL: agent_handle_browse(a, &env); break;
 	default:
 		RM_DEBUG("message type not handled by this agent yet", "type", env.type_name);
 		break;
@@ -324,7 +327,8 @@ out:
 	if (env.type == RM_MSG_CONFIG_UPDATE || env.type == RM_MSG_SCHEDULE_SET ||
 	    env.type == RM_MSG_COMMAND_RUN)
 		rmj_wipe(env.root); /* credentials, hooks: now only in their encrypted stores
-		                     * or the job's memory */
+		                     * or the job's memory: the admin slot, a restore's
+		                     * temporary credential) */
 	proto_envelope_cleanup(&env);
 	return rc;
 }

@@ -106,6 +106,10 @@ void api_host_snapshots(struct http_req *r, void *app);
 void api_fleet_summary(struct http_req *r, void *app);
 /* Frees the cached /api/hosts and /api/fleet/summary bodies (app->api_cache); at exit. */
 void api_cache_free(struct app *app);
+/* browse.c, download.c: snapshot browsing through the host's agent */
+void api_snapshot_tree(struct http_req *r, void *app);
+void api_snapshot_diff(struct http_req *r, void *app);
+void api_snapshot_download(struct http_req *r, void *app);
 /* jobs.c */
 void api_job_create(struct http_req *r, void *app);
 void api_jobs_list(struct http_req *r, void *app);
@@ -122,6 +126,10 @@ void api_job_log_ndjson(struct http_req *r, void *app);
 void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, const char *kind,
                       const json_t *args, const json_t *wire_extra, const char *audit_action,
                       int queue_if_offline);
+/* Same; resp_extra (borrowed, may be NULL) is merged into the 202 body (e.g. a warning). */
+void api_job_dispatch_ex(struct http_req *r, struct app *app, const char *host_id, const char *kind,
+                         const json_t *args, const json_t *wire_extra, const char *audit_action,
+                         int queue_if_offline, const json_t *resp_extra);
 /* care.c (C2 repository care) */
 /* POST /api/hosts/{id}/jobs for forget (optional group), prune, check
  * (read_data_subset), unlock. */
@@ -171,6 +179,11 @@ void api_schedule_delete(struct http_req *r, void *app);
 void api_cron_preview(struct http_req *r, void *app);
 void api_settings_get(struct http_req *r, void *app);
 void api_settings_put(struct http_req *r, void *app);
+/* restores.c (C3) */
+void api_restore_create(struct http_req *r, void *app);
+void api_drill_get(struct http_req *r, void *app);
+void api_drill_put(struct http_req *r, void *app);
+void api_drill_run(struct http_req *r, void *app);
 /* audit.c */
 void api_audit_list(struct http_req *r, void *app);
 /* metrics.c: GET /metrics (its own auth: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR) */

@@ -70,6 +70,14 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, 
                       const json_t *args, const json_t *wire_extra, const char *audit_action,
                       int queue_if_offline)
 {
+	api_job_dispatch_ex(r, app, host_id, kind, args, wire_extra, audit_action, queue_if_offline,
+	                    NULL);
+}
+
+void api_job_dispatch_ex(struct http_req *r, struct app *app, const char *host_id, const char *kind,
+                         const json_t *args, const json_t *wire_extra, const char *audit_action,
+                         int queue_if_offline, const json_t *resp_extra)
+{
 	int offline = !presence_is_connected(app->presence, host_id);
 	if (offline && !queue_if_offline) {
 		http_respond_error(r, 409, "host_offline", "host is not connected");
@@ -98,6 +106,8 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, 
 			                      "queued", offline);
 			if (rmj_str(args, "group"))
 				json_object_set(d, "group", json_object_get(args, "group"));
+			if (strcmp(kind, "restore") == 0) /* audited with its paths and target */
+				json_object_set_new(d, "args", json_deep_copy(args));
 			rc = api_audit(app, api_actor(r), audit_action, job_id, d);
 		}
 		rc = store_tx_end(app->store, rc);
@@ -128,7 +138,10 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, 
 		return;
 	}
 	RM_INFO("job dispatched", "job_id", job_id, "host_id", host_id, "kind", kind);
-	http_respond_json(r, 202, json_pack("{s:s,s:b}", "job_id", job_id, "queued", 0));
+	json_t *resp = json_pack("{s:s,s:b}", "job_id", job_id, "queued", 0);
+	if (resp_extra)
+		json_object_update_missing(resp, (json_t *)resp_extra);
+	http_respond_json(r, 202, resp);
 }
 
 void api_job_create(struct http_req *r, void *appv)

@@ -33,6 +33,10 @@ static const struct route routes[] = {
 	{ "GET", "/api/hosts", ROLE_VIEWER, 0, api_hosts_list },
 	{ "GET", "/api/hosts/{id}", ROLE_VIEWER, 0, api_host_get },
 	{ "GET", "/api/hosts/{id}/snapshots", ROLE_VIEWER, 0, api_host_snapshots },
+	{ "GET", "/api/hosts/{id}/snapshots/diff", ROLE_VIEWER, 0, api_snapshot_diff },
+	{ "GET", "/api/hosts/{id}/snapshots/{snap}/tree", ROLE_VIEWER, 0, api_snapshot_tree },
+	{ "GET", "/api/hosts/{id}/snapshots/{snap}/download", ROLE_OPERATOR, 0,
+	  api_snapshot_download },
 	{ "POST", "/api/hosts/{id}/jobs", ROLE_OPERATOR, JSON, api_job_create },
 	{ "GET", "/api/jobs", ROLE_VIEWER, 0, api_jobs_list },
 	{ "GET", "/api/jobs/{id}", ROLE_VIEWER, 0, api_job_get },
@@ -65,6 +69,11 @@ static const struct route routes[] = {
 	{ "PUT", "/api/hosts/{id}/admin-credentials", ROLE_ADMIN, JSON, api_admin_creds_put },
 	{ "DELETE", "/api/hosts/{id}/admin-credentials", ROLE_ADMIN, 0, api_admin_creds_delete },
 	{ "GET", "/api/hosts/{id}/locks", ROLE_VIEWER, 0, api_locks_get },
+	/* C3: in-place and cross-host restores additionally need admin (checked in the handler) */
+	{ "POST", "/api/hosts/{id}/restores", ROLE_OPERATOR, JSON, api_restore_create },
+	{ "GET", "/api/hosts/{id}/drill", ROLE_VIEWER, 0, api_drill_get },
+	{ "PUT", "/api/hosts/{id}/drill", ROLE_OPERATOR, JSON, api_drill_put },
+	{ "POST", "/api/hosts/{id}/drill/run", ROLE_OPERATOR, 0, api_drill_run },
 	{ "GET", "/api/audit", ROLE_ADMIN, 0, api_audit_list },
 	/* C5 people and access */
 	{ "POST", "/api/setup/check", ROLE_PUBLIC, PUB | JSON, api_setup_check },

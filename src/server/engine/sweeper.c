@@ -11,6 +11,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/care_run.h"
+#include "server/engine/drill.h"
 #include "server/engine/notify.h"
 #include "server/engine/policy.h"
 #include "server/engine/presence.h"
@@ -62,7 +63,8 @@ void sweeper_run_once(struct app *app)
 		RM_ERROR("sweeper: purging setup links failed", "err", rm_strerror(rc));
 	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 	policy_expire_awaiting(app);
-	care_sweep(app); /* forget/prune cadences of hosts with an admin slot */
+	drill_sweep(app); /* C3: restore drills on their cadence */
+	care_sweep(app);  /* forget/prune cadences of hosts with an admin slot */
 }
 
 static void timer_cb(uv_timer_t *t)

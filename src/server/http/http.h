@@ -94,6 +94,10 @@ void http_stream_write_ref(struct http_req *r, const void *data, size_t len);
 /* Takes ownership of data (malloc'd). */
 void http_stream_write_take(struct http_req *r, void *data, size_t len);
 void http_stream_end(struct http_req *r);
+/* Ends a streamed response as failed: the connection is closed at once, without the last
+ * chunk, so the client sees a cut transfer instead of a complete-looking file. stream_free
+ * runs before this returns: the caller must not touch its stream context afterwards. */
+void http_stream_abort(struct http_req *r);
 
 /* ---- WebSocket endpoints ----
  * on_open runs before the 101 is sent, so a
@@ -120,6 +124,9 @@ struct ws_endpoint {
 	void (*on_close)(struct ws_conn *c, void *app);
 	/* optional: the outgoing queue became empty again after having been non-empty */
 	void (*on_drain)(struct ws_conn *c, void *app);
+	/* optional: an unfragmented binary message (others, and every binary message when
+	 * this is NULL, close the connection with 1003) */
+	void (*on_binary)(struct ws_conn *c, void *app, const unsigned char *data, size_t len);
 };
 
 const char *ws_conn_path(const struct ws_conn *c);

@@ -584,3 +584,15 @@ void http_stream_end(struct http_req *r)
 	if (c && !r->chunked && !r->in_pull && c->writes == 0)
 		conn_request_done(c);
 }
+
+void http_stream_abort(struct http_req *r)
+{
+	struct conn *c = r->conn;
+
+	if (r->stream_ended)
+		return;
+	r->stream_ended = 1;
+	r->pull_pending = 0;
+	if (c)
+		conn_close(c);
+}

@@ -507,7 +507,12 @@ static void on_frame(struct conn *c, const struct ws_frame *f, unsigned char *p)
 	if (w->closing)
 		return; /* data after our close frame: ignored */
 	if (f->opcode == WS_OP_BINARY) {
-		fail(w, 1003, "binary frames are not supported");
+		/* only unfragmented, and only for endpoints that take them (agent downloads) */
+		if (!w->ep->on_binary || !f->fin || w->rx_active) {
+			fail(w, 1003, "binary frames are not supported");
+			return;
+		}
+		w->ep->on_binary(w, w->srv->opts.app, p, n);
 		return;
 	}
 	if ((f->opcode == WS_OP_TEXT) == (w->rx_active != 0)) {

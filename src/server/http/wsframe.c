@@ -57,7 +57,25 @@ int ws_frame_parse(const unsigned char *b, size_t n, struct ws_frame *f, int *cl
 
 void ws_unmask(unsigned char *p, size_t n, const unsigned char mask[4], uint64_t off)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+	/* bytes up to 8-byte alignment, then 8 at a time (agent download frames are MiBs:
+	 * the byte loop was 40 % of the server's CPU while relaying one) */
+	for (; i < n && ((uintptr_t)(p + i) & 7); i++)
+		p[i] ^= mask[(off + i) & 3];
+	if (n - i >= 8) {
+		unsigned char m8[8];
+		uint64_t m;
+		for (int k = 0; k < 8; k++)
+			m8[k] = mask[(off + i + (size_t)k) & 3];
+		memcpy(&m, m8, 8);
+		for (; n - i >= 8; i += 8) {
+			uint64_t v;
+			memcpy(&v, p + i, 8);
+			v ^= m;
+			memcpy(p + i, &v, 8);
+		}
+	}
+	for (; i < n; i++)
 		p[i] ^= mask[(off + i) & 3];
 }
 

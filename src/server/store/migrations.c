@@ -272,9 +272,16 @@ static const char *const m6[] = {
 	NULL,
 };
 
-/* Migration 7: C2 repository care: maintenance cadences per host, the latest lock list per
- * host. */
+/* Migration 7: C3 restores. The agent's effective uid from its hello (NULL = not reported):
+ * a restore onto an agent that is not root cannot restore ownership, and the API says so. */
 static const char *const m7[] = {
+	"ALTER TABLE hosts ADD COLUMN agent_uid INTEGER;",
+	NULL,
+};
+
+/* Migration 8: C2 repository care: maintenance cadences per host, the latest lock list per
+ * host. */
+static const char *const m8[] = {
 	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
 	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
 	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
@@ -285,7 +292,7 @@ static const char *const m7[] = {
 
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7,
+	m1, m2, m3, m4, m5, m6, m7, m8,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -198,6 +198,14 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
  *  the operator gave the host)} */
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
 json_t *store_hosts_list(struct store *s);                    /* {"hosts":[...]} by hostname */
+/* Host projections also carry "last_drill_ok_at" (newest succeeded drill job, "last proven
+ * restorable"), "last_drill" {status, finished_at} | null and "last_drill_created_at". */
+/* C3: the agent's effective uid from its hello (< 0: unknown, stored as NULL). */
+int store_host_set_agent_uid(struct store *s, const char *host_id, long long uid);
+/* Online hosts for the drill cadence: [{id, settings, snapshot_count,
+ * last_drill_created_ms (never drilled: the host's created_at, so that the first drill
+ * comes one interval after enrollment)}]. NULL on a store error. */
+json_t *store_drill_candidates(struct store *s);
 /* {"hosts_total","hosts_online","jobs_24h_succeeded","jobs_24h_failed",
  *  "jobs_running","repo_bytes_total","snapshots_total"}; jobs_24h_* count jobs finished
  *  in (now - 24 h, now]; jobs_running counts queued + running jobs. */

@@ -1,4 +1,5 @@
 /* Hosts, their credentials, their snapshot projection and the fleet summary. */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -217,6 +218,20 @@ static json_t *host_row(sqlite3_stmt *st)
 	json_object_set_new(h, "settings", store_col_json(st, 25, json_object()));
 	json_object_set_new(h, "next_run", store_col_time(st, 26));
 	json_object_set_new(h, "utc_offset_s", store_col_int(st, 27));
+	/* C3: the agent's uid (null = not reported) and "last proven restorable" */
+	json_object_set_new(h, "agent_uid", store_col_int(st, 28));
+	json_object_set_new(h, "last_drill_ok_at", store_col_time(st, 29));
+	const char *ld = (const char *)sqlite3_column_text(st, 30);
+	long long ld_ms = 0;
+	char ld_status[16] = "";
+	if (ld && sscanf(ld, "%15s %lld", ld_status, &ld_ms) == 2) {
+		char ts[RM_TIME_STRLEN];
+		rm_time_fmt(ld_ms, ts);
+		json_object_set_new(h, "last_drill",
+		                    json_pack("{s:s,s:s}", "status", ld_status, "finished_at", ts));
+	} else
+		json_object_set_new(h, "last_drill", json_null());
+	json_object_set_new(h, "last_drill_created_at", store_col_time(st, 31));
 	return h;
 }
 
@@ -254,6 +269,41 @@ json_t *store_hosts_list(struct store *s)
 		return NULL;
 	}
 	return json_pack("{s:o}", "hosts", hosts);
+}
+
+int store_host_set_agent_uid(struct store *s, const char *host_id, long long uid)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_HOST_SET_AGENT_UID);
+	if (!st)
+		return RM_ERR_DB;
+	store_bind_text(st, 1, host_id);
+	if (uid < 0)
+		sqlite3_bind_null(st, 2);
+	else
+		sqlite3_bind_int64(st, 2, uid);
+	return update_one(s, st, "host set agent uid");
+}
+
+json_t *store_drill_candidates(struct store *s)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_DRILL_CANDIDATES);
+	if (!st)
+		return NULL;
+	json_t *out = json_array();
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(
+		    out, json_pack("{s:o,s:o,s:I,s:I}", "id", store_col_str(st, 0), "settings",
+		                   store_col_json(st, 1, json_object()), "snapshot_count",
+		                   (json_int_t)sqlite3_column_int64(st, 2), "last_drill_created_ms",
+		                   (json_int_t)sqlite3_column_int64(st, 3)));
+	int rc = store_map_rc(s, src, "drill candidates");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
 }
 
 json_t *store_fleet_summary(struct store *s, int64_t now_ms)

@@ -17,7 +17,16 @@
 	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "         \
 	"h.running_job_kind, h.running_job_status, h.reported_hostname, "             \
 	"h.schedule_version, h.schedule_acked_version, h.timezone, h.settings, "      \
-	"h.next_run_at, h.utc_offset_s FROM hosts h "
+	"h.next_run_at, h.utc_offset_s, h.agent_uid, " DRILL_COLS "FROM hosts h "
+
+/* restore drills (C3): derived from the drill jobs, served by jobs_host_kind_finished */
+#define DRILL_COLS                                                                            \
+	"(SELECT max(d.finished_at) FROM jobs d WHERE d.host_id = h.id AND d.kind = 'drill' " \
+	"AND d.status = 'succeeded'), "                                                       \
+	"(SELECT d.status || ' ' || d.finished_at FROM jobs d WHERE d.host_id = h.id "        \
+	"AND d.kind = 'drill' AND d.finished_at IS NOT NULL "                                 \
+	"ORDER BY d.finished_at DESC LIMIT 1), "                                              \
+	"(SELECT max(d.created_at) FROM jobs d WHERE d.host_id = h.id AND d.kind = 'drill') "
 
 /* users as the API shows them (store_people.c user_json) */
 #define USER_COLS                                                                  \
@@ -144,6 +153,7 @@
 	              "agent_version = coalesce(?5, agent_version), "                            \
 	              "restic_version = coalesce(?6, restic_version), "                          \
 	              "status = 'online', last_seen_at = ?7 WHERE id = ?1")                      \
+	X(HOST_SET_AGENT_UID, "UPDATE hosts SET agent_uid = ?2 WHERE id = ?1")                   \
 	X(HOST_SEEN, "UPDATE hosts SET last_seen_at = ?2 WHERE id = ?1")                         \
 	X(HOST_SET_ONLINE, "UPDATE hosts SET status = 'online', last_seen_at = ?2 "              \
 	                   "WHERE id = ?1")                                                      \
@@ -157,6 +167,10 @@
 	                       "snapshot_count = ?3 WHERE id = ?1")                              \
 	X(HOST_GET, "SELECT " HOST_COLS "WHERE h.id = ?1")                                       \
 	X(HOSTS_LIST, "SELECT " HOST_COLS "ORDER BY h.hostname, h.id")                           \
+	X(DRILL_CANDIDATES, "SELECT h.id, h.settings, h.snapshot_count, "                        \
+	                    "coalesce((SELECT max(d.created_at) FROM jobs d "                    \
+	                    "WHERE d.host_id = h.id AND d.kind = 'drill'), h.created_at) "       \
+	                    "FROM hosts h WHERE h.status = 'online'")                            \
 	X(FLEET_SUMMARY,                                                                         \
 	  "SELECT (SELECT count(*) FROM hosts), "                                                \
 	  "(SELECT count(*) FROM hosts WHERE status = 'online'), "                               \

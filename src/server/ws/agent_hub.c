@@ -20,6 +20,7 @@
 #include "server/engine/presence.h"
 #include "server/engine/policy.h"
 #include "server/engine/repo_policy.h"
+#include "server/engine/download.h"
 #include "server/engine/rpc.h"
 #include "server/store/store.h"
 #include "server/ws/job_hub.h"
@@ -158,6 +159,7 @@ static void hub_disconnect(void *ud, const char *host_id, int code, const char *
 		return;
 	map_del(h, c);
 	rpc_host_gone(h->app, host_id);
+	dl_host_gone(h->app, host_id);
 	if (c->ws)
 		ws_close(c->ws, code, reason);
 }
@@ -272,6 +274,9 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	                          rmj_str(p, "restic_version"), now);
 	if (rc)
 		RM_ERROR("host hello update failed", "host_id", c->host_id, "err", rm_strerror(rc));
+	rc = store_host_set_agent_uid(app->store, c->host_id, rmj_int(p, "uid", -1));
+	if (rc)
+		RM_ERROR("host uid update failed", "host_id", c->host_id, "err", rm_strerror(rc));
 	json_t *failed = json_array();
 	rc = store_jobs_fail_unknown(app->store, c->host_id, json_object_get(p, "running_jobs"),
 	                             "agent restarted", now, failed);
@@ -423,6 +428,10 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 		break;
 	case RM_MSG_TREE_LIST_RESULT:
 	case RM_MSG_FORGET_PREVIEW_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
+	case RM_MSG_SNAPSHOT_DIFF_RESULT:
+	case RM_MSG_STREAM_OPEN_RESULT: rpc_deliver(app, c->host_id, env.payload); break;
+	case RM_MSG_STREAM_DATA:
+	case RM_MSG_STREAM_END: dl_deliver(app, c->host_id, env.type, env.payload); break;
 	default: /* ack */ break;
 	}
 out:
@@ -440,6 +449,7 @@ static void on_close(struct ws_conn *ws, void *appv)
 	if (c->in_map) {
 		map_del(h, c);
 		rpc_host_gone(app, c->host_id);
+		dl_host_gone(app, c->host_id);
 		if (!h->stopped && !app->shutting_down) {
 			int64_t now = rm_now_ms();
 			/* "agent lost" runs from the last message: persist it if it was deferred */
@@ -457,6 +467,14 @@ static void on_close(struct ws_conn *ws, void *appv)
 	agent_conn_release(c);
 }
 
+/* Download data (engine/download.h): only from an agent that said hello. */
+static void on_binary(struct ws_conn *ws, void *appv, const unsigned char *data, size_t len)
+{
+	struct agent_conn *c = ws_conn_user(ws);
+	if (c && c->hello_done)
+		dl_deliver_frame(appv, c->host_id, data, len);
+}
+
 static const struct ws_endpoint endpoint = {
 	.path = "/ws/agent",
 	.subprotocol = RM_PROTO_SUBPROTOCOL,
@@ -466,6 +484,7 @@ static const struct ws_endpoint endpoint = {
 	.on_message = on_message,
 	.on_close = on_close,
 	.on_drain = NULL,
+	.on_binary = on_binary,
 };
 
 const struct ws_endpoint *agent_hub_endpoint(void)

@@ -43,6 +43,7 @@ function row(h) {
 <div role="cell" data-testid="host-next-run">${h.next_run ? relEl(h.next_run) : none}${sync(h)}</div>
 <div role="cell" class="num">${h.repo_size_bytes === null || h.repo_size_bytes === undefined ? none : fmtBytes(h.repo_size_bytes)}</div>
 <div role="cell" class="num">${fmtNum(h.snapshot_count || 0)}</div>
+<div role="cell" data-testid="host-restorable" title=${h.last_drill && h.last_drill.status === 'failed' ? 'the last restore drill failed' : nothing}>${h.last_drill_ok_at ? relEl(h.last_drill_ok_at) : none}${h.last_drill && h.last_drill.status === 'failed' ? html` <span class="pill pill-failed">drill failed</span>` : nothing}</div>
 <div role="cell" class="mono muted">${h.agent_version || '—'}</div>
 <div role="cell" class="mono muted">${h.restic_version || '—'}</div>
 <div role="cell"><span class="repo repo-${h.repo_status}" title=${h.repo_error || nothing}>${REPO[h.repo_status] || h.repo_status || '—'}</span></div>
@@ -84,7 +85,7 @@ function hostList(list) {
   const sizes = [];
   for (let i = 0; i < list.length; i += CHUNK) sizes.push(Math.min(CHUNK, list.length - i));
   return html`<div class="hosts-grid" role="table" aria-label="hosts" aria-rowcount=${list.length + 1} data-testid="hosts-table">
-<div class="host-row hgrid-head" role="row"><div role="columnheader" class="c-dot"><span class="sr-only">status</span></div><div role="columnheader">Host</div><div role="columnheader">OS · arch</div><div role="columnheader">Last backup</div><div role="columnheader">Next run</div><div role="columnheader" class="num">Repo size</div><div role="columnheader" class="num">Snapshots</div><div role="columnheader">Agent</div><div role="columnheader">restic</div><div role="columnheader">Repo</div></div>
+<div class="host-row hgrid-head" role="row"><div role="columnheader" class="c-dot"><span class="sr-only">status</span></div><div role="columnheader">Host</div><div role="columnheader">OS · arch</div><div role="columnheader">Last backup</div><div role="columnheader">Next run</div><div role="columnheader" class="num">Repo size</div><div role="columnheader" class="num">Snapshots</div><div role="columnheader" title="last proven restorable (restore drill)">Restorable</div><div role="columnheader">Agent</div><div role="columnheader">restic</div><div role="columnheader">Repo</div></div>
 ${sizes.map(chunkShell)}</div><p class="muted small mono" data-testid="host-count">${fmtNum(list.length)} host${list.length === 1 ? '' : 's'}</p>`;
 }
 

@@ -14,6 +14,7 @@ import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
 import { createSettings } from './host-settings.js';
 import { createRepo } from './host-repo.js';
 import { createMaintenance } from './host-maintenance.js';
+import { createDrill } from './host-drill.js';
 
 export const title = 'Host';
 
@@ -46,22 +47,25 @@ function vitals(h, sched) {
     tile('Next run', html`${next ? relEl(next) : html`<span class="muted">none scheduled</span>`} ${sync}`, 'vital-next-run'),
     tile('Repo size', h.repo_size_bytes === null || h.repo_size_bytes === undefined ? none : fmtBytes(h.repo_size_bytes), 'vital-repo-size'),
     tile('Snapshots', fmtNum(h.snapshot_count || 0), 'vital-snapshots'),
+    tile('Proven restorable', h.last_drill_ok_at ? relEl(h.last_drill_ok_at) : html`<span class="muted">not yet</span>`, 'vital-restorable'),
   ];
 }
 
 const byTimeDesc = (a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0);
-function snapshots(s, limit, more) {
+function snapshots(s, limit, more, enc) {
   const all = ((s && s.snapshots) || []).slice().sort(byTimeDesc);
   const snaps = limit ? all.slice(0, limit) : all;
   if (!snaps.length) return html`<div class="empty empty-sm" data-testid="snapshots-empty"><p class="muted">No snapshots yet. Run a backup to create the first one.</p></div>`;
+  const older = (x) => all[all.indexOf(x) + 1];
   const row = (x) => html`<tr data-testid="snapshot-row" data-snapshot-id=${x.id}>
 <td class="mono" title=${x.id}>${x.short_id || String(x.id).slice(0, 8)}</td>
 <td class="mono">${absTime(x.time)}</td>
 <td class="mono paths">${(x.paths || []).join(' · ')}</td>
 <td>${tagList(x.tags)}</td>
 <td class="num">${x.size_bytes ? fmtBytes(x.size_bytes) : none}</td>
-<td class="num">${x.file_count ? fmtNum(x.file_count) : none}</td></tr>`;
-  return html`<div class="table-wrap"><table class="table" data-testid="snapshots-table"><thead><tr><th>ID</th><th>Time</th><th>Paths</th><th>Tags</th><th class="num">Size</th><th class="num">Files</th></tr></thead><tbody>${snaps.map(row)}</tbody></table></div>
+<td class="num">${x.file_count ? fmtNum(x.file_count) : none}</td>
+<td class="actions">${enc ? html`<a class="btn btn-sm" data-testid="snapshot-browse" href="/hosts/${enc}/snapshots/${encodeURIComponent(x.id)}">Browse</a> <a class="btn btn-sm" data-testid="snapshot-restore" href="/hosts/${enc}/restore?snapshot=${encodeURIComponent(x.id)}">Restore</a>${older(x) ? html` <a class="btn btn-sm" data-testid="snapshot-diff" title="Compare with the previous snapshot" href="/hosts/${enc}/diff?from=${encodeURIComponent(older(x).id)}&to=${encodeURIComponent(x.id)}">Diff</a>` : nothing}` : nothing}</td></tr>`;
+  return html`<div class="table-wrap"><table class="table" data-testid="snapshots-table"><thead><tr><th>ID</th><th>Time</th><th>Paths</th><th>Tags</th><th class="num">Size</th><th class="num">Files</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${snaps.map(row)}</tbody></table></div>
 <p class="muted small">${all.length > snaps.length ? html`${snaps.length} of ${all.length} · ${more} · ` : nothing}${s.refreshed_at ? html`snapshot list refreshed ${relEl(s.refreshed_at)}` : nothing}</p>`;
 }
 
@@ -99,12 +103,14 @@ function tabs(s, enc, onTab) {
 
 // s: { host, snaps, jobs, groups, sched, tab, error, ... }; paths: the form's initial text
 // (bound once: a live host update must not overwrite what the user typed).
-const overview = (s, paths, viewer, onSubmit, more) => html`<div class="host-grid">
+const overview = (s, paths, viewer, onSubmit, more, drill) => html`<div class="host-grid">
   <div class="host-main">
-    <section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(s.snaps, 10, more)}</div></section>
+    <section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(s.snaps, 10, more, encodeURIComponent(s.host.id))}</div></section>
     <section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Recent jobs</h2><div>${jobList(s.jobs.slice(0, 20))}</div><div>${chart(s.jobs)}</div></section>
   </div>
   <aside class="host-side">
+    ${viewer ? nothing : html`<a class="btn btn-block" href="/hosts/${encodeURIComponent(s.host.id)}/restore" data-testid="restore-start">Restore files…</a>`}
+    ${drill.view()}
     <form class="card" data-testid="backup-form" novalidate ?hidden=${viewer} @submit=${onSubmit}>
       <h2>Back up now</h2>
       <div class="field"><label for="bk-paths">Paths <span class="muted">(one per line)</span></label>
@@ -180,6 +186,8 @@ export async function mount(ctx) {
   const repo = createRepo(st, env);
   if (st.tab === 'repo') repo.load();
   const maintenance = createMaintenance(st, env);
+  const drill = createDrill(st, env);
+  drill.load().then(() => { if (ctx.alive()) update(); });
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
@@ -196,13 +204,13 @@ export async function mount(ctx) {
     if (st.tab === 'repo') return repo.view();
     if (st.tab === 'maintenance') return maintenance.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
-    if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0)}</div></section>`;
-    return overview(st, paths, viewer, onSubmit, more);
+    if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0, null, enc)}</div></section>`;
+    return overview(st, paths, viewer, onSubmit, more, drill);
   };
   const update = () => { renderPage(); afterRender(); };
   const renderPage = () => render(html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span class="mono">${st.host.hostname}</span></nav>
 <section class="host-head" data-testid="host-header">${header(st.host)}</section>
-<section class="tiles tiles-4" data-testid="host-vitals" aria-label="vitals">${vitals(st.host, st.sched)}</section>
+<section class="tiles tiles-5" data-testid="host-vitals" aria-label="vitals">${vitals(st.host, st.sched)}</section>
 ${tabs(st, enc, onTab)}
 <div class="tab-body" data-testid="tab-${st.tab}-body">${body()}</div>`, ctx.el);
   const afterRender = () => { if (st.tab === 'repo') repo.afterRender(ctx.el); };

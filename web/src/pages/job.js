@@ -42,23 +42,25 @@ function lineEl(l) {
 
 function head(j) {
   const a = j.args || {};
-  const paths = a.paths || [];
+  const paths = a.paths || a.includes || [];
   return html`<div class="host-title"><h1>${j.kind} <span class="mono muted small">${j.id}</span></h1>
   <span data-testid="job-status" data-status=${j.status}>${pill(j.status)}</span></div>
 <div class="meta mono muted"><span>host <a href="/hosts/${encodeURIComponent(j.host_id)}" data-testid="job-host-link">${j.hostname || j.host_id}</a></span>
 <span>by ${j.created_by || '—'}</span><span>created ${relEl(j.created_at)}</span>
 ${j.started_at ? html`<span>started ${absTime(j.started_at)}</span>` : nothing}${j.finished_at ? html`<span>finished ${absTime(j.finished_at)}</span>` : nothing}
 ${a.group ? html`<span data-testid="job-group">group ${a.group}</span>` : nothing}${a.origin ? html`<span>${a.origin}${a.attempt > 1 ? ` · attempt ${a.attempt}` : ''}</span>` : nothing}
-${paths.length ? html`<span class="paths">${paths.join(' · ')}</span>` : nothing}</div>`;
+${paths.length ? html`<span class="paths">${paths.join(' · ')}</span>` : nothing}${a.snapshot_id ? html`<span title=${a.snapshot_id}>snapshot ${String(a.snapshot_id).slice(0, 8)}</span>` : nothing}</div>`;
 }
 
 function progressView(p, j) {
   const frac = p ? Math.max(0, Math.min(1, Number(p.percent_done) > 1 ? Number(p.percent_done) / 100 : Number(p.percent_done) || 0)) : 0;
   const pct = (frac * 100).toFixed(1);
   const queued = j && j.status === 'queued';
-  return html`<div class="progress-top"><span class="mono big" data-testid="progress-percent">${queued ? 'queued' : `${pct}%`}</span>
+  // restic < 0.16 restores report counts without a total: an indeterminate bar
+  const unknown = p && (p.percent_done === undefined || p.percent_done === null);
+  return html`<div class="progress-top"><span class="mono big" data-testid="progress-percent">${queued ? 'queued' : unknown ? 'working' : `${pct}%`}</span>
   <span class="mono muted small current" title=${(p && p.current_file) || ''}>${(p && p.current_file) || (queued ? 'waiting for the agent…' : '')}</span></div>
-<div class="bar" role="progressbar" aria-label="job progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${pct} data-testid="progress-bar"><div class="bar-fill" style="width:${pct}%"></div></div>
+<div class="bar${unknown ? ' indeterminate' : ''}" role="progressbar" aria-label="job progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${unknown ? nothing : pct} data-testid="progress-bar"><div class="bar-fill" style="width:${pct}%"></div></div>
 <dl class="pstats mono">
 <div><dt>files</dt><dd data-testid="progress-files">${p ? `${fmtNum(p.files_done)}${p.total_files ? ` / ${fmtNum(p.total_files)}` : ''}` : '—'}</dd></div>
 <div><dt>bytes</dt><dd data-testid="progress-bytes">${p ? `${fmtBytes(p.bytes_done)}${p.total_bytes ? ` / ${fmtBytes(p.total_bytes)}` : ''}` : '—'}</dd></div>
@@ -69,6 +71,8 @@ function progressView(p, j) {
 function result(j) {
   const dur = j.stats && j.stats.total_duration !== undefined && j.stats.total_duration !== null ? j.stats.total_duration
     : j.started_at && j.finished_at ? (Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000 : null;
+  if (j.status === 'succeeded' && (j.kind === 'restore' || j.kind === 'drill')) return restoreResult(j, dur);
+  if (j.status === 'failed' && j.kind === 'drill' && j.stats) return html`${restoreResult(j, dur)}${failure(j, dur)}`;
   if (j.status === 'succeeded') {
     const s = j.stats || {};
     const item = (k, v, t) => html`<div data-testid=${t || nothing}><dt>${k}</dt><dd class="mono">${v}</dd></div>`;
@@ -78,14 +82,30 @@ ${item('files unmodified', fmtNum(s.files_unmodified ?? 0))}${item('data added',
 ${item('processed', `${fmtNum(s.total_files_processed ?? 0)} files · ${fmtBytes(s.total_bytes_processed ?? 0)}`)}${item('duration', fmtDuration(dur), 'sum-duration')}
 ${s.snapshot_id ? item('snapshot', html`<span title=${s.snapshot_id}>${String(s.snapshot_id).slice(0, 8)}</span>`, 'sum-snapshot') : nothing}</dl></div>`;
   }
-  if (j.status === 'failed') {
-    return html`<div class="panel panel-bad" role="alert" data-testid="job-failure"><h2>Failed${j.exit_code !== null && j.exit_code !== undefined ? html` <span class="mono small">exit ${j.exit_code}</span>` : nothing}</h2>
-<pre class="mono err">${j.error || 'no error message (see the log below)'}</pre><p class="muted small">duration ${fmtDuration(dur)}</p></div>`;
-  }
+  if (j.status === 'failed') return failure(j, dur);
   if (j.status === 'cancelled') {
     return html`<div class="panel panel-warn" data-testid="job-cancelled"><h2>Cancelled</h2>${j.error ? html`<pre class="mono">${j.error}</pre>` : nothing}<p class="muted small">stopped before completion${dur !== null ? ` after ${fmtDuration(dur)}` : ''}</p></div>`;
   }
   return nothing;
+}
+
+function failure(j, dur) {
+  return html`<div class="panel panel-bad" role="alert" data-testid="job-failure"><h2>Failed${j.exit_code !== null && j.exit_code !== undefined ? html` <span class="mono small">exit ${j.exit_code}</span>` : nothing}</h2>
+<pre class="mono err">${j.error || 'no error message (see the log below)'}</pre><p class="muted small">duration ${fmtDuration(dur)}</p></div>`;
+}
+
+// restore: files/bytes restored and where; drill: what was checked and whether it held.
+function restoreResult(j, dur) {
+  const s = j.stats || {};
+  const item = (k, v, t) => html`<div data-testid=${t || nothing}><dt>${k}</dt><dd class="mono">${v}</dd></div>`;
+  if (j.kind === 'restore') {
+    return html`<div class="panel panel-ok" data-testid="job-summary"><h2>Restored</h2><dl class="summary">
+${item('files restored', fmtNum(s.files_restored ?? 0), 'sum-files-restored')}${item('bytes restored', fmtBytes(s.bytes_restored ?? 0), 'sum-bytes-restored')}
+${item('target', s.target || '—', 'sum-target')}${item('duration', fmtDuration(dur), 'sum-duration')}</dl></div>`;
+  }
+  return html`<div class="panel ${s.ok ? 'panel-ok' : 'panel-bad'}" data-testid="drill-summary"><h2>${s.ok ? 'Restorable: the drill passed' : 'The drill failed'}</h2><dl class="summary">
+${item('files checked', fmtNum(s.files_checked ?? 0), 'sum-files-checked')}${item('bytes checked', fmtBytes(s.bytes_checked ?? 0))}
+${item('mismatches', fmtNum(s.mismatches ?? 0), 'sum-mismatches')}${s.snapshot_id ? item('snapshot', String(s.snapshot_id).slice(0, 8)) : nothing}${item('duration', fmtDuration(dur))}</dl></div>`;
 }
 
 // The page skeleton, rendered once. The regions (data-region) are re-rendered on their own
@@ -147,8 +167,8 @@ export async function mount(ctx) {
       progEl.hidden = job.status !== 'succeeded' && !progress;
       if (job.status === 'succeeded') {
         const s = job.stats || {};
-        const files = s.total_files_processed ?? (progress && progress.total_files);
-        const bytes = s.total_bytes_processed ?? (progress && progress.total_bytes);
+        const files = s.total_files_processed ?? s.files_restored ?? s.files_checked ?? (progress && progress.total_files);
+        const bytes = s.total_bytes_processed ?? s.bytes_restored ?? s.bytes_checked ?? (progress && progress.total_bytes);
         progress = { ...(progress || {}), percent_done: 1, current_file: '', eta_seconds: 0,
           files_done: files, total_files: files, bytes_done: bytes, total_bytes: bytes };
       }
