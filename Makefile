@@ -20,7 +20,8 @@ CC ?= cc
 COMMON_PKGS := libsodium jansson
 AGENT_PKGS  := $(COMMON_PKGS) libwebsockets libuv openssl
 # the server speaks HTTP/WebSocket itself (src/server/http): no libwebsockets; libcurl only
-# for outbound requests (OIDC provider: engine/oidc_http.c, run in the thread pool)
+# for outbound requests (OIDC provider: engine/oidc_http.c, run in the thread pool) and
+# alert deliveries (engine/channels*.c: webhook, ntfy, SMTP via curl_multi on the loop)
 SERVER_PKGS := $(COMMON_PKGS) libuv sqlite3 libcrypto zlib libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -28,7 +29,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null) -lpthread
 AGENT_LIBS  = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 SERVER_LIBS = $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
-SERVER_TEST_LIBS = $(SERVER_LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
+SERVER_TEST_LIBS = $(SERVER_LIBS)
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wpointer-arith \
@@ -194,6 +195,7 @@ $(B)/bench/agentsim: bench/agentsim.c $(B)/libcommon.a
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 # server parsers that fuzz targets reach without the HTTP/DB layers
 FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c src/server/http/parse.c \
+                   src/server/engine/channels.c \
                    src/server/http/wsframe.c src/server/engine/jwt.c
 fuzz:
 	@mkdir -p $(B)/fuzz

@@ -20,6 +20,7 @@ struct rpc;
 struct dl_list;
 struct throttle;
 struct oidc;
+struct alerts;
 
 struct app {
 	uv_loop_t *loop;
@@ -35,6 +36,7 @@ struct app {
 	struct rpc *rpc;           /* engine/rpc.c: requests answered by agents */
 	struct dl_list *downloads; /* engine/download.c: snapshot downloads (lazy) */
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
+	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */

@@ -56,6 +56,12 @@ static const struct cfg_key cfg_table[] = {
 	  0, "seconds a host may stay offline before its running jobs fail (agent lost)" },
 	{ "sweep_interval", "RM_SWEEP_INTERVAL_MS", CFG_INT, F(sweep_interval_ms), "5000", 50,
 	  600000, 0, "sweeper period in milliseconds" },
+	{ "alert_timeout", "RM_ALERT_TIMEOUT_MS", CFG_INT, F(alert_timeout_ms), "10000", 100,
+	  120000, 0, "alert deliveries (webhook, ntfy, SMTP): a receiver is cut off after this" },
+	{ "alert_retry_base", "RM_ALERT_RETRY_BASE_MS", CFG_INT, F(alert_retry_base_ms), "5000", 50,
+	  3600000, 0, "first retry delay of a failed delivery (x4 per attempt)" },
+	{ "alert_max_attempts", "RM_ALERT_MAX_ATTEMPTS", CFG_INT, F(alert_max_attempts), "4", 1, 20,
+	  0, "attempts per delivery before it is marked failed" },
 	{ "agent_binary_dir", "RM_AGENT_BINARY_DIR", CFG_STR, F(agent_binary_dir), NULL, 0, 0, 0,
 	  "directory holding restic-manager-agent for /agent/binary (default: the server "
 	  "executable's directory)" },

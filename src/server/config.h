@@ -27,6 +27,9 @@ struct server_config {
 	long long offline_after_s;
 	long long job_lost_after_s;
 	long long sweep_interval_ms;
+	long long alert_timeout_ms;    /* outbound delivery timeout (default 10 s) */
+	long long alert_retry_base_ms; /* first retry delay, x4 per attempt */
+	long long alert_max_attempts;
 	char *agent_binary_dir; /* default: directory of the server executable */
 	/* single sign-on (OIDC; engine/oidc.c). Off unless oidc_issuer is set. */
 	char *oidc_issuer;

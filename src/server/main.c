@@ -1,5 +1,6 @@
 /* restic-manager-server: config, data dir + secret key, store, bootstrap token, HTTP/WS
  * server on one libuv loop, graceful shutdown on SIGTERM/SIGINT. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
@@ -19,6 +20,7 @@
 #include "server/http/router.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/alerts.h"
 #include "server/engine/oidc.h"
 #include "server/engine/download.h"
 #include "server/engine/notify.h"
@@ -117,6 +119,7 @@ static void begin_shutdown(void)
 	g_sweeper = NULL;
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
+	alerts_stop(app->alerts); /* evaluates what was flushed; answers channel tests waiting */
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;
@@ -223,6 +226,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->jobs = job_hub_new(app);
 	app->events = event_hub_new(app);
 	g_sweeper = sweeper_start(app);
+	alerts_start(app);
 
 	struct ws_endpoint endpoints[3];
 	endpoints[0] = *agent_hub_endpoint();
@@ -244,6 +248,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 		RM_ERROR("cannot start HTTP server", "listen", cfg->listen, "err", err);
 		app->shutting_down = 1;
 		sweeper_stop(g_sweeper);
+		alerts_stop(app->alerts);
 		agent_hub_stop(app->agents);
 		event_hub_stop(app->events);
 		uv_run(loop, UV_RUN_DEFAULT);
@@ -274,6 +279,10 @@ int main(int argc, char **argv)
 		return rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "error: cannot initialise libcurl\n");
+		return 1;
+	}
 	if (rm_crypto_init()) {
 		fprintf(stderr, "error: cannot initialise libsodium\n");
 		return 1;
@@ -319,6 +328,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	alerts_free(app->alerts);
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);
@@ -334,5 +344,6 @@ int main(int argc, char **argv)
 	sodium_memzero(app->key, sizeof app->key);
 	config_cleanup(&cfg);
 	rm_log_clear_secrets();
+	curl_global_cleanup();
 	return exit_code;
 }

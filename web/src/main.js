@@ -18,6 +18,10 @@ import * as snapshotDiffPage from './pages/snapshot-diff.js';
 import * as usersPage from './pages/users.js';
 import * as accountPage from './pages/account.js';
 import * as setupPage from './pages/setup.js';
+import * as alertsPage from './pages/alerts.js';
+import * as channelsPage from './pages/channels.js';
+import * as rulesPage from './pages/rules.js';
+import { attachAlertCount, detachAlertCount } from './alertcount.js';
 
 const routes = [
   [/^\/bootstrap$/, bootstrapPage, { public: true }],
@@ -34,6 +38,9 @@ const routes = [
   [/^\/audit$/, auditPage, {}],
   [/^\/users$/, usersPage, {}],
   [/^\/account$/, accountPage, {}],
+  [/^\/alerts$/, alertsPage, {}],
+  [/^\/alerts\/channels$/, channelsPage, {}],
+  [/^\/alerts\/rules$/, rulesPage, {}],
 ];
 
 const app = document.getElementById('app');
@@ -81,6 +88,7 @@ async function signOut(ev) {
     try { out = await post('/api/auth/logout', {}, { auth: false }); } catch { /* toast shown */ }
   });
   setSession(null);
+  detachAlertCount();
   // single sign-on: also end the provider's session (RP-initiated logout)
   if (out && out.redirect_url && /^https?:\/\//.test(out.redirect_url)) { location.assign(out.redirect_url); return; }
   navigate('/login', { replace: true });
@@ -93,6 +101,7 @@ function chrome(active) {
   <a href="/" class="brand" aria-label="restic-manager home"><span class="brand-mark" aria-hidden="true"></span>restic-manager</a>
   <nav class="nav" aria-label="main">
     ${link('/', 'Dashboard', 'dashboard', 'nav-dashboard')}
+    ${u ? html`<a href="/alerts" class="nav-link${active === 'alerts' ? ' active' : ''}" aria-current=${active === 'alerts' ? 'page' : nothing} data-testid="nav-alerts">Alerts <span id="nav-alerts-slot"></span></a>` : nothing}
     ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', 'nav-add-host') : nothing}
     ${u && u.role === 'admin' ? link('/users', 'Users', 'users', 'nav-users') : nothing}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
@@ -108,6 +117,7 @@ const publicShell = html`<main id="main" class="main main-center" tabindex="-1">
 // would: no element, listener or focus survives into the next page.
 const mountShell = (seq, tpl) => {
   render(keyed(seq, tpl), app);
+  attachAlertCount(document.getElementById('nav-alerts-slot'));
   return document.getElementById('main');
 };
 

@@ -191,6 +191,21 @@ void api_metrics(struct http_req *r, void *app);
 struct rm_buf;
 /* The whole exposition appended to out (tests); RM_OK or a store error. */
 int api_metrics_render(struct app *app, struct rm_buf *out);
+void api_audit_csv(struct http_req *r, void *app);
+/* alerts.c (C4) */
+void api_alerts_list(struct http_req *r, void *app);
+void api_alert_ack(struct http_req *r, void *app);
+void api_alert_resolve(struct http_req *r, void *app);
+void api_alert_rules_get(struct http_req *r, void *app);
+void api_alert_rules_put(struct http_req *r, void *app);
+/* channels.c (C4) */
+void api_channels_list(struct http_req *r, void *app);
+void api_channel_create(struct http_req *r, void *app);
+void api_channel_get(struct http_req *r, void *app);
+void api_channel_update(struct http_req *r, void *app);
+void api_channel_delete(struct http_req *r, void *app);
+void api_channel_test(struct http_req *r, void *app);
+void api_channel_deliveries(struct http_req *r, void *app);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);

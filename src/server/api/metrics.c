@@ -161,8 +161,16 @@ static int render_loop_part(struct app *app, struct rm_buf *out)
 		put_family_header(out, "rm_agents_connected", "gauge",
 		                  "Agents with an open WebSocket to this server.");
 		rm_buf_appendf(out, "rm_agents_connected %lld\n", sc.connected);
-		/* TODO(alerts): rm_alerts_open (gauge, open alerts) from
-		 * store_alerts_count(app->store, "open", &n) once the alerts branch is merged. */
+		long long open_alerts = 0, acked_alerts = 0;
+		if (store_alerts_count(app->store, "open", &open_alerts) == RM_OK &&
+		    store_alerts_count(app->store, "acked", &acked_alerts) == RM_OK) {
+			put_family_header(out, "rm_alerts_open", "gauge",
+			                  "Alerts not resolved yet (acknowledged or not).");
+			rm_buf_appendf(out, "rm_alerts_open %lld\n", open_alerts + acked_alerts);
+			put_family_header(out, "rm_alerts_unacknowledged", "gauge",
+			                  "Open alerts nobody has acknowledged.");
+			rm_buf_appendf(out, "rm_alerts_unacknowledged %lld\n", open_alerts);
+		}
 		for (int i = 0; i < F__COUNT; i++) {
 			put_family_header(out, fams[i].name, fams[i].type, fams[i].help);
 			rm_buf_append(out, sc.fam[i].data ? sc.fam[i].data : "", sc.fam[i].len);

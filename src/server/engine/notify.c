@@ -72,3 +72,8 @@ void notify_user_changed(struct notify *n, const char *user_id)
 {
 	publish(n, NOTIFY_USER, user_id);
 }
+
+void notify_alerts_changed(struct notify *n)
+{
+	publish(n, NOTIFY_ALERTS, "alerts");
+}

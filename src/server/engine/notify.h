@@ -8,7 +8,8 @@
  * order, on the loop thread; they must not (un)subscribe from inside a callback. */
 struct notify;
 
-enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2, NOTIFY_USER = 4 };
+/* NOTIFY_ALERTS: the set of alerts changed (id "alerts"; the open count may differ). */
+enum notify_kind { NOTIFY_HOST = 1, NOTIFY_JOB = 2, NOTIFY_USER = 4, NOTIFY_ALERTS = 8 };
 
 /* id is borrowed for the duration of the call. */
 typedef void (*notify_fn)(void *ud, enum notify_kind kind, const char *id);
@@ -25,5 +26,6 @@ void notify_job_changed(struct notify *n, const char *job_id);
 /* A user's access changed (disabled, deleted, role, signed out, password): open browser
  * streams of that user are closed so that they authenticate again. */
 void notify_user_changed(struct notify *n, const char *user_id);
+void notify_alerts_changed(struct notify *n);
 
 #endif

@@ -279,9 +279,75 @@ static const char *const m7[] = {
 	NULL,
 };
 
-/* Migration 8: C2 repository care: maintenance cadences per host, the latest lock list per
- * host. */
+/* Migration 8: C4 alerts. Rule overrides (defaults live in engine/alerts_rules.c), alerts
+ * (one active row per (rule, host, group): the partial unique index is the dedupe),
+ * delivery channels (non-secret config as JSON, the secret AEAD-encrypted) and the
+ * delivery log (one row per alert event per channel, retried with backoff). */
 static const char *const m8[] = {
+	"CREATE TABLE alert_rules ("
+	"  rule TEXT PRIMARY KEY,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  params TEXT NOT NULL DEFAULT '{}',"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE TABLE alerts ("
+	"  id TEXT PRIMARY KEY,"
+	"  rule TEXT NOT NULL,"
+	"  severity TEXT NOT NULL CHECK (severity IN ('info','warning','critical')),"
+	"  host_id TEXT REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  grp TEXT NOT NULL DEFAULT '',"
+	"  state TEXT NOT NULL CHECK (state IN ('open','acked','resolved')),"
+	"  title TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  job_id TEXT,"
+	"  count INTEGER NOT NULL DEFAULT 1,"
+	"  first_at INTEGER NOT NULL,"
+	"  last_at INTEGER NOT NULL,"
+	"  acked_by TEXT,"
+	"  acked_at INTEGER,"
+	"  resolved_by TEXT,"
+	"  resolved_at INTEGER,"
+	"  resolution TEXT"
+	");",
+	"CREATE UNIQUE INDEX alerts_active ON alerts(rule, coalesce(host_id, ''), grp)"
+	"  WHERE state <> 'resolved';",
+	"CREATE INDEX alerts_state_last ON alerts(state, last_at);",
+	"CREATE INDEX alerts_job ON alerts(job_id);",
+	"CREATE TABLE channels ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('webhook','ntfy','smtp')),"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  config TEXT NOT NULL DEFAULT '{}',"
+	"  secret_ct TEXT,"
+	"  min_severity TEXT NOT NULL DEFAULT 'info'"
+	"    CHECK (min_severity IN ('info','warning','critical')),"
+	"  host_tags TEXT NOT NULL DEFAULT '[]',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE TABLE deliveries ("
+	"  id TEXT PRIMARY KEY,"
+	"  channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,"
+	"  alert_id TEXT REFERENCES alerts(id) ON DELETE SET NULL,"
+	"  event TEXT NOT NULL CHECK (event IN ('raised','resolved','test','digest')),"
+	"  status TEXT NOT NULL"
+	"    CHECK (status IN ('pending','sending','sent','failed','held','digested')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  payload TEXT NOT NULL,"
+	"  next_at INTEGER,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE INDEX deliveries_channel ON deliveries(channel_id, created_at);",
+	"CREATE INDEX deliveries_due ON deliveries(status, next_at);",
+	NULL,
+};
+
+/* Migration 9: C2 repository care: maintenance cadences per host, the latest lock list per
+ * host. */
+static const char *const m9[] = {
 	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
 	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
 	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
@@ -292,7 +358,7 @@ static const char *const m8[] = {
 
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7, m8,
+	m1, m2, m3, m4, m5, m6, m7, m8, m9,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

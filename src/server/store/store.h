@@ -384,6 +384,105 @@ json_t *store_jobs_awaiting(struct store *s, const char *host_id);
 json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, const char *error,
                                    int64_t now_ms);
 
+/* ---- C4 alerts (store_alerts.c) ----
+ * alert row = {"id","rule","severity","host_id"|null,"hostname"|null,"group","state",
+ * "title","message","job_id"|null,"count","first_at","last_at","acked_by"|null,
+ * "acked_at"|null,"resolved_by"|null,"resolved_at"|null,"resolution"|null} (times RFC 3339;
+ * "first_ms"/"last_ms" carry the same instants in ms for the engine). */
+/* {"<rule>":{"enabled":bool,"params":{}}} of the rows stored (overrides); NULL on error. */
+json_t *store_alert_rules_get(struct store *s);
+int store_alert_rule_put(struct store *s, const char *rule, int enabled, const json_t *params);
+/* The active (open or acked) alert of (rule, host, group) into *out (new ref); NOTFOUND. */
+int store_alert_find_active(struct store *s, const char *rule, const char *host_id, const char *grp,
+                            json_t **out);
+/* 1 in *seen if an alert of rule was already raised or bumped by job_id. */
+int store_alert_job_seen(struct store *s, const char *rule, const char *job_id, int *seen);
+struct store_alert_new {
+	const char *rule, *severity, *host_id /* may be NULL */, *grp, *title, *message;
+	const char *job_id; /* may be NULL */
+	int64_t at_ms;
+};
+/* CONFLICT if an active alert of (rule, host, group) exists. */
+int store_alert_insert(struct store *s, const struct store_alert_new *a, char id_out[RM_ULID_BUF]);
+/* Another occurrence: count + 1, last_at, job_id (when non-NULL), message. */
+int store_alert_bump(struct store *s, const char *id, const char *job_id, const char *message,
+                     int64_t at_ms);
+/* open -> acked. NOTFOUND unknown, CONFLICT not open. */
+int store_alert_ack(struct store *s, const char *id, const char *by, int64_t at_ms);
+/* open|acked -> resolved. NOTFOUND unknown, CONFLICT already resolved. */
+int store_alert_resolve(struct store *s, const char *id, const char *by, const char *resolution,
+                        int64_t at_ms);
+json_t *store_alert_get(struct store *s, const char *id); /* NULL if unknown */
+/* state NULL = all, "open" | "acked" | "resolved" | "active" (open or acked); host_id NULL
+ * = all; newest first; limit clamped 1..1000. An array; NULL on error. */
+json_t *store_alerts_list(struct store *s, const char *state, const char *host_id, int limit);
+int store_alerts_count(struct store *s, const char *state, long long *out);
+json_t *store_alerts_active_of_rule(struct store *s, const char *rule); /* array; NULL: error */
+/* Offline hosts silent since before before_ms: [{"id","hostname","last_seen_ms",
+ * "settings":{},"tags":[]}]; NULL on error. */
+json_t *store_alert_hosts_silent(struct store *s, int64_t before_ms);
+/* One row per enabled schedule: [{"host_id","hostname","settings":{},"cron",
+ * "created_ms","last_success_ms"|null,"utc_offset_s"|null,"schedule_id"}] by host, where
+ * last_success_ms is the newest succeeded backup the schedule started or of one of its
+ * groups; NULL on error. */
+json_t *store_alert_schedule_hosts(struct store *s);
+/* ids of jobs finished at or after since_ms, oldest first (at most limit); NULL: error. */
+json_t *store_jobs_finished_since(struct store *s, int64_t since_ms, int limit);
+/* stats objects of the host's last `limit` succeeded backups of group grp ("" = none)
+ * other than exclude_job_id, newest first; NULL on error. */
+json_t *store_backup_stats_recent(struct store *s, const char *host_id, const char *grp,
+                                  const char *exclude_job_id, int limit);
+
+/* ---- C4 channels and deliveries (store_channels.c) ----
+ * channel row = {"id","name","kind","enabled","config":{},"secret_ct"|null,
+ * "min_severity","host_tags":[],"created_at","updated_at"} (secret_ct: AEAD ciphertext,
+ * only engine/channels decrypts it; never returned by the API). */
+struct store_channel {
+	const char *id, *name, *kind, *min_severity;
+	int enabled;
+	const json_t *config, *host_tags;
+	const char *secret_ct; /* NULL = none */
+	int set_secret;        /* update: 1 = replace secret_ct (NULL clears), 0 = keep */
+};
+int store_channel_insert(struct store *s, const struct store_channel *c); /* CONFLICT: name */
+int store_channel_update(struct store *s, const struct store_channel *c); /* NOTFOUND/CONFLICT */
+int store_channel_delete(struct store *s, const char *id);                /* NOTFOUND */
+json_t *store_channel_get(struct store *s, const char *id);               /* NULL: unknown */
+json_t *store_channels_list(struct store *s);                             /* NULL: error */
+/* delivery row = {"id","channel_id","alert_id"|null,"event","status","attempts",
+ * "last_error"|null,"payload":{},"next_at"|null,"created_at","updated_at"} */
+int store_delivery_insert(struct store *s, const char *channel_id, const char *alert_id,
+                          const char *event, const char *status, const json_t *payload,
+                          int64_t next_ms, char id_out[RM_ULID_BUF]);
+/* pending rows due by now_ms, oldest first, of channels not in skip (array of ids, may be
+ * NULL); NULL on error. */
+json_t *store_deliveries_due(struct store *s, int64_t now_ms, int limit, const json_t *skip);
+/* next_ms < 0: NULL. last_error NULL clears. */
+int store_delivery_set(struct store *s, const char *id, const char *status, int attempts,
+                       const char *last_error, int64_t next_ms);
+int store_deliveries_reset_sending(struct store *s, int64_t now_ms); /* after a restart */
+json_t *store_deliveries_list(struct store *s, const char *channel_id, int limit);
+/* "raised" deliveries of the channel created since since_ms (the digest threshold). */
+int store_deliveries_recent(struct store *s, const char *channel_id, int64_t since_ms,
+                            long long *out);
+json_t *store_deliveries_held(struct store *s, const char *channel_id);
+/* [{"channel_id","oldest_ms"}] of channels holding deliveries for a digest. */
+json_t *store_deliveries_held_channels(struct store *s);
+int store_deliveries_mark_digested(struct store *s, const char *channel_id, int64_t now_ms);
+
+/* ---- audit queries (store_channels.c) ----
+ * NULL members do not filter; target matches as a substring; [from_ms, to_ms); sort
+ * "ts" | "actor" | "action" | "target", desc 1 = descending. */
+struct store_audit_filter {
+	const char *actor, *action, *target;
+	int64_t from_ms, to_ms; /* 0 = open */
+	const char *sort;
+	int desc;
+	int limit, offset;
+};
+/* {"entries":[...],"total":N}; NULL on error. limit clamped 1..1000. */
+json_t *store_audit_query(struct store *s, const struct store_audit_filter *f);
+
 /* A read-only connection of its own, for work on the thread pool (one thread at a time;
  * WAL lets it read while the loop writes). Open and close on any thread. */
 struct store_reader;

@@ -329,7 +329,107 @@
 	  "sum(d <= 86400000) FROM (SELECT kind, status, "                                       \
 	  "max(finished_at - started_at, 0) AS d FROM jobs "                                     \
 	  "WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) "                           \
-	  "GROUP BY kind, status ORDER BY kind, status")
+	  "GROUP BY kind, status ORDER BY kind, status")                                         \
+	STORE_SQL_C4(X)
+
+#define ALERT_COLS                                                                      \
+	"a.id, a.rule, a.severity, a.host_id, h.hostname, a.grp, a.state, a.title, "    \
+	"a.message, a.job_id, a.count, a.first_at, a.last_at, a.acked_by, a.acked_at, " \
+	"a.resolved_by, a.resolved_at, a.resolution FROM alerts a "                     \
+	"LEFT JOIN hosts h ON h.id = a.host_id "
+#define CHANNEL_COLS                                                            \
+	"id, name, kind, enabled, config, secret_ct, min_severity, host_tags, " \
+	"created_at, updated_at FROM channels "
+#define DELIVERY_COLS                                                                   \
+	"d.id, d.channel_id, d.alert_id, d.event, d.status, d.attempts, d.last_error, " \
+	"d.payload, d.next_at, d.created_at, d.updated_at FROM deliveries d "
+#define AUDIT_WHERE                                                                        \
+	"FROM audit_log WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) " \
+	"AND (?3 IS NULL OR instr(coalesce(target, ''), ?3) > 0) "                         \
+	"AND (?4 IS NULL OR ts >= ?4) AND (?5 IS NULL OR ts < ?5) "
+#define AUDIT_SORT_KEY                                                \
+	"(CASE ?6 WHEN 'actor' THEN actor WHEN 'action' THEN action " \
+	"WHEN 'target' THEN coalesce(target, '') ELSE ts END)"
+
+/* C4 alerts, channels, deliveries, audit queries (store_alerts.c, store_channels.c) */
+#define STORE_SQL_C4(X)                                                                         \
+	X(RULES_GET, "SELECT rule, enabled, params FROM alert_rules ORDER BY rule")             \
+	X(RULE_PUT, "INSERT INTO alert_rules(rule, enabled, params, updated_at) "               \
+	            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(rule) DO UPDATE SET "                  \
+	            "enabled = excluded.enabled, params = excluded.params, "                    \
+	            "updated_at = excluded.updated_at")                                         \
+	X(ALERT_ACTIVE, "SELECT " ALERT_COLS "WHERE a.rule = ?1 AND "                           \
+	                "coalesce(a.host_id, '') = coalesce(?2, '') AND a.grp = ?3 "            \
+	                "AND a.state <> 'resolved'")                                            \
+	X(ALERT_JOB_SEEN, "SELECT 1 FROM alerts WHERE job_id = ?2 AND rule = ?1 LIMIT 1")       \
+	X(ALERT_INSERT, "INSERT INTO alerts(id, rule, severity, host_id, grp, state, title, "   \
+	                "message, job_id, count, first_at, last_at) "                           \
+	                "VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, 1, ?9, ?9)")           \
+	X(ALERT_BUMP, "UPDATE alerts SET count = count + 1, last_at = max(last_at, ?2), "       \
+	              "job_id = coalesce(?3, job_id), message = ?4 WHERE id = ?1")              \
+	X(ALERT_ACK, "UPDATE alerts SET state = 'acked', acked_by = ?2, acked_at = ?3 "         \
+	             "WHERE id = ?1 AND state = 'open'")                                        \
+	X(ALERT_RESOLVE, "UPDATE alerts SET state = 'resolved', resolved_by = ?2, "             \
+	                 "resolved_at = ?3, resolution = ?4 "                                   \
+	                 "WHERE id = ?1 AND state <> 'resolved'")                               \
+	X(ALERT_GET, "SELECT " ALERT_COLS "WHERE a.id = ?1")                                    \
+	X(ALERTS_LIST, "SELECT " ALERT_COLS "WHERE (?1 IS NULL OR a.state = ?1 OR "             \
+	               "(?1 = 'active' AND a.state <> 'resolved')) "                            \
+	               "AND (?2 IS NULL OR a.host_id = ?2) "                                    \
+	               "ORDER BY a.last_at DESC, a.id DESC LIMIT ?3")                           \
+	X(ALERTS_COUNT, "SELECT count(*) FROM alerts WHERE state = ?1")                         \
+	X(ALERTS_ACTIVE_RULE, "SELECT " ALERT_COLS "WHERE a.rule = ?1 "                         \
+	                      "AND a.state <> 'resolved'")                                      \
+	X(ALERT_HOSTS_SILENT, "SELECT id, hostname, last_seen_at, settings, tags FROM hosts "   \
+	                      "WHERE status = 'offline' AND last_seen_at < ?1")                 \
+	X(ALERT_SCHEDULE_HOSTS,                                                                 \
+	  "SELECT h.id, h.hostname, h.settings, s.cron, s.created_at, "                         \
+	  "(SELECT max(j.finished_at) FROM jobs j WHERE j.host_id = h.id "                      \
+	  "AND j.kind = 'backup' AND j.status = 'succeeded' AND (j.schedule_id = s.id OR "      \
+	  "json_extract(j.args, '$.group_id') IN (SELECT sg.group_id FROM schedule_groups sg "  \
+	  "WHERE sg.schedule_id = s.id))), h.utc_offset_s, s.id "                               \
+	  "FROM schedules s JOIN hosts h ON h.id = s.host_id "                                  \
+	  "WHERE s.enabled = 1 ORDER BY h.id")                                                  \
+	X(JOBS_FINISHED_SINCE, "SELECT id FROM jobs WHERE finished_at >= ?1 "                   \
+	                       "ORDER BY finished_at, id LIMIT ?2")                             \
+	X(BACKUP_STATS_RECENT, "SELECT stats FROM jobs WHERE host_id = ?1 AND kind = 'backup' " \
+	                       "AND status = 'succeeded' AND id <> ?3 AND stats IS NOT NULL "   \
+	                       "AND coalesce(json_extract(args, '$.group'), '') = ?2 "          \
+	                       "ORDER BY finished_at DESC LIMIT ?4")                            \
+	X(CHANNEL_INSERT, "INSERT INTO channels(id, name, kind, enabled, config, secret_ct, "   \
+	                  "min_severity, host_tags, created_at, updated_at) "                   \
+	                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")                    \
+	X(CHANNEL_UPDATE, "UPDATE channels SET name = ?2, enabled = ?3, config = ?4, "          \
+	                  "secret_ct = CASE WHEN ?6 THEN ?5 ELSE secret_ct END, "               \
+	                  "min_severity = ?7, host_tags = ?8, updated_at = ?9 WHERE id = ?1")   \
+	X(CHANNEL_DELETE, "DELETE FROM channels WHERE id = ?1")                                 \
+	X(CHANNEL_GET, "SELECT " CHANNEL_COLS "WHERE id = ?1")                                  \
+	X(CHANNELS_LIST, "SELECT " CHANNEL_COLS "ORDER BY name")                                \
+	X(DELIVERY_INSERT, "INSERT INTO deliveries(id, channel_id, alert_id, event, status, "   \
+	                   "attempts, payload, next_at, created_at, updated_at) "               \
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?8)")                    \
+	X(DELIVERIES_DUE, "SELECT " DELIVERY_COLS "WHERE d.status = 'pending' "                 \
+	                  "AND d.next_at <= ?1 AND d.channel_id NOT IN "                        \
+	                  "(SELECT value FROM json_each(?3)) ORDER BY d.next_at LIMIT ?2")      \
+	X(DELIVERY_SET, "UPDATE deliveries SET status = ?2, attempts = ?3, last_error = ?4, "   \
+	                "next_at = ?5, updated_at = ?6 WHERE id = ?1")                          \
+	X(DELIVERIES_RESET, "UPDATE deliveries SET status = 'pending', next_at = ?1 "           \
+	                    "WHERE status = 'sending'")                                         \
+	X(DELIVERIES_LIST, "SELECT " DELIVERY_COLS "WHERE d.channel_id = ?1 "                   \
+	                   "ORDER BY d.created_at DESC, d.id DESC LIMIT ?2")                    \
+	X(DELIVERIES_RECENT, "SELECT count(*) FROM deliveries WHERE channel_id = ?1 "           \
+	                     "AND event = 'raised' AND created_at >= ?2")                       \
+	X(DELIVERIES_HELD, "SELECT " DELIVERY_COLS "WHERE d.channel_id = ?1 "                   \
+	                   "AND d.status = 'held' ORDER BY d.created_at")                       \
+	X(DELIVERIES_HELD_CHANNELS, "SELECT channel_id, min(created_at) FROM deliveries "       \
+	                            "WHERE status = 'held' GROUP BY channel_id")                \
+	X(DELIVERIES_DIGESTED, "UPDATE deliveries SET status = 'digested', updated_at = ?2 "    \
+	                       "WHERE channel_id = ?1 AND status = 'held'")                     \
+	X(AUDIT_QUERY, "SELECT id, ts, actor, action, target, detail " AUDIT_WHERE              \
+	               "ORDER BY CASE WHEN ?7 = 0 THEN " AUDIT_SORT_KEY " END ASC, "            \
+	               "CASE WHEN ?7 = 1 THEN " AUDIT_SORT_KEY " END DESC, ts DESC, id DESC "   \
+	               "LIMIT ?8 OFFSET ?9")                                                    \
+	X(AUDIT_COUNT, "SELECT count(*) " AUDIT_WHERE)
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };

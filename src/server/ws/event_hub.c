@@ -33,6 +33,7 @@ struct event_hub {
 	struct ev_sub *subs;
 	json_t *dirty_hosts; /* object used as a set */
 	json_t *dirty_jobs;
+	int alerts_dirty; /* the open-alert count may have changed */
 };
 
 static void broadcast(struct event_hub *h, const char *text)
@@ -85,6 +86,19 @@ static void flush(struct event_hub *h)
 	}
 	json_decref(jobs);
 	json_decref(hosts);
+	if (h->alerts_dirty && h->subs) {
+		long long open = 0, acked = 0;
+		if (store_alerts_count(st, "open", &open) == RM_OK &&
+		    store_alerts_count(st, "acked", &acked) == RM_OK) {
+			json_t *m = json_pack("{s:s,s:I,s:I}", "type", "alerts", "open",
+			                      (json_int_t)open, "acked", (json_int_t)acked);
+			char *t = rmj_dumps(m);
+			json_decref(m);
+			broadcast(h, t);
+			free(t);
+		}
+	}
+	h->alerts_dirty = 0;
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -117,7 +131,11 @@ static void on_changed(void *ud, enum notify_kind kind, const char *id)
 		}
 		return;
 	}
-	json_object_set_new(kind == NOTIFY_HOST ? h->dirty_hosts : h->dirty_jobs, id, json_true());
+	if (kind == NOTIFY_ALERTS)
+		h->alerts_dirty = 1;
+	else
+		json_object_set_new(kind == NOTIFY_HOST ? h->dirty_hosts : h->dirty_jobs, id,
+		                    json_true());
 	arm(h);
 }
 
@@ -186,7 +204,8 @@ struct event_hub *event_hub_new(struct app *app)
 	h->timer.data = h;
 	h->dirty_hosts = json_object();
 	h->dirty_jobs = json_object();
-	notify_subscribe(app->notify, NOTIFY_HOST | NOTIFY_JOB | NOTIFY_USER, on_changed, h);
+	notify_subscribe(app->notify, NOTIFY_HOST | NOTIFY_JOB | NOTIFY_USER | NOTIFY_ALERTS,
+	                 on_changed, h);
 	return h;
 }
 
