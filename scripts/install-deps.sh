@@ -10,7 +10,7 @@ pkgs=(build-essential pkg-config git
       restic nodejs npm curl procps)
 if [[ ${1:-} != --demo ]]; then
   pkgs+=(clang clang-format libclang-rt-14-dev openssh-server openssh-client chromium sqlite3 wrk
-        prometheus lintian python3-aiosmtpd)  # promtool + a real prometheus (c6_metrics); lintian (make deb check); aiosmtpd (c4_alerts)
+        prometheus lintian python3-aiosmtpd rclone)  # promtool + a real prometheus (c6_metrics); lintian (make deb check); aiosmtpd (c4_alerts); rclone (c2_appendonly)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

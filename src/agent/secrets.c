@@ -178,8 +178,8 @@ int secrets_update(struct secrets *s, const char *slot, const json_t *payload)
 {
 	if (!slot)
 		slot = "repo";
-	if (strcmp(slot, "repo") && strcmp(slot, "admin"))
-		return RM_ERR_INVAL;
+	if (strcmp(slot, "repo"))
+		return RM_ERR_INVAL; /* the admin credential never comes to rest here (C2 care) */
 	json_t *o = json_object_get(s->root, slot);
 	json_t *copy = json_is_object(o) ? json_deep_copy(o) : json_object();
 	int changed = 0;
@@ -203,5 +203,16 @@ int secrets_update(struct secrets *s, const char *slot, const json_t *payload)
 	}
 	rmj_wipe(o); /* the slot being replaced */
 	json_object_set_new(s->root, slot, copy);
+	return persist(s);
+}
+
+int secrets_drop_legacy_admin(struct secrets *s)
+{
+	json_t *o = s && !s->corrupt ? json_object_get(s->root, "admin") : NULL;
+	if (!o)
+		return RM_OK;
+	rmj_wipe(o);
+	json_object_del(s->root, "admin");
+	RM_INFO("removed an admin credential kept by an older agent (it now comes with each job)");
 	return persist(s);
 }

@@ -2,8 +2,8 @@
 #define RM_AGENT_SECRETS_H
 /* Repository credentials at rest: <state_dir>/secrets.enc holds
  *   AEAD(key = config secrets_key, ad = "agent-secrets",
- *        {"repo": {"repo_url","repo_username","repo_password","hook_shell","bandwidth"},
- *         "admin": {...}})
+ *        {"repo": {"repo_url","repo_username","repo_password","hook_shell","bandwidth"}})
+ * (the admin credential slot is never stored: it comes inside command.run, per job)
  * written atomically (0600). A corrupt or undecryptable file is reported once and never
  * overwritten in place: the next update first moves it aside to
  * secrets.enc.corrupt-<unix ts>. Loop thread only. */
@@ -40,8 +40,11 @@ const json_t *secrets_slot_json(const struct secrets *s, const char *slot);
 
 /* Merges the known fields of a config.update payload (repo_url, repo_username,
  * repo_password, hook_shell, bandwidth; absent = keep) into slot (NULL = "repo") and
- * persists. RM_OK, RM_ERR_INVAL (bad slot), RM_ERR_IO. */
+ * persists. RM_OK, RM_ERR_INVAL (slot other than "repo"), RM_ERR_IO. */
 int secrets_update(struct secrets *s, const char *slot, const json_t *payload);
+/* Older agents kept an "admin" slot here: wipes and removes it (persisting). RM_OK when
+ * there was none. */
+int secrets_drop_legacy_admin(struct secrets *s);
 
 /* An AEAD-sealed JSON object in a file (base64url text + newline), as secrets.enc and the
  * schedule spec are kept. secrets_file_read: RM_OK and *out (new reference: rmj_wipe it

@@ -95,11 +95,20 @@ static const struct rm_field f_host_settings[] = {
 	{ "mode", RM_FT_STRING, O, 0, NULL, e_host_mode },
 	{ NULL },
 };
+/* C2 repository care: a maintenance cadence the agent runs itself */
+static const struct rm_field f_maint_item[] = {
+	{ "kind", RM_FT_STRING, R, 16, NULL, NULL },
+	{ "cron", RM_FT_STRING, R, 128, NULL, NULL },
+	{ "enabled", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ "args", RM_FT_OBJECT, O, 0, NULL, NULL },
+	{ NULL },
+};
 static const struct rm_field f_schedule_set[] = {
 	{ "version", RM_FT_INT, R, 0, NULL, NULL },
 	{ "schedules", RM_FT_ARRAY, R, 1000, f_sched_item, NULL },
 	{ "groups", RM_FT_ARRAY, O, 1000, f_group_item, NULL },
 	{ "settings", RM_FT_OBJECT, O, 0, f_host_settings, NULL },
+	{ "maintenance", RM_FT_ARRAY, O, 8, f_maint_item, NULL },
 	{ NULL },
 };
 static const struct rm_field f_schedule_ack[] = {
@@ -198,7 +207,17 @@ static const struct rm_field f_snapshots_report[] = {
 	{ "truncated", RM_FT_BOOL, O, 0, NULL, NULL },
 	{ NULL },
 };
+static const struct rm_field f_lock_item[] = {
+	{ "id", RM_FT_STRING, R, 128, NULL, NULL },
+	{ "hostname", RM_FT_STRING, R, 255, NULL, NULL },
+	{ "pid", RM_FT_INT, O, 0, NULL, NULL },
+	{ "time", RM_FT_STRING, O, 64, NULL, NULL },
+	{ "exclusive", RM_FT_BOOL, O, 0, NULL, NULL },
+	{ "username", RM_FT_STRING, O, 255, NULL, NULL },
+	{ NULL },
+};
 static const struct rm_field f_stats_report[] = {
+	{ "locks", RM_FT_ARRAY, O, 200, f_lock_item, NULL },
 	{ "total_size", RM_FT_INT, O, 0, NULL, NULL },
 	{ "total_file_count", RM_FT_INT, O, 0, NULL, NULL },
 	{ "snapshots_count", RM_FT_INT, O, 0, NULL, NULL },

@@ -136,5 +136,9 @@ size_t proto_stream_frame_header(const char *id, unsigned char *out);
 /* 1 when s is a source-group name: [a-z0-9][a-z0-9_.-]{0,62}, a restic tag that needs no
  * quoting anywhere (checked by the server's API and again by the agent). */
 int proto_group_name_ok(const char *s);
+/* 1 when s is a restic --read-data-subset the product accepts: "N%" with 0 < N <= 100 or
+ * "n/m" with 1 <= n <= m <= 1000000 (checked by the server's API and again by the
+ * agent). */
+int proto_read_data_subset_ok(const char *s);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "agent/restic/lines.h"
 #include "agent/restic/parse.h"
+#include "agent/restic/parse_care.h"
 #include "agent/restic/restore.h"
 #include "common/err.h"
 
@@ -47,6 +48,8 @@ static void on_line(void *ud, const char *line, size_t len)
 	if (restic_parse_fatal_line(line, len, &m) == RM_OK)
 		free(m);
 	(void)restic_output_is_already_initialized(line);
+	(void)restic_output_is_locked(line, len);
+	(void)restic_check_error_line(line, len);
 	struct restic_node node;
 	if (restic_ls_node(line, len, &o, &node)) {
 		if (!node.path || !node.type || node.size < 0)
@@ -89,5 +92,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (restic_parse_version(s, size, &v) == RM_OK)
 		free(v);
+	/* repository care */
+	o = NULL;
+	if (restic_parse_forget_counts(s, size, &o) == RM_OK) {
+		if (!json_is_object(o) || json_integer_value(json_object_get(o, "removed")) < 0)
+			abort();
+		json_decref(o);
+	}
+	o = NULL;
+	if (restic_parse_prune(s, size, &o) == RM_OK) {
+		if (json_integer_value(json_object_get(o, "freed_bytes")) < 0)
+			abort();
+		json_decref(o);
+	}
+	o = NULL;
+	if (restic_parse_lock_ids(s, size, 50, &o) == RM_OK) {
+		if (json_array_size(o) > 50)
+			abort();
+		json_decref(o);
+	}
+	o = NULL;
+	if (restic_parse_lock("id", s, size, &o) == RM_OK)
+		json_decref(o);
+	long long sz = 0;
+	if (size < 64 && restic_parse_size(s, size, &sz) == RM_OK && sz < 0)
+		abort();
 	return 0;
 }

@@ -286,6 +286,52 @@ TEST(fire_and_catch_up)
 	scheduler_free(s);
 }
 
+/* schedule.set "maintenance": the agent runs forget/check on its own cadence, one pending
+ * at a time, with kind and schedule_id "maint:<kind>" for the job rows. */
+TEST(maintenance_cadence)
+{
+	struct scheduler *s = new_sched();
+	char err[256] = "";
+	json_t *j = spec_json(9, "0 0 1 1 *", 0);
+	json_object_set_new(j, "maintenance",
+	                    json_pack("[{s:s,s:s,s:b,s:{s:[{s:s,s:{s:i}}]}},{s:s,s:s,s:b},"
+	                              "{s:s,s:s,s:b,s:{s:s}}]",
+	                              "kind", "forget", "cron", "0 3 * * *", "enabled", 1, "args",
+	                              "groups", "group", "etc", "retention", "keep_last", 2, "kind",
+	                              "prune", "cron", "0 4 * * 0", "enabled", 0, "kind", "check",
+	                              "cron", "0 5 1 * *", "enabled", 1, "args", "read_data_subset",
+	                              "5%"));
+	json_array_clear(submitted);
+	EQ_INT(scheduler_apply(s, j, T0 + MINUTE, err, sizeof err), RM_OK);
+	scheduler_tick(s, T0 + 3 * HOUR + 5); /* forget at 03:00 */
+	EQ_INT(json_array_size(submitted), 1);
+	EQ_STR(sub_str(0, "extra", "kind"), "forget");
+	EQ_STR(sub_str(0, "extra", "schedule_id"), "maint:forget");
+	EQ_INT(json_array_size(json_object_get(
+	           json_object_get(json_array_get(submitted, 0), "args"), "groups")),
+	       1);
+	scheduler_tick(s, T0 + 5 * HOUR + 5); /* check on the 1st at 05:00; prune disabled */
+	EQ_INT(json_array_size(submitted), 2);
+	EQ_STR(sub_str(1, "extra", "kind"), "check");
+	EQ_STR(sub_str(1, "args", "read_data_subset"), "5%");
+	/* the forget of the next day is skipped while the previous one is pending */
+	scheduler_tick(s, T0 + 27 * HOUR + 5);
+	EQ_INT(json_array_size(submitted), 2);
+	scheduler_job_finished(
+	    s, json_string_value(json_object_get(json_array_get(submitted, 0), "id")), "succeeded",
+	    T0 + 27 * HOUR + 6);
+	scheduler_tick(s, T0 + 51 * HOUR + 5);
+	EQ_INT(json_array_size(submitted), 3);
+	/* bad maintenance entries are refused with the spec */
+	json_object_set_new(j, "version", json_integer(10));
+	json_object_set_new(j, "maintenance",
+	                    json_pack("[{s:s,s:s}]", "kind", "rm-rf", "cron", "* * * * *"));
+	OK(scheduler_apply(s, j, T0 + 52 * HOUR, err, sizeof err) != RM_OK);
+	OK(strstr(err, "maintenance[0].kind") != NULL);
+	json_decref(j);
+	scheduler_free(s);
+}
+
 static const char *last_id(void)
 {
 	return json_string_value(
@@ -356,6 +402,7 @@ int main(void)
 	RUN(store_and_reload);
 	RUN(fire_and_catch_up);
 	RUN(retry_backoff);
+	RUN(maintenance_cadence);
 
 	json_decref(submitted);
 	test_rm_rf(tmp);

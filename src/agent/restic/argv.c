@@ -151,6 +151,103 @@ static int build_backup(struct vec *a, const json_t *args, const char *hostname,
 	return RM_OK;
 }
 
+/* The keep_* retention keys of a source group and their restic flags. */
+static const struct {
+	const char *key, *flag;
+} keep_flags[] = {
+	{ "keep_last", "--keep-last" },       { "keep_hourly", "--keep-hourly" },
+	{ "keep_daily", "--keep-daily" },     { "keep_weekly", "--keep-weekly" },
+	{ "keep_monthly", "--keep-monthly" }, { "keep_yearly", "--keep-yearly" },
+};
+
+/* forget (one group): --group-by host,tags [--host H] --tag G [--dry-run] --keep-*... */
+static int build_forget(struct vec *a, const json_t *args, const char *hostname, char *err,
+                        size_t errlen)
+{
+	const char *group = rmj_str(args, "group");
+	const json_t *ret = json_object_get(args, "retention");
+	if (!group || !proto_group_name_ok(group)) {
+		set_err(err, errlen, "forget needs a valid 'group'");
+		return RM_ERR_INVAL;
+	}
+	if (!json_is_object(ret)) {
+		set_err(err, errlen, "forget needs a 'retention' object");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, "--group-by");
+	vec_push(a, "host,tags");
+	if (hostname && *hostname) {
+		vec_push(a, "--host");
+		vec_push(a, hostname);
+	}
+	vec_push(a, "--tag");
+	vec_push(a, group);
+	if (json_is_true(json_object_get(args, "dry_run")))
+		vec_push(a, "--dry-run");
+	size_t before = a->n;
+	for (size_t i = 0; i < sizeof(keep_flags) / sizeof(keep_flags[0]); i++) {
+		long long n = 0;
+		int rc = rmj_get_int(ret, keep_flags[i].key, 0, 0, 1000000, &n, err, errlen);
+		if (rc)
+			return rc;
+		if (n > 0) {
+			vec_push(a, keep_flags[i].flag);
+			vec_push_take(a, rm_xasprintf("%lld", n));
+		}
+	}
+	const char *within = rmj_str(ret, "keep_within");
+	if (within && *within) {
+		if (strspn(within, "0123456789ymdh") != strlen(within) || strlen(within) > 32) {
+			set_err(err, errlen, "bad keep_within");
+			return RM_ERR_INVAL;
+		}
+		vec_push(a, "--keep-within");
+		vec_push(a, within);
+	}
+	if (a->n == before) {
+		set_err(err, errlen, "retention keeps nothing: refusing to forget");
+		return RM_ERR_INVAL;
+	}
+	return RM_OK;
+}
+
+int restic_subset_ok(const char *s)
+{
+	return proto_read_data_subset_ok(s);
+}
+
+/* check [--read-data-subset X] */
+static int build_check(struct vec *a, const json_t *args, const char *hostname, char *err,
+                       size_t errlen)
+{
+	(void)hostname;
+	const char *sub = rmj_str(args, "read_data_subset");
+	if (!sub || !*sub)
+		return RM_OK;
+	if (!restic_subset_ok(sub)) {
+		set_err(err, errlen, "read_data_subset must be N% (0 < N <= 100) or n/m");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, "--read-data-subset");
+	vec_push(a, sub);
+	return RM_OK;
+}
+
+/* cat lock <id> --no-lock (id: 64 hex digits) */
+static int build_cat_lock(struct vec *a, const json_t *args, const char *hostname, char *err,
+                          size_t errlen)
+{
+	(void)hostname;
+	const char *id = rmj_str(args, "id");
+	if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64) {
+		set_err(err, errlen, "lock id must be 64 hex digits");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, id);
+	vec_push(a, "--no-lock");
+	return RM_OK;
+}
+
 /* The retention preview (forget.preview): args {"group", "retention": {keep_last..
  * keep_yearly: N, keep_within: "1y2m3d4h"}} -> --tag G --group-by host,tags --keep-*.
  * At least one rule (restic forget without one removes nothing and prints no JSON). */
@@ -281,6 +378,12 @@ static const struct argv_kind {
 	{ "unlock", { "unlock" }, NULL },
 	{ "version", { "version" }, NULL },
 	{ "backup", { "backup", "--json" }, build_backup },
+	{ "forget", { "forget", "--json" }, build_forget },
+	{ "prune", { "prune" }, NULL },
+	{ "check", { "check" }, build_check },
+	{ "list-locks", { "list", "locks", "--no-lock" }, NULL },
+	{ "cat-lock", { "cat", "lock" }, build_cat_lock },
+	{ "unlock-all", { "unlock", "--remove-all" }, NULL },
 	/* read-only: --no-lock never waits for, nor blocks, a running job */
 	{ "forget-preview",
 	  { "forget", "--no-lock", "--dry-run", "--json" },

@@ -15,6 +15,14 @@
  *   "stats"     restic stats --json --mode raw-data
  *   "unlock"    restic unlock
  *   "version"   restic version
+ *   "forget"    restic forget --json --group-by host,tags [--host H] --tag GROUP
+ *               [--dry-run] --keep-*...  args {"group","retention":{keep_*},"dry_run"}
+ *               (one group per invocation; a retention that keeps nothing is refused)
+ *   "prune"     restic prune
+ *   "check"     restic check [--read-data-subset X]  args {"read_data_subset"}
+ *   "list-locks" restic list locks --no-lock
+ *   "cat-lock"  restic cat lock ID --no-lock  args {"id": 64 hex digits}
+ *   "unlock-all" restic unlock --remove-all (only when every lock is proven dead)
  *   "forget-preview"  restic forget --no-lock --dry-run --json --tag G --group-by host,tags
  *               --keep-last N ... [--keep-within D]; args {"group", "retention":
  *               {keep_last..keep_yearly, keep_within}}, at least one rule
@@ -31,6 +39,9 @@
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,
                       const char *hostname, char ***out, char *err, size_t errlen);
 void restic_argv_free(char **argv);
+/* 1 when s is a read_data_subset restic accepts: "N%" with 0 < N <= 100 or "n/m" with
+ * 1 <= n <= m. */
+int restic_subset_ok(const char *s);
 /* "restic backup --json -- /data" for log lines (args containing spaces or quotes are
  * double-quoted). argv never holds secrets. Caller frees. */
 char *restic_argv_format(char *const *argv);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "agent/restic/parse.h"
+#include "agent/restic/parse_care.h"
 #include "agent/runner/runner_int.h"
 #include "common/err.h"
+#include "common/json.h"
 
 #define SNAPSHOTS_MAX 10000
 
@@ -42,6 +44,52 @@ static void report_stats(struct runner *r, struct proc *p)
 	runner_emit(r, RM_MSG_STATS_REPORT, st);
 }
 
+/* forget, one group: {"group","kept","removed"} into the job's stats */
+static void report_forget(struct runner *r, struct proc *p)
+{
+	struct job *j = r->cur;
+	json_t *o = NULL;
+	const char *name = j->group_idx < j->n_groups ? j->group_names[j->group_idx] : "";
+	if (p->collect_overflow ||
+	    restic_parse_forget_counts(p->collect.data, p->collect.len, &o)) {
+		runner_log_event(r, "cannot parse the output of restic forget");
+		return;
+	}
+	long long kept = rmj_int(o, "kept", 0), removed = rmj_int(o, "removed", 0);
+	runner_log_event(r, "group %s: %lld snapshot(s) kept, %lld removed", name, kept, removed);
+	if (!j->stats)
+		j->stats = json_pack("{s:[],s:i,s:i}", "groups", "kept", 0, "removed", 0);
+	json_array_append_new(json_object_get(j->stats, "groups"),
+	                      json_pack("{s:s,s:I,s:I}", "group", name, "kept", (json_int_t)kept,
+	                                "removed", (json_int_t)removed));
+	json_object_set_new(j->stats, "kept", json_integer(rmj_int(j->stats, "kept", 0) + kept));
+	json_object_set_new(j->stats, "removed",
+	                    json_integer(rmj_int(j->stats, "removed", 0) + removed));
+	json_decref(o);
+}
+
+static void report_prune(struct runner *r, struct proc *p)
+{
+	json_t *o = NULL;
+	if (p->collect_overflow || restic_parse_prune(p->collect.data, p->collect.len, &o)) {
+		runner_log_event(r, "cannot read the space freed from restic prune's output");
+		o = json_pack("{s:i}", "freed_bytes", 0);
+	}
+	json_decref(r->cur->stats);
+	r->cur->stats = o;
+}
+
+static void report_check(struct runner *r, struct proc *p)
+{
+	int ok = runner_proc_ok(p);
+	long errors = p->errors ? p->errors : !ok;
+	const char *sub = r->cur->check_subset;
+	json_decref(r->cur->stats);
+	r->cur->stats = json_pack("{s:b,s:I}", "ok", ok, "errors", (json_int_t)errors);
+	if (sub)
+		json_object_set_new(r->cur->stats, "read_data_subset", json_string(sub));
+}
+
 /* ------------------------------------------------------------------ steps */
 
 static const struct step_def step_init = {
@@ -59,6 +107,22 @@ static const struct step_def step_stats = {
 	.name = "stats",
 	.out = OUT_DOCUMENT,
 	.report = report_stats,
+};
+static const struct step_def step_forget = {
+	.name = "forget",
+	.out = OUT_DOCUMENT,
+	.report = report_forget,
+};
+static const struct step_def step_prune = {
+	.name = "prune",
+	.out = OUT_TEXT,
+	.report = report_prune,
+};
+static const struct step_def step_check = {
+	.name = "check",
+	.report = report_check,
+	.report_always = 1,
+	.count_errors = 1,
 };
 const struct step_def runner_unlock_step = {
 	.name = "unlock",
@@ -83,7 +147,10 @@ static const struct kind_def kinds[] = {
 	{ "init", 0, &step_init, { &step_snapshots, &step_stats } },
 	{ "backup", 1, &step_backup, { &step_snapshots, &step_stats } },
 	{ "snapshots", 0, &step_snapshots, { NULL } },
-	{ "unlock", 0, &runner_unlock_step, { NULL } },
+	{ "unlock", 0, &runner_unlock_step, { NULL }, .locks = 1 },
+	{ "forget", 0, &step_forget, { &step_snapshots, &step_stats }, .per_group = 1 },
+	{ "prune", 0, &step_prune, { &step_stats } },
+	{ "check", 0, &step_check, { NULL } },
 	{ "restore", 0, &step_restore_main, { NULL }, &runner_restore_driver },
 	{ "drill", 0, &step_drill_main, { NULL }, &runner_drill_driver },
 };

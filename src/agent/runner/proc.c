@@ -9,6 +9,7 @@
 #include "agent/restic/argv.h"
 #include "agent/restic/lines.h"
 #include "agent/restic/parse.h"
+#include "agent/restic/parse_care.h"
 #include "agent/runner/runner_int.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -48,6 +49,13 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 	}
 	if (restic_output_is_already_initialized(line))
 		p->already_init = 1;
+	if (restic_output_is_locked(line, len))
+		p->locked = 1;
+	if (p->def->count_errors && restic_check_error_line(line, len))
+		p->errors++;
+	if (!is_err && p->def->out == OUT_TEXT &&
+	    (rm_buf_append(&p->collect, line, len) || rm_buf_append(&p->collect, "\n", 1)))
+		p->collect_overflow = 1;
 	if (!is_err && p->def->out == OUT_LINES) {
 		p->def->line(r, p, line, len);
 		return;

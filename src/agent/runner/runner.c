@@ -55,9 +55,25 @@ static void job_free(struct job *j)
 	json_decref(j->stats);
 	json_decref(j->started_extra);
 	runner_hooks_cleanup(&j->hooks);
+	for (size_t i = 0; i < j->n_groups; i++) {
+		restic_argv_free(j->group_argv[i]);
+		free(j->group_names[i]);
+	}
+	free(j->group_argv);
+	free(j->group_names);
+	json_decref(j->lock_peers);
+	free(j->check_subset);
+	runner_locks_cleanup(&j->ls);
 	if (j->drv && j->kind->driver)
 		j->kind->driver->free(j->drv);
 	free(j);
+}
+
+char *const *runner_main_argv(const struct job *j)
+{
+	if (j->kind->per_group)
+		return j->group_idx < j->n_groups ? j->group_argv[j->group_idx] : NULL;
+	return j->argv[0];
 }
 
 /* ------------------------------------------------------------------ job lifecycle */
@@ -130,7 +146,7 @@ static void pre_done(struct runner *r, struct job *j, struct proc *p)
 		return;
 	}
 	if (!j->cancelled) {
-		runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
+		runner_proc_start(r, j->kind->main, ROLE_MAIN, runner_main_argv(j));
 		return;
 	}
 	j->main_ran = 1; /* the pre-hook ran: its post-hook follows, also on a cancel */
@@ -170,12 +186,31 @@ static void main_done(struct runner *r, struct job *j, struct proc *p)
 		j->error = runner_proc_error(p);
 	}
 	int ok = strcmp(j->status, "succeeded") == 0;
+	if (!ok && !j->lock_retried && !d->unlocks && !p->spawn_err &&
+	    (p->locked || (!p->term_signal && p->exit_status == 11))) {
+		/* once per job: read the locks, remove the provably dead ones, retry */
+		j->lock_retried = 1;
+		free(j->error);
+		j->error = NULL;
+		j->main_ran = 0;
+		runner_proc_free(p);
+		runner_log_event(r,
+		                 "the repository is locked; checking whether its locks are stale");
+		runner_locks_start(r, j, LOCKS_RETRY);
+		return;
+	}
 	j->main_ok = ok;
 	if (ok && d->unlocks)
 		r->unlock_needed = 0;
-	if (ok && d->report)
+	if ((ok || d->report_always) && d->report)
 		d->report(r, p);
 	runner_proc_free(p);
+	if (ok && j->kind->per_group && j->group_idx + 1 < j->n_groups) {
+		j->group_idx++;
+		j->main_ran = 0;
+		runner_proc_start(r, j->kind->main, ROLE_MAIN, runner_main_argv(j));
+		return;
+	}
 	runner_after_main(r, j);
 }
 
@@ -250,6 +285,7 @@ void runner_step_done(struct runner *r, struct proc *p)
 	case ROLE_PRE: pre_done(r, j, p); break;
 	case ROLE_MAIN: main_done(r, j, p); break;
 	case ROLE_THEN: then_done(r, j, p); break;
+	case ROLE_LOCKS: runner_locks_step_done(r, j, p); break;
 	case ROLE_DRIVER: j->kind->driver->step_done(r, j, p); break;
 	case ROLE_HOOK: break; /* handled above */
 	}
@@ -268,6 +304,16 @@ static void job_start(struct runner *r, struct job *j)
 		runner_job_finish(r, "failed", -1, "no repository configured");
 		return;
 	}
+	if (j->kind->locks) {
+		runner_locks_start(r, j, LOCKS_JOB);
+		return;
+	}
+	if (j->kind->per_group && j->n_groups == 0) {
+		runner_log_event(r, "no source group has a retention policy: nothing to forget");
+		j->stats = json_pack("{s:[],s:i,s:i}", "groups", "kept", 0, "removed", 0);
+		runner_job_finish(r, "succeeded", 0, NULL);
+		return;
+	}
 	if (j->kind->hooks && j->hooks.pre)
 		runner_hook_start(r, j, &runner_pre_hook_step);
 	else
@@ -283,7 +329,7 @@ void runner_start_restic(struct runner *r, struct job *j)
 	} else if (j->kind->driver) {
 		j->kind->driver->start(r, j);
 	} else {
-		runner_proc_start(r, j->kind->main, ROLE_MAIN, j->argv[0]);
+		runner_proc_start(r, j->kind->main, ROLE_MAIN, runner_main_argv(j));
 	}
 }
 
@@ -409,14 +455,48 @@ static int job_known(const struct runner *r, const char *id)
 	return 0;
 }
 
+#define GROUPS_MAX 100
+
+/* per_group kinds: one argv per entry of args.groups ({"group","retention"}). */
+static int job_build_group_argv(struct runner *r, struct job *j, const json_t *args, char *err,
+                                size_t errlen)
+{
+	const json_t *groups = json_object_get(args, "groups");
+	size_t n = json_array_size(groups);
+	if ((groups && !json_is_array(groups)) || n > GROUPS_MAX) {
+		rm_strlcpy(err, "'groups' must be an array of at most 100 groups", errlen);
+		return RM_ERR_INVAL;
+	}
+	j->group_argv = rm_xcalloc(n + 1, sizeof *j->group_argv);
+	j->group_names = rm_xcalloc(n + 1, sizeof *j->group_names);
+	for (size_t i = 0; i < n; i++) {
+		json_t *g = json_deep_copy(json_array_get(groups, i));
+		if (json_is_object(g) && json_is_true(json_object_get(args, "dry_run")))
+			json_object_set_new(g, "dry_run", json_true());
+		int rc = json_is_object(g)
+		             ? restic_argv_build(r->restic_path ? r->restic_path : "restic",
+		                                 j->kind->main->name, g, r->hostname,
+		                                 &j->group_argv[i], err, errlen)
+		             : RM_ERR_INVAL;
+		if (!rc)
+			j->group_names[i] = rm_xstrdup(rmj_str(g, "group"));
+		json_decref(g);
+		if (rc)
+			return rc;
+		j->n_groups = i + 1;
+	}
+	return RM_OK;
+}
+
 /* Every restic argv of the job, built up front so that a step can never lack one. */
 static int job_build_argv(struct runner *r, struct job *j, const json_t *args, char *err,
                           size_t errlen)
 {
 	const char *rp = r->restic_path ? r->restic_path : "restic";
-	int rc = j->kind->driver ? j->kind->driver->prepare(r, j, args, err, errlen)
-	                         : restic_argv_build(rp, j->kind->main->name, args, r->hostname,
-	                                             &j->argv[0], err, errlen);
+	int rc = j->kind->driver      ? j->kind->driver->prepare(r, j, args, err, errlen)
+	         : j->kind->per_group ? job_build_group_argv(r, j, args, err, errlen)
+	                              : restic_argv_build(rp, j->kind->main->name, args,
+	                                                  r->hostname, &j->argv[0], err, errlen);
 	for (size_t i = 0; !rc && j->kind->then[i]; i++)
 		rc = restic_argv_build(rp, j->kind->then[i]->name, NULL, NULL, &j->argv[1 + i], err,
 		                       errlen);
@@ -498,6 +578,10 @@ int runner_submit_ex(struct runner *r, const char *job_id, const char *kind, con
 	}
 	if (json_is_object(started_extra))
 		j->started_extra = json_deep_copy(started_extra);
+	if (rmj_str(args, "read_data_subset"))
+		j->check_subset = rm_xstrdup(rmj_str(args, "read_data_subset"));
+	if (json_is_object(json_object_get(args, "lock_peers")))
+		j->lock_peers = json_deep_copy(json_object_get(args, "lock_peers"));
 	j->no_restic = r->restic_path == NULL;
 	if (r->tail)
 		r->tail->next = j;

@@ -7,6 +7,7 @@
  *   joblog.c   events: log lines (batched, redacted), progress, emit
  *   markers.c  job marker files, recovery after a crash
  *   hooks.c    the pre/post hook steps of backups (user shell scripts)
+ *   locks.c    safe stale locks: list, read, judge and remove only provably dead locks
  * Not for other modules: they use runner.h. Loop thread only. */
 #include <jansson.h>
 #include <stdint.h>
@@ -31,6 +32,8 @@ enum step_out {
 	OUT_PROGRESS, /* restic --json message lines: status -> job.progress, summary -> the
 	                * job's stats, errors remembered; the rest are log lines */
 	OUT_DOCUMENT, /* one JSON document, collected (capped) for the step's report */
+	OUT_TEXT,     /* every line is a log line, and stdout is also collected for the
+	               * step's report (prune's text summary) */
 	OUT_LINES,    /* every stdout line goes to the step's line callback (not logged) */
 };
 
@@ -49,6 +52,8 @@ struct step_def {
 	int unlocks;   /* success clears the runner's unlock_needed */
 	/* On success: parses the collected output and emits its report. NULL = none. */
 	void (*report)(struct runner *r, struct proc *p);
+	int report_always; /* report also when the main step failed (check) */
+	int count_errors;  /* count check's error lines into proc.errors */
 	/* OUT_LINES: one stdout line (NUL-terminated, valid UTF-8). */
 	void (*line)(struct runner *r, struct proc *p, const char *line, size_t len);
 	/* OUT_PROGRESS: restic status / summary objects when the default (backup) reading
@@ -80,6 +85,8 @@ struct kind_def {
 	const struct step_def *main;
 	const struct step_def *then[RUNNER_MAX_THEN + 1]; /* NULL-terminated */
 	const struct kind_driver *driver;                 /* NULL: main + then */
+	int per_group; /* main step once per entry of args.groups (forget) */
+	int locks;     /* the job is the safe stale-lock flow (locks.c), no main step */
 };
 
 /* kinds.c: the table. NULL when unknown. */
@@ -88,7 +95,21 @@ const struct kind_def *runner_kind_find(const char *name);
 extern const struct step_def runner_unlock_step;
 extern const struct step_def runner_pre_hook_step, runner_post_hook_step;
 
-enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK, ROLE_DRIVER };
+enum step_role { ROLE_PRE, ROLE_MAIN, ROLE_THEN, ROLE_HOOK, ROLE_LOCKS, ROLE_DRIVER };
+
+/* Why the lock flow runs: as an "unlock" job, or once before retrying a main step that
+ * failed because the repository was locked. */
+enum locks_purpose { LOCKS_JOB = 1, LOCKS_RETRY };
+
+/* The lock flow's state inside a job. */
+struct lockscan {
+	int purpose;   /* enum locks_purpose, 0 = not running */
+	json_t *ids;   /* from `list locks` */
+	size_t idx;    /* next id to read */
+	json_t *locks; /* read and judged: lock objects + "dead", "why", "restic_stale" */
+	int list_failed;
+	int removed; /* locks removed by the unlock step */
+};
 
 /* A job's hooks (from its args), all NULL/0 for kinds without hooks. */
 struct job_hooks {
@@ -124,6 +145,14 @@ struct job {
 	char *error;
 	int warnings;
 	json_t *stats;
+	/* per_group kinds: one main argv and name per group */
+	char ***group_argv;
+	char **group_names;
+	size_t n_groups, group_idx;
+	char *check_subset; /* check: read_data_subset, for its stats */
+	int lock_retried;   /* the lock flow ran once already */
+	json_t *lock_peers; /* {"hostname":"idle"|"busy"} from the server, NULL = none */
+	struct lockscan ls;
 	void *drv; /* the kind driver's state */
 	int64_t started_ms;
 };
@@ -148,6 +177,8 @@ struct proc {
 	char *last_err;
 	int already_init;
 	int timed_out; /* hook steps: killed by the hook timeout */
+	int locked;    /* output said the repository is locked by someone else */
+	long errors;   /* count_errors steps: error lines seen */
 };
 
 struct runner {
@@ -235,6 +266,23 @@ void runner_log_flush(struct runner *r);
 void runner_log_timer_cb(uv_timer_t *t);
 /* job.progress from a restic status message, at most once per second. */
 void runner_emit_progress(struct runner *r, const json_t *status);
+
+/* runner.c: the argv of the current main step (per-group kinds: the current group). */
+char *const *runner_main_argv(const struct job *j);
+
+/* locks.c */
+/* Starts the lock flow for j (purpose: enum locks_purpose). */
+void runner_locks_start(struct runner *r, struct job *j, int purpose);
+/* A ROLE_LOCKS step ended (takes p). */
+void runner_locks_step_done(struct runner *r, struct job *j, struct proc *p);
+/* Judges one lock (from restic_parse_lock) in place: sets "dead" (bool), "why" and
+ * "restic_stale" (restic's own unlock would remove it). my_host: this machine's hostname;
+ * peers: {"hostname":"idle"|"busy"} or NULL; pid_alive(pid) says whether a local PID runs
+ * restic still; now_ms: the current time. Pure apart from pid_alive. */
+void runner_lock_judge(json_t *lock, const char *my_host, const json_t *peers,
+                       int (*pid_alive)(long long pid), int64_t now_ms);
+/* Releases the lock flow's state. */
+void runner_locks_cleanup(struct lockscan *ls);
 
 /* restore.c / drill.c: the kind drivers */
 extern const struct kind_driver runner_restore_driver, runner_drill_driver;

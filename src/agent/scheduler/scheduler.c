@@ -98,7 +98,9 @@ static void state_baseline(struct scheduler *s, int64_t now)
 	json_object_foreach_safe(s->last_fired, tmp, id, v)
 	{
 		const struct spec_schedule *ss = spec_schedule_find(s->spec, id);
-		if (!ss || !ss->enabled || !json_is_integer(v)) {
+		const struct spec_maint *sm = ss ? NULL : spec_maint_find(s->spec, id);
+		int keep = ((ss && ss->enabled) || (sm && sm->enabled)) && json_is_integer(v);
+		if (!keep) {
 			json_object_del(s->last_fired, id);
 			changed = 1;
 		}
@@ -107,6 +109,13 @@ static void state_baseline(struct scheduler *s, int64_t now)
 		const struct spec_schedule *ss = &s->spec->schedules[i];
 		if (ss->enabled && !json_object_get(s->last_fired, ss->id)) {
 			json_object_set_new(s->last_fired, ss->id, json_integer(now));
+			changed = 1;
+		}
+	}
+	for (size_t i = 0; s->spec && i < s->spec->nmaint; i++) {
+		const struct spec_maint *sm = &s->spec->maint[i];
+		if (sm->enabled && !json_object_get(s->last_fired, sm->id)) {
+			json_object_set_new(s->last_fired, sm->id, json_integer(now));
 			changed = 1;
 		}
 	}
@@ -198,6 +207,47 @@ static void fire(struct scheduler *s, const struct spec_schedule *ss, const char
 		fire_group(s, ss, &s->spec->groups[ss->groups[k]], origin, 1);
 }
 
+/* One maintenance job (forget/prune/check) unless the previous one is still pending. */
+static void fire_maint(struct scheduler *s, const struct spec_maint *sm, const char *origin)
+{
+	for (size_t i = 0; i < OWN_MAX; i++)
+		if (s->own[i].job_id[0] && s->own[i].schedule_id &&
+		    !strcmp(s->own[i].schedule_id, sm->id)) {
+			RM_WARN("maintenance skipped: the previous one is still pending", "kind",
+			        sm->kind);
+			return;
+		}
+	char job_id[RM_ULID_LEN + 1];
+	rm_ulid_new(job_id);
+	json_t *args = json_is_object(sm->args) ? json_deep_copy(sm->args) : json_object();
+	json_t *extra = json_pack("{s:s,s:s,s:s,s:i,s:O}", "origin", origin, "schedule_id", sm->id,
+	                          "kind", sm->kind, "attempt", 1, "args", args);
+	RM_INFO("scheduled maintenance", "job_id", job_id, "kind", sm->kind, "origin", origin);
+	struct own_job *o = own_remember(s, job_id, sm->id, NULL, 1);
+	if (s->submit(s->ud, job_id, args, extra)) {
+		RM_ERROR("scheduled maintenance refused by the runner", "job_id", job_id);
+		o->job_id[0] = 0;
+	}
+	json_decref(args);
+	json_decref(extra);
+}
+
+static void tick_maint(struct scheduler *s, int64_t now)
+{
+	for (size_t i = 0; s->spec && i < s->spec->nmaint; i++) {
+		const struct spec_maint *sm = &s->spec->maint[i];
+		json_t *lf = json_object_get(s->last_fired, sm->id);
+		if (!sm->enabled || !lf)
+			continue;
+		int64_t next = cron_next(&sm->cron, (int64_t)json_integer_value(lf));
+		if (next < 0 || next > now)
+			continue;
+		json_object_set_new(s->last_fired, sm->id, json_integer(now));
+		state_save(s);
+		fire_maint(s, sm, now - next >= LATE_S ? "catch_up" : "schedule");
+	}
+}
+
 static void retry_clear(struct retry *r)
 {
 	free(r->schedule_id);
@@ -245,6 +295,7 @@ void scheduler_tick(struct scheduler *s, int64_t now)
 	for (size_t i = 0; i < n; i++)
 		fire(s, due[i], origin[i]);
 	fire_due_retries(s, now);
+	tick_maint(s, now);
 }
 
 void scheduler_job_finished(struct scheduler *s, const char *job_id, const char *status,

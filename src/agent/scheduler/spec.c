@@ -165,6 +165,41 @@ static int check_schedule(struct spec *s, size_t i, char *err, size_t errlen)
 	return RM_OK;
 }
 
+static int check_maint(struct spec *s, char *err, size_t errlen)
+{
+	const json_t *arr = json_object_get(s->root, "maintenance");
+	s->nmaint = json_array_size(arr);
+	s->maint = rm_xcalloc(s->nmaint + 1, sizeof(*s->maint));
+	for (size_t i = 0; i < s->nmaint; i++) {
+		const json_t *o = json_array_get(arr, i);
+		struct spec_maint *m = &s->maint[i];
+		char cerr[160] = "";
+		int field = -1;
+		m->kind = rmj_str(o, "kind");
+		if (!m->kind || (strcmp(m->kind, "forget") && strcmp(m->kind, "prune") &&
+		                 strcmp(m->kind, "check")))
+			return fail(err, errlen, "maintenance[%zu].kind: forget, prune or check",
+			            i);
+		snprintf(m->id, sizeof m->id, "maint:%s", m->kind);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(s->maint[k].id, m->id))
+				return fail(err, errlen, "maintenance[%zu].kind: duplicate", i);
+		if (cron_parse(rmj_str(o, "cron"), &m->cron, &field, cerr, sizeof cerr))
+			return fail(err, errlen, "maintenance[%zu].cron: %s", i, cerr);
+		m->enabled = !json_is_false(json_object_get(o, "enabled"));
+		m->args = json_object_get(o, "args");
+	}
+	return RM_OK;
+}
+
+const struct spec_maint *spec_maint_find(const struct spec *s, const char *id)
+{
+	for (size_t i = 0; s && id && i < s->nmaint; i++)
+		if (!strcmp(s->maint[i].id, id))
+			return &s->maint[i];
+	return NULL;
+}
+
 int spec_parse(const json_t *payload, struct spec **out, char *err, size_t errlen)
 {
 	char perr[256] = "";
@@ -184,6 +219,8 @@ int spec_parse(const json_t *payload, struct spec **out, char *err, size_t errle
 	s->schedules = rm_xcalloc(s->nschedules + 1, sizeof(*s->schedules));
 	for (size_t i = 0; !rc && i < s->nschedules; i++)
 		rc = check_schedule(s, i, err, errlen);
+	if (!rc)
+		rc = check_maint(s, err, errlen);
 	if (rc) {
 		spec_free(s);
 		return rc;
@@ -200,6 +237,7 @@ void spec_free(struct spec *s)
 		free(s->schedules[i].groups);
 	free(s->schedules);
 	free(s->groups);
+	free(s->maint);
 	rmj_wipe(s->root);
 	json_decref(s->root);
 	free(s);

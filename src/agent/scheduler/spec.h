@@ -33,12 +33,25 @@ struct spec_schedule {
 	size_t *groups; /* indexes into spec.groups */
 };
 
+/* C2 repository care: a maintenance cadence the agent runs itself (forget, prune, check;
+ * schedule.set "maintenance"). id is "maint:<kind>" (its last_fired key and the jobs'
+ * schedule_id). */
+struct spec_maint {
+	char id[16];
+	const char *kind; /* borrowed from the spec's root */
+	struct cron cron;
+	int enabled;
+	const json_t *args; /* the job's args (forget: {"groups":[...]}) */
+};
+
 struct spec {
 	long long version;
 	json_t *root; /* the schedule.set payload (owned; holds the hooks: wiped on free) */
 	size_t nschedules, ngroups;
 	struct spec_schedule *schedules;
 	struct spec_group *groups;
+	size_t nmaint;
+	struct spec_maint *maint;
 };
 
 /* Validates a schedule.set payload completely (schema, then: version >= 1, every cron,
@@ -52,6 +65,7 @@ void spec_free(struct spec *s); /* NULL ok */
 
 const struct spec_group *spec_group_find(const struct spec *s, const char *id);
 const struct spec_schedule *spec_schedule_find(const struct spec *s, const char *id);
+const struct spec_maint *spec_maint_find(const struct spec *s, const char *id);
 
 /* The backup args of group g (command.run args shape, for runner_submit): paths,
  * tags [name], excludes, exclude_caches, one_file_system, limit_upload_kib /

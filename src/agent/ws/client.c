@@ -159,12 +159,14 @@ static void on_emit(void *ud, int type, json_t *payload_take)
 		kick(a);
 }
 
-/* The scheduler's jobs: backups, with the repository credentials of the moment. */
+/* The scheduler's jobs: backups, and the maintenance kinds its started_extra names
+ * ("kind"), with the repository credentials of the moment. */
 static int sched_submit(void *ud, const char *job_id, const json_t *args,
                         const json_t *started_extra)
 {
 	const char *why = NULL;
-	int rc = agent_submit_job(ud, job_id, "backup", args, started_extra, &why);
+	const char *kind = rmj_str(started_extra, "kind");
+	int rc = agent_submit_job(ud, job_id, kind ? kind : "backup", args, started_extra, &why);
 	if (rc && rc != RM_ERR_NOTFOUND)
 		RM_WARN("scheduled job not queued", "job_id", job_id, "error", why);
 	return rc == RM_ERR_NOTFOUND ? RM_OK : rc; /* restic missing: reported as a failed job */
@@ -575,8 +577,8 @@ int agent_new(const struct agent_opts *o, struct agent **out)
 	int have_key = agent_config_secrets_key(c, key) == RM_OK;
 	if (!have_key)
 		RM_WARN("no valid secrets_key in config; repository credentials cannot be stored");
-	else
-		secrets_open(a->state_dir, key, &a->sec); /* corrupt: logged, keeps running */
+	else if (secrets_open(a->state_dir, key, &a->sec) == RM_OK) /* corrupt: logged */
+		secrets_drop_legacy_admin(a->sec);
 
 	char *obdir = rm_xasprintf("%s/outbox", a->state_dir);
 	struct outbox_opts oo = {

@@ -73,6 +73,11 @@ static void handle_config_update(struct agent *a, const json_t *p)
 	const char *slot = rmj_str(p, "slot");
 	if (!slot)
 		slot = "repo";
+	if (strcmp(slot, "repo") != 0) {
+		/* the admin credential is never stored on the host: it comes with each job */
+		RM_WARN("config.update for a non-repo slot ignored", "slot", slot);
+		return;
+	}
 	const char *pw = rmj_str(p, "repo_password");
 	if (pw)
 		rm_log_add_secret(pw);
@@ -97,20 +102,20 @@ int agent_submit_job(struct agent *a, const char *job_id, const char *kind, cons
 {
 	struct secrets_slot s;
 	struct runner_creds creds = { 0 }, *cp = NULL;
-	const char *slot = "repo";
-	if ((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && a->sec &&
-	    !secrets_get(a->sec, "admin", &s))
-		slot = "admin";
-	/* a cross-host restore brings a one-job read credential for the source host's
-	 * repository: used for this job only, never stored (the runner wipes its copy) */
+	/* forget/prune with the admin slot: the server sends it inside command.run, just in
+	 * time; it lives only in this job's memory (the runner wipes it) and never on disk.
+	 * A cross-host restore brings a one-job read credential for the source host's
+	 * repository the same way. */
+	const json_t *adm = json_object_get(args, "admin_credentials");
 	const json_t *src = json_object_get(args, "source_repo");
-	if (!strcmp(kind, "restore") && json_is_object(src) && rmj_str(src, "repo_url") &&
-	    rmj_str(src, "repo_password")) {
-		creds.repo_url = rmj_str(src, "repo_url");
-		creds.repo_username = rmj_str(src, "repo_username");
-		creds.repo_password = rmj_str(src, "repo_password");
+	if (!((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && json_is_object(adm)))
+		adm = !strcmp(kind, "restore") && json_is_object(src) ? src : NULL;
+	if (adm && rmj_str(adm, "repo_url") && rmj_str(adm, "repo_password")) {
+		creds.repo_url = rmj_str(adm, "repo_url");
+		creds.repo_username = rmj_str(adm, "repo_username");
+		creds.repo_password = rmj_str(adm, "repo_password");
 		cp = &creds;
-	} else if (a->sec && !secrets_get(a->sec, slot, &s)) {
+	} else if (a->sec && !secrets_get(a->sec, "repo", &s)) {
 		creds.repo_url = s.repo_url;
 		creds.repo_username = s.repo_username;
 		creds.repo_password = s.repo_password;
@@ -322,7 +327,8 @@ out:
 	if (env.type == RM_MSG_CONFIG_UPDATE || env.type == RM_MSG_SCHEDULE_SET ||
 	    env.type == RM_MSG_COMMAND_RUN)
 		rmj_wipe(env.root); /* credentials, hooks: now only in their encrypted stores
-		                     * (a restore's temporary one: only in the job's memory) */
+		                     * or the job's memory: the admin slot, a restore's
+		                     * temporary credential) */
 	proto_envelope_cleanup(&env);
 	return rc;
 }

@@ -130,6 +130,16 @@ void api_job_dispatch(struct http_req *r, struct app *app, const char *host_id, 
 void api_job_dispatch_ex(struct http_req *r, struct app *app, const char *host_id, const char *kind,
                          const json_t *args, const json_t *wire_extra, const char *audit_action,
                          int queue_if_offline, const json_t *resp_extra);
+/* care.c (C2 repository care) */
+/* POST /api/hosts/{id}/jobs for forget (optional group), prune, check
+ * (read_data_subset), unlock. */
+void api_job_create_care(struct http_req *r, struct app *app, const char *host_id, const char *kind,
+                         const json_t *body);
+void api_maintenance_get(struct http_req *r, void *app);
+void api_maintenance_put(struct http_req *r, void *app);
+void api_admin_creds_put(struct http_req *r, void *app);
+void api_admin_creds_delete(struct http_req *r, void *app);
+void api_locks_get(struct http_req *r, void *app);
 /* Validates backup paths (docs/api.md): NULL if fine, else a static message. */
 const char *api_paths_problem(const json_t *paths, int allow_empty);
 /* groups.c (C2) */

@@ -12,6 +12,7 @@
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/http/http.h"
+#include "server/engine/care.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/store/store.h"
@@ -154,13 +155,19 @@ void api_job_create(struct http_req *r, void *appv)
 		api_respond_invalid(r, err);
 		return;
 	}
-	if (strcmp(kind, "backup") != 0 && strcmp(kind, "init") != 0) {
-		api_respond_invalid(r, "field 'kind' must be \"backup\" or \"init\"");
+	if (strcmp(kind, "backup") != 0 && strcmp(kind, "init") != 0 && !care_kind(kind)) {
+		api_respond_invalid(r, "field 'kind' must be one of backup, init, forget, prune, "
+		                       "check, unlock");
 		return;
 	}
 	json_t *host = store_host_get(app->store, host_id);
 	if (!host) {
 		http_respond_error(r, 404, "not_found", "unknown host");
+		return;
+	}
+	if (care_kind(kind)) {
+		api_job_create_care(r, app, host_id, kind, b);
+		json_decref(host);
 		return;
 	}
 	json_t *args = json_object();

@@ -129,8 +129,11 @@ void api_host_repo(struct http_req *r, void *appv)
 	json_object_set(o, "last_check", chk);
 	json_object_set(o, "last_prune", prn);
 	json_object_set(o, "last_forget", fgt);
-	/* the lock list (care-ops) is wired in by the coordinator */
-	json_object_set_new(o, "locks", json_null());
+	/* the latest lock list the agent read (care-ops: unlock jobs, locked-job retries) */
+	json_t *lk = store_host_locks(app->store, id);
+	json_t *la = lk ? json_object_get(lk, "locks") : NULL;
+	json_object_set(o, "locks", json_is_array(la) ? la : json_null());
+	json_decref(lk);
 	long long quota = host_quota(host);
 	json_object_set_new(o, "quota_bytes", quota > 0 ? json_integer(quota) : json_null());
 	json_object_set_new(o, "forecast", forecast_of(hist, quota));

@@ -64,6 +64,11 @@ static const struct route routes[] = {
 	{ "GET", "/api/repo/fleet-history", ROLE_VIEWER, 0, api_fleet_repo_history },
 	{ "GET", "/api/hosts/{id}/settings", ROLE_VIEWER, 0, api_settings_get },
 	{ "PUT", "/api/hosts/{id}/settings", ROLE_OPERATOR, JSON, api_settings_put },
+	{ "GET", "/api/hosts/{id}/maintenance", ROLE_VIEWER, 0, api_maintenance_get },
+	{ "PUT", "/api/hosts/{id}/maintenance", ROLE_OPERATOR, JSON, api_maintenance_put },
+	{ "PUT", "/api/hosts/{id}/admin-credentials", ROLE_ADMIN, JSON, api_admin_creds_put },
+	{ "DELETE", "/api/hosts/{id}/admin-credentials", ROLE_ADMIN, 0, api_admin_creds_delete },
+	{ "GET", "/api/hosts/{id}/locks", ROLE_VIEWER, 0, api_locks_get },
 	/* C3: in-place and cross-host restores additionally need admin (checked in the handler) */
 	{ "POST", "/api/hosts/{id}/restores", ROLE_OPERATOR, JSON, api_restore_create },
 	{ "GET", "/api/hosts/{id}/drill", ROLE_VIEWER, 0, api_drill_get },

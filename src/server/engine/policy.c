@@ -16,6 +16,7 @@
 #include "common/rmtime.h"
 #include "common/ulid.h"
 #include "server/app.h"
+#include "server/engine/care.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/store/store.h"
@@ -322,9 +323,10 @@ json_t *policy_spec(struct app *app, const char *host_id)
 			json_object_del(settings, "limit_upload_kib");
 		if (json_is_null(json_object_get(settings, "limit_download_kib")))
 			json_object_del(settings, "limit_download_kib");
-		spec = json_pack("{s:I,s:o,s:o,s:o}", "version",
+		spec = json_pack("{s:I,s:o,s:o,s:o,s:o}", "version",
 		                 (json_int_t)rmj_int(host, "schedule_version", 0), "schedules", sa,
-		                 "groups", ga, "settings", settings);
+		                 "groups", ga, "settings", settings, "maintenance",
+		                 care_spec_maintenance(app, host_id));
 	}
 	json_decref(host);
 	json_decref(groups);
@@ -431,13 +433,13 @@ int policy_job_seen(struct store *st, const char *host_id, const json_t *started
 	const char *job_id = rmj_str(started, "job_id");
 	const char *kind = rmj_str(started, "kind");
 	if (!origin || strcmp(origin, "run_now") == 0 || !job_id || !rm_ulid_valid(job_id) ||
-	    !kind || strcmp(kind, "backup") != 0)
+	    !kind || (strcmp(kind, "backup") != 0 && !care_kind(kind)))
 		return RM_ERR_INVAL;
 	json_t *args = json_object();
 	json_t *a = json_object_get(started, "args");
 	if (json_is_object(a)) {
-		const char *keep[] = { "paths", "tags", "excludes" };
-		for (size_t i = 0; i < 3; i++)
+		const char *keep[] = { "paths", "tags", "excludes", "groups", "read_data_subset" };
+		for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
 			if (json_object_get(a, keep[i]))
 				json_object_set(args, keep[i], json_object_get(a, keep[i]));
 	}
@@ -507,6 +509,11 @@ void policy_dispatch_awaiting(struct app *app, const char *host_id)
 			                   extra); /* shares the strings: wiped with wire below */
 			json_decref(extra);
 			json_decref(grow);
+		}
+		if (care_kind(rmj_str(j, "kind"))) {
+			json_t *extra = care_wire_extra(app, host_id, rmj_str(j, "kind"));
+			json_object_update(wire, extra); /* the admin slot: wiped with wire below */
+			json_decref(extra);
 		}
 		int rc = store_job_set_awaiting(app->store, id, 0);
 		if (!rc)

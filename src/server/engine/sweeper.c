@@ -10,6 +10,7 @@
 #include "common/rmtime.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/care_run.h"
 #include "server/engine/drill.h"
 #include "server/engine/notify.h"
 #include "server/engine/policy.h"
@@ -63,6 +64,7 @@ void sweeper_run_once(struct app *app)
 	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 	policy_expire_awaiting(app);
 	drill_sweep(app); /* C3: restore drills on their cadence */
+	care_sweep(app);  /* forget/prune cadences of hosts with an admin slot */
 }
 
 static void timer_cb(uv_timer_t *t)

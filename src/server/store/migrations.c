@@ -345,9 +345,20 @@ static const char *const m8[] = {
 	NULL,
 };
 
+/* Migration 9: C2 repository care: maintenance cadences per host, the latest lock list per
+ * host. */
+static const char *const m9[] = {
+	"ALTER TABLE hosts ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';",
+	"ALTER TABLE hosts ADD COLUMN locks TEXT;",
+	"ALTER TABLE hosts ADD COLUMN locks_at INTEGER;",
+	/* the spec gained "maintenance": every agent gets it on its next hello */
+	"UPDATE hosts SET schedule_version = schedule_version + 1 WHERE schedule_version > 0;",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7, m8,
+	m1, m2, m3, m4, m5, m6, m7, m8, m9,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -216,6 +216,26 @@ json_t *store_fleet_summary(struct store *s, int64_t now_ms);
 int store_cred_put(struct store *s, const char *host_id, const char *slot, const char *ct);
 int store_cred_get(struct store *s, const char *host_id, const char *slot, char **ct_out);
 
+/* ---- C2 repository care (store_care.c) ---- */
+/* RM_ERR_NOTFOUND when the slot was not set. */
+int store_cred_delete(struct store *s, const char *host_id, const char *slot);
+/* The host's stored maintenance cadences (an object, {} by default); NULL: no such host
+ * or a store error. */
+json_t *store_host_maintenance(struct store *s, const char *host_id);
+int store_host_maintenance_set(struct store *s, const char *host_id, const json_t *m);
+/* The latest lock list an agent reported (stats.report "locks"). */
+int store_host_locks_set(struct store *s, const char *host_id, const json_t *locks, int64_t at_ms);
+/* {"locks": [...] | null, "reported_at": time | null}; NULL: no such host. */
+json_t *store_host_locks(struct store *s, const char *host_id);
+/* The newest job of kind on the host: {"job_id","status","finished_at","stats",
+ * "created_at","created_ms"}, json null when none; NULL on a store error. */
+json_t *store_job_last_of_kind(struct store *s, const char *host_id, const char *kind);
+/* Ids of the hosts that have credential slot `slot`. */
+json_t *store_hosts_with_cred(struct store *s, const char *slot);
+/* The other online hosts as lock owners: {"<reported hostname>": "idle" | "busy"}
+ * (busy: a job is queued or running there). */
+json_t *store_lock_peers(struct store *s, const char *host_id);
+
 /* ---- jobs ----
  * kind: "init" | "backup" | ... ; args: JSON object (borrowed), e.g. {"paths":[...]}.
  * status "queued" on create. */

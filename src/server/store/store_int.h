@@ -304,6 +304,20 @@
 	                        "error = ?2, finished_at = ?3 WHERE awaiting_host = 1 "          \
 	                        "AND status = 'queued' AND created_at < ?1 "                     \
 	                        "RETURNING id, host_id")                                         \
+	/* C2 repository care (store_care.c) */                                                  \
+	X(CRED_DEL, "DELETE FROM host_credentials WHERE host_id = ?1 AND slot = ?2")             \
+	X(HOST_MAINT_GET, "SELECT maintenance FROM hosts WHERE id = ?1")                         \
+	X(HOST_MAINT_SET, "UPDATE hosts SET maintenance = ?2 WHERE id = ?1")                     \
+	X(HOST_LOCKS_SET, "UPDATE hosts SET locks = ?2, locks_at = ?3 WHERE id = ?1")            \
+	X(HOST_LOCKS_GET, "SELECT locks, locks_at FROM hosts WHERE id = ?1")                     \
+	X(JOB_LAST_KIND, "SELECT id, status, finished_at, stats, created_at FROM jobs "          \
+	                 "WHERE host_id = ?1 AND kind = ?2 ORDER BY created_at DESC, id DESC "   \
+	                 "LIMIT 1")                                                              \
+	X(HOSTS_WITH_CRED, "SELECT host_id FROM host_credentials WHERE slot = ?1 "               \
+	                   "ORDER BY host_id")                                                   \
+	X(HOSTS_ONLINE_PEERS, "SELECT coalesce(reported_hostname, hostname), "                   \
+	                      "running_job_id IS NOT NULL FROM hosts "                           \
+	                      "WHERE status = 'online' AND id <> ?1 LIMIT 1000")                 \
 	/* Prometheus exposition (store_metrics.c) */                                            \
 	X(METRICS_HOSTS, "SELECT id, hostname, status, last_backup_status, "                     \
 	                 "last_backup_finished_at, repo_size_bytes, snapshot_count, os, "        \

@@ -168,6 +168,13 @@ static int persist_one(struct agent_hub *h, struct agent_ev *ev)
 		break;
 	}
 	case RM_MSG_STATS_REPORT: {
+		json_t *locks = json_object_get(p, "locks");
+		if (json_is_array(locks)) {
+			host_secrets_redact_json(c->secrets, locks);
+			rc = store_host_locks_set(st, c->host_id, locks, rm_now_ms());
+			if (rc || !json_object_get(p, "total_size"))
+				break; /* a lock report only */
+		}
 		json_t *host = store_host_get(st, c->host_id);
 		long long size = rmj_int(p, "total_size", -1);
 		long long count = rmj_int(p, "snapshots_count", -1);

@@ -13,6 +13,7 @@ import { createSources } from './host-sources.js';
 import { createSchedules, syncBadge, nextRun } from './host-schedules.js';
 import { createSettings } from './host-settings.js';
 import { createRepo } from './host-repo.js';
+import { createMaintenance } from './host-maintenance.js';
 import { createDrill } from './host-drill.js';
 
 export const title = 'Host';
@@ -93,7 +94,7 @@ function chart(jobs) {
 <figcaption class="muted small mono">duration · last ${pts.length} · max ${fmtDuration(max)}</figcaption></figure>`;
 }
 
-const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots']];
+const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots'], ['maintenance', 'Maintenance']];
 
 function tabs(s, enc, onTab) {
   const count = { sources: s.groups ? s.groups.length : null, schedules: s.sched ? (s.sched.schedules || []).length : null, snapshots: s.snaps && s.snaps.snapshots ? s.snaps.snapshots.length : null };
@@ -184,6 +185,7 @@ export async function mount(ctx) {
   const settings = createSettings(st, env);
   const repo = createRepo(st, env);
   if (st.tab === 'repo') repo.load();
+  const maintenance = createMaintenance(st, env);
   const drill = createDrill(st, env);
   drill.load().then(() => { if (ctx.alive()) update(); });
   const onTab = (ev, k) => {
@@ -200,6 +202,7 @@ export async function mount(ctx) {
     if (st.tab === 'sources') return html`${sources.view()}${settings.view()}`;
     if (st.tab === 'schedules') return schedules.view();
     if (st.tab === 'repo') return repo.view();
+    if (st.tab === 'maintenance') return maintenance.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
     if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0, null, enc)}</div></section>`;
     return overview(st, paths, viewer, onSubmit, more, drill);
@@ -267,6 +270,7 @@ ${tabs(st, enc, onTab)}
     } else if (msg.type === 'job' && msg.job && msg.job.host_id === id) {
       const done = ['succeeded', 'failed', 'cancelled'].includes(msg.job.status);
       refetch({ snaps: done, sched: done });
+      if (done) maintenance.refresh();
     }
   });
   ctx.onCleanup(() => { unsub(); clearTimeout(refetchTimer); clearTimeout(pollTimer); schedules.cleanup(); sources.cleanup(); });
