@@ -40,9 +40,11 @@ static void list_all(const char *idx, json_t *dirs)
  * reads (when it is valid UTF-8) with the same name and path. */
 static void same_as_jansson(const char *line, size_t n, const struct idx_node *nd)
 {
-	json_t *o = json_loadb(line, n, 0, NULL);
+	json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
 	if (!o)
-		return; /* e.g. invalid UTF-8 the agent's line splitter would have replaced */
+		return; /* e.g. invalid UTF-8 the agent's line splitter would have replaced, or a
+		         * duplicated key (jansson keeps the last, the fast parser the first; restic
+		         * never repeats a key) */
 	const char *name = json_string_value(json_object_get(o, "name"));
 	const char *path = json_string_value(json_object_get(o, "path"));
 	if (!name || !path || strcmp(name, nd->name) || strcmp(path, nd->path))
