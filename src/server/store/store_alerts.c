@@ -10,23 +10,6 @@
 #include "server/store/store.h"
 #include "server/store/store_int.h"
 
-/* Steps st to the end, one row(st) per row into a new array; NULL on error. */
-static json_t *rows(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
-                    const char *what)
-{
-	json_t *a = json_array();
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, row(st));
-	int rc = store_map_rc(s, src, what);
-	store_stmt_done(st);
-	if (rc) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
-}
-
 json_t *store_alert_rules_get(struct store *s)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RULES_GET);
@@ -205,7 +188,7 @@ json_t *store_alerts_list(struct store *s, const char *state, const char *host_i
 	store_bind_text(st, 1, state);
 	store_bind_text(st, 2, host_id);
 	sqlite3_bind_int(st, 3, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
-	return rows(s, st, alert_row, "alerts list");
+	return store_collect_rows(s, st, alert_row, "alerts list");
 }
 
 int store_alerts_count(struct store *s, const char *state, long long *out)
@@ -227,7 +210,7 @@ json_t *store_alerts_active_of_rule(struct store *s, const char *rule)
 	if (!st)
 		return NULL;
 	store_bind_text(st, 1, rule);
-	return rows(s, st, alert_row, "alerts of rule");
+	return store_collect_rows(s, st, alert_row, "alerts of rule");
 }
 
 static json_t *silent_row(sqlite3_stmt *st)
@@ -247,7 +230,7 @@ json_t *store_alert_hosts_silent(struct store *s, int64_t before_ms)
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, before_ms);
-	return rows(s, st, silent_row, "silent hosts");
+	return store_collect_rows(s, st, silent_row, "silent hosts");
 }
 
 static json_t *schedule_row(sqlite3_stmt *st)
@@ -269,7 +252,7 @@ json_t *store_alert_schedule_hosts(struct store *s)
 	sqlite3_stmt *st = store_stmt(s, SQL_ALERT_SCHEDULE_HOSTS);
 	if (!st)
 		return NULL;
-	return rows(s, st, schedule_row, "schedule hosts");
+	return store_collect_rows(s, st, schedule_row, "schedule hosts");
 }
 
 static json_t *stats_row(sqlite3_stmt *st)
@@ -287,7 +270,7 @@ json_t *store_backup_stats_recent(struct store *s, const char *host_id, const ch
 	store_bind_text(st, 2, grp ? grp : "");
 	store_bind_text(st, 3, exclude_job_id ? exclude_job_id : "");
 	sqlite3_bind_int(st, 4, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
-	return rows(s, st, stats_row, "backup stats recent");
+	return store_collect_rows(s, st, stats_row, "backup stats recent");
 }
 
 static json_t *id_row(sqlite3_stmt *st)
@@ -302,5 +285,5 @@ json_t *store_jobs_finished_since(struct store *s, int64_t since_ms, int limit)
 		return NULL;
 	sqlite3_bind_int64(st, 1, since_ms);
 	sqlite3_bind_int(st, 2, limit);
-	return rows(s, st, id_row, "jobs finished since");
+	return store_collect_rows(s, st, id_row, "jobs finished since");
 }

@@ -9,22 +9,6 @@
 #include "server/store/store.h"
 #include "server/store/store_int.h"
 
-static json_t *rows(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
-                    const char *what)
-{
-	json_t *a = json_array();
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, row(st));
-	int rc = store_map_rc(s, src, what);
-	store_stmt_done(st);
-	if (rc) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
-}
-
 static void bind_channel(sqlite3_stmt *st, const struct store_channel *c)
 {
 	store_bind_text(st, 1, c->id);
@@ -111,7 +95,7 @@ json_t *store_channels_list(struct store *s)
 	sqlite3_stmt *st = store_stmt(s, SQL_CHANNELS_LIST);
 	if (!st)
 		return NULL;
-	return rows(s, st, channel_row, "channels list");
+	return store_collect_rows(s, st, channel_row, "channels list");
 }
 
 int store_delivery_insert(struct store *s, const char *channel_id, const char *alert_id,
@@ -163,7 +147,7 @@ json_t *store_deliveries_due(struct store *s, int64_t now_ms, int limit, const j
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int(st, 2, limit);
 	store_bind_json(st, 3, skip, "[]");
-	return rows(s, st, delivery_row, "deliveries due");
+	return store_collect_rows(s, st, delivery_row, "deliveries due");
 }
 
 int store_delivery_set(struct store *s, const char *id, const char *status, int attempts,
@@ -198,7 +182,7 @@ json_t *store_deliveries_list(struct store *s, const char *channel_id, int limit
 		return NULL;
 	store_bind_text(st, 1, channel_id);
 	sqlite3_bind_int(st, 2, limit < 1 ? 1 : limit > 1000 ? 1000 : limit);
-	return rows(s, st, delivery_row, "deliveries list");
+	return store_collect_rows(s, st, delivery_row, "deliveries list");
 }
 
 int store_deliveries_recent(struct store *s, const char *channel_id, int64_t since_ms,
@@ -222,7 +206,7 @@ json_t *store_deliveries_held(struct store *s, const char *channel_id)
 	if (!st)
 		return NULL;
 	store_bind_text(st, 1, channel_id);
-	return rows(s, st, delivery_row, "deliveries held");
+	return store_collect_rows(s, st, delivery_row, "deliveries held");
 }
 
 static json_t *held_row(sqlite3_stmt *st)
@@ -236,7 +220,7 @@ json_t *store_deliveries_held_channels(struct store *s)
 	sqlite3_stmt *st = store_stmt(s, SQL_DELIVERIES_HELD_CHANNELS);
 	if (!st)
 		return NULL;
-	return rows(s, st, held_row, "held channels");
+	return store_collect_rows(s, st, held_row, "held channels");
 }
 
 int store_deliveries_mark_digested(struct store *s, const char *channel_id, int64_t now_ms)
@@ -293,7 +277,7 @@ json_t *store_audit_query(struct store *s, const struct store_audit_filter *f)
 	sqlite3_bind_int(st, 7, f->desc ? 1 : 0);
 	sqlite3_bind_int(st, 8, f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit);
 	sqlite3_bind_int(st, 9, f->offset < 0 ? 0 : f->offset);
-	json_t *entries = rows(s, st, audit_row, "audit query");
+	json_t *entries = store_collect_rows(s, st, audit_row, "audit query");
 	if (!entries)
 		return NULL;
 	return json_pack("{s:o,s:I}", "entries", entries, "total", (json_int_t)total);

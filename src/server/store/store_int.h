@@ -467,6 +467,10 @@ int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what);
  * when there is none, else the mapped error (logged with `what`). The caller reads the
  * columns on RM_OK and calls store_stmt_done in every case. */
 int store_step_row(struct store *s, sqlite3_stmt *st, const char *what);
+/* Steps a read to the end, one row(st) per row into a new array; NULL (logged with `what`)
+ * on error. Ends the statement's use (store_stmt_done). */
+json_t *store_collect_rows(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
+                           const char *what);
 
 /* Bind helpers: NULL text binds SQL NULL. Text is bound SQLITE_STATIC: it must outlive
  * the statement's use (store_stmt_done). */

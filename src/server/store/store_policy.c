@@ -11,23 +11,9 @@
 #include "server/store/store.h"
 #include "server/store/store_int.h"
 
-static json_t *group_row(sqlite3_stmt *st)
-{
-	json_t *g = json_object();
-	json_object_set_new(g, "id", store_col_str(st, 0));
-	json_object_set_new(g, "host_id", store_col_str(st, 1));
-	json_object_set_new(g, "name", store_col_str(st, 2));
-	json_object_set_new(g, "spec", store_col_json(st, 3, json_object()));
-	json_object_set_new(g, "hooks_ct", store_col_str(st, 4));
-	json_object_set_new(g, "created_at", store_col_time(st, 5));
-	json_object_set_new(g, "updated_at", store_col_time(st, 6));
-	return g;
-}
-
-/* Steps st to the end, one row(st) per row into a new array; NULL (logged) on error. Ends
- * the statement's use. */
-static json_t *collect(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
-                       const char *what)
+/* The shared row collector (store_int.h); it lives here, where it started. */
+json_t *store_collect_rows(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
+                           const char *what)
 {
 	json_t *a = json_array();
 	int src;
@@ -40,6 +26,19 @@ static json_t *collect(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3
 		return NULL;
 	}
 	return a;
+}
+
+static json_t *group_row(sqlite3_stmt *st)
+{
+	json_t *g = json_object();
+	json_object_set_new(g, "id", store_col_str(st, 0));
+	json_object_set_new(g, "host_id", store_col_str(st, 1));
+	json_object_set_new(g, "name", store_col_str(st, 2));
+	json_object_set_new(g, "spec", store_col_json(st, 3, json_object()));
+	json_object_set_new(g, "hooks_ct", store_col_str(st, 4));
+	json_object_set_new(g, "created_at", store_col_time(st, 5));
+	json_object_set_new(g, "updated_at", store_col_time(st, 6));
+	return g;
 }
 
 static json_t *first_col_str(sqlite3_stmt *st)
@@ -116,7 +115,7 @@ json_t *store_groups_list(struct store *s, const char *host_id)
 	if (!st)
 		return NULL;
 	store_bind_text(st, 1, host_id);
-	return collect(s, st, group_row, "groups list");
+	return store_collect_rows(s, st, group_row, "groups list");
 }
 
 /* Replaces a schedule's groups; ids of other hosts' groups are silently not linked (the
@@ -330,7 +329,7 @@ json_t *store_hosts_next_run_due(struct store *s, int64_t now_ms)
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, now_ms);
-	return collect(s, st, first_col_str, "next run due");
+	return store_collect_rows(s, st, first_col_str, "next run due");
 }
 
 int store_job_insert_seen(struct store *s, const char *job_id, const char *host_id,
@@ -378,7 +377,7 @@ json_t *store_jobs_awaiting(struct store *s, const char *host_id)
 	if (!st)
 		return NULL;
 	store_bind_text(st, 1, host_id);
-	return collect(s, st, awaiting_row, "jobs awaiting");
+	return store_collect_rows(s, st, awaiting_row, "jobs awaiting");
 }
 
 json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, const char *error,
@@ -390,5 +389,5 @@ json_t *store_jobs_awaiting_expire(struct store *s, int64_t created_before_ms, c
 	sqlite3_bind_int64(st, 1, created_before_ms);
 	store_bind_text(st, 2, error);
 	sqlite3_bind_int64(st, 3, now_ms);
-	return collect(s, st, expired_row, "jobs awaiting expire");
+	return store_collect_rows(s, st, expired_row, "jobs awaiting expire");
 }
