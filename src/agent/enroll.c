@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/host.h"
 #include "agent/restic/probe.h"
+#include "agent/upgrade.h"
 #include "agent/ws/tls.h"
 #include "agent/ws/url.h"
 #include "common/buf.h"
@@ -320,6 +321,12 @@ int enroll_run(const struct enroll_opts *o)
 	rm_log_add_secret(rmj_str(resp, "bearer"));
 	rc = enroll_write_config(o, o->server_url, sl, rmj_str(resp, "host_id"),
 	                         rmj_str(resp, "bearer"), restic);
+	/* C6: the release key agent updates are verified with (pinned here, never replaced by
+	 * a connected server) */
+	if (!rc && rmj_str(resp, "update_pubkey") &&
+	    upgrade_key_pin(o->state_dir, rmj_str(resp, "update_pubkey"), 1))
+		RM_WARN("cannot store the agent release key: updates will be refused", "state_dir",
+		        o->state_dir);
 done:
 	rmj_wipe(resp);
 	json_decref(resp);

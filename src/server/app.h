@@ -21,6 +21,7 @@ struct dl_list;
 struct throttle;
 struct oidc;
 struct alerts;
+struct update_engine;
 
 struct app {
 	uv_loop_t *loop;
@@ -38,8 +39,9 @@ struct app {
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	int shutting_down;
-	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
-	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
+	struct api_cache *api_cache;  /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;            /* engine/oidc.c; NULL when single sign-on is off */
+	struct update_engine *update; /* engine/update.c: C6 agent updates */
 };
 
 #endif

@@ -30,7 +30,9 @@ struct server_config {
 	long long alert_timeout_ms;    /* outbound delivery timeout (default 10 s) */
 	long long alert_retry_base_ms; /* first retry delay, x4 per attempt */
 	long long alert_max_attempts;
-	char *agent_binary_dir; /* default: directory of the server executable */
+	char *agent_binary_dir;     /* default: directory of the server executable */
+	char *agent_release_pubkey; /* default <agent_binary_dir>/agent-release.pub */
+	long long update_timeout_s; /* one host's agent update, command to re-hello */
 	/* single sign-on (OIDC; engine/oidc.c). Off unless oidc_issuer is set. */
 	char *oidc_issuer;
 	char *oidc_client_id;

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
+#include "server/api/api_update.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http/http.h"
@@ -368,7 +369,9 @@ dberr:
 	if (json_array_size(paths) > 0)
 		policy_changed(app, host_id); /* version 1 */
 	notify_host_changed(app->notify, host_id);
-	http_respond_json(r, 201, json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer));
+	json_t *answer = json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer);
+	api_update_enroll_answer(app, answer); /* C6: the release key the agent pins */
+	http_respond_json(r, 201, answer);
 out:
 	if (pt) {
 		sodium_memzero(pt, ptlen);

@@ -16,11 +16,13 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
+#include "server/api/api_update.h"
 #include "server/app.h"
 #include "server/http/http.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/store/store.h"
+#include "server/store/store_update.h"
 
 #define CACHE_MAX_AGE_NS (1000ULL * 1000 * 1000) /* 1 s */
 
@@ -147,8 +149,14 @@ void api_hosts_list(struct http_req *r, void *appv)
 		}
 		size_t i;
 		json_t *h;
-		json_array_foreach (json_object_get(o, "hosts"), i, h)
+		json_t *upd = store_updates_by_host(app->store);
+		if (!upd)
+			upd = json_object();
+		json_array_foreach (json_object_get(o, "hosts"), i, h) {
 			presence_overlay_last_seen(app->presence, h);
+			api_update_overlay(app, h, upd);
+		}
+		json_decref(upd);
 		e = entry_set(app, 0, now_ns, o);
 	}
 	respond_entry(r, e, 1);
@@ -163,6 +171,7 @@ void api_host_get(struct http_req *r, void *appv)
 		return;
 	}
 	presence_overlay_last_seen(app->presence, o);
+	api_update_overlay(app, o, NULL);
 	http_respond_json(r, 200, o);
 }
 

@@ -1,0 +1,247 @@
+// C6 signed agent updates with real agents: a rolling update of three agents from version A
+// to B (a second build of the agent that differs only in its version string, signed with a
+// test release key); a fourth agent whose download is corrupted on the way (a test-owned
+// TCP proxy flips one byte of the /agent/binary body) refuses it and the rollout halts
+// there; an agent whose pinned key is not the release key refuses a validly signed
+// release; and an agent whose "new binary" (a validly signed script that never connects)
+// is rolled back by its watchdog, reconnecting with version A. The rollback case runs on a
+// server of its own, started in before() and awaited last, so its wait overlaps the rest.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import * as h from './lib/harness.mjs';
+
+after(h.cleanup);
+
+const S = {};
+const VERSION_B = '0.1.0-update-b';
+const CONFIRM_S = 10; // the rollback window of the rollback agent (default 90 s)
+
+const sha256 = (f) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+const serverBin = path.join(h.binDir, 'restic-manager-server');
+
+// Version B: the agent's objects from the ASan build relinked with another version.c.
+function buildAgentB(dir) {
+  const obj = path.join(dir, 'version_b.o');
+  const out = path.join(dir, 'restic-manager-agent-b');
+  execFileSync('cc', ['-std=c17', '-fsanitize=address,undefined', '-Isrc', `-DRM_VERSION="${VERSION_B}"`,
+    '-c', 'src/agent/version.c', '-o', obj], { cwd: h.repoRoot });
+  const libs = execFileSync('pkg-config', ['--libs', 'libsodium', 'jansson', 'libwebsockets', 'libuv', 'openssl'], { encoding: 'utf8' }).trim().split(/\s+/);
+  execFileSync('cc', ['-fsanitize=address,undefined', '-o', out, path.join(h.binDir, 'obj/src/agent/main.o'), obj,
+    path.join(h.binDir, 'libagent.a'), path.join(h.binDir, 'libcommon.a'), ...libs, '-lm'], { cwd: h.repoRoot });
+  return out;
+}
+
+// A release directory for a server: key pair, the binary as restic-manager-agent-linux-amd64,
+// its signed manifest.
+function makeRelease(binary, version) {
+  const dir = h.tmpDir('rm-e2e-rel-');
+  execFileSync(serverBin, ['release-key', '--generate', dir]);
+  const dst = path.join(dir, 'restic-manager-agent-linux-amd64');
+  fs.copyFileSync(binary, dst);
+  fs.chmodSync(dst, 0o755);
+  execFileSync(serverBin, ['sign-agent', '--key', path.join(dir, 'agent-release.key'), '--version', version, '--arch', 'amd64', dst]);
+  return { dir, bin: dst, pub: fs.readFileSync(path.join(dir, 'agent-release.pub'), 'utf8').trim() };
+}
+
+// Each agent runs from its own copy of binary A (the update replaces that file).
+function agentBinDir() {
+  const d = h.tmpDir('rm-e2e-agentbin-');
+  fs.copyFileSync(path.join(h.binDir, 'restic-manager-agent'), path.join(d, 'restic-manager-agent'));
+  fs.chmodSync(path.join(d, 'restic-manager-agent'), 0o755);
+  return d;
+}
+
+async function enrolledAgent(srv, api, hostname, { via, env } = {}) {
+  const repo = path.join(h.tmpDir('rm-e2e-repo-'), 'repo');
+  const tok = await api.createEnrollment({ hostname, repo_url: repo, repo_password: `pw-${hostname}` });
+  const bin = agentBinDir();
+  const agent = await h.startAgent({ server: via || srv, token: tok.token, bin, env });
+  await h.waitHostOnline(api, agent.hostId);
+  await h.waitRepoStatus(api, agent.hostId, 'ready', 60000);
+  return { agent, bin, exe: path.join(bin, 'restic-manager-agent'), id: agent.hostId };
+}
+
+// A TCP proxy in front of the server that flips one byte in the body of /agent/binary
+// responses and passes everything else (the agent's WebSocket included) untouched.
+function corruptingProxy(port) {
+  const srv = net.createServer((c) => {
+    const up = net.connect(port, '127.0.0.1');
+    let first = true, corrupt = false, seen = 0, headerEnd = -1, head = Buffer.alloc(0);
+    c.on('data', (d) => {
+      if (first) { corrupt = d.toString('latin1').startsWith('GET /agent/binary'); first = false; }
+      up.write(d);
+    });
+    up.on('data', (d) => {
+      if (corrupt) {
+        if (headerEnd < 0) {
+          head = Buffer.concat([head, d]);
+          const i = head.indexOf('\r\n\r\n');
+          if (i >= 0) headerEnd = i + 4;
+        }
+        const at = headerEnd >= 0 ? headerEnd + 4096 : -1; // a byte well inside the body
+        if (at >= seen && at < seen + d.length) { d = Buffer.from(d); d[at - seen] ^= 0xff; S.flipped = true; }
+        seen += d.length;
+      }
+      c.write(d);
+    });
+    const end = () => { c.destroy(); up.destroy(); };
+    c.on('error', end); up.on('error', end); c.on('close', end); up.on('close', end);
+  });
+  return new Promise((res) => srv.listen(0, '127.0.0.1', () => res({ srv, url: `http://127.0.0.1:${srv.address().port}` })));
+}
+
+async function waitRun(api, runId, timeout = 90000) {
+  return h.waitFor(async () => {
+    const r = await api.get('/api/fleet/update');
+    const run = r.body?.runs?.find((x) => x.id === runId);
+    return run && run.state !== 'running' && run;
+  }, { timeout, interval: 250, what: `fleet update run ${runId} to end` });
+}
+
+// The rollback scenario, on its own server: the "new binary" is a validly signed script that
+// never connects; the agent's watchdog must restore A and start it again.
+async function rollbackScenario() {
+  const t0 = Date.now();
+  const scriptDir = h.tmpDir('rm-e2e-never-');
+  const script = path.join(scriptDir, 'never-connects');
+  fs.writeFileSync(script, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+  const rel = makeRelease(script, VERSION_B);
+  const { server, api } = await h.startServerWithAdmin({ env: { RM_AGENT_BINARY_DIR: rel.dir } });
+  const a = await enrolledAgent(server, api, 'upd-rollback', { env: { RM_AGENT_UPDATE_CONFIRM_S: String(CONFIRM_S) } });
+  const shaA = sha256(a.exe);
+  const tStart = Date.now();
+  const r = await api.post(`/api/hosts/${a.id}/update`);
+  assert.equal(r.status, 202, r.text);
+  const host = await h.waitFor(async () => {
+    const x = await api.host(a.id);
+    return x.update?.state === 'rolled_back' && x.status === 'online' && x;
+  }, { timeout: 120000, interval: 250, what: 'rollback' });
+  const took = Date.now() - tStart;
+  return { a, api, host, shaA, took, total: Date.now() - t0, server };
+}
+
+before(async () => {
+  S.bDir = h.tmpDir('rm-e2e-b-');
+  S.binB = buildAgentB(S.bDir);
+  assert.match(execFileSync(S.binB, ['--version'], { encoding: 'utf8' }), new RegExp(VERSION_B.replace(/\./g, '\\.')));
+  S.rollback = rollbackScenario();
+  S.rollback.catch(() => {}); // awaited in its test
+  S.rel = makeRelease(S.binB, VERSION_B);
+  ({ server: S.server, api: S.api } = await h.startServerWithAdmin({ env: { RM_AGENT_BINARY_DIR: S.rel.dir } }));
+  S.proxy = await corruptingProxy(S.server.port);
+});
+
+after(() => S.proxy?.srv.close());
+
+test('the release is served signed; enrollment pins its key', async () => {
+  const m = await S.api.get('/agent/manifest?os=linux&arch=amd64', { cookies: false });
+  assert.equal(m.status, 200, m.text);
+  assert.equal(m.body.version, VERSION_B);
+  assert.equal(m.body.sha256, sha256(S.binB));
+  assert.equal(m.body.path, '/agent/binary?os=linux&arch=amd64');
+  const f = await S.api.get('/api/fleet/update');
+  assert.equal(f.body.release.version, VERSION_B);
+  S.hosts = [];
+  for (const n of ['upd-a', 'upd-b', 'upd-c']) S.hosts.push(await enrolledAgent(S.server, S.api, n));
+  for (const x of S.hosts) {
+    assert.equal(fs.readFileSync(path.join(x.agent.stateDir, 'update-release.pub'), 'utf8').trim(), S.rel.pub);
+    const host = await S.api.host(x.id);
+    assert.notEqual(host.agent_version, VERSION_B);
+    assert.equal(host.update, null);
+  }
+});
+
+test('rolling update of three agents A -> B: each re-hellos with B, previous binary kept, same pid', async () => {
+  const shaA = sha256(S.hosts[0].exe);
+  const pids = S.hosts.map((x) => x.agent.pid);
+  const t0 = Date.now();
+  const r = await S.api.post('/api/fleet/update', { host_ids: S.hosts.map((x) => x.id) });
+  assert.equal(r.status, 202, r.text);
+  const again = await S.api.post('/api/fleet/update', { host_ids: S.hosts.map((x) => x.id) });
+  assert.equal(again.status, 409, 'one run at a time');
+  const run = await waitRun(S.api, r.body.run.id);
+  S.rollingMs = Date.now() - t0;
+  assert.equal(run.state, 'succeeded', JSON.stringify(run, null, 1) + S.hosts.map((x) => x.agent.stderr().slice(-2000)).join('\n----\n'));
+  assert.deepEqual(run.hosts.map((x) => x.state), ['succeeded', 'succeeded', 'succeeded']);
+  for (const [i, x] of S.hosts.entries()) {
+    const host = await S.api.host(x.id);
+    assert.equal(host.agent_version, VERSION_B);
+    assert.equal(host.update.state, 'succeeded');
+    assert.equal(host.update.target_version, VERSION_B);
+    assert.equal(sha256(x.exe), sha256(S.binB), 'the new binary is in place');
+    assert.equal(sha256(`${x.exe}.prev`), shaA, 'the previous binary is kept');
+    assert.equal(fs.existsSync(`${x.exe}.new`), false);
+    assert.equal(x.agent.pid, pids[i]);
+    assert.ok(x.agent.alive(), 'same process (execv), still running');
+    assert.equal(fs.existsSync(path.join(x.agent.stateDir, 'update.json')), false, 'update confirmed');
+    h.assertNoSanitizer(x.agent.stderr(), `agent ${i}`);
+  }
+  const audit = await S.api.get('/api/audit?action=host.update');
+  assert.ok(audit.status === 200, audit.text);
+});
+
+test('a corrupted download is refused: the agent keeps A and the rollout halts at that host', async () => {
+  const d = await enrolledAgent(S.server, S.api, 'upd-d-corrupt', { via: S.proxy.url });
+  const e = await enrolledAgent(S.server, S.api, 'upd-e-after');
+  const shaA = sha256(d.exe);
+  const r = await S.api.post('/api/fleet/update', {});
+  assert.equal(r.status, 202, r.text);
+  assert.deepEqual(r.body.run.hosts.map((x) => x.hostname), ['upd-d-corrupt', 'upd-e-after']);
+  const run = await waitRun(S.api, r.body.run.id);
+  assert.equal(S.flipped, true, 'the proxy corrupted the download');
+  assert.equal(run.state, 'halted', JSON.stringify(run));
+  assert.equal(run.halted_host_id, d.id);
+  assert.match(run.reason, /upd-d-corrupt: .*sha256/);
+  assert.deepEqual(run.hosts.map((x) => x.state), ['failed', 'not_started']);
+  const hd = await S.api.host(d.id);
+  assert.equal(hd.update.state, 'failed');
+  assert.notEqual(hd.agent_version, VERSION_B);
+  assert.equal(sha256(d.exe), shaA, 'installed binary untouched');
+  assert.equal(fs.existsSync(`${d.exe}.new`), false, 'partial download removed');
+  assert.ok(d.agent.alive());
+  const he = await S.api.host(e.id);
+  assert.equal(he.update, null, 'remaining host untouched');
+  assert.notEqual(he.agent_version, VERSION_B);
+  S.d = d;
+});
+
+test('a release signed with a key the agent did not pin is refused; still A', async () => {
+  const d = S.d;
+  // the agent pinned another key (as if the server now offered releases signed by a key
+  // the agent never trusted): a fresh key pair written over the pinned one
+  const other = h.tmpDir('rm-e2e-otherkey-');
+  execFileSync(serverBin, ['release-key', '--generate', other]);
+  fs.copyFileSync(path.join(other, 'agent-release.pub'), path.join(d.agent.stateDir, 'update-release.pub'));
+  const shaA = sha256(d.exe);
+  const r = await S.api.post(`/api/hosts/${d.id}/update`);
+  assert.equal(r.status, 202, r.text);
+  const host = await h.waitFor(async () => {
+    const x = await S.api.host(d.id);
+    return x.update?.state === 'failed' && x.update.error && x;
+  }, { timeout: 20000, what: 'update refused' });
+  assert.match(host.update.error, /signature does not verify/);
+  assert.equal(sha256(d.exe), shaA);
+  assert.ok(d.agent.alive());
+  // the server's hello ack names its key again, but a pinned key is never replaced
+  assert.notEqual(fs.readFileSync(path.join(d.agent.stateDir, 'update-release.pub'), 'utf8').trim(), S.rel.pub);
+  const bad = await S.api.post('/api/hosts/nope/update');
+  assert.equal(bad.status, 404);
+  const cur = await S.api.post(`/api/hosts/${S.hosts[0].id}/update`);
+  assert.equal(cur.status, 409, 'already at the release version');
+});
+
+test('an agent whose new binary never connects rolls back by itself within 2 minutes', async () => {
+  const { a, host, shaA, took } = await S.rollback;
+  assert.equal(host.update.state, 'rolled_back');
+  assert.match(host.update.error, /did not connect within|rolled back/);
+  assert.notEqual(host.agent_version, VERSION_B);
+  assert.equal(sha256(a.exe), shaA, 'binary A restored');
+  assert.ok(took < 120000, `rolled back after ${took} ms`);
+  await h.waitFor(() => !fs.existsSync(path.join(a.agent.stateDir, 'update.json')), { timeout: 10000, what: 'marker cleared' });
+  console.log(`# rolling update of 3 agents: ${S.rollingMs} ms; rollback (confirm window ${CONFIRM_S} s) seen after ${took} ms`);
+});
