@@ -21,6 +21,7 @@ import * as setupPage from './pages/setup.js';
 import * as alertsPage from './pages/alerts.js';
 import * as channelsPage from './pages/channels.js';
 import * as rulesPage from './pages/rules.js';
+import * as fleetUpdatePage from './pages/fleet-update.js';
 import { attachAlertCount, detachAlertCount } from './alertcount.js';
 
 const routes = [
@@ -41,6 +42,7 @@ const routes = [
   [/^\/alerts$/, alertsPage, {}],
   [/^\/alerts\/channels$/, channelsPage, {}],
   [/^\/alerts\/rules$/, rulesPage, {}],
+  [/^\/fleet\/update$/, fleetUpdatePage, {}],
 ];
 
 const app = document.getElementById('app');
@@ -105,6 +107,7 @@ function chrome(active) {
     ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', 'nav-add-host') : nothing}
     ${u && u.role === 'admin' ? link('/users', 'Users', 'users', 'nav-users') : nothing}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
+    ${u && u.role === 'admin' ? link('/fleet/update', 'Updates', 'updates', 'nav-updates') : nothing}
   </nav>
   <div class="who">${u ? html`<a href="/account" class="mono muted nav-link${active === 'account' ? ' active' : ''}" data-testid="whoami" title="Account: password, sessions, API tokens">${u.username} · ${u.role}</a>
     <button type="button" class="btn btn-ghost btn-sm" data-testid="signout" @click=${signOut}>Sign out</button>` : nothing}</div>

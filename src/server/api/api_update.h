@@ -12,9 +12,6 @@ void api_fleet_update_start(struct http_req *r, void *app);  /* POST /api/fleet/
 void api_fleet_update_cancel(struct http_req *r, void *app); /* POST .../{run}/cancel */
 void api_agent_manifest(struct http_req *r, void *app);      /* GET /agent/manifest */
 
-/* Sets host["update"] (null or {state, target_version, error, at}); by_host is
- * store_updates_by_host's object or NULL (then the host's row is read). */
-void api_update_overlay(struct app *app, json_t *host, const json_t *by_host);
 /* Adds "update_pubkey" to an enrollment answer when updates are configured. */
 void api_update_enroll_answer(struct app *app, json_t *answer);
 

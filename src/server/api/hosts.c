@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
-#include "server/api/api_update.h"
 #include "server/app.h"
 #include "server/http/http.h"
 #include "server/engine/notify.h"
@@ -154,7 +153,7 @@ void api_hosts_list(struct http_req *r, void *appv)
 			upd = json_object();
 		json_array_foreach (json_object_get(o, "hosts"), i, h) {
 			presence_overlay_last_seen(app->presence, h);
-			api_update_overlay(app, h, upd);
+			store_update_overlay(app->store, h, upd);
 		}
 		json_decref(upd);
 		e = entry_set(app, 0, now_ns, o);
@@ -171,7 +170,7 @@ void api_host_get(struct http_req *r, void *appv)
 		return;
 	}
 	presence_overlay_last_seen(app->presence, o);
-	api_update_overlay(app, o, NULL);
+	store_update_overlay(app->store, o, NULL);
 	http_respond_json(r, 200, o);
 }
 

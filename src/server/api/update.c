@@ -33,25 +33,6 @@ static const char *native_arch(void)
 #endif
 }
 
-void api_update_overlay(struct app *app, json_t *host, const json_t *by_host)
-{
-	const char *id = rmj_str(host, "id");
-	json_t *u = NULL;
-	if (by_host) {
-		u = json_object_get(by_host, id ? id : "");
-		json_incref(u);
-	} else if (id) {
-		json_t *row = store_update_get(app->store, id);
-		if (row)
-			u = json_pack("{s:O,s:O,s:O,s:O}", "state", json_object_get(row, "state"),
-			              "target_version", json_object_get(row, "target_version"),
-			              "error", json_object_get(row, "error"), "at",
-			              json_object_get(row, "at"));
-		json_decref(row);
-	}
-	json_object_set_new(host, "update", u ? u : json_null());
-}
-
 void api_update_enroll_answer(struct app *app, json_t *answer)
 {
 	const char *pk = update_pubkey(app);
