@@ -208,6 +208,33 @@ test('a corrupted download is refused: the agent keeps A and the rollout halts a
   assert.equal(he.update, null, 'remaining host untouched');
   assert.notEqual(he.agent_version, VERSION_B);
   S.d = d;
+  S.e = e;
+});
+
+test('browser: the fleet update page shows the halted run; a host page updates its agent live', async () => {
+  const { launchBrowser } = await import('./lib/browser.mjs');
+  const b = await launchBrowser();
+  try {
+    const { page } = b;
+    await page.goto(`${S.server.url}/fleet/update`);
+    await page.waitForURL(/\/login/);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/fleet\/update$/);
+    assert.equal(await page.getByTestId('release-version').textContent(), VERSION_B);
+    const halted = page.locator('[data-testid="update-run"][data-state="halted"]').first();
+    assert.match(await halted.getByTestId('update-run-halted').textContent(), /upd-d-corrupt/);
+    await page.locator(`[data-testid="behind-host"][data-host-id="${S.e.id}"]`).waitFor();
+    // the host page: admin updates this agent and watches it finish without a reload
+    await page.goto(`${S.server.url}/hosts/${S.e.id}`);
+    await page.getByTestId('agent-update-start').click();
+    await page.locator('[data-testid="agent-update-state"][data-state="succeeded"]').waitFor({ timeout: 30000 });
+    assert.match(await page.getByTestId('host-header').textContent(), new RegExp(`agent ${VERSION_B.replace(/\./g, '\\.')}`));
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await b.close();
+  }
 });
 
 test('a release signed with a key the agent did not pin is refused; still A', async () => {
