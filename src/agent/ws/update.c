@@ -309,6 +309,13 @@ static void after_cb(uv_work_t *w, int status)
 
 /* ---------------------------------------------------------------- command */
 
+/* A binary dpkg owns is updated with the package, never replaced behind dpkg's back. */
+static int packaged(const char *exe)
+{
+	return !strcmp(exe, "/usr/bin/restic-manager-agent") &&
+	       access("/var/lib/dpkg/info/restic-manager-agent.list", F_OK) == 0;
+}
+
 /* Checks before any download; RM_OK or a reason in err. */
 static int precheck(struct agent *a, const json_t *p, struct rm_manifest *m, char *err,
                     size_t errlen)
@@ -328,6 +335,10 @@ static int precheck(struct agent *a, const json_t *p, struct rm_manifest *m, cha
 		rmj_seterr(err, errlen, "a job is running; update when it has finished");
 	else if (!upgrade_exe_path()[0])
 		rmj_seterr(err, errlen, "cannot tell where the agent binary is");
+	else if (packaged(upgrade_exe_path()))
+		rmj_seterr(err, errlen,
+		           "the agent was installed from its Debian package: update "
+		           "the package (apt) instead");
 	else if (upgrade_key_load(a->state_dir, &pk))
 		rmj_seterr(err, errlen, "no release key pinned on this agent (re-enroll it)");
 	else if ((rc = rm_manifest_verify(text, strlen(text), sig, pk)) != RM_OK)
