@@ -204,6 +204,9 @@ test('a corrupted download is refused: the agent keeps A and the rollout halts a
   assert.equal(sha256(d.exe), shaA, 'installed binary untouched');
   assert.equal(fs.existsSync(`${d.exe}.new`), false, 'partial download removed');
   assert.ok(d.agent.alive());
+  const alerts = await S.api.get('/api/alerts?state=active');
+  const al = alerts.body.alerts.find((x) => x.rule === 'update_failed' && x.host_id === d.id);
+  assert.ok(al, `update_failed alert raised: ${alerts.text}`);
   const he = await S.api.host(e.id);
   assert.equal(he.update, null, 'remaining host untouched');
   assert.notEqual(he.agent_version, VERSION_B);
@@ -235,6 +238,20 @@ test('browser: the fleet update page shows the halted run; a host page updates i
   } finally {
     await b.close();
   }
+});
+
+test('cancel stops a rolling run after its current host', async () => {
+  const f = await enrolledAgent(S.server, S.api, 'upd-f');
+  const g = await enrolledAgent(S.server, S.api, 'upd-g');
+  const r = await S.api.post('/api/fleet/update', { host_ids: [f.id, g.id] });
+  assert.equal(r.status, 202, r.text);
+  const c = await S.api.post(`/api/fleet/update/${r.body.run.id}/cancel`);
+  assert.equal(c.status, 200, c.text);
+  const run = await waitRun(S.api, r.body.run.id);
+  assert.equal(run.state, 'cancelled', JSON.stringify(run));
+  assert.deepEqual(run.hosts.map((x) => [x.hostname, x.state]), [['upd-f', 'succeeded'], ['upd-g', 'not_started']]);
+  assert.notEqual((await S.api.host(g.id)).agent_version, VERSION_B);
+  assert.equal((await S.api.post(`/api/fleet/update/${r.body.run.id}/cancel`)).status, 404, 'not running any more');
 });
 
 test('a release signed with a key the agent did not pin is refused; still A', async () => {

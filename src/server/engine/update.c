@@ -15,6 +15,7 @@
 #include "common/ulid.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/alerts.h"
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/engine/update_int.h"
@@ -195,6 +196,9 @@ static void finish(struct app *app, const char *host_id, const char *update_id, 
 	rm_log(!strcmp(state, "succeeded") ? RM_LOG_INFO : RM_LOG_WARN, "agent update finished",
 	       "host_id", host_id, "state", state, "error", error, (const char *)0);
 	notify_host_changed(app->notify, host_id);
+	json_t *h = store_host_get(app->store, host_id);
+	alerts_update_outcome(app, host_id, h ? rmj_str(h, "hostname") : NULL, state, error);
+	json_decref(h);
 	if (run_id[0])
 		update_run_host_done(app, run_id, host_id, state, error);
 }
