@@ -210,6 +210,10 @@ static void watchdog(pid_t agent, const char *update_id)
 		struct timespec ts = { 0, 250 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	/* the new binary may have confirmed in the last instant: look once more */
+	struct upgrade_marker last;
+	if (upgrade_marker_read(g_state, &last) != RM_OK || strcmp(last.state, "restarting") != 0)
+		_exit(0);
 	restore_prev(why);
 	if (alive) {
 		kill(agent, SIGKILL);

@@ -279,6 +279,32 @@ test('a release signed with a key the agent did not pin is refused; still A', as
   assert.equal(cur.status, 409, 'already at the release version');
 });
 
+test('systemd start guard: a stale update marker puts the previous binary back, a fresh one does not', () => {
+  // the ExecStartPre line of the shipped unit, run by sh as systemd would ($$ -> $)
+  const unit = fs.readFileSync(path.join(h.repoRoot, 'deploy/restic-manager-agent.service'), 'utf8');
+  const line = /^ExecStartPre=-\/bin\/sh -c '(.*)'$/m.exec(unit);
+  assert.ok(line, 'ExecStartPre guard in the unit');
+  const d = h.tmpDir('rm-e2e-guard-');
+  const script = line[1].replace(/\$\$/g, '$').replace('/var/lib/restic-manager/', `${d}/`).replace('/usr/local/bin/', `${d}/`);
+  const exe = path.join(d, 'restic-manager-agent'), marker = path.join(d, 'update.json');
+  const setup = (ageMin) => {
+    fs.writeFileSync(exe, 'new');
+    fs.writeFileSync(`${exe}.prev`, 'old');
+    fs.writeFileSync(marker, JSON.stringify({ update_id: 'u', from: 'a', to: 'b', state: 'restarting', deadline_ms: 0, error: '' }));
+    const t = new Date(Date.now() - ageMin * 60000);
+    fs.utimesSync(marker, t, t);
+  };
+  setup(0.5);
+  execFileSync('/bin/sh', ['-c', script]);
+  assert.equal(fs.readFileSync(exe, 'utf8'), 'new', 'a fresh update is left to its watchdog');
+  setup(3);
+  execFileSync('/bin/sh', ['-c', script]);
+  assert.equal(fs.readFileSync(exe, 'utf8'), 'old', 'previous binary restored');
+  assert.equal(fs.existsSync(marker), false);
+  assert.equal(fs.existsSync(`${exe}.prev`), false);
+  execFileSync('/bin/sh', ['-c', script]); // nothing to do: no error
+});
+
 test('an agent whose new binary never connects rolls back by itself within 2 minutes', async () => {
   const { a, host, shaA, took } = await S.rollback;
   assert.equal(host.update.state, 'rolled_back');
