@@ -309,11 +309,12 @@ static void after_cb(uv_work_t *w, int status)
 
 /* ---------------------------------------------------------------- command */
 
-/* A binary dpkg owns is updated with the package, never replaced behind dpkg's back. */
+/* /usr/bin/restic-manager-agent is where the Debian package installs the agent (install.sh
+ * puts a bare binary in /usr/local/bin): the package manager updates that one, it is never
+ * replaced behind dpkg's back. */
 static int packaged(const char *exe)
 {
-	return !strcmp(exe, "/usr/bin/restic-manager-agent") &&
-	       access("/var/lib/dpkg/info/restic-manager-agent.list", F_OK) == 0;
+	return !strcmp(exe, "/usr/bin/restic-manager-agent");
 }
 
 /* Checks before any download; RM_OK or a reason in err. */
