@@ -266,6 +266,11 @@ static void after_cb(uv_work_t *w, int status)
 	struct dl *d = w->data;
 	struct agent *a = d->a;
 	char err[400] = "";
+	if (a->stopping && !status && !d->rc) { /* asked to stop meanwhile: no restart */
+		unlink(d->new_path);
+		snprintf(d->err, sizeof d->err, "the agent was stopped during the update");
+		d->rc = RM_ERR_AGAIN;
+	}
 	if (status || d->rc) {
 		RM_WARN("agent update refused", "update_id", d->update_id, "error",
 		        d->err[0] ? d->err : "cancelled");

@@ -382,11 +382,15 @@ void update_on_status(struct app *app, const char *host_id, const json_t *p)
 	if (!known) {
 		RM_DEBUG("update.status for an unknown update ignored", "host_id", host_id);
 	} else if (!strcmp(state, "failed") || !strcmp(state, "rolled_back")) {
-		/* a rollback report also overrides the failure the re-hello already recorded:
-		 * it says why */
-		if (live || !strcmp(state, "rolled_back"))
+		if (live) {
 			finish(app, host_id, uid, state,
 			       err ? err : "the agent refused the update");
+		} else if (!strcmp(state, "rolled_back") && err &&
+		           !store_update_set_state(app->store, host_id, uid, state, err,
+		                                   rm_now_ms())) {
+			/* the re-hello already ended it; the agent's report says why */
+			notify_host_changed(app->notify, host_id);
+		}
 	} else if (!strcmp(state, "succeeded")) {
 		if (live)
 			finish(app, host_id, uid, "succeeded", NULL);

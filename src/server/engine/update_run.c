@@ -167,36 +167,49 @@ static int selected(const json_t *h, const json_t *host_ids, const char *tag)
 	return 1;
 }
 
+/* The release version for os/arch, read and verified once per plan (a fleet has a few
+ * platforms, not one per host). NULL: none. */
+static const char *plan_version(struct app *app, json_t *memo, const char *os, const char *arch)
+{
+	char key[64];
+	snprintf(key, sizeof key, "%s/%s", os ? os : "linux", arch ? arch : "");
+	json_t *v = json_object_get(memo, key);
+	if (!v) {
+		struct update_release rel = { 0 };
+		v = update_release_load(app, os ? os : "linux", arch ? arch : "", &rel, NULL, 0)
+		        ? json_null()
+		        : json_string(rel.m.version);
+		update_release_cleanup(&rel);
+		json_object_set_new(memo, key, v);
+	}
+	return json_string_value(v);
+}
+
 /* The run's host list: every selected host whose agent differs from its release. */
 static json_t *plan(struct app *app, const json_t *host_ids, const char *tag, char *target,
                     size_t tlen)
 {
 	json_t *all = store_hosts_list(app->store);
-	json_t *out = json_array();
+	json_t *out = json_array(), *memo = json_object();
 	size_t i;
 	json_t *h;
 	json_array_foreach (json_object_get(all, "hosts"), i, h) {
 		if (!selected(h, host_ids, tag))
 			continue;
-		const char *os = rmj_str(h, "os"), *arch = rmj_str(h, "arch");
 		const char *av = rmj_str(h, "agent_version");
-		struct update_release rel = { 0 };
-		if (update_release_load(app, os ? os : "linux", arch ? arch : "", &rel, NULL, 0))
+		const char *rv = plan_version(app, memo, rmj_str(h, "os"), rmj_str(h, "arch"));
+		if (!rv || (av && !strcmp(av, rv)))
 			continue;
-		int behind = !av || strcmp(av, rel.m.version) != 0;
-		if (behind && !target[0])
-			rm_strlcpy(target, rel.m.version, tlen);
-		if (behind) {
-			int online = presence_is_connected(app->presence, rmj_str(h, "id"));
-			json_array_append_new(
-			    out, json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:s?}", "host_id",
-			                   rmj_str(h, "id"), "hostname", rmj_str(h, "hostname"),
-			                   "from_version", av, "target_version", rel.m.version,
-			                   "state", online ? "queued" : "skipped", "error",
-			                   online ? NULL : "offline when the run started"));
-		}
-		update_release_cleanup(&rel);
+		if (!target[0])
+			rm_strlcpy(target, rv, tlen);
+		int online = presence_is_connected(app->presence, rmj_str(h, "id"));
+		json_array_append_new(
+		    out, json_pack("{s:s,s:s?,s:s?,s:s,s:s,s:s?}", "host_id", rmj_str(h, "id"),
+		                   "hostname", rmj_str(h, "hostname"), "from_version", av,
+		                   "target_version", rv, "state", online ? "queued" : "skipped",
+		                   "error", online ? NULL : "offline when the run started"));
 	}
+	json_decref(memo);
 	json_decref(all);
 	return out;
 }
