@@ -103,26 +103,32 @@ async function waitRun(api, runId, timeout = 90000) {
   }, { timeout, interval: 250, what: `fleet update run ${runId} to end` });
 }
 
-// The rollback scenario, on its own server: the "new binary" is a validly signed script that
-// never connects; the agent's watchdog must restore A and start it again.
+// The rollback scenarios, on a server of their own whose "new binary" is a validly signed
+// script: it never connects (sleeps), or, for the agent started with RM_TEST_DIE=1 (the
+// script's own switch, inherited through execv), exits at once. The watchdogs must restore
+// A and start it again: after the confirm window, or as soon as the new process is gone.
 async function rollbackScenario() {
-  const t0 = Date.now();
   const scriptDir = h.tmpDir('rm-e2e-never-');
   const script = path.join(scriptDir, 'never-connects');
-  fs.writeFileSync(script, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+  fs.writeFileSync(script, '#!/bin/sh\n[ -n "$RM_TEST_DIE" ] && exit 3\nexec sleep 600\n', { mode: 0o755 });
   const rel = makeRelease(script, VERSION_B);
   const { server, api } = await h.startServerWithAdmin({ env: { RM_AGENT_BINARY_DIR: rel.dir } });
-  const a = await enrolledAgent(server, api, 'upd-rollback', { env: { RM_AGENT_UPDATE_CONFIRM_S: String(CONFIRM_S) } });
+  const env = { RM_AGENT_UPDATE_CONFIRM_S: String(CONFIRM_S) };
+  const a = await enrolledAgent(server, api, 'upd-rollback', { env });
+  const c = await enrolledAgent(server, api, 'upd-crash', { env: { ...env, RM_TEST_DIE: '1' } });
   const shaA = sha256(a.exe);
-  const tStart = Date.now();
-  const r = await api.post(`/api/hosts/${a.id}/update`);
-  assert.equal(r.status, 202, r.text);
-  const host = await h.waitFor(async () => {
-    const x = await api.host(a.id);
-    return x.update?.state === 'rolled_back' && x.status === 'online' && x;
-  }, { timeout: 120000, interval: 250, what: 'rollback' });
-  const took = Date.now() - tStart;
-  return { a, api, host, shaA, took, total: Date.now() - t0, server };
+  const rolledBack = async (x) => {
+    const t0 = Date.now();
+    const r = await api.post(`/api/hosts/${x.id}/update`);
+    assert.equal(r.status, 202, r.text);
+    const host = await h.waitFor(async () => {
+      const y = await api.host(x.id);
+      return y.update?.state === 'rolled_back' && y.status === 'online' && /within|exited/.test(y.update.error || '') && y;
+    }, { timeout: 120000, interval: 250, what: `rollback of ${x.agent.hostId}` });
+    return { host, took: Date.now() - t0 };
+  };
+  const [hang, crash] = await Promise.all([rolledBack(a), rolledBack(c)]);
+  return { a, c, api, shaA, hang, crash };
 }
 
 before(async () => {
@@ -305,13 +311,20 @@ test('systemd start guard: a stale update marker puts the previous binary back, 
   execFileSync('/bin/sh', ['-c', script]); // nothing to do: no error
 });
 
-test('an agent whose new binary never connects rolls back by itself within 2 minutes', async () => {
-  const { a, host, shaA, took } = await S.rollback;
-  assert.equal(host.update.state, 'rolled_back');
-  assert.match(host.update.error, /did not connect within|rolled back/);
-  assert.notEqual(host.agent_version, VERSION_B);
-  assert.equal(sha256(a.exe), shaA, 'binary A restored');
-  assert.ok(took < 120000, `rolled back after ${took} ms`);
-  await h.waitFor(() => !fs.existsSync(path.join(a.agent.stateDir, 'update.json')), { timeout: 10000, what: 'marker cleared' });
-  console.log(`# rolling update of 3 agents: ${S.rollingMs} ms; rollback (confirm window ${CONFIRM_S} s) seen after ${took} ms`);
+test('an agent whose new binary never connects (or dies at once) rolls back by itself within 2 minutes', async () => {
+  const { a, c, api, shaA, hang, crash } = await S.rollback;
+  for (const [x, r] of [[a, hang], [c, crash]]) {
+    assert.equal(r.host.update.state, 'rolled_back');
+    assert.notEqual(r.host.agent_version, VERSION_B);
+    assert.equal(sha256(x.exe), shaA, 'binary A restored');
+    assert.ok(r.took < 120000, `rolled back after ${r.took} ms`);
+    await h.waitFor(() => !fs.existsSync(path.join(x.agent.stateDir, 'update.json')), { timeout: 10000, what: 'marker cleared' });
+    h.assertNoSanitizer(x.agent.stderr(), x.agent.hostId);
+  }
+  assert.match(hang.host.update.error, /did not connect within 10 s/);
+  assert.match(crash.host.update.error, /exited before it connected/);
+  assert.ok(crash.took < hang.took, 'a dead new binary is rolled back without waiting for the deadline');
+  const alerts = await api.get('/api/alerts?state=active');
+  assert.equal(alerts.body.alerts.filter((x) => x.rule === 'update_failed').length, 2, alerts.text);
+  console.log(`# rolling update of 3 agents: ${S.rollingMs} ms; rollback (confirm window ${CONFIRM_S} s) after ${hang.took} ms; of a binary that exits at once after ${crash.took} ms`);
 });
