@@ -279,6 +279,21 @@ test('a release signed with a key the agent did not pin is refused; still A', as
   assert.ok(d.agent.alive());
   // the server's hello ack names its key again, but a pinned key is never replaced
   assert.notEqual(fs.readFileSync(path.join(d.agent.stateDir, 'update-release.pub'), 'utf8').trim(), S.rel.pub);
+  // the server checks the release too: a manifest edited after signing is not offered
+  const mf = `${S.rel.bin}.manifest`;
+  const orig = fs.readFileSync(mf, 'utf8');
+  fs.writeFileSync(mf, orig.replace(VERSION_B, `${VERSION_B}x`));
+  try {
+    assert.equal((await S.api.get('/agent/manifest')).status, 404);
+    const f = await S.api.get('/api/fleet/update');
+    assert.equal(f.body.release, null);
+    assert.match(f.body.release_problem, /signature does not verify/);
+    const u = await S.api.post(`/api/hosts/${d.id}/update`);
+    assert.equal(u.status, 409);
+    assert.equal(u.body.code, 'update_unavailable');
+  } finally {
+    fs.writeFileSync(mf, orig);
+  }
   const bad = await S.api.post('/api/hosts/nope/update');
   assert.equal(bad.status, 404);
   const cur = await S.api.post(`/api/hosts/${S.hosts[0].id}/update`);
