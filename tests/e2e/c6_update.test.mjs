@@ -112,7 +112,17 @@ async function rollbackScenario() {
   const script = path.join(scriptDir, 'never-connects');
   fs.writeFileSync(script, '#!/bin/sh\n[ -n "$RM_TEST_DIE" ] && exit 3\nexec sleep 600\n', { mode: 0o755 });
   const rel = makeRelease(script, VERSION_B);
-  const { server, api } = await h.startServerWithAdmin({ env: { RM_AGENT_BINARY_DIR: rel.dir } });
+  // first without a release key: an agent enrolled then has none pinned; after a restart
+  // with the key it pins the one its server names in the hello ack (trust on first use)
+  const { server, api } = await h.startServerWithAdmin({ env: { RM_AGENT_BINARY_DIR: rel.dir, RM_AGENT_RELEASE_PUBKEY: path.join(rel.dir, 'absent.pub') } });
+  const tofu = await enrolledAgent(server, api, 'upd-tofu');
+  const pinned = path.join(tofu.agent.stateDir, 'update-release.pub');
+  assert.equal(fs.existsSync(pinned), false, 'no key to pin at enrollment');
+  delete server.env.RM_AGENT_RELEASE_PUBKEY;
+  await server.restart();
+  await api.login();
+  await h.waitFor(() => fs.existsSync(pinned), { timeout: 60000, what: 'key pinned on first use' });
+  assert.equal(fs.readFileSync(pinned, 'utf8').trim(), rel.pub);
   const env = { RM_AGENT_UPDATE_CONFIRM_S: String(CONFIRM_S) };
   const a = await enrolledAgent(server, api, 'upd-rollback', { env });
   const c = await enrolledAgent(server, api, 'upd-crash', { env: { ...env, RM_TEST_DIE: '1' } });
@@ -326,7 +336,7 @@ test('systemd start guard: a stale update marker puts the previous binary back, 
   execFileSync('/bin/sh', ['-c', script]); // nothing to do: no error
 });
 
-test('an agent whose new binary never connects (or dies at once) rolls back by itself within 2 minutes', async () => {
+test('an agent whose new binary never connects (or dies at once) rolls back by itself within 2 minutes; an agent enrolled before the release key pins it on first use', async () => {
   const { a, c, api, shaA, hang, crash } = await S.rollback;
   for (const [x, r] of [[a, hang], [c, crash]]) {
     assert.equal(r.host.update.state, 'rolled_back');
