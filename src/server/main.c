@@ -21,6 +21,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/alerts.h"
+#include "server/engine/rotation.h"
 #include "server/engine/oidc.h"
 #include "server/engine/download.h"
 #include "server/engine/notify.h"
@@ -120,6 +121,7 @@ static void begin_shutdown(void)
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
 	alerts_stop(app->alerts); /* evaluates what was flushed; answers channel tests waiting */
+	rotation_engine_stop(app);
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;
@@ -227,6 +229,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->events = event_hub_new(app);
 	g_sweeper = sweeper_start(app);
 	alerts_start(app);
+	rotation_engine_start(app);
 
 	struct ws_endpoint endpoints[3];
 	endpoints[0] = *agent_hub_endpoint();
@@ -249,6 +252,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 		app->shutting_down = 1;
 		sweeper_stop(g_sweeper);
 		alerts_stop(app->alerts);
+		rotation_engine_stop(app);
 		agent_hub_stop(app->agents);
 		event_hub_stop(app->events);
 		uv_run(loop, UV_RUN_DEFAULT);
@@ -329,6 +333,7 @@ int main(int argc, char **argv)
 		}
 	}
 	alerts_free(app->alerts);
+	rotation_engine_free(app);
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);
