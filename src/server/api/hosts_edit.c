@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/rmtime.h"
+#include "common/ulid.h"
 #include "server/api/api.h"
 #include "server/app.h"
 #include "server/engine/notify.h"
@@ -95,7 +96,8 @@ void api_host_patch(struct http_req *r, void *appv)
 	json_t *host = api_host_or_404(r, app);
 	if (!host)
 		return;
-	const char *host_id = rmj_str(host, "id");
+	char host_id[RM_ULID_BUF];
+	rm_strlcpy(host_id, rmj_str(host, "id"), sizeof host_id);
 	json_t *settings = NULL;
 	if (mode) {
 		settings = json_deep_copy(json_object_get(host, "settings"));

@@ -77,6 +77,8 @@ static json_t *creds_from_body(struct http_req *r, struct app *app, const char *
 	const char *why = NULL;
 	if (rmj_get_str(b, "repo_url", 1, 2048, &url, err, sizeof err))
 		why = err;
+	else if (!url[0])
+		why = "field 'repo_url' must not be empty";
 	else if (has_ctl(url))
 		why = "field 'repo_url' contains control characters";
 	else if ((field = "repo_username",
