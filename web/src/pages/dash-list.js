@@ -1,16 +1,18 @@
 // The dashboard's host rows, windowed: rows live in chunks of CHUNK, each chunk its own
 // render() container created by hand inside an element that has no lit bindings. A
-// chunk is painted when it comes near the viewport (IntersectionObserver), the first
-// ones at once and the first FILL in idle time afterwards; until then it is an empty
-// box of the right height (rows are a fixed ROW_PX). So 10,000 hosts cost the rows on
-// screen, not 10,000 templates, and a filter or sort change repaints only what is seen.
-// Chunks that went stale off screen are emptied, never left showing old rows.
+// chunk is painted when it comes near the viewport (IntersectionObserver); the chunks on
+// screen (every chunk of a list up to ALL_AT_ONCE rows) are painted at once and the first
+// FILL in idle time afterwards. Until then a chunk is an empty box of the right height
+// (rows are a fixed ROW_PX). So 10,000 hosts cost the rows on screen, not 10,000
+// templates, and a filter or sort change repaints only what is seen. Chunks that went
+// stale off screen are emptied, never left showing old rows.
 import { render, nothing } from '../html.js';
 
 export const CHUNK = 50;
 const ROW_PX = 33;
 const FIRST = 1; // painted synchronously: what a screen shows (50 rows > 1,600 px)
-const FILL = 20; // painted in idle time: small fleets end up fully in the DOM
+const FILL = 20; // painted in idle time: fleets up to 1,000 end up fully in the DOM
+const ALL_AT_ONCE = 300; // up to this many rows, all are painted at once (~40 ms)
 
 export function createHostList(box, rowFn) {
   let list = [];
@@ -52,12 +54,18 @@ export function createHostList(box, rowFn) {
       c.el.remove();
     }
   }
-  const fill = () => {
+  // idle time only: painting ahead never delays a frame the user is waiting for
+  const idle = window.requestIdleCallback ? (fn) => requestIdleCallback(fn, { timeout: 2000 }) : (fn) => setTimeout(() => fn({ timeRemaining: () => 10 }), 50);
+  const unidle = (id) => (window.cancelIdleCallback ? cancelIdleCallback(id) : clearTimeout(id));
+  const fill = (deadline) => {
     fillTimer = 0;
-    const next = chunks.slice(0, FILL).findIndex((c) => !c.painted);
-    if (next < 0) return;
-    paint(next);
-    fillTimer = setTimeout(fill, 0);
+    for (let n = 0; ; n++) { // at least one chunk per call, more while the browser is idle
+      const next = chunks.slice(0, FILL).findIndex((c) => !c.painted);
+      if (next < 0) return;
+      if (n && deadline.timeRemaining() < 6) break;
+      paint(next);
+    }
+    fillTimer = idle(fill);
   };
 
   return {
@@ -69,7 +77,7 @@ export function createHostList(box, rowFn) {
       const rects = chunks.map((c) => c.el.getBoundingClientRect());
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i];
-        const near = i < FIRST || (rects[i].bottom > 0 && rects[i].top < innerHeight);
+        const near = i < FIRST || list.length <= ALL_AT_ONCE || (rects[i].bottom > 0 && rects[i].top < innerHeight);
         if (c.painted && !near) {
           render(nothing, c.el);
           c.painted = false;
@@ -80,8 +88,8 @@ export function createHostList(box, rowFn) {
           paint(i);
         }
       }
-      clearTimeout(fillTimer);
-      fillTimer = setTimeout(fill, 0);
+      unidle(fillTimer);
+      fillTimer = idle(fill);
     },
     // list[i] changed in place (same position): repaint its chunk if it is shown.
     replace(i, h) {
@@ -98,7 +106,7 @@ export function createHostList(box, rowFn) {
       }
     },
     destroy() {
-      clearTimeout(fillTimer);
+      unidle(fillTimer);
       io.disconnect();
     },
   };

@@ -8,7 +8,8 @@ const STATUS_CHIPS = [['online', 'Online'], ['offline', 'Offline'], ['never', 'N
 const BACKUP_CHIPS = [['ok', 'Backup ok'], ['failed', 'Backup failed'], ['warning', 'Backup warning'], ['none', 'No backup']];
 const MAX_TAG_CHIPS = 24;
 
-const chip = (label, n, on, testid, onClick, cls = '') => html`<button type="button" class="fchip${on ? ' on' : ''}${cls ? ` ${cls}` : ''}" aria-pressed=${on ? 'true' : 'false'} data-testid=${testid} @click=${onClick}>${label} <span class="fchip-n mono">${fmtNum(n)}</span></button>`;
+let busy = false; // the whole list is still loading: chips wait for it
+const chip = (label, n, on, testid, onClick, cls = '') => html`<button type="button" class="fchip${on ? ' on' : ''}${cls ? ` ${cls}` : ''}" aria-pressed=${on ? 'true' : 'false'} ?disabled=${busy} data-testid=${testid} @click=${onClick}>${label} <span class="fchip-n mono">${busy ? '…' : fmtNum(n)}</span></button>`;
 
 function tagChips(s, tags, cb) {
   // most used first; the selected ones always shown (even when no host carries them now)
@@ -20,13 +21,14 @@ function tagChips(s, tags, cb) {
 ${shown.map((t) => chip(t, tags.get(t) || 0, s.tags.includes(t), 'dash-tag', () => cb.toggleTag(t), 'fchip-tag'))}${used.length > MAX_TAG_CHIPS ? html`<span class="muted small">+${used.length - MAX_TAG_CHIPS} more: search finds tags too</span>` : nothing}</div>`;
 }
 
-// v: { s, counts, tags, pending, shown, total }; cb: callbacks from the page.
+// v: { s, loading, counts, tags, pending, filtered }; cb: callbacks from the page.
 export function toolbar(v, cb) {
   const { s, counts } = v;
-  return html`<div class="dash-filters" role="search" aria-label="filter hosts" data-testid="dash-filters">
+  busy = v.loading;
+  return html`<div class="dash-filters" role="search" aria-label="filter hosts" data-testid="dash-filters" aria-busy=${v.loading ? 'true' : 'false'}>
 <div class="frow">
   <label for="dash-q" class="sr-only">Search hosts</label>
-  <input id="dash-q" type="search" class="fsearch" autocomplete="off" spellcheck="false" placeholder="Search name, hostname, tag, version, OS" data-testid="dash-search" @input=${cb.onSearch} @keydown=${cb.onSearchKey} @blur=${cb.onSearchBlur}>
+  <input id="dash-q" type="search" class="fsearch" autocomplete="off" spellcheck="false" placeholder="Search name, hostname, tag, version, OS" data-testid="dash-search" ?disabled=${v.loading} @input=${cb.onSearch} @keydown=${cb.onSearchKey} @blur=${cb.onSearchBlur}>
   <div class="fgroup" role="group" aria-label="connection status">
     ${chip('All', counts.all, !v.s.status, 'dash-status-all', () => cb.setStatus(''))}
     ${STATUS_CHIPS.map(([k, label]) => chip(label, counts[k], s.status === k, `dash-status-${k}`, () => cb.setStatus(s.status === k ? '' : k), `fchip-${k}`))}
@@ -59,10 +61,10 @@ const COLS = [
   ['repo', 'Repo'],
 ];
 
-export function headRow(s, onSort) {
+export function headRow(s, onSort, loading) {
   return html`<div class="host-row hgrid-head" role="row">${COLS.map(([key, label, cls, title]) => {
     const on = s.sort === key;
     const sort = on ? (s.dir === 'asc' ? 'ascending' : 'descending') : 'none';
-    return html`<div role="columnheader" class=${cls || nothing} aria-sort=${sort} title=${title || nothing}><button type="button" class="sort-btn${on ? ' on' : ''}" data-testid=${`dash-sort-${key}`} data-sort=${key} @click=${() => onSort(key)}>${label}${key === 'status' ? html`<span class="sr-only"> sort</span>` : nothing}<span class="sort-ind" aria-hidden="true">${on ? (s.dir === 'asc' ? '▲' : '▼') : ''}</span></button></div>`;
+    return html`<div role="columnheader" class=${cls || nothing} aria-sort=${sort} title=${title || nothing}><button type="button" class="sort-btn${on ? ' on' : ''}" data-testid=${`dash-sort-${key}`} data-sort=${key} ?disabled=${loading} @click=${() => onSort(key)}>${label}${key === 'status' ? html`<span class="sr-only"> sort</span>` : nothing}<span class="sort-ind" aria-hidden="true">${on ? (s.dir === 'asc' ? '▲' : '▼') : ''}</span></button></div>`;
   })}</div>`;
 }
