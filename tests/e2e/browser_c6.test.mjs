@@ -49,6 +49,12 @@ before(async () => {
   const job = await api.waitJob(await api.runJob(S.agent.hostId, { kind: 'backup', paths: [sample] }), { timeout: 60000 });
   assert.equal(job.status, 'succeeded');
   S.agentName = (await api.get(`/api/hosts/${S.agent.hostId}`)).body.hostname;
+  // the first page the dashboard paints a large fleet from: the first N by name + the size
+  const first = await api.get('/api/hosts?limit=2');
+  assert.equal(first.status, 200, first.text);
+  assert.deepEqual(first.body.hosts.map((x) => x.hostname), ['c6-cache', 'c6-db-1']);
+  assert.equal(first.body.total, 5);
+  for (const bad of ['0', '1001', 'x']) assert.equal((await api.get(`/api/hosts?limit=${bad}`)).status, 400);
   S.browser = await launchBrowser();
 });
 
