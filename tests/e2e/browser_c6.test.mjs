@@ -1,7 +1,7 @@
 // Browser coverage of the C6 dashboard at fleet scale, with a real server and one real
 // agent (online, one successful backup) beside four hosts enrolled through the API that
 // never connected:
-//   - status and last-backup chips (with counts), tag chips (every tag given must match),
+//   - status, last-backup and backup-age chips (with counts), tag chips (every tag given must match),
 //     free-text search (OS, tag, name), sort by a column both ways (ties by name, hosts
 //     without a value last either way);
 //   - every step is in the URL: reload restores it (search box included), Back and
@@ -108,6 +108,14 @@ test('dashboard: filter, search and sort in the URL; reload, back and forward; l
     assert.equal(await page.getByTestId('dash-status-online').getAttribute('aria-pressed'), 'true');
     assert.equal(await page.getByTestId('host-count').textContent(), '1 of 5 hosts');
     await page.getByTestId('dash-status-online').click(); // again: off
+    // fleet health: last backup within 24 h (the agent's) / never (the others)
+    assert.equal(await chipCount(page, 'dash-age-1d'), '1');
+    assert.equal(await chipCount(page, 'dash-age-never'), '4');
+    assert.equal(await chipCount(page, 'dash-age-old'), '0');
+    await page.getByTestId('dash-age-1d').click();
+    await expectRows(page, [web1], 'backed up within 24 h');
+    assert.equal(query(page), '?age=1d');
+    await page.getByTestId('dash-age-1d').click();
     await page.getByTestId('dash-backup-none').click();
     await expectRows(page, ['c6-cache', 'c6-db-1', 'c6-db-2', 'c6-web-2'], 'no backup');
     assert.equal(query(page), '?backup=none');

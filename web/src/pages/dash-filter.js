@@ -7,6 +7,8 @@
 // status  online | offline | never | running   (one; running = a job queued or running)
 // backup  ok | failed | warning | none          (one; warning = last backup neither
 //         succeeded nor failed, e.g. cancelled)
+// age     1d | 7d | old | never                 (one; when the last backup finished:
+//         within 24 h, within 7 days, longer ago, never)
 // tag     repeated; a host must carry every tag given
 // q       words, each must occur (case-insensitive) in the name, the reported hostname,
 //         a tag, the agent version, the OS or the arch
@@ -17,6 +19,9 @@
 
 export const STATUSES = ['online', 'offline', 'never', 'running'];
 export const BACKUPS = ['ok', 'failed', 'warning', 'none'];
+export const AGES = ['1d', '7d', 'old', 'never'];
+const DAY = 86400000;
+const ageOf = (m, now) => (m.lbAt === null ? 'never' : now - m.lbAt < DAY ? '1d' : now - m.lbAt < 7 * DAY ? '7d' : 'old');
 const MAX_TAGS = 20;
 const MAX_Q = 200;
 
@@ -65,7 +70,7 @@ export const SORTS = {
   repo: (h) => (h.repo_status ? lower(h.repo_status) : null),
 };
 
-export const DEFAULTS = Object.freeze({ status: '', backup: '', tags: [], q: '', sort: 'name', dir: 'asc', live: true });
+export const DEFAULTS = Object.freeze({ status: '', backup: '', age: '', tags: [], q: '', sort: 'name', dir: 'asc', live: true });
 
 export function parseQuery(query) {
   const q = query instanceof URLSearchParams ? query : new URLSearchParams(query || '');
@@ -74,6 +79,8 @@ export function parseQuery(query) {
   if (STATUSES.includes(st)) s.status = st;
   const bk = q.get('backup');
   if (BACKUPS.includes(bk)) s.backup = bk;
+  const age = q.get('age');
+  if (AGES.includes(age)) s.age = age;
   for (const t of q.getAll('tag')) {
     if (t && t.length <= 100 && !s.tags.includes(t) && s.tags.length < MAX_TAGS) s.tags.push(t);
   }
@@ -91,6 +98,7 @@ export function toQuery(s) {
   const q = new URLSearchParams();
   if (s.status) q.set('status', s.status);
   if (s.backup) q.set('backup', s.backup);
+  if (s.age) q.set('age', s.age);
   for (const t of s.tags) q.append('tag', t);
   if (s.q.trim()) q.set('q', s.q);
   if (s.sort !== DEFAULTS.sort) q.set('sort', s.sort);
@@ -100,7 +108,7 @@ export function toQuery(s) {
   return str ? `?${str}` : '';
 }
 
-export const isFiltered = (s) => !!(s.status || s.backup || s.tags.length || s.q.trim());
+export const isFiltered = (s) => !!(s.status || s.backup || s.age || s.tags.length || s.q.trim());
 
 const words = (q) => lower(q).split(/\s+/).filter(Boolean);
 
@@ -112,12 +120,13 @@ function passesText(m, tags, ws) {
 }
 
 const passesStatus = (h, m, s) => !s.status || (s.status === 'running' ? !!h.running_job : m.status === s.status);
+const passesFacets = (h, m, s, now) => passesStatus(h, m, s) && (!s.backup || m.backup === s.backup) && (!s.age || ageOf(m, now) === s.age);
 
 export function matcher(s) {
   const ws = words(s.q);
   return (h) => {
     const m = meta(h);
-    return passesText(m, s.tags, ws) && passesStatus(h, m, s) && (!s.backup || m.backup === s.backup);
+    return passesText(m, s.tags, ws) && passesFacets(h, m, s, Date.now());
   };
 }
 
@@ -126,7 +135,8 @@ export function matcher(s) {
 // with its count.
 export function apply(hosts, s) {
   const ws = words(s.q);
-  const counts = { all: 0, online: 0, offline: 0, never: 0, running: 0, ok: 0, failed: 0, warning: 0, none: 0 };
+  const counts = { all: 0, online: 0, offline: 0, never: 0, running: 0, ok: 0, failed: 0, warning: 0, none: 0, a1d: 0, a7d: 0, aold: 0, anever: 0 };
+  const now = Date.now();
   const tagCount = new Map();
   const keyFn = SORTS[s.sort] || SORTS.name;
   const rows = [];
@@ -138,7 +148,8 @@ export function apply(hosts, s) {
     counts[m.status]++;
     if (h.running_job) counts.running++;
     counts[m.backup]++;
-    if (!passesStatus(h, m, s) || (s.backup && m.backup !== s.backup)) continue;
+    counts[`a${ageOf(m, now)}`]++;
+    if (!passesFacets(h, m, s, now)) continue;
     rows.push({ k: keyFn(h, m), n: m.name, id: h.id, h });
   }
   const sign = s.dir === 'desc' ? -1 : 1;
@@ -168,6 +179,7 @@ export function tally(view, h, s, delta) {
   c[m.status] += delta;
   if (h.running_job) c.running += delta;
   c[m.backup] += delta;
+  c[`a${ageOf(m, Date.now())}`] += delta;
 }
 
 // The sort key of h under s (to tell whether an updated host keeps its place).

@@ -44,7 +44,19 @@ export function toolbar(v, cb) {
   ${v.filtered ? html`<button type="button" class="btn btn-ghost btn-sm" data-testid="dash-clear" @click=${cb.clear}>Clear filters</button>` : nothing}
 </div>
 ${tagChips(s, v.tags, cb)}
+${healthStrip(v, cb)}
 </div>`;
+}
+
+// Fleet health: when the last backup finished, as a bar (its parts as wide as their
+// share) with a clickable legend (the same filter as the URL's age=).
+const AGE_PARTS = [['1d', 'within 24 h'], ['7d', '1–7 days'], ['old', 'older'], ['never', 'never']];
+export function healthStrip(v, cb) {
+  const c = v.counts;
+  const total = AGE_PARTS.reduce((n, [k]) => n + (c[`a${k}`] || 0), 0);
+  return html`<div class="health" data-testid="dash-health"><span class="fgroup-label muted small" id="dash-health-l">Last backup</span>
+<div class="health-bar" aria-hidden="true">${AGE_PARTS.map(([k]) => html`<span class="hseg hseg-${k}" style="flex-grow:${c[`a${k}`] || 0}"></span>`)}${total ? nothing : html`<span class="hseg hseg-empty"></span>`}</div>
+<div class="fgroup" role="group" aria-labelledby="dash-health-l">${AGE_PARTS.map(([k, label]) => chip(html`<span class="hkey hseg-${k}" aria-hidden="true"></span>${label}`, c[`a${k}`] || 0, v.s.age === k, `dash-age-${k}`, () => cb.setAge(v.s.age === k ? '' : k)))}</div></div>`;
 }
 
 const COLS = [

@@ -218,6 +218,7 @@ function fleetView(ctx, { barEl, body, tilesEl, loadTrend }) {
   const qInput = () => barEl.querySelector('#dash-q');
   cb.setStatus = (v) => setState({ ...s, status: v });
   cb.setBackup = (v) => setState({ ...s, backup: v });
+  cb.setAge = (v) => setState({ ...s, age: v });
   cb.toggleTag = (t) => setState({ ...s, tags: s.tags.includes(t) ? s.tags.filter((x) => x !== t) : [...s.tags, t] });
   cb.sort = (key) => setState({ ...s, sort: key, dir: s.sort === key && s.dir === 'asc' ? 'desc' : 'asc' });
   cb.clear = () => {
