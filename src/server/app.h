@@ -22,6 +22,7 @@ struct throttle;
 struct oidc;
 struct alerts;
 struct update_engine;
+struct rotation;
 
 struct app {
 	uv_loop_t *loop;
@@ -38,6 +39,7 @@ struct app {
 	struct dl_list *downloads; /* engine/download.c: snapshot downloads (lazy) */
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
+	struct rotation *rotation; /* engine/rotation.c: C6 repository password rotation */
 	int shutting_down;
 	struct api_cache *api_cache;  /* api/hosts.c; api_cache_free */
 	struct oidc *oidc;            /* engine/oidc.c; NULL when single sign-on is off */

@@ -21,6 +21,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/alerts.h"
+#include "server/engine/rotation.h"
 #include "server/engine/oidc.h"
 #include "server/engine/download.h"
 #include "server/engine/notify.h"
@@ -123,6 +124,7 @@ static void begin_shutdown(void)
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
 	alerts_stop(app->alerts); /* evaluates what was flushed; answers channel tests waiting */
+	rotation_engine_stop(app);
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;
@@ -231,6 +233,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	g_sweeper = sweeper_start(app);
 	alerts_start(app);
 	update_start(app);
+	rotation_engine_start(app);
 
 	struct ws_endpoint endpoints[3];
 	endpoints[0] = *agent_hub_endpoint();
@@ -254,6 +257,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 		sweeper_stop(g_sweeper);
 		alerts_stop(app->alerts);
 		update_stop(app);
+		rotation_engine_stop(app);
 		agent_hub_stop(app->agents);
 		event_hub_stop(app->events);
 		uv_run(loop, UV_RUN_DEFAULT);
@@ -338,6 +342,7 @@ int main(int argc, char **argv)
 	}
 	alerts_free(app->alerts);
 	update_free(app);
+	rotation_engine_free(app);
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);

@@ -206,6 +206,16 @@ void api_channel_update(struct http_req *r, void *app);
 void api_channel_delete(struct http_req *r, void *app);
 void api_channel_test(struct http_req *r, void *app);
 void api_channel_deliveries(struct http_req *r, void *app);
+/* hosts_edit.c (C6): rename/tags/mode, delete */
+void api_host_patch(struct http_req *r, void *app);
+void api_host_delete(struct http_req *r, void *app);
+/* The enrollment rules for a host's name / tags: NULL if fine, else a static message. */
+const char *api_hostname_problem(const char *hostname);
+const char *api_tags_problem(const json_t *tags);
+/* repo_creds.c (C6): repository credentials after enrollment, password rotation */
+void api_repo_creds_get(struct http_req *r, void *app);
+void api_repo_creds_put(struct http_req *r, void *app);
+void api_repo_rotate(struct http_req *r, void *app);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);

@@ -356,9 +356,33 @@ static const char *const m9[] = {
 	NULL,
 };
 
-/* Migration 10 (C6 agent updates): each host's latest agent update (the host JSON's
- * `update`), and rolling fleet update runs with their per-host progress (JSON list). */
+/* Migration 10: C6 host administration. A deleted host whose history is kept stays as a
+ * row with deleted_at set (its bearer replaced by a value no token hashes to); the
+ * repository password rotation of a host: its state, the job running the current step,
+ * the pending (new) and previous credentials (AEAD-sealed like host_credentials' repo
+ * slot) and the restic key ids involved. */
 static const char *const m10[] = {
+	"ALTER TABLE hosts ADD COLUMN deleted_at INTEGER;",
+	"CREATE TABLE host_key_rotations ("
+	"  host_id TEXT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state IN ('pending','added','switched','old_removed','failed')),"
+	"  error TEXT,"
+	"  job_id TEXT,"
+	"  new_ct TEXT,"
+	"  old_ct TEXT,"
+	"  old_key_id TEXT,"
+	"  new_key_id TEXT,"
+	"  started_by TEXT,"
+	"  started_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+	NULL,
+};
+
+/* Migration 11 (C6 agent updates): each host's latest agent update (the host JSON's
+ * `update`), and rolling fleet update runs with their per-host progress (JSON list). */
+static const char *const m11[] = {
 	"CREATE TABLE agent_updates ("
 	"  host_id TEXT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,"
 	"  update_id TEXT NOT NULL,"
@@ -390,7 +414,7 @@ static const char *const m10[] = {
 
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10,
+	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

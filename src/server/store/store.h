@@ -198,6 +198,9 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
  *  the operator gave the host)} */
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
 json_t *store_hosts_list(struct store *s);                    /* {"hosts":[...]} by hostname */
+/* The first `limit` hosts by name (case-insensitive, then id) and the fleet's size:
+ * {"hosts":[...],"total":N}. The dashboard's first screen of a large fleet. */
+json_t *store_hosts_first(struct store *s, int limit);
 /* Host projections also carry "last_drill_ok_at" (newest succeeded drill job, "last proven
  * restorable"), "last_drill" {status, finished_at} | null and "last_drill_created_at". */
 /* C3: the agent's effective uid from its hello (< 0: unknown, stored as NULL). */
@@ -210,6 +213,38 @@ json_t *store_drill_candidates(struct store *s);
  *  "jobs_running","repo_bytes_total","snapshots_total"}; jobs_24h_* count jobs finished
  *  in (now - 24 h, now]; jobs_running counts queued + running jobs. */
 json_t *store_fleet_summary(struct store *s, int64_t now_ms);
+
+/* ---- C6 host administration (store_host_admin.c) ----
+ * Host projections also carry "hostname_mismatch" (reported_hostname set and different
+ * from hostname), "mode" ("always_on" | "intermittent", from settings.mode) and
+ * "deleted_at" (null unless deleted with its history kept; such hosts are left out of
+ * store_hosts_list, the fleet summary, metrics and the offline alert). */
+/* Sets the operator's name and/or tags (NULL = unchanged). NOTFOUND: unknown or deleted. */
+int store_host_edit(struct store *s, const char *host_id, const char *hostname, const json_t *tags);
+/* Deletes a host. keep_history: the row stays (deleted_at, status offline, bearer revoked)
+ * with its jobs, logs, snapshots and repository history; its schedules, groups,
+ * credentials and rotation go and its open alerts are resolved. Otherwise the row and
+ * everything that references it goes (jobs, logs, snapshots, schedules, groups, alerts,
+ * credentials...). Either way its queued/running jobs are first cancelled; their ids are
+ * appended to cancelled_ids (borrowed array, may be NULL). Run inside a transaction.
+ * NOTFOUND: unknown or already deleted. */
+int store_host_delete(struct store *s, const char *host_id, int keep_history, const char *actor,
+                      int64_t now_ms, json_t *cancelled_ids);
+
+/* A host's repository password rotation (one row per host, the latest). */
+struct store_rotation {
+	char state[16]; /* pending | added | switched | old_removed | failed */
+	char *error;    /* NULL = none */
+	char job_id[RM_ULID_BUF];
+	char *new_ct, *old_ct; /* sealed like the repo slot; NULL = none */
+	char old_key_id[72], new_key_id[72];
+	char started_by[80];
+	int64_t started_ms, updated_ms;
+};
+/* NOTFOUND when the host never rotated. Free with store_rotation_cleanup. */
+int store_rotation_get(struct store *s, const char *host_id, struct store_rotation *out);
+int store_rotation_put(struct store *s, const char *host_id, const struct store_rotation *r);
+void store_rotation_cleanup(struct store_rotation *r);
 
 /* ---- host credentials: slot "repo" | "admin"; ct is AEAD base64 with additional data
  * "host_credentials:<host_id>:<slot>" ---- */

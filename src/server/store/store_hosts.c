@@ -232,6 +232,14 @@ static json_t *host_row(sqlite3_stmt *st)
 	} else
 		json_object_set_new(h, "last_drill", json_null());
 	json_object_set_new(h, "last_drill_created_at", store_col_time(st, 31));
+	/* C6: the operator's name is the name; the agent's own is shown beside it */
+	const char *name = store_col_text(st, 1), *rep = (const char *)sqlite3_column_text(st, 21);
+	json_object_set_new(h, "hostname_mismatch", json_boolean(rep && strcmp(rep, name) != 0));
+	const char *mode = rmj_str(json_object_get(h, "settings"), "mode");
+	json_object_set_new(
+	    h, "mode",
+	    json_string(mode && !strcmp(mode, "intermittent") ? "intermittent" : "always_on"));
+	json_object_set_new(h, "deleted_at", store_col_time(st, 32));
 	return h;
 }
 
@@ -269,6 +277,30 @@ json_t *store_hosts_list(struct store *s)
 		return NULL;
 	}
 	return json_pack("{s:o}", "hosts", hosts);
+}
+
+json_t *store_hosts_first(struct store *s, int limit)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_HOSTS_COUNT);
+	if (!st)
+		return NULL;
+	int src = sqlite3_step(st);
+	long long total = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int rc = store_map_rc(s, src, "hosts count");
+	store_stmt_done(st);
+	if (rc || !(st = store_stmt(s, SQL_HOSTS_LIST_FIRST)))
+		return NULL;
+	sqlite3_bind_int(st, 1, limit);
+	json_t *hosts = json_array();
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(hosts, host_row(st));
+	rc = store_map_rc(s, src, "hosts first");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(hosts);
+		return NULL;
+	}
+	return json_pack("{s:o,s:I}", "hosts", hosts, "total", (json_int_t)total);
 }
 
 int store_host_set_agent_uid(struct store *s, const char *host_id, long long uid)
