@@ -124,8 +124,8 @@ async function rollbackScenario() {
   await h.waitFor(() => fs.existsSync(pinned), { timeout: 60000, what: 'key pinned on first use' });
   assert.equal(fs.readFileSync(pinned, 'utf8').trim(), rel.pub);
   const env = { RM_AGENT_UPDATE_CONFIRM_S: String(CONFIRM_S) };
-  const a = await enrolledAgent(server, api, 'upd-rollback', { env });
-  const c = await enrolledAgent(server, api, 'upd-crash', { env: { ...env, RM_TEST_DIE: '1' } });
+  const [a, c] = await Promise.all([enrolledAgent(server, api, 'upd-rollback', { env }),
+    enrolledAgent(server, api, 'upd-crash', { env: { ...env, RM_TEST_DIE: '1' } })]);
   const shaA = sha256(a.exe);
   const rolledBack = async (x) => {
     const t0 = Date.now();
@@ -162,8 +162,7 @@ test('the release is served signed; enrollment pins its key', async () => {
   assert.equal(m.body.path, '/agent/binary?os=linux&arch=amd64');
   const f = await S.api.get('/api/fleet/update');
   assert.equal(f.body.release.version, VERSION_B);
-  S.hosts = [];
-  for (const n of ['upd-a', 'upd-b', 'upd-c']) S.hosts.push(await enrolledAgent(S.server, S.api, n));
+  S.hosts = await Promise.all(['upd-a', 'upd-b', 'upd-c'].map((n) => enrolledAgent(S.server, S.api, n)));
   for (const x of S.hosts) {
     assert.equal(fs.readFileSync(path.join(x.agent.stateDir, 'update-release.pub'), 'utf8').trim(), S.rel.pub);
     const host = await S.api.host(x.id);
@@ -202,8 +201,8 @@ test('rolling update of three agents A -> B: each re-hellos with B, previous bin
 });
 
 test('a corrupted download is refused: the agent keeps A and the rollout halts at that host', async () => {
-  const d = await enrolledAgent(S.server, S.api, 'upd-d-corrupt', { via: S.proxy.url });
-  const e = await enrolledAgent(S.server, S.api, 'upd-e-after');
+  const [d, e] = await Promise.all([enrolledAgent(S.server, S.api, 'upd-d-corrupt', { via: S.proxy.url }),
+    enrolledAgent(S.server, S.api, 'upd-e-after')]);
   const shaA = sha256(d.exe);
   const r = await S.api.post('/api/fleet/update', {});
   assert.equal(r.status, 202, r.text);
@@ -257,8 +256,7 @@ test('browser: the fleet update page shows the halted run; a host page updates i
 });
 
 test('cancel stops a rolling run after its current host', async () => {
-  const f = await enrolledAgent(S.server, S.api, 'upd-f');
-  const g = await enrolledAgent(S.server, S.api, 'upd-g');
+  const [f, g] = await Promise.all([enrolledAgent(S.server, S.api, 'upd-f'), enrolledAgent(S.server, S.api, 'upd-g')]);
   const r = await S.api.post('/api/fleet/update', { host_ids: [f.id, g.id] });
   assert.equal(r.status, 202, r.text);
   const c = await S.api.post(`/api/fleet/update/${r.body.run.id}/cancel`);
