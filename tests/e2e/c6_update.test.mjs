@@ -230,7 +230,7 @@ test('a corrupted download is refused: the agent keeps A and the rollout halts a
 });
 
 test('browser: the fleet update page shows the halted run; a host page updates its agent live', async () => {
-  const { launchBrowser } = await import('./lib/browser.mjs');
+  const { launchBrowser, screenshot } = await import('./lib/browser.mjs');
   const b = await launchBrowser();
   try {
     const { page } = b;
@@ -244,10 +244,12 @@ test('browser: the fleet update page shows the halted run; a host page updates i
     const halted = page.locator('[data-testid="update-run"][data-state="halted"]').first();
     assert.match(await halted.getByTestId('update-run-halted').textContent(), /upd-d-corrupt/);
     await page.locator(`[data-testid="behind-host"][data-host-id="${S.e.id}"]`).waitFor();
+    await screenshot(page, 'c6-fleet-update-halted');
     // the host page: admin updates this agent and watches it finish without a reload
     await page.goto(`${S.server.url}/hosts/${S.e.id}`);
     await page.getByTestId('agent-update-start').click();
     await page.locator('[data-testid="agent-update-state"][data-state="succeeded"]').waitFor({ timeout: 30000 });
+    await screenshot(page, 'c6-host-agent-updated');
     assert.match(await page.getByTestId('host-header').textContent(), new RegExp(`agent ${VERSION_B.replace(/\./g, '\\.')}`));
     assert.deepEqual(b.errors, []);
   } finally {

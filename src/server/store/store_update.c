@@ -180,8 +180,8 @@ static json_t *run_row(sqlite3_stmt *st)
 	json_object_set_new(o, "reason", store_col_str(st, 6));
 	json_object_set_new(o, "cancel_requested", json_boolean(sqlite3_column_int(st, 7)));
 	json_object_set_new(o, "created_by", store_col_str(st, 8));
-	json_object_set_new(o, "created_at", store_col_int(st, 9));
-	json_object_set_new(o, "finished_at", store_col_int(st, 10));
+	json_object_set_new(o, "created_at", store_col_time(st, 9));
+	json_object_set_new(o, "finished_at", store_col_time(st, 10));
 	return o;
 }
 

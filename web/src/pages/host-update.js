@@ -36,11 +36,13 @@ export function createAgentUpdate(st, env) {
     const live = u && LIVE.includes(u.state);
     const bad = u && (u.state === 'failed' || u.state === 'rolled_back');
     const state = u ? html`<span class="pill pill-${live ? 'running' : bad ? 'failed' : 'succeeded'}" data-testid="agent-update-state" data-state=${u.state}>${LABEL[u.state] || u.state}</span>
-      <span class="small muted">to ${u.target_version} ${relEl(u.at)}</span>${u.error ? html` <span class="mono small" data-testid="agent-update-error">${u.error}</span>` : nothing}` : nothing;
+      <span class="small muted">to ${u.target_version} ${relEl(u.at ? new Date(u.at).toISOString() : null)}</span>${u.error ? html` <span class="mono small" data-testid="agent-update-error">${u.error}</span>` : nothing}` : nothing;
     const button = env.admin && behind && !live
       ? html`<button type="button" class="btn btn-sm" data-testid="agent-update-start" @click=${start}>Update agent to ${release.version}</button>` : nothing;
-    if (!u && !button) return nothing;
-    const showState = u && (live || bad || u.target_version === h.agent_version);
+    // a success stays visible for an hour; a failure until the next update
+    const recent = u && u.at && Date.now() - u.at < 3600 * 1000;
+    const showState = u && (live || bad || (recent && u.target_version === h.agent_version));
+    if (!showState && !button) return nothing;
     return html`<div class="agent-update panel${bad ? ' panel-bad' : ''}" data-testid="agent-update">
   <strong>Agent update</strong> ${showState ? state : nothing} ${button}
   ${error ? html`<div class="form-error" role="alert">${error}</div>` : nothing}</div>`;
