@@ -254,10 +254,15 @@ static int swap_in(const char *exe, const char *new_path, char *err, size_t errl
 	return rc;
 }
 
+static int g_restarting; /* swapped in; the restart is under way */
+
 static void restart_timer_cb(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 	uv_close((uv_handle_t *)t, (uv_close_cb)free);
+	if (a->stopping) /* SIGTERM meanwhile: exit; the next start runs the new binary */
+		return;
+	upgrade_request_restart(a->state_dir); /* main's signal watchers go now, not earlier */
 	agent_stop(a);
 }
 
@@ -302,7 +307,7 @@ static void after_cb(uv_work_t *w, int status)
 	RM_INFO("agent binary replaced; restarting", "from", rm_agent_version, "to", d->m.version,
 	        "exe", exe);
 	send_status(a, d->update_id, "restarting", NULL);
-	upgrade_request_restart(a->state_dir);
+	g_restarting = 1;
 	dl_free(d);
 	/* a moment for the status frame to leave, then the graceful stop (outbox flushed);
 	 * main() restarts into the new binary once the loop is done */
@@ -335,7 +340,7 @@ static int precheck(struct agent *a, const json_t *p, struct rm_manifest *m, cha
 	int busy = json_array_size(running) > 0;
 	json_decref(running);
 	int rc = RM_ERR_INVAL;
-	if (g_dl || upgrade_restart_requested())
+	if (g_dl || g_restarting)
 		rmj_seterr(err, errlen, "an update is already in progress");
 	else if (busy)
 		rmj_seterr(err, errlen, "a job is running; update when it has finished");
