@@ -21,6 +21,7 @@ struct dl_list;
 struct throttle;
 struct oidc;
 struct alerts;
+struct announce_limiter;
 
 struct app {
 	uv_loop_t *loop;
@@ -38,8 +39,9 @@ struct app {
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	int shutting_down;
-	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
-	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
+	struct api_cache *api_cache;       /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;                 /* engine/oidc.c; NULL when single sign-on is off */
+	struct announce_limiter *announce; /* engine/announce.c: announcements per address */
 };
 
 #endif

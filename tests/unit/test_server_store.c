@@ -140,9 +140,11 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid), 6 (SSO users),
+	/* back to the v1 shape: undo migration 10 (C6 announce, token ids), 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid), 6 (SSO users),
 	 * 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
-	raw("ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
+	raw("DROP TABLE pending_hosts; DROP INDEX enrollment_tokens_id; "
+	    "ALTER TABLE enrollment_tokens DROP COLUMN id; "
+	    "ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
 	    "ALTER TABLE hosts DROP COLUMN locks_at; "
 	    "DROP TABLE deliveries; DROP TABLE channels; DROP TABLE alerts; "
 	    "DROP TABLE alert_rules; ALTER TABLE hosts DROP COLUMN agent_uid; "
