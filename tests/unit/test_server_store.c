@@ -165,9 +165,15 @@ TEST(migration_from_v1)
 	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
 	               "WHERE name = 'reported_hostname'"),
 	       0);
+	/* a token of the v1 shape gets a public id (migration 10) */
+	raw("INSERT INTO enrollment_tokens(token_hash, hostname, creds_ct, expires_at, "
+	    "created_at) VALUES ('0123456789abcdef0123456789abcdef', 'old', 'CT', 1, 1)");
 	s = NULL;
 	EQ_INT(store_open(dbpath, &s), RM_OK);
 	EQ_INT(store_schema_version(s), latest);
+	EQ_INT(raw_int("SELECT count(*) FROM enrollment_tokens WHERE id = "
+	               "'T0123456789ABCDEF012345678'"),
+	       1);
 	check_names(s, a, "alpha", NULL);
 	EQ_INT(store_host_hello(s, a, "alpha.lan", "linux", "amd64", "1", "0.14", 1000), RM_OK);
 	check_names(s, a, "alpha", "alpha.lan");
