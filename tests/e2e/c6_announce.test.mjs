@@ -287,3 +287,24 @@ test('enrollment tokens: list outstanding, regenerate (old secret dead), revoke'
   const actions = r.body.entries.map((x) => x.action);
   for (const x of ['enrollment_token.regenerate', 'enrollment_token.revoke']) assert.ok(actions.includes(x), `audit ${x}`);
 });
+
+// ------------------------------------------------------------------ install.sh
+test('install.sh without --token asks to join, prints the fingerprint, enrolls once accepted', async () => {
+  const root = h.tmpDir('rm-e2e-announce-install-');
+  const script = path.join(root, 'install.sh');
+  const r0 = await h.httpRequest(`${S.server.url}/install/install.sh`);
+  fs.writeFileSync(script, r0.buf, { mode: 0o755 });
+  const args = [script, '--server', S.server.url, '--binary', path.join(h.binDir, 'restic-manager-agent'),
+    '--prefix', path.join(root, 'prefix'), '--config-dir', path.join(root, 'etc'),
+    '--state-dir', path.join(root, 'state'), '--no-systemd', '--no-deb'];
+  const e = { p: h.spawnTracked('/bin/bash', args, { env: { ...process.env, ...h.sanEnv, LANG: 'C' } }) };
+  const fp = await printedFingerprint(e);
+  const [row] = await pendingRow(S.api, fp, 'pending');
+  assert.ok(row, `no pending row for ${fp}`);
+  const r = await S.api.post(`/api/pending-hosts/${row.id}/accept`, { hostname: 'installed-by-announce', repo: { repo_url: '/tmp/rm-e2e-none' } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(await exitOf(e, 60000), 0, `install.sh:\n${e.p.out}\n${e.p.err.slice(-3000)}`);
+  const cfg = path.join(root, 'etc', 'agent.yaml');
+  assert.equal(fs.statSync(cfg).mode & 0o077, 0);
+  assert.match(fs.readFileSync(cfg, 'utf8'), new RegExp(r.body.host_id));
+});
