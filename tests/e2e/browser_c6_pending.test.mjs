@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
@@ -90,6 +91,21 @@ test('pending hosts: fingerprint, badge, accept form -> host page, reject with c
     const en = await new h.Api(S.server.url).post('/api/agents/enroll', { token: tok.token, hostname: 'x' });
     assert.equal(en.status, 401, en.text);
     await screenshot(page, 'done');
+
+    // recovery: an expired token's page offers a new token in place
+    const old = await S.api.createEnrollment({ hostname: 'late-host', repo_url: '/tmp/rm-c6-late' });
+    execFileSync('sqlite3', [path.join(S.server.dataDir, 'restic-manager.db'), `UPDATE enrollment_tokens SET expires_at = 1 WHERE id = '${old.id}'`]);
+    await page.goto(`${S.server.url}/hosts/pending/${encodeURIComponent(old.token)}`);
+    await page.getByTestId('pending-expired').waitFor();
+    await page.getByTestId('token-regenerate').click();
+    await page.waitForURL((u) => u.pathname.startsWith('/hosts/pending/') && !u.pathname.endsWith(encodeURIComponent(old.token)));
+    const fresh = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await page.getByTestId('pending-awaiting').waitFor();
+    assert.ok((await page.getByTestId('install-command').textContent()).includes(fresh));
+    assert.equal((await new h.Api(S.server.url).post('/api/agents/enroll', { token: old.token, hostname: 'x' })).status, 401);
+    const ok = await new h.Api(S.server.url).post('/api/agents/enroll', { token: fresh, hostname: 'x' });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal((await S.api.host(ok.body.host_id)).hostname, 'late-host');
   } catch (e) {
     await screenshot(page, 'FAILED').catch(() => {});
     e.message += `\nurl=${page.url()}\n--- server ---\n${S.server.stderr().slice(-3000)}`;

@@ -317,6 +317,10 @@ void api_enroll_token_get(struct http_req *r, void *appv)
 	rm_time_fmt(e.expires_ms, exps);
 	json_t *o = json_pack("{s:s,s:s,s:s}", "hostname", e.hostname, "status", status,
 	                      "expires_at", exps);
+	char id[RM_ULID_BUF];
+	/* C6: the handle for regenerate/revoke (an unused token only) */
+	if (!e.used_ms && store_enroll_id(app->store, hash, id) == RM_OK)
+		json_object_set_new(o, "id", json_string(id));
 	if (e.used_ms && e.host_id[0]) {
 		json_object_set_new(o, "host_id", json_string(e.host_id));
 		json_t *host = store_host_get(app->store, e.host_id);
