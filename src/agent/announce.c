@@ -231,7 +231,6 @@ static void banner(const struct announce *a)
 	       "Key fingerprint: %s\n"
 	       "Accept only if the page shows this same fingerprint.\n",
 	       (int)a->h->server_len, a->o->server_url, a->fp);
-	printf("waiting for approval, fingerprint %s\n", a->fp);
 	fflush(stdout);
 }
 
@@ -243,8 +242,7 @@ int announce_run(const struct enroll_opts *o, const struct enroll_host *h)
 	if (rc)
 		goto out;
 	banner(&a);
-	RM_INFO("waiting for approval", "fingerprint", a.fp, "server", o->server_url);
-	int backoff = 1, stale = 0, done = 0;
+	int backoff = 1, stale = 0, done = 0, told = 0;
 	time_t start = time(NULL);
 	while (!done) {
 		if (time(NULL) - start > MAX_WAIT_S) {
@@ -254,6 +252,13 @@ int announce_run(const struct enroll_opts *o, const struct enroll_host *h)
 		}
 		if (!a.id[0] && (rc = announce_once(&a, &backoff)) != RM_OK)
 			break;
+		if (!told) { /* printed once the server has the announcement */
+			printf("waiting for approval, fingerprint %s\n", a.fp);
+			fflush(stdout);
+			RM_INFO("waiting for approval", "fingerprint", a.fp, "server",
+			        o->server_url);
+			told = 1;
+		}
 		sleep_s(a.poll_after_s);
 		rc = poll_once(&a, &done, &stale);
 		if (rc)

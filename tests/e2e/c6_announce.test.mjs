@@ -89,6 +89,8 @@ test('announce -> same fingerprint on both sides -> restart continues -> accept 
   assert.ok(Date.parse(row.expires_at) - Date.parse(row.announced_at) === 3600 * 1000, JSON.stringify(row));
   assert.ok(!('pubkey' in row) && !('nonce' in row), 'the list shows the fingerprint, not the key or nonce');
 
+  const keyFile = path.join(e.dir, 'state', 'announce.key');
+  assert.equal(fs.statSync(keyFile).mode & 0o077, 0, 'announce key is 0600');
   // a restarted `enroll` continues the same announcement (same key, same row)
   e.p.proc.kill('SIGTERM');
   await e.p.exited;
@@ -97,6 +99,14 @@ test('announce -> same fingerprint on both sides -> restart continues -> accept 
   rows = await pendingRow(S.api, fp);
   assert.equal(rows.length, 1);
   assert.equal(rows[0].id, row.id);
+
+  // the server restarts while the agent waits: the row (and its nonce) survive, the agent
+  // keeps polling through the outage
+  await S.server.restart();
+  await S.api.login();
+  await h.waitFor(async () => (await pendingRow(S.api, fp))[0].polls > rows[0].polls,
+    { timeout: 20000, what: 'a poll after the server restart' });
+  assert.equal(e.p.proc.exitCode, null, `agent gave up during the restart:\n${e.p.err.slice(-2000)}`);
 
   // operators may look, only admins decide (role table); bad input changes nothing
   let r = await S.api.post(`/api/pending-hosts/${row.id}/accept`, { hostname: 'bad name!', repo: { repo_url: repo } });
