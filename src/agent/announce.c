@@ -29,6 +29,7 @@
 #define MAX_WAIT_S (6 * 3600) /* give up after this long without a decision */
 #define MAX_REANNOUNCE 5      /* stale nonces in a row before giving up */
 #define BACKOFF_MAX_S 60
+#define REMIND_S 300 /* repeat the fingerprint line this often while waiting */
 
 struct announce {
 	const struct enroll_opts *o;
@@ -242,7 +243,8 @@ int announce_run(const struct enroll_opts *o, const struct enroll_host *h)
 	if (rc)
 		goto out;
 	banner(&a);
-	int backoff = 1, stale = 0, done = 0, told = 0;
+	int backoff = 1, stale = 0, done = 0;
+	time_t told = 0;
 	time_t start = time(NULL);
 	while (!done) {
 		if (time(NULL) - start > MAX_WAIT_S) {
@@ -252,12 +254,14 @@ int announce_run(const struct enroll_opts *o, const struct enroll_host *h)
 		}
 		if (!a.id[0] && (rc = announce_once(&a, &backoff)) != RM_OK)
 			break;
-		if (!told) { /* printed once the server has the announcement */
-			printf("waiting for approval, fingerprint %s\n", a.fp);
+		/* printed once the server has the announcement, then every 5 minutes */
+		if (!told || time(NULL) - told >= REMIND_S) {
+			printf("%swaiting for approval, fingerprint %s\n", told ? "still " : "",
+			       a.fp);
 			fflush(stdout);
 			RM_INFO("waiting for approval", "fingerprint", a.fp, "server",
 			        o->server_url);
-			told = 1;
+			told = time(NULL);
 		}
 		sleep_s(a.poll_after_s);
 		rc = poll_once(&a, &done, &stale);
