@@ -39,9 +39,10 @@ struct app {
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	int shutting_down;
-	struct api_cache *api_cache;       /* api/hosts.c; api_cache_free */
-	struct oidc *oidc;                 /* engine/oidc.c; NULL when single sign-on is off */
-	struct announce_limiter *announce; /* engine/announce.c: announcements per address */
+	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
+	/* engine/announce.c: C6 announcements per client address */
+	struct announce_limiter *announce;
 };
 
 #endif

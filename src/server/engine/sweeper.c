@@ -64,9 +64,10 @@ void sweeper_run_once(struct app *app)
 		RM_ERROR("sweeper: purging setup links failed", "err", rm_strerror(rc));
 	policy_refresh_due(app); /* dashboard "next run" of hosts whose run has passed */
 	policy_expire_awaiting(app);
-	drill_sweep(app);    /* C3: restore drills on their cadence */
-	care_sweep(app);     /* forget/prune cadences of hosts with an admin slot */
-	announce_sweep(app); /* C6: announcements decided or expired long enough ago */
+	drill_sweep(app); /* C3: restore drills on their cadence */
+	care_sweep(app);  /* forget/prune cadences of hosts with an admin slot */
+	/* C6: announcements decided or expired long enough ago */
+	announce_sweep(app);
 }
 
 static void timer_cb(uv_timer_t *t)
