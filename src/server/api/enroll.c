@@ -185,10 +185,9 @@ const char *api_enroll_repo_creds(const json_t *obj, json_t **creds_out, char *e
 	return NULL;
 }
 
-/* Validates the fields every way of adding a host shares: hostname (optional when
- * def_hostname is given), tags, initial_paths. Responds and returns -1 on a problem. */
-static int host_fields(struct http_req *r, const json_t *b, const char *def_hostname,
-                       const char **hostname, const json_t **tags, const json_t **paths)
+/* The fields every way of adding a host shares (enroll_int.h). */
+int api_enroll_fields(struct http_req *r, const json_t *b, const char *def_hostname,
+                      const char **hostname, const json_t **tags, const json_t **paths)
 {
 	char err[160];
 	*hostname = def_hostname;
@@ -213,12 +212,6 @@ static int host_fields(struct http_req *r, const json_t *b, const char *def_host
 	return 0;
 }
 
-int api_enroll_fields(struct http_req *r, const json_t *b, const char *def_hostname,
-                      const char **hostname, const json_t **tags, const json_t **paths)
-{
-	return host_fields(r, b, def_hostname, hostname, tags, paths);
-}
-
 void api_enroll_token_create(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
@@ -227,7 +220,7 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 	const json_t *tags = NULL, *paths = NULL;
 	json_t *creds = NULL;
 	char err[160];
-	if (host_fields(r, b, NULL, &hostname, &tags, &paths))
+	if (api_enroll_fields(r, b, NULL, &hostname, &tags, &paths))
 		return;
 	const char *bad = api_enroll_repo_creds(b, &creds, err, sizeof err);
 	if (bad) {
