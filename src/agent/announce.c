@@ -156,34 +156,26 @@ static int request(struct announce *a, const char *path, json_t *body_take, long
 	return rc;
 }
 
-/* Announces until the server answers with the row (RM_OK) or refuses for good. */
-static int announce_once(struct announce *a, int *backoff)
+/* One announcement: RM_OK with the row, RM_ERR_AGAIN to retry later (unreachable, 429,
+ * 503, 5xx), else the server refused for good. */
+static int announce_once(struct announce *a)
 {
-	for (;;) {
-		long status = 0;
-		json_t *resp = NULL;
-		json_t *req =
-		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "pubkey", a->pk_b64, "hostname",
-		              a->h->hostname, "os", "linux", "arch", host_arch(), "agent_version",
-		              RM_VERSION, "restic_version", a->h->restic_version);
-		int rc = request(a, "agents/announce", req, &status, &resp);
-		if (!rc && (status == 200 || status == 201)) {
-			rc = take_row(a, resp);
-			json_decref(resp);
-			*backoff = 1;
-			return rc;
-		}
-		if (!rc && (rc = terminal(status, resp)) != RM_OK) {
-			json_decref(resp);
-			return rc;
-		}
-		if (status)
-			RM_WARN("announcement not taken yet; retrying", "code",
-			        rmj_str(resp, "code"));
-		json_decref(resp);
-		sleep_s(*backoff);
-		*backoff = *backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : *backoff * 2;
+	long status = 0;
+	json_t *resp = NULL;
+	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "pubkey", a->pk_b64, "hostname",
+	                        a->h->hostname, "os", "linux", "arch", host_arch(), "agent_version",
+	                        RM_VERSION, "restic_version", a->h->restic_version);
+	int rc = request(a, "agents/announce", req, &status, &resp);
+	if (rc)
+		rc = RM_ERR_AGAIN;
+	else if (status == 200 || status == 201)
+		rc = take_row(a, resp);
+	else if ((rc = terminal(status, resp)) == RM_OK) {
+		RM_WARN("announcement not taken yet; retrying", "code", rmj_str(resp, "code"));
+		rc = RM_ERR_AGAIN;
 	}
+	json_decref(resp);
+	return rc;
 }
 
 /* One signed poll. *done = 1 when enrolled; RM_OK to keep waiting, else a terminal rc. */
@@ -252,8 +244,17 @@ int announce_run(const struct enroll_opts *o, const struct enroll_host *h)
 			rc = RM_ERR_EXPIRED;
 			break;
 		}
-		if (!a.id[0] && (rc = announce_once(&a, &backoff)) != RM_OK)
-			break;
+		if (!a.id[0]) {
+			rc = announce_once(&a);
+			if (rc == RM_ERR_AGAIN) {
+				sleep_s(backoff);
+				backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+				continue;
+			}
+			if (rc)
+				break;
+			backoff = 1;
+		}
 		/* printed once the server has the announcement, then every 5 minutes */
 		if (!told || time(NULL) - told >= REMIND_S) {
 			printf("%swaiting for approval, fingerprint %s\n", told ? "still " : "",

@@ -222,9 +222,13 @@ test('polls must be signed by the announced key with the current nonce; the bear
 });
 
 // ------------------------------------------------------------------ expiry
-test('an announcement nobody decides expires; the agent says so and exits non-zero', async () => {
-  const srv = await h.startServer({ env: { RM_ANNOUNCE_TTL_S: '2' } });
-  const e = spawnEnroll(srv);
+test('an unreachable server is retried; an announcement nobody decides expires; the agent says so and exits non-zero', async () => {
+  // the agent starts first: nothing listens yet, it retries with backoff
+  const port = await h.freePort();
+  const e = spawnEnroll({ url: `http://127.0.0.1:${port}` });
+  await h.waitFor(() => /enrollment request failed/.test(e.p.err), { timeout: 15000, what: 'a failed first attempt' });
+  assert.equal(e.p.proc.exitCode, null);
+  const srv = await h.startServer({ port, env: { RM_ANNOUNCE_TTL_S: '2' } });
   await printedFingerprint(e);
   assert.notEqual(await exitOf(e, 30000), 0);
   assert.match(e.p.out, /Expired/);
