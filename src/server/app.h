@@ -23,6 +23,7 @@ struct oidc;
 struct alerts;
 struct update_engine;
 struct rotation;
+struct announce_limiter;
 
 struct app {
 	uv_loop_t *loop;
@@ -41,8 +42,10 @@ struct app {
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
 	struct rotation *rotation; /* engine/rotation.c: C6 repository password rotation */
 	int shutting_down;
-	struct api_cache *api_cache;  /* api/hosts.c; api_cache_free */
-	struct oidc *oidc;            /* engine/oidc.c; NULL when single sign-on is off */
+	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
+	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
+	/* engine/announce.c: C6 announcements per client address */
+	struct announce_limiter *announce;
 	struct update_engine *update; /* engine/update.c: C6 agent updates */
 };
 

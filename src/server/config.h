@@ -33,6 +33,10 @@ struct server_config {
 	char *agent_binary_dir;     /* default: directory of the server executable */
 	char *agent_release_pubkey; /* default <agent_binary_dir>/agent-release.pub */
 	long long update_timeout_s; /* one host's agent update, command to re-hello */
+	/* C6 announce-and-approve (engine/announce.h) */
+	long long announce_ttl_s;       /* undecided announcements expire (default 1 h) */
+	long long announce_max_pending; /* undecided announcements at once */
+	long long announce_rate;        /* announcements per client address per minute */
 	/* single sign-on (OIDC; engine/oidc.c). Off unless oidc_issuer is set. */
 	char *oidc_issuer;
 	char *oidc_client_id;
