@@ -69,9 +69,13 @@ esac
 say "platform: $OS/$ARCH"
 
 BIN_DIR="$PREFIX/bin"
-BIN="$BIN_DIR/restic-manager-agent"
+# the binary lives in its own directory, linked from $BIN_DIR: the sandboxed unit lets the
+# agent write there (and only there) to update itself (<exe>.new, <exe>.prev)
+LIB_DIR="$PREFIX/lib/restic-manager"
+BIN="$LIB_DIR/restic-manager-agent"
+LINK="$BIN_DIR/restic-manager-agent"
 CONFIG="$CONFIG_DIR/agent.yaml"
-mkdir -p "$BIN_DIR" "$CONFIG_DIR"
+mkdir -p "$BIN_DIR" "$LIB_DIR" "$CONFIG_DIR"
 mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR"
 
 # ---------------------------------------------------------------- TLS pin
@@ -108,7 +112,7 @@ fi
 
 # ---------------------------------------------------------------- binary
 if [ "$USE_DEB" -eq 0 ]; then
-	tmp="$(mktemp "$BIN_DIR/.restic-manager-agent.XXXXXX")"
+	tmp="$(mktemp "$LIB_DIR/.restic-manager-agent.XXXXXX")"
 	trap 'rm -f "$tmp"' EXIT
 	if [ -n "$BINARY" ]; then
 		say "installing agent from $BINARY"
@@ -125,6 +129,8 @@ if [ "$USE_DEB" -eq 0 ]; then
 	if [ -f "$BIN" ]; then cp -p "$BIN" "$BIN.prev" 2>/dev/null || true; fi
 	mv -f "$tmp" "$BIN"
 	trap - EXIT
+	# an earlier install put the binary itself in $BIN_DIR: replace it by the link
+	ln -sfn "$BIN" "$LINK.tmp" && mv -Tf "$LINK.tmp" "$LINK"
 	say "installed $("$BIN" --version)"
 fi
 
@@ -182,7 +188,7 @@ KillMode=mixed
 TimeoutStopSec=20
 NoNewPrivileges=yes
 ProtectSystem=strict
-ReadWritePaths=$STATE_DIR $CONFIG_DIR
+ReadWritePaths=$STATE_DIR $CONFIG_DIR $LIB_DIR
 ProtectHome=read-only
 PrivateTmp=yes
 PrivateDevices=yes

@@ -31,7 +31,9 @@ stage() {
 	sed -e "s/@VERSION@/$version/g" -e "s/@DATE@/$date_man/g" "$src/$bin.8" | gzip -9n > "$d/usr/share/man/man8/$bin.8.gz"
 	install -m 0644 "$src/copyright" "$d/usr/share/doc/$pkg/copyright"
 	subst "$src/changelog" | sed "1s/^restic-manager /$pkg /" | gzip -9n > "$d/usr/share/doc/$pkg/changelog.Debian.gz"
-	sed -e 's#/usr/local/bin/#/usr/bin/#g' "$root/deploy/$pkg.service" > "$d/lib/systemd/system/$pkg.service"
+	# the packaged agent is updated with its package: no self-update directory
+	sed -e 's#/usr/local/lib/restic-manager/#/usr/bin/#g' -e 's# -/usr/local/lib/restic-manager$##' \
+	    -e 's#/usr/local/bin/#/usr/bin/#g' "$root/deploy/$pkg.service" > "$d/lib/systemd/system/$pkg.service"
 	chmod 0644 "$d/lib/systemd/system/$pkg.service" "$d/usr/share/man/man8/$bin.8.gz" "$d/usr/share/doc/$pkg/changelog.Debian.gz"
 	for s in postinst prerm postrm; do install -m 0755 "$src/${pkg#restic-manager-}/$s" "$d/DEBIAN/$s"; done
 }

@@ -316,7 +316,7 @@ test('systemd start guard: a stale update marker puts the previous binary back, 
   const line = /^ExecStartPre=-\/bin\/sh -c '(.*)'$/m.exec(unit);
   assert.ok(line, 'ExecStartPre guard in the unit');
   const d = h.tmpDir('rm-e2e-guard-');
-  const script = line[1].replace(/\$\$/g, '$').replace('/var/lib/restic-manager/', `${d}/`).replace('/usr/local/bin/', `${d}/`);
+  const script = line[1].replace(/\$\$/g, '$').replace('/var/lib/restic-manager/', `${d}/`).replace('/usr/local/lib/restic-manager/', `${d}/`);
   const exe = path.join(d, 'restic-manager-agent'), marker = path.join(d, 'update.json');
   const setup = (ageMin) => {
     fs.writeFileSync(exe, 'new');

@@ -78,11 +78,14 @@ test('install.sh without systemd: says so, installs the binary, enrolls', async 
   assert.ok(!r.out.includes(tok.token), 'install.sh output does not echo the enrollment token');
   // installed binary = the one the server serves
   const found = [];
-  const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else if (e.name === 'restic-manager-agent') found.push(p); } };
+  const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else if (e.name === 'restic-manager-agent' && e.isFile()) found.push(p); } };
   walk(prefix);
   assert.equal(found.length, 1, `one agent binary under ${prefix}: ${found}`);
   assert.ok(fs.readFileSync(found[0]).equals(S.relAgent), 'installed binary = served binary');
   assert.ok(fs.statSync(found[0]).mode & 0o100, 'binary is executable');
+  // in its own directory (the unit lets the agent write there to update itself), linked from bin/
+  assert.equal(found[0], path.join(prefix, 'lib/restic-manager/restic-manager-agent'));
+  assert.equal(fs.realpathSync(path.join(prefix, 'bin/restic-manager-agent')), found[0], 'bin/ links to the binary');
   const cfg = path.join(configDir, 'agent.yaml');
   assert.ok(fs.existsSync(cfg), `config written to ${cfg}`);
   assert.equal(fs.statSync(cfg).mode & 0o077, 0, 'config is 0600');
