@@ -28,12 +28,17 @@ function startLoad(query, opts) {
   let all;
   if (!isFiltered(s) && s.sort === 'name' && s.dir === 'asc') {
     first = get(`/api/hosts?limit=${FIRST_PAGE}`, opts);
-    all = first.then((r) => (r.total <= r.hosts.length ? r : get('/api/hosts', opts)));
+    // asked for once the first screen is painted: building it keeps the server busy, and
+    // the page's other requests (session, alerts, chart) should not queue behind it
+    let p = null;
+    all = () => p || (p = first.then((r) => (r.total <= r.hosts.length ? r : get('/api/hosts', opts))));
   } else {
-    all = get('/api/hosts', opts);
-    first = all.then((r) => ({ hosts: r.hosts, total: r.hosts.length }));
+    const p = get('/api/hosts', opts);
+    all = () => p;
+    first = p.then((r) => ({ hosts: r.hosts, total: r.hosts.length }));
+    p.catch(() => {});
   }
-  for (const p of [summary, first, all]) p.catch(() => {});
+  for (const p of [summary, first]) p.catch(() => {});
   return { first, summary, all };
 }
 
@@ -101,7 +106,7 @@ const tableShell = html`<div class="hosts-grid" role="table" aria-label="hosts" 
 <p class="muted dash-nomatch" data-testid="dash-nomatch" hidden>No hosts match these filters.</p>
 <p class="muted small mono" data-testid="host-count"></p>`;
 
-const countText = (shown, total) => (shown === total ? `${total.toLocaleString('en-US')} host${total === 1 ? '' : 's'}` : `${shown.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} hosts`);
+const countText = (shown, total) => (shown === total ? `${fmtNum(total)} host${total === 1 ? '' : 's'}` : `${fmtNum(shown)} of ${fmtNum(total)} hosts`);
 
 // Whole row opens the host (one listener; the row's <a> carries keyboard focus).
 function onRowClick(ev) {
@@ -151,7 +156,9 @@ export async function mount(ctx) {
   const dash = fleetView(ctx, { barEl, body, tilesEl, loadTrend });
   if (first.total > first.hosts.length) {
     dash.loadFirst(first.hosts, first.total);
-    const all = await load.all;
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))); // painted
+    if (!ctx.alive()) return;
+    const all = await load.all();
     if (!ctx.alive()) return;
     dash.load(all.hosts || []);
   } else dash.load(first.hosts || []);
