@@ -491,6 +491,8 @@ json_t *store_col_time(sqlite3_stmt *st, int i); /* RFC 3339 string | null */
 json_t *store_col_json(sqlite3_stmt *st, int i, json_t *def);
 /* Borrowed column text ("" for NULL). */
 const char *store_col_text(sqlite3_stmt *st, int i);
+/* store_hosts.c: one row of HOST_COLS as the host JSON the API shows. */
+json_t *store_host_row(sqlite3_stmt *st);
 
 /* migrations.c: brings the schema to the latest version; RM_ERR_DB if the file is newer
  * than this binary. */
