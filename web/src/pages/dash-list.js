@@ -12,7 +12,7 @@ export const CHUNK = 50;
 const ROW_PX = 33;
 const FIRST = 1; // painted synchronously: what a screen shows (50 rows > 1,600 px)
 const FILL = 20; // lists up to FILL chunks (1,000 rows) are painted whole, in idle time
-const ALL_AT_ONCE = 300; // up to this many rows, all are painted at once (~40 ms)
+const ALL_AT_ONCE = 100; // up to this many rows, all are painted at once
 
 export function createHostList(box, rowFn) {
   let list = [];
