@@ -61,12 +61,20 @@ function sync(h) {
   return html` <span class="sync-mini ${ok ? 'ok' : 'behind'}" data-testid="host-sync" data-in-sync=${ok ? 'true' : 'false'} title=${ok ? `agent in sync (schedule v${v})` : `agent at v${a ?? 0}, server at v${v}`}>${ok ? 'in sync' : `at v${a ?? 0}`}</span>`;
 }
 
+// The name the operator gave vs the hostname the agent reports (hosts API: hostname_mismatch;
+// computed here when the field is absent).
+function mismatch(h) {
+  const r = h.reported_hostname;
+  const bad = typeof h.hostname_mismatch === 'boolean' ? h.hostname_mismatch : !!r && r !== h.hostname;
+  return bad && r ? html` <span class="name-mismatch mono small" data-testid="host-mismatch" title=${`the agent reports the hostname ${r}`}>≠ ${r}</span>` : nothing;
+}
+
 function row(h) {
   const lb = h.last_backup;
   const rowCls = h.running_job ? 'running' : (h.repo_status === 'init_failed' || (lb && lb.status === 'failed')) ? 'failed' : isAsleep(h) ? 'asleep' : h.status === 'offline' ? 'offline' : '';
   return html`<div class="host-row ${rowCls}" role="row" data-host-id=${h.id} data-testid="host-row">
 <div role="cell" class="c-dot">${statusDot(h)}</div>
-<div role="cell" class="c-name"><a href="/hosts/${encodeURIComponent(h.id)}" class="mono host-link">${h.hostname}</a>${h.tags && h.tags.length ? html`<span class="tags">${tagList(h.tags)}</span>` : nothing}</div>
+<div role="cell" class="c-name"><a href="/hosts/${encodeURIComponent(h.id)}" class="mono host-link">${h.hostname}</a>${mismatch(h)}${h.tags && h.tags.length ? html`<span class="tags">${tagList(h.tags)}</span>` : nothing}</div>
 <div role="cell" class="mono muted">${h.os || '—'}${h.arch ? `·${h.arch}` : nothing}</div>
 <div role="cell">${h.running_job ? html`<span class="pill pill-running">${h.running_job.kind || 'job'} running…</span>` : lb ? html`<span class="pill pill-${lb.status}">${lb.status}</span> ${relEl(lb.finished_at)}` : html`<span class="muted">no backups</span>`}</div>
 <div role="cell" data-testid="host-next-run">${h.next_run ? relEl(h.next_run) : none}${sync(h)}</div>
