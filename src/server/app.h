@@ -21,6 +21,8 @@ struct dl_list;
 struct throttle;
 struct oidc;
 struct alerts;
+struct rotation;
+struct announce_limiter;
 
 struct app {
 	uv_loop_t *loop;
@@ -37,9 +39,12 @@ struct app {
 	struct dl_list *downloads; /* engine/download.c: snapshot downloads (lazy) */
 	struct throttle *throttle; /* engine/throttle.c: backoff after failed credentials */
 	struct alerts *alerts;     /* engine/alerts.c: C4 rules, alerts, deliveries */
+	struct rotation *rotation; /* engine/rotation.c: C6 repository password rotation */
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
+	/* engine/announce.c: C6 announcements per client address */
+	struct announce_limiter *announce;
 };
 
 #endif

@@ -21,6 +21,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/engine/alerts.h"
+#include "server/engine/rotation.h"
 #include "server/engine/oidc.h"
 #include "server/engine/download.h"
 #include "server/engine/notify.h"
@@ -28,6 +29,7 @@
 #include "server/engine/rpc.h"
 #include "server/engine/sweeper.h"
 #include "server/engine/throttle.h"
+#include "server/engine/announce.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 #include "server/ws/agent_hub.h"
@@ -120,6 +122,7 @@ static void begin_shutdown(void)
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
 	alerts_stop(app->alerts); /* evaluates what was flushed; answers channel tests waiting */
+	rotation_engine_stop(app);
 	event_hub_stop(app->events);
 	http_server_stop(app->http);
 	app->http = NULL;
@@ -220,6 +223,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->loop = loop;
 	app->notify = notify_new();
 	app->throttle = throttle_new();
+	app->announce = announce_limiter_new();
 	app->presence = presence_new();
 	app->rpc = rpc_new(app);
 	app->agents = agent_hub_new(app);
@@ -227,6 +231,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->events = event_hub_new(app);
 	g_sweeper = sweeper_start(app);
 	alerts_start(app);
+	rotation_engine_start(app);
 
 	struct ws_endpoint endpoints[3];
 	endpoints[0] = *agent_hub_endpoint();
@@ -249,6 +254,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 		app->shutting_down = 1;
 		sweeper_stop(g_sweeper);
 		alerts_stop(app->alerts);
+		rotation_engine_stop(app);
 		agent_hub_stop(app->agents);
 		event_hub_stop(app->events);
 		uv_run(loop, UV_RUN_DEFAULT);
@@ -329,6 +335,7 @@ int main(int argc, char **argv)
 		}
 	}
 	alerts_free(app->alerts);
+	rotation_engine_free(app);
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);
 	event_hub_free(app->events);
@@ -339,6 +346,7 @@ int main(int argc, char **argv)
 	presence_free(app->presence);
 	notify_free(app->notify);
 	throttle_free(app->throttle);
+	announce_limiter_free(app->announce);
 	oidc_free(app->oidc);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/restic/keys.h"
 #include "agent/restic/lines.h"
 #include "agent/restic/parse.h"
 #include "agent/restic/parse_care.h"
@@ -114,6 +115,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o = NULL;
 	if (restic_parse_lock("id", s, size, &o) == RM_OK)
 		json_decref(o);
+	char key[RESTIC_KEY_ID_MAX + 1];
+	if (restic_parse_key_current(s, size, key) == RM_OK && !restic_key_id_ok(key))
+		abort();
 	long long sz = 0;
 	if (size < 64 && restic_parse_size(s, size, &sz) == RM_OK && sz < 0)
 		abort();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/restic/argv.h"
+#include "agent/restic/keys.h"
 #include "agent/restic/parse_care.h"
 #include "agent/runner/runner_int.h"
 #include "common/crypto.h"
@@ -97,6 +98,59 @@ TEST(argv_care)
 		OK(restic_subset_ok(good[i]));
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		OK(!restic_subset_ok(bad[i]));
+}
+
+/* C6 password rotation: key rows and `key list` (0.14 JSON and text, captured) */
+TEST(keys)
+{
+	char *s = joined("key-list", NULL);
+	EQ_STR(s, "/usr/bin/restic key list --json");
+	free(s);
+	s = joined("key-add", "{\"file\":\"/var/lib/rm/keypw-01J\"}");
+	EQ_STR(s, "/usr/bin/restic key add --new-password-file /var/lib/rm/keypw-01J");
+	free(s);
+	s = joined("key-add", "{\"file\":\"rel/path\"}");
+	OK(strncmp(s, "ERR", 3) == 0);
+	free(s);
+	s = joined("key-remove", "{\"key_id\":\"cd67645d\"}");
+	EQ_STR(s, "/usr/bin/restic key remove cd67645d");
+	free(s);
+	const char *bad_ids[] = { "{\"key_id\":\"--help\"}", "{\"key_id\":\"abc\"}",
+		                  "{\"key_id\":\"CD67645D\"}", "{}" };
+	for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+		s = joined("key-remove", bad_ids[i]);
+		OK(strncmp(s, "ERR", 3) == 0);
+		free(s);
+	}
+	char id[RESTIC_KEY_ID_MAX + 1] = "";
+	size_t n = 0;
+	char *d = slurp("0.14-key-list.json", &n);
+	EQ_INT(restic_parse_key_current(d, n, id), RM_OK);
+	EQ_STR(id, "cd67645d");
+	free(d);
+	d = slurp("0.14-key-list.txt", &n);
+	id[0] = '\0';
+	EQ_INT(restic_parse_key_current(d, n, id), RM_OK);
+	EQ_STR(id, "cd67645d");
+	free(d);
+	/* no current key, malformed, a current key with a bad id */
+	const char *bad[] = { "[]",
+		              "[{\"current\":false,\"id\":\"cd67645d\"}]",
+		              "[{",
+		              "[{\"current\":true,\"id\":\"../x\"}]",
+		              "",
+		              "*zz  root",
+		              "{\"current\":true,\"id\":\"cd67645d\"}" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		rm_strlcpy(id, "keep", sizeof id);
+		EQ_INT(restic_parse_key_current(bad[i], strlen(bad[i]), id), RM_ERR_PROTO);
+		EQ_STR(id, "keep");
+	}
+	/* 0.17+ full-length ids */
+	const char *full =
+	    "[{\"current\":true,\"id\":\"3a047437e5d52024ceff58fc92646abe0861befa8f656f475c2324e481e20b17\"}]";
+	EQ_INT(restic_parse_key_current(full, strlen(full), id), RM_OK);
+	EQ_INT((int)strlen(id), 64);
 }
 
 TEST(parse_forget)
@@ -256,6 +310,7 @@ TEST(lock_judge)
 int main(void)
 {
 	RUN(argv_care);
+	RUN(keys);
 	RUN(parse_forget);
 	RUN(parse_prune);
 	RUN(parse_locks);

@@ -141,9 +141,12 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid), 6 (SSO users),
-	 * 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
-	raw("ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
+	/* back to the v1 shape: undo migration 11 (C6 announce, token ids), 10 (C6 host deletion, key rotation), 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid),
+	 * 6 (SSO users), 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
+	raw("DROP TABLE pending_hosts; DROP INDEX enrollment_tokens_id; "
+	    "ALTER TABLE enrollment_tokens DROP COLUMN id; "
+	    "DROP TABLE host_key_rotations; ALTER TABLE hosts DROP COLUMN deleted_at; "
+	    "ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
 	    "ALTER TABLE hosts DROP COLUMN locks_at; "
 	    "DROP TABLE deliveries; DROP TABLE channels; DROP TABLE alerts; "
 	    "DROP TABLE alert_rules; ALTER TABLE hosts DROP COLUMN agent_uid; "
@@ -164,9 +167,15 @@ TEST(migration_from_v1)
 	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
 	               "WHERE name = 'reported_hostname'"),
 	       0);
+	/* a token of the v1 shape gets a public id (migration 10) */
+	raw("INSERT INTO enrollment_tokens(token_hash, hostname, creds_ct, expires_at, "
+	    "created_at) VALUES ('0123456789abcdef0123456789abcdef', 'old', 'CT', 1, 1)");
 	s = NULL;
 	EQ_INT(store_open(dbpath, &s), RM_OK);
 	EQ_INT(store_schema_version(s), latest);
+	EQ_INT(raw_int("SELECT count(*) FROM enrollment_tokens WHERE id = "
+	               "'T0123456789ABCDEF012345678'"),
+	       1);
 	check_names(s, a, "alpha", NULL);
 	EQ_INT(store_host_hello(s, a, "alpha.lan", "linux", "amd64", "1", "0.14", 1000), RM_OK);
 	check_names(s, a, "alpha", "alpha.lan");
@@ -798,6 +807,9 @@ TEST(hosts_list_shape_and_summary)
 		                                 "last_drill_ok_at",
 		                                 "last_drill",
 		                                 "last_drill_created_at",
+		                                 "hostname_mismatch",
+		                                 "mode",
+		                                 "deleted_at",
 		                                 NULL };
 	OK(has_exact_keys(h0, host_keys));
 	OK(json_is_null(json_object_get(h0, "last_drill_ok_at"))); /* C3: never drilled */
@@ -1033,6 +1045,69 @@ TEST(hosts_list_text)
 	store_close(s);
 }
 
+/* C6: rename/tags keep the reported name apart; delete keeps or drops the history and
+ * revokes the bearer; the rotation row round-trips. */
+TEST(host_admin)
+{
+	struct store *s = fresh();
+	char a[27], b[27], job[27], other[27];
+	mk_host(s, "alpha", "bearer-a", a);
+	mk_host(s, "beta", "bearer-b", b);
+	EQ_INT(store_host_hello(s, a, "alpha", "linux", "amd64", "1", "0.14", 1000), RM_OK);
+	json_t *h = store_host_get(s, a);
+	OK(json_is_false(json_object_get(h, "hostname_mismatch")));
+	EQ_STR(json_string_value(json_object_get(h, "mode")), "always_on");
+	json_decref(h);
+	json_t *tags = json_pack("[s,s]", "x", "y");
+	EQ_INT(store_host_edit(s, a, "renamed", tags), RM_OK);
+	json_decref(tags);
+	EQ_INT(store_host_hello(s, a, "alpha", "linux", "amd64", "1", "0.14", 2000), RM_OK);
+	h = store_host_get(s, a);
+	EQ_STR(json_string_value(json_object_get(h, "hostname")), "renamed");
+	EQ_STR(json_string_value(json_object_get(h, "reported_hostname")), "alpha");
+	OK(json_is_true(json_object_get(h, "hostname_mismatch")));
+	EQ_INT((int)json_array_size(json_object_get(h, "tags")), 2);
+	json_decref(h);
+	EQ_INT(store_host_edit(s, "nope", "x", NULL), RM_ERR_NOTFOUND);
+
+	/* keep: row stays, bearer refused, left out of the list, active jobs cancelled */
+	EQ_INT(store_job_create(s, a, "backup", NULL, "t", job), RM_OK);
+	json_t *ids = json_array();
+	EQ_INT(store_host_delete(s, a, 1, "admin", 5000, ids), RM_OK);
+	EQ_INT((int)json_array_size(ids), 1);
+	json_decref(ids);
+	EQ_INT(store_host_by_bearer(s, "bearer-a", other), RM_ERR_NOTFOUND);
+	h = store_host_get(s, a);
+	OK(h && !json_is_null(json_object_get(h, "deleted_at")));
+	json_decref(h);
+	json_t *j = store_job_get(s, job);
+	EQ_STR(json_string_value(json_object_get(j, "status")), "cancelled");
+	json_decref(j);
+	json_t *l = store_hosts_list(s);
+	EQ_INT((int)json_array_size(json_object_get(l, "hosts")), 1);
+	json_decref(l);
+	EQ_INT(store_host_delete(s, a, 1, "admin", 6000, NULL), RM_ERR_NOTFOUND);
+	/* delete: everything goes (a kept host can be purged later) */
+	EQ_INT(store_host_delete(s, a, 0, "admin", 7000, NULL), RM_OK);
+	OK(store_job_get(s, job) == NULL);
+	OK(store_host_get(s, a) == NULL);
+
+	struct store_rotation r = { .started_ms = 10, .updated_ms = 20 };
+	rm_strlcpy(r.state, "pending", sizeof r.state);
+	rm_strlcpy(r.job_id, "J1", sizeof r.job_id);
+	r.new_ct = "ct-new";
+	EQ_INT(store_rotation_put(s, b, &r), RM_OK);
+	struct store_rotation g;
+	EQ_INT(store_rotation_get(s, b, &g), RM_OK);
+	EQ_STR(g.state, "pending");
+	EQ_STR(g.new_ct, "ct-new");
+	OK(g.old_ct == NULL && g.error == NULL);
+	store_rotation_cleanup(&g);
+	rm_strlcpy(r.state, "bogus", sizeof r.state);
+	EQ_INT(store_rotation_put(s, b, &r), RM_ERR_INVAL);
+	store_close(s);
+}
+
 TEST(audit)
 {
 	struct store *s = fresh();
@@ -1090,6 +1165,7 @@ int main(void)
 	RUN(drill_projection);
 	RUN(hosts_list_1000);
 	RUN(hosts_list_text);
+	RUN(host_admin);
 	RUN(audit);
 	/* clean up the temp dir */
 	for (int i = 1; i <= dbn; i++) {

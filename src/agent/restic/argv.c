@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/restic/keys.h"
 #include "agent/restic/restore.h"
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -364,6 +365,35 @@ static int build_ls(struct vec *a, const json_t *args, const char *hostname, cha
 	return RM_OK;
 }
 
+/* key add --new-password-file F: args {"file": absolute path} (the agent writes it 0600
+ * and removes it right after) */
+static int build_key_add(struct vec *a, const json_t *args, const char *hostname, char *err,
+                         size_t errlen)
+{
+	(void)hostname;
+	const char *f = rmj_str(args, "file");
+	if (!f || f[0] != '/' || strlen(f) > MAX_ITEM_LEN) {
+		set_err(err, errlen, "key add needs an absolute 'file'");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, f);
+	return RM_OK;
+}
+
+/* key remove ID: args {"key_id": 8-64 hex digits} */
+static int build_key_remove(struct vec *a, const json_t *args, const char *hostname, char *err,
+                            size_t errlen)
+{
+	(void)hostname;
+	const char *id = rmj_str(args, "key_id");
+	if (!restic_key_id_ok(id)) {
+		set_err(err, errlen, "key_id must be 8-64 hex digits");
+		return RM_ERR_INVAL;
+	}
+	vec_push(a, id);
+	return RM_OK;
+}
+
 /* One row per kind: the fixed words after the restic path, then an optional builder for
  * what depends on args. A new restic command is a row (and a builder if it takes args). */
 static const struct argv_kind {
@@ -390,6 +420,10 @@ static const struct argv_kind {
 	  build_forget_preview },
 	{ "restore", { "restore", "--json" }, build_restore },
 	{ "ls", { "ls", "--json" }, build_ls },
+	/* C6 password rotation */
+	{ "key-list", { "key", "list", "--json" }, NULL },
+	{ "key-add", { "key", "add", "--new-password-file" }, build_key_add },
+	{ "key-remove", { "key", "remove" }, build_key_remove },
 };
 
 int restic_argv_build(const char *restic_path, const char *kind, const json_t *args,

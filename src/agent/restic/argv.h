@@ -30,6 +30,9 @@
  *               [--verify]   args: snapshot_id (hex), target (absolute), includes
  *               (absolute), no_ownership, verify (bools)
  *   "ls"        restic ls --json SNAP   args: snapshot_id
+ *   "key-list"  restic key list --json
+ *   "key-add"   restic key add --new-password-file F   args: file (absolute)
+ *   "key-remove" restic key remove ID   args: key_id (8-64 hex)
  * args (borrowed, may be NULL except for backup): {"paths":[..] (backup: required,
  * non-empty), "tags":[..], "excludes":[..], "exclude_caches": bool, "one_file_system":
  * bool, "limit_upload_kib" (or "limit_upload"): KiB/s, "limit_download_kib" (or

@@ -140,6 +140,9 @@ const struct step_def runner_post_hook_step = {
 /* restore and drill: their steps are run by their drivers (restore.c, drill.c) */
 static const struct step_def step_restore_main = { .name = "restore" };
 static const struct step_def step_drill_main = { .name = "drill" };
+/* C6 password rotation (rotate.c) */
+static const struct step_def step_key_add_main = { .name = "key-add" };
+static const struct step_def step_key_remove_main = { .name = "key-remove" };
 
 /* ------------------------------------------------------------------ kinds */
 
@@ -153,6 +156,8 @@ static const struct kind_def kinds[] = {
 	{ "check", 0, &step_check, { NULL } },
 	{ "restore", 0, &step_restore_main, { NULL }, &runner_restore_driver },
 	{ "drill", 0, &step_drill_main, { NULL }, &runner_drill_driver },
+	{ "key_add", 0, &step_key_add_main, { NULL }, &runner_keyrot_driver },
+	{ "key_remove", 0, &step_key_remove_main, { NULL }, &runner_keyrot_driver },
 };
 
 const struct kind_def *runner_kind_find(const char *name)

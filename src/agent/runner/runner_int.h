@@ -286,6 +286,8 @@ void runner_locks_cleanup(struct lockscan *ls);
 
 /* restore.c / drill.c: the kind drivers */
 extern const struct kind_driver runner_restore_driver, runner_drill_driver;
+/* rotate.c: key_add / key_remove (repository password rotation) */
+extern const struct kind_driver runner_keyrot_driver;
 /* The restic argv for kind (argv[0] = the runner's restic). NULL + message on bad args. */
 char **runner_argv(struct runner *r, const char *kind, const json_t *args, char *err,
                    size_t errlen);

@@ -99,6 +99,16 @@ void api_oidc_logout_respond(struct http_req *r, struct app *app, const char *us
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);
 void api_agent_enroll(struct http_req *r, void *app);
+/* enroll_tokens.c: C6 enrollment-token recovery */
+void api_enroll_tokens_list(struct http_req *r, void *app);
+void api_enroll_token_regenerate(struct http_req *r, void *app);
+void api_enroll_token_revoke(struct http_req *r, void *app);
+/* announce.c: C6 announce-and-approve enrollment */
+void api_agent_announce(struct http_req *r, void *app);
+void api_agent_announce_poll(struct http_req *r, void *app);
+void api_pending_list(struct http_req *r, void *app);
+void api_pending_accept(struct http_req *r, void *app);
+void api_pending_reject(struct http_req *r, void *app);
 /* hosts.c */
 void api_hosts_list(struct http_req *r, void *app);
 void api_host_get(struct http_req *r, void *app);
@@ -206,6 +216,16 @@ void api_channel_update(struct http_req *r, void *app);
 void api_channel_delete(struct http_req *r, void *app);
 void api_channel_test(struct http_req *r, void *app);
 void api_channel_deliveries(struct http_req *r, void *app);
+/* hosts_edit.c (C6): rename/tags/mode, delete */
+void api_host_patch(struct http_req *r, void *app);
+void api_host_delete(struct http_req *r, void *app);
+/* The enrollment rules for a host's name / tags: NULL if fine, else a static message. */
+const char *api_hostname_problem(const char *hostname);
+const char *api_tags_problem(const json_t *tags);
+/* repo_creds.c (C6): repository credentials after enrollment, password rotation */
+void api_repo_creds_get(struct http_req *r, void *app);
+void api_repo_creds_put(struct http_req *r, void *app);
+void api_repo_rotate(struct http_req *r, void *app);
 /* install.c */
 void api_install_sh(struct http_req *r, void *app);
 void api_agent_binary(struct http_req *r, void *app);

@@ -34,6 +34,11 @@ int api_is_admin(struct http_req *r)
 json_t *api_host_or_404(struct http_req *r, struct app *app)
 {
 	json_t *host = store_host_get(app->store, http_req_param(r, "id"));
+	if (host && !json_is_null(json_object_get(host, "deleted_at"))) {
+		/* deleted with its history kept: the history reads on, nothing else */
+		json_decref(host);
+		host = NULL;
+	}
 	if (!host)
 		http_respond_error(r, 404, "not_found", "unknown host");
 	return host;

@@ -160,11 +160,9 @@ void api_job_create(struct http_req *r, void *appv)
 		                       "check, unlock");
 		return;
 	}
-	json_t *host = store_host_get(app->store, host_id);
-	if (!host) {
-		http_respond_error(r, 404, "not_found", "unknown host");
+	json_t *host = api_host_or_404(r, app);
+	if (!host)
 		return;
-	}
 	if (care_kind(kind)) {
 		api_job_create_care(r, app, host_id, kind, b);
 		json_decref(host);

@@ -13,18 +13,14 @@
 
 #define CREDS_MAX 65536
 
-int creds_get(struct store *st, const uint8_t *key, const char *host_id, const char *slot,
-              json_t **out)
+int creds_open(const uint8_t *key, const char *host_id, const char *slot, const char *ct,
+               json_t **out)
 {
-	char *ct = NULL, *pt = NULL;
+	char *pt = NULL;
 	size_t ptlen = 0;
-	int rc = store_cred_get(st, host_id, slot, &ct);
-	if (rc)
-		return rc;
 	char *ad = rm_xasprintf("host_credentials:%s:%s", host_id, slot);
-	rc = rm_aead_open(key, ct, ad, &pt, &ptlen);
+	int rc = rm_aead_open(key, ct, ad, &pt, &ptlen);
 	free(ad);
-	free(ct);
 	if (rc) {
 		RM_ERROR("cannot decrypt host credentials", "host_id", host_id, "slot", slot, "err",
 		         rm_strerror(rc));
@@ -41,6 +37,30 @@ int creds_get(struct store *st, const uint8_t *key, const char *host_id, const c
 	}
 	*out = creds;
 	return RM_OK;
+}
+
+int creds_get(struct store *st, const uint8_t *key, const char *host_id, const char *slot,
+              json_t **out)
+{
+	char *ct = NULL;
+	int rc = store_cred_get(st, host_id, slot, &ct);
+	if (rc)
+		return rc;
+	rc = creds_open(key, host_id, slot, ct, out);
+	free(ct);
+	return rc;
+}
+
+int creds_seal(const uint8_t *key, const char *host_id, const char *slot, const json_t *creds,
+               char **ct_out)
+{
+	char *pt = rmj_dumps(creds);
+	char *ad = rm_xasprintf("host_credentials:%s:%s", host_id, slot);
+	int rc = rm_aead_seal(key, pt, strlen(pt), ad, ct_out);
+	sodium_memzero(pt, strlen(pt));
+	free(pt);
+	free(ad);
+	return rc;
 }
 
 void creds_free(json_t *creds)

@@ -15,6 +15,13 @@ struct store;
  * RM_ERR_CRYPTO (cannot decrypt: logged). */
 int creds_get(struct store *st, const uint8_t *key, const char *host_id, const char *slot,
               json_t **out);
+/* The same from a ciphertext sealed for (host_id, slot) (e.g. a pending rotation's). */
+int creds_open(const uint8_t *key, const char *host_id, const char *slot, const char *ct,
+               json_t **out);
+/* Seals creds (a JSON object) for (host_id, slot) into *ct_out (caller frees). The
+ * plaintext is wiped. RM_OK or the crypto error. */
+int creds_seal(const uint8_t *key, const char *host_id, const char *slot, const json_t *creds,
+               char **ct_out);
 /* Zeroes every string member, then releases the object. NULL ok. */
 void creds_free(json_t *creds);
 

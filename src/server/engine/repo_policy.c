@@ -63,6 +63,15 @@ static void maybe_auto_init(struct app *app, const char *host_id)
 	json_decref(args);
 }
 
+void repo_policy_push(struct app *app, const char *host_id)
+{
+	json_t *creds = NULL;
+	if (creds_get(app->store, app->key, host_id, "repo", &creds) == RM_OK)
+		send_repo_config(app, host_id, creds);
+	creds_free(creds);
+	maybe_auto_init(app, host_id);
+}
+
 struct host_secrets *repo_policy_on_hello(struct app *app, const char *host_id)
 {
 	struct host_secrets *hs = host_secrets_new();

@@ -16,6 +16,11 @@ struct store;
  * host_secrets_free). The repository password is also registered with the log redactor. */
 struct host_secrets *repo_policy_on_hello(struct app *app, const char *host_id);
 
+/* The host's repository credentials changed (C6): sends them to its agent when connected
+ * and, while repo_status is "unknown", probes/initialises the repository again (an init
+ * job). An offline host gets both at its next hello. */
+void repo_policy_push(struct app *app, const char *host_id);
+
 /* A job of kind `kind` on host_id ended with status/error (error already redacted).
  * Updates repo_status when it was an init job; RM_OK otherwise. Store errors returned
  * (callers batch this inside their transaction). */

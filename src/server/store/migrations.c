@@ -356,9 +356,65 @@ static const char *const m9[] = {
 	NULL,
 };
 
+/* Migration 10: C6 host administration. A deleted host whose history is kept stays as a
+ * row with deleted_at set (its bearer replaced by a value no token hashes to); the
+ * repository password rotation of a host: its state, the job running the current step,
+ * the pending (new) and previous credentials (AEAD-sealed like host_credentials' repo
+ * slot) and the restic key ids involved. */
+static const char *const m10[] = {
+	"ALTER TABLE hosts ADD COLUMN deleted_at INTEGER;",
+	"CREATE TABLE host_key_rotations ("
+	"  host_id TEXT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state IN ('pending','added','switched','old_removed','failed')),"
+	"  error TEXT,"
+	"  job_id TEXT,"
+	"  new_ct TEXT,"
+	"  old_ct TEXT,"
+	"  old_key_id TEXT,"
+	"  new_key_id TEXT,"
+	"  started_by TEXT,"
+	"  started_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+	NULL,
+};
+
+/* Migration 11: C6 announce-and-approve enrollment (pending_hosts) and enrollment-token
+ * recovery (a stable public id per token: the secret is only stored hashed). */
+static const char *const m11[] = {
+	"CREATE TABLE pending_hosts ("
+	"  id TEXT PRIMARY KEY,"
+	"  pubkey TEXT NOT NULL UNIQUE," /* base64 Ed25519 public key */
+	"  fingerprint TEXT NOT NULL,"
+	"  hostname TEXT NOT NULL,"
+	"  os TEXT NOT NULL DEFAULT '',"
+	"  arch TEXT NOT NULL DEFAULT '',"
+	"  agent_version TEXT NOT NULL DEFAULT '',"
+	"  restic_version TEXT NOT NULL DEFAULT '',"
+	"  address TEXT NOT NULL DEFAULT '',"
+	"  state TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (state IN ('pending','accepted','rejected')),"
+	"  nonce TEXT NOT NULL,"
+	"  announced_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  decided_at INTEGER,"
+	"  decided_by TEXT,"
+	"  host_id TEXT REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  polls INTEGER NOT NULL DEFAULT 0,"
+	"  last_poll_at INTEGER,"
+	"  delivered_at INTEGER"
+	");",
+	"CREATE INDEX pending_hosts_state ON pending_hosts(state, expires_at);",
+	"ALTER TABLE enrollment_tokens ADD COLUMN id TEXT;",
+	"UPDATE enrollment_tokens SET id = 'T' || upper(substr(token_hash, 1, 25));",
+	"CREATE UNIQUE INDEX enrollment_tokens_id ON enrollment_tokens(id);",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7, m8, m9,
+	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -232,6 +232,14 @@ json_t *store_host_row(sqlite3_stmt *st)
 	} else
 		json_object_set_new(h, "last_drill", json_null());
 	json_object_set_new(h, "last_drill_created_at", store_col_time(st, 31));
+	/* C6: the operator's name is the name; the agent's own is shown beside it */
+	const char *name = store_col_text(st, 1), *rep = (const char *)sqlite3_column_text(st, 21);
+	json_object_set_new(h, "hostname_mismatch", json_boolean(rep && strcmp(rep, name) != 0));
+	const char *mode = rmj_str(json_object_get(h, "settings"), "mode");
+	json_object_set_new(
+	    h, "mode",
+	    json_string(mode && !strcmp(mode, "intermittent") ? "intermittent" : "always_on"));
+	json_object_set_new(h, "deleted_at", store_col_time(st, 32));
 	return h;
 }
 

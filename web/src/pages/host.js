@@ -15,6 +15,7 @@ import { createSettings } from './host-settings.js';
 import { createRepo } from './host-repo.js';
 import { createMaintenance } from './host-maintenance.js';
 import { createDrill } from './host-drill.js';
+import { createHostEdit } from './host-edit.js';
 
 export const title = 'Host';
 
@@ -23,6 +24,7 @@ const REPO = { ready: 'ready', unknown: 'unknown', init_failed: 'init failed' };
 function header(h) {
   const seen = h.status === 'online' ? html`online · last heartbeat ${relEl(h.last_seen_at)}` : h.last_seen_at ? html`last seen ${relEl(h.last_seen_at)}` : 'never connected';
   return html`<div class="host-title">${statusDot(h)}<h1 class="mono" data-testid="host-name">${h.hostname}</h1>
+  ${h.hostname_mismatch ? html`<span class="pill pill-warn" data-testid="hostname-mismatch" title="The agent reports a different machine name">machine: <span class="mono">${h.reported_hostname}</span></span>` : nothing}
   <span class="pill pill-${h.running_job ? 'running' : isAsleep(h) ? 'asleep' : h.status}" data-testid="host-status" data-status=${h.status}>${h.running_job ? `${h.running_job.kind} running` : isAsleep(h) ? 'asleep · will catch up' : h.status}</span>
   <span class="tags">${tagList(h.tags)}</span></div>
 <div class="meta mono muted">
@@ -33,6 +35,7 @@ function header(h) {
   <span data-testid="repo-status" data-status=${h.repo_status}>repo <span class="repo repo-${h.repo_status}">${REPO[h.repo_status] || h.repo_status}</span></span>
   <span class="id" title="host id">${h.id}</span>
 </div>
+${h.deleted_at ? html`<div class="panel panel-bad" role="status" data-testid="host-deleted-banner"><strong>Deleted.</strong> This host was removed; its history is kept read-only.</div>` : nothing}
 ${h.repo_status === 'init_failed' ? html`<div class="panel panel-bad" role="alert" data-testid="repo-error"><strong>Repository initialisation failed.</strong> <span class="mono">${h.repo_error || 'unknown error'}</span></div>` : nothing}
 ${h.running_job ? html`<div class="panel panel-run"><span class="dot dot-running"></span> A ${h.running_job.kind} job is running — <a href="/jobs/${encodeURIComponent(h.running_job.id)}" data-testid="running-job-link">watch it live →</a></div>` : nothing}`;
 }
@@ -94,7 +97,7 @@ function chart(jobs) {
 <figcaption class="muted small mono">duration · last ${pts.length} · max ${fmtDuration(max)}</figcaption></figure>`;
 }
 
-const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots'], ['maintenance', 'Maintenance']];
+const TABS = [['overview', 'Overview'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['snapshots', 'Snapshots'], ['maintenance', 'Maintenance'], ['manage', 'Manage']];
 
 function tabs(s, enc, onTab) {
   const count = { sources: s.groups ? s.groups.length : null, schedules: s.sched ? (s.sched.schedules || []).length : null, snapshots: s.snaps && s.snaps.snapshots ? s.snaps.snapshots.length : null };
@@ -187,6 +190,8 @@ export async function mount(ctx) {
   if (st.tab === 'repo') repo.load();
   const maintenance = createMaintenance(st, env);
   const drill = createDrill(st, env);
+  const hostEdit = createHostEdit(st, env);
+  if (st.tab === 'manage') hostEdit.load();
   drill.load().then(() => { if (ctx.alive()) update(); });
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
@@ -194,6 +199,7 @@ export async function mount(ctx) {
     if (st.tab === k) return;
     st.tab = k;
     if (k === 'repo') repo.load();
+    if (k === 'manage') hostEdit.load();
     history.pushState(null, '', ev.currentTarget.getAttribute('href'));
     update();
   };
@@ -203,6 +209,7 @@ export async function mount(ctx) {
     if (st.tab === 'schedules') return schedules.view();
     if (st.tab === 'repo') return repo.view();
     if (st.tab === 'maintenance') return maintenance.view();
+    if (st.tab === 'manage') return hostEdit.view();
     if (st.tab === 'jobs') return html`<section class="card" aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs <span class="muted small">(latest ${st.jobs.length})</span></h2><div>${jobList(st.jobs)}</div><div>${chart(st.jobs)}</div></section>`;
     if (st.tab === 'snapshots') return html`<section class="card" aria-labelledby="snap-h"><h2 id="snap-h">Snapshots</h2><div>${snapshots(st.snaps, 0, null, enc)}</div></section>`;
     return overview(st, paths, viewer, onSubmit, more, drill);
@@ -264,6 +271,7 @@ ${tabs(st, enc, onTab)}
       const schedMoved = st.sched && acked !== undefined && (acked !== st.sched.schedule_acked_version || msg.host.schedule_version !== st.sched.schedule_version);
       st.host = msg.host;
       update();
+      hostEdit.refresh();
       const snaps = st.host.snapshot_count !== lastSnapCount;
       lastSnapCount = st.host.snapshot_count;
       refetch({ snaps: snaps || !st.host.running_job, sched: schedMoved });
@@ -271,6 +279,7 @@ ${tabs(st, enc, onTab)}
       const done = ['succeeded', 'failed', 'cancelled'].includes(msg.job.status);
       refetch({ snaps: done, sched: done });
       if (done) maintenance.refresh();
+      if (done) hostEdit.refresh();
     }
   });
   ctx.onCleanup(() => { unsub(); clearTimeout(refetchTimer); clearTimeout(pollTimer); schedules.cleanup(); sources.cleanup(); });
