@@ -81,15 +81,15 @@ async function measure(browser) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const [name, value] = cookie.split('=');
   await context.addCookies([{ name, value, url }]);
-  await context.addInitScript((want) => {
+  await context.addInitScript(({ want, label }) => {
     try { localStorage.setItem('rm.signedIn', '1'); } catch { /* ignore */ }
     window.__rowsAt = null;
-    // rows painted = the count line names every host and the first screen of rows exists
-    // (the list is windowed: rows far below the fold are built when scrolled to)
-    const label = `${want.toLocaleString('en-US')} host${want === 1 ? '' : 's'}`;
+    // rows painted = the count line names the fleet's size ("10,000 hosts", or "30 of 10,000
+    // shown, loading the rest…" while the whole list loads) and the first screen of
+    // rows exists (the list is windowed: rows far below the fold are built when scrolled to)
     const mo = new MutationObserver(() => {
       const count = document.querySelector('[data-testid="host-count"]');
-      if (window.__rowsAt === null && count && count.textContent === label && document.querySelectorAll('[data-host-id]').length >= Math.min(want, 20)) {
+      if (window.__rowsAt === null && count && (count.textContent === label || count.textContent.includes(` of ${label.split(' ')[0]} shown`)) && document.querySelectorAll('[data-host-id]').length >= Math.min(want, 20)) {
         mo.disconnect();
         const t = performance.now();
         // the frame after the DOM holds every row is when they are painted
@@ -108,7 +108,7 @@ async function measure(browser) {
       mo.observe(document.body, { childList: true, subtree: true });
       mo2.observe(document.body, { childList: true, subtree: true, attributes: true });
     });
-  }, N);
+  }, { want: N, label: `${N.toLocaleString('en-US')} host${N === 1 ? '' : 's'}` }); // ICU in Node, not in the page
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });

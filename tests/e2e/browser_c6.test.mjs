@@ -99,6 +99,12 @@ test('dashboard: filter, search and sort in the URL; reload, back and forward; l
     assert.equal(await chipCount(page, 'dash-status-never'), '4');
     assert.equal(await chipCount(page, 'dash-backup-ok'), '1');
     assert.equal(await chipCount(page, 'dash-backup-none'), '4');
+    // the agent's own hostname beside the operator's name when they differ
+    const agentHost = (await S.api.get(`/api/hosts/${S.agent.hostId}`)).body;
+    const flag = page.locator(`[data-host-id="${S.agent.hostId}"] [data-testid="host-mismatch"]`);
+    if (agentHost.reported_hostname && agentHost.reported_hostname !== agentHost.hostname) assert.equal(await flag.textContent(), `≠ ${agentHost.reported_hostname}`);
+    else assert.equal(await flag.count(), 0);
+    assert.equal(await page.getByTestId('host-mismatch').count(), agentHost.reported_hostname && agentHost.reported_hostname !== agentHost.hostname ? 1 : 0);
   });
 
   await step('status-and-backup', page, async () => {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/store/store.h"
@@ -811,6 +812,7 @@ TEST(hosts_list_shape_and_summary)
 		                                 "hostname_mismatch",
 		                                 "mode",
 		                                 "deleted_at",
+		                                 "update",
 		                                 NULL };
 	OK(has_exact_keys(h0, host_keys));
 	OK(json_is_null(json_object_get(h0, "last_drill_ok_at"))); /* C3: never drilled */
@@ -945,6 +947,107 @@ TEST(hosts_list_1000)
 	store_close(s);
 }
 
+/* store_hosts_list_text: the same JSON as store_hosts_list with the live last-seen
+ * overlay, before and after changes (a host's cached text is re-made only when its row or
+ * heartbeat changed), and hosts that left the fleet leave it. */
+static const char *live_id;
+static int64_t live_ms;
+static int64_t live_seen(void *ud, const char *host_id)
+{
+	(void)ud;
+	return live_id && strcmp(host_id, live_id) == 0 ? live_ms : 0;
+}
+
+static void text_matches_list(struct store *s, struct store_hosts_cache *c, size_t want)
+{
+	size_t len = 0;
+	char *txt = store_hosts_list_text(s, c, live_seen, NULL, &len);
+	OK(txt != NULL);
+	EQ_INT(len, strlen(txt));
+	json_t *got = json_loads(txt, 0, NULL);
+	json_t *l = store_hosts_list(s);
+	size_t i;
+	json_t *h;
+	json_array_foreach (json_object_get(l, "hosts"), i, h) {
+		int64_t seen = live_seen(NULL, json_string_value(json_object_get(h, "id")));
+		const char *stored = json_string_value(json_object_get(h, "last_seen_at"));
+		int64_t ms = 0;
+		if (seen && !(stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen)) {
+			char buf[RM_TIME_STRLEN];
+			rm_time_fmt(seen, buf);
+			json_object_set_new(h, "last_seen_at", json_string(buf));
+		}
+	}
+	EQ_INT(json_array_size(json_object_get(got, "hosts")), want);
+	OK(json_equal(got, l));
+	json_decref(got);
+	json_decref(l);
+	free(txt);
+}
+
+TEST(hosts_list_text)
+{
+	struct store *s = fresh();
+	struct store_hosts_cache *c = store_hosts_cache_new();
+	char a[27], b[27], d[27], j[27];
+	mk_host(s, "zeta", "bz", a);
+	json_t *tags = json_pack("[s,s,s]", "quote\"back\\slash", "ctl\x01\n", "ünï 日本");
+	EQ_INT(store_host_create(s, "Alpha \"1\"", tags, NULL, "ba", b), RM_OK);
+	json_decref(tags);
+	mk_host(s, "mid", "bm", d);
+	int64_t now = rm_now_ms();
+	EQ_INT(store_host_hello(s, a, "zeta.example", "linux", "amd64", "1.0", "0.14", now), RM_OK);
+	EQ_INT(store_job_create(s, a, "backup", NULL, "alice", j), RM_OK);
+	EQ_INT(store_job_finish(s, j, "failed", 1, "boom", NULL, now - 2000), RM_OK);
+	EQ_INT(store_job_create(s, a, "drill", NULL, "system", j), RM_OK);
+	EQ_INT(store_job_finish(s, j, "succeeded", 0, NULL, NULL, now - 500), RM_OK);
+	EQ_INT(store_job_create(s, b, "backup", NULL, "alice", j), RM_OK);
+	EQ_INT(store_job_set_running(s, j, now), RM_OK);
+	live_id = a;
+	live_ms = now + 5000; /* a heartbeat newer than the stored last_seen_at */
+	text_matches_list(s, c, 3);
+	text_matches_list(s, c, 3); /* all from the cache */
+	EQ_INT(store_host_set_repo_stats(s, b, 1234, 7), RM_OK);
+	live_ms = now + 9000;
+	text_matches_list(s, c, 3);
+	(void)d;
+	raw("DELETE FROM hosts WHERE hostname = 'mid'");
+	text_matches_list(s, c, 2);
+	live_id = NULL;
+	text_matches_list(s, c, 2);
+
+	/* 1,000 hosts: the first build makes every text, the next one reuses them */
+	EQ_INT(store_begin(s), RM_OK);
+	for (int i = 0; i < 1000; i++) {
+		char name[32], bearer[32], id[27];
+		snprintf(name, sizeof(name), "fleet-%04d", i);
+		snprintf(bearer, sizeof(bearer), "fb-%d", i);
+		mk_host(s, name, bearer, id);
+		store_host_hello(s, id, NULL, "linux", "amd64", "1.0", "0.14", 1000);
+	}
+	EQ_INT(store_commit(s), RM_OK);
+	double t[3];
+	for (int r = 0; r < 3; r++) {
+		size_t len;
+		double t0 = now_s();
+		char *txt = store_hosts_list_text(s, c, live_seen, NULL, &len);
+		t[r] = now_s() - t0;
+		OK(txt && len > 1000 * 500);
+		free(txt);
+	}
+	double t0 = now_s();
+	json_t *l = store_hosts_list(s);
+	char *dump = rmj_dumps(l);
+	double tj = now_s() - t0;
+	free(dump);
+	json_decref(l);
+	printf("# hosts_list_text: 1002 hosts: first %.1f ms, cached %.1f / %.1f ms; tree + dump "
+	       "%.1f ms\n",
+	       t[0] * 1000, t[1] * 1000, t[2] * 1000, tj * 1000);
+	store_hosts_cache_free(c);
+	store_close(s);
+}
+
 /* C6: rename/tags keep the reported name apart; delete keeps or drops the history and
  * revokes the bearer; the rotation row round-trips. */
 TEST(host_admin)
@@ -1064,6 +1167,7 @@ int main(void)
 	RUN(hosts_list_shape_and_summary);
 	RUN(drill_projection);
 	RUN(hosts_list_1000);
+	RUN(hosts_list_text);
 	RUN(host_admin);
 	RUN(audit);
 	/* clean up the temp dir */

@@ -131,7 +131,6 @@ void api_host_patch(struct http_req *r, void *appv)
 	notify_host_changed(app->notify, host_id);
 	json_t *o = store_host_get(app->store, host_id);
 	presence_overlay_last_seen(app->presence, o);
-	store_update_overlay(app->store, o, NULL);
 	http_respond_json(r, 200, o);
 }
 

@@ -261,6 +261,17 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
  *  the operator gave the host)} */
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
 json_t *store_hosts_list(struct store *s);                    /* {"hosts":[...]} by hostname */
+/* GET /api/hosts at fleet scale: {"hosts":[...]} as compact JSON text, the projection of
+ * store_hosts_list with each last_seen_at raised to seen(ud, id) when that is newer (the
+ * agents' heartbeats live in memory). A host's JSON text is kept in c and reused while its
+ * row and seen value are unchanged (a 64-bit hash of them), so a rebuild after one host
+ * changed re-serialises that host, not 10,000. NULL on a database error. */
+struct store_hosts_cache;
+struct store_hosts_cache *store_hosts_cache_new(void);
+void store_hosts_cache_free(struct store_hosts_cache *c);
+typedef int64_t (*store_seen_fn)(void *ud, const char *host_id);
+char *store_hosts_list_text(struct store *s, struct store_hosts_cache *c, store_seen_fn seen,
+                            void *ud, size_t *len);
 /* The first `limit` hosts by name (case-insensitive, then id) and the fleet's size:
  * {"hosts":[...],"total":N}. The dashboard's first screen of a large fleet. */
 json_t *store_hosts_first(struct store *s, int limit);

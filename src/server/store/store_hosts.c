@@ -175,8 +175,8 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
 	return update_one(s, st, "host set repo stats");
 }
 
-/* One row of HOST_COLS -> the dashboard projection. */
-static json_t *host_row(sqlite3_stmt *st)
+/* One row of HOST_COLS -> the dashboard projection (store_int.h). */
+json_t *store_host_row(sqlite3_stmt *st)
 {
 	json_t *h = json_object();
 	json_object_set_new(h, "id", store_col_str(st, 0));
@@ -240,6 +240,15 @@ static json_t *host_row(sqlite3_stmt *st)
 	    h, "mode",
 	    json_string(mode && !strcmp(mode, "intermittent") ? "intermittent" : "always_on"));
 	json_object_set_new(h, "deleted_at", store_col_time(st, 32));
+	/* C6 agent update (agent_updates, one row per host): in the row so that the per-host
+	 * text cache of GET /api/hosts (store_hosts_text.c) sees it change */
+	if (sqlite3_column_type(st, 33) != SQLITE_NULL)
+		json_object_set_new(h, "update",
+		                    json_pack("{s:o,s:o,s:o,s:o}", "state", store_col_str(st, 33),
+		                              "target_version", store_col_str(st, 34), "error",
+		                              store_col_str(st, 35), "at", store_col_int(st, 36)));
+	else
+		json_object_set_new(h, "update", json_null());
 	return h;
 }
 
@@ -254,7 +263,7 @@ json_t *store_host_get(struct store *s, const char *host_id)
 	json_t *h = NULL;
 	int src = sqlite3_step(st);
 	if (src == SQLITE_ROW)
-		h = host_row(st);
+		h = store_host_row(st);
 	else
 		store_map_rc(s, src, "host get");
 	store_stmt_done(st);
@@ -269,7 +278,7 @@ json_t *store_hosts_list(struct store *s)
 	json_t *hosts = json_array();
 	int src;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(hosts, host_row(st));
+		json_array_append_new(hosts, store_host_row(st));
 	int rc = store_map_rc(s, src, "hosts list");
 	store_stmt_done(st);
 	if (rc) {
@@ -293,7 +302,7 @@ json_t *store_hosts_first(struct store *s, int limit)
 	sqlite3_bind_int(st, 1, limit);
 	json_t *hosts = json_array();
 	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(hosts, host_row(st));
+		json_array_append_new(hosts, store_host_row(st));
 	rc = store_map_rc(s, src, "hosts first");
 	store_stmt_done(st);
 	if (rc) {

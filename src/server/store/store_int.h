@@ -17,7 +17,9 @@
 	"h.last_backup_status, h.last_backup_finished_at, h.running_job_id, "         \
 	"h.running_job_kind, h.running_job_status, h.reported_hostname, "             \
 	"h.schedule_version, h.schedule_acked_version, h.timezone, h.settings, "      \
-	"h.next_run_at, h.utc_offset_s, h.agent_uid, " DRILL_COLS ", h.deleted_at FROM hosts h "
+	"h.next_run_at, h.utc_offset_s, h.agent_uid, " DRILL_COLS ", h.deleted_at, "  \
+	"hu.state, hu.target_version, hu.error, hu.updated_at "                       \
+	"FROM hosts h LEFT JOIN agent_updates hu ON hu.host_id = h.id "
 
 /* restore drills (C3): derived from the drill jobs, served by jobs_host_kind_finished */
 #define DRILL_COLS                                                                            \
@@ -519,7 +521,6 @@
 	X(UPDATE_SET_STATE, "UPDATE agent_updates SET state = ?3, error = ?4, updated_at = ?5 " \
 	                    "WHERE host_id = ?1 AND update_id = ?2")                            \
 	X(UPDATE_GET, "SELECT " UPDATE_COLS "WHERE host_id = ?1")                               \
-	X(UPDATES_ALL, "SELECT " UPDATE_COLS)                                                   \
 	X(UPDATES_ABANDON, "UPDATE agent_updates SET state = 'failed', error = ?2, "            \
 	                   "updated_at = ?1 WHERE state IN ('pending','downloading',"           \
 	                   "'verifying','restarting')")                                         \
@@ -592,6 +593,8 @@ json_t *store_col_time(sqlite3_stmt *st, int i); /* RFC 3339 string | null */
 json_t *store_col_json(sqlite3_stmt *st, int i, json_t *def);
 /* Borrowed column text ("" for NULL). */
 const char *store_col_text(sqlite3_stmt *st, int i);
+/* store_hosts.c: one row of HOST_COLS as the host JSON the API shows. */
+json_t *store_host_row(sqlite3_stmt *st);
 
 /* migrations.c: brings the schema to the latest version; RM_ERR_DB if the file is newer
  * than this binary. */

@@ -71,47 +71,6 @@ json_t *store_update_get(struct store *s, const char *host_id)
 	return o;
 }
 
-json_t *store_updates_by_host(struct store *s)
-{
-	sqlite3_stmt *st = store_stmt(s, SQL_UPDATES_ALL);
-	if (!st)
-		return NULL;
-	json_t *rows = store_collect_rows(s, st, update_row, "updates all");
-	if (!rows)
-		return NULL;
-	json_t *out = json_object();
-	size_t i;
-	json_t *r;
-	json_array_foreach (rows, i, r) {
-		json_t *u =
-		    json_pack("{s:O,s:O,s:O,s:O}", "state", json_object_get(r, "state"),
-		              "target_version", json_object_get(r, "target_version"), "error",
-		              json_object_get(r, "error"), "at", json_object_get(r, "at"));
-		json_object_set_new(out, rmj_str(r, "host_id"), u);
-	}
-	json_decref(rows);
-	return out;
-}
-
-void store_update_overlay(struct store *s, json_t *host, const json_t *by_host)
-{
-	const char *id = rmj_str(host, "id");
-	json_t *u = NULL;
-	if (by_host) {
-		u = json_object_get(by_host, id ? id : "");
-		json_incref(u);
-	} else if (id) {
-		json_t *row = store_update_get(s, id);
-		if (row)
-			u = json_pack("{s:O,s:O,s:O,s:O}", "state", json_object_get(row, "state"),
-			              "target_version", json_object_get(row, "target_version"),
-			              "error", json_object_get(row, "error"), "at",
-			              json_object_get(row, "at"));
-		json_decref(row);
-	}
-	json_object_set_new(host, "update", u ? u : json_null());
-}
-
 int store_updates_abandon(struct store *s, const char *reason, int64_t now_ms)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_UPDATES_ABANDON);

@@ -23,13 +23,8 @@ int store_update_set_state(struct store *s, const char *host_id, const char *upd
 /* The host's latest attempt {host_id, update_id, run_id, state, from_version,
  * target_version, error, started_at, at} (caller decrefs) or NULL (none or error). */
 json_t *store_update_get(struct store *s, const char *host_id);
-/* {host_id: {state, target_version, error, at}} for every host with an attempt; NULL on
- * error. What the host JSON's `update` field shows. */
-json_t *store_updates_by_host(struct store *s);
-/* Sets host["update"] (null or {state, target_version, error, at}) from by_host
- * (store_updates_by_host's object) or, by_host NULL, from the host's row. The contract
- * field of GET /api/hosts, /api/hosts/{id} and the browsers' host events. */
-void store_update_overlay(struct store *s, json_t *host, const json_t *by_host);
+/* The host JSON's `update` field ({state, target_version, error, at} or null) comes with
+ * the host row itself (HOST_COLS joins agent_updates; store_host_row). */
 /* At start-up: attempts and runs left in flight by a previous process end (failed /
  * halted) with reason. */
 int store_updates_abandon(struct store *s, const char *reason, int64_t now_ms);

@@ -78,7 +78,6 @@ static void flush(struct event_hub *h)
 			if (!host)
 				continue;
 			presence_overlay_last_seen(h->app->presence, host);
-			store_update_overlay(st, host, NULL); /* C6: the host JSON's `update` */
 			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
 			char *t = rmj_dumps(m);
 			json_decref(m);

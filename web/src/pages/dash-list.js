@@ -1,8 +1,8 @@
 // The dashboard's host rows, windowed: rows live in chunks of CHUNK, each chunk its own
 // render() container created by hand inside an element that has no lit bindings. A
 // chunk is painted when it comes near the viewport (IntersectionObserver); the chunks on
-// screen (every chunk of a list up to ALL_AT_ONCE rows) are painted at once and the first
-// FILL in idle time afterwards. Until then a chunk is an empty box of the right height
+// screen (every chunk of a list up to ALL_AT_ONCE rows) are painted at once, and a list of
+// up to FILL chunks is painted whole in idle time afterwards. Until then a chunk is an empty box of the right height
 // (rows are a fixed ROW_PX). So 10,000 hosts cost the rows on screen, not 10,000
 // templates, and a filter or sort change repaints only what is seen. Chunks that went
 // stale off screen are emptied, never left showing old rows.
@@ -11,8 +11,8 @@ import { render, nothing } from '../html.js';
 export const CHUNK = 50;
 const ROW_PX = 33;
 const FIRST = 1; // painted synchronously: what a screen shows (50 rows > 1,600 px)
-const FILL = 20; // painted in idle time: fleets up to 1,000 end up fully in the DOM
-const ALL_AT_ONCE = 300; // up to this many rows, all are painted at once (~40 ms)
+const FILL = 20; // lists up to FILL chunks (1,000 rows) are painted whole, in idle time
+const ALL_AT_ONCE = 100; // up to this many rows, all are painted at once
 
 export function createHostList(box, rowFn) {
   let list = [];
@@ -74,10 +74,13 @@ export function createHostList(box, rowFn) {
       list = newList;
       resize(Math.ceil(list.length / CHUNK));
       for (let i = 0; i < chunks.length; i++) shape(i); // writes first, then one layout
-      const rects = chunks.map((c) => c.el.getBoundingClientRect());
+      // where the chunks are only matters when some show rows (a re-render); on a first
+      // render the observer finds the ones on screen after the browser's own layout
+      const fresh = list.length <= ALL_AT_ONCE || !chunks.some((c) => c.painted);
+      const rects = fresh ? [] : chunks.map((c) => c.el.getBoundingClientRect());
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i];
-        const near = i < FIRST || list.length <= ALL_AT_ONCE || (rects[i].bottom > 0 && rects[i].top < innerHeight);
+        const near = i < FIRST || list.length <= ALL_AT_ONCE || (!fresh && rects[i].bottom > 0 && rects[i].top < innerHeight);
         if (c.painted && !near) {
           render(nothing, c.el);
           c.painted = false;
@@ -89,7 +92,7 @@ export function createHostList(box, rowFn) {
         }
       }
       unidle(fillTimer);
-      fillTimer = idle(fill);
+      fillTimer = list.length <= FILL * CHUNK ? idle(fill) : 0; // bigger lists: on demand only
     },
     // list[i] changed in place (same position): repaint its chunk if it is shown.
     replace(i, h) {

@@ -20,7 +20,7 @@ export const navKey = 'dashboard';
 // (GET /api/hosts?limit=) beside the summary and paints it while the whole list loads:
 // with 10,000 hosts the server takes ~0.5 s to build the list and the browser ~0.1 s to
 // parse its 6 MB. Other views need every host to filter and sort, so they wait for it.
-const FIRST_PAGE = 100;
+const FIRST_PAGE = 30; // a screen of rows (33 px each) below the tiles, on a tall display
 function startLoad(query, opts) {
   const s = parseQuery(query);
   const summary = get('/api/fleet/summary', opts);
@@ -28,12 +28,17 @@ function startLoad(query, opts) {
   let all;
   if (!isFiltered(s) && s.sort === 'name' && s.dir === 'asc') {
     first = get(`/api/hosts?limit=${FIRST_PAGE}`, opts);
-    all = first.then((r) => (r.total <= r.hosts.length ? r : get('/api/hosts', opts)));
+    // asked for once the first screen is painted: building it keeps the server busy, and
+    // the page's other requests (session, alerts, chart) should not queue behind it
+    let p = null;
+    all = () => p || (p = first.then((r) => (r.total <= r.hosts.length ? r : get('/api/hosts', opts))));
   } else {
-    all = get('/api/hosts', opts);
-    first = all.then((r) => ({ hosts: r.hosts, total: r.hosts.length }));
+    const p = get('/api/hosts', opts);
+    all = () => p;
+    first = p.then((r) => ({ hosts: r.hosts, total: r.hosts.length }));
+    p.catch(() => {});
   }
-  for (const p of [summary, first, all]) p.catch(() => {});
+  for (const p of [summary, first]) p.catch(() => {});
   return { first, summary, all };
 }
 
@@ -56,12 +61,20 @@ function sync(h) {
   return html` <span class="sync-mini ${ok ? 'ok' : 'behind'}" data-testid="host-sync" data-in-sync=${ok ? 'true' : 'false'} title=${ok ? `agent in sync (schedule v${v})` : `agent at v${a ?? 0}, server at v${v}`}>${ok ? 'in sync' : `at v${a ?? 0}`}</span>`;
 }
 
+// The name the operator gave vs the hostname the agent reports (hosts API: hostname_mismatch;
+// computed here when the field is absent).
+function mismatch(h) {
+  const r = h.reported_hostname;
+  const bad = typeof h.hostname_mismatch === 'boolean' ? h.hostname_mismatch : !!r && r !== h.hostname;
+  return bad && r ? html` <span class="name-mismatch mono small" data-testid="host-mismatch" title=${`the agent reports the hostname ${r}`}>≠ ${r}</span>` : nothing;
+}
+
 function row(h) {
   const lb = h.last_backup;
   const rowCls = h.running_job ? 'running' : (h.repo_status === 'init_failed' || (lb && lb.status === 'failed')) ? 'failed' : isAsleep(h) ? 'asleep' : h.status === 'offline' ? 'offline' : '';
   return html`<div class="host-row ${rowCls}" role="row" data-host-id=${h.id} data-testid="host-row">
 <div role="cell" class="c-dot">${statusDot(h)}</div>
-<div role="cell" class="c-name"><a href="/hosts/${encodeURIComponent(h.id)}" class="mono host-link">${h.hostname}</a>${h.tags && h.tags.length ? html`<span class="tags">${tagList(h.tags)}</span>` : nothing}</div>
+<div role="cell" class="c-name"><a href="/hosts/${encodeURIComponent(h.id)}" class="mono host-link">${h.hostname}</a>${mismatch(h)}${h.tags && h.tags.length ? html`<span class="tags">${tagList(h.tags)}</span>` : nothing}</div>
 <div role="cell" class="mono muted">${h.os || '—'}${h.arch ? `·${h.arch}` : nothing}</div>
 <div role="cell">${h.running_job ? html`<span class="pill pill-running">${h.running_job.kind || 'job'} running…</span>` : lb ? html`<span class="pill pill-${lb.status}">${lb.status}</span> ${relEl(lb.finished_at)}` : html`<span class="muted">no backups</span>`}</div>
 <div role="cell" data-testid="host-next-run">${h.next_run ? relEl(h.next_run) : none}${sync(h)}</div>
@@ -101,7 +114,7 @@ const tableShell = html`<div class="hosts-grid" role="table" aria-label="hosts" 
 <p class="muted dash-nomatch" data-testid="dash-nomatch" hidden>No hosts match these filters.</p>
 <p class="muted small mono" data-testid="host-count"></p>`;
 
-const countText = (shown, total) => (shown === total ? `${total.toLocaleString('en-US')} host${total === 1 ? '' : 's'}` : `${shown.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} hosts`);
+const countText = (shown, total) => (shown === total ? `${fmtNum(total)} host${total === 1 ? '' : 's'}` : `${fmtNum(shown)} of ${fmtNum(total)} hosts`);
 
 // Whole row opens the host (one listener; the row's <a> carries keyboard focus).
 function onRowClick(ev) {
@@ -151,7 +164,9 @@ export async function mount(ctx) {
   const dash = fleetView(ctx, { barEl, body, tilesEl, loadTrend });
   if (first.total > first.hosts.length) {
     dash.loadFirst(first.hosts, first.total);
-    const all = await load.all;
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))); // painted
+    if (!ctx.alive()) return;
+    const all = await load.all();
     if (!ctx.alive()) return;
     dash.load(all.hosts || []);
   } else dash.load(first.hosts || []);
@@ -195,7 +210,8 @@ function fleetView(ctx, { barEl, body, tilesEl, loadTrend }) {
     if (ensureShell()) {
       render(headRow(s, cb.sort, !!loading), headEl);
       list.set(view.list);
-      countEl.textContent = loading ? countText(loading, loading) : countText(view.list.length, hosts.size);
+      // while loading, the text never reads "N hosts": that is the whole list's count
+      countEl.textContent = loading ? `${fmtNum(view.list.length)} of ${fmtNum(loading)} shown, loading the rest…` : countText(view.list.length, hosts.size);
       const grid = body.querySelector('.hosts-grid');
       grid.setAttribute('aria-rowcount', String(view.list.length + 1));
       const none = body.querySelector('.dash-nomatch');
