@@ -2,7 +2,7 @@
 // rename (the operator's name survives the agent's hello, the machine's name is flagged and
 // still used by restic), tags/mode round-trip and bad input (400 + code, nothing changed),
 // repository credentials after enrollment (wrong password -> fixed by PUT -> ready + backup;
-// moved to a new empty repository -> auto-init), password rotation (the old password no
+// moved to a new empty repository while offline -> auto-init at its next hello), password rotation (the old password no
 // longer opens the repository, the new one does, backups go on, snapshots intact, the
 // password in no log), delete (bearer refused, socket closed, history kept vs deleted), and
 // agent_offline for an always-on host but not an intermittent one (its minute of silence
@@ -150,9 +150,13 @@ test('repository credentials: a wrong password is fixed by PUT (ready, backup), 
   assert.equal(view.password_set, true);
   assert.ok(!JSON.stringify(view).includes(RIGHT_PW), 'the password is never shown');
 
+  // moved while the host is offline: stored now, pushed and probed at its next hello
+  await agent.stop();
   const moved = repoDir('moved');
   const m = await S.api.req('PUT', `/api/hosts/${agent.hostId}/repo-credentials`, { repo_url: moved, repo_password: MOVED_PW });
   assert.equal(m.status, 200, m.text);
+  assert.equal(m.body.repo_status, 'unknown');
+  agent.start();
   host = await h.waitRepoStatus(S.api, agent.hostId);
   assert.equal(host.repo_status, 'ready', host.repo_error);
   assert.ok(opens(moved, MOVED_PW), 'the new repository was initialised with the new password');
