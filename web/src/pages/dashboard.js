@@ -193,6 +193,7 @@ export async function mount(ctx) {
   };
   const unsub = subscribe((msg) => {
     if (msg.type === 'resync') { resync(); return; }
+    if (msg.type === 'host_removed' || (msg.type === 'host' && msg.host && msg.host.deleted_at)) { resync(); return; } // C6 delete
     if (msg.type === 'host' && msg.host && msg.host.id) {
       hosts.set(msg.host.id, msg.host);
       hostChanged(msg.host);
