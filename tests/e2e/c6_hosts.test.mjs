@@ -171,7 +171,7 @@ test('repository credentials: a wrong password is fixed by PUT (ready, backup), 
   await agent.stop();
 });
 
-test('rotate: the old password no longer opens the repository, the new one does, backups go on', async () => {
+test('rotate: the old password no longer opens the repository, the new one does, backups go on', async (t) => {
   const before = h.resticSnapshots(S.repo, PW1).length;
   const r = await S.api.post(`/api/hosts/${S.hostId}/repo-credentials/rotate`, { new_password: NEW_PW });
   assert.equal(r.status, 202, r.text);
@@ -181,6 +181,7 @@ test('rotate: the old password no longer opens the repository, the new one does,
   assert.equal(again.body.code, 'rotation_running');
   const rot = await rotationDone(S.hostId);
   assert.equal(rot.state, 'old_removed', JSON.stringify(rot));
+  t.diagnostic(`rotation: ${Date.parse(rot.updated_at) - Date.parse(rot.started_at)} ms from start to old key removed`);
   assert.ok(rot.old_key_id && rot.new_key_id && rot.old_key_id !== rot.new_key_id);
   assert.equal(opens(S.repo, PW1), false, 'the old password is retired');
   assert.equal(opens(S.repo, NEW_PW), true, 'the new password opens the repository');
