@@ -23,6 +23,7 @@
 
 struct http_req {
 	const char *method, *path, *body;
+	const char *limit; /* the "limit" query parameter */
 	char param_name[32], param[128];
 	void *ctx;
 	void (*ctx_free)(void *);
@@ -40,7 +41,7 @@ const char *http_req_path(const struct http_req *r)
 }
 const char *http_req_query(const struct http_req *r, const char *name)
 {
-	return NULL;
+	return strcmp(name, "limit") == 0 ? r->limit : NULL;
 }
 const char *http_req_header(const struct http_req *r, const char *name)
 {
@@ -191,6 +192,40 @@ TEST(hosts_cache_follows_notify_only)
 	EQ_INT(hosts_in_list(), 3);
 }
 
+/* GET /api/hosts?limit=N: the first N by name, case-insensitively, and the fleet's size;
+ * a bad limit is a 400 */
+TEST(hosts_first_page)
+{
+	char id[27];
+	EQ_INT(store_host_create(app.store, "Delta", NULL, NULL, "b4", id), RM_OK);
+	struct http_req r = { .method = "GET", .path = "/api/hosts", .limit = "2" };
+	api_hosts_list(&r, &app);
+	EQ_INT(r.status, 200);
+	json_t *o = json_loads(r.out, 0, NULL);
+	json_t *hosts = json_object_get(o, "hosts");
+	EQ_INT(json_array_size(hosts), 2);
+	EQ_STR(json_string_value(json_object_get(json_array_get(hosts, 0), "hostname")), "alpha");
+	EQ_STR(json_string_value(json_object_get(json_array_get(hosts, 1), "hostname")), "beta");
+	EQ_INT(json_integer_value(json_object_get(o, "total")), 4);
+	json_decref(o);
+	req_done(&r);
+	r = (struct http_req){ .method = "GET", .path = "/api/hosts", .limit = "10" };
+	api_hosts_list(&r, &app);
+	o = json_loads(r.out, 0, NULL);
+	hosts = json_object_get(o, "hosts");
+	EQ_INT(json_array_size(hosts), 4);
+	EQ_STR(json_string_value(json_object_get(json_array_get(hosts, 2), "hostname")), "Delta");
+	json_decref(o);
+	req_done(&r);
+	const char *bad[] = { "0", "1001", "abc", "", "-1", "2x" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		r = (struct http_req){ .method = "GET", .path = "/api/hosts", .limit = bad[i] };
+		api_hosts_list(&r, &app);
+		EQ_INT(r.status, 400);
+		req_done(&r);
+	}
+}
+
 int main(void)
 {
 	rm_log_set_level(RM_LOG_ERROR);
@@ -201,6 +236,7 @@ int main(void)
 	app.notify = notify_new();
 	app.presence = presence_new();
 	RUN(hosts_cache_follows_notify_only);
+	RUN(hosts_first_page);
 	api_cache_free(&app);
 	presence_free(app.presence);
 	notify_free(app.notify);

@@ -51,6 +51,18 @@ let bootstrapNeeded = null;
 function navigate(to, { replace = false } = {}) {
   if (to === location.pathname + location.search && !replace) { route(); return; }
   if (replace) history.replaceState(null, '', to); else history.pushState(null, '', to);
+  requeryOrRoute();
+}
+
+// A page that keeps its state in the query (ctx.onQuery, the dashboard) takes a change of
+// query alone (back/forward, a link to the same path) without being mounted again.
+let current = null; // { path, ctx } of the mounted page
+function requeryOrRoute() {
+  if (current && current.ctx.onQuery && current.ctx.alive() && current.path === location.pathname) {
+    current.ctx.query = new URLSearchParams(location.search);
+    current.ctx.onQuery(current.ctx.query);
+    return;
+  }
   route();
 }
 
@@ -170,6 +182,7 @@ async function route() {
     alive: () => seq === navSeq,
     onCleanup: (fn) => { if (seq === navSeq) cleanups.push(fn); else fn(); },
   };
+  current = { path: location.pathname, ctx };
   try {
     await match.mod.mount(ctx);
   } catch (e) {
@@ -200,7 +213,7 @@ document.addEventListener('click', (ev) => {
 });
 
 setNavigator(navigate);
-window.addEventListener('popstate', route);
+window.addEventListener('popstate', requeryOrRoute);
 setInterval(() => refreshRelTimes(), 30000);
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshRelTimes(); });
 

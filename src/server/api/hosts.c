@@ -134,9 +134,37 @@ static void respond_entry(struct http_req *r, struct cache_entry *e, int gzip_ok
 	http_respond_raw(r, 200, "application/json", e->body, e->len);
 }
 
+/* GET /api/hosts?limit=N: the first N hosts by name and the fleet's size, uncached (a
+ * cheap query); the dashboard paints its first screen of a large fleet from it while the
+ * whole list is built. */
+static void hosts_first(struct http_req *r, struct app *app, const char *ls)
+{
+	long long limit;
+	if (rm_parse_i64(ls, &limit) || limit < 1 || limit > 1000) {
+		api_respond_invalid(r, "query 'limit' must be an integer in [1, 1000]");
+		return;
+	}
+	json_t *o = store_hosts_first(app->store, (int)limit);
+	if (!o) {
+		api_respond_store_error(r, "hosts first", RM_ERR_DB);
+		return;
+	}
+	size_t i;
+	json_t *h;
+	json_array_foreach (json_object_get(o, "hosts"), i, h)
+		presence_overlay_last_seen(app->presence, h);
+	http_resp_header(r, "cache-control", "no-store");
+	http_respond_json(r, 200, o);
+}
+
 void api_hosts_list(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
+	const char *ls = http_req_query(r, "limit");
+	if (ls) {
+		hosts_first(r, app, ls);
+		return;
+	}
 	uint64_t now_ns;
 	struct cache_entry *e = entry_get(app, 0, &now_ns);
 	if (!e) {

@@ -198,6 +198,9 @@ int store_host_set_repo_stats(struct store *s, const char *host_id, long long si
  *  the operator gave the host)} */
 json_t *store_host_get(struct store *s, const char *host_id); /* NULL if unknown */
 json_t *store_hosts_list(struct store *s);                    /* {"hosts":[...]} by hostname */
+/* The first `limit` hosts by name (case-insensitive, then id) and the fleet's size:
+ * {"hosts":[...],"total":N}. The dashboard's first screen of a large fleet. */
+json_t *store_hosts_first(struct store *s, int limit);
 /* Host projections also carry "last_drill_ok_at" (newest succeeded drill job, "last proven
  * restorable"), "last_drill" {status, finished_at} | null and "last_drill_created_at". */
 /* C3: the agent's effective uid from its hello (< 0: unknown, stored as NULL). */

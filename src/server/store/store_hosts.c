@@ -279,6 +279,30 @@ json_t *store_hosts_list(struct store *s)
 	return json_pack("{s:o}", "hosts", hosts);
 }
 
+json_t *store_hosts_first(struct store *s, int limit)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_HOSTS_COUNT);
+	if (!st)
+		return NULL;
+	int src = sqlite3_step(st);
+	long long total = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int rc = store_map_rc(s, src, "hosts count");
+	store_stmt_done(st);
+	if (rc || !(st = store_stmt(s, SQL_HOSTS_LIST_FIRST)))
+		return NULL;
+	sqlite3_bind_int(st, 1, limit);
+	json_t *hosts = json_array();
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(hosts, host_row(st));
+	rc = store_map_rc(s, src, "hosts first");
+	store_stmt_done(st);
+	if (rc) {
+		json_decref(hosts);
+		return NULL;
+	}
+	return json_pack("{s:o,s:I}", "hosts", hosts, "total", (json_int_t)total);
+}
+
 int store_host_set_agent_uid(struct store *s, const char *host_id, long long uid)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_HOST_SET_AGENT_UID);

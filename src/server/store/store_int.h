@@ -167,6 +167,9 @@
 	                       "snapshot_count = ?3 WHERE id = ?1")                               \
 	X(HOST_GET, "SELECT " HOST_COLS "WHERE h.id = ?1")                                        \
 	X(HOSTS_LIST, "SELECT " HOST_COLS "WHERE h.deleted_at IS NULL ORDER BY h.hostname, h.id") \
+	X(HOSTS_LIST_FIRST, "SELECT " HOST_COLS "WHERE h.deleted_at IS NULL "                     \
+	                    "ORDER BY h.hostname COLLATE NOCASE, h.id LIMIT ?1")                  \
+	X(HOSTS_COUNT, "SELECT count(*) FROM hosts WHERE deleted_at IS NULL")                     \
 	X(DRILL_CANDIDATES, "SELECT h.id, h.settings, h.snapshot_count, "                         \
 	                    "coalesce((SELECT max(d.created_at) FROM jobs d "                     \
 	                    "WHERE d.host_id = h.id AND d.kind = 'drill'), h.created_at) "        \

@@ -1,9 +1,13 @@
 // Dashboard: fleet tiles, the fleet's total repository size over 30 days (chart +
-// forecast), one row per host, kept live over /api/events.
+// forecast), one row per host, kept live over /api/events (or frozen: live=0). Filters,
+// search and sort live in the URL (dash-filter.js); the rows are windowed (dash-list.js).
 import { get } from '../api.js';
 import { subscribe } from '../events.js';
 import { navigate } from '../router.js';
 import { html, render, nothing } from '../html.js';
+import { parseQuery, toQuery, apply, matcher, sortKey, tally, isFiltered, DEFAULTS } from './dash-filter.js';
+import { createHostList } from './dash-list.js';
+import { toolbar, headRow } from './dash-toolbar.js';
 import { fmtBytes, fmtNum } from '../util.js';
 import { relEl, statusDot, tagList, tile, none, isAsleep } from '../components.js';
 import { drawChart, fmt } from '../chart.js';
@@ -12,12 +16,32 @@ import { forecastText } from './host-repo.js';
 export const title = 'Dashboard';
 export const navKey = 'dashboard';
 
+// A cold load of the default view (no filter, by name) asks for the first screen of hosts
+// (GET /api/hosts?limit=) beside the summary and paints it while the whole list loads:
+// with 10,000 hosts the server takes ~0.5 s to build the list and the browser ~0.1 s to
+// parse its 6 MB. Other views need every host to filter and sort, so they wait for it.
+const FIRST_PAGE = 100;
+function startLoad(query, opts) {
+  const s = parseQuery(query);
+  const summary = get('/api/fleet/summary', opts);
+  let first;
+  let all;
+  if (!isFiltered(s) && s.sort === 'name' && s.dir === 'asc') {
+    first = get(`/api/hosts?limit=${FIRST_PAGE}`, opts);
+    all = first.then((r) => (r.total <= r.hosts.length ? r : get('/api/hosts', opts)));
+  } else {
+    all = get('/api/hosts', opts);
+    first = all.then((r) => ({ hosts: r.hosts, total: r.hosts.length }));
+  }
+  for (const p of [summary, first, all]) p.catch(() => {});
+  return { first, summary, all };
+}
+
 // Started by main.js before auth resolves on a cold load of "/" to overlap round trips.
 let prefetched = null;
 let prefetchedAt = 0;
 export function prefetch() {
-  prefetched = Promise.all([get('/api/hosts', { quiet: true }), get('/api/fleet/summary', { quiet: true })]);
-  prefetched.catch(() => {});
+  prefetched = startLoad(new URLSearchParams(location.search), { quiet: true });
   prefetchedAt = Date.now();
 }
 
@@ -71,25 +95,13 @@ const empty = html`<div class="empty" data-testid="empty-state">
   <p class="muted">Add a host to mint a one-time enrollment token, then run the install command on that machine. restic must already be installed there.</p>
   <a href="/hosts/new" class="btn btn-primary" data-testid="empty-add-host">+ Add host</a></div>`;
 
-// Rows are grouped in chunks with content-visibility:auto so off-screen chunks skip style,
-// layout and paint until scrolled into view (1,000 hosts stay cheap). Each chunk is its own
-// render() container (the list template leaves it empty), so a host event re-renders the
-// 50 rows of one chunk, not the whole fleet.
-const CHUNK = 50;
-const ROW_PX = 33;
-const chunkShell = (n) => html`<div class="hchunk" role="rowgroup" style="contain-intrinsic-size:auto ${n * ROW_PX}px"></div>`;
-const chunkRows = (list, i) => list.slice(i * CHUNK, (i + 1) * CHUNK).map(row);
+// The table shell: its row container (.hchunks) has no bindings, dash-list.js fills it.
+const tableShell = html`<div class="hosts-grid" role="table" aria-label="hosts" data-testid="hosts-table">
+<div class="hhead"></div><div class="hchunks"></div></div>
+<p class="muted dash-nomatch" data-testid="dash-nomatch" hidden>No hosts match these filters.</p>
+<p class="muted small mono" data-testid="host-count"></p>`;
 
-function hostList(list) {
-  if (!list.length) return empty;
-  const sizes = [];
-  for (let i = 0; i < list.length; i += CHUNK) sizes.push(Math.min(CHUNK, list.length - i));
-  return html`<div class="hosts-grid" role="table" aria-label="hosts" aria-rowcount=${list.length + 1} data-testid="hosts-table">
-<div class="host-row hgrid-head" role="row"><div role="columnheader" class="c-dot"><span class="sr-only">status</span></div><div role="columnheader">Host</div><div role="columnheader">OS · arch</div><div role="columnheader">Last backup</div><div role="columnheader">Next run</div><div role="columnheader" class="num">Repo size</div><div role="columnheader" class="num">Snapshots</div><div role="columnheader" title="last proven restorable (restore drill)">Restorable</div><div role="columnheader">Agent</div><div role="columnheader">restic</div><div role="columnheader">Repo</div></div>
-${sizes.map(chunkShell)}</div><p class="muted small mono" data-testid="host-count">${fmtNum(list.length)} host${list.length === 1 ? '' : 's'}</p>`;
-}
-
-const sortHosts = (arr) => arr.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+const countText = (shown, total) => (shown === total ? `${total.toLocaleString('en-US')} host${total === 1 ? '' : 's'}` : `${shown.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} hosts`);
 
 // Whole row opens the host (one listener; the row's <a> carries keyboard focus).
 function onRowClick(ev) {
@@ -99,75 +111,197 @@ function onRowClick(ev) {
   navigate(`/hosts/${encodeURIComponent(tr.dataset.hostId)}`);
 }
 
-export async function mount(ctx) {
-  const fresh = prefetched && Date.now() - prefetchedAt < 10000;
-  const p = fresh ? prefetched : Promise.all([get('/api/hosts'), get('/api/fleet/summary')]);
-  prefetched = null;
-  // Two regions rendered on their own: a summary refresh never re-diffs 1,000 host rows.
-  render(html`<div class="page-head"><h1>Fleet</h1><a href="/hosts/new" class="btn btn-primary" data-testid="add-host">+ Add host</a></div>
-<section class="tiles" data-testid="fleet-tiles" aria-label="fleet summary"></section>
-<section class="card fleet-trend" aria-labelledby="fleet-trend-h"></section>
-<section data-testid="dashboard" class="dash-body" @click=${onRowClick}></section>`, ctx.el);
-  const tilesEl = ctx.el.querySelector('.tiles');
-  const body = ctx.el.querySelector('.dash-body');
-  const trendEl = ctx.el.querySelector('.fleet-trend');
-  let trendBusy = false;
-  let trendAt = 0; // refreshed at most once a minute: a busy fleet finishes jobs all the time
-  const loadTrend = async () => {
-    if (trendBusy) return;
-    trendBusy = true;
-    trendAt = Date.now();
+function trendLoader(ctx, trendEl) {
+  let busy = false;
+  const load = async () => {
+    if (busy) return;
+    busy = true;
+    load.at = Date.now();
     try {
       const f = await get('/api/repo/fleet-history?days=30', { quiet: true });
       if (!ctx.alive()) return;
       render(fleetTrend(f), trendEl);
       const el = trendEl.querySelector('[data-testid="fleet-chart"]');
       if (el) drawChart(el, { key: 'fleet', x: f.points.map((p) => p.t / 1000), series: [{ label: 'total stored', values: f.points.map((p) => p.size_bytes), fmt: fmt.bytes, fill: true }], height: 160 });
-    } catch { /* the fleet view works without it */ } finally { trendBusy = false; }
+    } catch { /* the fleet view works without it */ } finally { busy = false; }
   };
+  load.at = 0; // refreshed at most once a minute: a busy fleet finishes jobs all the time
+  return load;
+}
+
+export async function mount(ctx) {
+  const fresh = prefetched && Date.now() - prefetchedAt < 10000;
+  const load = fresh ? prefetched : startLoad(ctx.query, {});
+  prefetched = null;
+  // Regions rendered on their own: a summary refresh never re-diffs the host rows.
+  render(html`<div class="page-head"><h1>Fleet</h1><a href="/hosts/new" class="btn btn-primary" data-testid="add-host">+ Add host</a></div>
+<section class="tiles" data-testid="fleet-tiles" aria-label="fleet summary"></section>
+<section class="card fleet-trend" aria-labelledby="fleet-trend-h"></section>
+<section class="dash-bar"></section>
+<section data-testid="dashboard" class="dash-body" @click=${onRowClick}></section>`, ctx.el);
+  const tilesEl = ctx.el.querySelector('.tiles');
+  const barEl = ctx.el.querySelector('.dash-bar');
+  const body = ctx.el.querySelector('.dash-body');
+  const loadTrend = trendLoader(ctx, ctx.el.querySelector('.fleet-trend'));
   loadTrend();
   render(html`<p class="muted">Loading…</p>`, body);
-  const [hostsRes, summary] = await p;
+  const [first, summary] = await Promise.all([load.first, load.summary]);
   if (!ctx.alive()) return;
-  const hosts = new Map();
-  for (const h of hostsRes.hosts || []) hosts.set(h.id, h);
   render(tiles(summary), tilesEl);
+  const dash = fleetView(ctx, { barEl, body, tilesEl, loadTrend });
+  if (first.total > first.hosts.length) {
+    dash.loadFirst(first.hosts, first.total);
+    const all = await load.all;
+    if (!ctx.alive()) return;
+    dash.load(all.hosts || []);
+  } else dash.load(first.hosts || []);
+}
 
-  // list: the hosts in display order; at: host id -> index in list.
-  let list = [];
-  let at = new Map();
-  const chunkEls = () => body.querySelectorAll('.hchunk');
-  const renderHosts = () => {
-    list = sortHosts(Array.from(hosts.values()));
-    at = new Map(list.map((h, i) => [h.id, i]));
-    render(hostList(list), body);
-    chunkEls().forEach((el, i) => render(chunkRows(list, i), el));
+// long: the live fleet view's state machine (filters, URL, events, frozen mode) in one closure
+function fleetView(ctx, { barEl, body, tilesEl, loadTrend }) {
+  const hosts = new Map();
+  let s = parseQuery(ctx.query);
+  let view = { list: [], counts: {}, tags: new Map() };
+  let at = new Map(); // host id -> index in view.list
+  let match = matcher(s);
+  const pending = new Map(); // frozen view: id -> newest host object
+  let resyncPending = false;
+  let loading = 0; // > 0: only the first page is in (the fleet's size), the rest loading
+  let list = null;
+  let headEl = null;
+  let countEl = null;
+
+  const ensureShell = () => {
+    if (hosts.size === 0 && !loading) {
+      if (list) { list.destroy(); list = null; }
+      render(empty, body);
+      return false;
+    }
+    if (!list) {
+      render(tableShell, body);
+      headEl = body.querySelector('.hhead');
+      countEl = body.querySelector('[data-testid="host-count"]');
+      list = createHostList(body.querySelector('.hchunks'), row);
+    }
+    return true;
   };
+  const cb = {};
+  const paintBar = () => render(toolbar({ s, loading: !!loading, counts: view.counts, tags: view.tags, pending: pending.size + (resyncPending ? 1 : 0), filtered: isFiltered(s) }, cb), barEl);
+  const renderAll = () => {
+    view = apply(hosts.values(), s);
+    at = new Map(view.list.map((h, i) => [h.id, i]));
+    match = matcher(s);
+    paintBar();
+    if (ensureShell()) {
+      render(headRow(s, cb.sort, !!loading), headEl);
+      list.set(view.list);
+      countEl.textContent = loading ? countText(loading, loading) : countText(view.list.length, hosts.size);
+      const grid = body.querySelector('.hosts-grid');
+      grid.setAttribute('aria-rowcount', String(view.list.length + 1));
+      const none = body.querySelector('.dash-nomatch');
+      if (none) none.hidden = view.list.length > 0;
+    }
+  };
+
+  // URL: discrete changes push a history entry, a typing burst pushes once then replaces.
+  let typing = false;
+  let typingTimer = 0;
+  const setState = (next, how = 'push') => {
+    if (how === 'push') typing = false; // a discrete change ends a typing burst
+    s = next;
+    const url = `/${toQuery(s)}`;
+    if (url !== location.pathname + location.search) {
+      if (how === 'push') history.pushState(null, '', url); else history.replaceState(null, '', url);
+    }
+    renderAll();
+  };
+  const qInput = () => barEl.querySelector('#dash-q');
+  cb.setStatus = (v) => setState({ ...s, status: v });
+  cb.setBackup = (v) => setState({ ...s, backup: v });
+  cb.setAge = (v) => setState({ ...s, age: v });
+  cb.toggleTag = (t) => setState({ ...s, tags: s.tags.includes(t) ? s.tags.filter((x) => x !== t) : [...s.tags, t] });
+  cb.sort = (key) => setState({ ...s, sort: key, dir: s.sort === key && s.dir === 'asc' ? 'desc' : 'asc' });
+  cb.clear = () => {
+    setState({ ...DEFAULTS, tags: [], live: s.live, sort: s.sort, dir: s.dir });
+    qInput().value = '';
+  };
+  let searchFrame = 0;
+  cb.onSearch = () => {
+    if (searchFrame) return;
+    searchFrame = requestAnimationFrame(() => {
+      searchFrame = 0;
+      if (!ctx.alive()) return;
+      const q = qInput().value.slice(0, 200);
+      if (q === s.q) return;
+      const how = typing ? 'replace' : 'push';
+      setState({ ...s, q }, how);
+      typing = true;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => { typing = false; }, 1000);
+    });
+  };
+  cb.onSearchKey = (ev) => {
+    if (ev.key === 'Escape' && ev.currentTarget.value) { ev.currentTarget.value = ''; cb.onSearch(); }
+    if (ev.key === 'Enter') typing = false;
+  };
+  cb.onSearchBlur = () => { typing = false; };
+  const applyPending = () => {
+    for (const [id, h] of pending) hosts.set(id, h);
+    pending.clear();
+    const again = resyncPending;
+    resyncPending = false;
+    return again;
+  };
+  cb.refresh = () => {
+    if (applyPending()) { resync(); return; }
+    renderAll();
+    refreshSummary();
+  };
+  cb.onLive = (ev) => {
+    const live = ev.currentTarget.checked;
+    s = { ...s, live };
+    history.replaceState(null, '', `/${toQuery(s)}`);
+    if (live) cb.refresh(); else paintBar();
+  };
+
+  // Back/forward between filter states of this page: no remount, no refetch.
+  ctx.onQuery = (query) => {
+    const wasLive = s.live;
+    s = parseQuery(query);
+    const el = qInput();
+    if (el) el.value = s.q;
+    typing = false;
+    if (s.live && !wasLive && applyPending()) { resync(); return; }
+    renderAll();
+  };
+
   // Events can arrive in bursts (a fleet reconnecting): at most one render per frame. A
-  // known host keeping its name (so its place) re-renders its chunk; anything else, all.
+  // host that stays in the list at the same place re-renders its chunk; anything else
+  // (joins or leaves the filter, moves in the order) recomputes the list.
   let all = false;
-  const dirty = new Set();
   let frame = 0;
   const flush = () => {
     frame = 0;
     if (!ctx.alive()) return;
-    if (all) renderHosts();
+    if (all) renderAll();
     else {
-      const els = chunkEls();
-      for (const i of dirty) if (els[i]) render(chunkRows(list, i), els[i]);
+      paintBar();
+      if (list) list.flush();
     }
     all = false;
-    dirty.clear();
   };
   const hostChanged = (h) => {
+    const prev = hosts.get(h.id);
+    hosts.set(h.id, h);
     const i = at.get(h.id);
-    if (i !== undefined && list[i].hostname === h.hostname) {
-      list[i] = h;
-      dirty.add(Math.floor(i / CHUNK));
+    if (!all && i !== undefined && list && prev && match(h) && sortKey(prev, s) === sortKey(h, s) && prev.hostname === h.hostname) {
+      tally(view, prev, s, -1);
+      tally(view, h, s, 1);
+      view.list[i] = h;
+      list.replace(i, h);
     } else all = true;
     if (!frame) frame = requestAnimationFrame(flush);
   };
-  renderHosts();
 
   let summaryTimer = null;
   const refreshSummary = () => {
@@ -175,32 +309,51 @@ export async function mount(ctx) {
     summaryTimer = setTimeout(async () => {
       summaryTimer = null;
       try {
-        const s = await get('/api/fleet/summary', { quiet: true });
-        if (ctx.alive()) render(tiles(s), tilesEl);
-        if (ctx.alive() && Date.now() - trendAt > 60000) loadTrend();
+        const sum = await get('/api/fleet/summary', { quiet: true });
+        if (ctx.alive()) render(tiles(sum), tilesEl);
+        if (ctx.alive() && Date.now() - loadTrend.at > 60000) loadTrend();
       } catch { /* next event retries */ }
     }, 1000);
+  };
+  const loadFirst = (arr, total) => {
+    loading = total;
+    for (const h of arr) hosts.set(h.id, h);
+    renderAll();
+  };
+  const load = (arr) => {
+    loading = 0;
+    hosts.clear();
+    for (const h of arr) hosts.set(h.id, h);
+    if (s.live) applyPending();
+    renderAll();
+    const el = qInput();
+    if (el && el.value !== s.q) el.value = s.q;
   };
   const resync = async () => {
     try {
       const r = await get('/api/hosts', { quiet: true });
       if (!ctx.alive()) return;
-      hosts.clear();
-      for (const h of r.hosts || []) hosts.set(h.id, h);
-      renderHosts();
+      load(r.hosts || []);
       refreshSummary();
     } catch { /* ignore */ }
   };
   const unsub = subscribe((msg) => {
-    if (msg.type === 'resync') { resync(); return; }
-    if (msg.type === 'host_removed' || (msg.type === 'host' && msg.host && msg.host.deleted_at)) { resync(); return; } // C6 delete
-    if (msg.type === 'host' && msg.host && msg.host.id) {
-      hosts.set(msg.host.id, msg.host);
-      hostChanged(msg.host);
-      refreshSummary();
-    } else if (msg.type === 'job') {
+    if (msg.type === 'resync' || msg.type === 'host_removed' || (msg.type === 'host' && msg.host && msg.host.deleted_at)) {
+      // C6: a deleted host leaves the list (live off: at the next refresh)
+      if (s.live && !loading) resync(); else { resyncPending = true; paintBar(); }
+    } else if (msg.type === 'host' && msg.host && msg.host.id) {
+      if (s.live && !loading) { hostChanged(msg.host); refreshSummary(); } else { pending.set(msg.host.id, msg.host); paintBar(); }
+    } else if (msg.type === 'job' && s.live) {
       refreshSummary();
     }
   });
-  ctx.onCleanup(() => { unsub(); clearTimeout(summaryTimer); cancelAnimationFrame(frame); });
+  ctx.onCleanup(() => {
+    unsub();
+    clearTimeout(summaryTimer);
+    clearTimeout(typingTimer);
+    cancelAnimationFrame(frame);
+    cancelAnimationFrame(searchFrame);
+    if (list) list.destroy();
+  });
+  return { load, loadFirst };
 }
