@@ -203,6 +203,8 @@ test('rotate: the old password no longer opens the repository, the new one does,
   const jobs = (await S.api.get(`/api/jobs?host_id=${S.hostId}&limit=100`)).body;
   assert.ok(!JSON.stringify(jobs).includes(NEW_PW), 'no password in the jobs');
   assert.match((await S.api.get('/api/audit?action=host.repo_password.rotate')).text, /host\.repo_password\.rotate/);
+  const done = (await S.api.get('/api/audit?action=host.repo_password.rotated')).body.entries;
+  assert.equal(done.length, 2, 'each finished rotation is audited');
 });
 
 test('delete keeping the history: bearer refused at once, socket closed, jobs cancelled, history readable', async () => {

@@ -207,6 +207,18 @@ static void rot_save(struct app *app, const char *host_id, struct store_rotation
 	if (rc)
 		RM_ERROR("saving the rotation state failed", "host_id", host_id, "err",
 		         rm_strerror(rc));
+	/* the outcome is audited too (the start is, by the admin who asked) */
+	const char *action = !strcmp(state, "old_removed") ? "host.repo_password.rotated"
+	                     : !strcmp(state, "failed")    ? "host.repo_password.rotation_failed"
+	                     : error ? "host.repo_password.rotation_incomplete"
+	                             : NULL;
+	if (action) {
+		json_t *d = json_pack("{s:s?,s:s?,s:s?}", "old_key_id",
+		                      rot->old_key_id[0] ? rot->old_key_id : NULL, "new_key_id",
+		                      rot->new_key_id[0] ? rot->new_key_id : NULL, "error", error);
+		store_audit(app->store, "system", action, host_id, d);
+		json_decref(d);
+	}
 	RM_INFO("repository password rotation", "host_id", host_id, "state", state, "error", error);
 }
 
