@@ -95,6 +95,8 @@ test('manage tab: rename with mismatch flag, rotate with live state, delete with
     // history still loads
     errors.splice(n1, errors.length - n1, ...errors.slice(n1).filter((e) => !/status of 404/.test(e)));
     await screenshot(page, 'deleted');
+    await page.goto(`${base}/hosts/deleted`);
+    await page.locator(`[data-testid="deleted-host-row"][data-host-id="${S.hostId}"]`).waitFor({ timeout: T });
     assert.ok((await S.api.host(S.hostId)).deleted_at);
     assert.deepEqual(errors, []);
   } catch (e) {

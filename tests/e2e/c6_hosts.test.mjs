@@ -220,6 +220,8 @@ test('delete keeping the history: bearer refused at once, socket closed, jobs ca
   assert.ok(!list.some((x) => x.id === S.hostId), 'not in the dashboard list');
   const host = await S.api.host(S.hostId);
   assert.ok(host.deleted_at, 'shown as deleted');
+  const archived = (await S.api.get('/api/deleted-hosts')).body.hosts;
+  assert.deepEqual(archived.map((x) => x.id), [S.hostId], 'listed among the deleted hosts');
   const snaps = (await S.api.get(`/api/hosts/${S.hostId}/snapshots`)).body.snapshots;
   assert.ok(snaps.length >= 2, 'snapshots kept');
   assert.equal((await S.api.get(`/api/jobs/${id}`)).status, 200, 'jobs kept');
@@ -229,6 +231,7 @@ test('delete keeping the history: bearer refused at once, socket closed, jobs ca
   const d = await S.api.del(`/api/hosts/${S.hostId}?history=delete`);
   assert.equal(d.status, 200, d.text);
   assert.equal((await S.api.get(`/api/hosts/${S.hostId}`)).status, 404);
+  assert.equal((await S.api.get('/api/deleted-hosts')).body.hosts.length, 0);
   assert.equal((await S.api.get(`/api/jobs/${id}`)).status, 404, 'history deleted');
   assert.equal((await S.api.del(`/api/hosts/${S.hostId}?history=bogus`)).status, 400);
   await S.agent.stop();
