@@ -4,6 +4,9 @@
 #   curl -fsSL https://rm.example.com/install/install.sh | sudo bash -s -- \
 #       --server https://rm.example.com --token <enrollment token> [--cert-pin <sha256 hex>]
 #
+# Without --token the agent asks to join instead: it prints its key fingerprint and waits
+# until an administrator accepts it on the server's Pending hosts page (announce-and-approve).
+#
 # Installs the agent binary, enrolls this host, installs + starts the systemd unit (when
 # systemd is present), and lists existing restic cron jobs / systemd timers WITHOUT
 # disabling them. Test overrides: --prefix DIR (default /usr/local), --config-dir DIR
@@ -23,7 +26,7 @@ warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-	sed -n '2,15p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
+	sed -n '2,18p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -46,7 +49,6 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$SERVER" ] || die "--server URL is required"
-[ -n "$TOKEN" ] || die "--token TOKEN is required"
 case "$SERVER" in http://*|https://*) ;; *) die "--server must start with http:// or https://" ;; esac
 SERVER="${SERVER%/}"
 if [ -n "$PIN" ]; then
@@ -136,9 +138,15 @@ fi
 
 # ---------------------------------------------------------------- enroll
 say "enrolling this host with $SERVER"
-enroll=("$BIN" enroll --server "$SERVER" --token "$TOKEN" --config "$CONFIG" --state-dir "$STATE_DIR")
+enroll=("$BIN" enroll --server "$SERVER" --config "$CONFIG" --state-dir "$STATE_DIR")
 [ -n "$PIN" ] && enroll+=(--cert-pin "$PIN")
-"${enroll[@]}" || die "enrollment failed (see the message above; tokens are single-use and expire after 1 h)"
+if [ -n "$TOKEN" ]; then
+	enroll+=(--token "$TOKEN")
+	"${enroll[@]}" || die "enrollment failed (see the message above; tokens are single-use and expire after 1 h)"
+else
+	say "no --token: asking the server's administrators to accept this host"
+	"${enroll[@]}" || die "enrollment failed (see the message above: rejected, expired or unreachable)"
+fi
 say "config written to $CONFIG"
 
 # ---------------------------------------------------------------- service

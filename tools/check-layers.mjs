@@ -43,7 +43,7 @@ function moduleOf(rel) {
     return `server/${p[1]}`;
   }
   if (p[0] === 'agent') {
-    if (p.length === 2) return /^(main|enroll)\./.test(p[1]) ? 'agent/main' : 'agent/core';
+    if (p.length === 2) return /^(main|enroll|announce)\./.test(p[1]) ? 'agent/main' : 'agent/core';
     return `agent/${p[1]}`;
   }
   return null;

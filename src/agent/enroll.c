@@ -139,10 +139,8 @@ static int valid_pin(const char *p)
 	return p && strlen(p) == 64 && rm_hex_decode(p, tmp, sizeof tmp) == RM_OK;
 }
 
-/* POSTs body (JSON) to url with libcurl (dlopen'd: the daemon never needs it). On RM_OK,
- * *status is the HTTP status and *resp the parsed JSON answer (caller decrefs). */
-static int enroll_post(const struct enroll_opts *o, const char *url, const char *body, long *status,
-                       json_t **resp)
+int enroll_post(const struct enroll_opts *o, const char *url, const char *body, long *status,
+                json_t **resp)
 {
 	char err[256];
 	struct rm_buf out;
@@ -265,69 +263,87 @@ static int enroll_check_answer(long status, const json_t *resp)
 	return RM_OK;
 }
 
-int enroll_run(const struct enroll_opts *o)
+int enroll_save_answer(const struct enroll_opts *o, size_t server_len, const json_t *resp,
+                       const char *restic)
 {
-	int rc = RM_ERR_INVAL;
-	struct ws_url u;
-	char host[256];
-	char *restic = NULL, *rver = NULL, *url = NULL, *body = NULL;
-	json_t *resp = NULL;
-	long status = 0;
+	const char *host_id = rmj_str(resp, "host_id"), *bearer = rmj_str(resp, "bearer");
+	if (!host_id || !*host_id || !bearer || !*bearer) {
+		RM_ERROR("enrollment failed: response lacks host_id or bearer");
+		return RM_ERR_IO;
+	}
+	rm_log_add_secret(bearer);
+	return enroll_write_config(o, o->server_url, server_len, host_id, bearer, restic);
+}
 
-	if (!o->server_url || !o->token || !*o->token) {
-		RM_ERROR("enroll needs --server URL and --token TOKEN");
-		goto done;
-	}
-	if (ws_url_parse(o->server_url, &u)) {
-		RM_ERROR("invalid --server URL (want http(s)://host[:port])", "server",
-		         o->server_url);
-		goto done;
-	}
-	if (o->cert_pin && *o->cert_pin && !valid_pin(o->cert_pin)) {
-		RM_ERROR("invalid --cert-pin (want 64 hex characters: SHA-256 of the server's "
-		         "certificate)");
-		goto done;
-	}
-	rm_log_add_secret(o->token);
-	host_name(host, sizeof host);
-	restic = o->restic_path ? host_find_in_path(o->restic_path) : host_find_in_path("restic");
-	if (!restic)
-		RM_WARN("restic not found; install it (apt-get install restic) before running "
-		        "backups");
-	rver = restic_version(restic);
-
-	/* base URL without trailing slash */
-	size_t sl = strlen(o->server_url);
-	while (sl > 0 && o->server_url[sl - 1] == '/')
-		sl--;
-	url = rm_xasprintf("%.*s/api/agents/enroll", (int)sl, o->server_url);
+/* "<server>/api/<path>" with http(s) for ws(s) and no doubled slash; malloc'd. */
+char *enroll_api_url(const char *server, size_t server_len, const char *path)
+{
+	char *url = rm_xasprintf("%.*s/api/%s", (int)server_len, server, path);
 	if (!strncmp(url, "ws", 2)) { /* ws(s):// given: talk http(s) */
 		char *h = rm_xasprintf("http%s", url + 2);
 		free(url);
 		url = h;
 	}
-	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "token", o->token, "hostname", host,
-	                        "os", "linux", "arch", host_arch(), "agent_version", RM_VERSION,
-	                        "restic_version", rver);
-	body = rmj_dumps(req);
-	json_decref(req);
+	return url;
+}
 
-	rc = enroll_post(o, url, body, &status, &resp);
+/* Token enrollment: one exchange. */
+static int token_enroll(const struct enroll_opts *o, const struct enroll_host *h)
+{
+	char *url = enroll_api_url(o->server_url, h->server_len, "agents/enroll");
+	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "token", o->token, "hostname",
+	                        h->hostname, "os", "linux", "arch", host_arch(), "agent_version",
+	                        RM_VERSION, "restic_version", h->restic_version);
+	char *body = rmj_dumps(req);
+	json_decref(req);
+	json_t *resp = NULL;
+	long status = 0;
+	int rc = enroll_post(o, url, body, &status, &resp);
 	if (!rc)
 		rc = enroll_check_answer(status, resp);
-	if (rc)
-		goto done;
-	rm_log_add_secret(rmj_str(resp, "bearer"));
-	rc = enroll_write_config(o, o->server_url, sl, rmj_str(resp, "host_id"),
-	                         rmj_str(resp, "bearer"), restic);
-done:
+	if (!rc)
+		rc = enroll_save_answer(o, h->server_len, resp, h->restic);
 	rmj_wipe(resp);
 	json_decref(resp);
-	free(restic);
-	free(rver);
 	free(url);
-	if (body) /* holds the enrollment token */
-		sodium_memzero(body, strlen(body));
+	sodium_memzero(body, strlen(body)); /* holds the enrollment token */
 	free(body);
+	return rc;
+}
+
+int enroll_run(const struct enroll_opts *o)
+{
+	struct ws_url u;
+	struct enroll_host h = { 0 };
+	if (!o->server_url) {
+		RM_ERROR(
+		    "enroll needs --server URL (and --token TOKEN, or none to ask for approval)");
+		return RM_ERR_INVAL;
+	}
+	if (ws_url_parse(o->server_url, &u)) {
+		RM_ERROR("invalid --server URL (want http(s)://host[:port])", "server",
+		         o->server_url);
+		return RM_ERR_INVAL;
+	}
+	if (o->cert_pin && *o->cert_pin && !valid_pin(o->cert_pin)) {
+		RM_ERROR("invalid --cert-pin (want 64 hex characters: SHA-256 of the server's "
+		         "certificate)");
+		return RM_ERR_INVAL;
+	}
+	if (o->token && *o->token)
+		rm_log_add_secret(o->token);
+	host_name(h.hostname, sizeof h.hostname);
+	h.restic = o->restic_path ? host_find_in_path(o->restic_path) : host_find_in_path("restic");
+	if (!h.restic)
+		RM_WARN("restic not found; install it (apt-get install restic) before running "
+		        "backups");
+	h.restic_version = restic_version(h.restic);
+	/* base URL without trailing slash */
+	h.server_len = strlen(o->server_url);
+	while (h.server_len > 0 && o->server_url[h.server_len - 1] == '/')
+		h.server_len--;
+	int rc = o->token && *o->token ? token_enroll(o, &h) : announce_run(o, &h);
+	free(h.restic);
+	free(h.restic_version);
 	return rc;
 }

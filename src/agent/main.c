@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  restic-manager-agent enroll --server URL --token TOKEN [--cert-pin SHA256HEX]\n"
 	      "                              [--config FILE] [--state-dir DIR] [--restic PATH]\n"
+	      "  restic-manager-agent enroll --server URL [...]   (no token: prints this host's\n"
+	      "                              key fingerprint and waits for an administrator)\n"
 	      "  restic-manager-agent run [--config FILE] [--state-dir DIR] [--restic PATH]\n"
 	      "  restic-manager-agent --version\n"
 	      "defaults: --config " AGENT_DEFAULT_CONFIG " --state-dir " AGENT_DEFAULT_STATE_DIR

@@ -22,6 +22,7 @@ struct throttle;
 struct oidc;
 struct alerts;
 struct rotation;
+struct announce_limiter;
 
 struct app {
 	uv_loop_t *loop;
@@ -42,6 +43,8 @@ struct app {
 	int shutting_down;
 	struct api_cache *api_cache; /* api/hosts.c; api_cache_free */
 	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
+	/* engine/announce.c: C6 announcements per client address */
+	struct announce_limiter *announce;
 };
 
 #endif

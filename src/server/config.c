@@ -65,6 +65,12 @@ static const struct cfg_key cfg_table[] = {
 	{ "agent_binary_dir", "RM_AGENT_BINARY_DIR", CFG_STR, F(agent_binary_dir), NULL, 0, 0, 0,
 	  "directory holding restic-manager-agent for /agent/binary (default: the server "
 	  "executable's directory)" },
+	{ "announce_ttl", "RM_ANNOUNCE_TTL_S", CFG_INT, F(announce_ttl_s), "3600", 1, 604800, 0,
+	  "seconds an agent's announcement (enroll without a token) waits for a decision" },
+	{ "announce_max_pending", "RM_ANNOUNCE_MAX_PENDING", CFG_INT, F(announce_max_pending),
+	  "1000", 1, 1000000, 0, "announcements waiting at once; more are refused (503)" },
+	{ "announce_rate", "RM_ANNOUNCE_RATE", CFG_INT, F(announce_rate), "10", 1, 100000, 0,
+	  "announcements one client address may make per minute (429 beyond)" },
 	{ "oidc_issuer", "RM_OIDC_ISSUER", CFG_STR, F(oidc_issuer), "", 0, 0, 0,
 	  "OpenID Connect issuer URL; enables single sign-on (empty = off)" },
 	{ "oidc_client_id", "RM_OIDC_CLIENT_ID", CFG_STR, F(oidc_client_id), "", 0, 0, 0,

@@ -31,6 +31,10 @@ struct server_config {
 	long long alert_retry_base_ms; /* first retry delay, x4 per attempt */
 	long long alert_max_attempts;
 	char *agent_binary_dir; /* default: directory of the server executable */
+	/* C6 announce-and-approve (engine/announce.h) */
+	long long announce_ttl_s;       /* undecided announcements expire (default 1 h) */
+	long long announce_max_pending; /* undecided announcements at once */
+	long long announce_rate;        /* announcements per client address per minute */
 	/* single sign-on (OIDC; engine/oidc.c). Off unless oidc_issuer is set. */
 	char *oidc_issuer;
 	char *oidc_client_id;

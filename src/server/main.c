@@ -29,6 +29,7 @@
 #include "server/engine/rpc.h"
 #include "server/engine/sweeper.h"
 #include "server/engine/throttle.h"
+#include "server/engine/announce.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
 #include "server/ws/agent_hub.h"
@@ -222,6 +223,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->loop = loop;
 	app->notify = notify_new();
 	app->throttle = throttle_new();
+	app->announce = announce_limiter_new();
 	app->presence = presence_new();
 	app->rpc = rpc_new(app);
 	app->agents = agent_hub_new(app);
@@ -344,6 +346,7 @@ int main(int argc, char **argv)
 	presence_free(app->presence);
 	notify_free(app->notify);
 	throttle_free(app->throttle);
+	announce_limiter_free(app->announce);
 	oidc_free(app->oidc);
 	store_close(app->store);
 	sodium_memzero(app->key, sizeof app->key);

@@ -18,6 +18,9 @@ static int is_public_path(const char *m, const char *p)
 		{ "GET", "/api/auth/oidc/login" },
 		{ "GET", "/api/auth/oidc/callback" },
 		{ "POST", "/api/agents/enroll" },
+		/* C6 announce-and-approve: rate limited; polls prove the key by a signature */
+		{ "POST", "/api/agents/announce" },
+		{ "POST", "/api/agents/announce/{id}" },
 		{ "POST", "/api/setup/check" }, /* C5 setup links: the token is the credential */
 		{ "POST", "/api/setup" },
 		{ "GET", "/install/install.sh" },
@@ -53,6 +56,8 @@ TEST(every_route_has_a_role)
 			OK(eff >= ROLE_OPERATOR);
 		if (strcmp(t[i].pattern, "/api/enrollment-tokens") == 0)
 			EQ_INT(eff, ROLE_OPERATOR);
+		if (strncmp(t[i].pattern, "/api/pending-hosts/", 19) == 0) /* C6: admins decide */
+			EQ_INT(eff, ROLE_ADMIN);
 		if (strncmp(t[i].pattern, "/api/users", 10) == 0) /* C5: people are admin's */
 			EQ_INT(eff, ROLE_ADMIN);
 	}

@@ -140,9 +140,11 @@ TEST(migration_from_v1)
 	int latest = store_schema_version(s);
 	OK(latest >= 2);
 	store_close(s);
-	/* back to the v1 shape: undo migration 10 (C6 host deletion, key rotation), 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid), 6 (SSO users),
-	 * 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
-	raw("DROP TABLE host_key_rotations; ALTER TABLE hosts DROP COLUMN deleted_at; "
+	/* back to the v1 shape: undo migration 11 (C6 announce, token ids), 10 (C6 host deletion, key rotation), 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid),
+	 * 6 (SSO users), 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
+	raw("DROP TABLE pending_hosts; DROP INDEX enrollment_tokens_id; "
+	    "ALTER TABLE enrollment_tokens DROP COLUMN id; "
+	    "DROP TABLE host_key_rotations; ALTER TABLE hosts DROP COLUMN deleted_at; "
 	    "ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "
 	    "ALTER TABLE hosts DROP COLUMN locks_at; "
 	    "DROP TABLE deliveries; DROP TABLE channels; DROP TABLE alerts; "
@@ -164,9 +166,15 @@ TEST(migration_from_v1)
 	EQ_INT(raw_int("SELECT count(*) FROM pragma_table_info('hosts') "
 	               "WHERE name = 'reported_hostname'"),
 	       0);
+	/* a token of the v1 shape gets a public id (migration 10) */
+	raw("INSERT INTO enrollment_tokens(token_hash, hostname, creds_ct, expires_at, "
+	    "created_at) VALUES ('0123456789abcdef0123456789abcdef', 'old', 'CT', 1, 1)");
 	s = NULL;
 	EQ_INT(store_open(dbpath, &s), RM_OK);
 	EQ_INT(store_schema_version(s), latest);
+	EQ_INT(raw_int("SELECT count(*) FROM enrollment_tokens WHERE id = "
+	               "'T0123456789ABCDEF012345678'"),
+	       1);
 	check_names(s, a, "alpha", NULL);
 	EQ_INT(store_host_hello(s, a, "alpha.lan", "linux", "amd64", "1", "0.14", 1000), RM_OK);
 	check_names(s, a, "alpha", "alpha.lan");

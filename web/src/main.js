@@ -22,6 +22,8 @@ import * as setupPage from './pages/setup.js';
 import * as alertsPage from './pages/alerts.js';
 import * as channelsPage from './pages/channels.js';
 import * as rulesPage from './pages/rules.js';
+import * as pendingHostsPage from './pages/pending-hosts.js';
+import { attachPendingCount, detachPendingCount } from './pendingcount.js';
 import { attachAlertCount, detachAlertCount } from './alertcount.js';
 
 const routes = [
@@ -43,6 +45,7 @@ const routes = [
   [/^\/alerts$/, alertsPage, {}],
   [/^\/alerts\/channels$/, channelsPage, {}],
   [/^\/alerts\/rules$/, rulesPage, {}],
+  [/^\/pending-hosts$/, pendingHostsPage, {}],
 ];
 
 const app = document.getElementById('app');
@@ -103,6 +106,7 @@ async function signOut(ev) {
   });
   setSession(null);
   detachAlertCount();
+  detachPendingCount();
   // single sign-on: also end the provider's session (RP-initiated logout)
   if (out && out.redirect_url && /^https?:\/\//.test(out.redirect_url)) { location.assign(out.redirect_url); return; }
   navigate('/login', { replace: true });
@@ -117,6 +121,7 @@ function chrome(active) {
     ${link('/', 'Dashboard', 'dashboard', 'nav-dashboard')}
     ${u ? html`<a href="/alerts" class="nav-link${active === 'alerts' ? ' active' : ''}" aria-current=${active === 'alerts' ? 'page' : nothing} data-testid="nav-alerts">Alerts <span id="nav-alerts-slot"></span></a>` : nothing}
     ${!u || u.role !== 'viewer' ? link('/hosts/new', 'Add host', 'add', 'nav-add-host') : nothing}
+    ${u && u.role !== 'viewer' ? html`<a href="/pending-hosts" class="nav-link${active === 'pending' ? ' active' : ''}" aria-current=${active === 'pending' ? 'page' : nothing} data-testid="nav-pending">Pending <span id="nav-pending-slot"></span></a>` : nothing}
     ${u && u.role === 'admin' ? link('/users', 'Users', 'users', 'nav-users') : nothing}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
   </nav>
@@ -132,6 +137,7 @@ const publicShell = html`<main id="main" class="main main-center" tabindex="-1">
 const mountShell = (seq, tpl) => {
   render(keyed(seq, tpl), app);
   attachAlertCount(document.getElementById('nav-alerts-slot'));
+  attachPendingCount(document.getElementById('nav-pending-slot'));
   return document.getElementById('main');
 };
 

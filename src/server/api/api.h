@@ -99,6 +99,16 @@ void api_oidc_logout_respond(struct http_req *r, struct app *app, const char *us
 void api_enroll_token_create(struct http_req *r, void *app);
 void api_enroll_token_get(struct http_req *r, void *app);
 void api_agent_enroll(struct http_req *r, void *app);
+/* enroll_tokens.c: C6 enrollment-token recovery */
+void api_enroll_tokens_list(struct http_req *r, void *app);
+void api_enroll_token_regenerate(struct http_req *r, void *app);
+void api_enroll_token_revoke(struct http_req *r, void *app);
+/* announce.c: C6 announce-and-approve enrollment */
+void api_agent_announce(struct http_req *r, void *app);
+void api_agent_announce_poll(struct http_req *r, void *app);
+void api_pending_list(struct http_req *r, void *app);
+void api_pending_accept(struct http_req *r, void *app);
+void api_pending_reject(struct http_req *r, void *app);
 /* hosts.c */
 void api_hosts_list(struct http_req *r, void *app);
 void api_host_get(struct http_req *r, void *app);

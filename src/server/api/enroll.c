@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
+#include "server/api/enroll_int.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http/http.h"
@@ -51,7 +52,7 @@ static int valid_repo_user(const char *u)
 	return 1;
 }
 
-static void add_commands(json_t *o, struct app *app, const char *token)
+void api_enroll_add_commands(json_t *o, struct app *app, const char *token)
 {
 	const char *base = app->cfg->base_url;
 	char *install = rm_xasprintf("curl -fsSL %s/install/install.sh | sudo bash -s -- "
@@ -65,7 +66,7 @@ static void add_commands(json_t *o, struct app *app, const char *token)
 	free(enroll);
 }
 
-static void add_generated(json_t *o, const json_t *creds)
+void api_enroll_add_generated(json_t *o, const json_t *creds)
 {
 	if (!json_is_true(json_object_get(creds, "generated")))
 		return;
@@ -86,20 +87,73 @@ static void add_generated(json_t *o, const json_t *creds)
 static int seal_creds(struct app *app, const char *hash, const json_t *creds, char **ct)
 {
 	char *pt = rmj_dumps(creds);
-	char *ad = rm_xasprintf("enroll:%s", hash);
-	int rc = rm_aead_seal(app->key, pt, strlen(pt), ad, ct);
+	int rc = api_enroll_seal(app, hash, pt, strlen(pt), ct);
 	sodium_memzero(pt, strlen(pt));
 	free(pt);
+	return rc;
+}
+
+int api_enroll_seal(struct app *app, const char *hash, const char *pt, size_t len, char **ct)
+{
+	char *ad = rm_xasprintf("enroll:%s", hash);
+	int rc = rm_aead_seal(app->key, pt, len, ad, ct);
 	free(ad);
 	return rc;
 }
 
-/* NULL when the enrollment token's text fields are acceptable, else the message. */
-static const char *token_fields_problem(const char *hostname, const char *repo_url,
-                                        const char *repo_user, const char *repo_pw)
+int api_enroll_open(struct app *app, const char *hash, const char *ct, char **pt, size_t *len)
 {
-	if (!valid_hostname(hostname))
-		return "field 'hostname' must be 1-253 of [A-Za-z0-9._-]";
+	char *ad = rm_xasprintf("enroll:%s", hash);
+	int rc = rm_aead_open(app->key, ct ? ct : "", ad, pt, len);
+	free(ad);
+	return rc;
+}
+
+json_t *api_enroll_answer(struct app *app, const char *host_id, const char *bearer)
+{
+	(void)app; /* later fields (the update public key) come from it */
+	return json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer);
+}
+
+int api_enroll_host_insert(struct app *app, const struct api_new_host *h,
+                           char host_id_out[RM_ULID_BUF])
+{
+	char host_id[RM_ULID_BUF];
+	int rc =
+	    store_host_create(app->store, h->hostname, h->tags, h->paths, h->bearer_hash, host_id);
+	/* C2: a "default" group from the initial paths, backed up daily at night */
+	if (!rc && json_array_size(h->paths) > 0)
+		rc = policy_defaults_new_host(app->store, host_id, h->paths);
+	if (!rc) {
+		char *ct = NULL;
+		char *had = rm_xasprintf("host_credentials:%s:repo", host_id);
+		rc = rm_aead_seal(app->key, h->creds_pt, h->creds_len, had, &ct);
+		free(had);
+		if (!rc)
+			rc = store_cred_put(app->store, host_id, "repo", ct);
+		free(ct);
+	}
+	if (!rc)
+		memcpy(host_id_out, host_id, RM_ULID_BUF);
+	return rc;
+}
+
+void api_enroll_host_created(struct app *app, const char *host_id, int has_paths)
+{
+	if (has_paths)
+		policy_changed(app, host_id); /* version 1 */
+	notify_host_changed(app->notify, host_id);
+}
+
+const char *api_enroll_hostname_problem(const char *hostname)
+{
+	return valid_hostname(hostname) ? NULL : "field 'hostname' must be 1-253 of [A-Za-z0-9._-]";
+}
+
+/* NULL when the repository text fields are acceptable, else the message. */
+static const char *repo_fields_problem(const char *repo_url, const char *repo_user,
+                                       const char *repo_pw)
+{
 	if (has_ctl(repo_url))
 		return "field 'repo_url' contains control characters";
 	if (!valid_repo_user(repo_user))
@@ -109,33 +163,69 @@ static const char *token_fields_problem(const char *hostname, const char *repo_u
 	return NULL;
 }
 
+const char *api_enroll_repo_creds(const json_t *obj, json_t **creds_out, char *err, size_t errlen)
+{
+	const char *repo_url = NULL, *repo_user = "", *repo_pw = NULL;
+	if (rmj_get_str(obj, "repo_url", 1, 2048, &repo_url, err, errlen) ||
+	    rmj_get_str(obj, "repo_username", 0, 256, &repo_user, err, errlen) ||
+	    rmj_get_str(obj, "repo_password", 0, 1024, &repo_pw, err, errlen))
+		return err;
+	const char *bad = repo_fields_problem(repo_url, repo_user, repo_pw);
+	if (bad)
+		return bad;
+	char *gen = NULL;
+	if (!repo_pw || !repo_pw[0]) {
+		gen = rm_random_token(24);
+		repo_pw = gen;
+	}
+	rm_log_add_secret(repo_pw);
+	*creds_out = json_pack("{s:s,s:s,s:s,s:b}", "repo_url", repo_url, "repo_username",
+	                       repo_user, "repo_password", repo_pw, "generated", gen != NULL);
+	free(gen);
+	return NULL;
+}
+
+/* The fields every way of adding a host shares (enroll_int.h). */
+int api_enroll_fields(struct http_req *r, const json_t *b, const char *def_hostname,
+                      const char **hostname, const json_t **tags, const json_t **paths)
+{
+	char err[160];
+	*hostname = def_hostname;
+	if (rmj_get_str(b, "hostname", def_hostname ? 0 : 1, 253, hostname, err, sizeof err) ||
+	    rmj_get_str_array(b, "tags", 0, 50, 64, tags, err, sizeof err) ||
+	    rmj_get_str_array(b, "initial_paths", 0, 100, 4096, paths, err, sizeof err)) {
+		api_respond_invalid(r, err);
+		return -1;
+	}
+	if (!*hostname || !**hostname)
+		*hostname = def_hostname;
+	const char *bad = api_enroll_hostname_problem(*hostname ? *hostname : "");
+	if (bad) {
+		api_respond_invalid(r, bad);
+		return -1;
+	}
+	const char *why = *paths ? api_paths_problem(*paths, 1) : NULL;
+	if (why) {
+		http_respond_error(r, 422, "invalid_paths", "initial_paths: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 void api_enroll_token_create(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	json_t *b = api_body(r);
-	const char *hostname = NULL, *repo_url = NULL, *repo_user = "", *repo_pw = NULL;
+	const char *hostname = NULL;
 	const json_t *tags = NULL, *paths = NULL;
+	json_t *creds = NULL;
 	char err[160];
-	if (rmj_get_str(b, "hostname", 1, 253, &hostname, err, sizeof err) ||
-	    rmj_get_str(b, "repo_url", 1, 2048, &repo_url, err, sizeof err) ||
-	    rmj_get_str(b, "repo_username", 0, 256, &repo_user, err, sizeof err) ||
-	    rmj_get_str(b, "repo_password", 0, 1024, &repo_pw, err, sizeof err) ||
-	    rmj_get_str_array(b, "tags", 0, 50, 64, &tags, err, sizeof err) ||
-	    rmj_get_str_array(b, "initial_paths", 0, 100, 4096, &paths, err, sizeof err)) {
-		api_respond_invalid(r, err);
+	if (api_enroll_fields(r, b, NULL, &hostname, &tags, &paths))
 		return;
-	}
-	const char *bad = token_fields_problem(hostname, repo_url, repo_user, repo_pw);
+	const char *bad = api_enroll_repo_creds(b, &creds, err, sizeof err);
 	if (bad) {
 		api_respond_invalid(r, bad);
 		return;
-	}
-	if (paths) {
-		const char *why = api_paths_problem(paths, 1);
-		if (why) {
-			http_respond_error(r, 422, "invalid_paths", "initial_paths: %s", why);
-			return;
-		}
 	}
 	json_t *empty_tags = json_array(), *empty_paths = json_array();
 	if (!tags)
@@ -143,17 +233,9 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 	if (!paths)
 		paths = empty_paths;
 
-	char *gen = NULL;
-	if (!repo_pw || !repo_pw[0]) {
-		gen = rm_random_token(24);
-		repo_pw = gen;
-	}
-	rm_log_add_secret(repo_pw);
 	char *token = rm_random_token(32);
-	char hash[65];
+	char hash[65], id[RM_ULID_BUF] = "";
 	rm_sha256_hex(token, strlen(token), hash);
-	json_t *creds = json_pack("{s:s,s:s,s:s,s:b}", "repo_url", repo_url, "repo_username",
-	                          repo_user, "repo_password", repo_pw, "generated", gen != NULL);
 	char *ct = NULL;
 	int rc = seal_creds(app, hash, creds, &ct);
 	if (rc) {
@@ -167,8 +249,11 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 		rc = store_enroll_create(app->store, hash, hostname, tags, paths, ct, exp,
 		                         api_actor(r));
 		if (!rc)
+			rc = store_enroll_id(app->store, hash, id);
+		if (!rc)
 			rc = api_audit(app, api_actor(r), "enrollment_token.create", hostname,
-			               json_pack("{s:s,s:O}", "hostname", hostname, "tags", tags));
+			               json_pack("{s:s,s:s,s:O}", "id", id, "hostname", hostname,
+			                         "tags", tags));
 		rc = store_tx_end(app->store, rc);
 	}
 	if (rc) {
@@ -177,16 +262,16 @@ void api_enroll_token_create(struct http_req *r, void *appv)
 	}
 	char exps[RM_TIME_STRLEN];
 	rm_time_fmt(exp, exps);
-	json_t *o =
-	    json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exps, "hostname", hostname);
-	add_commands(o, app, token);
-	add_generated(o, creds);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "token", token, "expires_at", exps,
+	                      "hostname", hostname);
+	api_enroll_add_commands(o, app, token);
+	api_enroll_add_generated(o, creds);
 	http_respond_json(r, 201, o);
 out:
+	rmj_wipe(creds);
 	json_decref(creds);
 	free(ct);
 	free(token);
-	free(gen);
 	json_decref(empty_tags);
 	json_decref(empty_paths);
 }
@@ -225,6 +310,10 @@ void api_enroll_token_get(struct http_req *r, void *appv)
 	rm_time_fmt(e.expires_ms, exps);
 	json_t *o = json_pack("{s:s,s:s,s:s}", "hostname", e.hostname, "status", status,
 	                      "expires_at", exps);
+	char id[RM_ULID_BUF];
+	/* C6: the handle for regenerate/revoke (an unused token only) */
+	if (!e.used_ms && store_enroll_id(app->store, hash, id) == RM_OK)
+		json_object_set_new(o, "id", json_string(id));
 	if (e.used_ms && e.host_id[0]) {
 		json_object_set_new(o, "host_id", json_string(e.host_id));
 		json_t *host = store_host_get(app->store, e.host_id);
@@ -235,7 +324,7 @@ void api_enroll_token_get(struct http_req *r, void *appv)
 		json_object_set_new(o, "host_id", json_null());
 		json_object_set_new(o, "host_status", json_null());
 	}
-	add_commands(o, app, token);
+	api_enroll_add_commands(o, app, token);
 	if (!e.used_ms && e.creds_ct) {
 		/* whoever holds the token can enroll anyway: showing the generated password
 		 * again while pending adds nothing to an attacker */
@@ -245,7 +334,7 @@ void api_enroll_token_get(struct http_req *r, void *appv)
 		if (rm_aead_open(app->key, e.creds_ct, ad, &pt, &ptlen) == RM_OK) {
 			json_t *creds = NULL;
 			if (rmj_parse_object(pt, ptlen, 65536, &creds, NULL, 0) == RM_OK) {
-				add_generated(o, creds);
+				api_enroll_add_generated(o, creds);
 				json_decref(creds);
 			}
 			sodium_memzero(pt, ptlen);
@@ -293,7 +382,7 @@ void api_agent_enroll(struct http_req *r, void *appv)
 		api_respond_store_error(r, "enroll get", rc);
 		return;
 	}
-	char *pt = NULL, *ct = NULL, *bearer = NULL;
+	char *pt = NULL, *bearer = NULL;
 	size_t ptlen = 0;
 	json_t *tags = NULL, *paths = NULL;
 	char host_id[RM_ULID_BUF] = "";
@@ -306,9 +395,7 @@ void api_agent_enroll(struct http_req *r, void *appv)
 		http_respond_error(r, 410, "token_expired", "enrollment token expired");
 		goto out;
 	}
-	char *ad = rm_xasprintf("enroll:%s", hash);
-	rc = rm_aead_open(app->key, e.creds_ct ? e.creds_ct : "", ad, &pt, &ptlen);
-	free(ad);
+	rc = api_enroll_open(app, hash, e.creds_ct, &pt, &ptlen);
 	if (rc) {
 		RM_ERROR("cannot decrypt enrollment credentials", "err", rm_strerror(rc));
 		http_respond_error(r, 503, "unavailable", "cannot decrypt credentials");
@@ -327,19 +414,15 @@ void api_agent_enroll(struct http_req *r, void *appv)
 	rc = store_begin(app->store);
 	if (rc)
 		goto dberr;
-	rc = store_host_create(app->store, e.hostname, tags, paths, bhash, host_id);
+	struct api_new_host nh = { .hostname = e.hostname,
+		                   .tags = tags,
+		                   .paths = paths,
+		                   .bearer_hash = bhash,
+		                   .creds_pt = pt,
+		                   .creds_len = ptlen };
+	rc = api_enroll_host_insert(app, &nh, host_id);
 	if (!rc)
 		rc = store_enroll_consume(app->store, hash, host_id, now);
-	/* C2: a "default" group from the initial paths, backed up daily at night */
-	if (!rc && json_array_size(paths) > 0)
-		rc = policy_defaults_new_host(app->store, host_id, paths);
-	if (!rc) {
-		char *had = rm_xasprintf("host_credentials:%s:repo", host_id);
-		rc = rm_aead_seal(app->key, pt, ptlen, had, &ct);
-		free(had);
-		if (!rc)
-			rc = store_cred_put(app->store, host_id, "repo", ct);
-	}
 	if (!rc) {
 		char actor[40];
 		snprintf(actor, sizeof actor, "agent:%s", host_id);
@@ -365,16 +448,13 @@ dberr:
 	}
 	RM_INFO("host enrolled", "host_id", host_id, "hostname", e.hostname, "ip",
 	        http_req_remote_ip(r));
-	if (json_array_size(paths) > 0)
-		policy_changed(app, host_id); /* version 1 */
-	notify_host_changed(app->notify, host_id);
-	http_respond_json(r, 201, json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer));
+	api_enroll_host_created(app, host_id, json_array_size(paths) > 0);
+	http_respond_json(r, 201, api_enroll_answer(app, host_id, bearer));
 out:
 	if (pt) {
 		sodium_memzero(pt, ptlen);
 		free(pt);
 	}
-	free(ct);
 	free(bearer);
 	json_decref(tags);
 	json_decref(paths);

@@ -30,6 +30,18 @@ static const struct route routes[] = {
 	{ "POST", "/api/enrollment-tokens", ROLE_OPERATOR, JSON, api_enroll_token_create },
 	{ "GET", "/api/enrollment-tokens/{token}", ROLE_OPERATOR, 0, api_enroll_token_get },
 	{ "POST", "/api/agents/enroll", ROLE_PUBLIC, PUB | JSON, api_agent_enroll },
+	/* C6 enrollment-token recovery (the secret is stored hashed: regenerate mints a new one) */
+	{ "GET", "/api/enrollment-tokens", ROLE_OPERATOR, 0, api_enroll_tokens_list },
+	{ "POST", "/api/enrollment-tokens/{id}/regenerate", ROLE_OPERATOR, 0,
+	  api_enroll_token_regenerate },
+	{ "DELETE", "/api/enrollment-tokens/{id}", ROLE_OPERATOR, 0, api_enroll_token_revoke },
+	/* C6 announce-and-approve: agents announce and poll (key-signed) without credentials;
+	 * operators see the queue, only admins decide */
+	{ "POST", "/api/agents/announce", ROLE_PUBLIC, PUB | JSON, api_agent_announce },
+	{ "POST", "/api/agents/announce/{id}", ROLE_PUBLIC, PUB | JSON, api_agent_announce_poll },
+	{ "GET", "/api/pending-hosts", ROLE_OPERATOR, 0, api_pending_list },
+	{ "POST", "/api/pending-hosts/{id}/accept", ROLE_ADMIN, JSON, api_pending_accept },
+	{ "POST", "/api/pending-hosts/{id}/reject", ROLE_ADMIN, 0, api_pending_reject },
 	{ "GET", "/api/hosts", ROLE_VIEWER, 0, api_hosts_list },
 	{ "GET", "/api/hosts/{id}", ROLE_VIEWER, 0, api_host_get },
 	{ "PATCH", "/api/hosts/{id}", ROLE_OPERATOR, JSON, api_host_patch },

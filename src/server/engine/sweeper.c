@@ -10,6 +10,7 @@
 #include "common/rmtime.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/engine/announce.h"
 #include "server/engine/care_run.h"
 #include "server/engine/drill.h"
 #include "server/engine/notify.h"
@@ -65,6 +66,8 @@ void sweeper_run_once(struct app *app)
 	policy_expire_awaiting(app);
 	drill_sweep(app); /* C3: restore drills on their cadence */
 	care_sweep(app);  /* forget/prune cadences of hosts with an admin slot */
+	/* C6: announcements decided or expired long enough ago */
+	announce_sweep(app);
 }
 
 static void timer_cb(uv_timer_t *t)

@@ -380,9 +380,41 @@ static const char *const m10[] = {
 	NULL,
 };
 
+/* Migration 11: C6 announce-and-approve enrollment (pending_hosts) and enrollment-token
+ * recovery (a stable public id per token: the secret is only stored hashed). */
+static const char *const m11[] = {
+	"CREATE TABLE pending_hosts ("
+	"  id TEXT PRIMARY KEY,"
+	"  pubkey TEXT NOT NULL UNIQUE," /* base64 Ed25519 public key */
+	"  fingerprint TEXT NOT NULL,"
+	"  hostname TEXT NOT NULL,"
+	"  os TEXT NOT NULL DEFAULT '',"
+	"  arch TEXT NOT NULL DEFAULT '',"
+	"  agent_version TEXT NOT NULL DEFAULT '',"
+	"  restic_version TEXT NOT NULL DEFAULT '',"
+	"  address TEXT NOT NULL DEFAULT '',"
+	"  state TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (state IN ('pending','accepted','rejected')),"
+	"  nonce TEXT NOT NULL,"
+	"  announced_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  decided_at INTEGER,"
+	"  decided_by TEXT,"
+	"  host_id TEXT REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  polls INTEGER NOT NULL DEFAULT 0,"
+	"  last_poll_at INTEGER,"
+	"  delivered_at INTEGER"
+	");",
+	"CREATE INDEX pending_hosts_state ON pending_hosts(state, expires_at);",
+	"ALTER TABLE enrollment_tokens ADD COLUMN id TEXT;",
+	"UPDATE enrollment_tokens SET id = 'T' || upper(substr(token_hash, 1, 25));",
+	"CREATE UNIQUE INDEX enrollment_tokens_id ON enrollment_tokens(id);",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10,
+	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -618,6 +618,9 @@ int store_enroll_create(struct store *s, const char *token_hash, const char *hos
 	sqlite3_bind_int64(st, 6, expires_ms);
 	store_bind_text(st, 7, created_by);
 	sqlite3_bind_int64(st, 8, rm_now_ms());
+	char id[RM_ULID_LEN + 1]; /* the public handle (C6 token list): never the secret */
+	rm_ulid_new(id);
+	store_bind_text(st, 9, id);
 	return store_exec_stmt(s, st, "enroll create");
 }
 

@@ -163,6 +163,69 @@ int store_enroll_get(struct store *s, const char *token_hash, struct store_enrol
 int store_enroll_consume(struct store *s, const char *token_hash, const char *host_id,
                          int64_t now_ms);
 
+/* ---- C6: enrollment-token recovery (store_announce.c) ----
+ * Tokens have a public id (store_enroll_create gives each one; never the secret, which is
+ * only stored hashed). */
+/* The id of the token row with token_hash (id_out: RM_ULID_BUF); NOTFOUND if unknown. */
+int store_enroll_id(struct store *s, const char *token_hash, char id_out[RM_ULID_BUF]);
+/* {"tokens":[{"id","hostname","tags","created_at","expires_at","created_by"}]}: unused and
+ * unexpired at now_ms, newest first. NULL on a store error. */
+json_t *store_enroll_list(struct store *s, int64_t now_ms);
+/* The hash of unused token `id` into hash_out[65]; NOTFOUND if unknown. */
+int store_enroll_hash_by_id(struct store *s, const char *id, char hash_out[65]);
+/* Gives unused token `id` a new secret (its hash), the credentials re-sealed for it and a
+ * new expiry. NOTFOUND if no unused token has that id. */
+int store_enroll_rekey(struct store *s, const char *id, const char *new_hash, const char *creds_ct,
+                       int64_t expires_ms);
+/* Deletes unused token `id` (revoke); NOTFOUND if none. */
+int store_enroll_delete(struct store *s, const char *id);
+
+/* ---- C6: pending announcements (store_announce.c) ---- */
+struct store_pending {
+	char id[RM_ULID_BUF];
+	char pubkey[64];
+	char fingerprint[64];
+	char hostname[256];
+	char os[64], arch[64], agent_version[64], restic_version[64];
+	char address[64];
+	char state[16]; /* pending | accepted | rejected */
+	char nonce[64];
+	int64_t announced_ms, expires_ms, decided_ms; /* decided 0 = not yet */
+	char decided_by[256];
+	char host_id[RM_ULID_BUF]; /* set when accepted */
+	int64_t polls, last_poll_ms, delivered_ms;
+};
+/* A new pending row (p->id is filled in). CONFLICT if the key is already known. */
+int store_pending_insert(struct store *s, struct store_pending *p);
+/* NOTFOUND if unknown. */
+int store_pending_by_key(struct store *s, const char *pubkey, struct store_pending *out);
+int store_pending_by_id(struct store *s, const char *id, struct store_pending *out);
+/* Rows still waiting for a decision at now_ms (for the cap). */
+int store_pending_count(struct store *s, int64_t now_ms, int64_t *out);
+/* Starts row `id` over as a new announcement (it had expired): pending again, new nonce,
+ * times and address, decision and poll counters cleared. */
+int store_pending_renew(struct store *s, const char *id, const char *nonce, const char *address,
+                        int64_t now_ms, int64_t expires_ms);
+/* Records a poll that proved the key: replaces nonce `old_nonce` by `new_nonce`, counts
+ * it, and marks the row delivered when delivered_ms != 0. CONFLICT if the nonce changed
+ * meanwhile (a replay or a parallel poll). */
+int store_pending_polled(struct store *s, const char *id, const char *old_nonce,
+                         const char *new_nonce, int64_t now_ms, int64_t delivered_ms);
+/* pending -> state (accepted | rejected), by `by`, at now_ms, host_id for an accept (NULL
+ * else). NOTFOUND when the row is not pending or has expired. */
+int store_pending_decide(struct store *s, const char *id, const char *state, const char *host_id,
+                         const char *by, int64_t now_ms);
+/* {"pending":[...]}: rows awaiting a decision (all = every row still kept), newest first;
+ * each {"id","fingerprint","hostname","os","arch","agent_version","restic_version",
+ * "address","state","announced_at","expires_at","decided_at","decided_by","host_id",
+ * "polls","last_poll_at"}. NULL on a store error. */
+json_t *store_pending_list(struct store *s, int all, int64_t now_ms);
+/* Deletes rows decided, or expired undecided, at or before cutoff_ms; *n = rows removed. */
+int store_pending_purge(struct store *s, int64_t cutoff_ms, int *n);
+/* Replaces a host's bearer hash (the bearer of an accepted announcement is minted when the
+ * agent collects it). NOTFOUND if no such host. */
+int store_host_bearer_set(struct store *s, const char *host_id, const char *bearer_hash);
+
 /* ---- hosts ---- */
 /* Creates a host row (status "never") with the bearer's SHA-256 hex. */
 int store_host_create(struct store *s, const char *hostname, const json_t *tags,

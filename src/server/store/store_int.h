@@ -28,6 +28,12 @@
 	"ORDER BY d.finished_at DESC LIMIT 1), "                                              \
 	"(SELECT max(d.created_at) FROM jobs d WHERE d.host_id = h.id AND d.kind = 'drill') "
 
+/* pending announcements (store_announce.c) */
+#define PENDING_COLS                                                                         \
+	"id, pubkey, fingerprint, hostname, os, arch, agent_version, restic_version, "       \
+	"address, state, nonce, announced_at, expires_at, decided_at, decided_by, host_id, " \
+	"polls, last_poll_at, delivered_at FROM pending_hosts "
+
 /* users as the API shows them (store_people.c user_json) */
 #define USER_COLS                                                                  \
 	"u.id, u.username, u.role, u.disabled, u.pw_hash = '', u.created_at, "     \
@@ -133,8 +139,8 @@
 	                     "WHERE action = ?2 ORDER BY ts DESC, id DESC LIMIT ?1")              \
 	/* enrollment tokens */                                                                   \
 	X(ENROLL_INSERT, "INSERT INTO enrollment_tokens(token_hash, hostname, tags, "             \
-	                 "initial_paths, creds_ct, expires_at, created_by, created_at) "          \
-	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                               \
+	                 "initial_paths, creds_ct, expires_at, created_by, created_at, id) "      \
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                           \
 	X(ENROLL_GET, "SELECT token_hash, hostname, tags, initial_paths, creds_ct, "              \
 	              "expires_at, used_at, host_id FROM enrollment_tokens "                      \
 	              "WHERE token_hash = ?1")                                                    \
@@ -142,6 +148,39 @@
 	                  "WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?3")        \
 	X(ENROLL_STATE, "SELECT used_at, expires_at FROM enrollment_tokens "                      \
 	                "WHERE token_hash = ?1")                                                  \
+	/* C6 token recovery, announce-and-approve (store_announce.c) */                          \
+	X(ENROLL_ID, "SELECT id FROM enrollment_tokens WHERE token_hash = ?1")                    \
+	X(ENROLL_LIST, "SELECT id, hostname, tags, created_at, expires_at, created_by "           \
+	               "FROM enrollment_tokens WHERE used_at IS NULL AND expires_at > ?1 "        \
+	               "ORDER BY created_at DESC, id")                                            \
+	X(ENROLL_HASH_BY_ID, "SELECT token_hash FROM enrollment_tokens WHERE id = ?1")            \
+	X(ENROLL_REKEY, "UPDATE enrollment_tokens SET token_hash = ?2, creds_ct = ?3, "           \
+	                "expires_at = ?4 WHERE id = ?1 AND used_at IS NULL")                      \
+	X(ENROLL_DELETE, "DELETE FROM enrollment_tokens WHERE id = ?1 AND used_at IS NULL")       \
+	X(PENDING_INSERT, "INSERT INTO pending_hosts(id, pubkey, fingerprint, hostname, os, "     \
+	                  "arch, agent_version, restic_version, address, nonce, "                 \
+	                  "announced_at, expires_at) "                                            \
+	                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")           \
+	X(PENDING_BY_KEY, "SELECT " PENDING_COLS "WHERE pubkey = ?1")                             \
+	X(PENDING_BY_ID, "SELECT " PENDING_COLS "WHERE id = ?1")                                  \
+	X(PENDING_COUNT, "SELECT count(*) FROM pending_hosts WHERE state = 'pending' "            \
+	                 "AND expires_at > ?1")                                                   \
+	X(PENDING_RENEW, "UPDATE pending_hosts SET state = 'pending', nonce = ?2, "               \
+	                 "announced_at = ?3, expires_at = ?4, address = ?5, "                     \
+	                 "decided_at = NULL, decided_by = NULL, host_id = NULL, polls = 0, "      \
+	                 "last_poll_at = NULL, delivered_at = NULL WHERE id = ?1")                \
+	X(PENDING_POLLED, "UPDATE pending_hosts SET nonce = ?2, polls = polls + 1, "              \
+	                  "last_poll_at = ?3, delivered_at = coalesce(?4, delivered_at) "         \
+	                  "WHERE id = ?1 AND nonce = ?5")                                         \
+	X(PENDING_DECIDE, "UPDATE pending_hosts SET state = ?2, host_id = ?3, "                   \
+	                  "decided_by = ?4, decided_at = ?5 WHERE id = ?1 "                       \
+	                  "AND state = 'pending' AND expires_at > ?5")                            \
+	X(PENDING_LIST, "SELECT " PENDING_COLS "WHERE (?1 OR (state = 'pending' "                 \
+	                "AND expires_at > ?2)) ORDER BY announced_at DESC, id")                   \
+	X(PENDING_PURGE, "DELETE FROM pending_hosts "                                             \
+	                 "WHERE coalesce(decided_at, expires_at) <= ?1")                          \
+	X(HOST_SET_BEARER,                                                                        \
+	  "UPDATE hosts SET bearer_hash = ?2 WHERE id = ?1 AND deleted_at IS NULL")               \
 	/* hosts */                                                                               \
 	X(HOST_INSERT, "INSERT INTO hosts(id, hostname, tags, initial_paths, bearer_hash, "       \
 	               "created_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")            \

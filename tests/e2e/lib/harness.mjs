@@ -20,7 +20,7 @@ export const relBinDir = path.resolve(process.env.RM_REL_BIN_DIR || path.join(re
 export const RESTIC = process.env.RM_TEST_RESTIC || '/usr/bin/restic';
 
 // Sanitizer defaults when the tests are run outside `make` (make exports the same values).
-const sanEnv = {
+export const sanEnv = {
   ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1:abort_on_error=0:halt_on_error=1',
   UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'print_stacktrace=1:halt_on_error=1',
   LSAN_OPTIONS: process.env.LSAN_OPTIONS ||

@@ -36,6 +36,9 @@ const view = (s, onSubmit) => html`<div class="page-head"><h1>Add host</h1></div
     <li>On first connect the agent initialises the repository and the host appears on the dashboard.</li>
   </ol>
   <p class="muted small">restic must already be installed on the host.</p>
+  <h2>Or let the host ask</h2>
+  <p class="muted small">Without a token, the agent announces itself and prints its key fingerprint; accept it under <a href="/pending-hosts">Pending hosts</a> after comparing the fingerprint:</p>
+  <pre class="snippet mono small" data-testid="announce-command">restic-manager-agent enroll --server ${location.origin}</pre>
 </aside></div>`;
 
 export async function mount(ctx) {

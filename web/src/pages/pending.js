@@ -1,8 +1,9 @@
 // Pending enrollment: install command, generated credentials, and an "awaiting agent"
 // panel polling the token every 2 s until the host connects.
-import { get } from '../api.js';
+import { get, post } from '../api.js';
 import { html, render, nothing } from '../html.js';
-import { copyText, toast } from '../util.js';
+import { busy, copyText, toast } from '../util.js';
+import { navigate } from '../router.js';
 import { relEl, statusDot } from '../components.js';
 
 export const title = 'Awaiting agent';
@@ -22,10 +23,21 @@ const snippet = (label, text, key) => html`<div class="snippet-block">
   <button type="button" class="btn btn-sm" data-testid="copy-${key}" aria-describedby="lbl-${key}" @click=${(ev) => copy(ev, text)}>Copy</button></div>
   <pre class="snippet mono" data-testid=${key} tabindex="0">${text}</pre></div>`;
 
+// C6: an expired (unused) token can be given a new secret and hour in place
+async function regenerate(ev, t) {
+  await busy(ev.currentTarget, async () => {
+    try {
+      const r = await post(`/api/enrollment-tokens/${encodeURIComponent(t.id)}/regenerate`);
+      navigate(`/hosts/pending/${encodeURIComponent(r.token)}`);
+    } catch { /* toast shown */ }
+  });
+}
+
 function awaiting(t) {
   if (t.status === 'expired') {
     return html`<div class="await await-expired" data-testid="pending-expired"><span class="dot dot-offline"></span>
-      <div><strong>Token expired.</strong> <span class="muted">Create a new one from</span> <a href="/hosts/new">Add host</a>.</div></div>`;
+      <div><strong>Token expired.</strong> <span class="muted">${t.id ? 'Issue a new token for this host (same repository settings), or create one from' : 'Create a new one from'}</span> <a href="/hosts/new">Add host</a>.</div>
+      ${t.id ? html`<button type="button" class="btn btn-primary" data-testid="token-regenerate" @click=${(ev) => regenerate(ev, t)}>New token</button>` : nothing}</div>`;
   }
   if (t.host_id) {
     const online = t.host_status === 'online';
