@@ -117,8 +117,21 @@ REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/asan/tests/replay_%,$(FUZZ_SRC))
         lint lint-format lint-calls lint-size deb
 # keep objects of chained pattern rules (test and replay objects)
 .SECONDARY:
-all: $(BINS)
+all: $(BINS) $(B)/restic-manager-agent.manifest
 asan: $(ASAN_BINS)
+
+# C6 agent updates: a DEVELOPMENT release key (made once in $(B)/dev-release; never for
+# production: real releases are signed offline, docs/deployment.md "Release signing") signs
+# the build's agent, so the server in $(B) (demo) offers a signed release.
+DEV_RELEASE := $(B)/dev-release
+$(B)/agent-release.pub: | $(B)/restic-manager-server
+	@mkdir -p $(DEV_RELEASE)
+	@[ -f $(DEV_RELEASE)/agent-release.key ] || \
+	  $(B)/restic-manager-server release-key --generate $(DEV_RELEASE) >/dev/null
+	cp $(DEV_RELEASE)/agent-release.pub $@
+$(B)/restic-manager-agent.manifest: $(B)/restic-manager-agent $(B)/agent-release.pub
+	$(B)/restic-manager-server sign-agent --key $(DEV_RELEASE)/agent-release.key \
+	  --version $(VERSION) $< >/dev/null
 
 deps:
 	@scripts/install-deps.sh
@@ -181,7 +194,7 @@ deb: $(BINS)
 
 demo:
 	@scripts/install-deps.sh --demo
-	$(MAKE) $(BINS)
+	$(MAKE) $(BINS) $(B)/restic-manager-agent.manifest
 	scripts/demo.sh
 
 bench: deps

@@ -174,6 +174,7 @@ After=network-online.target
 [Service]
 Type=simple
 User=root
+ExecStartPre=-/bin/sh -c 'm=$STATE_DIR/update.json b=$BIN; if [ -f "\$\$b.prev" ] && grep -qs restarting "\$\$m" && [ -n "\$\$(find "\$\$m" -mmin +2)" ]; then mv -f "\$\$b.prev" "\$\$b"; rm -f "\$\$m"; fi'
 ExecStart=$BIN run$RUN_ARGS
 Restart=always
 RestartSec=5

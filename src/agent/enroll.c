@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/host.h"
 #include "agent/restic/probe.h"
+#include "agent/upgrade.h"
 #include "agent/ws/tls.h"
 #include "agent/ws/url.h"
 #include "common/buf.h"
@@ -272,7 +273,14 @@ int enroll_save_answer(const struct enroll_opts *o, size_t server_len, const jso
 		return RM_ERR_IO;
 	}
 	rm_log_add_secret(bearer);
-	return enroll_write_config(o, o->server_url, server_len, host_id, bearer, restic);
+	int rc = enroll_write_config(o, o->server_url, server_len, host_id, bearer, restic);
+	/* C6: the release key agent updates are verified with (pinned here, never replaced by
+	 * a connected server) */
+	const char *pk = rmj_str(resp, "update_pubkey");
+	if (!rc && pk && upgrade_key_pin(o->state_dir, pk, 1))
+		RM_WARN("cannot store the agent release key: updates will be refused", "state_dir",
+		        o->state_dir);
+	return rc;
 }
 
 /* "<server>/api/<path>" with http(s) for ws(s) and no doubled slash; malloc'd. */

@@ -10,14 +10,13 @@
 #include "agent/config.h"
 #include "agent/enroll.h"
 #include "agent/host.h"
+#include "agent/upgrade.h"
 #include "agent/ws/client.h"
+#include "agent/version.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/log.h"
 
-#ifndef RM_VERSION
-#define RM_VERSION "0.0.0"
-#endif
 #ifndef RM_COMMIT
 #define RM_COMMIT "unknown"
 #endif
@@ -60,7 +59,7 @@ static void usage(FILE *f)
 
 static void print_version(void)
 {
-	printf("restic-manager-agent %s (commit %s, built %s)\n", RM_VERSION, RM_COMMIT,
+	printf("restic-manager-agent %s (commit %s, built %s)\n", rm_agent_version, RM_COMMIT,
 	       RM_BUILD_DATE);
 }
 
@@ -127,6 +126,16 @@ struct runctx {
 	uv_signal_t sigterm, sigint, sighup;
 };
 
+static void close_signals(void *ud)
+{
+	struct runctx *rc = ud;
+	if (uv_is_closing((uv_handle_t *)&rc->sigterm))
+		return;
+	uv_close((uv_handle_t *)&rc->sigterm, NULL);
+	uv_close((uv_handle_t *)&rc->sigint, NULL);
+	uv_close((uv_handle_t *)&rc->sighup, NULL);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct runctx *rc = h->data;
@@ -136,9 +145,19 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	RM_INFO("signal received; shutting down", "signal", signum == SIGTERM ? "TERM" : "INT");
 	agent_stop(rc->agent);
-	uv_close((uv_handle_t *)&rc->sigterm, NULL);
-	uv_close((uv_handle_t *)&rc->sigint, NULL);
-	uv_close((uv_handle_t *)&rc->sighup, NULL);
+	close_signals(rc);
+}
+
+static void start_signals(uv_loop_t *loop, struct runctx *r)
+{
+	uv_signal_init(loop, &r->sigterm);
+	uv_signal_init(loop, &r->sigint);
+	uv_signal_init(loop, &r->sighup);
+	r->sigterm.data = r->sigint.data = r->sighup.data = r;
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sighup, on_signal, SIGHUP);
+	upgrade_set_restart_hook(close_signals, r); /* C6: an update stops the loop */
 }
 
 static int cmd_run(const struct cli *c)
@@ -193,7 +212,7 @@ static int cmd_run(const struct cli *c)
 		.outbox_max = (size_t)env_num("RM_AGENT_OUTBOX_MAX", 0, 4096, 1LL << 40),
 		.heartbeat_s = (unsigned)env_num("RM_AGENT_HEARTBEAT_S", 30, 1, 3600),
 	};
-	RM_INFO("agent starting", "version", RM_VERSION, "host_id", cfg.host_id, "server",
+	RM_INFO("agent starting", "version", rm_agent_version, "host_id", cfg.host_id, "server",
 	        cfg.server_url, "state_dir", state);
 	rc = agent_new(&ao, &r.agent);
 	agent_config_cleanup(&cfg);
@@ -203,28 +222,25 @@ static int cmd_run(const struct cli *c)
 		if (rc)
 			agent_stop(r.agent); /* the loop below drains what start left behind */
 	}
-	if (rc == RM_OK) {
-		uv_signal_init(&loop, &r.sigterm);
-		uv_signal_init(&loop, &r.sigint);
-		uv_signal_init(&loop, &r.sighup);
-		r.sigterm.data = r.sigint.data = r.sighup.data = &r;
-		uv_signal_start(&r.sigterm, on_signal, SIGTERM);
-		uv_signal_start(&r.sigint, on_signal, SIGINT);
-		uv_signal_start(&r.sighup, on_signal, SIGHUP);
-	}
+	if (rc == RM_OK)
+		start_signals(&loop, &r);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	upgrade_set_restart_hook(NULL, NULL);
 	agent_free(r.agent);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop))
 		RM_WARN("event loop closed with handles still open");
 	RM_INFO(rc ? "agent exited with an error" : "agent stopped");
 	free(state);
+	if (upgrade_restart_requested())
+		upgrade_restart_now(); /* returns only when no binary could be started */
 	return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	upgrade_init(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -134,12 +134,6 @@ static const struct rm_field f_command_cancel[] = {
 	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ NULL },
 };
-static const struct rm_field f_command_update[] = {
-	{ "version", RM_FT_STRING, R, 64, NULL, NULL },
-	{ "url", RM_FT_STRING, R, 0, NULL, NULL },
-	{ "sha256", RM_FT_STRING, R, 64, NULL, NULL },
-	{ NULL },
-};
 static const struct rm_field f_job_started[] = {
 	{ "job_id", RM_FT_STRING, R, 64, NULL, NULL },
 	{ "seq", RM_FT_INT, R, 0, NULL, NULL },
@@ -284,7 +278,7 @@ static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
 	[RM_MSG_COMMAND_CANCEL] = { RM_MSG_COMMAND_CANCEL, "command.cancel", S2A,
 	                            f_command_cancel },
 	[RM_MSG_COMMAND_UPDATE] = { RM_MSG_COMMAND_UPDATE, "command.update", S2A,
-	                            f_command_update },
+	                            rm_f_command_update },
 	[RM_MSG_JOB_STARTED] = { RM_MSG_JOB_STARTED, "job.started", A2S, f_job_started },
 	[RM_MSG_JOB_PROGRESS] = { RM_MSG_JOB_PROGRESS, "job.progress", A2S, f_job_progress },
 	[RM_MSG_LOG_STREAM] = { RM_MSG_LOG_STREAM, "log.stream", A2S, f_log_stream },
@@ -310,6 +304,7 @@ static const struct rm_msg_desc msg_table[RM_MSG__COUNT] = {
 	[RM_MSG_STREAM_ACK] = { RM_MSG_STREAM_ACK, "stream.ack", S2A, rm_f_stream_ack },
 	[RM_MSG_STREAM_END] = { RM_MSG_STREAM_END, "stream.end", A2S, rm_f_stream_end },
 	[RM_MSG_STREAM_CANCEL] = { RM_MSG_STREAM_CANCEL, "stream.cancel", S2A, rm_f_stream_cancel },
+	[RM_MSG_UPDATE_STATUS] = { RM_MSG_UPDATE_STATUS, "update.status", A2S, rm_f_update_status },
 };
 #undef A2S
 #undef S2A

@@ -50,6 +50,7 @@ enum rm_msg_type {
 	RM_MSG_STREAM_ACK,           /* server -> agent: bytes consumed (the credit window) */
 	RM_MSG_STREAM_END,           /* agent -> server: done, or error */
 	RM_MSG_STREAM_CANCEL,        /* server -> agent: the browser went away */
+	RM_MSG_UPDATE_STATUS,        /* agent -> server: progress of a command.update (C6) */
 	RM_MSG__COUNT
 };
 

@@ -21,6 +21,7 @@ struct dl_list;
 struct throttle;
 struct oidc;
 struct alerts;
+struct update_engine;
 struct rotation;
 struct announce_limiter;
 
@@ -45,6 +46,7 @@ struct app {
 	struct oidc *oidc;           /* engine/oidc.c; NULL when single sign-on is off */
 	/* engine/announce.c: C6 announcements per client address */
 	struct announce_limiter *announce;
+	struct update_engine *update; /* engine/update.c: C6 agent updates */
 };
 
 #endif

@@ -65,6 +65,12 @@ static const struct cfg_key cfg_table[] = {
 	{ "agent_binary_dir", "RM_AGENT_BINARY_DIR", CFG_STR, F(agent_binary_dir), NULL, 0, 0, 0,
 	  "directory holding restic-manager-agent for /agent/binary (default: the server "
 	  "executable's directory)" },
+	{ "agent_release_pubkey", "RM_AGENT_RELEASE_PUBKEY", CFG_STR, F(agent_release_pubkey), NULL,
+	  0, 0, 0,
+	  "public key file of the agent release signing key (default "
+	  "<agent_binary_dir>/agent-release.pub); agent updates are off without it" },
+	{ "update_timeout", "RM_UPDATE_TIMEOUT_S", CFG_INT, F(update_timeout_s), "180", 5, 3600, 0,
+	  "seconds an agent update may take (download, restart, re-hello) before it fails" },
 	{ "announce_ttl", "RM_ANNOUNCE_TTL_S", CFG_INT, F(announce_ttl_s), "3600", 1, 604800, 0,
 	  "seconds an agent's announcement (enroll without a token) waits for a decision" },
 	{ "announce_max_pending", "RM_ANNOUNCE_MAX_PENDING", CFG_INT, F(announce_max_pending),
@@ -471,6 +477,11 @@ int config_finalize(struct server_config *cfg, char *err, size_t errlen)
 	if (!cfg->agent_binary_dir[0]) {
 		free(cfg->agent_binary_dir);
 		cfg->agent_binary_dir = exe_dir();
+	}
+	if (!cfg->agent_release_pubkey[0]) {
+		free(cfg->agent_release_pubkey);
+		cfg->agent_release_pubkey =
+		    rm_xasprintf("%s/agent-release.pub", cfg->agent_binary_dir);
 	}
 	if (cfg->oidc_issuer[0] && strncmp(cfg->oidc_issuer, "https://", 8) != 0 &&
 	    strncmp(cfg->oidc_issuer, "http://", 7) != 0) {

@@ -30,7 +30,9 @@ struct server_config {
 	long long alert_timeout_ms;    /* outbound delivery timeout (default 10 s) */
 	long long alert_retry_base_ms; /* first retry delay, x4 per attempt */
 	long long alert_max_attempts;
-	char *agent_binary_dir; /* default: directory of the server executable */
+	char *agent_binary_dir;     /* default: directory of the server executable */
+	char *agent_release_pubkey; /* default <agent_binary_dir>/agent-release.pub */
+	long long update_timeout_s; /* one host's agent update, command to re-hello */
 	/* C6 announce-and-approve (engine/announce.h) */
 	long long announce_ttl_s;       /* undecided announcements expire (default 1 h) */
 	long long announce_max_pending; /* undecided announcements at once */

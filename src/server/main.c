@@ -29,8 +29,10 @@
 #include "server/engine/rpc.h"
 #include "server/engine/sweeper.h"
 #include "server/engine/throttle.h"
+#include "server/engine/update.h"
 #include "server/engine/announce.h"
 #include "server/http/http.h"
+#include "server/release.h"
 #include "server/store/store.h"
 #include "server/ws/agent_hub.h"
 #include "server/ws/event_hub.h"
@@ -119,6 +121,7 @@ static void begin_shutdown(void)
 	uv_close((uv_handle_t *)&g_sigint, NULL);
 	sweeper_stop(g_sweeper);
 	g_sweeper = NULL;
+	update_stop(app);
 	/* persist what agents sent (flush batches) before their sockets go */
 	agent_hub_stop(app->agents);
 	alerts_stop(app->alerts); /* evaluates what was flushed; answers channel tests waiting */
@@ -231,6 +234,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 	app->events = event_hub_new(app);
 	g_sweeper = sweeper_start(app);
 	alerts_start(app);
+	update_start(app);
 	rotation_engine_start(app);
 
 	struct ws_endpoint endpoints[3];
@@ -254,6 +258,7 @@ static int serve(struct app *app, struct server_config *cfg, uv_loop_t *loop)
 		app->shutting_down = 1;
 		sweeper_stop(g_sweeper);
 		alerts_stop(app->alerts);
+		update_stop(app);
 		rotation_engine_stop(app);
 		agent_hub_stop(app->agents);
 		event_hub_stop(app->events);
@@ -280,7 +285,10 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
 	int print_config = 0;
-	int rc = parse_args(argc, argv, &config_path, &print_config);
+	int rc = release_tool_main(argc, argv);
+	if (rc >= 0)
+		return rc;
+	rc = parse_args(argc, argv, &config_path, &print_config);
 	if (rc >= 0)
 		return rc;
 
@@ -335,6 +343,7 @@ int main(int argc, char **argv)
 		}
 	}
 	alerts_free(app->alerts);
+	update_free(app);
 	rotation_engine_free(app);
 	agent_hub_free(app->agents);
 	job_hub_free(app->jobs);

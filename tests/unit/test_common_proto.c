@@ -32,9 +32,10 @@ static const struct {
 	                      "\"args\":{\"paths\":[\"/etc\"],\"tags\":[],\"excludes\":[]}}" },
 	{ RM_MSG_COMMAND_RESULT, "{\"job_id\":\"j1\",\"accepted\":false,\"error\":\"busy\"}" },
 	{ RM_MSG_COMMAND_CANCEL, "{\"job_id\":\"j1\"}" },
-	{ RM_MSG_COMMAND_UPDATE, "{\"version\":\"0.2.0\",\"url\":\"https://s/agent/binary\","
-	                         "\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
-	                         "991b7852b855\"}" },
+	{ RM_MSG_COMMAND_UPDATE,
+	  "{\"update_id\":\"u1\",\"version\":\"0.2.0\",\"path\":\"/agent/binary?os=linux\","
+	  "\"manifest\":\"restic-manager-agent-manifest 1\\nversion 0.2.0\\n\","
+	  "\"signature\":\"c2ln\"}" },
 	{ RM_MSG_JOB_STARTED, "{\"job_id\":\"j1\",\"seq\":1,\"kind\":\"backup\",\"started_at\":"
 	                      "\"2026-11-24T14:32:10.123456789+01:00\"}" },
 	{ RM_MSG_JOB_PROGRESS,
@@ -78,6 +79,8 @@ static const struct {
 	{ RM_MSG_STREAM_ACK, "{\"stream_id\":\"s1\",\"bytes\":5}" },
 	{ RM_MSG_STREAM_END, "{\"stream_id\":\"s1\",\"bytes\":5}" },
 	{ RM_MSG_STREAM_CANCEL, "{\"stream_id\":\"s1\"}" },
+	{ RM_MSG_UPDATE_STATUS, "{\"update_id\":\"u1\",\"state\":\"failed\",\"version\":\"0.1.0\","
+	                        "\"error\":\"signature does not verify\"}" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 

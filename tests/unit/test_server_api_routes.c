@@ -26,6 +26,8 @@ static int is_public_path(const char *m, const char *p)
 		{ "GET", "/install/install.sh" },
 		{ "GET", "/agent/binary" },
 		{ "GET", "/agent/deb" },
+		{ "GET",
+		  "/agent/manifest" }, /* C6: signed release manifest, public like the binary */
 		/* no session: RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR, checked by api_metrics */
 		{ "GET", "/metrics" },
 	};

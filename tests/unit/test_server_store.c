@@ -142,7 +142,9 @@ TEST(migration_from_v1)
 	store_close(s);
 	/* back to the v1 shape: undo migration 11 (C6 announce, token ids), 10 (C6 host deletion, key rotation), 9 (C2 care), 8 (C4 alerts), 7 (C3 agent_uid),
 	 * 6 (SSO users), 5 (repo health), 4 (C5 people), 3 (C2 policies) and 2 (reported_hostname) */
-	raw("DROP TABLE pending_hosts; DROP INDEX enrollment_tokens_id; "
+	/* and 12 (C6 agent updates) */
+	raw("DROP INDEX update_runs_created; DROP TABLE update_runs; DROP TABLE agent_updates; "
+	    "DROP TABLE pending_hosts; DROP INDEX enrollment_tokens_id; "
 	    "ALTER TABLE enrollment_tokens DROP COLUMN id; "
 	    "DROP TABLE host_key_rotations; ALTER TABLE hosts DROP COLUMN deleted_at; "
 	    "ALTER TABLE hosts DROP COLUMN maintenance; ALTER TABLE hosts DROP COLUMN locks; "

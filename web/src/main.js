@@ -22,6 +22,7 @@ import * as setupPage from './pages/setup.js';
 import * as alertsPage from './pages/alerts.js';
 import * as channelsPage from './pages/channels.js';
 import * as rulesPage from './pages/rules.js';
+import * as fleetUpdatePage from './pages/fleet-update.js';
 import * as pendingHostsPage from './pages/pending-hosts.js';
 import { attachPendingCount, detachPendingCount } from './pendingcount.js';
 import { attachAlertCount, detachAlertCount } from './alertcount.js';
@@ -45,6 +46,7 @@ const routes = [
   [/^\/alerts$/, alertsPage, {}],
   [/^\/alerts\/channels$/, channelsPage, {}],
   [/^\/alerts\/rules$/, rulesPage, {}],
+  [/^\/fleet\/update$/, fleetUpdatePage, {}],
   [/^\/pending-hosts$/, pendingHostsPage, {}],
 ];
 
@@ -124,6 +126,7 @@ function chrome(active) {
     ${u && u.role !== 'viewer' ? html`<a href="/pending-hosts" class="nav-link${active === 'pending' ? ' active' : ''}" aria-current=${active === 'pending' ? 'page' : nothing} data-testid="nav-pending">Pending <span id="nav-pending-slot"></span></a>` : nothing}
     ${u && u.role === 'admin' ? link('/users', 'Users', 'users', 'nav-users') : nothing}
     ${u && u.role === 'admin' ? link('/audit', 'Audit', 'audit', 'nav-audit') : nothing}
+    ${u && u.role === 'admin' ? link('/fleet/update', 'Updates', 'updates', 'nav-updates') : nothing}
   </nav>
   <div class="who">${u ? html`<a href="/account" class="mono muted nav-link${active === 'account' ? ' active' : ''}" data-testid="whoami" title="Account: password, sessions, API tokens">${u.username} · ${u.role}</a>
     <button type="button" class="btn btn-ghost btn-sm" data-testid="signout" @click=${signOut}>Sign out</button>` : nothing}</div>

@@ -29,6 +29,7 @@ struct agent {
 	struct lws *wsi;
 	int connected, hello_sent, hello_acked, proto_mismatch, unauthorized, mismatch_logged;
 	int kill_conn;
+	int key_conflict_logged; /* C6: a server named another release key (logged once) */
 	int64_t connected_at, last_rx;
 	struct backoff bo;
 	uv_timer_t reconnect_timer, heartbeat_timer, flush_timer;
@@ -75,6 +76,10 @@ void agent_arm_flush(struct agent *a);
  * *why (static text) says why a job was refused. */
 int agent_submit_job(struct agent *a, const char *job_id, const char *kind, const json_t *args,
                      const json_t *started_extra, const char **why);
+/* update.c (C6): command.update; the first acknowledged hello after a restart confirms or
+ * reports an update (marker in the state directory). */
+void agent_handle_update(struct agent *a, const struct rm_envelope *env);
+void agent_update_on_hello_acked(struct agent *a);
 /* Returns freed heap to the kernel when no job runs (cheap; called when idle). */
 void agent_trim_heap(struct agent *a);
 

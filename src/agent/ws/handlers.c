@@ -9,18 +9,16 @@
 #include "agent/runner/runner.h"
 #include "agent/scheduler/scheduler.h"
 #include "agent/secrets.h"
+#include "agent/upgrade.h"
 #include "agent/ws/agent_int.h"
 #include "agent/ws/backoff.h"
 #include "agent/ws/outbox.h"
+#include "agent/version.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/rmtime.h"
-
-#ifndef RM_VERSION
-#define RM_VERSION "0.0.0"
-#endif
 
 void agent_send_hello(struct agent *a)
 {
@@ -35,7 +33,7 @@ void agent_send_hello(struct agent *a)
 	host_timezone(tz, sizeof tz);
 	json_t *p = json_pack(
 	    "{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I,s:I}", "protocol_version",
-	    RM_PROTO_VERSION, "agent_version", RM_VERSION, "restic_version",
+	    RM_PROTO_VERSION, "agent_version", rm_agent_version, "restic_version",
 	    a->restic_version ? a->restic_version : "", "hostname", a->hostname, "os", "linux",
 	    "arch", host_arch(), "running_jobs", running, "boot_time", boot, "timezone", tz,
 	    "utc_offset_s", (json_int_t)host_utc_offset_s(), "schedule_version",
@@ -52,6 +50,7 @@ static void hello_acknowledged(struct agent *a)
 	a->mismatch_logged = 0;
 	backoff_reset(&a->bo);
 	agent_trim_heap(a);
+	agent_update_on_hello_acked(a);
 }
 
 static void handle_ack(struct agent *a, const json_t *p)
@@ -65,6 +64,17 @@ static void handle_ack(struct agent *a, const json_t *p)
 	}
 	if (n)
 		agent_arm_flush(a);
+	/* C6: agents enrolled before release keys existed pin the key their authenticated
+	 * server names on first use (TOFU); a pinned key is never replaced this way */
+	const char *pk = rmj_str(p, "update_pubkey");
+	if (pk && a->state_dir) {
+		int rc = upgrade_key_pin(a->state_dir, pk, 0);
+		if (rc == RM_ERR_CONFLICT && !a->key_conflict_logged) {
+			RM_WARN("the server names another agent release key than the pinned one; "
+			        "keeping the pinned key (re-enroll to change it)");
+			a->key_conflict_logged = 1;
+		}
+	}
 	hello_acknowledged(a);
 }
 
@@ -213,8 +223,8 @@ static void handle_error(struct agent *a, const json_t *p)
 			        : "protocol version mismatch: the server no longer supports "
 			          "this agent; upgrade restic-manager-agent (retrying every 10 "
 			          "min)",
-			    "agent_protocol_version", v, "agent_version", RM_VERSION, "upgrade",
-			    side, "server_message", msg);
+			    "agent_protocol_version", v, "agent_version", rm_agent_version,
+			    "upgrade", side, "server_message", msg);
 			a->mismatch_logged = 1;
 		}
 		return;
@@ -314,6 +324,7 @@ int agent_handle_frame(struct agent *a, const char *buf, size_t len)
 	case RM_MSG_COMMAND_CANCEL: handle_command_cancel(a, env.payload); break;
 	case RM_MSG_ERROR: handle_error(a, env.payload); break;
 	case RM_MSG_FORGET_PREVIEW: handle_forget_preview(a, &env); break;
+	case RM_MSG_COMMAND_UPDATE: agent_handle_update(a, &env); break;
 	case RM_MSG_TREE_LIST:
 	case RM_MSG_SNAPSHOT_DIFF:
 	case RM_MSG_STREAM_OPEN:

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
+#include "server/api/api_update.h"
 #include "server/api/enroll_int.h"
 #include "server/app.h"
 #include "server/config.h"
@@ -111,8 +112,9 @@ int api_enroll_open(struct app *app, const char *hash, const char *ct, char **pt
 
 json_t *api_enroll_answer(struct app *app, const char *host_id, const char *bearer)
 {
-	(void)app; /* later fields (the update public key) come from it */
-	return json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer);
+	json_t *o = json_pack("{s:s,s:s}", "host_id", host_id, "bearer", bearer);
+	api_update_enroll_answer(app, o); /* C6: the release key the agent pins */
+	return o;
 }
 
 int api_enroll_host_insert(struct app *app, const struct api_new_host *h,

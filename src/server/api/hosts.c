@@ -21,6 +21,7 @@
 #include "server/engine/notify.h"
 #include "server/engine/presence.h"
 #include "server/store/store.h"
+#include "server/store/store_update.h"
 
 #define CACHE_MAX_AGE_NS (1000ULL * 1000 * 1000) /* 1 s */
 
@@ -151,8 +152,14 @@ static void hosts_first(struct http_req *r, struct app *app, const char *ls)
 	}
 	size_t i;
 	json_t *h;
-	json_array_foreach (json_object_get(o, "hosts"), i, h)
+	json_t *upd = store_updates_by_host(app->store);
+	if (!upd)
+		upd = json_object();
+	json_array_foreach (json_object_get(o, "hosts"), i, h) {
 		presence_overlay_last_seen(app->presence, h);
+		store_update_overlay(app->store, h, upd);
+	}
+	json_decref(upd);
 	http_resp_header(r, "cache-control", "no-store");
 	http_respond_json(r, 200, o);
 }
@@ -175,8 +182,14 @@ void api_hosts_list(struct http_req *r, void *appv)
 		}
 		size_t i;
 		json_t *h;
-		json_array_foreach (json_object_get(o, "hosts"), i, h)
+		json_t *upd = store_updates_by_host(app->store);
+		if (!upd)
+			upd = json_object();
+		json_array_foreach (json_object_get(o, "hosts"), i, h) {
 			presence_overlay_last_seen(app->presence, h);
+			store_update_overlay(app->store, h, upd);
+		}
+		json_decref(upd);
 		e = entry_set(app, 0, now_ns, o);
 	}
 	respond_entry(r, e, 1);
@@ -191,6 +204,7 @@ void api_host_get(struct http_req *r, void *appv)
 		return;
 	}
 	presence_overlay_last_seen(app->presence, o);
+	store_update_overlay(app->store, o, NULL);
 	http_respond_json(r, 200, o);
 }
 

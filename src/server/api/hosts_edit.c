@@ -16,6 +16,7 @@
 #include "server/engine/presence.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
+#include "server/store/store_update.h"
 
 #define TAGS_MAX 50
 #define TAG_LEN_MAX 64
@@ -130,6 +131,7 @@ void api_host_patch(struct http_req *r, void *appv)
 	notify_host_changed(app->notify, host_id);
 	json_t *o = store_host_get(app->store, host_id);
 	presence_overlay_last_seen(app->presence, o);
+	store_update_overlay(app->store, o, NULL);
 	http_respond_json(r, 200, o);
 }
 

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/rmtime.h"
 #include "server/api/api.h"
+#include "server/api/api_update.h"
 #include "server/app.h"
 #include "server/engine/people.h"
 #include "server/http/http.h"
@@ -126,6 +127,12 @@ static const struct route routes[] = {
 	{ "GET", "/install/install.sh", ROLE_PUBLIC, PUB, api_install_sh },
 	{ "GET", "/agent/binary", ROLE_PUBLIC, PUB, api_agent_binary },
 	{ "GET", "/agent/deb", ROLE_PUBLIC, PUB, api_agent_deb },
+	/* C6 agent updates (api/update.c) */
+	{ "GET", "/agent/manifest", ROLE_PUBLIC, PUB, api_agent_manifest },
+	{ "POST", "/api/hosts/{id}/update", ROLE_ADMIN, 0, api_host_update },
+	{ "GET", "/api/fleet/update", ROLE_VIEWER, 0, api_fleet_update_get },
+	{ "POST", "/api/fleet/update", ROLE_ADMIN, JSON, api_fleet_update_start },
+	{ "POST", "/api/fleet/update/{run}/cancel", ROLE_ADMIN, 0, api_fleet_update_cancel },
 	/* no session: api_metrics checks RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR itself */
 	{ "GET", "/metrics", ROLE_PUBLIC, PUB, api_metrics },
 };

@@ -249,6 +249,26 @@ void alerts_eval_job(struct app *app, const char *job_id)
 	json_decref(job);
 }
 
+void alerts_update_outcome(struct app *app, const char *host_id, const char *hostname,
+                           const char *state, const char *error)
+{
+	struct rule_cfg c;
+	if (!strcmp(state, "succeeded")) {
+		alerts_clear(app, "update_failed", host_id, "", "the next agent update succeeded");
+	} else if (!alerts_rule_cfg(app, "update_failed", &c) && c.enabled) {
+		int rb = !strcmp(state, "rolled_back");
+		char *title = rm_xasprintf("Agent update %s: %s", rb ? "rolled back" : "failed",
+		                           hostname ? hostname : host_id);
+		char *msg = rm_xasprintf("The agent update on host %s %s: %s",
+		                         hostname ? hostname : host_id,
+		                         rb ? "was rolled back" : "failed", error ? error : "?");
+		alerts_raise(app, "update_failed", c.severity, host_id, "", title, msg);
+		free(title);
+		free(msg);
+	}
+	alerts_kick(app);
+}
+
 int alerts_ack(struct app *app, const char *id, const char *by)
 {
 	return store_alert_ack(app->store, id, by, rm_now_ms());

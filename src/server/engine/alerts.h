@@ -27,6 +27,10 @@ void alerts_eval_job(struct app *app, const char *job_id);
 /* By hand (operator): open -> acked; open|acked -> resolved (sends the resolution).
  * RM_OK, RM_ERR_NOTFOUND, RM_ERR_CONFLICT (wrong state), RM_ERR_DB. The audit row is the
  * caller's, in the same transaction: these run inside the caller's store_tx. */
+/* C6: an agent update ended (state succeeded | failed | rolled_back): raises or resolves
+ * update_failed for the host. */
+void alerts_update_outcome(struct app *app, const char *host_id, const char *hostname,
+                           const char *state, const char *error);
 int alerts_ack(struct app *app, const char *id, const char *by);
 int alerts_resolve(struct app *app, const char *id, const char *by);
 /* After a committed ack/resolve: deliveries and the live count. */

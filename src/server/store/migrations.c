@@ -412,9 +412,41 @@ static const char *const m11[] = {
 	NULL,
 };
 
+/* Migration 12 (C6 agent updates): each host's latest agent update (the host JSON's
+ * `update`), and rolling fleet update runs with their per-host progress (JSON list). */
+static const char *const m12[] = {
+	"CREATE TABLE agent_updates ("
+	"  host_id TEXT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  update_id TEXT NOT NULL,"
+	"  run_id TEXT,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','downloading','verifying',"
+	"    'restarting','succeeded','failed','rolled_back')),"
+	"  from_version TEXT,"
+	"  target_version TEXT NOT NULL,"
+	"  error TEXT,"
+	"  started_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+	"CREATE TABLE update_runs ("
+	"  id TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL CHECK (state IN ('running','succeeded','halted','cancelled')),"
+	"  target_version TEXT NOT NULL,"
+	"  hosts TEXT NOT NULL DEFAULT '[]',"
+	"  current_host_id TEXT,"
+	"  halted_host_id TEXT,"
+	"  reason TEXT,"
+	"  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	"  created_by TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  finished_at INTEGER"
+	");",
+	"CREATE INDEX update_runs_created ON update_runs(created_at);",
+	NULL,
+};
+
 /* migrations[N - 1] = the statements of migration N. */
 static const char *const *const migrations[] = {
-	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11,
+	m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

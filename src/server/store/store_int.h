@@ -59,6 +59,14 @@
 	"(SELECT sum(coalesce(s.size_bytes, json_extract(" SNAP_JOB_STATS \
 	", '$.total_bytes_processed'))) FROM snapshots s WHERE s.host_id = ?1)"
 
+/* C6 agent updates: one row per host (its latest update), one per rolling run */
+#define UPDATE_COLS                                                                \
+	"host_id, update_id, run_id, state, from_version, target_version, error, " \
+	"started_at, updated_at FROM agent_updates "
+#define UPDATE_RUN_COLS                                                               \
+	"id, state, target_version, hosts, current_host_id, halted_host_id, reason, " \
+	"cancel_requested, created_by, created_at, finished_at FROM update_runs "
+
 #define STORE_SQL(X)                                                                              \
 	/* settings */                                                                            \
 	X(SETTING_GET, "SELECT value FROM settings WHERE key = ?1")                               \
@@ -503,7 +511,31 @@
 	               "ORDER BY CASE WHEN ?7 = 0 THEN " AUDIT_SORT_KEY " END ASC, "            \
 	               "CASE WHEN ?7 = 1 THEN " AUDIT_SORT_KEY " END DESC, ts DESC, id DESC "   \
 	               "LIMIT ?8 OFFSET ?9")                                                    \
-	X(AUDIT_COUNT, "SELECT count(*) " AUDIT_WHERE)
+	X(AUDIT_COUNT, "SELECT count(*) " AUDIT_WHERE)                                          \
+	/* C6 agent updates (store_update.c) */                                                 \
+	X(UPDATE_PUT, "INSERT INTO agent_updates(host_id, update_id, run_id, state, "           \
+	              "from_version, target_version, error, started_at, updated_at) "           \
+	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT(host_id) DO "    \
+	              "UPDATE SET update_id = ?2, run_id = ?3, state = ?4, from_version = ?5, " \
+	              "target_version = ?6, error = ?7, started_at = ?8, updated_at = ?8")      \
+	X(UPDATE_SET_STATE, "UPDATE agent_updates SET state = ?3, error = ?4, updated_at = ?5 " \
+	                    "WHERE host_id = ?1 AND update_id = ?2")                            \
+	X(UPDATE_GET, "SELECT " UPDATE_COLS "WHERE host_id = ?1")                               \
+	X(UPDATES_ALL, "SELECT " UPDATE_COLS)                                                   \
+	X(UPDATES_ABANDON, "UPDATE agent_updates SET state = 'failed', error = ?2, "            \
+	                   "updated_at = ?1 WHERE state IN ('pending','downloading',"           \
+	                   "'verifying','restarting')")                                         \
+	X(UPDATE_RUN_INSERT, "INSERT INTO update_runs(id, state, target_version, hosts, "       \
+	                     "created_by, created_at) VALUES (?1, 'running', ?2, ?3, ?4, ?5)")  \
+	X(UPDATE_RUN_SAVE, "UPDATE update_runs SET state = ?2, hosts = ?3, "                    \
+	                   "current_host_id = ?4, halted_host_id = ?5, reason = ?6, "           \
+	                   "cancel_requested = ?7, finished_at = ?8 WHERE id = ?1")             \
+	X(UPDATE_RUN_GET, "SELECT " UPDATE_RUN_COLS "WHERE id = ?1")                            \
+	X(UPDATE_RUNS_LIST, "SELECT " UPDATE_RUN_COLS "ORDER BY created_at DESC, id DESC "      \
+	                    "LIMIT ?1")                                                         \
+	X(UPDATE_RUNS_ABANDON, "UPDATE update_runs SET state = 'halted', reason = ?2, "         \
+	                       "current_host_id = NULL, finished_at = ?1 "                      \
+	                       "WHERE state = 'running'")
 
 #define STORE_SQL_ENUM(name, sql) SQL_##name,
 enum store_sql { STORE_SQL(STORE_SQL_ENUM) SQL__COUNT };

@@ -22,6 +22,7 @@
 #include "server/engine/repo_policy.h"
 #include "server/engine/download.h"
 #include "server/engine/rpc.h"
+#include "server/engine/update.h"
 #include "server/store/store.h"
 #include "server/ws/job_hub.h"
 
@@ -294,6 +295,13 @@ static void handle_hello(struct agent_hub *h, struct agent_conn *c, struct rm_en
 	c->secrets = repo_policy_on_hello(app, c->host_id);
 	policy_on_hello(app, c->host_id, p);
 	policy_dispatch_awaiting(app, c->host_id);
+	/* C6: the hello is acknowledged explicitly (an updated agent confirms its update on
+	 * it), with the release key for agents enrolled before they got one (pinned on first
+	 * use, docs/internals/agent.md) */
+	const char *pk = update_pubkey(app);
+	agent_conn_send(c, RM_MSG_ACK,
+	                json_pack("{s:[s],s:s?}", "ids", env->id, "update_pubkey", pk));
+	update_on_hello(app, c->host_id, rmj_str(p, "agent_version"));
 	notify_host_changed(app->notify, c->host_id);
 }
 
@@ -422,6 +430,7 @@ static void on_message(struct ws_conn *ws, void *appv, const char *data, size_t 
 	}
 	case RM_MSG_COMMAND_RESULT: handle_command_result(h, c, &env); break;
 	case RM_MSG_SCHEDULE_ACK: policy_on_ack(app, c->host_id, env.payload); break;
+	case RM_MSG_UPDATE_STATUS: update_on_status(app, c->host_id, env.payload); break;
 	case RM_MSG_ERROR:
 		RM_WARN("agent reported an error", "host_id", c->host_id, "code",
 		        rmj_str(env.payload, "code"), "message", rmj_str(env.payload, "message"));

@@ -13,6 +13,7 @@
 #include "server/engine/presence.h"
 #include "server/http/http.h"
 #include "server/store/store.h"
+#include "server/store/store_update.h"
 #include "server/ws/browser_auth.h"
 
 #define EVENTS_QUEUE_MAX (1024u * 1024)
@@ -84,6 +85,7 @@ static void flush(struct event_hub *h)
 				continue;
 			}
 			presence_overlay_last_seen(h->app->presence, host);
+			store_update_overlay(st, host, NULL); /* C6: the host JSON's `update` */
 			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
 			char *t = rmj_dumps(m);
 			json_decref(m);

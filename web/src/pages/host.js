@@ -15,6 +15,7 @@ import { createSettings } from './host-settings.js';
 import { createRepo } from './host-repo.js';
 import { createMaintenance } from './host-maintenance.js';
 import { createDrill } from './host-drill.js';
+import { createAgentUpdate } from './host-update.js';
 import { createHostEdit } from './host-edit.js';
 
 export const title = 'Host';
@@ -193,6 +194,8 @@ export async function mount(ctx) {
   const hostEdit = createHostEdit(st, env);
   if (st.tab === 'manage') hostEdit.load();
   drill.load().then(() => { if (ctx.alive()) update(); });
+  const agentUpdate = createAgentUpdate(st, env);
+  if (env.admin) agentUpdate.load().then(() => { if (ctx.alive()) update(); });
   const onTab = (ev, k) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
@@ -216,7 +219,7 @@ export async function mount(ctx) {
   };
   const update = () => { renderPage(); afterRender(); };
   const renderPage = () => render(html`<nav class="crumbs" aria-label="breadcrumb"><a href="/">Fleet</a> / <span class="mono">${st.host.hostname}</span></nav>
-<section class="host-head" data-testid="host-header">${header(st.host)}</section>
+<section class="host-head" data-testid="host-header">${header(st.host)}${agentUpdate.view()}</section>
 <section class="tiles tiles-5" data-testid="host-vitals" aria-label="vitals">${vitals(st.host, st.sched)}</section>
 ${tabs(st, enc, onTab)}
 <div class="tab-body" data-testid="tab-${st.tab}-body">${body()}</div>`, ctx.el);
