@@ -2,7 +2,7 @@
 // rename (the machine's name shown beside it, flagged), a name the server refuses shown next
 // to its field, the password rotation with its live state until "old_removed", and delete
 // with the typed confirmation (the button stays disabled until the name is typed; history
-// kept: the host page says deleted). Fails on any console error other than the expected 400 and
+// kept: the host page says deleted; a dashboard open in another tab drops the row live). Fails on any console error other than the expected 400 and
 // the deleted host's configuration 404s.
 // Screenshots: tests/e2e/artifacts/hosts/.
 import { test, before, after } from 'node:test';
@@ -74,13 +74,20 @@ test('manage tab: rename with mismatch flag, rotate with live state, delete with
     assert.equal(h.restic(['cat', 'config'], { repo: S.repo, password: REPO_PW }).code, 1, 'the old password is retired');
     await screenshot(page, 'rotated');
 
-    // delete: disabled until the exact name is typed
+    // delete: disabled until the exact name is typed; a dashboard open elsewhere drops the
+    // row live
+    const dash = await page.context().newPage();
+    await dash.goto(`${base}/`);
+    const row = dash.locator(`[data-testid="host-row"][data-host-id="${S.hostId}"]`);
+    await row.waitFor({ timeout: T });
     assert.ok(await page.getByTestId('hd-submit').isDisabled());
     await page.getByTestId('hd-confirm').fill('web.exampl');
     assert.ok(await page.getByTestId('hd-submit').isDisabled());
     await page.getByTestId('hd-confirm').fill('web.example');
     await page.getByTestId('hd-submit').click();
     await page.waitForURL((u) => new URL(u).pathname === '/', { timeout: T });
+    await row.waitFor({ state: 'detached', timeout: T });
+    await dash.close();
     const n1 = errors.length;
     await page.goto(`${base}/hosts/${encodeURIComponent(S.hostId)}`);
     await page.getByTestId('host-deleted-banner').waitFor({ timeout: T });
@@ -88,6 +95,8 @@ test('manage tab: rename with mismatch flag, rotate with live state, delete with
     // history still loads
     errors.splice(n1, errors.length - n1, ...errors.slice(n1).filter((e) => !/status of 404/.test(e)));
     await screenshot(page, 'deleted');
+    await page.goto(`${base}/hosts/deleted`);
+    await page.locator(`[data-testid="deleted-host-row"][data-host-id="${S.hostId}"]`).waitFor({ timeout: T });
     assert.ok((await S.api.host(S.hostId)).deleted_at);
     assert.deepEqual(errors, []);
   } catch (e) {

@@ -2,7 +2,7 @@
 // rename (the operator's name survives the agent's hello, the machine's name is flagged and
 // still used by restic), tags/mode round-trip and bad input (400 + code, nothing changed),
 // repository credentials after enrollment (wrong password -> fixed by PUT -> ready + backup;
-// moved to a new empty repository -> auto-init), password rotation (the old password no
+// moved to a new empty repository while offline -> auto-init at its next hello), password rotation (the old password no
 // longer opens the repository, the new one does, backups go on, snapshots intact, the
 // password in no log), delete (bearer refused, socket closed, history kept vs deleted), and
 // agent_offline for an always-on host but not an intermittent one (its minute of silence
@@ -150,9 +150,13 @@ test('repository credentials: a wrong password is fixed by PUT (ready, backup), 
   assert.equal(view.password_set, true);
   assert.ok(!JSON.stringify(view).includes(RIGHT_PW), 'the password is never shown');
 
+  // moved while the host is offline: stored now, pushed and probed at its next hello
+  await agent.stop();
   const moved = repoDir('moved');
   const m = await S.api.req('PUT', `/api/hosts/${agent.hostId}/repo-credentials`, { repo_url: moved, repo_password: MOVED_PW });
   assert.equal(m.status, 200, m.text);
+  assert.equal(m.body.repo_status, 'unknown');
+  agent.start();
   host = await h.waitRepoStatus(S.api, agent.hostId);
   assert.equal(host.repo_status, 'ready', host.repo_error);
   assert.ok(opens(moved, MOVED_PW), 'the new repository was initialised with the new password');
@@ -167,7 +171,7 @@ test('repository credentials: a wrong password is fixed by PUT (ready, backup), 
   await agent.stop();
 });
 
-test('rotate: the old password no longer opens the repository, the new one does, backups go on', async () => {
+test('rotate: the old password no longer opens the repository, the new one does, backups go on', async (t) => {
   const before = h.resticSnapshots(S.repo, PW1).length;
   const r = await S.api.post(`/api/hosts/${S.hostId}/repo-credentials/rotate`, { new_password: NEW_PW });
   assert.equal(r.status, 202, r.text);
@@ -177,6 +181,7 @@ test('rotate: the old password no longer opens the repository, the new one does,
   assert.equal(again.body.code, 'rotation_running');
   const rot = await rotationDone(S.hostId);
   assert.equal(rot.state, 'old_removed', JSON.stringify(rot));
+  t.diagnostic(`rotation: ${Date.parse(rot.updated_at) - Date.parse(rot.started_at)} ms from start to old key removed`);
   assert.ok(rot.old_key_id && rot.new_key_id && rot.old_key_id !== rot.new_key_id);
   assert.equal(opens(S.repo, PW1), false, 'the old password is retired');
   assert.equal(opens(S.repo, NEW_PW), true, 'the new password opens the repository');
@@ -198,6 +203,8 @@ test('rotate: the old password no longer opens the repository, the new one does,
   const jobs = (await S.api.get(`/api/jobs?host_id=${S.hostId}&limit=100`)).body;
   assert.ok(!JSON.stringify(jobs).includes(NEW_PW), 'no password in the jobs');
   assert.match((await S.api.get('/api/audit?action=host.repo_password.rotate')).text, /host\.repo_password\.rotate/);
+  const done = (await S.api.get('/api/audit?action=host.repo_password.rotated')).body.entries;
+  assert.equal(done.length, 2, 'each finished rotation is audited');
 });
 
 test('delete keeping the history: bearer refused at once, socket closed, jobs cancelled, history readable', async () => {
@@ -213,6 +220,8 @@ test('delete keeping the history: bearer refused at once, socket closed, jobs ca
   assert.ok(!list.some((x) => x.id === S.hostId), 'not in the dashboard list');
   const host = await S.api.host(S.hostId);
   assert.ok(host.deleted_at, 'shown as deleted');
+  const archived = (await S.api.get('/api/deleted-hosts')).body.hosts;
+  assert.deepEqual(archived.map((x) => x.id), [S.hostId], 'listed among the deleted hosts');
   const snaps = (await S.api.get(`/api/hosts/${S.hostId}/snapshots`)).body.snapshots;
   assert.ok(snaps.length >= 2, 'snapshots kept');
   assert.equal((await S.api.get(`/api/jobs/${id}`)).status, 200, 'jobs kept');
@@ -222,6 +231,7 @@ test('delete keeping the history: bearer refused at once, socket closed, jobs ca
   const d = await S.api.del(`/api/hosts/${S.hostId}?history=delete`);
   assert.equal(d.status, 200, d.text);
   assert.equal((await S.api.get(`/api/hosts/${S.hostId}`)).status, 404);
+  assert.equal((await S.api.get('/api/deleted-hosts')).body.hosts.length, 0);
   assert.equal((await S.api.get(`/api/jobs/${id}`)).status, 404, 'history deleted');
   assert.equal((await S.api.del(`/api/hosts/${S.hostId}?history=bogus`)).status, 400);
   await S.agent.stop();

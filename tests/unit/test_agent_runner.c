@@ -512,6 +512,81 @@ TEST(secrets_redacted)
 	free(fake);
 }
 
+static const char *fin_str(const json_t *f, const char *k)
+{
+	return json_string_value(json_object_get(f, k));
+}
+
+/* C6 rotation: key_add adds a key that the new password opens and reports both ids (the
+ * password file is gone, no event carries the password); key_remove refuses while the
+ * agent still uses the old password, and removes the old key once it uses the new one. */
+TEST(key_rotation)
+{
+	struct runner *r = new_runner(P("state-keys"), restic);
+	struct runner_creds c, c2;
+	creds(&c, P("repo-keys"), "old-key-pw-1234");
+	creds(&c2, P("repo-keys"), "new-key-pw-5678");
+	EQ_INT(runner_submit(r, "k-init", "init", NULL, &c), RM_OK);
+	const json_t *f = wait_finished("k-init", 20000);
+	EQ_STR(fin_str(f, "status"), "succeeded");
+	json_t *args = json_pack("{s:s}", "new_password", "new-key-pw-5678");
+	EQ_INT(runner_submit(r, "k-add", "key_add", args, &c), RM_OK);
+	json_decref(args);
+	f = wait_finished("k-add", 30000);
+	EQ_STR(fin_str(f, "status"), "succeeded");
+	const json_t *st = json_object_get(f, "stats");
+	char old[72] = "", nw[72] = "";
+	rm_strlcpy(old, fin_str(st, "old_key_id") ? fin_str(st, "old_key_id") : "", sizeof old);
+	rm_strlcpy(nw, fin_str(st, "new_key_id") ? fin_str(st, "new_key_id") : "", sizeof nw);
+	OK(strlen(old) >= 8 && strlen(nw) >= 8 && strcmp(old, nw) != 0);
+	char *pwfile = rm_xasprintf("%s/keypw-k-add", P("state-keys"));
+	OK(access(pwfile, F_OK) != 0);
+	free(pwfile);
+	OK(!events_contain("new-key-pw-5678"));
+
+	args = json_pack("{s:s,s:s}", "key_id", old, "expect_key_id", nw);
+	EQ_INT(runner_submit(r, "k-rm1", "key_remove", args, &c), RM_OK);
+	f = wait_finished("k-rm1", 30000);
+	EQ_STR(fin_str(f, "status"), "failed");
+	OK(json_is_false(json_object_get(json_object_get(f, "stats"), "confirmed")));
+	EQ_INT(runner_submit(r, "k-rm2", "key_remove", args, &c2), RM_OK);
+	json_decref(args);
+	f = wait_finished("k-rm2", 30000);
+	EQ_STR(fin_str(f, "status"), "succeeded");
+	OK(json_is_true(json_object_get(json_object_get(f, "stats"), "confirmed")));
+	EQ_INT(runner_submit(r, "k-old", "snapshots", NULL, &c), RM_OK);
+	f = wait_finished("k-old", 20000);
+	EQ_STR(fin_str(f, "status"), "failed"); /* the old password is retired */
+	args = json_pack("{s:s}", "key_id", "--help");
+	EQ_INT(runner_submit(r, "k-bad", "key_remove", args, &c2), RM_ERR_INVAL);
+	json_decref(args);
+	EQ_INT(runner_submit(r, "k-bad2", "key_add", NULL, &c2), RM_ERR_INVAL);
+	free_runner(r);
+}
+
+/* restic 0.14 prints a Go stack trace after some errors: the job's error is the message. */
+TEST(go_trace_not_the_error)
+{
+	char *path = rm_xasprintf("%s/trace-restic", tmp);
+	const char *sh =
+	    "#!/bin/sh\n"
+	    "echo 'blob not removed, server response: 403 Forbidden (403)' >&2\n"
+	    "echo 'github.com/restic/restic/internal/backend/rest.(*Backend).Remove' >&2\n"
+	    "printf '\\tgithub.com/restic/restic/internal/backend/rest/rest.go:399\\n' >&2\n"
+	    "echo 'main.deleteKey' >&2\n"
+	    "echo 'runtime.goexit' >&2\n"
+	    "printf '\\truntime/asm_amd64.s:1594\\n' >&2\n"
+	    "exit 1\n";
+	OK(rm_write_file_atomic(path, sh, strlen(sh), 0700) == RM_OK);
+	struct runner *r = new_runner(P("state-trace"), path);
+	struct runner_creds c = { .repo_url = P("repo-trace"), .repo_password = "trace-pw-1" };
+	EQ_INT(runner_submit(r, "j-trace", "prune", NULL, &c), RM_OK);
+	const json_t *f = wait_finished("j-trace", 10000);
+	EQ_STR(fin_str(f, "error"), "blob not removed, server response: 403 Forbidden (403)");
+	free_runner(r);
+	free(path);
+}
+
 int main(void)
 {
 	have_restic = test_find_restic(restic, sizeof restic);
@@ -539,6 +614,8 @@ int main(void)
 	RUN(leftover_marker);
 	RUN(free_while_running);
 	RUN(secrets_redacted);
+	RUN(key_rotation);
+	RUN(go_trace_not_the_error);
 
 	json_decref(events);
 	OK(uv_loop_close(&loop) == 0);

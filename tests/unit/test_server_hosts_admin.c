@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "server/api/api.h"
 #include "server/engine/creds.h"
+#include "server/engine/rotation.h"
 #include "tap.h"
 
 TEST(hostname_rules)
@@ -59,10 +60,23 @@ TEST(pending_creds_bound_to_host)
 	json_decref(c);
 }
 
+TEST(removal_reason)
+{
+	EQ_STR(rotation_removal_reason("Fatal: remove <key/8dc628bc>: unexpected HTTP response "
+	                               "(403): 403 Forbidden"),
+	       "repository is append-only");
+	EQ_STR(rotation_removal_reason("blob not removed: server is in append-only mode"),
+	       "repository is append-only");
+	EQ_STR(rotation_removal_reason("Fatal: wrong password or no key found"),
+	       "Fatal: wrong password or no key found");
+	EQ_STR(rotation_removal_reason(NULL), "restic key remove failed");
+}
+
 int main(void)
 {
 	RUN(hostname_rules);
 	RUN(tag_rules);
 	RUN(pending_creds_bound_to_host);
+	RUN(removal_reason);
 	return tap_done();
 }

@@ -10,6 +10,7 @@ import * as dashboardPage from './pages/dashboard.js';
 import * as hostNewPage from './pages/host-new.js';
 import * as pendingPage from './pages/pending.js';
 import * as hostPage from './pages/host.js';
+import * as hostsDeletedPage from './pages/hosts-deleted.js';
 import * as jobPage from './pages/job.js';
 import * as auditPage from './pages/audit.js';
 import * as restorePage from './pages/restore-wizard.js';
@@ -33,6 +34,7 @@ const routes = [
   [/^\/$/, dashboardPage, {}],
   [/^\/hosts\/new$/, hostNewPage, {}],
   [/^\/hosts\/pending\/([^/]+)$/, pendingPage, {}],
+  [/^\/hosts\/deleted$/, hostsDeletedPage, {}],
   [/^\/hosts\/([^/]+)\/restore$/, restorePage, {}],
   [/^\/hosts\/([^/]+)$/, hostPage, {}],
   [/^\/hosts\/([^/]+)\/snapshots\/([^/]+)$/, snapshotPage, {}],

@@ -33,6 +33,23 @@ static void set_str(char **dst, char *src_take)
 	*dst = src_take;
 }
 
+/* restic 0.14 follows some errors with a Go stack trace ("github.com/restic/...Remove",
+ * "\tgithub.com/.../rest.go:399", "runtime.goexit"): not the message a job error should
+ * carry (e.g. "blob not removed, server response: 403 Forbidden" before it). */
+static int go_trace_line(const char *line, size_t len)
+{
+	static const char *const pfx[] = { "github.com/", "golang.org/", "gopkg.in/", "main.",
+		                           "runtime." };
+	if (len && line[0] == '\t')
+		return 1;
+	if (memchr(line, ' ', len))
+		return 0;
+	for (size_t i = 0; i < sizeof pfx / sizeof pfx[0]; i++)
+		if (len >= strlen(pfx[i]) && !strncmp(line, pfx[i], strlen(pfx[i])))
+			return 1;
+	return 0;
+}
+
 static void on_line(struct proc *p, const char *stream, const char *line, size_t len)
 {
 	struct runner *r = p->r;
@@ -98,7 +115,7 @@ static void on_line(struct proc *p, const char *stream, const char *line, size_t
 	if (restic_parse_fatal_line(line, len, &fatal) == RM_OK) {
 		set_str(&p->last_fatal, runner_scrub(r->cur, fatal, strlen(fatal)));
 		free(fatal);
-	} else if (is_err && line[0] != '{') {
+	} else if (is_err && line[0] != '{' && !go_trace_line(line, len)) {
 		set_str(&p->last_err, runner_scrub(r->cur, line, len));
 	}
 }

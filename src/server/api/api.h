@@ -219,6 +219,7 @@ void api_channel_deliveries(struct http_req *r, void *app);
 /* hosts_edit.c (C6): rename/tags/mode, delete */
 void api_host_patch(struct http_req *r, void *app);
 void api_host_delete(struct http_req *r, void *app);
+void api_hosts_deleted(struct http_req *r, void *app); /* GET /api/deleted-hosts */
 /* The enrollment rules for a host's name / tags: NULL if fine, else a static message. */
 const char *api_hostname_problem(const char *hostname);
 const char *api_tags_problem(const json_t *tags);

@@ -134,6 +134,17 @@ void api_host_patch(struct http_req *r, void *appv)
 	http_respond_json(r, 200, o);
 }
 
+void api_hosts_deleted(struct http_req *r, void *appv)
+{
+	struct app *app = appv;
+	json_t *o = store_hosts_deleted(app->store);
+	if (!o) {
+		api_respond_store_error(r, "deleted hosts", RM_ERR_DB);
+		return;
+	}
+	http_respond_json(r, 200, o);
+}
+
 /* After the commit: stop what the agent still runs, then close its socket (its bearer no
  * longer opens one, so it stays out). */
 static void drop_agent(struct app *app, const char *host_id, const json_t *cancelled)

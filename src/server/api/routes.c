@@ -47,6 +47,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/hosts/{id}", ROLE_VIEWER, 0, api_host_get },
 	{ "PATCH", "/api/hosts/{id}", ROLE_OPERATOR, JSON, api_host_patch },
 	{ "DELETE", "/api/hosts/{id}", ROLE_ADMIN, 0, api_host_delete },
+	{ "GET", "/api/deleted-hosts", ROLE_VIEWER, 0, api_hosts_deleted },
 	{ "GET", "/api/hosts/{id}/repo-credentials", ROLE_ADMIN, 0, api_repo_creds_get },
 	{ "PUT", "/api/hosts/{id}/repo-credentials", ROLE_ADMIN, JSON, api_repo_creds_put },
 	{ "POST", "/api/hosts/{id}/repo-credentials/rotate", ROLE_ADMIN, 0, api_repo_rotate },

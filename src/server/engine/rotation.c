@@ -207,6 +207,18 @@ static void rot_save(struct app *app, const char *host_id, struct store_rotation
 	if (rc)
 		RM_ERROR("saving the rotation state failed", "host_id", host_id, "err",
 		         rm_strerror(rc));
+	/* the outcome is audited too (the start is, by the admin who asked) */
+	const char *action = !strcmp(state, "old_removed") ? "host.repo_password.rotated"
+	                     : !strcmp(state, "failed")    ? "host.repo_password.rotation_failed"
+	                     : error ? "host.repo_password.rotation_incomplete"
+	                             : NULL;
+	if (action) {
+		json_t *d = json_pack("{s:s?,s:s?,s:s?}", "old_key_id",
+		                      rot->old_key_id[0] ? rot->old_key_id : NULL, "new_key_id",
+		                      rot->new_key_id[0] ? rot->new_key_id : NULL, "error", error);
+		store_audit(app->store, "system", action, host_id, d);
+		json_decref(d);
+	}
 	RM_INFO("repository password rotation", "host_id", host_id, "state", state, "error", error);
 }
 
@@ -264,6 +276,17 @@ static void after_key_add(struct app *app, const char *host_id, struct store_rot
 	}
 }
 
+const char *rotation_removal_reason(const char *job_error)
+{
+	const char *e = job_error;
+	/* rest-server --append-only and rclone serve restic --append-only answer the DELETE
+	 * with 403 Forbidden */
+	if (e && (strstr(e, "append-only") || strstr(e, "append only") || strstr(e, "403") ||
+	          strstr(e, "Forbidden") || strstr(e, "forbidden")))
+		return "repository is append-only";
+	return e && e[0] ? e : "restic key remove failed";
+}
+
 /* (d) the old key is gone, or the agent could not use the new password (restore the
  * previous credentials), or the repository refused the removal. */
 static void after_key_remove(struct app *app, const char *host_id, struct store_rotation *rot,
@@ -278,9 +301,8 @@ static void after_key_remove(struct app *app, const char *host_id, struct store_
 		return;
 	}
 	if (json_is_true(json_object_get(stats, "confirmed"))) {
-		int ao = e && (strstr(e, "append") || strstr(e, "403") || strstr(e, "orbidden"));
 		char *msg = rm_xasprintf("completed except removing the old key: %s",
-		                         ao ? "repository is append-only" : (e ? e : "failed"));
+		                         rotation_removal_reason(e));
 		rot_save(app, host_id, rot, "switched", msg);
 		free(msg);
 		return;

@@ -39,6 +39,11 @@ json_t *rotation_view(struct app *app, const char *host_id);
 /* 1 while a rotation's job is queued or running. */
 int rotation_active(struct app *app, const char *host_id);
 
+/* Why removing the old key failed, for the rotation's error: "repository is append-only"
+ * when restic's error says the server refused the deletion (403 / append-only), else the
+ * error itself. Pure; borrowed result. */
+const char *rotation_removal_reason(const char *job_error);
+
 /* Replaces the host's repository credentials (url, username, password: the caller
  * validated them), resets repo_status to "unknown", audits, then pushes them and probes
  * the repository again (repo_policy_push). RM_OK or a store / crypto error. */

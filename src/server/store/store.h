@@ -305,6 +305,10 @@ int store_host_edit(struct store *s, const char *host_id, const char *hostname, 
 int store_host_delete(struct store *s, const char *host_id, int keep_history, const char *actor,
                       int64_t now_ms, json_t *cancelled_ids);
 
+/* Hosts deleted with their history kept, newest deletion first (≤ 1,000):
+ * {"hosts":[host...]}; NULL on a store error. */
+json_t *store_hosts_deleted(struct store *s);
+
 /* A host's repository password rotation (one row per host, the latest). */
 struct store_rotation {
 	char state[16]; /* pending | added | switched | old_removed | failed */

@@ -132,6 +132,35 @@ int store_host_delete(struct store *s, const char *host_id, int keep_history, co
 	return store_commit(s);
 }
 
+json_t *store_hosts_deleted(struct store *s)
+{
+	/* the projection of store_hosts_list (store_hosts.c), through store_host_get per id
+	 * would cost a query each: read the rows here */
+	sqlite3_stmt *st = store_stmt(s, SQL_HOSTS_DELETED);
+	if (!st)
+		return NULL;
+	json_t *ids = json_array();
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	int rc = store_map_rc(s, src, "hosts deleted");
+	store_stmt_done(st);
+	json_t *hosts = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach (ids, i, v) {
+		json_t *h = rc ? NULL : store_host_get(s, json_string_value(v));
+		if (h)
+			json_array_append_new(hosts, h);
+	}
+	json_decref(ids);
+	if (rc) {
+		json_decref(hosts);
+		return NULL;
+	}
+	return json_pack("{s:o}", "hosts", hosts);
+}
+
 /* ------------------------------------------------------------------ rotation */
 
 static char *col_dup(sqlite3_stmt *st, int i)

@@ -237,6 +237,8 @@
 	X(HOST_MARK_DELETED, "UPDATE hosts SET deleted_at = ?2, status = 'offline', "             \
 	                     "next_run_at = NULL, bearer_hash = 'deleted:' || id "                \
 	                     "WHERE id = ?1 AND deleted_at IS NULL")                              \
+	X(HOSTS_DELETED, "SELECT " HOST_COLS "WHERE h.deleted_at IS NOT NULL "                    \
+	                 "ORDER BY h.deleted_at DESC, h.id LIMIT 1000")                           \
 	X(HOST_DELETE, "DELETE FROM hosts WHERE id = ?1")                                         \
 	X(HOST_JOBS_CANCEL, "UPDATE jobs SET status = 'cancelled', error = ?2, "                  \
 	                    "finished_at = ?3, awaiting_host = 0 WHERE host_id = ?1 "             \

@@ -75,8 +75,15 @@ static void flush(struct event_hub *h)
 		}
 		json_object_foreach (hosts, key, v) {
 			json_t *host = store_host_get(st, key);
-			if (!host)
+			if (!host) { /* C6: deleted with its history */
+				json_t *m =
+				    json_pack("{s:s,s:s}", "type", "host_removed", "id", key);
+				char *t = rmj_dumps(m);
+				json_decref(m);
+				broadcast(h, t);
+				free(t);
 				continue;
+			}
 			presence_overlay_last_seen(h->app->presence, host);
 			json_t *m = json_pack("{s:s,s:o}", "type", "host", "host", host);
 			char *t = rmj_dumps(m);

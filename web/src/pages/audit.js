@@ -13,7 +13,8 @@ const PAGE = 500; // as before paging existed: one page holds what the old page 
 const ACTIONS = ['bootstrap', 'login', 'logout', 'enrollment_token.create', 'host.enroll', 'job.dispatch', 'job.cancel', 'group.run',
   'user.create', 'user.setup', 'user.setup_link', 'user.role', 'user.disable', 'user.enable', 'user.logout', 'user.delete',
   'account.password', 'account.session_end', 'account.sessions_end', 'token.create', 'token.revoke', 'auth.lockout',
-  'alert.ack', 'alert.resolve', 'alert_rules.update', 'channel.create', 'channel.update', 'channel.delete', 'channel.test'];
+  'host.update', 'host.delete', 'host.repo_credentials.set', 'host.repo_password.rotate', 'host.repo_password.rotated',
+  'host.repo_password.rotation_failed', 'host.repo_password.rotation_incomplete', 'alert.ack', 'alert.resolve', 'alert_rules.update', 'channel.create', 'channel.update', 'channel.delete', 'channel.test'];
 const FILTERS = ['actor', 'action', 'target', 'from', 'to'];
 
 const detailText = (d) => {

@@ -354,7 +354,8 @@ function fleetView(ctx, { barEl, body, tilesEl, loadTrend }) {
     } catch { /* ignore */ }
   };
   const unsub = subscribe((msg) => {
-    if (msg.type === 'resync') {
+    if (msg.type === 'resync' || msg.type === 'host_removed' || (msg.type === 'host' && msg.host && msg.host.deleted_at)) {
+      // C6: a deleted host leaves the list (live off: at the next refresh)
       if (s.live && !loading) resync(); else { resyncPending = true; paintBar(); }
     } else if (msg.type === 'host' && msg.host && msg.host.id) {
       if (s.live && !loading) { hostChanged(msg.host); refreshSummary(); } else { pending.set(msg.host.id, msg.host); paintBar(); }

@@ -36,7 +36,7 @@ function header(h) {
   <span data-testid="repo-status" data-status=${h.repo_status}>repo <span class="repo repo-${h.repo_status}">${REPO[h.repo_status] || h.repo_status}</span></span>
   <span class="id" title="host id">${h.id}</span>
 </div>
-${h.deleted_at ? html`<div class="panel panel-bad" role="status" data-testid="host-deleted-banner"><strong>Deleted.</strong> This host was removed; its history is kept read-only.</div>` : nothing}
+${h.deleted_at ? html`<div class="panel panel-bad" role="status" data-testid="host-deleted-banner"><strong>Deleted.</strong> This host was removed; its history is kept read-only. <a href="/hosts/deleted">All deleted hosts</a></div>` : nothing}
 ${h.repo_status === 'init_failed' ? html`<div class="panel panel-bad" role="alert" data-testid="repo-error"><strong>Repository initialisation failed.</strong> <span class="mono">${h.repo_error || 'unknown error'}</span></div>` : nothing}
 ${h.running_job ? html`<div class="panel panel-run"><span class="dot dot-running"></span> A ${h.running_job.kind} job is running — <a href="/jobs/${encodeURIComponent(h.running_job.id)}" data-testid="running-job-link">watch it live →</a></div>` : nothing}`;
 }
