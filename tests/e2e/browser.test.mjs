@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launchBrowser, screenshot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot, artifactsDir, closeAll } from './lib/browser.mjs';
 import { startServer, startAgent, makeSampleDir, tmpDir, cleanup, binDir } from './lib/harness.mjs';
 
 const T = 30000;
@@ -37,16 +37,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  try {
-    if (browser) await browser.close();
-    // clean shutdown: exit code 0 and no sanitizer report (asserted by the harness)
-    if (agent && agent.alive()) await agent.stop();
-    if (server && server.alive()) await server.stop();
-  } finally {
-    await cleanup();
-  }
-});
+after(() => closeAll({ browser, agents: [agent], server }));
 
 test('operator walk-through in Chromium', { timeout: 240000 }, async (t) => {
   const { page, errors } = browser;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot as shot, artifactsDir, closeAll, stepper } from './lib/browser.mjs';
 import * as h from './lib/harness.mjs';
 
 const T = 30000;
@@ -43,24 +43,11 @@ before(async () => {
 });
 
 after(async () => {
-  try {
-    if (S.browser) await S.browser.close();
-    S.hook?.close();
-    if (S.agent && S.agent.alive()) await S.agent.stop();
-    if (S.server && S.server.alive()) await S.server.stop();
-  } finally {
-    await h.cleanup();
-  }
+  S.hook?.close();
+  await closeAll({ browser: S.browser, agents: [S.agent], server: S.server });
 });
 
-async function step(name, fn) {
-  const { page } = S.browser;
-  try { await fn(); } catch (e) {
-    await screenshot(page, `FAILED-${name}`).catch(() => {});
-    e.message += `\n[step ${name}] url=${page.url()}\n--- server ---\n${S.server.stderr().slice(-3000)}`;
-    throw e;
-  }
-}
+const step = stepper(S, screenshot, {});
 
 async function failBackup() {
   const r = await S.api.post(`/api/hosts/${S.hostId}/groups/${S.broken}/run`, {});

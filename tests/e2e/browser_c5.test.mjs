@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot as shot, artifactsDir, closeAll, stepper } from './lib/browser.mjs';
 import * as h from './lib/harness.mjs';
 
 const T = 20000;
@@ -35,23 +35,9 @@ before(async () => {
   S.admin = S.browser.page;
 });
 
-after(async () => {
-  try {
-    if (S.browser) await S.browser.close();
-    if (S.viewerCtx) await S.viewerCtx.close();
-    if (S.server && S.server.alive()) await S.server.stop();
-  } finally {
-    await h.cleanup();
-  }
-});
+after(() => closeAll({ browser: S.browser, contexts: [S.viewerCtx], server: S.server }));
 
-async function step(name, page, fn) {
-  try { await fn(); } catch (e) {
-    await screenshot(page, `FAILED-${name}`).catch(() => {});
-    e.message += `\n[step ${name}] url=${page.url()}\n--- server ---\n${S.server.stderr().slice(-3000)}`;
-    throw e;
-  }
-}
+const step = stepper(S, screenshot, {});
 
 // Expected refusals (400 weak password, 409 last admin, 401 after disable) are logged by
 // Chromium as failed loads; drop exactly those.

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot as shot, artifactsDir, closeAll } from './lib/browser.mjs';
 import * as h from './lib/harness.mjs';
 
 const PW = 'correct horse battery';
@@ -30,14 +30,7 @@ before(async () => {
   S.browser = await launchBrowser();
 });
 
-after(async () => {
-  try {
-    if (S.browser) await S.browser.close();
-    if (S.server && S.server.alive()) await S.server.stop();
-  } finally {
-    await h.cleanup();
-  }
-});
+after(() => closeAll({ browser: S.browser, server: S.server }));
 
 test('pending hosts: fingerprint, badge, accept form -> host page, reject with confirmation, tokens revoke', { timeout: 90000 }, async () => {
   const page = S.browser.page;

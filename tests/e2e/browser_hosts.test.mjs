@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot as shot, artifactsDir, closeAll } from './lib/browser.mjs';
 import * as h from './lib/harness.mjs';
 
 const T = 30000;
@@ -31,15 +31,7 @@ before(async () => {
   S.browser = await launchBrowser();
 });
 
-after(async () => {
-  try {
-    if (S.browser) await S.browser.close();
-    if (S.agent && S.agent.alive()) await S.agent.stop();
-    if (S.server && S.server.alive()) await S.server.stop();
-  } finally {
-    await h.cleanup();
-  }
-});
+after(() => closeAll({ browser: S.browser, agents: [S.agent], server: S.server }));
 
 test('manage tab: rename with mismatch flag, rotate with live state, delete with typed confirmation', { timeout: 120000 }, async () => {
   const { page, errors } = S.browser;

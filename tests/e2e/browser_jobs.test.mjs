@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot as shot, artifactsDir, closeAll, stepper } from './lib/browser.mjs';
 import * as h from './lib/harness.mjs';
 
 const T = 30000;
@@ -55,26 +55,10 @@ before(async () => {
   S.browser = await launchBrowser();
 });
 
-after(async () => {
-  try {
-    if (S.browser) await S.browser.close();
-    for (const a of [S.slowAgent, S.badAgent, S.liveAgent]) if (a && a.alive()) await a.stop();
-    if (S.server && S.server.alive()) await S.server.stop();
-  } finally {
-    await h.cleanup();
-  }
-});
+after(() => closeAll({ browser: S.browser, agents: [S.slowAgent, S.badAgent, S.liveAgent], server: S.server }));
 
 // Wraps a step: on failure, screenshot + server/agent log tails in the message.
-async function step(name, fn) {
-  const { page } = S.browser;
-  try { await fn(); } catch (e) {
-    await screenshot(page, `FAILED-${name}`).catch(() => {});
-    const tail = (x) => (x ? x.allStderr().slice(-3000) : '(none)');
-    e.message += `\n[step ${name}] url=${page.url()}\n--- server ---\n${S.server.stderr().slice(-3000)}\n--- slow agent ---\n${tail(S.slowAgent)}\n--- bad agent ---\n${tail(S.badAgent)}`;
-    throw e;
-  }
-}
+const step = stepper(S, screenshot, { agents: ['slowAgent', 'badAgent'] });
 
 // Every form control has a non-empty accessible name (Chromium's accessibility tree).
 async function assertFieldsLabelled(page, where, minFields) {

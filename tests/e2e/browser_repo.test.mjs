@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, screenshot as shot, artifactsDir } from './lib/browser.mjs';
+import { launchBrowser, screenshot as shot, artifactsDir, closeAll, stepper } from './lib/browser.mjs';
 import * as h from './lib/harness.mjs';
 
 const T = 30000;
@@ -56,24 +56,9 @@ before(async () => {
   S.browser = await launchBrowser();
 });
 
-after(async () => {
-  try {
-    if (S.browser) await S.browser.close();
-    if (S.agent && S.agent.alive()) await S.agent.stop();
-    if (S.server && S.server.alive()) await S.server.stop();
-  } finally {
-    await h.cleanup();
-  }
-});
+after(() => closeAll({ browser: S.browser, agents: [S.agent], server: S.server }));
 
-async function step(name, fn) {
-  const { page } = S.browser;
-  try { await fn(); } catch (e) {
-    await screenshot(page, `FAILED-${name}`).catch(() => {});
-    e.message += `\n[step ${name}] url=${page.url()}\n--- server ---\n${S.server.stderr().slice(-3000)}\n--- agent ---\n${S.agent ? S.agent.allStderr().slice(-3000) : '(none)'}`;
-    throw e;
-  }
-}
+const step = stepper(S, screenshot, { agents: ['agent'] });
 
 // A chart is drawn: its <canvas> exists, has a size, and uPlot painted pixels on it.
 async function assertChartPainted(page, testid) {

@@ -71,7 +71,7 @@ static int announce_fields(struct http_req *r, struct announce_req *q)
 		api_respond_invalid(r, err);
 		return -1;
 	}
-	const char *bad = api_enroll_hostname_problem(q->hostname);
+	const char *bad = api_hostname_problem(q->hostname);
 	if (bad) {
 		api_respond_invalid(r, bad);
 		return -1;

@@ -21,19 +21,6 @@
 
 #define ENROLL_TTL_MS (3600LL * 1000)
 
-static int valid_hostname(const char *h)
-{
-	size_t n = strlen(h);
-	if (n < 1 || n > 253)
-		return 0;
-	for (const char *c = h; *c; c++) {
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
-			return 0;
-	}
-	return 1;
-}
-
 static int has_ctl(const char *s)
 {
 	for (; *s; s++)
@@ -147,11 +134,6 @@ void api_enroll_host_created(struct app *app, const char *host_id, int has_paths
 	notify_host_changed(app->notify, host_id);
 }
 
-const char *api_enroll_hostname_problem(const char *hostname)
-{
-	return valid_hostname(hostname) ? NULL : "field 'hostname' must be 1-253 of [A-Za-z0-9._-]";
-}
-
 /* NULL when the repository text fields are acceptable, else the message. */
 static const char *repo_fields_problem(const char *repo_url, const char *repo_user,
                                        const char *repo_pw)
@@ -201,7 +183,7 @@ int api_enroll_fields(struct http_req *r, const json_t *b, const char *def_hostn
 	}
 	if (!*hostname || !**hostname)
 		*hostname = def_hostname;
-	const char *bad = api_enroll_hostname_problem(*hostname ? *hostname : "");
+	const char *bad = api_hostname_problem(*hostname ? *hostname : "");
 	if (bad) {
 		api_respond_invalid(r, bad);
 		return -1;

@@ -37,8 +37,6 @@ void api_enroll_host_created(struct app *app, const char *host_id, int has_paths
  * (*creds_out, new reference; "generated" true when minted). NULL on success, else the
  * problem (static text or written to err). */
 const char *api_enroll_repo_creds(const json_t *obj, json_t **creds_out, char *err, size_t errlen);
-/* NULL when hostname is an acceptable host name, else the message. */
-const char *api_enroll_hostname_problem(const char *hostname);
 /* Validates hostname (required unless def_hostname), tags, initial_paths of b; responds
  * (400/422) and returns -1 on a problem. Outputs borrowed from b (or def_hostname). */
 int api_enroll_fields(struct http_req *r, const json_t *b, const char *def_hostname,

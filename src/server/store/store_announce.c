@@ -9,31 +9,14 @@
 
 /* ------------------------------------------------------------------ enrollment tokens */
 
-/* Runs a one-text-column lookup keyed by key into out[n]. */
-static int one_text(struct store *s, enum store_sql id, const char *key, char *out, size_t n,
-                    const char *what)
-{
-	if (!key)
-		return RM_ERR_NOTFOUND;
-	sqlite3_stmt *st = store_stmt(s, id);
-	if (!st)
-		return RM_ERR_DB;
-	store_bind_text(st, 1, key);
-	int rc = store_step_row(s, st, what);
-	if (!rc && rm_strlcpy(out, store_col_text(st, 0), n))
-		rc = RM_ERR_DB;
-	store_stmt_done(st);
-	return rc;
-}
-
 int store_enroll_id(struct store *s, const char *token_hash, char id_out[RM_ULID_BUF])
 {
-	return one_text(s, SQL_ENROLL_ID, token_hash, id_out, RM_ULID_BUF, "enroll id");
+	return store_lookup_text(s, SQL_ENROLL_ID, token_hash, id_out, RM_ULID_BUF, "enroll id");
 }
 
 int store_enroll_hash_by_id(struct store *s, const char *id, char hash_out[65])
 {
-	return one_text(s, SQL_ENROLL_HASH_BY_ID, id, hash_out, 65, "enroll hash");
+	return store_lookup_text(s, SQL_ENROLL_HASH_BY_ID, id, hash_out, 65, "enroll hash");
 }
 
 static json_t *token_row(sqlite3_stmt *st)

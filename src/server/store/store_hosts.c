@@ -32,9 +32,9 @@ int store_host_create(struct store *s, const char *hostname, const json_t *tags,
 	return rc;
 }
 
-/* Runs a one-column text lookup keyed by one text parameter into out[outsz]. */
-static int lookup_text(struct store *s, enum store_sql id, const char *key, char *out, size_t outsz,
-                       const char *what)
+/* store_int.h: a one-column text lookup keyed by one text parameter. */
+int store_lookup_text(struct store *s, enum store_sql id, const char *key, char *out, size_t outsz,
+                      const char *what)
 {
 	if (!key)
 		return RM_ERR_NOTFOUND;
@@ -43,20 +43,20 @@ static int lookup_text(struct store *s, enum store_sql id, const char *key, char
 		return RM_ERR_DB;
 	store_bind_text(st, 1, key);
 	int rc = store_step_row(s, st, what);
-	if (!rc && out)
-		rm_strlcpy(out, store_col_text(st, 0), outsz);
+	if (!rc && out && rm_strlcpy(out, store_col_text(st, 0), outsz))
+		rc = RM_ERR_DB; /* longer than the caller's buffer: not what the column holds */
 	store_stmt_done(st);
 	return rc;
 }
 
 int store_host_by_bearer(struct store *s, const char *bearer_hash, char id_out[RM_ULID_BUF])
 {
-	return lookup_text(s, SQL_HOST_BY_BEARER, bearer_hash, id_out, 27, "host by bearer");
+	return store_lookup_text(s, SQL_HOST_BY_BEARER, bearer_hash, id_out, 27, "host by bearer");
 }
 
 int store_host_exists(struct store *s, const char *host_id)
 {
-	return lookup_text(s, SQL_HOST_EXISTS, host_id, NULL, 0, "host exists");
+	return store_lookup_text(s, SQL_HOST_EXISTS, host_id, NULL, 0, "host exists");
 }
 
 /* Steps an UPDATE and maps "no row changed" to NOTFOUND. */
@@ -157,7 +157,7 @@ int store_host_set_repo_status(struct store *s, const char *host_id, const char 
 
 int store_host_repo_status(struct store *s, const char *host_id, char out[16])
 {
-	return lookup_text(s, SQL_HOST_REPO_STATUS, host_id, out, 16, "host repo status");
+	return store_lookup_text(s, SQL_HOST_REPO_STATUS, host_id, out, 16, "host repo status");
 }
 
 int store_host_set_repo_stats(struct store *s, const char *host_id, long long size_bytes,

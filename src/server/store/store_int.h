@@ -574,6 +574,11 @@ int store_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what);
  * when there is none, else the mapped error (logged with `what`). The caller reads the
  * columns on RM_OK and calls store_stmt_done in every case. */
 int store_step_row(struct store *s, sqlite3_stmt *st, const char *what);
+/* store_hosts.c: the text of the one column of the row keyed by key (one text parameter)
+ * into out[outsz] (out may be NULL: existence only). RM_ERR_NOTFOUND without a row or key;
+ * RM_ERR_DB when the value does not fit. */
+int store_lookup_text(struct store *s, enum store_sql id, const char *key, char *out, size_t outsz,
+                      const char *what);
 /* Steps a read to the end, one row(st) per row into a new array; NULL (logged with `what`)
  * on error. Ends the statement's use (store_stmt_done). */
 json_t *store_collect_rows(struct store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),

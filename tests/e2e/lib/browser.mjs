@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { cleanup } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../../..');
@@ -44,4 +45,35 @@ export async function screenshot(page, name) {
   const file = path.join(artifactsDir, `${name}.png`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await page.screenshot({ path: file, fullPage: true });
+}
+
+// The end of a browser test: the browser and any extra contexts closed, the agents and the
+// server still running stopped (their clean exit is asserted by the harness), then the
+// harness's cleanup, whatever failed before.
+export async function closeAll({ browser, contexts = [], agents = [], server } = {}) {
+  try {
+    if (browser) await browser.close();
+    for (const c of contexts) if (c) await c.close();
+    for (const a of agents) if (a && a.alive()) await a.stop();
+    if (server && server.alive()) await server.stop();
+  } finally {
+    await cleanup();
+  }
+}
+
+// step(name, fn[, page]) or step(name, page, fn) runs one step of a scenario; when it fails, the page (default
+// S.browser.page) is screenshotted as FAILED-<name> (through shot) and the error gets the
+// page's URL and the tails of the server's stderr and of each agent named in agents
+// (keys of S, read when the step fails: S is filled in by before()).
+export function stepper(S, shot, { agents = [], tail = 3000 } = {}) {
+  return async (name, a, b) => {
+    const [fn, page] = typeof a === 'function' ? [a, b || S.browser.page] : [b, a]; // (name, page, fn) too
+    try { await fn(); } catch (e) {
+      await shot(page, `FAILED-${name}`).catch(() => {});
+      let msg = `\n[step ${name}] url=${page.url()}\n--- server ---\n${S.server.stderr().slice(-tail)}`;
+      for (const k of agents) msg += `\n--- ${k} ---\n${S[k] ? S[k].allStderr().slice(-tail) : '(none)'}`;
+      e.message += msg;
+      throw e;
+    }
+  };
 }
