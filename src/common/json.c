@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/rmtime.h"
 
 #define RMJ_MAX_DEPTH 32
 
@@ -275,4 +276,17 @@ void rmj_wipe(json_t *v)
 		json_array_foreach (v, i, x)
 			rmj_wipe(x);
 	}
+}
+
+void rmj_set_time_if_newer(json_t *obj, const char *key, int64_t ms)
+{
+	if (!ms)
+		return;
+	const char *stored = rmj_str(obj, key);
+	int64_t have;
+	if (stored && rm_time_parse(stored, &have) == RM_OK && have >= ms)
+		return;
+	char buf[RM_TIME_STRLEN];
+	rm_time_fmt(ms, buf);
+	json_object_set_new(obj, key, json_string(buf));
 }

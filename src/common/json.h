@@ -44,6 +44,9 @@ json_t *rmj_str_or_null(const char *s);
 /* Zeroes (sodium_memzero) every string value inside v, recursively, in place; for
  * documents that held secrets, before their last json_decref. NULL ok. */
 void rmj_wipe(json_t *v);
+/* Sets obj[key] to the RFC 3339 time ms unless obj[key] already holds a time at least as
+ * new (the newer of a stored and a live value wins); ms 0 = nothing known, no change. */
+void rmj_set_time_if_newer(json_t *obj, const char *key, int64_t ms);
 /* snprintf into err[errlen]; a no-op when err is NULL or errlen is 0. */
 void rmj_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

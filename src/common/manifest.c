@@ -209,3 +209,14 @@ int rm_release_pubkey_load(const char *path, char **out_b64)
 	*out_b64 = k;
 	return RM_OK;
 }
+
+const char *rm_release_native_arch(void)
+{
+#if defined(__x86_64__)
+	return "amd64";
+#elif defined(__aarch64__)
+	return "arm64";
+#else
+	return "unknown";
+#endif
+}

@@ -55,5 +55,8 @@ char *rm_manifest_sign(const char *text, size_t len, const uint8_t sk[RM_RELEASE
 /* The key as written in a .pub file: base64 on the first line, whitespace trimmed. Reads
  * path (RM_ERR_NOTFOUND, RM_ERR_IO, RM_ERR_INVAL); *out_b64 caller frees. */
 int rm_release_pubkey_load(const char *path, char **out_b64);
+/* The architecture name releases use for the machine this was built for: "amd64",
+ * "arm64" or "unknown". */
+const char *rm_release_native_arch(void);
 
 #endif

@@ -14,17 +14,6 @@
 #include "common/err.h"
 #include "common/manifest.h"
 
-static const char *native_arch(void)
-{
-#if defined(__x86_64__)
-	return "amd64";
-#elif defined(__aarch64__)
-	return "arm64";
-#else
-	return "unknown";
-#endif
-}
-
 /* Writes text to a new file (O_EXCL: a key is never overwritten) with mode. */
 static int write_new(const char *path, const char *text, int mode)
 {
@@ -117,7 +106,8 @@ static int hash_file(const char *path, char hex[65], unsigned long long *size)
 
 static int cmd_sign_agent(int argc, char **argv)
 {
-	const char *key = NULL, *version = NULL, *os = "linux", *arch = native_arch(), *bin = NULL;
+	const char *key = NULL, *version = NULL, *os = "linux", *arch = rm_release_native_arch(),
+	           *bin = NULL;
 	for (int i = 2; i < argc; i++) {
 		const char **dst = !strcmp(argv[i], "--key")       ? &key
 		                   : !strcmp(argv[i], "--version") ? &version

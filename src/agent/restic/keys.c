@@ -13,6 +13,15 @@ int restic_key_id_ok(const char *s)
 	return n >= 8 && n <= RESTIC_KEY_ID_MAX && strspn(s, "0123456789abcdef") == n;
 }
 
+/* Hex digits from p up to end (the buffer need not be NUL-terminated). */
+static size_t hex_span(const char *p, const char *end)
+{
+	const char *q = p;
+	while (q < end && ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')))
+		q++;
+	return (size_t)(q - p);
+}
+
 /* The text table: " ID        User  Host  Created" then rows, the current one "*id ...". */
 static int parse_text(const char *buf, size_t len, char out[RESTIC_KEY_ID_MAX + 1])
 {
@@ -21,7 +30,7 @@ static int parse_text(const char *buf, size_t len, char out[RESTIC_KEY_ID_MAX + 
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		if (*p == '*') {
-			size_t n = strspn(p + 1, "0123456789abcdef");
+			size_t n = hex_span(p + 1, le);
 			if (n >= 8 && n <= RESTIC_KEY_ID_MAX && p + 1 + n <= le &&
 			    (p + 1 + n == le || p[1 + n] == ' ' || p[1 + n] == '\t')) {
 				memcpy(out, p + 1, n);
@@ -38,7 +47,9 @@ int restic_parse_key_current(const char *buf, size_t len, char out[RESTIC_KEY_ID
 {
 	if (!buf)
 		return RM_ERR_PROTO;
-	size_t skip = strspn(buf, " \t\r\n");
+	size_t skip = 0;
+	while (skip < len && buf[skip] && strchr(" \t\r\n", buf[skip]))
+		skip++;
 	if (skip >= len || buf[skip] != '[')
 		return parse_text(buf, len, out);
 	json_error_t e;

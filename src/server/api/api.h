@@ -234,4 +234,11 @@ void api_agent_deb(struct http_req *r, void *app);
 /* Unmaps the cached agent binaries (at exit, after the loop ended). */
 void api_agent_binary_cleanup(void);
 
+/* install.c: the os/arch names agent binaries are served for (NULL-terminated), and the
+ * entry of list equal to v (NULL when absent): nothing from a query reaches the filesystem
+ * but these constants. */
+extern const char *const api_agent_oses[];
+extern const char *const api_agent_arches[];
+const char *api_pick_allowed(const char *const *list, const char *v);
+
 #endif

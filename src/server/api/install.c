@@ -9,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/err.h"
+#include "common/manifest.h"
 #include "common/log.h"
 #include "server/api/api.h"
 #include "server/app.h"
@@ -32,10 +33,10 @@ void api_install_sh(struct http_req *r, void *app)
 }
 
 /* Allow-lists: nothing from the query reaches the filesystem except these constants. */
-static const char *const os_allowed[] = { "linux", NULL };
-static const char *const arch_allowed[] = { "amd64", "arm64", NULL };
+const char *const api_agent_oses[] = { "linux", NULL };
+const char *const api_agent_arches[] = { "amd64", "arm64", NULL };
 
-static const char *pick(const char *const *list, const char *v)
+const char *api_pick_allowed(const char *const *list, const char *v)
 {
 	if (!v)
 		return NULL;
@@ -43,17 +44,6 @@ static const char *pick(const char *const *list, const char *v)
 		if (strcmp(list[i], v) == 0)
 			return list[i];
 	return NULL;
-}
-
-static const char *native_arch(void)
-{
-#if defined(__x86_64__)
-	return "amd64";
-#elif defined(__aarch64__)
-	return "arm64";
-#else
-	return "unknown";
-#endif
 }
 
 /* The binary is served from one shared read-only mapping per file (not a buffer per
@@ -159,12 +149,12 @@ static void bin_pull(struct http_req *r, void *ctxv)
 void api_agent_binary(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
-	const char *os = pick(os_allowed, http_req_query(r, "os"));
-	const char *arch = pick(arch_allowed, http_req_query(r, "arch"));
+	const char *os = api_pick_allowed(api_agent_oses, http_req_query(r, "os"));
+	const char *arch = api_pick_allowed(api_agent_arches, http_req_query(r, "arch"));
 	if (!http_req_query(r, "os"))
 		os = "linux";
 	if (!http_req_query(r, "arch"))
-		arch = native_arch();
+		arch = rm_release_native_arch();
 	if (!os || !arch) {
 		http_respond_error(r, 404, "not_found", "no agent binary for this os/arch");
 		return;
@@ -179,7 +169,7 @@ void api_agent_binary(struct http_req *r, void *appv)
 	    rm_xasprintf("%s/restic-manager-agent-%s-%s", app->cfg->agent_binary_dir, os, arch);
 	struct bin_map *m = bin_map_get(0, specific);
 	free(specific);
-	if (!m && strcmp(os, "linux") == 0 && strcmp(arch, native_arch()) == 0) {
+	if (!m && strcmp(os, "linux") == 0 && strcmp(arch, rm_release_native_arch()) == 0) {
 		char *native = rm_xasprintf("%s/restic-manager-agent", app->cfg->agent_binary_dir);
 		m = bin_map_get(1, native);
 		free(native);
@@ -213,7 +203,7 @@ void api_agent_deb(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	const char *q = http_req_query(r, "arch");
-	const char *arch = q ? pick(arch_allowed, q) : native_arch();
+	const char *arch = q ? api_pick_allowed(api_agent_arches, q) : rm_release_native_arch();
 	if (!arch) {
 		http_respond_error(r, 404, "not_found", "no agent package for this arch");
 		return;

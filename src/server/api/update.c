@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/manifest.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "server/api/api.h"
@@ -12,26 +13,6 @@
 #include "server/http/http.h"
 #include "server/store/store.h"
 #include "server/store/store_update.h"
-
-static const char *const os_allowed[] = { "linux", NULL };
-static const char *const arch_allowed[] = { "amd64", "arm64", NULL };
-
-static const char *pick(const char *const *list, const char *v)
-{
-	for (size_t i = 0; v && list[i]; i++)
-		if (!strcmp(list[i], v))
-			return list[i];
-	return NULL;
-}
-
-static const char *native_arch(void)
-{
-#if defined(__aarch64__)
-	return "arm64";
-#else
-	return "amd64";
-#endif
-}
 
 void api_update_enroll_answer(struct app *app, json_t *answer)
 {
@@ -72,7 +53,7 @@ void api_fleet_update_get(struct http_req *r, void *appv)
 	struct update_release rel = { 0 };
 	char why[200] = "";
 	json_t *release = json_null();
-	if (!update_release_load(app, "linux", native_arch(), &rel, why, sizeof why))
+	if (!update_release_load(app, "linux", rm_release_native_arch(), &rel, why, sizeof why))
 		release = json_pack("{s:s,s:s,s:s}", "version", rel.m.version, "os", rel.m.os,
 		                    "arch", rel.m.arch);
 	update_release_cleanup(&rel);
@@ -139,8 +120,9 @@ void api_agent_manifest(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
 	const char *qos = http_req_query(r, "os"), *qarch = http_req_query(r, "arch");
-	const char *os = qos ? pick(os_allowed, qos) : "linux";
-	const char *arch = qarch ? pick(arch_allowed, qarch) : native_arch();
+	const char *os = qos ? api_pick_allowed(api_agent_oses, qos) : "linux";
+	const char *arch =
+	    qarch ? api_pick_allowed(api_agent_arches, qarch) : rm_release_native_arch();
 	struct update_release rel = { 0 };
 	char why[200] = "";
 	if (!os || !arch || update_release_load(app, os, arch, &rel, why, sizeof why)) {

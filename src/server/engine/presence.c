@@ -68,16 +68,7 @@ int presence_is_connected(struct presence *p, const char *host_id)
 
 void presence_overlay_last_seen(struct presence *p, json_t *host)
 {
-	int64_t seen = presence_last_seen(p, rmj_str(host, "id"));
-	if (!seen)
-		return;
-	const char *stored = rmj_str(host, "last_seen_at");
-	int64_t ms;
-	if (stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen)
-		return;
-	char buf[RM_TIME_STRLEN];
-	rm_time_fmt(seen, buf);
-	json_object_set_new(host, "last_seen_at", json_string(buf));
+	rmj_set_time_if_newer(host, "last_seen_at", presence_last_seen(p, rmj_str(host, "id")));
 }
 
 void presence_note_offline(struct presence *p, const char *host_id)

@@ -68,21 +68,6 @@ static uint64_t row_hash(sqlite3_stmt *st, int64_t seen)
 	return fnv(h, &seen, sizeof seen);
 }
 
-/* The same rule as presence_overlay_last_seen: the newer of the stored and the live
- * value. */
-static void overlay_seen(json_t *host, int64_t seen)
-{
-	if (!seen)
-		return;
-	const char *stored = rmj_str(host, "last_seen_at");
-	int64_t ms;
-	if (stored && rm_time_parse(stored, &ms) == RM_OK && ms >= seen)
-		return;
-	char buf[RM_TIME_STRLEN];
-	rm_time_fmt(seen, buf);
-	json_object_set_new(host, "last_seen_at", json_string(buf));
-}
-
 /* The host's text for the current row: from the cache when its hash matches, else made
  * anew. Returns a borrowed string owned by the entry put in next. */
 static const char *host_text(sqlite3_stmt *st, json_t *old, json_t *next, store_seen_fn seen,
@@ -96,7 +81,7 @@ static const char *host_text(sqlite3_stmt *st, json_t *old, json_t *next, store_
 	json_t *e = json_object_get(old, id);
 	if (!e || json_integer_value(json_array_get(e, 0)) != hash) {
 		json_t *h = store_host_row(st);
-		overlay_seen(h, live);
+		rmj_set_time_if_newer(h, "last_seen_at", live); /* as presence_overlay_last_seen */
 		char *txt = rmj_dumps(h);
 		json_decref(h);
 		e = json_pack("[I,s]", hash, txt);
