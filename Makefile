@@ -210,11 +210,26 @@ FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 FUZZ_SERVER_SRC := src/server/config.c src/server/http/proxy.c src/server/http/parse.c \
                    src/server/engine/channels.c \
                    src/server/http/wsframe.c src/server/engine/jwt.c
-fuzz:
-	@mkdir -p $(B)/fuzz
-	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -std=c17 $(DEFS) -D_GNU_SOURCE -Isrc $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $(B)/fuzz/$$n $$f \
-	    $(COMMON_SRC) $(filter-out src/agent/main.c,$(AGENT_SRC)) $(FUZZ_SERVER_SRC) $(PKG_LIBS) -lm; done
+# Every source the targets share is compiled once (coverage-instrumented, no libFuzzer main)
+# into one archive; each target links its own file against it.
+FUZZ_OBJ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_SRC := $(COMMON_SRC) $(filter-out src/agent/main.c,$(AGENT_SRC)) $(FUZZ_SERVER_SRC)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_CC = clang -std=c17 $(DEFS) -D_GNU_SOURCE -Isrc -MMD -MP $(PKG_CFLAGS)
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) -c $< -o $@
+
+$(B)/fuzz/libfuzzdeps.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libfuzzdeps.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(B)/fuzz/libfuzzdeps.a $(PKG_LIBS) -lm
+
+fuzz: $(FUZZ_BINS)
 	@echo "run e.g.: $(B)/fuzz/fuzz_envelope -max_total_time=60 tests/fuzz/corpus/envelope"
 
 # bounded coverage-guided run of every target (new inputs go to a temp dir, not the repo)
