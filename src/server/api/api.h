@@ -241,4 +241,10 @@ extern const char *const api_agent_oses[];
 extern const char *const api_agent_arches[];
 const char *api_pick_allowed(const char *const *list, const char *v);
 
+/* enroll.c: 1 when s (NULL: no) holds a control character; 1 when a rest-server username
+ * u keeps to [A-Za-z0-9._@-] (it goes into the htpasswd shell snippet). Shared by
+ * enrollment and PUT repo-credentials. */
+int api_has_ctl(const char *s);
+int api_repo_user_ok(const char *u);
+
 #endif

@@ -21,16 +21,15 @@
 
 #define ENROLL_TTL_MS (3600LL * 1000)
 
-static int has_ctl(const char *s)
+int api_has_ctl(const char *s)
 {
-	for (; *s; s++)
+	for (; s && *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 1;
 	return 0;
 }
 
-/* Usernames go into a shell snippet: keep them to a safe alphabet. */
-static int valid_repo_user(const char *u)
+int api_repo_user_ok(const char *u)
 {
 	for (const char *c = u; *c; c++) {
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -138,11 +137,11 @@ void api_enroll_host_created(struct app *app, const char *host_id, int has_paths
 static const char *repo_fields_problem(const char *repo_url, const char *repo_user,
                                        const char *repo_pw)
 {
-	if (has_ctl(repo_url))
+	if (api_has_ctl(repo_url))
 		return "field 'repo_url' contains control characters";
-	if (!valid_repo_user(repo_user))
+	if (!api_repo_user_ok(repo_user))
 		return "field 'repo_username' must be of [A-Za-z0-9._@-]";
-	if (repo_pw && has_ctl(repo_pw))
+	if (repo_pw && api_has_ctl(repo_pw))
 		return "field 'repo_password' contains control characters";
 	return NULL;
 }

@@ -19,24 +19,6 @@
 
 #define PW_MIN_ROTATE 12
 
-static int has_ctl(const char *s)
-{
-	for (; s && *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* The enrollment alphabet for rest-server usernames (they go into a shell snippet). */
-static int user_ok(const char *u)
-{
-	for (; *u; u++)
-		if (!((*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') ||
-		      (*u >= '0' && *u <= '9') || *u == '.' || *u == '-' || *u == '_' || *u == '@'))
-			return 0;
-	return 1;
-}
-
 void api_repo_creds_get(struct http_req *r, void *appv)
 {
 	struct app *app = appv;
@@ -79,17 +61,17 @@ static json_t *creds_from_body(struct http_req *r, struct app *app, const char *
 		why = err;
 	else if (!url[0])
 		why = "field 'repo_url' must not be empty";
-	else if (has_ctl(url))
+	else if (api_has_ctl(url))
 		why = "field 'repo_url' contains control characters";
 	else if ((field = "repo_username",
 	          rmj_get_str(b, "repo_username", 0, 256, &user, err, sizeof err)))
 		why = err;
-	else if (!user_ok(user))
+	else if (!api_repo_user_ok(user))
 		why = "field 'repo_username' must be of [A-Za-z0-9._@-]";
 	else if ((field = "repo_password",
 	          rmj_get_str(b, "repo_password", 0, 1024, &pw, err, sizeof err)))
 		why = err;
-	else if (has_ctl(pw))
+	else if (api_has_ctl(pw))
 		why = "field 'repo_password' contains control characters";
 	if (why) {
 		api_respond_field(r, 400, "invalid_field", field, why);
@@ -159,7 +141,7 @@ void api_repo_rotate(struct http_req *r, void *appv)
 		return;
 	}
 	if (b && (rmj_get_str(b, "new_password", 0, 1024, &pw, err, sizeof err) ||
-	          (pw && (strlen(pw) < PW_MIN_ROTATE || has_ctl(pw))))) {
+	          (pw && (strlen(pw) < PW_MIN_ROTATE || api_has_ctl(pw))))) {
 		api_respond_field(r, 400, "invalid_field", "new_password",
 		                  "field 'new_password' must be 12-1024 characters without "
 		                  "control characters");
